@@ -1,0 +1,25 @@
+//! Shared domain vocabulary of leakhound.
+//!
+//! Every other crate speaks in these types: units and their human formatting, time series,
+//! the metrics the sampler records, per-series verdicts, the run report, typed warnings and the
+//! documented exit codes. This crate does no I/O and knows nothing about the CLI, `/proc` or
+//! statistics; it only defines what those parts exchange.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod exit_code;
+pub mod metrics;
+pub mod report;
+pub mod series;
+pub mod units;
+pub mod verdict;
+pub mod warnings;
+
+pub use exit_code::ExitCodes;
+pub use metrics::Metric;
+pub use report::{RunInfo, RunReport, SCHEMA_VERSION, TargetOutcome};
+pub use series::{Series, SeriesError};
+pub use units::{Unit, format_bytes, format_quantity, format_rate};
+pub use verdict::{SeriesVerdict, Verdict};
+pub use warnings::Warning;

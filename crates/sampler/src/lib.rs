@@ -1,0 +1,1 @@
+//! leakhound-sampler (being written).
