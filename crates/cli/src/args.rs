@@ -1,0 +1,186 @@
+//! Command-line arguments (clap derive). Only this module and `props` know about clap.
+//!
+//! Shared flag groups are flattened into the commands that use them. Every command has an
+//! example in its `--help` (`after_help`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::props::{parse_duration, parse_limit};
+
+/// Find memory and resource leaks in services, with statistics instead of eyeballing graphs.
+#[derive(Debug, Parser)]
+#[command(
+    name = "leakhound",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(after_help = "Examples:
+  leakhound demo                                   # see a leak found and a fix confirmed (~90 s)
+  leakhound run --duration 10m -- ./my-service --port 8080
+  leakhound watch 4242 --duration 1h
+  leakhound analyze memory.csv --online --limit 2GiB
+
+Exit codes: 0 no leak, 1 leak found, 2 usage or input error, 3 inconclusive, 4 target failed.")]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// When to use colour in terminal output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub(crate) color: ColorChoice,
+    /// Print only the result (no progress, no status lines).
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Start a command, sample its memory and resources, and judge whether it leaks.
+    #[command(after_help = "Examples:
+  leakhound run --duration 60s -- python3 server.py
+  leakhound run --duration 10m --interval 2s --warmup 1m --out runs/today -- ./svc --port 8080
+  leakhound run --json -- ./batch-job input.dat > verdict.json
+
+Writes a run directory (default leakhound-runs/<timestamp>/) with samples.csv, run.json and
+verdict.json. Ctrl-C stops the target and still writes the verdict of what was recorded.")]
+    Run(RunArgs),
+    /// Sample an already running process tree and judge whether it leaks.
+    #[command(after_help = "Examples:
+  leakhound watch 4242 --duration 30m
+  leakhound watch $(pgrep -o nginx) --interval 5s     # Ctrl-C ends the watch and prints the verdict")]
+    Watch(WatchArgs),
+    /// Judge time series from CSV files (t_seconds first, one series per further column).
+    #[command(after_help = "Examples:
+  leakhound analyze memory.csv
+  leakhound analyze leakhound-runs/20261125T101500Z       # a run directory's samples.csv
+  leakhound analyze --online --limit 2GiB --json a.csv b.csv   # JSON lines, one per series
+
+CSV: a header line, first column t_seconds (float seconds, non-decreasing), further columns are
+values (bytes or counts). Empty cells are missing samples.")]
+    Analyze(AnalyzeArgs),
+    /// Run the built-in demo: a leaky service is caught, the fixed one passes (about 90 s).
+    #[command(after_help = "Examples:
+  leakhound demo
+  leakhound demo --duration 60s --out /tmp/demo-runs")]
+    Demo(DemoArgs),
+    /// The demo's HTTP service (spawned by `leakhound demo`).
+    #[command(hide = true)]
+    DemoService(DemoServiceArgs),
+}
+
+/// How long and how often to sample, and where to write.
+#[derive(Debug, Args)]
+pub(crate) struct SamplingArgs {
+    /// Stop after this long (e.g. 90s, 10m, 1h30m); default: until the target exits or Ctrl-C.
+    #[arg(short, long, value_parser = parse_duration)]
+    pub(crate) duration: Option<Duration>,
+    /// Time between samples.
+    #[arg(short, long, value_parser = parse_duration, default_value = "1s")]
+    pub(crate) interval: Duration,
+    /// Leave out this much start-up time from the verdict (samples are still recorded).
+    #[arg(short, long, value_parser = parse_duration, default_value = "0s")]
+    pub(crate) warmup: Duration,
+    /// Memory limit for the time-to-limit estimate (e.g. 2GiB, 512MiB).
+    #[arg(long, value_parser = parse_limit)]
+    pub(crate) limit: Option<f64>,
+    /// Run directory to write (default: leakhound-runs/<timestamp>).
+    #[arg(short, long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Print the verdict as JSON on stdout instead of the terminal summary.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) sampling: SamplingArgs,
+    /// Time the target gets to exit after SIGTERM before it is killed.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub(crate) grace: Duration,
+    /// The command to run, after `--`.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub(crate) command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// PID of the process to watch (its descendants are included).
+    pub(crate) pid: String,
+    #[command(flatten)]
+    pub(crate) sampling: SamplingArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AnalyzeArgs {
+    /// CSV files (or run directories, meaning their samples.csv).
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// Evaluate causally as samples arrive and report the first alarm time.
+    #[arg(long)]
+    pub(crate) online: bool,
+    /// Limit for the time-to-limit estimate (e.g. 2GiB, or a plain count such as 1024).
+    #[arg(long, value_parser = parse_limit)]
+    pub(crate) limit: Option<f64>,
+    /// Leave out this much of the start of each series.
+    #[arg(short, long, value_parser = parse_duration, default_value = "0s")]
+    pub(crate) warmup: Duration,
+    /// JSON lines on stdout: one object per series ("schema_version": 1).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Total time for both variants (split evenly).
+    #[arg(short, long, value_parser = parse_duration, default_value = "80s")]
+    pub(crate) duration: Duration,
+    /// Requests per second sent to the demo service.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) rate: u32,
+    /// Where to write the two run directories (default: leakhound-runs/).
+    #[arg(short, long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoServiceArgs {
+    /// `leaky` stores every request forever and leaks sockets; `fixed` does neither.
+    #[arg(long, value_enum, default_value_t = DemoVariant::Leaky)]
+    pub(crate) variant: DemoVariant,
+    /// Port on 127.0.0.1 (0 picks a free one; the address is printed on stdout).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) port: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DemoVariant {
+    Leaky,
+    Fixed,
+}
+
+impl DemoVariant {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DemoVariant::Leaky => "leaky",
+            DemoVariant::Fixed => "fixed",
+        }
+    }
+}

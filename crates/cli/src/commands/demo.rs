@@ -1,0 +1,325 @@
+//! `leakhound demo`: catch a leak in a real service, then confirm the fix.
+//!
+//! Starts the bundled demo service (`leakhound demo-service`, a child process of its own) in its
+//! leaky variant, drives HTTP requests at it over 127.0.0.1, samples and judges it exactly as
+//! `run` does, then does the same with the fixed variant. Success (exit 0) means: the leaky
+//! variant leaks memory and fds, the fixed one (which still has a bounded cache that fills at
+//! start) shows no leak at all.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use leakhound_core::{ExitCodes, Metric, RunReport, Verdict, format_rate};
+use leakhound_sampler::Sampler;
+
+use super::present::print_report;
+use crate::args::DemoArgs;
+use crate::errors::ExpectedError;
+use crate::orchestrate::child::{ChildSpec, Target};
+use crate::orchestrate::session::{self, Ended, SessionDir};
+use crate::orchestrate::signals::Interrupts;
+use crate::output::Output;
+use crate::props::SamplingProps;
+
+/// Sampling interval of the demo: 2 samples a second gives the detector ~40 points per variant.
+const DEMO_INTERVAL: Duration = Duration::from_millis(500);
+/// Start-up excluded from the verdict: process start and the first connections.
+const DEMO_WARMUP: Duration = Duration::from_secs(2);
+/// Keep-alive connections the built-in client uses.
+const CLIENT_CONNECTIONS: u32 = 4;
+
+struct VariantResult {
+    name: &'static str,
+    report: RunReport,
+    requests: u64,
+    errors: u64,
+}
+
+pub(crate) fn run(args: &DemoArgs, out: &Output) -> anyhow::Result<u8> {
+    if args.duration < Duration::from_secs(10) {
+        return Err(ExpectedError::usage(
+            "--duration must be at least 10s (5 s per variant)",
+        ));
+    }
+    if args.rate == 0 || args.rate > 20_000 {
+        return Err(ExpectedError::usage(
+            "--rate must be between 1 and 20000 requests per second",
+        ));
+    }
+    let half = args.duration / 2;
+    let exe = std::env::current_exe().context("failed to find the leakhound executable")?;
+    let interrupts = Interrupts::register()?;
+    let base = args.out.clone();
+    println!(
+        "leakhound demo: two runs of a small HTTP service on 127.0.0.1, {} req/s for {:.0} s each.\n\
+         Both variants have a bounded LRU cache that fills in the first seconds (not a leak).\n\
+         The leaky one also keeps every request's session data and leaks a socket every 10th request.\n",
+        args.rate,
+        half.as_secs_f64()
+    );
+    let mut results = Vec::new();
+    for (i, variant) in ["leaky", "fixed"].into_iter().enumerate() {
+        println!(
+            "[{}/2] {variant} variant: starting the service and sending requests…",
+            i + 1
+        );
+        let r = run_variant(
+            variant,
+            &exe,
+            half,
+            args.rate,
+            base.as_ref(),
+            out,
+            &interrupts,
+        )?;
+        let interrupted = r.report.target.ended_by == "interrupted";
+        results.push(r);
+        if interrupted {
+            println!("interrupted; skipping the rest of the demo");
+            break;
+        }
+        println!();
+    }
+    print_comparison(&results, out);
+    let ok = results.len() == 2 && expected(&results[0], true) && expected(&results[1], false);
+    if ok {
+        println!(
+            "\n{}",
+            out.style.good("demo: as expected — the leak was caught, the fix was confirmed, the cache was not flagged.")
+        );
+        Ok(ExitCodes::OK)
+    } else {
+        println!(
+            "\n{}",
+            out.style
+                .bad("demo: NOT as expected (see the verdicts above).")
+        );
+        Ok(ExitCodes::LEAK)
+    }
+}
+
+fn run_variant(
+    variant: &'static str,
+    exe: &std::path::Path,
+    duration: Duration,
+    rate: u32,
+    base: Option<&PathBuf>,
+    out: &Output,
+    interrupts: &Interrupts,
+) -> anyhow::Result<VariantResult> {
+    let exe_s = exe.display().to_string();
+    let command = vec![
+        exe_s,
+        "demo-service".into(),
+        "--variant".into(),
+        variant.into(),
+    ];
+    let mut spec = ChildSpec::from_command(&command)?;
+    spec.capture_stdout = true;
+    let mut target = Target::spawn(&spec)?;
+    let stdout = target.take_stdout().context("demo service has no stdout")?;
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .context("failed to read the demo service's address")?;
+    let addr = first
+        .strip_prefix("listening on ")
+        .and_then(|r| r.split_whitespace().next())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ExpectedError::target_failed(format!("demo service did not start: {first:?}"))
+        })?;
+    println!("      service pid {} listening on {addr}", target.pid());
+
+    let props = SamplingProps {
+        duration: Some(duration),
+        interval: DEMO_INTERVAL,
+        warmup: DEMO_WARMUP,
+        limit: None,
+        out: None,
+        json: false,
+    };
+    let dir = base.map(|b| b.join(variant));
+    let suffix = format!("-demo-{variant}");
+    let session = SessionDir::create(
+        "demo",
+        command,
+        Some(target.pid()),
+        &props,
+        dir.as_deref(),
+        &suffix,
+    )?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let counters = Arc::new(ClientCounters::default());
+    let client = start_client(&addr, rate, Arc::clone(&stop), Arc::clone(&counters));
+    let mut sampler = Sampler::new(target.pid())
+        .map_err(|e| ExpectedError::target_failed(format!("demo service vanished: {e}")))?;
+    let rec = session::record(
+        &mut sampler,
+        Some(&mut target),
+        &props,
+        &session.dir,
+        out,
+        interrupts,
+        None,
+    );
+    stop.store(true, Ordering::SeqCst);
+    for h in client {
+        let _ = h.join();
+    }
+    let rec = rec?;
+    let sig = match rec.ended {
+        Ended::Interrupted(s) => s,
+        _ => 15,
+    };
+    target.terminate(Duration::from_secs(2), sig);
+    let outcome = session::child_outcome(&rec, &target);
+    let report = session::conclude(&session, rec, outcome, &props)?;
+    print_report(&report, false, out)?;
+    Ok(VariantResult {
+        name: variant,
+        report,
+        requests: counters.ok.load(Ordering::Relaxed),
+        errors: counters.errors.load(Ordering::Relaxed),
+    })
+}
+
+fn verdict_of(r: &VariantResult, m: Metric) -> Option<&leakhound_core::SeriesVerdict> {
+    r.report.series.iter().find(|v| v.series == m.name())
+}
+
+/// Leaky: memory and fds both leak. Fixed: no leak anywhere.
+fn expected(r: &VariantResult, leaky: bool) -> bool {
+    if leaky {
+        let leak = |m| verdict_of(r, m).is_some_and(|v| v.verdict == Verdict::Leak);
+        leak(Metric::RssBytes) && leak(Metric::Fds)
+    } else {
+        r.report.verdict == Verdict::NoLeak
+    }
+}
+
+fn print_comparison(results: &[VariantResult], out: &Output) {
+    println!("{}", out.style.bold("comparison"));
+    println!(
+        "  {:<8} {:<14} {:<24} {:<20} {:>9} {:>7}  run directory",
+        "variant", "verdict", "memory (rss)", "fds", "requests", "errors"
+    );
+    for r in results {
+        let cell = |m: Metric| match verdict_of(r, m) {
+            Some(v) if v.verdict == Verdict::Leak => {
+                format!(
+                    "leak {}",
+                    v.rate_per_s
+                        .map(|x| format!("+{}", format_rate(v.unit, x)))
+                        .unwrap_or_default()
+                )
+            }
+            Some(v) => v.verdict.as_str().replace('_', " "),
+            None => "-".into(),
+        };
+        let verdict = match r.report.verdict {
+            Verdict::Leak => out.style.bad(&format!("{:<14}", "LEAK")),
+            Verdict::NoLeak => out.style.good(&format!("{:<14}", "no leak")),
+            Verdict::Inconclusive => out.style.warn(&format!("{:<14}", "inconclusive")),
+        };
+        println!(
+            "  {:<8} {verdict} {:<24} {:<20} {:>9} {:>7}  {}",
+            r.name,
+            cell(Metric::RssBytes),
+            cell(Metric::Fds),
+            r.requests,
+            r.errors,
+            r.report.run.run_dir.as_deref().unwrap_or("-")
+        );
+    }
+}
+
+#[derive(Default)]
+struct ClientCounters {
+    ok: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// A small paced HTTP/1.1 keep-alive client: `rate` requests per second over a few connections,
+/// each sent at its scheduled time (or at once when behind). Replaced by the load driver later.
+fn start_client(
+    addr: &str,
+    rate: u32,
+    stop: Arc<AtomicBool>,
+    counters: Arc<ClientCounters>,
+) -> Vec<JoinHandle<()>> {
+    let conns = CLIENT_CONNECTIONS.min(rate);
+    let per_conn = f64::from(rate) / f64::from(conns);
+    (0..conns)
+        .map(|i| {
+            let addr = addr.to_string();
+            let stop = Arc::clone(&stop);
+            let counters = Arc::clone(&counters);
+            thread::spawn(move || {
+                let gap = Duration::from_secs_f64(1.0 / per_conn);
+                // Stagger the connections so requests are evenly spread.
+                let start = Instant::now() + gap.mul_f64(f64::from(i) / f64::from(conns));
+                let mut n: u32 = 0;
+                let mut conn: Option<BufReader<TcpStream>> = None;
+                while !stop.load(Ordering::Relaxed) {
+                    let due = start + gap * n;
+                    let now = Instant::now();
+                    if due > now {
+                        thread::sleep((due - now).min(Duration::from_millis(50)));
+                        continue;
+                    }
+                    n += 1;
+                    match one_request(&mut conn, &addr) {
+                        Ok(()) => counters.ok.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => {
+                            conn = None;
+                            counters.errors.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
+            })
+        })
+        .collect()
+}
+
+fn one_request(conn: &mut Option<BufReader<TcpStream>>, addr: &str) -> std::io::Result<()> {
+    if conn.is_none() {
+        let s = TcpStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        *conn = Some(BufReader::new(s));
+    }
+    let r = conn.as_mut().expect("connection was just set");
+    r.get_mut()
+        .write_all(b"GET /item HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")?;
+    // Read the head, then exactly Content-Length bytes of body.
+    let mut len = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
+        }
+        let h = line.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    Ok(())
+}

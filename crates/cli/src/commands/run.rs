@@ -1,0 +1,110 @@
+//! `leakhound run -- CMD`: start a command, sample it, judge it.
+
+use leakhound_core::{ExitCodes, Warning};
+use leakhound_sampler::Sampler;
+
+use super::present::print_report;
+use crate::args::RunArgs;
+use crate::errors::ExpectedError;
+use crate::orchestrate::child::{ChildSpec, Target};
+use crate::orchestrate::session::{self, Ended, SessionDir};
+use crate::orchestrate::signals::Interrupts;
+use crate::output::Output;
+use crate::props::SamplingProps;
+
+/// Signal sent to the target when `--duration` is over.
+const SIGTERM: i32 = 15;
+
+pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
+    let props = SamplingProps::try_from(&args.sampling)?;
+    let spec = ChildSpec::from_command(&args.command)?;
+    let interrupts = Interrupts::register()?;
+    let mut target = Target::spawn(&spec)?;
+    let pid = target.pid();
+    let session = SessionDir::create(
+        "run",
+        args.command.clone(),
+        Some(pid),
+        &props,
+        props.out.as_deref(),
+        "",
+    )?;
+    out.status(&format!(
+        "leakhound: running `{}` (pid {pid}), sampling every {:.3}s{} into {}",
+        args.command.join(" "),
+        props.interval.as_secs_f64(),
+        props
+            .duration
+            .map(|d| format!(" for {:.0}s", d.as_secs_f64()))
+            .unwrap_or_default(),
+        session.dir.display()
+    ));
+    let mut sampler = match Sampler::new(pid) {
+        Ok(s) => s,
+        Err(e) => {
+            target.poll();
+            return Err(ExpectedError::target_failed(format!(
+                "`{}` {} before it could be sampled ({e})",
+                spec.program,
+                target.describe_exit()
+            )));
+        }
+    };
+    let rec = session::record(
+        &mut sampler,
+        Some(&mut target),
+        &props,
+        &session.dir,
+        out,
+        &interrupts,
+        None,
+    )?;
+    match rec.ended {
+        Ended::Interrupted(sig) => {
+            out.status("leakhound: interrupted; stopping the target and judging what was recorded");
+            target.terminate(args.grace, sig);
+        }
+        Ended::Duration => {
+            target.terminate(args.grace, SIGTERM);
+        }
+        Ended::Exited | Ended::Vanished => {
+            target.poll();
+        }
+    }
+    finish(&session, rec, &mut target, &props, out, &spec.program)
+}
+
+/// Judge, write and print a run with our own child; returns the exit code.
+pub(crate) fn finish(
+    session: &SessionDir,
+    mut rec: session::Recording,
+    target: &mut Target,
+    props: &SamplingProps,
+    out: &Output,
+    program: &str,
+) -> anyhow::Result<u8> {
+    let early = rec.ended == Ended::Exited
+        && props
+            .duration
+            .is_some_and(|d| rec.elapsed_s + 0.5 < d.as_secs_f64());
+    if early && !target.signalled_by_us() {
+        rec.warnings.push(Warning::TargetExitedEarly {
+            after_s: rec.elapsed_s,
+            code: target.exit_code(),
+            signal: target.exit_signal(),
+        });
+    }
+    let outcome = session::child_outcome(&rec, target);
+    let failed = outcome.failed;
+    let report = session::conclude(session, rec, outcome, props)?;
+    print_report(&report, props.json, out)?;
+    if failed {
+        eprintln!(
+            "error: the target `{program}` {} after {:.1} s; the verdict above covers only that part",
+            target.describe_exit(),
+            report.target.elapsed_s
+        );
+        return Ok(ExitCodes::TARGET_FAILED);
+    }
+    Ok(report.verdict.exit_code())
+}

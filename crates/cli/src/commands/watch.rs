@@ -1,0 +1,72 @@
+//! `leakhound watch PID`: sample a running process tree and judge it.
+
+use leakhound_sampler::{Sampler, SamplerError};
+
+use super::present::print_report;
+use crate::args::WatchArgs;
+use crate::errors::ExpectedError;
+use crate::orchestrate::session::{self, SessionDir};
+use crate::orchestrate::signals::Interrupts;
+use crate::output::Output;
+use crate::props::SamplingProps;
+
+pub(crate) fn run(args: &WatchArgs, out: &Output) -> anyhow::Result<u8> {
+    let props = SamplingProps::try_from(&args.sampling)?;
+    let pid: u32 = args
+        .pid
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&p| p > 0)
+        .ok_or_else(|| {
+            ExpectedError::usage(format!(
+                "invalid PID `{}`: expected a positive number",
+                args.pid
+            ))
+        })?;
+    let mut sampler = Sampler::new(pid).map_err(|e| match e {
+        SamplerError::NoSuchProcess { .. } => {
+            ExpectedError::usage(format!("no process with PID {pid}"))
+        }
+        other => ExpectedError::usage(format!("cannot watch PID {pid}: {other}")),
+    })?;
+    let command = read_cmdline(pid);
+    let interrupts = Interrupts::register()?;
+    let session = SessionDir::create(
+        "watch",
+        command.clone(),
+        Some(pid),
+        &props,
+        props.out.as_deref(),
+        "",
+    )?;
+    out.status(&format!(
+        "leakhound: watching pid {pid} (`{}`) and its children every {:.3}s; Ctrl-C ends the watch",
+        command.join(" "),
+        props.interval.as_secs_f64()
+    ));
+    let rec = session::record(
+        &mut sampler,
+        None,
+        &props,
+        &session.dir,
+        out,
+        &interrupts,
+        None,
+    )?;
+    let outcome = session::watch_outcome(&rec);
+    let report = session::conclude(&session, rec, outcome, &props)?;
+    print_report(&report, props.json, out)?;
+    Ok(report.verdict.exit_code())
+}
+
+fn read_cmdline(pid: u32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,290 @@
+//! A sampling session: the loop shared by `run`, `watch` and `demo`.
+//!
+//! Samples the process tree on a fixed schedule, appends every sample to the run directory,
+//! watches for the target's exit, the end of `--duration` and Ctrl-C, and finally judges every
+//! series and writes `verdict.json`. The loop never holds data only in memory: a killed
+//! leakhound leaves `samples.csv` with everything sampled so far.
+
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use leakhound_core::{
+    Metric, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Verdict, Warning,
+    format_bytes,
+};
+use leakhound_detect::DetectOptions;
+use leakhound_sampler::Sampler;
+
+use super::child::Target;
+use super::signals::Interrupts;
+use crate::output::Output;
+use crate::props::SamplingProps;
+use crate::rundir;
+use crate::samples_csv::{SamplesWriter, SeriesSet};
+
+/// Why sampling stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// The target (and its whole tree) exited.
+    Exited,
+    /// `--duration` elapsed.
+    Duration,
+    /// Ctrl-C or SIGTERM.
+    Interrupted(i32),
+    /// A watched tree disappeared.
+    Vanished,
+}
+
+impl Ended {
+    fn as_str(self) -> &'static str {
+        match self {
+            Ended::Exited => "exited",
+            Ended::Duration => "duration",
+            Ended::Interrupted(_) => "interrupted",
+            Ended::Vanished => "vanished",
+        }
+    }
+}
+
+/// Everything recorded by [`record`].
+pub(crate) struct Recording {
+    pub(crate) series: Vec<Series>,
+    pub(crate) samples: usize,
+    pub(crate) ended: Ended,
+    pub(crate) elapsed_s: f64,
+    pub(crate) warnings: Vec<Warning>,
+}
+
+/// Periodic work done between samples (e.g. reporting load), called with the elapsed seconds.
+pub(crate) type TickHook<'a> = &'a mut dyn FnMut(f64);
+
+/// Run directory and metadata of a session, created before the first sample.
+pub(crate) struct SessionDir {
+    pub(crate) dir: PathBuf,
+    pub(crate) info: RunInfo,
+}
+
+impl SessionDir {
+    pub(crate) fn create(
+        mode: &str,
+        command: Vec<String>,
+        pid: Option<u32>,
+        props: &SamplingProps,
+        out_dir: Option<&Path>,
+        suffix: &str,
+    ) -> anyhow::Result<SessionDir> {
+        let dir = rundir::create(out_dir, suffix)?;
+        let info = RunInfo {
+            mode: mode.to_string(),
+            command,
+            pid,
+            started_at: rundir::now_rfc3339(),
+            host: rundir::hostname(),
+            leakhound_version: env!("CARGO_PKG_VERSION").to_string(),
+            interval_s: props.interval.as_secs_f64(),
+            warmup_s: props.warmup.as_secs_f64(),
+            duration_s: props.duration.map(|d| d.as_secs_f64()),
+            run_dir: Some(dir.display().to_string()),
+        };
+        rundir::write_run_json(&dir, &info)?;
+        Ok(SessionDir { dir, info })
+    }
+}
+
+/// Sample `sampler`'s tree until the target exits, the duration passes or a signal arrives.
+///
+/// With a `target`, its exit ends the session once no process of its tree is left, or at once
+/// when it failed; a signal is forwarded to its process group.
+pub(crate) fn record(
+    sampler: &mut Sampler,
+    mut target: Option<&mut Target>,
+    props: &SamplingProps,
+    dir: &Path,
+    out: &Output,
+    interrupts: &Interrupts,
+    hook: Option<TickHook<'_>>,
+) -> anyhow::Result<Recording> {
+    let mut writer = SamplesWriter::create(dir)?;
+    let mut set = SeriesSet::new();
+    let mut hook = hook;
+    let pb = out.progress(props.duration);
+    let start = Instant::now();
+    let mut next = start;
+    let mut samples = 0usize;
+    let mut late = 0usize;
+    let mut worst_late = 0.0f64;
+    let mut unreadable_warned = false;
+    let mut warnings = Vec::new();
+    let poll = Duration::from_millis(20).min(props.interval);
+
+    let ended = 'outer: loop {
+        // Wait for the next tick, reacting to signals and the target's exit meanwhile.
+        loop {
+            if let Some(sig) = interrupts.take() {
+                break 'outer Ended::Interrupted(sig);
+            }
+            if let Some(t) = target.as_deref_mut() {
+                if t.poll().is_some() && t.failed() {
+                    break 'outer Ended::Exited;
+                }
+            }
+            let now = Instant::now();
+            if now >= next {
+                break;
+            }
+            thread::sleep(poll.min(next - now));
+        }
+        let now = Instant::now();
+        let lateness = (now - next).as_secs_f64();
+        if lateness > props.interval.as_secs_f64() / 2.0 {
+            late += 1;
+            worst_late = worst_late.max(lateness);
+        }
+        let t = (now - start).as_secs_f64();
+        let sample = sampler.sample()?;
+        if sample.processes.is_empty() {
+            break if target.is_some() {
+                Ended::Exited
+            } else {
+                Ended::Vanished
+            };
+        }
+        if !unreadable_warned {
+            if let Some((pid, error)) = sample.unreadable.first() {
+                warnings.push(Warning::SmapsUnreadable {
+                    pid: *pid,
+                    error: error.clone(),
+                });
+                unreadable_warned = true;
+            }
+        }
+        writer.append(t, &sample)?;
+        set.push(t, &sample.total);
+        samples += 1;
+        if let Some(h) = hook.as_deref_mut() {
+            h(t);
+        }
+        pb.set_position(t as u64);
+        pb.set_message(progress_message(&sample.total));
+        if let Some(d) = props.duration {
+            if t + 1e-6 >= d.as_secs_f64() {
+                break Ended::Duration;
+            }
+        }
+        next += props.interval;
+        if next < now {
+            // Fell behind (suspended machine, huge tree): skip the missed ticks.
+            next = now + props.interval;
+        }
+        if let Some(d) = props.duration {
+            // Make the last sample land on the end of the duration.
+            next = next.min(start + d);
+        }
+    };
+    pb.finish_and_clear();
+    let elapsed_s = start.elapsed().as_secs_f64();
+    if late > 0 {
+        warnings.push(Warning::SamplingLate {
+            late,
+            worst_s: worst_late,
+        });
+    }
+    if let Ended::Interrupted(_) = ended {
+        warnings.push(Warning::Interrupted { after_s: elapsed_s });
+    }
+    Ok(Recording {
+        series: set.into_non_empty(),
+        samples,
+        ended,
+        elapsed_s,
+        warnings,
+    })
+}
+
+fn progress_message(total: &leakhound_sampler::Counters) -> String {
+    let rss = total
+        .get(Metric::RssBytes)
+        .map(format_bytes)
+        .unwrap_or_else(|| "-".into());
+    let fds = total
+        .get(Metric::Fds)
+        .map(|v| format!("{v:.0}"))
+        .unwrap_or_else(|| "-".into());
+    let procs = total.get(Metric::Processes).unwrap_or(0.0);
+    format!("rss {rss} · fds {fds} · {procs:.0} procs")
+}
+
+/// Judge every series (end of run).
+pub(crate) fn judge(series: &[Series], opts: &DetectOptions) -> (Vec<SeriesVerdict>, Verdict) {
+    let verdicts: Vec<SeriesVerdict> = series
+        .iter()
+        .map(|s| leakhound_detect::analyze(s, opts))
+        .collect();
+    let overall = Verdict::combine(verdicts.iter().map(|v| v.verdict));
+    (verdicts, overall)
+}
+
+/// Judge the recording, write `verdict.json`, and build the report.
+pub(crate) fn conclude(
+    session: &SessionDir,
+    rec: Recording,
+    target: TargetOutcome,
+    props: &SamplingProps,
+) -> anyhow::Result<RunReport> {
+    let (verdicts, overall) = judge(&rec.series, &props.detect_options());
+    let mut warnings = rec.warnings;
+    if overall == Verdict::Inconclusive {
+        let warm = props.warmup.as_secs_f64();
+        let after_warmup = rec
+            .series
+            .first()
+            .map(|s| s.t.iter().filter(|&&t| t >= s.t[0] + warm).count())
+            .unwrap_or(0);
+        let more = verdicts
+            .iter()
+            .filter_map(|v| v.needs_more_s)
+            .fold(0.0, f64::max);
+        let per_sample = props.interval.as_secs_f64();
+        warnings.push(Warning::TooFewSamples {
+            after_warmup,
+            needed: after_warmup + (more / per_sample).ceil() as usize,
+            duration_s: props.duration.map(|d| d.as_secs_f64()),
+        });
+    }
+    let report = RunReport {
+        schema_version: leakhound_core::SCHEMA_VERSION,
+        run: session.info.clone(),
+        target,
+        verdict: overall,
+        series: verdicts,
+        warnings,
+        data: rec.series,
+    };
+    rundir::write_verdict_json(&session.dir, &report)?;
+    Ok(report)
+}
+
+/// Outcome of a session without a child of ours (`watch`).
+pub(crate) fn watch_outcome(rec: &Recording) -> TargetOutcome {
+    TargetOutcome {
+        ended_by: rec.ended.as_str().to_string(),
+        exit_code: None,
+        signal: None,
+        failed: false,
+        elapsed_s: rec.elapsed_s,
+        samples: rec.samples,
+    }
+}
+
+/// Outcome of a session with our own child.
+pub(crate) fn child_outcome(rec: &Recording, target: &Target) -> TargetOutcome {
+    TargetOutcome {
+        ended_by: rec.ended.as_str().to_string(),
+        exit_code: target.exit_code(),
+        signal: target.exit_signal(),
+        failed: target.failed(),
+        elapsed_s: rec.elapsed_s,
+        samples: rec.samples,
+    }
+}

@@ -1,0 +1,75 @@
+//! Terminal policy: colour, progress bars, and where human output goes.
+//!
+//! Progress is drawn on stderr only when stderr is a terminal and `--quiet` is off, so pipes and
+//! CI logs never receive escape sequences. Colour follows `--color` and `NO_COLOR`.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use leakhound_report::Style;
+
+use crate::args::{ColorChoice, GlobalArgs};
+
+/// Output settings derived once from the global flags.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Output {
+    pub(crate) style: Style,
+    pub(crate) quiet: bool,
+    progress: bool,
+}
+
+impl Output {
+    pub(crate) fn from_args(g: &GlobalArgs) -> Output {
+        let color = match g.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        };
+        Output {
+            style: Style { color },
+            quiet: g.quiet,
+            progress: !g.quiet && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A status line on stderr (suppressed by `--quiet`).
+    pub(crate) fn status(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// A progress bar of `total` seconds, or a spinner without a total; hidden when not on a TTY.
+    pub(crate) fn progress(&self, total: Option<Duration>) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        }
+        let pb = match total {
+            Some(d) => {
+                let pb = ProgressBar::new(d.as_secs().max(1));
+                pb.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner:.cyan} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len}s {msg}",
+                    )
+                    .expect("progress template is a valid constant")
+                    .progress_chars("=> "),
+                );
+                pb
+            }
+            None => {
+                let pb = ProgressBar::new_spinner();
+                pb.set_style(
+                    ProgressStyle::with_template("{spinner:.cyan} {elapsed_precise} {msg}")
+                        .expect("progress template is a valid constant"),
+                );
+                pb
+            }
+        };
+        pb.enable_steady_tick(Duration::from_millis(200));
+        pb
+    }
+}

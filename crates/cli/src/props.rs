@@ -1,0 +1,168 @@
+//! Validated, clap-free properties of each command (after samply's `recording_props`).
+//!
+//! Parsing helpers used as clap value parsers live here too, so a bad `--duration` is rejected
+//! with a message that says what is accepted.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use leakhound_detect::DetectOptions;
+
+use crate::args::SamplingArgs;
+use crate::errors::ExpectedError;
+
+/// Parse `90s`, `10m`, `1h30m`, `250ms`, `1.5h` or a bare number of seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let err = || {
+        format!("invalid duration `{s}`: use a number with a unit, like 90s, 10m, 1h30m or 250ms")
+    };
+    if t.is_empty() {
+        return Err(err());
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        return duration_from_secs(secs).ok_or_else(err);
+    }
+    let mut total = 0.0;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(err());
+        }
+        let value: f64 = rest[..num_len].parse().map_err(|_| err())?;
+        rest = rest[num_len..].trim_start();
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit_len] {
+            "ms" => 0.001,
+            "s" | "sec" | "secs" => 1.0,
+            "m" | "min" | "mins" => 60.0,
+            "h" | "hr" | "hour" | "hours" => 3600.0,
+            "d" | "day" | "days" => 86400.0,
+            _ => return Err(err()),
+        };
+        total += value * factor;
+        rest = rest[unit_len..].trim_start();
+    }
+    duration_from_secs(total).ok_or_else(err)
+}
+
+fn duration_from_secs(secs: f64) -> Option<Duration> {
+    (secs.is_finite() && secs >= 0.0 && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+}
+
+/// Parse a limit: a size with a unit (`2GiB`, `512MB`) or a plain number (bytes or a count).
+pub(crate) fn parse_limit(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    if let Ok(v) = t.parse::<f64>() {
+        if v > 0.0 && v.is_finite() {
+            return Ok(v);
+        }
+    } else if let Ok(size) = t.parse::<bytesize::ByteSize>() {
+        if size.as_u64() > 0 {
+            return Ok(size.as_u64() as f64);
+        }
+    }
+    Err(format!(
+        "invalid limit `{s}`: use a positive size like 2GiB or 512MiB, or a plain count"
+    ))
+}
+
+/// Sampling and judging settings shared by `run`, `watch` and `demo`.
+#[derive(Debug, Clone)]
+pub(crate) struct SamplingProps {
+    pub(crate) duration: Option<Duration>,
+    pub(crate) interval: Duration,
+    pub(crate) warmup: Duration,
+    pub(crate) limit: Option<f64>,
+    pub(crate) out: Option<PathBuf>,
+    pub(crate) json: bool,
+}
+
+/// Shortest accepted sampling interval: /proc reads of a big tree take milliseconds.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+impl TryFrom<&SamplingArgs> for SamplingProps {
+    type Error = anyhow::Error;
+
+    fn try_from(a: &SamplingArgs) -> anyhow::Result<Self> {
+        if a.interval < MIN_INTERVAL {
+            return Err(ExpectedError::usage(format!(
+                "--interval must be at least {} ms",
+                MIN_INTERVAL.as_millis()
+            )));
+        }
+        if let Some(d) = a.duration {
+            if d.is_zero() {
+                return Err(ExpectedError::usage("--duration must be longer than 0 s"));
+            }
+            if d < a.interval {
+                return Err(ExpectedError::usage(format!(
+                    "--duration ({:.1} s) is shorter than --interval ({:.1} s): no sample would be taken",
+                    d.as_secs_f64(),
+                    a.interval.as_secs_f64()
+                )));
+            }
+            if a.warmup >= d {
+                return Err(ExpectedError::usage(format!(
+                    "--warmup ({:.1} s) must be shorter than --duration ({:.1} s)",
+                    a.warmup.as_secs_f64(),
+                    d.as_secs_f64()
+                )));
+            }
+        }
+        Ok(SamplingProps {
+            duration: a.duration,
+            interval: a.interval,
+            warmup: a.warmup,
+            limit: a.limit,
+            out: a.out.clone(),
+            json: a.json,
+        })
+    }
+}
+
+impl SamplingProps {
+    pub(crate) fn detect_options(&self) -> DetectOptions {
+        DetectOptions {
+            warmup_s: self.warmup.as_secs_f64(),
+            limit: self.limit,
+            ..DetectOptions::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_units_and_compounds() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("42").unwrap(), Duration::from_secs(42));
+    }
+
+    #[test]
+    fn bad_durations_are_rejected_with_a_hint() {
+        for bad in ["", "abc", "10x", "-5s", "s", "1h30"] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(e.contains("90s"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn limits_accept_sizes_and_counts() {
+        assert_eq!(parse_limit("2GiB").unwrap(), 2.0 * 1024.0 * 1024.0 * 1024.0);
+        assert_eq!(parse_limit("1024").unwrap(), 1024.0);
+        assert!(parse_limit("0").is_err());
+        assert!(parse_limit("lots").is_err());
+    }
+}

@@ -1,0 +1,78 @@
+//! The run directory: `run.json` at the start, `samples.csv` as it goes, `verdict.json` at the end.
+//!
+//! Written so that a run killed at any point leaves readable files: `run.json` is complete
+//! before the first sample, samples are flushed per line, and `verdict.json` is written to a
+//! temporary name and renamed into place.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use leakhound_core::{RunInfo, RunReport, SCHEMA_VERSION};
+use serde::Serialize;
+
+/// Create `dir`, or a fresh `leakhound-runs/<timestamp>[-N]` when none is given.
+pub(crate) fn create(dir: Option<&Path>, suffix: &str) -> anyhow::Result<PathBuf> {
+    let path = match dir {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let stamp = jiff::Timestamp::now()
+                .strftime("%Y%m%dT%H%M%SZ")
+                .to_string();
+            let base = PathBuf::from("leakhound-runs").join(format!("{stamp}{suffix}"));
+            let mut candidate = base.clone();
+            let mut n = 2;
+            while candidate.exists() {
+                candidate = PathBuf::from(format!("{}-{n}", base.display()));
+                n += 1;
+            }
+            candidate
+        }
+    };
+    fs::create_dir_all(&path)
+        .with_context(|| format!("failed to create run directory {}", path.display()))?;
+    Ok(path)
+}
+
+/// The host name, from the kernel.
+pub(crate) fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+/// Current time, RFC 3339.
+pub(crate) fn now_rfc3339() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+#[derive(Serialize)]
+struct RunJson<'a> {
+    schema_version: u32,
+    #[serde(flatten)]
+    run: &'a RunInfo,
+}
+
+/// Write `run.json`.
+pub(crate) fn write_run_json(dir: &Path, run: &RunInfo) -> anyhow::Result<()> {
+    write_json_atomic(
+        &dir.join("run.json"),
+        &RunJson {
+            schema_version: SCHEMA_VERSION,
+            run,
+        },
+    )
+}
+
+/// Write `verdict.json`.
+pub(crate) fn write_verdict_json(dir: &Path, report: &RunReport) -> anyhow::Result<()> {
+    write_json_atomic(&dir.join("verdict.json"), report)
+}
+
+fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(value).context("failed to serialize JSON")?;
+    fs::write(&tmp, text + "\n").with_context(|| format!("failed to write {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("failed to write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! `leakhound analyze`: verdicts, JSON fields, online causality, bad input.
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::support::{leakhound, noise, write_csv};
+
+fn json_lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+#[test]
+fn linear_growth_is_a_leak_with_versioned_json() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2 h at 10 s: 100 MB base, +0.5 MB per minute, 1 MB of noise.
+    let f = write_csv(
+        dir.path(),
+        "leak.csv",
+        (0..720).map(|i| {
+            let t = i as f64 * 10.0;
+            (t, 100e6 + t / 60.0 * 0.5e6 + 1e6 * noise(i))
+        }),
+    );
+    let out = leakhound()
+        .args(["analyze", "--json", "--limit", "1GB"])
+        .arg(&f)
+        .assert()
+        .code(1);
+    let recs = json_lines(&out.get_output().stdout);
+    assert_eq!(recs.len(), 1);
+    let r = &recs[0];
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["verdict"], "leak");
+    assert_eq!(r["leak_detected"], true);
+    assert_eq!(r["series"], "value");
+    assert!(r["file"].as_str().unwrap().ends_with("leak.csv"));
+    let rate = r["rate_per_s"].as_f64().unwrap();
+    let true_rate = 0.5e6 / 60.0;
+    assert!(
+        (rate - true_rate).abs() / true_rate < 0.1,
+        "rate {rate} vs {true_rate}"
+    );
+    let ci = r["rate_ci95"].as_array().unwrap();
+    assert!(ci[0].as_f64().unwrap() <= rate && rate <= ci[1].as_f64().unwrap());
+    assert!(r["growth_pct"].as_f64().unwrap() > 30.0);
+    assert!(r["time_to_limit_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(r["detected_at_s"].as_f64().unwrap(), 7190.0);
+    assert!(!r["reason"].as_str().unwrap().is_empty());
+}
+
+#[test]
+fn flat_noisy_series_is_not_a_leak() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_csv(
+        dir.path(),
+        "flat.csv",
+        (0..500).map(|i| (i as f64 * 5.0, 200e6 + 3e6 * noise(i))),
+    );
+    let out = leakhound()
+        .args(["analyze", "--json"])
+        .arg(&f)
+        .assert()
+        .code(0);
+    let r = &json_lines(&out.get_output().stdout)[0];
+    assert_eq!(r["verdict"], "no_leak");
+    assert_eq!(r["leak_detected"], false);
+    assert!(r["detected_at_s"].is_null());
+    assert!(r["time_to_limit_s"].is_null());
+}
+
+#[test]
+fn online_alarm_is_causal_cut_and_rerun_gives_the_same_alarm() {
+    let dir = tempfile::tempdir().unwrap();
+    // Flat for 30 min, then a leak of 1 % of base per minute.
+    let rows: Vec<(f64, f64)> = (0..720)
+        .map(|i| {
+            let t = i as f64 * 5.0;
+            let leak = if t > 1800.0 {
+                (t - 1800.0) / 60.0 * 1e6
+            } else {
+                0.0
+            };
+            (t, 100e6 + leak + 0.5e6 * noise(i))
+        })
+        .collect();
+    let f = write_csv(dir.path(), "online.csv", rows.iter().copied());
+    let out = leakhound()
+        .args(["analyze", "--online", "--json"])
+        .arg(&f)
+        .assert()
+        .code(1);
+    let r = &json_lines(&out.get_output().stdout)[0];
+    let at = r["detected_at_s"].as_f64().expect("an online alarm time");
+    assert!(
+        at >= 1800.0 - 60.0,
+        "alarm at {at} s is before the leak's onset"
+    );
+    assert!(at < 3595.0, "alarm at {at} s came only at the end");
+    let cut = write_csv(
+        dir.path(),
+        "cut.csv",
+        rows.iter().copied().filter(|(t, _)| *t <= at),
+    );
+    let out = leakhound()
+        .args(["analyze", "--online", "--json"])
+        .arg(&cut)
+        .assert()
+        .code(1);
+    let r2 = &json_lines(&out.get_output().stdout)[0];
+    assert_eq!(r2["detected_at_s"].as_f64(), Some(at));
+}
+
+#[test]
+fn several_files_and_columns_give_one_json_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write_csv(dir.path(), "a.csv", (0..100).map(|i| (i as f64, 10.0)));
+    let b = dir.path().join("b.csv");
+    let mut text = String::from("t_seconds,rss_bytes,fds\n");
+    for i in 0..100 {
+        text.push_str(&format!("{i},{},{}\n", 50e6 + 1e3 * noise(i), 20));
+    }
+    std::fs::write(&b, text).unwrap();
+    let out = leakhound()
+        .args(["analyze", "--json"])
+        .arg(&a)
+        .arg(&b)
+        .assert()
+        .code(0);
+    let recs = json_lines(&out.get_output().stdout);
+    assert_eq!(recs.len(), 3);
+    assert_eq!(recs[1]["series"], "rss_bytes");
+    assert_eq!(recs[1]["unit"], "bytes");
+    assert_eq!(recs[2]["unit"], "fds");
+}
+
+#[test]
+fn bad_input_gives_one_clear_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str, text: &str| {
+        let f = dir.path().join(name);
+        std::fs::write(&f, text).unwrap();
+        f
+    };
+    let cases = [
+        (dir.path().join("missing.csv"), "missing.csv: no such file"),
+        (p("empty.csv", ""), "empty.csv: the file is empty"),
+        (
+            p("cell.csv", "t_seconds,v\n0,1\n1,12x\n"),
+            "cell.csv: line 3, column v: `12x` is not a number",
+        ),
+        (
+            p("back.csv", "t_seconds,v\n0,1\n5,1\n3,1\n"),
+            "back.csv: line 4: time goes backwards",
+        ),
+        (p("nohead.csv", "0,1\n1,2\n"), "expected a header line"),
+    ];
+    for (file, msg) in cases {
+        leakhound()
+            .arg("analyze")
+            .arg(&file)
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains(msg))
+            .stderr(predicate::str::contains("panicked").not());
+    }
+}
+
+#[test]
+fn analyze_help_has_an_example() {
+    leakhound()
+        .args(["analyze", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Examples:"));
+}

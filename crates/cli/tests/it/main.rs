@@ -1,0 +1,9 @@
+//! Integration tests of the `leakhound` binary: real child processes, real files.
+//!
+//! Each module covers one command. Targets are small python3 programs (python3 is on every
+//! machine this project builds on), so the leaks are real allocations and real descriptors.
+
+mod analyze;
+mod run;
+mod support;
+mod watch;

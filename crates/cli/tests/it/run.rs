@@ -1,0 +1,197 @@
+//! `leakhound run`: real python3 targets that leak memory or fds, stay flat, or crash.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use predicates::prelude::*;
+
+use crate::support::{leakhound, leakhound_path, read_json, series};
+
+/// Appends 100 KB to a list every 0.1 s (the acceptance program).
+const LEAK_MEMORY: &str =
+    "import time\nl=[]\nwhile True:\n    l.append(bytearray(100_000)); time.sleep(0.1)";
+/// Keeps only the last 20 blocks of 100 KB: bounded.
+const BOUNDED_MEMORY: &str =
+    "import time\nl=[]\nwhile True:\n    l.append(bytearray(100_000)); l=l[-20:]; time.sleep(0.1)";
+/// Opens a file every 0.2 s and never closes it.
+const LEAK_FDS: &str =
+    "import time\nfs=[]\nwhile True:\n    fs.append(open('/proc/self/stat')); time.sleep(0.2)";
+
+fn run_python(code: &str, secs: u32, dir: &std::path::Path) -> assert_cmd::assert::Assert {
+    leakhound()
+        .args(["run", "--json", "--interval", "250ms", "--duration"])
+        .arg(format!("{secs}s"))
+        .arg("--out")
+        .arg(dir)
+        .args(["--", "python3", "-c", code])
+        .timeout(Duration::from_secs(u64::from(secs) + 30))
+        .assert()
+}
+
+#[test]
+fn growing_list_is_a_memory_leak_and_the_run_directory_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_python(LEAK_MEMORY, 15, dir.path()).code(1);
+    let stdout: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(stdout["schema_version"], 1);
+    assert_eq!(stdout["verdict"], "leak");
+    let rss = series(&stdout, "rss_bytes");
+    assert_eq!(rss["verdict"], "leak");
+    // 1 MB/s appended; RSS growth must be in that ballpark.
+    let rate = rss["rate_per_s"].as_f64().unwrap();
+    assert!((0.6e6..1.6e6).contains(&rate), "rss rate {rate} B/s");
+    // The run directory has the three files, and verdict.json equals the printed JSON.
+    let csv = std::fs::read_to_string(dir.path().join("samples.csv")).unwrap();
+    assert!(csv.starts_with("t_seconds,rss_bytes,"));
+    assert!(csv.lines().count() > 40, "{} lines", csv.lines().count());
+    let run = read_json(&dir.path().join("run.json"));
+    assert_eq!(run["command"][0], "python3");
+    assert_eq!(run["schema_version"], 1);
+    assert_eq!(read_json(&dir.path().join("verdict.json")), stdout);
+}
+
+#[test]
+fn bounded_list_is_not_a_leak() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_python(BOUNDED_MEMORY, 15, dir.path()).code(0);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["verdict"], "no_leak", "{v:#}");
+}
+
+#[test]
+fn unclosed_files_are_an_fd_leak() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_python(LEAK_FDS, 15, dir.path()).code(1);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(series(&v, "fds")["verdict"], "leak");
+    assert_eq!(series(&v, "fds_file")["verdict"], "leak");
+    let rate = series(&v, "fds")["rate_per_s"].as_f64().unwrap();
+    assert!(
+        (3.0..7.0).contains(&rate),
+        "fd rate {rate}/s, expected about 5/s"
+    );
+}
+
+#[test]
+fn crashing_target_exits_4_and_still_writes_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    leakhound()
+        .args(["run", "--interval", "100ms", "--out"])
+        .arg(dir.path())
+        .args([
+            "--",
+            "python3",
+            "-c",
+            "import time,os; time.sleep(1); os.abort()",
+        ])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("killed by signal 6"));
+    let v = read_json(&dir.path().join("verdict.json"));
+    assert_eq!(v["target"]["failed"], true);
+    assert_eq!(v["target"]["signal"], 6);
+}
+
+#[test]
+fn target_exiting_with_an_error_code_exits_4() {
+    let dir = tempfile::tempdir().unwrap();
+    leakhound()
+        .args(["run", "--out"])
+        .arg(dir.path())
+        .args(["--", "sh", "-c", "sleep 0.3; exit 3"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("exited with code 3"));
+}
+
+#[test]
+fn bad_input_exits_2_without_panicking() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["run", "--", "no-such-command-xyz"],
+            "command not found: `no-such-command-xyz`",
+        ),
+        (
+            &["run", "--duration", "10x", "--", "true"],
+            "invalid duration `10x`",
+        ),
+        (
+            &["run", "--duration", "1s", "--interval", "5s", "--", "true"],
+            "shorter than --interval",
+        ),
+        (&["run", "--limit", "lots", "--", "true"], "invalid limit"),
+        (&["run"], "required"),
+    ];
+    for (args, msg) in cases {
+        leakhound()
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(msg))
+            .stderr(predicate::str::contains("panicked").not());
+    }
+}
+
+#[test]
+fn ctrl_c_leaves_a_readable_run_directory_with_a_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(leakhound_path())
+        .args(["run", "--json", "--interval", "200ms", "--out"])
+        .arg(dir.path())
+        .args(["--", "python3", "-c", LEAK_MEMORY])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    rustix_kill(child.id(), 2);
+    let out = child.wait_with_output().unwrap();
+    let code = out
+        .status
+        .code()
+        .expect("leakhound exited normally after SIGINT");
+    assert!(
+        [0, 1, 3].contains(&code),
+        "exit code {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = read_json(&dir.path().join("verdict.json"));
+    assert_eq!(v["target"]["ended_by"], "interrupted");
+    assert!(v["target"]["samples"].as_u64().unwrap() >= 10);
+    assert!(read_json(&dir.path().join("run.json"))["started_at"].is_string());
+    let csv = std::fs::read_to_string(dir.path().join("samples.csv")).unwrap();
+    assert!(csv.lines().count() >= 11);
+    // The target was stopped with the run.
+    let pid = v["run"]["pid"].as_u64().unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists() || is_zombie(pid));
+}
+
+fn is_zombie(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+fn rustix_kill(pid: u32, sig: i32) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn run_help_has_an_example() {
+    leakhound()
+        .args(["run", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Examples:"));
+}

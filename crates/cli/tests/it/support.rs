@@ -1,0 +1,54 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// The `leakhound` binary under test, with colour off.
+pub(crate) fn leakhound() -> Command {
+    let mut c = Command::cargo_bin("leakhound").expect("the leakhound binary is built by cargo");
+    c.env("NO_COLOR", "1");
+    c
+}
+
+/// Path to the built binary, for tests that need `std::process::Command` (signals).
+pub(crate) fn leakhound_path() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("leakhound")
+}
+
+/// Read and parse a JSON file.
+pub(crate) fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The per-series verdict object named `series` in a run report.
+pub(crate) fn series<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["series"]
+        .as_array()
+        .expect("series is an array")
+        .iter()
+        .find(|s| s["series"] == name)
+        .unwrap_or_else(|| panic!("no series {name} in {report:#}"))
+}
+
+/// Write a CSV of `t,value` rows.
+pub(crate) fn write_csv(dir: &Path, name: &str, rows: impl Iterator<Item = (f64, f64)>) -> PathBuf {
+    let mut text = String::from("t_seconds,value\n");
+    for (t, v) in rows {
+        text.push_str(&format!("{t},{v}\n"));
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write csv");
+    p
+}
+
+/// Deterministic noise in [-1, 1] (a tiny LCG, so the tests need no RNG crate).
+pub(crate) fn noise(i: u64) -> f64 {
+    let x = i
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    ((x >> 33) as f64 / (1u64 << 31) as f64) - 1.0
+}

@@ -1,0 +1,66 @@
+//! `leakhound watch PID`: an already running tree, including children it starts later.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use predicates::prelude::*;
+
+use crate::support::{leakhound, series};
+
+#[test]
+fn watching_a_leaking_child_process_finds_the_leak() {
+    // The watched process is a shell whose child python leaks: the tree is followed.
+    let mut target = Command::new("sh")
+        .args([
+            "-c",
+            "python3 -c 'import time\nl=[]\nwhile True:\n    l.append(bytearray(200_000)); time.sleep(0.1)'",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakhound()
+        .args([
+            "watch",
+            &target.id().to_string(),
+            "--json",
+            "--interval",
+            "250ms",
+            "--duration",
+            "12s",
+            "--out",
+        ])
+        .arg(dir.path())
+        .timeout(Duration::from_secs(40))
+        .assert();
+    let _ = target.kill();
+    let _ = Command::new("pkill")
+        .args(["-f", "bytearray\\(200_000\\)"])
+        .status();
+    let out = out.code(1);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["run"]["mode"], "watch");
+    assert_eq!(series(&v, "rss_bytes")["verdict"], "leak");
+    assert_eq!(series(&v, "processes")["verdict"], "no_leak");
+    assert!(dir.path().join("samples.csv").exists());
+}
+
+#[test]
+fn unknown_or_invalid_pid_exits_2() {
+    let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4_194_304);
+    leakhound()
+        .args(["watch", &pid_max.to_string(), "--duration", "2s"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "no process with PID {pid_max}"
+        )));
+    leakhound()
+        .args(["watch", "abc"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid PID `abc`"));
+}

@@ -1,0 +1,263 @@
+//! The human summary printed at the end of `run`, `watch`, `analyze` and `demo`.
+//!
+//! One line per series: verdict, growth rate ± 95 % CI in human units, growth over the judged
+//! window, and a sparkline of the series floor. Leak lines are highlighted and followed by the
+//! detector's one-sentence reason. Series that stayed at zero the whole time are counted, not
+//! listed, so the table stays readable.
+
+use std::io::{self, Write};
+
+use leakhound_core::{
+    RunReport, Series, SeriesVerdict, Verdict, Warning, format_quantity, format_rate,
+    units::rate_base,
+};
+
+use crate::{Renderer, Style, sparkline::sparkline};
+
+/// Points in a sparkline.
+const SPARK_POINTS: usize = 24;
+
+/// Terminal renderer of a whole run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TerminalRenderer {
+    /// Colour policy.
+    pub style: Style,
+}
+
+impl Renderer for TerminalRenderer {
+    fn render(&self, report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+        let s = self.style;
+        let cmd = report.run.command.join(" ");
+        let pid = report
+            .run
+            .pid
+            .map(|p| format!(" (pid {p})"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{} {}{} · {:.1} s · {} samples · ended: {}",
+            s.bold(&format!("leakhound {}", report.run.mode)),
+            truncate(&cmd, 60),
+            pid,
+            report.target.elapsed_s,
+            report.target.samples,
+            report.target.ended_by
+        )?;
+        if let Some(dir) = &report.run.run_dir {
+            writeln!(out, "{}", s.dim(&format!("run directory: {dir}")))?;
+        }
+        writeln!(out)?;
+        write_verdict_table(&report.series, &report.data, s, out)?;
+        write_warnings(&report.warnings, s, out)?;
+        writeln!(out)?;
+        write_overall(report.verdict, &report.series, s, out)
+    }
+}
+
+/// Write the per-series table followed by the reasons of leak and inconclusive lines.
+pub fn write_verdict_table(
+    verdicts: &[SeriesVerdict],
+    data: &[Series],
+    s: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let series_data = |name: &str| data.iter().find(|d| d.name == name);
+    let shown: Vec<&SeriesVerdict> = verdicts
+        .iter()
+        .filter(|v| v.verdict != Verdict::NoLeak || !series_data(&v.series).is_some_and(all_zero))
+        .collect();
+    let hidden = verdicts.len() - shown.len();
+    let rows: Vec<[String; 4]> = shown
+        .iter()
+        .map(|v| {
+            let spark = series_data(&v.series)
+                .map(|d| sparkline(&d.floor_buckets(SPARK_POINTS)))
+                .unwrap_or_default();
+            [v.series.clone(), rate_cell(v), growth_cell(v), spark]
+        })
+        .collect();
+    let w0 = rows
+        .iter()
+        .map(|r| r[0].chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    let w1 = rows
+        .iter()
+        .map(|r| r[1].chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let w2 = rows
+        .iter()
+        .map(|r| r[2].chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    writeln!(
+        out,
+        "{}",
+        s.dim(&format!(
+            "  {:<w0$}  {:<12}  {:<w1$}  {:<w2$}  trend (floor)",
+            "series", "verdict", "rate (95% CI)", "growth"
+        ))
+    )?;
+    for (v, r) in shown.iter().zip(&rows) {
+        let word = match v.verdict {
+            Verdict::Leak => s.bad(&format!("{:<12}", "LEAK")),
+            Verdict::NoLeak => s.good(&format!("{:<12}", "no leak")),
+            Verdict::Inconclusive => s.warn(&format!("{:<12}", "inconclusive")),
+        };
+        let name = format!("{:<w0$}", r[0]);
+        let name = if v.verdict == Verdict::Leak {
+            s.bad(&name)
+        } else {
+            name
+        };
+        writeln!(
+            out,
+            "  {name}  {word}  {:<w1$}  {:<w2$}  {}",
+            r[1], r[2], r[3]
+        )?;
+    }
+    if hidden > 0 {
+        writeln!(
+            out,
+            "{}",
+            s.dim(&format!("  ({hidden} series stayed at zero; not shown)"))
+        )?;
+    }
+    let explained: Vec<&&SeriesVerdict> = shown
+        .iter()
+        .filter(|v| v.verdict != Verdict::NoLeak)
+        .collect();
+    if !explained.is_empty() {
+        writeln!(out)?;
+        for v in explained {
+            let label = format!("{}:", v.series);
+            let label = if v.verdict == Verdict::Leak {
+                s.bad(&label)
+            } else {
+                s.warn(&label)
+            };
+            writeln!(out, "  {label} {}", v.reason)?;
+        }
+    }
+    Ok(())
+}
+
+/// Write the warnings block, if any.
+pub fn write_warnings(warnings: &[Warning], s: Style, out: &mut dyn Write) -> io::Result<()> {
+    if warnings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    for w in warnings {
+        writeln!(out, "  {} {w}", s.warn("warning:"))?;
+    }
+    Ok(())
+}
+
+/// Write the closing one-line verdict.
+pub fn write_overall(
+    verdict: Verdict,
+    series: &[SeriesVerdict],
+    s: Style,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match verdict {
+        Verdict::Leak => {
+            let names: Vec<&str> = series
+                .iter()
+                .filter(|v| v.verdict == Verdict::Leak)
+                .map(|v| v.series.as_str())
+                .collect();
+            writeln!(
+                out,
+                "{} {}",
+                s.bad("verdict: LEAK in"),
+                s.bad(&names.join(", "))
+            )
+        }
+        Verdict::NoLeak => writeln!(out, "{}", s.good("verdict: no leak")),
+        Verdict::Inconclusive => {
+            let more = series
+                .iter()
+                .filter_map(|v| v.needs_more_s)
+                .fold(0.0, f64::max);
+            if more > 0.0 {
+                writeln!(
+                    out,
+                    "{}",
+                    s.warn(&format!(
+                        "verdict: inconclusive (need about {} more of data)",
+                        human_duration(more)
+                    ))
+                )
+            } else {
+                writeln!(out, "{}", s.warn("verdict: inconclusive"))
+            }
+        }
+    }
+}
+
+fn all_zero(d: &Series) -> bool {
+    d.v.iter().all(|&x| x == 0.0)
+}
+
+/// `+3.10 MiB/min ± 0.21` (the ± in the rate's own time base), or `-` when not estimated.
+fn rate_cell(v: &SeriesVerdict) -> String {
+    let Some(rate) = v.rate_per_s else {
+        return "-".to_string();
+    };
+    let sign = if rate > 0.0 { "+" } else { "" };
+    let main = format!("{sign}{}", format_rate(v.unit, rate));
+    match v.rate_ci95 {
+        Some([lo, hi]) => {
+            let (scale, _) = rate_base(v.unit, rate);
+            let half = (hi - lo).abs() / 2.0 * scale;
+            let half = match v.unit {
+                leakhound_core::Unit::Bytes => format_quantity(v.unit, half),
+                _ => format!("{half:.2}"),
+            };
+            format!("{main} ± {half}")
+        }
+        None => main,
+    }
+}
+
+/// `+41.0 MiB (+560%)`, or `-`.
+fn growth_cell(v: &SeriesVerdict) -> String {
+    match (v.growth_abs, v.growth_pct) {
+        (Some(abs), Some(pct)) => {
+            let sign = if abs > 0.0 { "+" } else { "" };
+            format!("{sign}{} ({sign}{pct:.0}%)", format_quantity(v.unit, abs))
+        }
+        (Some(abs), None) => {
+            let sign = if abs > 0.0 { "+" } else { "" };
+            format!("{sign}{}", format_quantity(v.unit, abs))
+        }
+        _ => "-".to_string(),
+    }
+}
+
+/// `45 s`, `12 min`, `2.5 h`.
+pub fn human_duration(secs: f64) -> String {
+    if secs < 90.0 {
+        format!("{secs:.0} s")
+    } else if secs < 90.0 * 60.0 {
+        format!("{:.0} min", secs / 60.0)
+    } else {
+        format!("{:.1} h", secs / 3600.0)
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
