@@ -1,0 +1,2 @@
+//! Cost benchmark (being written).
+fn main() {}
