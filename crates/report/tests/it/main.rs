@@ -1,0 +1,104 @@
+//! Golden tests of every renderer over the same fixture report (STYLE rule 9).
+
+use leakhound_core::{
+    RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Unit, Verdict, Warning,
+};
+use leakhound_report::json::{write_json_line, AnalyzeRecord, JsonRenderer};
+use leakhound_report::terminal::TerminalRenderer;
+use leakhound_report::{Renderer, Style};
+
+fn fixture() -> RunReport {
+    let t: Vec<f64> = (0..60).map(f64::from).collect();
+    let rss = Series::from_parts(
+        "rss_bytes",
+        Unit::Bytes,
+        t.clone(),
+        t.iter().map(|x| 50.0 * 1048576.0 + x * 1048576.0).collect(),
+    );
+    let fds = Series::from_parts("fds", Unit::Fds, t.clone(), vec![12.0; 60]);
+    let swap = Series::from_parts("swap_bytes", Unit::Bytes, t.clone(), vec![0.0; 60]);
+    let mut leak = SeriesVerdict::empty(
+        "rss_bytes",
+        Unit::Bytes,
+        Verdict::Leak,
+        "memory floor rises 60.0 MiB/min for 59 s with no sign of levelling off",
+    );
+    leak.rate_per_s = Some(1048576.0);
+    leak.rate_ci95 = Some([1000000.0, 1100000.0]);
+    leak.growth_abs = Some(59.0 * 1048576.0);
+    leak.growth_pct = Some(118.0);
+    leak.detected_at_s = Some(59.0);
+    leak.samples = 60;
+    leak.window_s = 59.0;
+    let mut flat = SeriesVerdict::empty("fds", Unit::Fds, Verdict::NoLeak, "flat");
+    flat.rate_per_s = Some(0.0);
+    flat.growth_abs = Some(0.0);
+    flat.growth_pct = Some(0.0);
+    let zero = SeriesVerdict::empty("swap_bytes", Unit::Bytes, Verdict::NoLeak, "flat at zero");
+    RunReport {
+        schema_version: 1,
+        run: RunInfo {
+            mode: "run".into(),
+            command: vec!["python3".into(), "leak.py".into()],
+            pid: Some(4242),
+            started_at: "2026-11-25T07:00:00Z".into(),
+            host: "ci".into(),
+            leakhound_version: "0.1.0".into(),
+            interval_s: 1.0,
+            warmup_s: 0.0,
+            duration_s: Some(60.0),
+            run_dir: Some("leakhound-runs/20261125T070000Z".into()),
+        },
+        target: TargetOutcome {
+            ended_by: "duration".into(),
+            exit_code: None,
+            signal: Some(15),
+            failed: false,
+            elapsed_s: 60.0,
+            samples: 60,
+        },
+        verdict: Verdict::Leak,
+        series: vec![leak, flat, zero],
+        warnings: vec![Warning::SamplingLate { late: 2, worst_s: 0.7 }],
+        data: vec![rss, fds, swap],
+    }
+}
+
+fn render(r: &dyn Renderer, report: &RunReport) -> String {
+    let mut out = Vec::new();
+    r.render(report, &mut out).expect("rendering into memory does not fail");
+    String::from_utf8(out).expect("renderers write UTF-8")
+}
+
+#[test]
+fn terminal_plain() {
+    insta::assert_snapshot!(render(&TerminalRenderer { style: Style::PLAIN }, &fixture()));
+}
+
+#[test]
+fn terminal_colour_highlights_leak_lines() {
+    let text = render(&TerminalRenderer { style: Style::COLOR }, &fixture());
+    let leak_line = text.lines().find(|l| l.contains("rss_bytes") && l.contains("LEAK")).unwrap();
+    assert!(leak_line.contains("\x1b[1;31m"), "{leak_line:?}");
+    let ok_line = text.lines().find(|l| l.contains("fds") && l.contains("no leak")).unwrap();
+    assert!(!ok_line.contains("\x1b[1;31m"));
+}
+
+#[test]
+fn json_report() {
+    insta::assert_snapshot!(render(&JsonRenderer, &fixture()));
+}
+
+#[test]
+fn json_analyze_line_is_flat_and_versioned() {
+    let report = fixture();
+    let mut out = Vec::new();
+    write_json_line(&AnalyzeRecord::new("mem.csv", "online", &report.series[0]), &mut out).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["file"], "mem.csv");
+    assert_eq!(v["series"], "rss_bytes");
+    assert_eq!(v["verdict"], "leak");
+    assert_eq!(v["rate_ci95"][1], 1100000.0);
+    assert!(out.ends_with(b"\n") && !out[..out.len() - 1].contains(&b'\n'));
+}
