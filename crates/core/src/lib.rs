@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod exit_code;
+pub mod load;
 pub mod metrics;
 pub mod report;
 pub mod series;
@@ -17,6 +18,7 @@ pub mod verdict;
 pub mod warnings;
 
 pub use exit_code::ExitCodes;
+pub use load::LoadSummary;
 pub use metrics::Metric;
 pub use report::{RunInfo, RunReport, SCHEMA_VERSION, TargetOutcome};
 pub use series::{Series, SeriesError};

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Series, SeriesVerdict, Verdict, Warning};
+use crate::{LoadSummary, Series, SeriesVerdict, Verdict, Warning};
 
 /// Version of every JSON document leakhound writes. Bumped only on incompatible changes;
 /// adding a field is compatible.
@@ -70,6 +70,9 @@ pub struct RunReport {
     pub series: Vec<SeriesVerdict>,
     /// Advisories.
     pub warnings: Vec<Warning>,
+    /// The HTTP load driven during the run (`run --load`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadSummary>,
     /// The sampled data, for renderers only.
     #[serde(skip)]
     pub data: Vec<Series>,

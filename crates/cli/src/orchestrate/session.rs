@@ -259,6 +259,7 @@ pub(crate) fn conclude(
         verdict: overall,
         series: verdicts,
         warnings,
+        load: None,
         data: rec.series,
     };
     rundir::write_verdict_json(&session.dir, &report)?;

@@ -60,6 +60,7 @@ fn fixture() -> RunReport {
         verdict: Verdict::Leak,
         series: vec![leak, flat, zero],
         warnings: vec![Warning::SamplingLate { late: 2, worst_s: 0.7 }],
+        load: None,
         data: vec![rss, fds, swap],
     }
 }
