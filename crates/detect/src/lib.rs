@@ -1,1 +1,76 @@
-//! leakhound-detect (being written).
+//! Leak detection on one time series: pure statistics, a [`Series`] in, a [`SeriesVerdict`] with
+//! its evidence out. No I/O, no clock, no threads.
+//!
+//! Pipeline (see each module): clean the samples (`prep`), take a robust lower envelope
+//! (`envelope`), cut at restarts and one-off level steps (`changepoint`), then judge the latest
+//! segment with an autocorrelation-corrected Mann-Kendall test (`mann_kendall`), a Theil-Sen rate
+//! with a 95 % interval (`theil_sen`), a recent-half trend and a plateau-versus-line model
+//! comparison (`saturation`). `policy` turns the evidence into a verdict and a sentence, and runs
+//! the causal online mode with persistence.
+//!
+//! The same detector judges memory (bytes) and resource counts (fds, sockets, threads).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod changepoint;
+mod envelope;
+mod mann_kendall;
+mod policy;
+mod prep;
+mod saturation;
+mod theil_sen;
+mod util;
+
+use leakhound_core::{Series, SeriesVerdict};
+
+pub use policy::{
+    DEFAULT_ALPHA, DEFAULT_ALPHA_ONLINE, DEFAULT_MIN_GROWTH, DEFAULT_PERSISTENCE, MIN_SAMPLES,
+};
+
+/// Knobs of the detector. Every default is explained where its constant is defined.
+#[derive(Clone, Debug)]
+pub struct DetectOptions {
+    /// Samples before `first_t + warmup_s` are ignored (default 0).
+    pub warmup_s: f64,
+    /// A limit in the series' unit (e.g. a container memory limit in bytes) for
+    /// `time_to_limit_s`; `None` leaves it unset.
+    pub limit: Option<f64>,
+    /// One-sided significance level of the end-of-run trend test (default [`DEFAULT_ALPHA`]).
+    pub alpha: f64,
+    /// Significance level at each online checkpoint (default [`DEFAULT_ALPHA_ONLINE`]); stricter
+    /// because the online mode tests again and again.
+    pub alpha_online: f64,
+    /// Smallest growth of the floor over the judged window, as a fraction of its level, that can
+    /// be called a leak (default [`DEFAULT_MIN_GROWTH`]).
+    pub min_growth: f64,
+    /// Consecutive online checkpoints that must agree before an alarm (default
+    /// [`DEFAULT_PERSISTENCE`]).
+    pub persistence: usize,
+}
+
+impl Default for DetectOptions {
+    fn default() -> Self {
+        DetectOptions {
+            warmup_s: 0.0,
+            limit: None,
+            alpha: DEFAULT_ALPHA,
+            alpha_online: DEFAULT_ALPHA_ONLINE,
+            min_growth: DEFAULT_MIN_GROWTH,
+            persistence: DEFAULT_PERSISTENCE,
+        }
+    }
+}
+
+/// End-of-run verdict on the whole series (`detected_at_s` = last timestamp when a leak).
+pub fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
+    policy::analyze(series, opts)
+}
+
+/// Online (causal) verdict: evaluated at checkpoints as samples arrive. A leak verdict carries
+/// `detected_at_s` = the time of the first alarm and depends on no sample after it (cutting the
+/// series at `detected_at_s` and re-running gives the same alarm). Without an alarm, the verdict
+/// of the whole series as at the end of a run, but never `leak`.
+pub fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
+    policy::analyze_online(series, opts)
+}

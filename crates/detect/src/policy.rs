@@ -1,0 +1,576 @@
+//! Turning evidence into a verdict: thresholds, the order of the checks, the sentence shown to a
+//! service owner, and the causal online mode (checkpoints plus persistence).
+//!
+//! Not for statistics themselves (those live in the sibling modules).
+
+use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity, format_rate};
+
+use crate::DetectOptions;
+use crate::changepoint::{blocks, find_jumps};
+use crate::envelope::{Envelope, lower_envelope};
+use crate::mann_kendall::{MkResult, mann_kendall, mann_kendall_blocks};
+use crate::prep::{Clean, clean};
+use crate::saturation::{Saturation, compare};
+use crate::theil_sen::{SenFit, theil_sen_blocks};
+use crate::util::median_in_place;
+
+/// End-of-run one-sided significance level. 1 % keeps the false-alarm rate of the trend test
+/// itself at 1 %, under the 2 % false-positive budget of issue 4, leaving room for the other
+/// checks' imperfections.
+pub const DEFAULT_ALPHA: f64 = 0.01;
+
+/// Online significance per checkpoint. The test is repeated at up to a few hundred checkpoints;
+/// 0.1 % per checkpoint together with [`DEFAULT_PERSISTENCE`] keeps the run-level false-alarm rate
+/// of a pure-noise series near 1 % (checked on the corpus, see crates/corpus).
+pub const DEFAULT_ALPHA_ONLINE: f64 = 0.001;
+
+/// Minimum growth of the floor over the judged window, relative to its level: 2 %. Issue 4's
+/// leaks grow at least 4 % over their window; healthy allocators drift by well under 1 %
+/// (glibc arenas, page-cache effects on RSS), so 2 % sits between the two.
+pub const DEFAULT_MIN_GROWTH: f64 = 0.02;
+
+/// Online alarms need this many consecutive agreeing checkpoints (persistence, as in CUSUM
+/// practice): one noisy checkpoint cannot raise an alarm.
+pub const DEFAULT_PERSISTENCE: usize = 3;
+
+/// Fewest samples (after warm-up) the detector judges: six envelope bins of three samples; six
+/// bins is the smallest Mann-Kendall sample whose exact one-sided p-value can go below 1 %
+/// (p = 1/720 for a strictly monotone series).
+pub const MIN_SAMPLES: usize = 18;
+
+/// Fewest envelope bins in a judged segment (see [`MIN_SAMPLES`]).
+const MIN_BINS: usize = 6;
+
+/// The recent-trend check uses the latest half of the judged window.
+const LATE_FRACTION: f64 = 0.5;
+
+/// Significance of the recent-half trend: it is a confirmation, so 5 % suffices.
+const ALPHA_LATE: f64 = 0.05;
+
+/// The recent-half rate, extrapolated over the whole window, must reach this fraction of
+/// `min_growth`: growth that has slowed to under half its threshold is levelling off.
+const LATE_GROWTH_FACTOR: f64 = 0.5;
+
+/// Resource counts are integers: growth of fewer than 3 (fds, sockets, threads) over the window
+/// is a lazily opened file or a second worker, not a leak.
+const MIN_ABS_GROWTH_COUNT: f64 = 3.0;
+
+/// A plateau model is preferred when its residual sum of squares is below 60 % of the line's:
+/// with ≥ 6 bins that is an F-ratio of at least 1.67 for one extra parameter, about the 80th
+/// percentile of F(1, 4) under no difference; combined with its end slope it vetoes a leak.
+const PLATEAU_SSE_RATIO: f64 = 0.6;
+
+/// One-off steps tolerated before a staircase counts as growth: issue 4 lists one to three
+/// one-off steps (fragmentation, one-time allocations) as healthy.
+const MAX_ONE_OFF_STEPS: usize = 3;
+
+/// OOM-kill cycles: at least this many complete climb-then-restart cycles.
+const MIN_RISING_CYCLES: usize = 2;
+
+/// Online checkpoints: re-evaluate when elapsed time has grown by 2 % since the last one (or at
+/// the next sample if that is later): about 50 checkpoints per e-fold of elapsed time, so cost
+/// grows like n·log(n) while an onset is seen within ~2 % of the elapsed time.
+const CHECK_FRACTION: f64 = 0.02;
+
+/// What the judge concluded, before it becomes a [`SeriesVerdict`].
+#[derive(Debug, Clone)]
+struct Judgement {
+    verdict: Verdict,
+    rate: Option<f64>,
+    ci: Option<[f64; 2]>,
+    growth_abs: Option<f64>,
+    growth_pct: Option<f64>,
+    level_end: Option<f64>,
+    needs_more_s: Option<f64>,
+    samples: usize,
+    window_s: f64,
+    reason: String,
+}
+
+fn what(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Bytes => "memory",
+        Unit::Fds => "open fd count",
+        Unit::Sockets => "socket count",
+        Unit::Threads => "thread count",
+        Unit::Processes => "process count",
+        Unit::Requests => "request count",
+        Unit::Count => "value",
+    }
+}
+
+fn floor_word(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Bytes => "memory floor",
+        _ => what(unit),
+    }
+}
+
+/// Human duration: `45 s`, `12 min`, `5.0 h`.
+fn dur(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 2.0 * 3600.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+fn inconclusive(samples: usize, window_s: f64, needs: f64, reason: String) -> Judgement {
+    Judgement {
+        verdict: Verdict::Inconclusive,
+        rate: None,
+        ci: None,
+        growth_abs: None,
+        growth_pct: None,
+        level_end: None,
+        needs_more_s: Some(needs.max(1.0).ceil()),
+        samples,
+        window_s,
+        reason,
+    }
+}
+
+struct Ctx<'a> {
+    unit: Unit,
+    opts: &'a DetectOptions,
+    alpha: f64,
+}
+
+/// Trend evidence on one segment's envelope.
+struct Trend {
+    mk: MkResult,
+    fit: SenFit,
+    late_mk: MkResult,
+    late_fit: Option<SenFit>,
+    sat: Option<Saturation>,
+    level: f64,
+    start_level: f64,
+    window: f64,
+    ups: usize,
+}
+
+fn trend(env: &Envelope) -> Option<Trend> {
+    let m = env.y.len();
+    let mut tmp = env.y.clone();
+    let level = median_in_place(&mut tmp);
+    let level = if level.abs() > 0.0 {
+        level.abs()
+    } else {
+        env.y.iter().fold(0.0_f64, |a, b| a.max(b.abs()))
+    };
+    let jumps = find_jumps(&env.y, level);
+    let staircase = jumps.ups.len() > MAX_ONE_OFF_STEPS;
+    let cuts: Vec<usize> = if staircase {
+        Vec::new()
+    } else {
+        jumps.all.clone()
+    };
+    let bl = blocks(m, &cuts);
+    let ys: Vec<&[f64]> = bl.iter().map(|r| &env.y[r.clone()]).collect();
+    let mk = mann_kendall_blocks(&ys);
+    let pairs: Vec<(&[f64], &[f64])> = bl
+        .iter()
+        .map(|r| (&env.t[r.clone()], &env.y[r.clone()]))
+        .collect();
+    let fit = theil_sen_blocks(&pairs, mk.var_s)?;
+    let t0 = env.t[0];
+    let t1 = env.t[m - 1];
+    let window = t1 - t0;
+    // Late half: the same blocks, clipped to the last LATE_FRACTION of the window.
+    let late_start = t1 - LATE_FRACTION * window;
+    let late_idx = env.t.partition_point(|&t| t < late_start);
+    let late_bl: Vec<std::ops::Range<usize>> = bl
+        .iter()
+        .filter_map(|r| {
+            let s = r.start.max(late_idx);
+            (s < r.end).then_some(s..r.end)
+        })
+        .collect();
+    let late_ys: Vec<&[f64]> = late_bl.iter().map(|r| &env.y[r.clone()]).collect();
+    let late_mk = mann_kendall_blocks(&late_ys);
+    let late_pairs: Vec<(&[f64], &[f64])> = late_bl
+        .iter()
+        .map(|r| (&env.t[r.clone()], &env.y[r.clone()]))
+        .collect();
+    let late_fit = theil_sen_blocks(&late_pairs, late_mk.var_s);
+    let sat = if cuts.is_empty() {
+        compare(&env.t, &env.y)
+    } else {
+        None
+    };
+    // Level at the start of the window: Theil-Sen intercept of the first block.
+    let first = &bl[0];
+    let mut resid: Vec<f64> = env.y[first.clone()]
+        .iter()
+        .zip(&env.t[first.clone()])
+        .map(|(y, t)| y - fit.slope * (t - t0))
+        .collect();
+    let start_level = median_in_place(&mut resid);
+    Some(Trend {
+        mk,
+        fit,
+        late_mk,
+        late_fit,
+        sat,
+        level,
+        start_level,
+        window,
+        ups: jumps.ups.len(),
+    })
+}
+
+/// Judge one segment (no restarts inside).
+fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
+    let n = t.len();
+    let span = if n > 1 { t[n - 1] - t[0] } else { 0.0 };
+    let dt = if n > 1 { span / (n - 1) as f64 } else { 1.0 };
+    if n < MIN_SAMPLES {
+        return inconclusive(
+            n,
+            span,
+            (MIN_SAMPLES - n) as f64 * dt,
+            format!(
+                "only {n} samples over {}; need at least {MIN_SAMPLES}",
+                dur(span)
+            ),
+        );
+    }
+    let env = lower_envelope(t, v);
+    if env.y.len() < MIN_BINS {
+        return inconclusive(
+            n,
+            span,
+            span * (MIN_BINS as f64 / env.y.len().max(1) as f64 - 1.0),
+            format!(
+                "{} samples over {} are too few to see past the sawtooth; need about {} more",
+                n,
+                dur(span),
+                dur(span * (MIN_BINS as f64 / env.y.len().max(1) as f64 - 1.0))
+            ),
+        );
+    }
+    let Some(tr) = trend(&env) else {
+        return inconclusive(n, span, span, "no usable pairs of samples".to_string());
+    };
+    let unit = ctx.unit;
+    let opts = ctx.opts;
+    let rate = tr.fit.slope;
+    let growth_abs = rate * tr.window;
+    let g_full = growth_abs / tr.level;
+    let late_rate = tr.late_fit.map_or(0.0, |f| f.slope);
+    let g_late = late_rate * tr.window / tr.level;
+    let min_abs = match unit {
+        Unit::Bytes | Unit::Count => 0.0,
+        _ => MIN_ABS_GROWTH_COUNT,
+    };
+    let growth_pct = if tr.start_level.abs() > 0.0 {
+        Some(100.0 * growth_abs / tr.start_level.abs())
+    } else {
+        None
+    };
+    let level_end = tr.start_level + growth_abs;
+    let saturating = tr.sat.is_some_and(|s| {
+        s.amplitude > 0.0
+            && s.sse_plateau < PLATEAU_SSE_RATIO * s.sse_linear
+            && s.end_slope * tr.window / tr.level < LATE_GROWTH_FACTOR * opts.min_growth
+    });
+    let significant = tr.mk.p_increasing < ctx.alpha && tr.fit.ci95[0] > 0.0;
+    let big_enough = g_full >= opts.min_growth && growth_abs >= min_abs;
+    let late_ok =
+        tr.late_mk.p_increasing < ALPHA_LATE && g_late >= LATE_GROWTH_FACTOR * opts.min_growth;
+    let base = Judgement {
+        verdict: Verdict::NoLeak,
+        rate: Some(rate),
+        ci: Some(tr.fit.ci95),
+        growth_abs: Some(growth_abs),
+        growth_pct,
+        level_end: Some(level_end),
+        needs_more_s: None,
+        samples: n,
+        window_s: span,
+        reason: String::new(),
+    };
+    let fw = floor_word(unit);
+    if significant && big_enough && late_ok && !saturating {
+        let shape = if tr.ups > MAX_ONE_OFF_STEPS {
+            format!(
+                "{fw} rose in {} steps that were never given back, {} over {}",
+                tr.ups,
+                format_quantity(unit, growth_abs),
+                dur(span)
+            )
+        } else {
+            format!(
+                "{fw} rises {} for {} with no sign of levelling off",
+                format_rate(unit, rate),
+                dur(span)
+            )
+        };
+        let tail = match tr.sat {
+            Some(s) if s.sse_plateau >= PLATEAU_SSE_RATIO * s.sse_linear => {
+                "; a saturating model fits worse"
+            }
+            _ => "",
+        };
+        return Judgement {
+            verdict: Verdict::Leak,
+            reason: format!("{shape}{tail}"),
+            ..base
+        };
+    }
+    // Not a leak: say why, or ask for more data when the trend is there but not yet proven.
+    let nearly = tr.mk.p_increasing < 0.1 && g_full >= opts.min_growth && !saturating;
+    if nearly && !(significant && big_enough) {
+        // Mann-Kendall's z grows like n^1.5 for a fixed linear trend in white noise, so the
+        // window needed scales like (z_needed / z)^(2/3).
+        let z_need = statrs_z(ctx.alpha);
+        let factor = if tr.mk.z > 0.0 {
+            (z_need / tr.mk.z).powf(2.0 / 3.0)
+        } else {
+            2.0
+        };
+        let more = (span * (factor - 1.0)).max(span * 0.25);
+        return Judgement {
+            verdict: Verdict::Inconclusive,
+            needs_more_s: Some(more.ceil()),
+            reason: format!(
+                "{fw} may be rising ({}, not yet significant); need about {} more",
+                format_rate(unit, rate),
+                dur(more)
+            ),
+            ..base
+        };
+    }
+    let reason = if saturating || (significant && big_enough && !late_ok) {
+        format!(
+            "{} grew {} early but has levelled off (recent half: {})",
+            what(unit),
+            format_quantity(unit, growth_abs.max(0.0)),
+            format_rate(unit, late_rate)
+        )
+    } else if tr.ups > 0 && tr.ups <= MAX_ONE_OFF_STEPS && significant_raw(&env) {
+        format!(
+            "{fw} stepped up {} time(s) but is flat between the steps over {}",
+            tr.ups,
+            dur(span)
+        )
+    } else if rate < 0.0 && tr.mk.p_increasing > 0.99 {
+        format!(
+            "{fw} is falling ({}) over {}",
+            format_rate(unit, rate),
+            dur(span)
+        )
+    } else {
+        format!(
+            "{fw} is flat over {} ({}, 95 % CI {} to {})",
+            dur(span),
+            format_rate(unit, rate),
+            format_rate(unit, tr.fit.ci95[0]),
+            format_rate(unit, tr.fit.ci95[1])
+        )
+    };
+    Judgement { reason, ..base }
+}
+
+/// Whether the plain (unblocked) envelope trend is significant at 5 %: used only to word the
+/// explanation of step series.
+fn significant_raw(env: &Envelope) -> bool {
+    mann_kendall(&env.y).p_increasing < 0.05
+}
+
+/// Standard normal quantile for an upper-tail probability `alpha`.
+fn statrs_z(alpha: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    Normal::standard().inverse_cdf(1.0 - alpha)
+}
+
+/// Judge a cleaned series: cut at restarts, judge the latest segment, and recognise repeated
+/// climb-then-restart cycles.
+fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
+    let n = c.len();
+    if n >= 2 && c.v.iter().all(|&x| x == c.v[0]) && n >= MIN_BINS {
+        return Judgement {
+            verdict: Verdict::NoLeak,
+            rate: Some(0.0),
+            ci: Some([0.0, 0.0]),
+            growth_abs: Some(0.0),
+            growth_pct: Some(0.0),
+            level_end: Some(c.v[0]),
+            needs_more_s: None,
+            samples: n,
+            window_s: c.span(),
+            reason: format!(
+                "{} is constant at {} over {}",
+                what(ctx.unit),
+                format_quantity(ctx.unit, c.v[0]),
+                dur(c.span())
+            ),
+        };
+    }
+    if n < MIN_SAMPLES {
+        let dt = if c.median_dt() > 0.0 {
+            c.median_dt()
+        } else {
+            1.0
+        };
+        return inconclusive(
+            n,
+            c.span(),
+            (MIN_SAMPLES - n) as f64 * dt,
+            format!(
+                "only {n} samples over {}; need at least {MIN_SAMPLES} (about {} more)",
+                dur(c.span()),
+                dur((MIN_SAMPLES - n) as f64 * dt)
+            ),
+        );
+    }
+    let env = lower_envelope(&c.t, &c.v);
+    let mut tmp = env.y.clone();
+    let level = median_in_place(&mut tmp).abs();
+    let jumps = find_jumps(&env.y, level);
+    let Some(&last_restart) = jumps.restarts.last() else {
+        return judge_segment(ctx, &c.t, &c.v);
+    };
+    // Cut at the restart: the first raw sample after the last pre-restart bin.
+    let cut_t = 0.5 * (env.t[last_restart] + env.t[last_restart + 1]);
+    let cut_t = refine_cut(c, env.t[last_restart], env.t[last_restart + 1]).unwrap_or(cut_t);
+    let k = c.t.partition_point(|&t| t < cut_t);
+    let mut seg = judge_segment(ctx, &c.t[k..], &c.v[k..]);
+    // Complete cycles: each stretch ending in a restart.
+    let mut rising = 0;
+    let mut total = 0;
+    let mut start = 0;
+    let mut cycle_growth = Vec::new();
+    for &r in &jumps.restarts {
+        let cyc = &env.y[start..=r];
+        start = r + 1;
+        if cyc.len() < 3 {
+            continue;
+        }
+        total += 1;
+        let mk = mann_kendall(cyc);
+        let g = (cyc[cyc.len() - 1] - cyc[0]) / level.max(f64::MIN_POSITIVE);
+        if mk.p_increasing < 0.05 && g >= 2.0 * ctx.opts.min_growth {
+            rising += 1;
+            cycle_growth.push(cyc[cyc.len() - 1] - cyc[0]);
+        }
+    }
+    let cycles_leak = rising >= MIN_RISING_CYCLES && 2 * rising >= total;
+    if cycles_leak && seg.verdict != Verdict::NoLeak {
+        let mut g = cycle_growth.clone();
+        let med = median_in_place(&mut g);
+        seg.verdict = Verdict::Leak;
+        seg.needs_more_s = None;
+        seg.reason = format!(
+            "{} climbs by about {} and then drops (restart or OOM kill) — {} such cycles; the leak is only reset by the restarts",
+            what(ctx.unit),
+            format_quantity(ctx.unit, med),
+            rising
+        );
+        if seg.rate.is_none_or(|r| r <= 0.0) {
+            seg.rate = Some(med / (env.width * 3.0).max(1.0));
+        }
+        return seg;
+    }
+    if seg.verdict != Verdict::Leak {
+        seg.reason = format!(
+            "{} (judged since the restart {} ago)",
+            seg.reason,
+            dur(c.t[n - 1] - cut_t)
+        );
+    }
+    seg
+}
+
+/// The time of the largest sample-to-sample drop between two bin centres.
+fn refine_cut(c: &Clean, from: f64, to: f64) -> Option<f64> {
+    let a = c.t.partition_point(|&t| t < from);
+    let b = c.t.partition_point(|&t| t <= to).min(c.len());
+    (a + 1..b)
+        .min_by(|&i, &j| (c.v[i] - c.v[i - 1]).total_cmp(&(c.v[j] - c.v[j - 1])))
+        .map(|i| c.t[i])
+}
+
+fn to_verdict(
+    series: &Series,
+    j: Judgement,
+    opts: &DetectOptions,
+    at: Option<f64>,
+) -> SeriesVerdict {
+    let mut sv = SeriesVerdict::empty(series.name.clone(), series.unit, j.verdict, j.reason);
+    sv.detected_at_s = if j.verdict == Verdict::Leak { at } else { None };
+    sv.rate_per_s = j.rate;
+    sv.rate_ci95 = j.ci;
+    sv.growth_abs = j.growth_abs;
+    sv.growth_pct = j.growth_pct;
+    sv.needs_more_s = j.needs_more_s;
+    sv.samples = j.samples;
+    sv.window_s = j.window_s;
+    sv.time_to_limit_s = match (opts.limit, j.rate, j.level_end) {
+        (Some(limit), Some(rate), Some(level))
+            if rate > 0.0 && j.ci.is_some_and(|c| c[0] > 0.0) =>
+        {
+            Some(((limit - level) / rate).max(0.0))
+        }
+        _ => None,
+    };
+    sv
+}
+
+pub(crate) fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
+    let c = clean(series, opts.warmup_s);
+    let ctx = Ctx {
+        unit: series.unit,
+        opts,
+        alpha: opts.alpha,
+    };
+    let j = judge(&ctx, &c);
+    let at = c.t.last().copied();
+    to_verdict(series, j, opts, at)
+}
+
+pub(crate) fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
+    let c = clean(series, opts.warmup_s);
+    let ctx = Ctx {
+        unit: series.unit,
+        opts,
+        alpha: opts.alpha_online,
+    };
+    let n = c.len();
+    let mut streak = 0;
+    let mut next_check = f64::NEG_INFINITY;
+    let persistence = opts.persistence.max(1);
+    for i in MIN_SAMPLES.min(n)..=n {
+        if i == 0 {
+            continue;
+        }
+        let t = c.t[i - 1];
+        if t < next_check && i < n {
+            continue;
+        }
+        next_check = t + CHECK_FRACTION * (t - c.t[0]);
+        let j = judge(&ctx, &c.prefix(i));
+        if j.verdict == Verdict::Leak {
+            streak += 1;
+            if streak >= persistence {
+                return to_verdict(series, j, opts, Some(t));
+            }
+        } else {
+            streak = 0;
+        }
+    }
+    // No alarm: the end-of-run verdict of the whole series, never a leak.
+    let mut sv = analyze(series, opts);
+    if sv.verdict == Verdict::Leak {
+        sv.verdict = Verdict::Inconclusive;
+        sv.leak_detected = false;
+        sv.detected_at_s = None;
+        sv.reason = format!(
+            "{}; not yet persistent enough for an online alarm",
+            sv.reason
+        );
+    }
+    sv
+}

@@ -1,0 +1,4 @@
+//! Integration tests of leakhound-detect: the issue-3 acceptance shapes, causality of the
+//! online mode, and property tests of the public verdicts.
+
+mod shapes;

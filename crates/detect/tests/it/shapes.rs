@@ -1,0 +1,120 @@
+//! The shapes the CLI's acceptance cases produce (issue 3), synthesised deterministically.
+//! See: issue #3.
+
+use leakhound_core::{Series, Unit, Verdict};
+use leakhound_detect::{DetectOptions, analyze, analyze_online};
+
+/// A small deterministic noise source (xorshift), so the tests need no RNG crate.
+struct Noise(u64);
+impl Noise {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    }
+}
+
+fn series(name: &str, unit: Unit, n: usize, f: impl Fn(f64) -> f64) -> Series {
+    let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
+    let t: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let v = t
+        .iter()
+        .map(|&x| f(x) * (1.0 + 0.002 * noise.next()))
+        .collect();
+    Series::from_parts(name, unit, t, v)
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn both(s: &Series) -> (Verdict, Verdict) {
+    let o = DetectOptions::default();
+    (analyze(s, &o).verdict, analyze_online(s, &o).verdict)
+}
+
+#[test]
+fn r3_python_list_append_is_a_leak() {
+    // 100 KB every 0.1 s = ~1 MB/s on a 9 MiB interpreter, sampled at 1 s for 60 s.
+    let s = series("rss_bytes", Unit::Bytes, 60, |t| {
+        9.0 * MIB + t * 1_000_000.0
+    });
+    assert_eq!(both(&s), (Verdict::Leak, Verdict::Leak));
+    let v = analyze(&s, &DetectOptions::default());
+    assert!(v.reason.contains("rises"), "{}", v.reason);
+    let r = v.rate_per_s.expect("rate");
+    assert!((r - 1e6).abs() < 5e4, "{r}");
+}
+
+#[test]
+fn r3_bounded_list_is_not_a_leak() {
+    let s = series("rss_bytes", Unit::Bytes, 60, |_| 12.0 * MIB);
+    assert_eq!(both(&s).0, Verdict::NoLeak);
+    assert_ne!(both(&s).1, Verdict::Leak);
+}
+
+#[test]
+fn r3_fd_leak_every_200ms_is_a_leak() {
+    let s = Series::from_parts(
+        "fds",
+        Unit::Fds,
+        (0..40).map(f64::from).collect(),
+        (0..40).map(|i| 4.0 + 5.0 * i as f64).collect(),
+    );
+    assert_eq!(both(&s), (Verdict::Leak, Verdict::Leak));
+}
+
+#[test]
+fn r3_lru_cache_that_fills_then_stays_flat_is_not_a_leak() {
+    // Fills for ~10 s, then capped, within a 35 s run.
+    let s = series("rss_bytes", Unit::Bytes, 35, |t| {
+        20.0 * MIB + 8.0 * MIB * (t / 10.0).min(1.0)
+    });
+    let (end, online) = both(&s);
+    assert_eq!(end, Verdict::NoLeak);
+    assert_ne!(online, Verdict::Leak);
+}
+
+#[test]
+fn r3_constant_fd_count_is_not_a_leak() {
+    let s = Series::from_parts(
+        "fds",
+        Unit::Fds,
+        (0..30).map(f64::from).collect(),
+        vec![7.0; 30],
+    );
+    assert_eq!(both(&s), (Verdict::NoLeak, Verdict::NoLeak));
+}
+
+#[test]
+fn few_samples_are_inconclusive_and_say_how_much_more() {
+    let s = series("rss_bytes", Unit::Bytes, 5, |t| 9.0 * MIB + t * MIB);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Inconclusive);
+    assert!(v.needs_more_s.is_some_and(|s| s > 0.0));
+    assert!(v.reason.contains("more"), "{}", v.reason);
+}
+
+#[test]
+fn empty_and_duplicate_timestamps_do_not_panic() {
+    let o = DetectOptions::default();
+    let e = Series::new("x", Unit::Bytes);
+    assert_eq!(analyze(&e, &o).verdict, Verdict::Inconclusive);
+    assert_eq!(analyze_online(&e, &o).verdict, Verdict::Inconclusive);
+    let t: Vec<f64> = (0..100).map(|i| (i / 2) as f64).collect();
+    let v: Vec<f64> = (0..100).map(|i| 1000.0 + i as f64 * 10.0).collect();
+    let s = Series::from_parts("x", Unit::Bytes, t, v);
+    assert_eq!(analyze(&s, &o).verdict, Verdict::Leak);
+}
+
+#[test]
+fn limit_gives_time_to_limit() {
+    let s = series("rss_bytes", Unit::Bytes, 60, |t| 100.0 * MIB + t * MIB);
+    let o = DetectOptions {
+        limit: Some(400.0 * MIB),
+        ..DetectOptions::default()
+    };
+    let v = analyze(&s, &o);
+    let ttl = v.time_to_limit_s.expect("growing with a limit");
+    assert!((ttl - 241.0).abs() < 15.0, "{ttl}");
+    assert_eq!(analyze(&s, &DetectOptions::default()).time_to_limit_s, None);
+}
