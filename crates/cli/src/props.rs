@@ -52,7 +52,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn duration_from_secs(secs: f64) -> Option<Duration> {
-    (secs.is_finite() && secs >= 0.0 && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && (0.0..1e9).contains(&secs)).then(|| Duration::from_secs_f64(secs))
 }
 
 /// Parse a limit: a size with a unit (`2GiB`, `512MB`) or a plain number (bytes or a count).
@@ -62,10 +62,10 @@ pub(crate) fn parse_limit(s: &str) -> Result<f64, String> {
         if v > 0.0 && v.is_finite() {
             return Ok(v);
         }
-    } else if let Ok(size) = t.parse::<bytesize::ByteSize>() {
-        if size.as_u64() > 0 {
-            return Ok(size.as_u64() as f64);
-        }
+    } else if let Ok(size) = t.parse::<bytesize::ByteSize>()
+        && size.as_u64() > 0
+    {
+        return Ok(size.as_u64() as f64);
     }
     Err(format!(
         "invalid limit `{s}`: use a positive size like 2GiB or 512MiB, or a plain count"

@@ -44,10 +44,10 @@ impl Lru {
             self.order.insert(clock, key);
             return item.len();
         }
-        if self.items.len() >= LRU_CAPACITY {
-            if let Some((_, old)) = self.order.pop_first() {
-                self.items.remove(&old);
-            }
+        if self.items.len() >= LRU_CAPACITY
+            && let Some((_, old)) = self.order.pop_first()
+        {
+            self.items.remove(&old);
         }
         let item = vec![(key % 251) as u8 + 1; LRU_ITEM_BYTES];
         let len = item.len();
@@ -77,12 +77,11 @@ impl State {
                 self.sessions.pop_first();
             }
         }
-        if seq % SOCKET_LEAK_EVERY == 0 {
-            if let Ok(sock) = UdpSocket::bind("127.0.0.1:0") {
-                if self.variant == DemoVariant::Leaky {
-                    self.leaked_sockets.push(sock);
-                }
-            }
+        if seq.is_multiple_of(SOCKET_LEAK_EVERY)
+            && let Ok(sock) = UdpSocket::bind("127.0.0.1:0")
+            && self.variant == DemoVariant::Leaky
+        {
+            self.leaked_sockets.push(sock);
         }
         let item = self
             .cache
@@ -145,10 +144,10 @@ fn serve(conn: TcpStream, state: &Mutex<State>) {
             if h.is_empty() {
                 break;
             }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    content_length = v.trim().parse().unwrap_or(0);
-                }
+            if let Some((k, v)) = h.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                content_length = v.trim().parse().unwrap_or(0);
             }
         }
         if content_length > 0 {

@@ -46,8 +46,6 @@ pub(crate) struct Target {
     pid: u32,
     status: Option<ExitStatus>,
     signalled_by_us: bool,
-    started: Instant,
-    exited_after: Option<Duration>,
 }
 
 impl Target {
@@ -76,8 +74,6 @@ impl Target {
             pid,
             status: None,
             signalled_by_us: false,
-            started: Instant::now(),
-            exited_after: None,
         })
     }
 
@@ -91,11 +87,10 @@ impl Target {
 
     /// The exit status if the target has exited (reaps it).
     pub(crate) fn poll(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                self.status = Some(st);
-                self.exited_after = Some(self.started.elapsed());
-            }
+        if self.status.is_none()
+            && let Ok(Some(st)) = self.child.try_wait()
+        {
+            self.status = Some(st);
         }
         self.status
     }

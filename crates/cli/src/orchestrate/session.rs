@@ -124,10 +124,11 @@ pub(crate) fn record(
             if let Some(sig) = interrupts.take() {
                 break 'outer Ended::Interrupted(sig);
             }
-            if let Some(t) = target.as_deref_mut() {
-                if t.poll().is_some() && t.failed() {
-                    break 'outer Ended::Exited;
-                }
+            if let Some(t) = target.as_deref_mut()
+                && t.poll().is_some()
+                && t.failed()
+            {
+                break 'outer Ended::Exited;
             }
             let now = Instant::now();
             if now >= next {
@@ -150,14 +151,12 @@ pub(crate) fn record(
                 Ended::Vanished
             };
         }
-        if !unreadable_warned {
-            if let Some((pid, error)) = sample.unreadable.first() {
-                warnings.push(Warning::SmapsUnreadable {
-                    pid: *pid,
-                    error: error.clone(),
-                });
-                unreadable_warned = true;
-            }
+        if !unreadable_warned && let Some((pid, error)) = sample.unreadable.first() {
+            warnings.push(Warning::SmapsUnreadable {
+                pid: *pid,
+                error: error.clone(),
+            });
+            unreadable_warned = true;
         }
         writer.append(t, &sample)?;
         set.push(t, &sample.total);
@@ -167,10 +166,10 @@ pub(crate) fn record(
         }
         pb.set_position(t as u64);
         pb.set_message(progress_message(&sample.total));
-        if let Some(d) = props.duration {
-            if t + 1e-6 >= d.as_secs_f64() {
-                break Ended::Duration;
-            }
+        if let Some(d) = props.duration
+            && t + 1e-6 >= d.as_secs_f64()
+        {
+            break Ended::Duration;
         }
         next += props.interval;
         if next < now {

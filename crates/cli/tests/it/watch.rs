@@ -34,6 +34,7 @@ fn watching_a_leaking_child_process_finds_the_leak() {
         .timeout(Duration::from_secs(40))
         .assert();
     let _ = target.kill();
+    let _ = target.wait();
     let _ = Command::new("pkill")
         .args(["-f", "bytearray\\(200_000\\)"])
         .status();
