@@ -137,6 +137,12 @@ fn main() -> anyhow::Result<()> {
                             o.verdict,
                             o.detected_at_s.map(|x| x.round())
                         );
+                        let opts = leakhound_detect::DetectOptions::default();
+                        println!(
+                            "       end: {}\n       onl: {}",
+                            leakhound_detect::analyze(&it.series, &opts).reason,
+                            leakhound_detect::analyze_online(&it.series, &opts).reason
+                        );
                     }
                 }
             }

@@ -49,7 +49,14 @@ pub(crate) fn find_jumps(y: &[f64], level: f64) -> Jumps {
             continue;
         }
         out.all.push(i);
-        if di < 0.0 && y[i + 1] < y[i] - RESTART_DROP_REL * y[i].abs() {
+        // A restart falls to (or below) the lowest floor seen since the previous restart: the
+        // end of a load burst only returns to the floor it rose from, which is not a restart.
+        let since = out.restarts.last().map_or(0, |&r| r + 1);
+        let prior_min = y[since..=i].iter().copied().fold(f64::INFINITY, f64::min);
+        if di < 0.0
+            && y[i + 1] < y[i] - RESTART_DROP_REL * y[i].abs()
+            && y[i + 1] <= prior_min + JUMP_MIN_REL * level.abs()
+        {
             out.restarts.push(i);
         } else if di > 0.0 {
             out.ups.push(i);

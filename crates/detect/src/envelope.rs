@@ -16,6 +16,16 @@ pub(crate) const MAX_BINS: usize = 80;
 /// (Hyndman & Fan 1996, type 7 interpolation).
 pub(crate) const MIN_SAMPLES_PER_BIN: usize = 3;
 
+/// At most this many samples per bin in the fine envelope. Samples per bin grow from 3 (short
+/// runs keep ≥ 6 bins) to 8 once there are ≥ 12 bins' worth: the minimum of k samples of a
+/// sawtooth seen at random phases is off the floor by ~amplitude/(k+1), so 8 samples cut
+/// aliased-sawtooth noise to ~11 % of its amplitude.
+pub(crate) const MAX_SAMPLES_PER_BIN: usize = 8;
+
+/// A sawtooth must show at least 24 cycles (three per bin of the coarsest 8-bin envelope) for
+/// bins to be widened to cover it.
+const MIN_PERIODS: f64 = 24.0;
+
 /// Quantile taken in each bin: the 10th percentile, low enough to sit on the post-GC floor yet
 /// above one-sample downward glitches (Cleveland's lower-envelope smoothing uses the same idea).
 pub(crate) const LOWER_QUANTILE: f64 = 0.1;
@@ -67,6 +77,41 @@ fn sawtooth_period(t: &[f64], v: &[f64]) -> Option<f64> {
 /// detected), the last bin absorbing the remainder so that no bin is a partial sliver.
 pub(crate) fn lower_envelope(t: &[f64], v: &[f64]) -> Envelope {
     let n = t.len();
+    let per_bin = (n / 12).clamp(MIN_SAMPLES_PER_BIN, MAX_SAMPLES_PER_BIN);
+    let fine = envelope_with(t, v, per_bin);
+    // A coarser alternative (4× the samples per bin) wins when its floor is much less noisy:
+    // for a slope s and m = n/k bins of noise σ_k, Mann-Kendall's z grows like
+    // s·k·sqrt(n/k)/σ_k, so the figure of merit is sqrt(k)/σ_k. The choice looks only at
+    // noise (differences around their median), never at the trend, so it does not inflate the
+    // false-alarm rate. Aliased GC sawtooth (a bin's minimum over random phases) gains most.
+    let coarse_k = COARSE_FACTOR * per_bin;
+    if n / coarse_k < COARSE_MIN_BINS || fine.y.len() < COARSE_MIN_BINS {
+        return fine;
+    }
+    let coarse = envelope_with(t, v, coarse_k);
+    let noise = |e: &Envelope| {
+        let d: Vec<f64> = e.y.windows(2).map(|w| w[1] - w[0]).collect();
+        robust_sigma(&d)
+    };
+    let (nf, nc) = (noise(&fine), noise(&coarse));
+    if nc > 0.0
+        && (coarse_k as f64).sqrt() / nc > 1.2 * (per_bin as f64).sqrt() / nf.max(f64::MIN_POSITIVE)
+    {
+        coarse
+    } else {
+        fine
+    }
+}
+
+/// The coarse alternative envelope uses 4× the samples per bin.
+const COARSE_FACTOR: usize = 4;
+
+/// It must still have at least 12 bins, enough for the recent-half test to have 6.
+const COARSE_MIN_BINS: usize = 12;
+
+/// Envelope with about `per_bin` samples per bin (see [`lower_envelope`]).
+fn envelope_with(t: &[f64], v: &[f64], per_bin: usize) -> Envelope {
+    let n = t.len();
     let span = if n >= 2 { t[n - 1] - t[0] } else { 0.0 };
     if n < 2 || span <= 0.0 {
         return Envelope {
@@ -75,11 +120,13 @@ pub(crate) fn lower_envelope(t: &[f64], v: &[f64]) -> Envelope {
             width: 0.0,
         };
     }
-    let target = (n / MIN_SAMPLES_PER_BIN).clamp(1, MAX_BINS);
+    let target = (n / per_bin).clamp(1, MAX_BINS);
     let mut width = span / target as f64;
     if let Some(p) = sawtooth_period(t, v) {
         let wide = PERIODS_PER_BIN * p;
-        if wide > width {
+        // Only widen for a fast sawtooth (at least MIN_PERIODS cycles in view); slower cycles are
+        // structure (restarts, old-generation collections) that later stages must see.
+        if wide > width && span / p >= MIN_PERIODS {
             width = wide.min(span / MIN_BINS.min(target) as f64);
         }
     }
