@@ -27,7 +27,7 @@ pub struct TerminalRenderer {
 impl Renderer for TerminalRenderer {
     fn render(&self, report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         let s = self.style;
-        let cmd = report.run.command.join(" ");
+        let cmd = display_command(&report.run.command);
         let pid = report
             .run
             .pid
@@ -252,6 +252,29 @@ pub fn human_duration(secs: f64) -> String {
     }
 }
 
+/// The command line as a shell would need it typed: arguments with spaces or quotes are
+/// single-quoted, and control characters (newlines of a `-c` program) are escaped, so the
+/// command always fits on one line.
+pub fn display_command(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            let escaped: String = a
+                .chars()
+                .flat_map(|c| c.escape_default().collect::<Vec<_>>())
+                .collect();
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", escaped.replace("\\'", "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
@@ -259,5 +282,22 @@ fn truncate(s: &str, max: usize) -> String {
         let mut t: String = s.chars().take(max - 1).collect();
         t.push('…');
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_display_on_one_line_and_quoted() {
+        let args: Vec<String> = ["python3", "-c", "import time\nl=[]", "--port=80"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            display_command(&args),
+            "python3 -c 'import time\\nl=[]' --port=80"
+        );
     }
 }

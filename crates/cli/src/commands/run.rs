@@ -3,6 +3,8 @@
 use leakhound_core::{ExitCodes, Warning};
 use leakhound_sampler::Sampler;
 
+use leakhound_report::terminal::display_command;
+
 use super::present::print_report;
 use crate::args::RunArgs;
 use crate::errors::ExpectedError;
@@ -31,7 +33,7 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     )?;
     out.status(&format!(
         "leakhound: running `{}` (pid {pid}), sampling every {:.3}s{} into {}",
-        args.command.join(" "),
+        display_command(&args.command),
         props.interval.as_secs_f64(),
         props
             .duration

@@ -2,6 +2,8 @@
 
 use leakhound_sampler::{Sampler, SamplerError};
 
+use leakhound_report::terminal::display_command;
+
 use super::present::print_report;
 use crate::args::WatchArgs;
 use crate::errors::ExpectedError;
@@ -42,7 +44,7 @@ pub(crate) fn run(args: &WatchArgs, out: &Output) -> anyhow::Result<u8> {
     )?;
     out.status(&format!(
         "leakhound: watching pid {pid} (`{}`) and its children every {:.3}s; Ctrl-C ends the watch",
-        command.join(" "),
+        display_command(&command),
         props.interval.as_secs_f64()
     ));
     let rec = session::record(

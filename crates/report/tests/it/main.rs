@@ -3,7 +3,7 @@
 use leakhound_core::{
     RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Unit, Verdict, Warning,
 };
-use leakhound_report::json::{write_json_line, AnalyzeRecord, JsonRenderer};
+use leakhound_report::json::{AnalyzeRecord, JsonRenderer, write_json_line};
 use leakhound_report::terminal::TerminalRenderer;
 use leakhound_report::{Renderer, Style};
 
@@ -59,7 +59,10 @@ fn fixture() -> RunReport {
         },
         verdict: Verdict::Leak,
         series: vec![leak, flat, zero],
-        warnings: vec![Warning::SamplingLate { late: 2, worst_s: 0.7 }],
+        warnings: vec![Warning::SamplingLate {
+            late: 2,
+            worst_s: 0.7,
+        }],
         load: None,
         data: vec![rss, fds, swap],
     }
@@ -67,21 +70,38 @@ fn fixture() -> RunReport {
 
 fn render(r: &dyn Renderer, report: &RunReport) -> String {
     let mut out = Vec::new();
-    r.render(report, &mut out).expect("rendering into memory does not fail");
+    r.render(report, &mut out)
+        .expect("rendering into memory does not fail");
     String::from_utf8(out).expect("renderers write UTF-8")
 }
 
 #[test]
 fn terminal_plain() {
-    insta::assert_snapshot!(render(&TerminalRenderer { style: Style::PLAIN }, &fixture()));
+    insta::assert_snapshot!(render(
+        &TerminalRenderer {
+            style: Style::PLAIN
+        },
+        &fixture()
+    ));
 }
 
 #[test]
 fn terminal_colour_highlights_leak_lines() {
-    let text = render(&TerminalRenderer { style: Style::COLOR }, &fixture());
-    let leak_line = text.lines().find(|l| l.contains("rss_bytes") && l.contains("LEAK")).unwrap();
+    let text = render(
+        &TerminalRenderer {
+            style: Style::COLOR,
+        },
+        &fixture(),
+    );
+    let leak_line = text
+        .lines()
+        .find(|l| l.contains("rss_bytes") && l.contains("LEAK"))
+        .unwrap();
     assert!(leak_line.contains("\x1b[1;31m"), "{leak_line:?}");
-    let ok_line = text.lines().find(|l| l.contains("fds") && l.contains("no leak")).unwrap();
+    let ok_line = text
+        .lines()
+        .find(|l| l.contains("fds") && l.contains("no leak"))
+        .unwrap();
     assert!(!ok_line.contains("\x1b[1;31m"));
 }
 
@@ -94,7 +114,11 @@ fn json_report() {
 fn json_analyze_line_is_flat_and_versioned() {
     let report = fixture();
     let mut out = Vec::new();
-    write_json_line(&AnalyzeRecord::new("mem.csv", "online", &report.series[0]), &mut out).unwrap();
+    write_json_line(
+        &AnalyzeRecord::new("mem.csv", "online", &report.series[0]),
+        &mut out,
+    )
+    .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["file"], "mem.csv");
