@@ -1,0 +1,50 @@
+//! Open-model HTTP/1.1 load for leak hunting, with latency free of coordinated omission.
+//!
+//! A synchronous API over an internal tokio runtime ("async stays at the edges"): build a
+//! [`LoadPlan`] (from command-line values or a scenario file), then [`run_load`] blocks until the
+//! plan is done or `stop` is set, calling `on_tick` once a second, and returns a
+//! [`LoadSummary`]. Open model: requests leave at intended times (constant spacing or Poisson
+//! arrivals over constant, ramp, steps and cycles stages) and latency counts from the intended
+//! time, like wrk2. Closed model (`concurrency`): back-to-back requests per connection, like wrk.
+//!
+//! Connection refused, resets and a target that dies mid-run are counted as errors, never
+//! returned as `Err`: `Err` means the plan could not start at all.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod conn;
+mod driver;
+mod plan;
+mod scenario;
+mod schedule;
+mod target;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+pub use driver::{LATE_THRESHOLD, TickStats};
+pub use leakhound_core::load::{
+    ErrorCounts, LatencySummary, LoadModel, LoadSecond, LoadSummary, RetainedPerRequest,
+};
+pub use plan::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, LoadError, LoadPlan, Model, Stage};
+pub use schedule::Arrivals;
+pub use target::{RANDOM, RequestTemplate, SEQ, Target, expand};
+
+/// Run `plan` to completion (or until `stop` becomes true) and summarise it.
+///
+/// Blocks the calling thread; `on_tick` runs on it once a second with the second just finished.
+/// Setting `stop` ends the test within about half a second and still returns the summary of what
+/// was done (`interrupted: true`).
+pub fn run_load(
+    plan: &LoadPlan,
+    stop: Arc<AtomicBool>,
+    on_tick: &mut dyn FnMut(&TickStats),
+) -> Result<LoadSummary, LoadError> {
+    driver::run(plan, stop, on_tick)
+}
+
+/// Parse a duration as scenario files write it: `30s`, `5m`, `1h30m`, `250ms`, or seconds.
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    scenario::parse_duration(s)
+}
