@@ -32,6 +32,21 @@ pub(crate) struct Jumps {
     pub(crate) all: Vec<usize>,
 }
 
+/// A restart needs only a 3σ outlier: its other two conditions (a fall by a fifth, to the
+/// lowest floor since the last restart) already make a chance match unlikely, and with only a
+/// few bins per climb-and-restart cycle the restarts themselves inflate σ.
+const RESTART_SIGMAS: f64 = 3.0;
+
+/// A fall between bins `i` and `i+1` by at least [`RESTART_DROP_REL`] of the level to (or below)
+/// the lowest floor seen since the previous restart: the end of a load burst only returns to the
+/// floor it rose from, which is not a restart.
+fn is_restart(y: &[f64], i: usize, last: Option<&usize>, level: f64) -> bool {
+    let since = last.map_or(0, |&r| r + 1);
+    let prior_min = y[since..=i].iter().copied().fold(f64::INFINITY, f64::min);
+    y[i + 1] < y[i] - RESTART_DROP_REL * y[i].abs()
+        && y[i + 1] <= prior_min + JUMP_MIN_REL * level.abs()
+}
+
 /// Find jumps in `y` whose typical level is `level` (> 0).
 pub(crate) fn find_jumps(y: &[f64], level: f64) -> Jumps {
     let mut out = Jumps::default();
@@ -45,18 +60,20 @@ pub(crate) fn find_jumps(y: &[f64], level: f64) -> Jumps {
     let min_abs = JUMP_MIN_REL * level.abs();
     for (i, &di) in d.iter().enumerate() {
         let dev = (di - med).abs();
-        if dev <= JUMP_SIGMAS * sigma || di.abs() <= min_abs {
+        if di.abs() <= min_abs {
+            continue;
+        }
+        if dev <= JUMP_SIGMAS * sigma {
+            // Not a step; still a restart when the floor falls by a fifth to its lowest level
+            // (the size and the reset make it one; the outlier bar is lower).
+            if dev > RESTART_SIGMAS * sigma && is_restart(y, i, out.restarts.last(), level) {
+                out.restarts.push(i);
+                out.all.push(i);
+            }
             continue;
         }
         out.all.push(i);
-        // A restart falls to (or below) the lowest floor seen since the previous restart: the
-        // end of a load burst only returns to the floor it rose from, which is not a restart.
-        let since = out.restarts.last().map_or(0, |&r| r + 1);
-        let prior_min = y[since..=i].iter().copied().fold(f64::INFINITY, f64::min);
-        if di < 0.0
-            && y[i + 1] < y[i] - RESTART_DROP_REL * y[i].abs()
-            && y[i + 1] <= prior_min + JUMP_MIN_REL * level.abs()
-        {
+        if is_restart(y, i, out.restarts.last(), level) {
             out.restarts.push(i);
         } else if di > 0.0 {
             out.ups.push(i);

@@ -8,9 +8,9 @@ use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity, form
 use crate::DetectOptions;
 use crate::changepoint::{blocks, find_jumps};
 use crate::envelope::{Envelope, lower_envelope};
-use crate::mann_kendall::{MkResult, mann_kendall, mann_kendall_blocks};
+use crate::mann_kendall::{MkResult, best_hinge, mann_kendall, mann_kendall_blocks};
 use crate::prep::{Clean, clean};
-use crate::saturation::{Saturation, compare};
+use crate::saturation::{Saturation, compare, curvature};
 use crate::theil_sen::{SenFit, theil_sen_blocks};
 use crate::util::median_in_place;
 
@@ -64,6 +64,9 @@ const PLATEAU_SSE_RATIO: f64 = 0.6;
 /// one-off steps (fragmentation, one-time allocations) as healthy.
 const MAX_ONE_OFF_STEPS: usize = 3;
 
+/// A climb-then-restart cycle is judged from at least 9 samples (three bins of three).
+const MIN_SAMPLES_PER_CYCLE: usize = 9;
+
 /// OOM-kill cycles: at least this many complete climb-then-restart cycles.
 const MIN_RISING_CYCLES: usize = 2;
 
@@ -71,6 +74,18 @@ const MIN_RISING_CYCLES: usize = 2;
 /// the next sample if that is later): about 50 checkpoints per e-fold of elapsed time, so cost
 /// grows like n·log(n) while an onset is seen within ~2 % of the elapsed time.
 const CHECK_FRACTION: f64 = 0.02;
+
+/// The recent half is decelerating when its parabola's quadratic term has t < −3 (a 0.3 %
+/// one-sided tail under no curvature); its current rate is then the parabola's end slope
+/// rather than the half's average slope, which a warm-up's tail would inflate.
+const CONCAVE_T: f64 = 3.0;
+
+/// Online persistence: the alarm condition must have held over at least this fraction of the
+/// time since the rise began (not just for a few checkpoints), so a warm-up or a load ramp that
+/// stops within that time never alarms. 0.25 keeps the growth at detection within ~1.33× the
+/// growth at first significance for a leak. One non-agreeing checkpoint inside the span is
+/// forgiven (a single noisy evaluation), two in a row reset it.
+const PERSIST_FRACTION: f64 = 0.25;
 
 /// What the judge concluded, before it becomes a [`SeriesVerdict`].
 #[derive(Debug, Clone)]
@@ -81,6 +96,9 @@ struct Judgement {
     growth_abs: Option<f64>,
     growth_pct: Option<f64>,
     level_end: Option<f64>,
+    /// Where the judged rise starts (segment start, or a mid-run onset): online persistence is
+    /// measured against the time since then.
+    rise_start: f64,
     needs_more_s: Option<f64>,
     samples: usize,
     window_s: f64,
@@ -125,6 +143,7 @@ fn inconclusive(samples: usize, window_s: f64, needs: f64, reason: String) -> Ju
         growth_abs: None,
         growth_pct: None,
         level_end: None,
+        rise_start: f64::NEG_INFINITY,
         needs_more_s: Some(needs.max(1.0).ceil()),
         samples,
         window_s,
@@ -149,6 +168,9 @@ struct Trend {
     start_level: f64,
     window: f64,
     ups: usize,
+    /// (t-statistic of the quadratic term, end slope) of the recent half.
+    late_curvature: Option<(f64, f64)>,
+    rise_start: f64,
 }
 
 fn trend(env: &Envelope) -> Option<Trend> {
@@ -208,7 +230,28 @@ fn trend(env: &Envelope) -> Option<Trend> {
         .map(|(y, t)| y - fit.slope * (t - t0))
         .collect();
     let start_level = median_in_place(&mut resid);
+    let late_curvature = if late_bl.len() == 1 {
+        curvature(&env.t[late_idx..], &env.y[late_idx..])
+    } else {
+        None
+    };
+    let line_sse = {
+        let b = fit.slope;
+        let mut r: Vec<f64> = env.t.iter().zip(&env.y).map(|(t, y)| y - b * t).collect();
+        let a = median_in_place(&mut r);
+        env.t
+            .iter()
+            .zip(&env.y)
+            .map(|(t, y)| (y - a - b * t).powi(2))
+            .sum::<f64>()
+    };
+    let rise_start = match best_hinge(&env.y) {
+        Some((k, sse, _)) if cuts.is_empty() && sse < line_sse => env.t[k],
+        _ => t0,
+    };
     Some(Trend {
+        late_curvature,
+        rise_start,
         mk,
         fit,
         late_mk,
@@ -276,10 +319,17 @@ fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             && s.sse_plateau < PLATEAU_SSE_RATIO * s.sse_linear
             && s.end_slope * tr.window / tr.level < LATE_GROWTH_FACTOR * opts.min_growth
     });
+    let current_rate = match tr.late_curvature {
+        Some((tc, end)) if tc < -CONCAVE_T => end.min(late_rate),
+        _ => late_rate,
+    };
+    let decelerating = current_rate < late_rate;
     let significant = tr.mk.p_increasing < ctx.alpha && tr.fit.ci95[0] > 0.0;
     let big_enough = g_full >= opts.min_growth && growth_abs >= min_abs;
-    let late_ok =
-        tr.late_mk.p_increasing < ALPHA_LATE && g_late >= LATE_GROWTH_FACTOR * opts.min_growth;
+    let g_now = current_rate * tr.window / tr.level;
+    let late_ok = tr.late_mk.p_increasing < ALPHA_LATE
+        && g_late >= LATE_GROWTH_FACTOR * opts.min_growth
+        && g_now >= LATE_GROWTH_FACTOR * opts.min_growth;
     let base = Judgement {
         verdict: Verdict::NoLeak,
         rate: Some(rate),
@@ -287,6 +337,7 @@ fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         growth_abs: Some(growth_abs),
         growth_pct,
         level_end: Some(level_end),
+        rise_start: tr.rise_start,
         needs_more_s: None,
         samples: n,
         window_s: span,
@@ -348,7 +399,14 @@ fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             "{} grew {} early but has levelled off (recent half: {})",
             what(unit),
             format_quantity(unit, growth_abs.max(0.0)),
-            format_rate(unit, late_rate)
+            format_rate(
+                unit,
+                if decelerating {
+                    current_rate
+                } else {
+                    late_rate
+                }
+            )
         )
     } else if tr.ups > 0 && tr.ups <= MAX_ONE_OFF_STEPS && significant_raw(&env) {
         format!(
@@ -398,6 +456,7 @@ fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
             growth_abs: Some(0.0),
             growth_pct: Some(0.0),
             level_end: Some(c.v[0]),
+            rise_start: c.t[0],
             needs_more_s: None,
             samples: n,
             window_s: c.span(),
@@ -438,23 +497,27 @@ fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     let cut_t = refine_cut(c, env.t[last_restart], env.t[last_restart + 1]).unwrap_or(cut_t);
     let k = c.t.partition_point(|&t| t < cut_t);
     let mut seg = judge_segment(ctx, &c.t[k..], &c.v[k..]);
-    // Complete cycles: each stretch ending in a restart.
+    // Complete cycles: each stretch of raw samples ending in a restart, judged on its own
+    // finer envelope (a cycle is often only a few bins of the whole-series envelope).
     let mut rising = 0;
     let mut total = 0;
     let mut start = 0;
     let mut cycle_growth = Vec::new();
     for &r in &jumps.restarts {
-        let cyc = &env.y[start..=r];
-        start = r + 1;
-        if cyc.len() < 3 {
+        let cut = refine_cut(c, env.t[r], env.t[r + 1]).unwrap_or(env.t[r + 1]);
+        let end = c.t.partition_point(|&t| t < cut);
+        let (ct, cv) = (&c.t[start..end], &c.v[start..end]);
+        start = end;
+        if ct.len() < MIN_SAMPLES_PER_CYCLE {
             continue;
         }
         total += 1;
-        let mk = mann_kendall(cyc);
-        let g = (cyc[cyc.len() - 1] - cyc[0]) / level.max(f64::MIN_POSITIVE);
-        if mk.p_increasing < 0.05 && g >= 2.0 * ctx.opts.min_growth {
+        let ce = lower_envelope(ct, cv);
+        let mk = mann_kendall(&ce.y);
+        let grow = ce.y[ce.y.len() - 1] - ce.y[0];
+        if mk.p_increasing < ALPHA_LATE && grow >= 2.0 * ctx.opts.min_growth * level {
             rising += 1;
-            cycle_growth.push(cyc[cyc.len() - 1] - cyc[0]);
+            cycle_growth.push(grow);
         }
     }
     let cycles_leak = rising >= MIN_RISING_CYCLES && 2 * rising >= total;
@@ -540,6 +603,8 @@ pub(crate) fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVer
     };
     let n = c.len();
     let mut streak = 0;
+    let mut misses = 0;
+    let mut streak_start = 0.0;
     let mut next_check = f64::NEG_INFINITY;
     let persistence = opts.persistence.max(1);
     for i in MIN_SAMPLES.min(n)..=n {
@@ -553,12 +618,20 @@ pub(crate) fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVer
         next_check = t + CHECK_FRACTION * (t - c.t[0]);
         let j = judge(&ctx, &c.prefix(i));
         if j.verdict == Verdict::Leak {
+            misses = 0;
+            if streak == 0 {
+                streak_start = t;
+            }
             streak += 1;
-            if streak >= persistence {
+            let age = t - j.rise_start.max(c.t[0]);
+            if streak >= persistence && t - streak_start >= PERSIST_FRACTION * age {
                 return to_verdict(series, j, opts, Some(t));
             }
+        } else if streak > 0 && misses == 0 {
+            misses = 1;
         } else {
             streak = 0;
+            misses = 0;
         }
     }
     // No alarm: the end-of-run verdict of the whole series, never a leak.

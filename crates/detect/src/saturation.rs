@@ -82,8 +82,92 @@ pub(crate) fn compare(t: &[f64], y: &[f64]) -> Option<Saturation> {
     best
 }
 
+/// Curvature of `(t, y)` from a least-squares parabola: the t-statistic of the quadratic term
+/// and the parabola's slope at the last point (value units per second). `None` with fewer than 6 points.
+pub(crate) fn curvature(t: &[f64], y: &[f64]) -> Option<(f64, f64)> {
+    let n = t.len();
+    if n < 6 {
+        return None;
+    }
+    let (t0, t1) = (t[0], t[n - 1]);
+    if t1 <= t0 {
+        return None;
+    }
+    // Centred, scaled x in [-1, 1] keeps the normal equations well conditioned.
+    let x: Vec<f64> = t.iter().map(|v| 2.0 * (v - t0) / (t1 - t0) - 1.0).collect();
+    let mut m = [[0.0_f64; 3]; 3];
+    let mut r = [0.0_f64; 3];
+    for (xi, yi) in x.iter().zip(y) {
+        let p = [1.0, *xi, xi * xi];
+        for a in 0..3 {
+            for b in 0..3 {
+                m[a][b] += p[a] * p[b];
+            }
+            r[a] += p[a] * yi;
+        }
+    }
+    let inv = invert3(&m)?;
+    let beta: Vec<f64> = (0..3)
+        .map(|a| (0..3).map(|b| inv[a][b] * r[b]).sum())
+        .collect();
+    let sse: f64 = x
+        .iter()
+        .zip(y)
+        .map(|(xi, yi)| (yi - beta[0] - beta[1] * xi - beta[2] * xi * xi).powi(2))
+        .sum();
+    let s2 = sse / (n - 3) as f64;
+    let se_c = (s2 * inv[2][2]).max(0.0).sqrt();
+    let t_c = if se_c > 0.0 {
+        beta[2] / se_c
+    } else if beta[2] == 0.0 {
+        0.0
+    } else {
+        beta[2].signum() * f64::INFINITY
+    };
+    // Slope at the end (x = 1) is beta1 + 2·beta2 per x unit; one x unit is (t1 − t0)/2 s.
+    Some((t_c, (beta[1] + 2.0 * beta[2]) * 2.0 / (t1 - t0)))
+}
+
+fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    if det.abs() < 1e-300 {
+        return None;
+    }
+    let c = |a: usize, b: usize| {
+        let (r0, r1) = ((a + 1) % 3, (a + 2) % 3);
+        let (c0, c1) = ((b + 1) % 3, (b + 2) % 3);
+        m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0]
+    };
+    let mut inv = [[0.0; 3]; 3];
+    for (a, row) in inv.iter_mut().enumerate() {
+        for (b, v) in row.iter_mut().enumerate() {
+            *v = c(b, a) / det;
+        }
+    }
+    Some(inv)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn curvature_sees_a_concave_rise_and_not_a_line() {
+        let t: Vec<f64> = (0..40).map(f64::from).collect();
+        let line: Vec<f64> = t
+            .iter()
+            .map(|x| 3.0 + 0.5 * x + 0.01 * (x * 7.0).sin())
+            .collect();
+        let (tc, end) = curvature(&t, &line).expect("40 points");
+        assert!(tc.abs() < 5.0 && (end - 0.5).abs() < 0.02, "{tc} {end}");
+        let warm: Vec<f64> = t.iter().map(|x| 10.0 * (1.0 - (-x / 30.0).exp())).collect();
+        let (tc, end) = curvature(&t, &warm).expect("40 points");
+        // True end slope is e^(-39/30)/3 ≈ 0.09; mean slope ≈ 0.18.
+        assert!(tc < -10.0 && end < 0.12, "{tc} {end}");
+    }
+
+    use super::*;
+
     use super::*;
 
     #[test]
