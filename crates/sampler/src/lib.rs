@@ -4,8 +4,9 @@
 //! descendants (following children that appear, and processes reparented after their parent
 //! exited) and reads, per process:
 //!
-//! * RSS and threads from `/proc/PID/stat`;
-//! * PSS, USS, anonymous and swapped memory from `/proc/PID/smaps_rollup` (`None` if unreadable);
+//! * RSS and threads from `/proc/PID/stat`, anonymous and swapped memory from `status`;
+//! * PSS and USS from `/proc/PID/smaps_rollup` (`None` if unreadable), read within a CPU budget
+//!   because its cost grows with the process's size (see [`Sampler::set_smaps_budget`]);
 //! * descriptors by kind from `/proc/PID/fd/*`;
 //! * TCP sockets by state, matching socket inodes with `net/tcp` and `net/tcp6` of the
 //!   process's network namespace (read once per namespace per sample).
@@ -25,9 +26,11 @@ mod fds;
 mod net;
 mod read;
 mod sampler;
+mod schedule;
 mod tree;
 
 pub use counters::Counters;
 pub use error::SamplerError;
 pub use leakhound_core::Metric;
 pub use sampler::{ProcessSample, Sampler, TreeSample};
+pub use schedule::DEFAULT_SMAPS_BUDGET;

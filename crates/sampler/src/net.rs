@@ -1,13 +1,24 @@
-//! TCP socket states from `/proc/PID/net/tcp` and `/proc/PID/net/tcp6`.
+//! TCP socket states by inode, for a whole network namespace.
 //!
-//! Each table row has the socket's state (hex code of `include/net/tcp_states.h`) and its inode,
-//! the same inode a process's `socket:[ino]` descriptor shows. The tables describe a whole network
-//! namespace, so the sampler reads them once per namespace per sample and looks the tree's
-//! socket inodes up in the result. Rows with inode 0 belong to no descriptor (TIME_WAIT and
-//! orphaned FIN_WAIT sockets) and are skipped: a TIME_WAIT socket is therefore only counted in
-//! the rare case that a descriptor still refers to it.
+//! Two sources, both giving each socket's state (`include/net/tcp_states.h`) and its inode, the
+//! same inode a process's `socket:[ino]` descriptor shows:
+//!
+//! * a `NETLINK_SOCK_DIAG` dump ([`diag_dump`]), the interface `ss` uses. It is only possible
+//!   for our own network namespace, and it is cheap: the kernel walks its socket hash once for
+//!   both IPv4 and IPv6;
+//! * the text tables `/proc/PID/net/tcp` and `tcp6` ([`scan_table`]) for any namespace. They are
+//!   costly on hosts with a large established-hash (262,144 buckets is common): the kernel serves
+//!   them one page per `read`, walking the hash again for each page.
+//!
+//! The sampler reads one source once per namespace per sample and looks the tree's socket
+//! inodes up in the result. Sockets with inode 0 belong to no descriptor (TIME_WAIT and orphaned
+//! FIN_WAIT sockets) and are skipped: a TIME_WAIT socket is only counted in the rare case that a
+//! descriptor still refers to it.
 
 use std::collections::{HashMap, HashSet};
+
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, netlink};
 
 use crate::fast::parse_u64;
 
@@ -65,6 +76,99 @@ pub(crate) fn scan_table(text: &[u8], wanted: &HashSet<u64>, out: &mut HashMap<u
     }
 }
 
+/// `TCPDIAG_GETSOCK`: the original inet_diag request. Unlike `SOCK_DIAG_BY_FAMILY` it dumps
+/// IPv4 and IPv6 sockets in one walk of the hash (the kernel treats its family as `AF_UNSPEC`).
+const TCPDIAG_GETSOCK: u16 = 18;
+/// Netlink control message types and flags (`include/uapi/linux/netlink.h`).
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_DUMP: u16 = 0x300;
+const NLMSG_HDRLEN: usize = 16;
+/// `struct inet_diag_req`: family, src_len, dst_len, ext, a 48-byte socket id, states, dbs.
+const INET_DIAG_REQ_LEN: usize = 60;
+/// Offsets in `struct inet_diag_msg`: state at 1, inode (u32) at 68, 72 bytes in all.
+const DIAG_MSG_STATE: usize = 1;
+const DIAG_MSG_INODE: usize = 68;
+const DIAG_MSG_LEN: usize = 72;
+/// State bitmask: everything except TIME_WAIT (1 << 6) and NEW_SYN_RECV (1 << 12), which never
+/// have an inode.
+const STATES: u32 = !((1 << 6) | (1 << 12));
+/// Receive buffer; the kernel fills up to about this much per message batch.
+const RECV_BUF: usize = 64 * 1024;
+
+/// Dump the TCP sockets of our own network namespace over `NETLINK_SOCK_DIAG`, recording the
+/// state of every socket in `wanted`. `buf` is reused between calls.
+pub(crate) fn diag_dump(
+    wanted: &HashSet<u64>,
+    out: &mut HashMap<u64, TcpState>,
+    buf: &mut Vec<u8>,
+) -> Result<(), Errno> {
+    let fd = rustix::net::socket_with(
+        AddressFamily::NETLINK,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        Some(netlink::SOCK_DIAG),
+    )?;
+    let mut req = [0u8; NLMSG_HDRLEN + INET_DIAG_REQ_LEN];
+    req[0..4].copy_from_slice(&((NLMSG_HDRLEN + INET_DIAG_REQ_LEN) as u32).to_ne_bytes());
+    req[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+    req[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    req[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence number
+    // Payload: family AF_INET (ignored by the compat dump), lengths, ext and id all zero.
+    req[NLMSG_HDRLEN] = AddressFamily::INET.as_raw() as u8;
+    let states = NLMSG_HDRLEN + 4 + 48;
+    req[states..states + 4].copy_from_slice(&STATES.to_ne_bytes());
+    rustix::net::sendto(
+        &fd,
+        &req,
+        SendFlags::empty(),
+        &netlink::SocketAddrNetlink::new(0, 0),
+    )?;
+
+    buf.clear();
+    buf.resize(RECV_BUF, 0);
+    loop {
+        let (n, _) =
+            rustix::io::retry_on_intr(|| rustix::net::recv(&fd, &mut buf[..], RecvFlags::empty()))?;
+        if n == 0 {
+            return Err(Errno::PROTO);
+        }
+        let mut msgs = &buf[..n];
+        while msgs.len() >= NLMSG_HDRLEN {
+            let len = u32_at(msgs, 0) as usize;
+            let kind = u16::from_ne_bytes([msgs[4], msgs[5]]);
+            if len < NLMSG_HDRLEN || len > msgs.len() {
+                return Err(Errno::PROTO);
+            }
+            let payload = &msgs[NLMSG_HDRLEN..len];
+            match kind {
+                NLMSG_DONE => return Ok(()),
+                NLMSG_ERROR => {
+                    let code = payload
+                        .get(..4)
+                        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                    return Err(Errno::from_raw_os_error(-code));
+                }
+                TCPDIAG_GETSOCK if payload.len() >= DIAG_MSG_LEN => {
+                    let ino = u64::from(u32_at(payload, DIAG_MSG_INODE));
+                    if ino != 0 && wanted.contains(&ino) {
+                        out.insert(ino, TcpState::from_code(u64::from(payload[DIAG_MSG_STATE])));
+                    }
+                }
+                _ => {}
+            }
+            // Messages are padded to 4 bytes (NLMSG_ALIGN).
+            let next = (len + 3) & !3;
+            msgs = msgs.get(next..).unwrap_or(&[]);
+        }
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
 fn parse_hex(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 16 {
         return None;
@@ -108,6 +212,23 @@ mod tests {
         assert!(!out.contains_key(&9999), "not wanted");
         assert!(!out.contains_key(&0), "inode 0 is no descriptor");
         assert_eq!(out.len(), 5);
+    }
+
+    #[test]
+    fn diag_dump_sees_our_own_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let fd_link = std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&listener)
+        ))
+        .expect("own fd link");
+        let ino = crate::read::bracketed_inode(fd_link.to_string_lossy().as_bytes(), b"socket:")
+            .expect("socket link");
+        let wanted: HashSet<u64> = [ino].into_iter().collect();
+        let mut out = HashMap::new();
+        diag_dump(&wanted, &mut out, &mut Vec::new()).expect("sock_diag works");
+        assert_eq!(out.get(&ino), Some(&TcpState::Listen));
+        assert_eq!(out.len(), 1);
     }
 
     #[test]

@@ -45,6 +45,29 @@ pub(crate) fn read_at<Fd: AsFd>(dir: Fd, path: &str, buf: &mut Vec<u8>) -> Resul
     }
 }
 
+/// Like [`read_at`] for the single-record files of `/proc/PID` (`stat`, `status`,
+/// `smaps_rollup`): the kernel renders such a file whole and hands all of it to the first `read`
+/// whose buffer is big enough, so a read shorter than the buffer is the end and the extra `read`
+/// that would return 0 is saved (one syscall in four per file).
+pub(crate) fn read_record_at<Fd: AsFd>(
+    dir: Fd,
+    path: &str,
+    buf: &mut Vec<u8>,
+) -> Result<(), Errno> {
+    let fd = open_at(dir, path)?;
+    buf.clear();
+    loop {
+        if buf.capacity() - buf.len() < CHUNK {
+            buf.reserve(CHUNK.max(buf.capacity()));
+        }
+        let asked = buf.capacity() - buf.len();
+        let n = rustix::io::retry_on_intr(|| rustix::io::read(&fd, spare_capacity(buf)))?;
+        if n < asked {
+            return Ok(());
+        }
+    }
+}
+
 /// Whether `err` means the process (or the fd) no longer exists.
 pub(crate) fn is_gone(err: Errno) -> bool {
     err == Errno::NOENT || err == Errno::SRCH
@@ -82,5 +105,13 @@ mod tests {
         let mut small = Vec::with_capacity(1);
         read_at(&dir, "stat", &mut small).expect("own stat is readable");
         assert!(crate::fast::stat::parse(&small).is_some());
+        let mut once = Vec::new();
+        read_record_at(&dir, "status", &mut once).expect("own status is readable");
+        assert!(
+            once.ends_with(b"\n") && once.len() > 500,
+            "whole file in one read"
+        );
+        read_record_at(&dir, "smaps_rollup", &mut once).expect("own smaps_rollup is readable");
+        assert!(once.windows(4).any(|w| w == b"Pss:"));
     }
 }

@@ -2,18 +2,24 @@
 //!
 //! Order of work per sample, chosen so that each `/proc` file is read at most once:
 //!
-//! 1. list `/proc` and read every `PID/stat` (parent, start time, state) — [`crate::tree`]
-//!    decides who is in the tree;
+//! 1. list `/proc` and read `PID/stat` (parent, start time, state) of every process not yet
+//!    known to be outside the tree — [`crate::tree`] decides who is in it. A process outside the
+//!    tree stays outside for its whole life (reparenting only moves a process to an ancestor or
+//!    to init), so it is remembered by PID and the inode number `/proc` lists for its directory
+//!    (a new process under a reused PID gets a new inode) and not read again;
 //! 2. for each live member, open `/proc/PID` once and read `stat` again through that descriptor
-//!    (fresh values, and proof it is still the same process), `smaps_rollup` and `fd/*`;
-//! 3. read `net/tcp` and `net/tcp6` once per network namespace that holds any of the tree's
-//!    sockets, and look the sockets' inodes up in them.
+//!    (fresh values, and proof it is still the same process), `status`, `fd/*` and, within the
+//!    CPU budget of [`crate::schedule`], `smaps_rollup`;
+//! 3. once per network namespace that holds any of the tree's sockets, get the TCP states of
+//!    all its sockets (a sock_diag dump for our own namespace, `net/tcp` and `net/tcp6` for
+//!    others, see [`crate::net`]) and look the tree's socket inodes up in them.
 //!
 //! Buffers are kept in the `Sampler` and reused from one sample to the next.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::os::fd::{AsFd, OwnedFd};
+use std::time::Instant;
 
 use leakhound_core::Metric;
 use rustix::fs::Dir;
@@ -21,10 +27,11 @@ use rustix::io::Errno;
 
 use crate::counters::Counters;
 use crate::error::SamplerError;
-use crate::fast::{smaps_rollup, stat};
+use crate::fast::{smaps_rollup, stat, status};
 use crate::fds;
 use crate::net::{self, TcpState};
-use crate::read::{bracketed_inode, is_gone, open_dir_at, read_at};
+use crate::read::{bracketed_inode, is_gone, open_dir_at, read_at, read_record_at};
+use crate::schedule::{self, Budget, DEFAULT_SMAPS_BUDGET};
 use crate::tree::{Node, Tree};
 
 /// One sample of a whole process tree.
@@ -59,6 +66,8 @@ pub struct ProcessSample {
 pub struct Sampler {
     root_pid: u32,
     tree: Tree,
+    /// Inode of our own network namespace, where sock_diag works.
+    own_netns: Option<u64>,
     page_size: f64,
     /// `/proc`, for `openat`.
     proc_fd: OwnedFd,
@@ -66,6 +75,13 @@ pub struct Sampler {
     proc_dir: Dir,
     // Scratch space reused between samples.
     nodes: Vec<Node>,
+    /// What the scan learnt besides the [`Node`], parallel to `nodes`.
+    scanned: Vec<Scanned>,
+    /// Command names of the scanned processes, see `Scanned::comm`.
+    comms: Vec<u8>,
+    /// Processes known to be outside the tree: PID -> inode of `/proc/PID`.
+    outside: HashMap<u32, u64>,
+    outside_next: HashMap<u32, u64>,
     members: Vec<usize>,
     buf: Vec<u8>,
     path: String,
@@ -74,6 +90,27 @@ pub struct Sampler {
     wanted: HashSet<u64>,
     states: HashMap<u64, TcpState>,
     seen: HashSet<u64>,
+    /// CPU budget for `smaps_rollup`; `None` reads it for every process at every sample.
+    budget: Option<Budget>,
+    /// Last `smaps_rollup` figures per PID.
+    memos: HashMap<u32, SmapsMemo>,
+    sample_no: u64,
+    /// Per member (same order as `members`): read `smaps_rollup` in this sample?
+    refresh: Vec<bool>,
+}
+
+/// The last `smaps_rollup` reading of one process.
+#[derive(Debug, Clone)]
+struct SmapsMemo {
+    starttime: u64,
+    pss: Option<f64>,
+    uss: Option<f64>,
+    /// CPU seconds the last read took.
+    cost_s: f64,
+    /// Sample number of the last read.
+    last_read: u64,
+    /// Why it could not be read, if so.
+    denied: Option<String>,
 }
 
 /// Where a process's network namespace could be told apart: by the namespace inode, or (when
@@ -82,6 +119,20 @@ pub struct Sampler {
 enum NetKey {
     Ns(u64),
     Pid(u32),
+}
+
+/// One process of the scan, besides its [`Node`].
+#[derive(Debug)]
+struct Scanned {
+    /// Inode of its `/proc/PID` directory.
+    ino: u64,
+    rss_pages: u64,
+    threads: u64,
+    /// Range of its command name in `Sampler::comms`.
+    comm: (usize, usize),
+    /// `/proc/PID`, opened when the process was already in the tree: its `stat` was read
+    /// through this descriptor, which pins the process's identity for step 2.
+    dir: Option<OwnedFd>,
 }
 
 /// A process read in step 2, waiting for its TCP states.
@@ -93,6 +144,10 @@ struct Found {
 }
 
 const PROC: &str = "/proc";
+
+/// `/proc` reports inode 1 for an entry it could not instantiate; such an entry proves nothing
+/// about the process's identity.
+const UNSTABLE_INO: u64 = 1;
 
 impl Sampler {
     /// A sampler for `root_pid` and all its descendants.
@@ -118,13 +173,19 @@ impl Sampler {
             path: format!("{PROC}/{path}"),
             err: std::io::Error::new(std::io::ErrorKind::InvalidData, "unexpected format"),
         })?;
+        let own_netns = netns_of(&proc_fd, "self/ns/net");
         Ok(Sampler {
             root_pid,
+            own_netns,
             tree: Tree::new(root_pid, st.starttime),
             page_size: rustix::param::page_size() as f64,
             proc_fd,
             proc_dir,
             nodes: Vec::new(),
+            scanned: Vec::new(),
+            comms: Vec::new(),
+            outside: HashMap::new(),
+            outside_next: HashMap::new(),
             members: Vec::new(),
             buf,
             path: String::new(),
@@ -132,7 +193,18 @@ impl Sampler {
             wanted: HashSet::new(),
             states: HashMap::new(),
             seen: HashSet::new(),
+            budget: Some(Budget::new(DEFAULT_SMAPS_BUDGET)),
+            memos: HashMap::new(),
+            sample_no: 0,
+            refresh: Vec::new(),
         })
+    }
+
+    /// Limit the CPU time spent reading `smaps_rollup` (PSS, USS) to `fraction` of one core
+    /// (default [`DEFAULT_SMAPS_BUDGET`]); `None` reads it for every process at every sample.
+    /// Processes that do not fit in a sample's budget repeat their last PSS/USS values.
+    pub fn set_smaps_budget(&mut self, fraction: Option<f64>) {
+        self.budget = fraction.map(Budget::new);
     }
 
     /// The PID the tree is rooted at.
@@ -144,16 +216,29 @@ impl Sampler {
     pub fn sample(&mut self) -> Result<TreeSample, SamplerError> {
         self.scan()?;
         self.tree.update(&self.nodes, &mut self.members);
+        // Remember who is outside. Only when the parent was seen too (or is known outside): a
+        // parent missing from this scan could be a member we failed to read.
+        for (n, ino) in self.nodes.iter().zip(self.scanned.iter().map(|s| s.ino)) {
+            let parent_known = n.ppid == 0
+                || self.tree.has_node(n.ppid)
+                || self.outside_next.contains_key(&n.ppid);
+            if ino != UNSTABLE_INO && parent_known && !self.tree.is_member(n) {
+                self.outside_next.insert(n.pid, ino);
+            }
+        }
+        std::mem::swap(&mut self.outside, &mut self.outside_next);
+        self.plan_smaps();
 
         let mut unreadable = Vec::new();
         self.sockets.clear();
         let mut found = Vec::with_capacity(self.members.len());
         for k in 0..self.members.len() {
-            let node = self.nodes[self.members[k]];
-            if let Some(f) = self.read_process(node, &mut unreadable) {
+            if let Some(f) = self.read_process(self.members[k], self.refresh[k], &mut unreadable) {
                 found.push(f);
             }
         }
+        let live: HashSet<u32> = found.iter().map(|f| f.sample.pid).collect();
+        self.memos.retain(|pid, _| live.contains(pid));
 
         let tcp_ok = self.read_tcp_tables(&found);
         Ok(self.finish(found, &tcp_ok, unreadable))
@@ -162,6 +247,9 @@ impl Sampler {
     /// Step 1: one [`Node`] per process in `/proc`.
     fn scan(&mut self) -> Result<(), SamplerError> {
         self.nodes.clear();
+        self.scanned.clear();
+        self.comms.clear();
+        self.outside_next.clear();
         self.proc_dir.rewind();
         while let Some(entry) = self.proc_dir.read() {
             let entry = entry.map_err(|e| SamplerError::Proc {
@@ -173,12 +261,29 @@ impl Sampler {
             else {
                 continue;
             };
-            self.path.clear();
-            let _ = write!(self.path, "{pid}/stat");
-            // Any failure here means the process is gone or not ours to see: skip it.
-            if read_at(&self.proc_fd, &self.path, &mut self.buf).is_err() {
+            let ino = entry.ino();
+            if ino != UNSTABLE_INO && self.outside.get(&pid) == Some(&ino) {
+                self.outside_next.insert(pid, ino);
                 continue;
             }
+            // Any failure here means the process is gone or not ours to see: skip it.
+            self.path.clear();
+            let dir = if self.tree.may_follow(pid) {
+                let _ = write!(self.path, "{pid}");
+                let Ok(dir) = open_dir_at(&self.proc_fd, &self.path) else {
+                    continue;
+                };
+                if read_record_at(&dir, "stat", &mut self.buf).is_err() {
+                    continue;
+                }
+                Some(dir)
+            } else {
+                let _ = write!(self.path, "{pid}/stat");
+                if read_record_at(&self.proc_fd, &self.path, &mut self.buf).is_err() {
+                    continue;
+                }
+                None
+            };
             if let Some(st) = stat::parse(&self.buf) {
                 self.nodes.push(Node {
                     pid: st.pid,
@@ -186,47 +291,144 @@ impl Sampler {
                     starttime: st.starttime,
                     exited: st.has_exited(),
                 });
+                let from = self.comms.len();
+                self.comms
+                    .extend_from_slice(&self.buf[st.comm.0..st.comm.1]);
+                self.scanned.push(Scanned {
+                    ino,
+                    rss_pages: st.rss_pages,
+                    threads: st.threads,
+                    comm: (from, self.comms.len()),
+                    dir,
+                });
             }
         }
         Ok(())
     }
 
-    /// Step 2 for one process. `None` when it exited (or its PID was reused) meanwhile.
-    fn read_process(&mut self, node: Node, unreadable: &mut Vec<(u32, String)>) -> Option<Found> {
-        let pid = node.pid;
-        self.path.clear();
-        let _ = write!(self.path, "{pid}");
-        let dir = open_dir_at(&self.proc_fd, &self.path).ok()?;
-
-        // Through the directory descriptor every later read refers to this very process: if it
-        // exits, reads fail with ENOENT/ESRCH even when the PID is reused.
-        read_at(&dir, "stat", &mut self.buf).ok()?;
-        let st = stat::parse(&self.buf)?;
-        if st.starttime != node.starttime || st.has_exited() {
-            return None;
+    /// Decide, per member, whether this sample reads its `smaps_rollup` (see [`crate::schedule`]).
+    fn plan_smaps(&mut self) {
+        self.sample_no += 1;
+        self.refresh.clear();
+        self.refresh.resize(self.members.len(), true);
+        let Some(budget) = &mut self.budget else {
+            return;
+        };
+        budget.refill(Instant::now());
+        let mut candidates = Vec::new();
+        let mut member_of = Vec::new();
+        for (k, &i) in self.members.iter().enumerate() {
+            let node = &self.nodes[i];
+            if let Some(m) = self.memos.get(&node.pid)
+                && m.starttime == node.starttime
+            {
+                candidates.push((m.last_read, m.cost_s));
+                member_of.push(k);
+                self.refresh[k] = false;
+            }
         }
-        let comm = String::from_utf8_lossy(&self.buf[st.comm.0..st.comm.1]).into_owned();
-        let mut c = Counters::default();
-        c.set(Metric::RssBytes, st.rss_pages as f64 * self.page_size);
-        c.set(Metric::Threads, st.threads as f64);
-        c.set(Metric::Processes, 1.0);
+        let mut chosen = Vec::new();
+        schedule::choose(&candidates, budget.available(), &mut chosen);
+        for c in chosen {
+            self.refresh[member_of[c]] = true;
+        }
+    }
 
-        match read_at(&dir, "smaps_rollup", &mut self.buf) {
+    /// Read `smaps_rollup` through `dir` and remember the result. `None` when the process
+    /// turned out to have exited.
+    fn read_smaps(&mut self, dir: &OwnedFd, pid: u32, starttime: u64) -> Option<()> {
+        let cpu0 = thread_cpu_s();
+        let res = read_record_at(dir, "smaps_rollup", &mut self.buf);
+        let cost_s = thread_cpu_s() - cpu0;
+        if let Some(b) = &mut self.budget {
+            b.spend(cost_s);
+        }
+        let mut memo = SmapsMemo {
+            starttime,
+            pss: None,
+            uss: None,
+            cost_s,
+            last_read: self.sample_no,
+            denied: None,
+        };
+        match res {
             Ok(()) => {
                 let r = smaps_rollup::parse(&self.buf);
-                let f = |v: Option<u64>| v.map(|b| b as f64);
-                c.set_opt(Metric::PssBytes, f(r.pss));
-                c.set_opt(Metric::UssBytes, f(r.uss));
-                c.set_opt(Metric::AnonBytes, f(r.anon));
-                c.set_opt(Metric::SwapBytes, f(r.swap));
+                memo.pss = r.pss.map(|b| b as f64);
+                memo.uss = r.uss.map(|b| b as f64);
             }
             // ESRCH also means "no address space" (kernel thread); only drop it if it exited.
             Err(e) if is_gone(e) => {
-                if !self.alive(&dir, node.starttime) {
+                if !self.alive(dir, starttime) {
                     return None;
                 }
             }
-            Err(e) => unreadable.push((pid, failed(pid, "smaps_rollup", e))),
+            Err(e) => memo.denied = Some(failed(pid, "smaps_rollup", e)),
+        }
+        self.memos.insert(pid, memo);
+        Some(())
+    }
+
+    /// Step 2 for one process. `None` when it exited (or its PID was reused) meanwhile.
+    fn read_process(
+        &mut self,
+        i: usize,
+        refresh_smaps: bool,
+        unreadable: &mut Vec<(u32, String)>,
+    ) -> Option<Found> {
+        let node = self.nodes[i];
+        let pid = node.pid;
+        // Through the directory descriptor every later read refers to this very process: if it
+        // exits, reads fail with ENOENT/ESRCH even when the PID is reused.
+        let (dir, rss_pages, threads, comm) = match self.scanned[i].dir.take() {
+            // Opened by the scan, which read `stat` through it.
+            Some(dir) => {
+                let s = &self.scanned[i];
+                let comm = String::from_utf8_lossy(&self.comms[s.comm.0..s.comm.1]).into_owned();
+                (dir, s.rss_pages, s.threads, comm)
+            }
+            // New in the tree: open it now and check it is still the process the scan saw.
+            None => {
+                self.path.clear();
+                let _ = write!(self.path, "{pid}");
+                let dir = open_dir_at(&self.proc_fd, &self.path).ok()?;
+                read_record_at(&dir, "stat", &mut self.buf).ok()?;
+                let st = stat::parse(&self.buf)?;
+                if st.starttime != node.starttime || st.has_exited() {
+                    return None;
+                }
+                let comm = String::from_utf8_lossy(&self.buf[st.comm.0..st.comm.1]).into_owned();
+                (dir, st.rss_pages, st.threads, comm)
+            }
+        };
+        if node.exited {
+            return None;
+        }
+        let st_ppid = node.ppid;
+        let mut c = Counters::default();
+        c.set(Metric::RssBytes, rss_pages as f64 * self.page_size);
+        c.set(Metric::Threads, threads as f64);
+        c.set(Metric::Processes, 1.0);
+
+        match read_record_at(&dir, "status", &mut self.buf) {
+            Ok(()) => {
+                let m = status::parse(&self.buf);
+                c.set_opt(Metric::AnonBytes, m.anon.map(|b| b as f64));
+                c.set_opt(Metric::SwapBytes, m.swap.map(|b| b as f64));
+            }
+            Err(e) if is_gone(e) => return None,
+            Err(e) => unreadable.push((pid, failed(pid, "status", e))),
+        }
+
+        if refresh_smaps {
+            self.read_smaps(&dir, pid, node.starttime)?;
+        }
+        if let Some(m) = self.memos.get(&pid) {
+            c.set_opt(Metric::PssBytes, m.pss);
+            c.set_opt(Metric::UssBytes, m.uss);
+            if let Some(why) = &m.denied {
+                unreadable.push((pid, why.clone()));
+            }
         }
 
         let start = self.sockets.len();
@@ -254,18 +456,13 @@ impl Sampler {
         }
 
         let has_sockets = matches!(sockets, Some((a, b)) if b > a);
-        let net = has_sockets.then(|| {
-            let mut link = [0u8; 64];
-            rustix::fs::readlinkat_raw(&dir, "ns/net", &mut link[..])
-                .ok()
-                .and_then(|n| bracketed_inode(&link[..n.min(link.len())], b"net:"))
-                .map_or(NetKey::Pid(pid), NetKey::Ns)
-        });
+        let net =
+            has_sockets.then(|| netns_of(&dir, "ns/net").map_or(NetKey::Pid(pid), NetKey::Ns));
 
         Some(Found {
             sample: ProcessSample {
                 pid,
-                ppid: st.ppid,
+                ppid: st_ppid,
                 comm,
                 counters: c,
             },
@@ -277,7 +474,7 @@ impl Sampler {
     /// Whether the process behind `dir` is still the one that started at `starttime` and has not
     /// exited.
     fn alive(&mut self, dir: &OwnedFd, starttime: u64) -> bool {
-        read_at(dir, "stat", &mut self.buf).is_ok()
+        read_record_at(dir, "stat", &mut self.buf).is_ok()
             && stat::parse(&self.buf).is_some_and(|s| s.starttime == starttime && !s.has_exited())
     }
 
@@ -295,6 +492,12 @@ impl Sampler {
         for f in found {
             let Some(key) = f.net else { continue };
             if ok.contains(&key) {
+                continue;
+            }
+            if key == NetKey::Ns(self.own_netns.unwrap_or(0))
+                && net::diag_dump(&self.wanted, &mut self.states, &mut self.buf).is_ok()
+            {
+                ok.insert(key);
                 continue;
             }
             // Read through this process; if it exited meanwhile, a later one of the same
@@ -378,6 +581,19 @@ impl Sampler {
             unreadable,
         }
     }
+}
+
+/// CPU time of the calling thread, in seconds.
+fn thread_cpu_s() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
+/// The network namespace inode behind the `ns/net` link at `path` (relative to `dir`).
+fn netns_of<Fd: AsFd>(dir: Fd, path: &str) -> Option<u64> {
+    let mut link = [0u8; 64];
+    let n = rustix::fs::readlinkat_raw(dir, path, &mut link[..]).ok()?;
+    bracketed_inode(&link[..n.min(link.len())], b"net:")
 }
 
 /// The message for a file we could not read.

@@ -70,6 +70,22 @@ impl Tree {
         self.followed.get(&n.pid) == Some(&n.starttime)
     }
 
+    /// Whether `n` was found in the tree by the last [`Tree::update`] (zombies included).
+    pub(crate) fn is_member(&self, n: &Node) -> bool {
+        self.was_followed(n)
+    }
+
+    /// Whether a process with this PID is the root or was in the tree at the last update (its
+    /// start time still has to be checked).
+    pub(crate) fn may_follow(&self, pid: u32) -> bool {
+        pid == self.root_pid || self.followed.contains_key(&pid)
+    }
+
+    /// Whether the last [`Tree::update`] had a node with this PID.
+    pub(crate) fn has_node(&self, pid: u32) -> bool {
+        self.index.contains_key(&pid)
+    }
+
     /// Decide membership for `nodes` (one scan of `/proc`) and write the indices of the live
     /// members into `out`: the root first (when alive), then depth-first with children in PID
     /// order, then followed processes that now hang elsewhere (reparented), each with its subtree.

@@ -5,6 +5,7 @@
 
 pub(crate) mod smaps_rollup;
 pub(crate) mod stat;
+pub(crate) mod status;
 
 /// Parse an unsigned decimal number; `None` for empty input or any non-digit.
 pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
