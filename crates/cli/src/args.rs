@@ -75,6 +75,18 @@ verdict.json. Ctrl-C stops the target and still writes the verdict of what was r
 CSV: a header line, first column t_seconds (float seconds, non-decreasing), further columns are
 values (bytes or counts). Empty cells are missing samples.")]
     Analyze(AnalyzeArgs),
+    /// Drive HTTP load at a URL: open model at --rate (latency from intended send times), or
+    /// closed model with --concurrency.
+    #[command(after_help = "Examples:
+  leakhound load http://127.0.0.1:8080/ --rate 2000 --duration 10s
+  leakhound load http://127.0.0.1:8080/api --rate 500 --arrivals poisson --duration 5m --csv load.csv
+  leakhound load http://127.0.0.1:8080/ --concurrency 64 --duration 30s        # like wrk -c64
+  leakhound load http://127.0.0.1:8080/items -X POST -H 'Content-Type: application/json' --body @item.json --rate 100
+  leakhound load --scenario examples/cycles.toml http://127.0.0.1:8080/ --json
+
+Scenario files (TOML): weighted [[request]]s with {{seq}}/{{random}} placeholders and [[stage]]s
+(constant, ramp, steps, cycles); see docs/load.md. Ctrl-C prints the summary of what was done.")]
+    Load(LoadArgs),
     /// Run the built-in demo: a leaky service is caught, the fixed one passes (about 90 s).
     #[command(after_help = "Examples:
   leakhound demo
@@ -183,4 +195,64 @@ impl DemoVariant {
             DemoVariant::Fixed => "fixed",
         }
     }
+}
+
+/// What to send and how fast (shared by `load` and `run --load`).
+#[derive(Debug, Args)]
+pub(crate) struct LoadTargetArgs {
+    /// Open model: requests per second (scheduled, independent of responses).
+    #[arg(long)]
+    pub(crate) rate: Option<f64>,
+    /// Closed model: this many connections sending back to back (no --rate).
+    #[arg(short = 'c', long)]
+    pub(crate) concurrency: Option<usize>,
+    /// Spacing of open-model arrivals.
+    #[arg(long, value_enum)]
+    pub(crate) arrivals: Option<ArrivalsArg>,
+    /// At most this many requests outstanding (open model; one connection each) [default: 256].
+    #[arg(long)]
+    pub(crate) max_in_flight: Option<usize>,
+    /// HTTP method.
+    #[arg(short = 'X', long)]
+    pub(crate) method: Option<String>,
+    /// Extra header, `Name: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub(crate) headers: Vec<String>,
+    /// Request body, or @FILE to read it from a file.
+    #[arg(long)]
+    pub(crate) body: Option<String>,
+    /// Scenario file (TOML): requests, stages, arrivals; the URL, --rate and --duration override it.
+    #[arg(long, value_name = "FILE.toml")]
+    pub(crate) scenario: Option<PathBuf>,
+    /// A request without a full response after this long is a timeout error [default: 10s].
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) timeout: Option<Duration>,
+    /// Worker threads of the load driver [default: number of CPUs].
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ArrivalsArg {
+    /// Evenly spaced.
+    Constant,
+    /// Poisson process (exponential gaps).
+    Poisson,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoadArgs {
+    /// Target URL, http://HOST:PORT/PATH (optional with a --scenario that names its target).
+    pub(crate) url: Option<String>,
+    #[command(flatten)]
+    pub(crate) target: LoadTargetArgs,
+    /// How long to send (e.g. 10s, 5m) [default: 10s, or the scenario's stages].
+    #[arg(short, long, value_parser = parse_duration)]
+    pub(crate) duration: Option<Duration>,
+    /// Write the per-second series (load.csv format) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) csv: Option<PathBuf>,
+    /// Print the summary as JSON ("schema_version": 1) instead of the terminal summary.
+    #[arg(long)]
+    pub(crate) json: bool,
 }

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use leakhound_core::load::LoadSummary;
 use leakhound_core::{RunInfo, RunReport, SCHEMA_VERSION};
 use serde::Serialize;
 
@@ -67,6 +68,12 @@ pub(crate) fn write_run_json(dir: &Path, run: &RunInfo) -> anyhow::Result<()> {
 /// Write `verdict.json`.
 pub(crate) fn write_verdict_json(dir: &Path, report: &RunReport) -> anyhow::Result<()> {
     write_json_atomic(&dir.join("verdict.json"), report)
+}
+
+/// Write `load.csv` (one line per second of load).
+pub(crate) fn write_load_csv(dir: &Path, load: &LoadSummary) -> anyhow::Result<()> {
+    let path = dir.join("load.csv");
+    fs::write(&path, load.to_csv()).with_context(|| format!("failed to write {}", path.display()))
 }
 
 fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {

@@ -1,21 +1,21 @@
 //! `leakhound demo`: catch a leak in a real service, then confirm the fix.
 //!
 //! Starts the bundled demo service (`leakhound demo-service`, a child process of its own) in its
-//! leaky variant, drives HTTP requests at it over 127.0.0.1, samples and judges it exactly as
+//! leaky variant, drives open-model HTTP load at it over 127.0.0.1 (the `load` crate), samples and judges it exactly as
 //! `run` does, then does the same with the fixed variant. Success (exit 0) means: the leaky
 //! variant leaks memory and fds, the fixed one (which still has a bounded cache that fills at
 //! start) shows no leak at all.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
 
 use anyhow::Context;
 use leakhound_core::{ExitCodes, Metric, RunReport, Verdict, format_rate};
+use leakhound_load::LoadPlan;
 use leakhound_sampler::Sampler;
 
 use super::present::print_report;
@@ -31,8 +31,6 @@ use crate::props::SamplingProps;
 const DEMO_INTERVAL: Duration = Duration::from_millis(500);
 /// Start-up excluded from the verdict: process start and the first connections.
 const DEMO_WARMUP: Duration = Duration::from_secs(2);
-/// Keep-alive connections the built-in client uses.
-const CLIENT_CONNECTIONS: u32 = 4;
 
 struct VariantResult {
     name: &'static str,
@@ -155,9 +153,16 @@ fn run_variant(
         dir.as_deref(),
         &suffix,
     )?;
+    // Open-model load for a little longer than the sampling, so every sample sees load.
+    let plan = LoadPlan::open(
+        &format!("http://{addr}/item"),
+        f64::from(rate),
+        duration + Duration::from_secs(5),
+    )
+    .map_err(|e| ExpectedError::usage(e.to_string()))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let counters = Arc::new(ClientCounters::default());
-    let client = start_client(&addr, rate, Arc::clone(&stop), Arc::clone(&counters));
+    let load_stop = Arc::clone(&stop);
+    let load = thread::spawn(move || leakhound_load::run_load(&plan, load_stop, &mut |_| {}));
     let mut sampler = Sampler::new(target.pid())
         .map_err(|e| ExpectedError::target_failed(format!("demo service vanished: {e}")))?;
     let rec = session::record(
@@ -170,9 +175,11 @@ fn run_variant(
         None,
     );
     stop.store(true, Ordering::SeqCst);
-    for h in client {
-        let _ = h.join();
-    }
+    let load = match load.join() {
+        Ok(Ok(summary)) => Some(summary),
+        Ok(Err(e)) => return Err(ExpectedError::usage(format!("load driver failed: {e}"))),
+        Err(_) => anyhow::bail!("the load driver thread panicked"),
+    };
     let rec = rec?;
     let sig = match rec.ended {
         Ended::Interrupted(s) => s,
@@ -180,13 +187,17 @@ fn run_variant(
     };
     target.terminate(Duration::from_secs(2), sig);
     let outcome = session::child_outcome(&rec, &target);
-    let report = session::conclude(&session, rec, outcome, &props)?;
+    let (requests, errors) = load
+        .as_ref()
+        .map(|l| (l.completed, l.errors.total()))
+        .unwrap_or((0, 0));
+    let report = session::conclude(&session, rec, outcome, &props, load)?;
     print_report(&report, false, out)?;
     Ok(VariantResult {
         name: variant,
         report,
-        requests: counters.ok.load(Ordering::Relaxed),
-        errors: counters.errors.load(Ordering::Relaxed),
+        requests,
+        errors,
     })
 }
 
@@ -238,88 +249,4 @@ fn print_comparison(results: &[VariantResult], out: &Output) {
             r.report.run.run_dir.as_deref().unwrap_or("-")
         );
     }
-}
-
-#[derive(Default)]
-struct ClientCounters {
-    ok: AtomicU64,
-    errors: AtomicU64,
-}
-
-/// A small paced HTTP/1.1 keep-alive client: `rate` requests per second over a few connections,
-/// each sent at its scheduled time (or at once when behind). Replaced by the load driver later.
-fn start_client(
-    addr: &str,
-    rate: u32,
-    stop: Arc<AtomicBool>,
-    counters: Arc<ClientCounters>,
-) -> Vec<JoinHandle<()>> {
-    let conns = CLIENT_CONNECTIONS.min(rate);
-    let per_conn = f64::from(rate) / f64::from(conns);
-    (0..conns)
-        .map(|i| {
-            let addr = addr.to_string();
-            let stop = Arc::clone(&stop);
-            let counters = Arc::clone(&counters);
-            thread::spawn(move || {
-                let gap = Duration::from_secs_f64(1.0 / per_conn);
-                // Stagger the connections so requests are evenly spread.
-                let start = Instant::now() + gap.mul_f64(f64::from(i) / f64::from(conns));
-                let mut n: u32 = 0;
-                let mut conn: Option<BufReader<TcpStream>> = None;
-                while !stop.load(Ordering::Relaxed) {
-                    let due = start + gap * n;
-                    let now = Instant::now();
-                    if due > now {
-                        thread::sleep((due - now).min(Duration::from_millis(50)));
-                        continue;
-                    }
-                    n += 1;
-                    match one_request(&mut conn, &addr) {
-                        Ok(()) => counters.ok.fetch_add(1, Ordering::Relaxed),
-                        Err(_) => {
-                            conn = None;
-                            counters.errors.fetch_add(1, Ordering::Relaxed)
-                        }
-                    };
-                }
-            })
-        })
-        .collect()
-}
-
-fn one_request(conn: &mut Option<BufReader<TcpStream>>, addr: &str) -> std::io::Result<()> {
-    if conn.is_none() {
-        let s = TcpStream::connect(addr)?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        *conn = Some(BufReader::new(s));
-    }
-    let r = conn.as_mut().expect("connection was just set");
-    r.get_mut()
-        .write_all(b"GET /item HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")?;
-    // Read the head, then exactly Content-Length bytes of body.
-    let mut len = 0usize;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if r.read_line(&mut line)? == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "connection closed",
-            ));
-        }
-        let h = line.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body)?;
-    Ok(())
 }

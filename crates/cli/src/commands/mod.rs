@@ -10,6 +10,7 @@ use crate::output::Output;
 mod analyze;
 mod demo;
 mod demo_service;
+mod load;
 mod present;
 mod run;
 mod watch;
@@ -22,6 +23,7 @@ pub(crate) fn dispatch() -> anyhow::Result<u8> {
         Command::Run(a) => run::run(a, &out),
         Command::Watch(a) => watch::run(a, &out),
         Command::Analyze(a) => analyze::run(a, &out),
+        Command::Load(a) => load::run(a, &out),
         Command::Demo(a) => demo::run(a, &out),
         Command::DemoService(a) => demo_service::run(a),
     }

@@ -98,7 +98,7 @@ pub(crate) fn finish(
     }
     let outcome = session::child_outcome(&rec, target);
     let failed = outcome.failed;
-    let report = session::conclude(session, rec, outcome, props)?;
+    let report = session::conclude(session, rec, outcome, props, None)?;
     print_report(&report, props.json, out)?;
     if failed {
         eprintln!(

@@ -57,7 +57,7 @@ pub(crate) fn run(args: &WatchArgs, out: &Output) -> anyhow::Result<u8> {
         None,
     )?;
     let outcome = session::watch_outcome(&rec);
-    let report = session::conclude(&session, rec, outcome, &props)?;
+    let report = session::conclude(&session, rec, outcome, &props, None)?;
     print_report(&report, props.json, out)?;
     Ok(report.verdict.exit_code())
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use leakhound_core::load::LoadSummary;
 use leakhound_core::{
     Metric, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Verdict, Warning,
     format_bytes,
@@ -224,12 +225,14 @@ pub(crate) fn judge(series: &[Series], opts: &DetectOptions) -> (Vec<SeriesVerdi
     (verdicts, overall)
 }
 
-/// Judge the recording, write `verdict.json`, and build the report.
+/// Judge the recording, write `verdict.json` (and `load.csv` when load was driven), and build
+/// the report.
 pub(crate) fn conclude(
     session: &SessionDir,
     rec: Recording,
     target: TargetOutcome,
     props: &SamplingProps,
+    load: Option<LoadSummary>,
 ) -> anyhow::Result<RunReport> {
     let (verdicts, overall) = judge(&rec.series, &props.detect_options());
     let mut warnings = rec.warnings;
@@ -258,9 +261,12 @@ pub(crate) fn conclude(
         verdict: overall,
         series: verdicts,
         warnings,
-        load: None,
+        load,
         data: rec.series,
     };
+    if let Some(l) = &report.load {
+        rundir::write_load_csv(&session.dir, l)?;
+    }
     rundir::write_verdict_json(&session.dir, &report)?;
     Ok(report)
 }

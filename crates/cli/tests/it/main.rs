@@ -4,6 +4,7 @@
 //! machine this project builds on), so the leaks are real allocations and real descriptors.
 
 mod analyze;
+mod demo;
 mod run;
 mod support;
 mod watch;

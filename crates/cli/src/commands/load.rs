@@ -1,0 +1,365 @@
+//! `leakhound load URL`: a standalone HTTP load test (open model at `--rate`, or closed model
+//! with `--concurrency`), printed as a terminal summary or versioned JSON.
+//!
+//! The arguments become a [`LoadPlan`] (validated, clap-free) before anything is sent; the
+//! `load` crate does the work on its own runtime. Ctrl-C stops the test and still prints the
+//! summary of what was done. Also home of the terminal rendering of a [`LoadSummary`], which
+//! `run --load` reuses.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
+use leakhound_core::ExitCodes;
+use leakhound_core::load::{LoadModel, LoadSummary};
+use leakhound_load::{Arrivals, LoadPlan, Model, RequestTemplate, run_load};
+use serde::Serialize;
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::args::{ArrivalsArg, LoadArgs, LoadTargetArgs};
+use crate::errors::ExpectedError;
+use crate::output::Output;
+
+/// Default length of `leakhound load` without `--duration` or a scenario.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
+/// Per-second rows printed in the terminal summary; longer tests point to `--csv` instead.
+const MAX_ROWS_SHOWN: usize = 30;
+
+pub(crate) fn run(args: &LoadArgs, out: &Output) -> anyhow::Result<u8> {
+    let plan = plan_from_args(args.url.as_deref(), &args.target, args.duration)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(SIGINT, Arc::clone(&stop)).context("failed to handle SIGINT")?;
+    signal_hook::flag::register(SIGTERM, Arc::clone(&stop)).context("failed to handle SIGTERM")?;
+    out.status(&format!("leakhound load: {}", describe_plan(&plan)));
+    let pb = out.progress(Some(plan.duration()));
+    let summary = run_load(&plan, stop, &mut |t| {
+        pb.set_position(t.elapsed_s as u64);
+        pb.set_message(format!(
+            "{} req/s · {} errors{}",
+            t.second.achieved,
+            t.errors_total,
+            if t.dropped_total > 0 {
+                format!(" · {} dropped", t.dropped_total)
+            } else {
+                String::new()
+            }
+        ));
+    })
+    .map_err(|e| ExpectedError::usage(e.to_string()))?;
+    pb.finish_and_clear();
+    if let Some(path) = &args.csv {
+        std::fs::write(path, summary.to_csv())
+            .with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    let stdout = std::io::stdout();
+    let mut w = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut w, &LoadJson::new(&summary))?;
+        writeln!(w)?;
+    } else {
+        write_summary(&mut w, &summary, true)?;
+        if let Some(path) = &args.csv {
+            writeln!(w, "per-second series written to {}", path.display())?;
+        }
+    }
+    w.flush()?;
+    if summary.completed == 0 && summary.scheduled > 0 {
+        eprintln!(
+            "error: no request to {} got a response ({} errors); is the target up?",
+            summary.target,
+            summary.errors.total()
+        );
+        return Ok(ExitCodes::TARGET_FAILED);
+    }
+    Ok(ExitCodes::OK)
+}
+
+/// `leakhound load --json`: the summary with the document's schema version.
+#[derive(Serialize)]
+pub(crate) struct LoadJson<'a> {
+    schema_version: u32,
+    #[serde(flatten)]
+    summary: &'a LoadSummary,
+}
+
+impl<'a> LoadJson<'a> {
+    pub(crate) fn new(summary: &'a LoadSummary) -> LoadJson<'a> {
+        LoadJson {
+            schema_version: leakhound_core::SCHEMA_VERSION,
+            summary,
+        }
+    }
+}
+
+fn usage(e: impl std::fmt::Display) -> anyhow::Error {
+    ExpectedError::usage(e.to_string())
+}
+
+/// Build a validated plan from a URL and the shared load flags (also used by `run --load`).
+pub(crate) fn plan_from_args(
+    url: Option<&str>,
+    a: &LoadTargetArgs,
+    duration: Option<Duration>,
+) -> anyhow::Result<LoadPlan> {
+    if let Some(r) = a.rate {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(usage(format!("--rate must be a number > 0 (got {r})")));
+        }
+    }
+    if a.rate.is_some() && a.concurrency.is_some() {
+        return Err(usage(
+            "use either --rate (open model) or --concurrency (closed model), not both",
+        ));
+    }
+    if a.concurrency == Some(0) {
+        return Err(usage("--concurrency must be at least 1"));
+    }
+    if a.max_in_flight == Some(0) {
+        return Err(usage("--max-in-flight must be at least 1"));
+    }
+    if duration.is_some_and(|d| d.is_zero()) {
+        return Err(usage("--duration must be longer than 0 s"));
+    }
+    let mut plan = match &a.scenario {
+        Some(path) => {
+            let mut plan = LoadPlan::from_file_with_target(path, url).map_err(usage)?;
+            if let Some(c) = a.concurrency {
+                plan.model = Model::Closed {
+                    concurrency: c,
+                    duration: duration.unwrap_or(plan.duration()),
+                };
+                plan.max_in_flight = c;
+            } else if a.rate.is_some() || duration.is_some() {
+                let rate = a.rate.or_else(|| mean_rate(&plan)).unwrap_or(1.0);
+                plan.set_constant_rate(rate, duration.unwrap_or(plan.duration()));
+            }
+            plan
+        }
+        None => {
+            let Some(url) = url else {
+                return Err(usage("give a target URL (http://127.0.0.1:PORT/path) or --scenario FILE"));
+            };
+            let d = duration.unwrap_or(DEFAULT_DURATION);
+            match a.concurrency {
+                Some(c) => LoadPlan::closed(url, c, d).map_err(usage)?,
+                None => {
+                    let Some(rate) = a.rate else {
+                        return Err(usage(
+                            "give --rate N (open model, requests/s) or --concurrency N (closed model)",
+                        ));
+                    };
+                    LoadPlan::open(url, rate, d).map_err(usage)?
+                }
+            }
+        }
+    };
+    if let Some(arr) = a.arrivals {
+        if let Model::Open { arrivals, .. } = &mut plan.model {
+            *arrivals = match arr {
+                ArrivalsArg::Constant => Arrivals::Constant,
+                ArrivalsArg::Poisson => Arrivals::Poisson,
+            };
+        } else {
+            return Err(usage("--arrivals applies to the open model (--rate), not --concurrency"));
+        }
+    }
+    if let Some(m) = a.max_in_flight {
+        plan.max_in_flight = m;
+    }
+    if let Some(t) = a.timeout {
+        plan.timeout = t;
+    }
+    if let Some(t) = a.threads {
+        plan.threads = t.max(1);
+    }
+    if a.method.is_some() || !a.headers.is_empty() || a.body.is_some() {
+        let mut t = match (&a.scenario, plan.requests.first()) {
+            (Some(_), _) => return Err(usage(
+                "-X/-H/--body describe a single request; with --scenario put them in the file's [[request]]",
+            )),
+            (None, Some(first)) => first.clone(),
+            (None, None) => RequestTemplate::get("/"),
+        };
+        if let Some(m) = &a.method {
+            t.method = m.to_ascii_uppercase();
+        }
+        for h in &a.headers {
+            t.add_header(h).map_err(usage)?;
+        }
+        if let Some(b) = &a.body {
+            t.body = Some(read_body(b)?);
+        }
+        plan.requests = vec![t];
+    }
+    plan.validate().map_err(usage)?;
+    Ok(plan)
+}
+
+/// The scenario's average rate, used when only `--duration` overrides it.
+fn mean_rate(plan: &LoadPlan) -> Option<f64> {
+    let n = plan.expected_requests()?;
+    let d = plan.duration().as_secs_f64();
+    (d > 0.0 && n > 0.0).then(|| n / d)
+}
+
+/// `--body @FILE` reads a file; anything else is the body itself.
+fn read_body(b: &str) -> anyhow::Result<Vec<u8>> {
+    match b.strip_prefix('@') {
+        Some(path) => std::fs::read(Path::new(path))
+            .map_err(|e| usage(format!("failed to read the body file {path}: {e}"))),
+        None => Ok(b.as_bytes().to_vec()),
+    }
+}
+
+/// One line saying what will be sent.
+pub(crate) fn describe_plan(plan: &LoadPlan) -> String {
+    let url = format!("{}{}", plan.target.base_url(), plan.requests[0].path);
+    let more = if plan.requests.len() > 1 {
+        format!(" (+{} more request kinds)", plan.requests.len() - 1)
+    } else {
+        String::new()
+    };
+    match &plan.model {
+        Model::Closed { concurrency, duration } => format!(
+            "{url}{more} · closed model, {concurrency} connections for {:.0} s",
+            duration.as_secs_f64()
+        ),
+        Model::Open { stages, arrivals } => {
+            let what = match (stages.len(), plan.expected_requests()) {
+                (1, _) if stages[0].kind() == "constant" => {
+                    let n = plan.expected_requests().unwrap_or(0.0);
+                    format!("{:.0} req/s", n / plan.duration().as_secs_f64())
+                }
+                (_, n) => format!(
+                    "{} stage(s): {}, {:.0} requests",
+                    stages.len(),
+                    stages.iter().map(|s| s.kind()).collect::<Vec<_>>().join(", "),
+                    n.unwrap_or(0.0)
+                ),
+            };
+            format!(
+                "{url}{more} · open model, {} arrivals, {what} for {:.0} s, at most {} in flight",
+                arrivals.as_str(),
+                plan.duration().as_secs_f64(),
+                plan.max_in_flight
+            )
+        }
+    }
+}
+
+fn ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2} s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.1} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
+/// The terminal summary of a load test.
+pub(crate) fn write_summary(
+    w: &mut dyn Write,
+    s: &LoadSummary,
+    per_second: bool,
+) -> std::io::Result<()> {
+    let model = match s.model {
+        LoadModel::Open => format!(
+            "open model, {} arrivals",
+            s.arrivals.as_deref().unwrap_or("constant")
+        ),
+        LoadModel::Closed => format!("closed model, {} connections", s.connections),
+    };
+    writeln!(
+        w,
+        "load: {} · {model} · {:.1} s{}",
+        s.target,
+        s.elapsed_s,
+        if s.interrupted { " (interrupted)" } else { "" }
+    )?;
+    let rate = match s.offered_rate {
+        Some(o) => format!(
+            "offered {o:.1}/s · achieved {:.1}/s ({:.1} %)",
+            s.achieved_rate,
+            if o > 0.0 { 100.0 * s.achieved_rate / o } else { 0.0 }
+        ),
+        None => format!("achieved {:.1}/s", s.achieved_rate),
+    };
+    writeln!(w, "  rate      {rate}")?;
+    writeln!(
+        w,
+        "  requests  scheduled {} · sent {} · completed {} · late {} (> {:.0} ms) · dropped {}",
+        s.scheduled, s.sent, s.completed, s.late, s.late_threshold_ms, s.dropped
+    )?;
+    let status = if s.status_counts.is_empty() {
+        "none".to_string()
+    } else {
+        s.status_counts
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    writeln!(w, "  status    {status}")?;
+    let e = &s.errors;
+    writeln!(
+        w,
+        "  errors    {} (connect {} · timeout {} · reset {} · http {} · other {})",
+        e.total(),
+        e.connect,
+        e.timeout,
+        e.reset,
+        e.http,
+        e.other
+    )?;
+    let l = &s.latency;
+    writeln!(
+        w,
+        "  latency   p50 {} · p90 {} · p99 {} · p99.9 {} · max {}{}",
+        ms(l.p50_ms),
+        ms(l.p90_ms),
+        ms(l.p99_ms),
+        ms(l.p999_ms),
+        ms(l.max_ms),
+        if s.model == LoadModel::Open {
+            " (from intended send times)"
+        } else {
+            ""
+        }
+    )?;
+    if let Some(r) = &s.retained {
+        writeln!(
+            w,
+            "  retained  {:.0} bytes/request (95 % CI {:.0} .. {:.0}) from {} {} floors of {}",
+            r.bytes_per_request, r.ci95[0], r.ci95[1], r.floors, r.method, r.series
+        )?;
+    }
+    if per_second && !s.per_second.is_empty() {
+        if s.per_second.len() <= MAX_ROWS_SHOWN {
+            writeln!(w, "  {:>7} {:>8} {:>8} {:>7} {:>10}  phase", "t (s)", "offered", "achieved", "errors", "p99")?;
+            for r in &s.per_second {
+                writeln!(
+                    w,
+                    "  {:>7.1} {:>8} {:>8} {:>7} {:>10}  {}",
+                    r.t_s,
+                    r.offered,
+                    r.achieved,
+                    r.errors,
+                    ms(r.p99_ms),
+                    r.phase
+                )?;
+            }
+        } else {
+            writeln!(
+                w,
+                "  ({} per-second rows; write them with --csv FILE or see --json)",
+                s.per_second.len()
+            )?;
+        }
+    }
+    Ok(())
+}
