@@ -138,6 +138,9 @@ fn main() -> anyhow::Result<()> {
                             o.detected_at_s.map(|x| x.round())
                         );
                         let opts = leakhound_detect::DetectOptions::default();
+                        if std::env::var_os("EXPLAIN").is_some() {
+                            print!("{}", leakhound_detect::explain(&it.series, &opts));
+                        }
                         println!(
                             "       end: {}\n       onl: {}",
                             leakhound_detect::analyze(&it.series, &opts).reason,

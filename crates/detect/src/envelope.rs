@@ -106,8 +106,8 @@ pub(crate) fn lower_envelope(t: &[f64], v: &[f64]) -> Envelope {
 /// The coarse alternative envelope uses 4× the samples per bin.
 const COARSE_FACTOR: usize = 4;
 
-/// It must still have at least 12 bins, enough for the recent-half test to have 6.
-const COARSE_MIN_BINS: usize = 12;
+/// It must still have at least 20 bins, so the recent-half test keeps 10.
+const COARSE_MIN_BINS: usize = 20;
 
 /// Envelope with about `per_bin` samples per bin (see [`lower_envelope`]).
 fn envelope_with(t: &[f64], v: &[f64], per_bin: usize) -> Envelope {

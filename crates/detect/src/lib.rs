@@ -74,3 +74,10 @@ pub fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
 pub fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
     policy::analyze_online(series, opts)
 }
+
+/// A multi-line dump of the evidence behind the end-of-run verdict, for tuning and bug reports
+/// (the format is not stable).
+#[doc(hidden)]
+pub fn explain(series: &Series, opts: &DetectOptions) -> String {
+    policy::explain(series, opts)
+}

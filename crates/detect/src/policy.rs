@@ -183,7 +183,18 @@ fn trend(env: &Envelope) -> Option<Trend> {
         env.y.iter().fold(0.0_f64, |a, b| a.max(b.abs()))
     };
     let jumps = find_jumps(&env.y, level);
-    let staircase = jumps.ups.len() > MAX_ONE_OFF_STEPS;
+    // A staircase: more up-steps than one-off steps explain, and not given back (the falls
+    // between bins sum to under half the rises). Steps that are given back are load humps,
+    // cut out like one-off steps.
+    let rise: f64 = jumps.ups.iter().map(|&i| env.y[i + 1] - env.y[i]).sum();
+    let fall: f64 = jumps
+        .all
+        .iter()
+        .map(|&i| env.y[i + 1] - env.y[i])
+        .filter(|d| *d < 0.0)
+        .map(f64::abs)
+        .sum();
+    let staircase = jumps.ups.len() > MAX_ONE_OFF_STEPS && fall < 0.5 * rise;
     let cuts: Vec<usize> = if staircase {
         Vec::new()
     } else {
@@ -327,7 +338,10 @@ fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     let significant = tr.mk.p_increasing < ctx.alpha && tr.fit.ci95[0] > 0.0;
     let big_enough = g_full >= opts.min_growth && growth_abs >= min_abs;
     let g_now = current_rate * tr.window / tr.level;
-    let late_ok = tr.late_mk.p_increasing < ALPHA_LATE
+    // Still rising at the end: the recent half's rate is large enough and either significant
+    // on its own or at least half the overall rate (no sign of levelling off; a noisy recent
+    // half alone is not evidence of a plateau).
+    let late_ok = (tr.late_mk.p_increasing < ALPHA_LATE || late_rate >= 0.5 * rate)
         && g_late >= LATE_GROWTH_FACTOR * opts.min_growth
         && g_now >= LATE_GROWTH_FACTOR * opts.min_growth;
     let base = Judgement {
@@ -646,4 +660,58 @@ pub(crate) fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVer
         );
     }
     sv
+}
+
+/// A multi-line dump of the evidence behind the end-of-run verdict (envelope, jumps, tests),
+/// for tuning and bug reports; the format is not stable.
+pub(crate) fn explain(series: &Series, opts: &DetectOptions) -> String {
+    use std::fmt::Write as _;
+    let c = clean(series, opts.warmup_s);
+    let mut s = String::new();
+    let env = lower_envelope(&c.t, &c.v);
+    let mut tmp = env.y.clone();
+    let level = median_in_place(&mut tmp).abs();
+    let jumps = find_jumps(&env.y, level);
+    let _ = writeln!(
+        s,
+        "samples {} span {:.0}s bins {} width {:.1}s level {:.4e}",
+        c.len(),
+        c.span(),
+        env.y.len(),
+        env.width,
+        level
+    );
+    let _ = writeln!(
+        s,
+        "envelope/level: {}",
+        env.y
+            .iter()
+            .map(|y| format!("{:.3}", y / level))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let _ = writeln!(
+        s,
+        "restarts {:?} ups {:?} all {:?}",
+        jumps.restarts, jumps.ups, jumps.all
+    );
+    if let Some(tr) = trend(&env) {
+        let _ = writeln!(
+            s,
+            "mk z {:.2} p {:.2e} | slope {:.3e} ci {:.3e}..{:.3e} | g_full {:.4} | late p {:.3} late slope {:.3e} g_late {:.4} | curv {:?} | sat {:?} | rise_start {:.0}",
+            tr.mk.z,
+            tr.mk.p_increasing,
+            tr.fit.slope,
+            tr.fit.ci95[0],
+            tr.fit.ci95[1],
+            tr.fit.slope * tr.window / tr.level,
+            tr.late_mk.p_increasing,
+            tr.late_fit.map_or(0.0, |f| f.slope),
+            tr.late_fit.map_or(0.0, |f| f.slope) * tr.window / tr.level,
+            tr.late_curvature,
+            tr.sat.map(|x| (x.sse_plateau / x.sse_linear, x.end_slope * tr.window / tr.level)),
+            tr.rise_start
+        );
+    }
+    s
 }
