@@ -201,7 +201,7 @@ impl DemoVariant {
 #[derive(Debug, Args)]
 pub(crate) struct LoadTargetArgs {
     /// Open model: requests per second (scheduled, independent of responses).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub(crate) rate: Option<f64>,
     /// Closed model: this many connections sending back to back (no --rate).
     #[arg(short = 'c', long)]

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use leakhound_core::ExitCodes;
 use leakhound_core::load::{LoadModel, LoadSummary};
-use leakhound_load::{Arrivals, LoadPlan, Model, RequestTemplate, run_load};
+use leakhound_load::{Arrivals, LoadError, LoadPlan, Model, RequestTemplate, run_load};
 use serde::Serialize;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -49,7 +49,7 @@ pub(crate) fn run(args: &LoadArgs, out: &Output) -> anyhow::Result<u8> {
             }
         ));
     })
-    .map_err(|e| ExpectedError::usage(e.to_string()))?;
+    .map_err(load_err)?;
     pb.finish_and_clear();
     if let Some(path) = &args.csv {
         std::fs::write(path, summary.to_csv())
@@ -58,8 +58,10 @@ pub(crate) fn run(args: &LoadArgs, out: &Output) -> anyhow::Result<u8> {
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut w, &LoadJson::new(&summary))?;
-        writeln!(w)?;
+        // Serialize first so a closed pipe surfaces as an io::Error (exit 0), not a JSON error.
+        let mut text = serde_json::to_string_pretty(&LoadJson::new(&summary))?;
+        text.push('\n');
+        w.write_all(text.as_bytes())?;
     } else {
         write_summary(&mut w, &summary, true)?;
         if let Some(path) = &args.csv {
@@ -95,8 +97,20 @@ impl<'a> LoadJson<'a> {
     }
 }
 
-fn usage(e: impl std::fmt::Display) -> anyhow::Error {
-    ExpectedError::usage(e.to_string())
+fn usage(msg: impl std::fmt::Display) -> anyhow::Error {
+    ExpectedError::usage(msg.to_string())
+}
+
+/// A usage error from a load error, with its causes ("failed to read x: No such file…").
+pub(crate) fn load_err(e: LoadError) -> anyhow::Error {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(cause) = src {
+        msg.push_str(": ");
+        msg.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    usage(msg)
 }
 
 /// Build a validated plan from a URL and the shared load flags (also used by `run --load`).
@@ -105,10 +119,8 @@ pub(crate) fn plan_from_args(
     a: &LoadTargetArgs,
     duration: Option<Duration>,
 ) -> anyhow::Result<LoadPlan> {
-    if let Some(r) = a.rate {
-        if !(r.is_finite() && r > 0.0) {
-            return Err(usage(format!("--rate must be a number > 0 (got {r})")));
-        }
+    if let Some(r) = a.rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+        return Err(usage(format!("--rate must be a number > 0 (got {r})")));
     }
     if a.rate.is_some() && a.concurrency.is_some() {
         return Err(usage(
@@ -126,7 +138,7 @@ pub(crate) fn plan_from_args(
     }
     let mut plan = match &a.scenario {
         Some(path) => {
-            let mut plan = LoadPlan::from_file_with_target(path, url).map_err(usage)?;
+            let mut plan = LoadPlan::from_file_with_target(path, url).map_err(load_err)?;
             if let Some(c) = a.concurrency {
                 plan.model = Model::Closed {
                     concurrency: c,
@@ -141,18 +153,20 @@ pub(crate) fn plan_from_args(
         }
         None => {
             let Some(url) = url else {
-                return Err(usage("give a target URL (http://127.0.0.1:PORT/path) or --scenario FILE"));
+                return Err(usage(
+                    "give a target URL (http://127.0.0.1:PORT/path) or --scenario FILE",
+                ));
             };
             let d = duration.unwrap_or(DEFAULT_DURATION);
             match a.concurrency {
-                Some(c) => LoadPlan::closed(url, c, d).map_err(usage)?,
+                Some(c) => LoadPlan::closed(url, c, d).map_err(load_err)?,
                 None => {
                     let Some(rate) = a.rate else {
                         return Err(usage(
                             "give --rate N (open model, requests/s) or --concurrency N (closed model)",
                         ));
                     };
-                    LoadPlan::open(url, rate, d).map_err(usage)?
+                    LoadPlan::open(url, rate, d).map_err(load_err)?
                 }
             }
         }
@@ -164,7 +178,9 @@ pub(crate) fn plan_from_args(
                 ArrivalsArg::Poisson => Arrivals::Poisson,
             };
         } else {
-            return Err(usage("--arrivals applies to the open model (--rate), not --concurrency"));
+            return Err(usage(
+                "--arrivals applies to the open model (--rate), not --concurrency",
+            ));
         }
     }
     if let Some(m) = a.max_in_flight {
@@ -178,9 +194,11 @@ pub(crate) fn plan_from_args(
     }
     if a.method.is_some() || !a.headers.is_empty() || a.body.is_some() {
         let mut t = match (&a.scenario, plan.requests.first()) {
-            (Some(_), _) => return Err(usage(
-                "-X/-H/--body describe a single request; with --scenario put them in the file's [[request]]",
-            )),
+            (Some(_), _) => {
+                return Err(usage(
+                    "-X/-H/--body describe a single request; with --scenario put them in the file's [[request]]",
+                ));
+            }
             (None, Some(first)) => first.clone(),
             (None, None) => RequestTemplate::get("/"),
         };
@@ -188,14 +206,14 @@ pub(crate) fn plan_from_args(
             t.method = m.to_ascii_uppercase();
         }
         for h in &a.headers {
-            t.add_header(h).map_err(usage)?;
+            t.add_header(h).map_err(load_err)?;
         }
         if let Some(b) = &a.body {
             t.body = Some(read_body(b)?);
         }
         plan.requests = vec![t];
     }
-    plan.validate().map_err(usage)?;
+    plan.validate().map_err(load_err)?;
     Ok(plan)
 }
 
@@ -224,7 +242,10 @@ pub(crate) fn describe_plan(plan: &LoadPlan) -> String {
         String::new()
     };
     match &plan.model {
-        Model::Closed { concurrency, duration } => format!(
+        Model::Closed {
+            concurrency,
+            duration,
+        } => format!(
             "{url}{more} · closed model, {concurrency} connections for {:.0} s",
             duration.as_secs_f64()
         ),
@@ -237,7 +258,11 @@ pub(crate) fn describe_plan(plan: &LoadPlan) -> String {
                 (_, n) => format!(
                     "{} stage(s): {}, {:.0} requests",
                     stages.len(),
-                    stages.iter().map(|s| s.kind()).collect::<Vec<_>>().join(", "),
+                    stages
+                        .iter()
+                        .map(|s| s.kind())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     n.unwrap_or(0.0)
                 ),
             };
@@ -285,7 +310,11 @@ pub(crate) fn write_summary(
         Some(o) => format!(
             "offered {o:.1}/s · achieved {:.1}/s ({:.1} %)",
             s.achieved_rate,
-            if o > 0.0 { 100.0 * s.achieved_rate / o } else { 0.0 }
+            if o > 0.0 {
+                100.0 * s.achieved_rate / o
+            } else {
+                0.0
+            }
         ),
         None => format!("achieved {:.1}/s", s.achieved_rate),
     };
@@ -317,20 +346,24 @@ pub(crate) fn write_summary(
         e.other
     )?;
     let l = &s.latency;
-    writeln!(
-        w,
-        "  latency   p50 {} · p90 {} · p99 {} · p99.9 {} · max {}{}",
-        ms(l.p50_ms),
-        ms(l.p90_ms),
-        ms(l.p99_ms),
-        ms(l.p999_ms),
-        ms(l.max_ms),
-        if s.model == LoadModel::Open {
-            " (from intended send times)"
-        } else {
-            ""
-        }
-    )?;
+    if l.count == 0 {
+        writeln!(w, "  latency   no responses")?;
+    } else {
+        writeln!(
+            w,
+            "  latency   p50 {} · p90 {} · p99 {} · p99.9 {} · max {}{}",
+            ms(l.p50_ms),
+            ms(l.p90_ms),
+            ms(l.p99_ms),
+            ms(l.p999_ms),
+            ms(l.max_ms),
+            if s.model == LoadModel::Open {
+                " (from intended send times)"
+            } else {
+                ""
+            }
+        )?;
+    }
     if let Some(r) = &s.retained {
         writeln!(
             w,
@@ -340,7 +373,11 @@ pub(crate) fn write_summary(
     }
     if per_second && !s.per_second.is_empty() {
         if s.per_second.len() <= MAX_ROWS_SHOWN {
-            writeln!(w, "  {:>7} {:>8} {:>8} {:>7} {:>10}  phase", "t (s)", "offered", "achieved", "errors", "p99")?;
+            writeln!(
+                w,
+                "  {:>7} {:>8} {:>8} {:>7} {:>10}  phase",
+                "t (s)", "offered", "achieved", "errors", "p99"
+            )?;
             for r in &s.per_second {
                 writeln!(
                     w,
