@@ -91,6 +91,13 @@ pub struct SeriesVerdict {
     /// Seconds until the series reaches the given limit at the current rate (`None` without a
     /// limit, or when it does not grow).
     pub time_to_limit_s: Option<f64>,
+    /// The limit `time_to_limit_s` refers to, in the series' unit (`--limit`, the target's
+    /// cgroup `memory.max`, or its open-files limit).
+    #[serde(default)]
+    pub limit: Option<f64>,
+    /// Where the limit comes from (`--limit`, `cgroup memory.max`, `RLIMIT_NOFILE`).
+    #[serde(default)]
+    pub limit_source: Option<String>,
     /// For inconclusive verdicts: roughly how many more seconds of data would be needed.
     pub needs_more_s: Option<f64>,
     /// Number of samples judged.
@@ -120,6 +127,8 @@ impl SeriesVerdict {
             growth_pct: None,
             growth_abs: None,
             time_to_limit_s: None,
+            limit: None,
+            limit_source: None,
             needs_more_s: None,
             samples: 0,
             window_s: 0.0,

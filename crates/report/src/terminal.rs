@@ -140,7 +140,7 @@ pub fn write_verdict_table(
             } else {
                 s.warn(&label)
             };
-            writeln!(out, "  {label} {}", v.reason)?;
+            writeln!(out, "  {label} {}{}", v.reason, limit_note(v))?;
         }
     }
     Ok(())
@@ -198,6 +198,25 @@ pub fn write_overall(
                 writeln!(out, "{}", s.warn("verdict: inconclusive"))
             }
         }
+    }
+}
+
+/// `; at this rate it reaches the 2.00 GiB limit (cgroup memory.max) in about 3.5 h`
+fn limit_note(v: &SeriesVerdict) -> String {
+    match (v.verdict, v.time_to_limit_s, v.limit) {
+        (Verdict::Leak, Some(tt), Some(limit)) => {
+            let source = v
+                .limit_source
+                .as_deref()
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            format!(
+                "; at this rate it reaches the {} limit{source} in about {}",
+                format_quantity(v.unit, limit),
+                human_duration(tt)
+            )
+        }
+        _ => String::new(),
     }
 }
 

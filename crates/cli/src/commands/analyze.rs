@@ -30,11 +30,16 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         let verdicts: Vec<SeriesVerdict> = series
             .iter()
             .map(|s| {
-                if args.online {
+                let mut v = if args.online {
                     leakhound_detect::analyze_online(s, &opts)
                 } else {
                     leakhound_detect::analyze(s, &opts)
+                };
+                if args.limit.is_some() {
+                    v.limit = args.limit;
+                    v.limit_source = Some("--limit".to_string());
                 }
+                v
             })
             .collect();
         let file = path.display().to_string();

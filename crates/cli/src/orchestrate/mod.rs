@@ -2,5 +2,6 @@
 //! ties the sampler, the run directory and the detector together.
 
 pub(crate) mod child;
+pub(crate) mod limits;
 pub(crate) mod session;
 pub(crate) mod signals;

@@ -18,6 +18,7 @@ use leakhound_detect::DetectOptions;
 use leakhound_sampler::Sampler;
 
 use super::child::Target;
+use super::limits::TargetLimits;
 use super::signals::Interrupts;
 use crate::output::Output;
 use crate::props::SamplingProps;
@@ -64,6 +65,8 @@ pub(crate) type TickHook<'a> = &'a mut dyn FnMut(f64);
 pub(crate) struct SessionDir {
     pub(crate) dir: PathBuf,
     pub(crate) info: RunInfo,
+    /// Limits of the target, read when the session starts.
+    pub(crate) limits: TargetLimits,
 }
 
 impl SessionDir {
@@ -89,7 +92,11 @@ impl SessionDir {
             run_dir: Some(dir.display().to_string()),
         };
         rundir::write_run_json(&dir, &info)?;
-        Ok(SessionDir { dir, info })
+        let limits = match pid {
+            Some(p) => TargetLimits::read(p, props.limit),
+            None => TargetLimits::user(props.limit),
+        };
+        Ok(SessionDir { dir, info, limits })
     }
 }
 
@@ -215,11 +222,32 @@ fn progress_message(total: &leakhound_sampler::Counters) -> String {
     format!("rss {rss} · fds {fds} · {procs:.0} procs")
 }
 
-/// Judge every series (end of run).
-pub(crate) fn judge(series: &[Series], opts: &DetectOptions) -> (Vec<SeriesVerdict>, Verdict) {
+/// Judge every series (end of run), each against the limit that applies to it.
+pub(crate) fn judge(
+    series: &[Series],
+    opts: &DetectOptions,
+    limits: &TargetLimits,
+) -> (Vec<SeriesVerdict>, Verdict) {
+    let max_processes = series
+        .iter()
+        .find(|s| s.name == Metric::Processes.name())
+        .map(|s| s.v.iter().copied().fold(0.0, f64::max))
+        .unwrap_or(1.0);
     let verdicts: Vec<SeriesVerdict> = series
         .iter()
-        .map(|s| leakhound_detect::analyze(s, opts))
+        .map(|s| {
+            let limit = limits.for_series(s, max_processes);
+            let o = DetectOptions {
+                limit: limit.map(|l| l.value),
+                ..opts.clone()
+            };
+            let mut v = leakhound_detect::analyze(s, &o);
+            if let Some(l) = limit {
+                v.limit = Some(l.value);
+                v.limit_source = Some(l.source.to_string());
+            }
+            v
+        })
         .collect();
     let overall = Verdict::combine(verdicts.iter().map(|v| v.verdict));
     (verdicts, overall)
@@ -234,7 +262,7 @@ pub(crate) fn conclude(
     props: &SamplingProps,
     load: Option<LoadSummary>,
 ) -> anyhow::Result<RunReport> {
-    let (verdicts, overall) = judge(&rec.series, &props.detect_options());
+    let (verdicts, overall) = judge(&rec.series, &props.detect_options(), &session.limits);
     let mut warnings = rec.warnings;
     if overall == Verdict::Inconclusive {
         let warm = props.warmup.as_secs_f64();

@@ -28,6 +28,9 @@ fn fixture() -> RunReport {
     leak.growth_abs = Some(59.0 * 1048576.0);
     leak.growth_pct = Some(118.0);
     leak.detected_at_s = Some(59.0);
+    leak.limit = Some(2.0 * 1024.0 * 1024.0 * 1024.0);
+    leak.limit_source = Some("cgroup memory.max".into());
+    leak.time_to_limit_s = Some(1989.0);
     leak.samples = 60;
     leak.window_s = 59.0;
     let mut flat = SeriesVerdict::empty("fds", Unit::Fds, Verdict::NoLeak, "flat");
