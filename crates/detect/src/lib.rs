@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod changepoint;
+pub mod covariate;
 mod envelope;
 mod mann_kendall;
 mod policy;
