@@ -20,7 +20,7 @@ pub mod warnings;
 pub use exit_code::ExitCodes;
 pub use load::LoadSummary;
 pub use metrics::Metric;
-pub use report::{RunInfo, RunReport, SCHEMA_VERSION, TargetOutcome};
+pub use report::{ProcessChange, RunInfo, RunReport, SCHEMA_VERSION, TargetOutcome};
 pub use series::{Series, SeriesError};
 pub use units::{Unit, format_bytes, format_quantity, format_rate};
 pub use verdict::{SeriesVerdict, Verdict};

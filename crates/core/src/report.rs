@@ -55,6 +55,23 @@ pub struct TargetOutcome {
     pub samples: usize,
 }
 
+/// How one process of the tree changed over the run (first and last sample it was seen in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessChange {
+    /// Process id.
+    pub pid: u32,
+    /// Parent process id when first seen.
+    pub ppid: u32,
+    /// Command name (`comm`).
+    pub comm: String,
+    /// First time the process was sampled (seconds since start).
+    pub first_t: f64,
+    /// Last time the process was sampled.
+    pub last_t: f64,
+    /// Change of each metric between its first and last sample, by column name.
+    pub change: std::collections::BTreeMap<String, f64>,
+}
+
 /// The full outcome of a run, as written to `verdict.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -70,6 +87,9 @@ pub struct RunReport {
     pub series: Vec<SeriesVerdict>,
     /// Advisories.
     pub warnings: Vec<Warning>,
+    /// Per-process changes, largest memory growth first (empty for `analyze`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<ProcessChange>,
     /// The HTTP load driven during the run (`run --load`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<LoadSummary>,
@@ -82,5 +102,18 @@ impl RunReport {
     /// The series data with the given name, if present.
     pub fn data_for(&self, name: &str) -> Option<&Series> {
         self.data.iter().find(|s| s.name == name)
+    }
+
+    /// The process whose `series` grew most, when the tree had more than one process and that
+    /// process grew at all.
+    pub fn top_grower(&self, series: &str) -> Option<(&ProcessChange, f64)> {
+        if self.processes.len() < 2 {
+            return None;
+        }
+        self.processes
+            .iter()
+            .filter_map(|p| p.change.get(series).map(|&c| (p, c)))
+            .filter(|&(_, c)| c > 0.0)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 }

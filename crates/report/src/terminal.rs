@@ -48,6 +48,7 @@ impl Renderer for TerminalRenderer {
         }
         writeln!(out)?;
         write_verdict_table(&report.series, &report.data, s, out)?;
+        write_top_growers(report, s, out)?;
         write_warnings(&report.warnings, s, out)?;
         writeln!(out)?;
         write_overall(report.verdict, &report.series, s, out)
@@ -141,6 +142,40 @@ pub fn write_verdict_table(
                 s.warn(&label)
             };
             writeln!(out, "  {label} {}{}", v.reason, limit_note(v))?;
+        }
+    }
+    Ok(())
+}
+
+/// For each leaking series of a multi-process tree, the process where it grew most.
+fn write_top_growers(report: &RunReport, s: Style, out: &mut dyn Write) -> io::Result<()> {
+    let lines: Vec<String> = report
+        .series
+        .iter()
+        .filter(|v| v.verdict == Verdict::Leak)
+        .filter_map(|v| {
+            let (p, change) = report.top_grower(&v.series)?;
+            Some(format!(
+                "  {} grew most in pid {} ({}): +{}",
+                v.series,
+                p.pid,
+                p.comm,
+                format_quantity(v.unit, change)
+            ))
+        })
+        .collect();
+    if !lines.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}",
+            s.dim(&format!(
+                "  by process ({} processes seen):",
+                report.processes.len()
+            ))
+        )?;
+        for l in lines {
+            writeln!(out, "{l}")?;
         }
     }
     Ok(())

@@ -3,5 +3,6 @@
 
 pub(crate) mod child;
 pub(crate) mod limits;
+pub(crate) mod processes;
 pub(crate) mod session;
 pub(crate) mod signals;

@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 
 use leakhound_core::load::LoadSummary;
 use leakhound_core::{
-    Metric, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Verdict, Warning,
-    format_bytes,
+    Metric, ProcessChange, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Verdict,
+    Warning, format_bytes,
 };
 use leakhound_detect::DetectOptions;
 use leakhound_sampler::Sampler;
 
 use super::child::Target;
 use super::limits::TargetLimits;
+use super::processes::ProcessTracker;
 use super::signals::Interrupts;
 use crate::output::Output;
 use crate::props::SamplingProps;
@@ -56,6 +57,7 @@ pub(crate) struct Recording {
     pub(crate) ended: Ended,
     pub(crate) elapsed_s: f64,
     pub(crate) warnings: Vec<Warning>,
+    pub(crate) processes: Vec<ProcessChange>,
 }
 
 /// Periodic work done between samples (e.g. reporting load), called with the elapsed seconds.
@@ -115,6 +117,7 @@ pub(crate) fn record(
 ) -> anyhow::Result<Recording> {
     let mut writer = SamplesWriter::create(dir)?;
     let mut set = SeriesSet::new();
+    let mut tracker = ProcessTracker::default();
     let mut hook = hook;
     let pb = out.progress(props.duration);
     let start = Instant::now();
@@ -168,6 +171,7 @@ pub(crate) fn record(
         }
         writer.append(t, &sample)?;
         set.push(t, &sample.total);
+        tracker.observe(t, &sample);
         samples += 1;
         if let Some(h) = hook.as_deref_mut() {
             h(t);
@@ -206,6 +210,7 @@ pub(crate) fn record(
         ended,
         elapsed_s,
         warnings,
+        processes: tracker.into_changes(),
     })
 }
 
@@ -289,6 +294,7 @@ pub(crate) fn conclude(
         verdict: overall,
         series: verdicts,
         warnings,
+        processes: rec.processes,
         load,
         data: rec.series,
     };

@@ -43,6 +43,11 @@ fn watching_a_leaking_child_process_finds_the_leak() {
     assert_eq!(v["run"]["mode"], "watch");
     assert_eq!(series(&v, "rss_bytes")["verdict"], "leak");
     assert_eq!(series(&v, "processes")["verdict"], "no_leak");
+    // The growth is attributed to the python child, not the shell that was watched.
+    let procs = v["processes"].as_array().expect("per-process changes");
+    assert_eq!(procs.len(), 2, "{procs:#?}");
+    assert_eq!(procs[0]["comm"], "python3");
+    assert!(procs[0]["change"]["rss_bytes"].as_f64().unwrap() > 10e6);
     assert!(dir.path().join("samples.csv").exists());
 }
 

@@ -1,7 +1,7 @@
 //! Golden tests of every renderer over the same fixture report (STYLE rule 9).
 
 use leakhound_core::{
-    RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Unit, Verdict, Warning,
+    ProcessChange, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Unit, Verdict, Warning,
 };
 use leakhound_report::json::{AnalyzeRecord, JsonRenderer, write_json_line};
 use leakhound_report::terminal::TerminalRenderer;
@@ -67,6 +67,26 @@ fn fixture() -> RunReport {
             worst_s: 0.7,
         }],
         load: None,
+        processes: vec![
+            ProcessChange {
+                pid: 4242,
+                ppid: 1,
+                comm: "python3".into(),
+                first_t: 0.0,
+                last_t: 59.0,
+                change: [("rss_bytes".to_string(), 1048576.0)].into_iter().collect(),
+            },
+            ProcessChange {
+                pid: 4243,
+                ppid: 4242,
+                comm: "worker".into(),
+                first_t: 1.0,
+                last_t: 59.0,
+                change: [("rss_bytes".to_string(), 58.0 * 1048576.0)]
+                    .into_iter()
+                    .collect(),
+            },
+        ],
         data: vec![rss, fds, swap],
     }
 }
