@@ -21,7 +21,7 @@ with open(f"{d}/day-leak.csv", "w") as f:
         saw += 2e5 + random.random() * 1e5
         if saw > 3e8:
             saw = 0.0
-        leak = max(0.0, i - 21600) * 300.0
+        leak = max(0.0, i - 21600) * 2000.0  # 2 kB/s from 6 h: +130 MB (~10 % of base) by 24 h
         f.write(f"{i},{1e9 + saw + leak + random.gauss(0, 2e6):.0f}\n")
 with open(f"{d}/day-flat.csv", "w") as f:
     f.write("t_seconds,rss_bytes\n")
