@@ -42,10 +42,30 @@ const RESTART_SIGMAS: f64 = 3.0;
 /// floor it rose from, which is not a restart.
 fn is_restart(y: &[f64], i: usize, last: Option<&usize>, level: f64) -> bool {
     let since = last.map_or(0, |&r| r + 1);
-    let prior_min = y[since..=i].iter().copied().fold(f64::INFINITY, f64::min);
-    y[i + 1] < y[i] - RESTART_DROP_REL * y[i].abs()
-        && y[i + 1] <= prior_min + JUMP_MIN_REL * level.abs()
+    let stretch = &y[since..=i];
+    let prior_min = stretch.iter().copied().fold(f64::INFINITY, f64::min);
+    let climb = y[i] - prior_min;
+    if y[i + 1] >= y[i] - RESTART_DROP_REL * y[i].abs() {
+        return false;
+    }
+    // Back to (nearly) the floor the climb started from: a bin straddling the restart holds
+    // part of the new warm-up, hence "gives back 70 % of the climb" rather than "all of it".
+    let returns = y[i + 1] <= prior_min + JUMP_MIN_REL * level.abs()
+        || y[i + 1] <= y[i] - RESTART_GIVE_BACK * climb;
+    // A climb worth a fifth of the level must have been gradual: a load burst that arrived as
+    // one step and ends is a hump, not a restart.
+    let biggest_step = stretch
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(0.0_f64, f64::max);
+    let gradual = climb < RESTART_DROP_REL * level.abs() || biggest_step < 0.5 * climb;
+    // Falling clearly below where the climb started is a restart whatever the climb was like.
+    let below = y[i + 1] < prior_min - JUMP_MIN_REL * level.abs();
+    returns && (gradual || below)
 }
+
+/// A restart gives back at least 70 % of the climb since the previous floor.
+const RESTART_GIVE_BACK: f64 = 0.7;
 
 /// Find jumps in `y` whose typical level is `level` (> 0).
 pub(crate) fn find_jumps(y: &[f64], level: f64) -> Jumps {

@@ -141,10 +141,21 @@ fn detrend(y: &[f64]) -> Vec<f64> {
     let mean = line.iter().sum::<f64>() / line.len() as f64;
     let line: Vec<f64> = line.iter().map(|r| r - mean).collect();
     let sse_line: f64 = line.iter().map(|r| r * r).sum();
-    match best_hinge(y) {
-        Some((_, sse, resid)) if sse < sse_line => resid,
-        _ => line,
+    // Both orientations: flat-then-rise (onset) and rise-then-flat (levelling off), so the
+    // correction is the same whichever way time runs.
+    let rev: Vec<f64> = y.iter().rev().copied().collect();
+    let fwd = best_hinge(y);
+    let bwd = best_hinge(&rev).map(|(k, sse, mut r)| {
+        r.reverse();
+        (k, sse, r)
+    });
+    let mut best = (sse_line, line);
+    for (_, sse, resid) in [fwd, bwd].into_iter().flatten() {
+        if sse < best.0 {
+            best = (sse, resid);
+        }
     }
+    best.1
 }
 
 /// Hamed-Rao variance inflation n/n*: from the significant autocorrelations of the ranks of the
@@ -234,5 +245,25 @@ mod tests {
         // A slow sine has strongly autocorrelated ranks.
         let y: Vec<f64> = (0..60).map(|i| (i as f64 / 6.0).sin()).collect();
         assert!(hamed_rao_factor(&y) > 1.5);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Reversing time flips the sign of S and leaves its variance unchanged.
+        #[test]
+        fn statistic_flips_sign_under_time_reversal(
+            y in proptest::collection::vec(-1e3f64..1e3, 3..80),
+        ) {
+            let fwd = mann_kendall(&y);
+            let rev: Vec<f64> = y.iter().rev().copied().collect();
+            let back = mann_kendall(&rev);
+            prop_assert_eq!(fwd.s, -back.s);
+            prop_assert!((fwd.z + back.z).abs() <= 1e-6 * (1.0 + fwd.z.abs()));
+        }
     }
 }

@@ -218,14 +218,14 @@ fn trend(env: &Envelope) -> Option<Trend> {
         for (k, &u) in jumps.ups.iter().enumerate() {
             let next_up = jumps.ups.get(k + 1).copied().unwrap_or(m);
             let rise = env.y[u + 1] - env.y[u];
-            if let Some(&d) = jumps
+            let fall = jumps
                 .all
                 .iter()
-                .find(|&&d| d > u && d < next_up && env.y[d + 1] < env.y[d])
+                .find(|&&d| d > u && d < next_up && env.y[d + 1] < env.y[d]);
+            if let Some(&d) = fall
+                && env.y[d + 1] <= env.y[u] + HUMP_RETURN * rise
             {
-                if env.y[d + 1] <= env.y[u] + HUMP_RETURN * rise {
-                    c.push(d);
-                }
+                c.push(d);
             }
         }
         c.sort_unstable();
@@ -564,11 +564,7 @@ fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         let grow = ce.y[ce.y.len() - 1] - ce.y[0];
         // A climb, not a jump: no single bin-to-bin rise makes half of it (a load burst that
         // ends looks like a restart, but it arrived as a step).
-        let biggest = ce
-            .y
-            .windows(2)
-            .map(|w| w[1] - w[0])
-            .fold(0.0_f64, f64::max);
+        let biggest = ce.y.windows(2).map(|w| w[1] - w[0]).fold(0.0_f64, f64::max);
         if mk.p_increasing < ALPHA_LATE
             && grow >= 2.0 * ctx.opts.min_growth * level
             && biggest < 0.5 * grow
@@ -757,7 +753,10 @@ pub(crate) fn explain(series: &Series, opts: &DetectOptions) -> String {
             tr.late_fit.map_or(0.0, |f| f.slope),
             tr.late_fit.map_or(0.0, |f| f.slope) * tr.window / tr.level,
             tr.late_curvature,
-            tr.sat.map(|x| (x.sse_plateau / x.sse_linear, x.end_slope * tr.window / tr.level)),
+            tr.sat.map(|x| (
+                x.sse_plateau / x.sse_linear,
+                x.end_slope * tr.window / tr.level
+            )),
             tr.rise_start
         );
     }

@@ -151,6 +151,8 @@ fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn curvature_sees_a_concave_rise_and_not_a_line() {
         let t: Vec<f64> = (0..40).map(f64::from).collect();
@@ -165,10 +167,6 @@ mod tests {
         // True end slope is e^(-39/30)/3 ≈ 0.09; mean slope ≈ 0.18.
         assert!(tc < -10.0 && end < 0.12, "{tc} {end}");
     }
-
-    use super::*;
-
-    use super::*;
 
     #[test]
     fn warm_up_prefers_plateau_and_line_prefers_line() {

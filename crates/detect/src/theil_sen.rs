@@ -91,3 +91,28 @@ mod tests {
         assert_eq!(fit.slope, 0.0);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Theil-Sen of a + b·t is b, whatever the spacing of t.
+        #[test]
+        fn slope_of_a_plus_bt_is_b(
+            a in -1e6f64..1e6,
+            b in -1e3f64..1e3,
+            gaps in proptest::collection::vec(0.1f64..100.0, 3..60),
+        ) {
+            let mut t = vec![0.0];
+            for g in &gaps {
+                t.push(t[t.len() - 1] + g);
+            }
+            let y: Vec<f64> = t.iter().map(|x| a + b * x).collect();
+            let fit = theil_sen(&t, &y, 1.0).expect("at least 4 points");
+            prop_assert!((fit.slope - b).abs() <= 1e-6 * (1.0 + b.abs()), "{} vs {}", fit.slope, b);
+            prop_assert!(fit.ci95[0] <= fit.slope && fit.slope <= fit.ci95[1]);
+        }
+    }
+}

@@ -1,4 +1,5 @@
 //! Integration tests of leakhound-detect: the issue-3 acceptance shapes, causality of the
 //! online mode, and property tests of the public verdicts.
 
+mod properties;
 mod shapes;

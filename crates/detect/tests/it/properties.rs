@@ -1,0 +1,104 @@
+//! Properties of the public verdicts: invariance to the scale of the values and causality of
+//! online alarms (cut the series at the alarm, run again, get the same alarm). See: issue #4.
+
+use leakhound_core::{Series, Unit, Verdict};
+use leakhound_detect::{DetectOptions, analyze, analyze_online};
+use proptest::prelude::*;
+
+/// A random but plausible series: base, linear growth, a saturating part, a sawtooth, noise.
+fn arb_series() -> impl Strategy<Value = Series> {
+    (
+        40usize..400,
+        1.0f64..30.0,
+        1e6f64..1e9,
+        -0.2f64..0.6,
+        0.0f64..0.5,
+        0.0f64..0.3,
+        0.0f64..0.02,
+        any::<u64>(),
+    )
+        .prop_map(|(n, dt, base, growth, warm, saw, noise, seed)| {
+            let mut x = seed | 1;
+            let mut rnd = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            };
+            let len = n as f64 * dt;
+            let t: Vec<f64> = (0..n).map(|i| i as f64 * dt).collect();
+            let v = t
+                .iter()
+                .map(|&s| {
+                    base * (1.0
+                        + growth * s / len
+                        + warm * (1.0 - (-s / (0.1 * len)).exp())
+                        + saw * ((s / (7.3 * dt)) % 1.0)
+                        + noise * rnd())
+                })
+                .collect();
+            Series::from_parts("rss_bytes", Unit::Bytes, t, v)
+        })
+}
+
+fn scaled(s: &Series, k: f64) -> Series {
+    Series::from_parts(
+        s.name.clone(),
+        s.unit,
+        s.t.clone(),
+        s.v.iter().map(|v| v * k).collect(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Scaling by a power of two is exact in floating point, so any dependence of a verdict on
+    /// the magnitude of the values (an absolute threshold) shows up as a different verdict.
+    #[test]
+    fn verdicts_do_not_depend_on_the_scale(s in arb_series(), k in -20i32..20) {
+        let o = DetectOptions::default();
+        let f = 2f64.powi(k);
+        let a = analyze(&s, &o);
+        let b = analyze(&scaled(&s, f), &o);
+        prop_assert_eq!(a.verdict, b.verdict);
+        prop_assert_eq!(a.detected_at_s, b.detected_at_s);
+        let a = analyze_online(&s, &o);
+        let b = analyze_online(&scaled(&s, f), &o);
+        prop_assert_eq!(a.verdict, b.verdict);
+        prop_assert_eq!(a.detected_at_s, b.detected_at_s);
+    }
+
+    /// An online alarm uses no sample after it: the prefix up to the alarm alarms at the same time.
+    #[test]
+    fn online_alarm_is_causal(s in arb_series()) {
+        let o = DetectOptions::default();
+        let v = analyze_online(&s, &o);
+        if let Some(at) = v.detected_at_s {
+            prop_assert_eq!(v.verdict, Verdict::Leak);
+            let cut = analyze_online(&s.prefix_until(at), &o);
+            prop_assert_eq!(cut.verdict, Verdict::Leak);
+            prop_assert_eq!(cut.detected_at_s, Some(at));
+            prop_assert_eq!(cut.rate_per_s, v.rate_per_s);
+        } else {
+            prop_assert_ne!(v.verdict, Verdict::Leak);
+        }
+    }
+}
+
+#[test]
+fn a_decimal_scale_keeps_clear_verdicts() {
+    let o = DetectOptions::default();
+    let t: Vec<f64> = (0..300).map(|i| i as f64 * 10.0).collect();
+    let leak: Vec<f64> = t
+        .iter()
+        .map(|x| 5e8 + 2e4 * x + 1e6 * (x * 0.37).sin())
+        .collect();
+    let flat: Vec<f64> = t.iter().map(|x| 5e8 + 1e6 * (x * 0.37).sin()).collect();
+    for (v, want) in [(leak, Verdict::Leak), (flat, Verdict::NoLeak)] {
+        let s = Series::from_parts("rss_bytes", Unit::Bytes, t.clone(), v);
+        for k in [1.0, 1e-3, 7.0, 1e3] {
+            assert_eq!(analyze(&scaled(&s, k), &o).verdict, want, "scale {k}");
+        }
+    }
+}
