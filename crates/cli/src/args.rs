@@ -75,6 +75,11 @@ verdict.json. Ctrl-C stops the target and still writes the verdict of what was r
 CSV: a header line, first column t_seconds (float seconds, non-decreasing), further columns are
 values (bytes or counts). Empty cells are missing samples.")]
     Analyze(AnalyzeArgs),
+    /// Show a saved run again; re-judge it from samples.csv if leakhound was killed mid-run.
+    #[command(after_help = "Examples:
+  leakhound report leakhound-runs/20261125T101500Z
+  leakhound report --json leakhound-runs/20261125T101500Z > verdict.json")]
+    Report(ReportArgs),
     /// Drive HTTP load at a URL: open model at --rate (latency from intended send times), or
     /// closed model with --concurrency.
     #[command(after_help = "Examples:
@@ -253,6 +258,16 @@ pub(crate) struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) csv: Option<PathBuf>,
     /// Print the summary as JSON ("schema_version": 1) instead of the terminal summary.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// A run directory written by `run`, `watch` or `demo`.
+    #[arg(value_name = "RUN_DIR")]
+    pub(crate) run_dir: PathBuf,
+    /// Print the report as JSON ("schema_version": 1) instead of the terminal summary.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -12,6 +12,7 @@ mod demo;
 mod demo_service;
 mod load;
 mod present;
+mod report;
 mod run;
 mod watch;
 
@@ -23,6 +24,7 @@ pub(crate) fn dispatch() -> anyhow::Result<u8> {
         Command::Run(a) => run::run(a, &out),
         Command::Watch(a) => watch::run(a, &out),
         Command::Analyze(a) => analyze::run(a, &out),
+        Command::Report(a) => report::run(a, &out),
         Command::Load(a) => load::run(a, &out),
         Command::Demo(a) => demo::run(a, &out),
         Command::DemoService(a) => demo_service::run(a),

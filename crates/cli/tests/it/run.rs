@@ -195,3 +195,35 @@ fn run_help_has_an_example() {
         .success()
         .stdout(predicate::str::contains("Examples:"));
 }
+
+#[test]
+fn a_killed_leakhound_leaves_a_run_that_report_can_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    // The target ends by itself after 10 s: a SIGKILLed leakhound cannot stop it.
+    let target = "import time\nl=[]\nfor _ in range(100):\n    l.append(bytearray(200_000)); time.sleep(0.1)";
+    let mut child = std::process::Command::new(leakhound_path())
+        .args(["run", "-q", "--interval", "100ms", "--out"])
+        .arg(dir.path())
+        .args(["--", "python3", "-c", target])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!dir.path().join("verdict.json").exists());
+    let out = leakhound()
+        .args(["report", "--json"])
+        .arg(dir.path())
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["target"]["ended_by"], "unknown");
+    assert_eq!(series(&v, "rss_bytes")["verdict"], "leak");
+    assert!(v["warnings"][0]["message"].as_str().unwrap().contains("verdict.json is missing"));
+    // A normal run directory is shown as it was judged.
+    leakhound().arg("report").arg(dir.path().join("nope")).assert().code(2).stderr(
+        predicate::str::contains("is not a run directory"),
+    );
+}

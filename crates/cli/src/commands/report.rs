@@ -1,0 +1,102 @@
+//! `leakhound report RUN_DIR`: show a saved run again.
+//!
+//! Reads `verdict.json` and `samples.csv`. When `verdict.json` is missing (leakhound itself was
+//! killed before the end), the run is judged again from `samples.csv` with the options recorded
+//! in `run.json`, so no recorded data is ever lost to a crash.
+
+use std::path::Path;
+
+use anyhow::Context;
+use leakhound_core::{RunInfo, RunReport, TargetOutcome, Warning};
+use serde::Deserialize;
+
+use super::present::print_report;
+use crate::args::ReportArgs;
+use crate::errors::ExpectedError;
+use crate::orchestrate::limits::TargetLimits;
+use crate::orchestrate::session::judge;
+use crate::output::Output;
+use crate::samples_csv::read_series_csv;
+
+#[derive(Deserialize)]
+struct RunJson {
+    schema_version: u32,
+    #[serde(flatten)]
+    run: RunInfo,
+}
+
+pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
+    let dir = &args.run_dir;
+    let report = load(dir)?;
+    print_report(&report, args.json, out)?;
+    Ok(report.verdict.exit_code())
+}
+
+/// Load (or rebuild) the report of the run in `dir`.
+pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
+    let shown = dir.display();
+    let run_json = dir.join("run.json");
+    let text = std::fs::read_to_string(&run_json).map_err(|_| {
+        ExpectedError::usage(format!(
+            "{shown} is not a run directory (no readable run.json)"
+        ))
+    })?;
+    let run: RunJson = serde_json::from_str(&text).map_err(|e| {
+        ExpectedError::usage(format!(
+            "{}: not a leakhound run.json: {e}",
+            run_json.display()
+        ))
+    })?;
+    if run.schema_version != leakhound_core::SCHEMA_VERSION {
+        return Err(ExpectedError::usage(format!(
+            "{}: schema_version {} is not supported by this leakhound (it reads {})",
+            run_json.display(),
+            run.schema_version,
+            leakhound_core::SCHEMA_VERSION
+        )));
+    }
+    let (_, data) = read_series_csv(&dir.join("samples.csv"))?;
+    let verdict_json = dir.join("verdict.json");
+    if verdict_json.exists() {
+        let text = std::fs::read_to_string(&verdict_json)
+            .with_context(|| format!("failed to read {}", verdict_json.display()))?;
+        let mut report: RunReport = serde_json::from_str(&text).map_err(|e| {
+            ExpectedError::usage(format!(
+                "{}: not a leakhound verdict: {e}",
+                verdict_json.display()
+            ))
+        })?;
+        report.data = data;
+        return Ok(report);
+    }
+    // leakhound was killed before writing the verdict: judge what was recorded.
+    let opts = leakhound_detect::DetectOptions {
+        warmup_s: run.run.warmup_s,
+        ..leakhound_detect::DetectOptions::default()
+    };
+    let (series, verdict) = judge(&data, &opts, &TargetLimits::default());
+    let samples = data.first().map(|s| s.len()).unwrap_or(0);
+    let elapsed_s = data.first().map(|s| s.span_s()).unwrap_or(0.0);
+    Ok(RunReport {
+        schema_version: leakhound_core::SCHEMA_VERSION,
+        run: run.run,
+        target: TargetOutcome {
+            ended_by: "unknown".into(),
+            exit_code: None,
+            signal: None,
+            failed: false,
+            elapsed_s,
+            samples,
+        },
+        verdict,
+        series,
+        warnings: vec![Warning::Note {
+            message: "verdict.json is missing (leakhound stopped before the end of the run); \
+                      this verdict was computed now from samples.csv"
+                .into(),
+        }],
+        processes: Vec::new(),
+        load: None,
+        data,
+    })
+}
