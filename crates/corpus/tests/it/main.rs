@@ -1,1 +1,3 @@
-//! Corpus tests.
+//! Tests of the corpus and of the detector scored on it. See: issue #4.
+
+mod regression;
