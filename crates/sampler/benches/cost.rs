@@ -117,6 +117,14 @@ fn bench() {
 
     // 2. Default configuration at a 1 s interval.
     let mut sampler = Sampler::new(root.id()).expect("root worker exists");
+    // For experiments: LEAKHOUND_BENCH_SMAPS_BUDGET=0.001 (fraction of a core) or "none".
+    let budget = std::env::var("LEAKHOUND_BENCH_SMAPS_BUDGET").ok();
+    match budget.as_deref() {
+        Some("none") => sampler.set_smaps_budget(None),
+        Some(f) => sampler.set_smaps_budget(Some(f.parse().expect("budget is a fraction"))),
+        None => {}
+    }
+    let budget = budget.unwrap_or_else(|| "default".to_string());
     sampler.sample().expect("first sample");
     std::thread::sleep(Duration::from_secs(1));
     let (per_sample_ms, last) = measure(&mut sampler, samples, Duration::from_secs(1));
@@ -145,7 +153,7 @@ fn bench() {
     let percent = per_sample_ms / (INTERVAL_S * 1e3) * 100.0;
     println!(
         "sampler cost: {per_sample_ms:.2} ms CPU per sample of {TREE_SIZE} processes = \
-         {percent:.3} % of one core at 1 s interval (default smaps budget, {samples} samples; \
+         {percent:.3} % of one core at 1 s interval ({budget} smaps budget, {samples} samples; \
          budget {BUDGET_PERCENT} %: {})",
         if percent < BUDGET_PERCENT {
             "ok"

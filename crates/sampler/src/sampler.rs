@@ -97,6 +97,8 @@ pub struct Sampler {
     sample_no: u64,
     /// Per member (same order as `members`): read `smaps_rollup` in this sample?
     refresh: Vec<bool>,
+    /// Network namespace per PID: (start time, namespace, sample number when read).
+    netns_memo: HashMap<u32, (u64, NetKey, u64)>,
 }
 
 /// The last `smaps_rollup` reading of one process.
@@ -144,6 +146,9 @@ struct Found {
 }
 
 const PROC: &str = "/proc";
+
+/// Samples between two reads of a process's `ns/net` link.
+const NETNS_REFRESH: u64 = 10;
 
 /// `/proc` reports inode 1 for an entry it could not instantiate; such an entry proves nothing
 /// about the process's identity.
@@ -197,6 +202,7 @@ impl Sampler {
             memos: HashMap::new(),
             sample_no: 0,
             refresh: Vec::new(),
+            netns_memo: HashMap::new(),
         })
     }
 
@@ -239,6 +245,7 @@ impl Sampler {
         }
         let live: HashSet<u32> = found.iter().map(|f| f.sample.pid).collect();
         self.memos.retain(|pid, _| live.contains(pid));
+        self.netns_memo.retain(|pid, _| live.contains(pid));
 
         let tcp_ok = self.read_tcp_tables(&found);
         Ok(self.finish(found, &tcp_ok, unreadable))
@@ -456,8 +463,7 @@ impl Sampler {
         }
 
         let has_sockets = matches!(sockets, Some((a, b)) if b > a);
-        let net =
-            has_sockets.then(|| netns_of(&dir, "ns/net").map_or(NetKey::Pid(pid), NetKey::Ns));
+        let net = has_sockets.then(|| self.netns(&dir, pid, node.starttime));
 
         Some(Found {
             sample: ProcessSample {
@@ -469,6 +475,21 @@ impl Sampler {
             sockets,
             net,
         })
+    }
+
+    /// The network namespace of a process with sockets, re-read every [`NETNS_REFRESH`]
+    /// samples (moving to another namespace is rare: `setns`, `unshare`).
+    fn netns(&mut self, dir: &OwnedFd, pid: u32, starttime: u64) -> NetKey {
+        if let Some(&(start, key, at)) = self.netns_memo.get(&pid)
+            && start == starttime
+            && self.sample_no - at < NETNS_REFRESH
+        {
+            return key;
+        }
+        let key = netns_of(dir, "ns/net").map_or(NetKey::Pid(pid), NetKey::Ns);
+        self.netns_memo
+            .insert(pid, (starttime, key, self.sample_no));
+        key
     }
 
     /// Whether the process behind `dir` is still the one that started at `starttime` and has not

@@ -16,8 +16,8 @@
 
 use std::time::Instant;
 
-/// Default budget for `smaps_rollup`: 0.25 % of one core.
-pub const DEFAULT_SMAPS_BUDGET: f64 = 0.0025;
+/// Default budget for `smaps_rollup`: 0.2 % of one core.
+pub const DEFAULT_SMAPS_BUDGET: f64 = 0.002;
 
 /// The bucket holds at most this many seconds of budget, so a long pause between samples does
 /// not buy an unbounded burst of reads.

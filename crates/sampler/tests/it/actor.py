@@ -28,7 +28,10 @@ def reply(*words):
 
 for line in sys.stdin:
     cmd, *args = line.split()
-    if cmd == "files":
+    if cmd == "ping":
+        # Start-up (reading this script, imports) is over once we answer.
+        reply()
+    elif cmd == "files":
         for _ in range(int(args[0])):
             held.append(open(os.devnull, "rb"))
         reply()
@@ -44,6 +47,11 @@ for line in sys.stdin:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         reply(listener.getsockname()[1])
+    elif cmd == "share_listener":
+        # A child that inherits the listening socket: one socket, two descriptors.
+        p = subprocess.Popen(["sleep", "60"], pass_fds=[listener.fileno()])
+        children.append(p)
+        reply(p.pid)
     elif cmd == "connect":
         client = socket.create_connection(listener.getsockname())
         accepted, _ = listener.accept()
@@ -85,6 +93,12 @@ for line in sys.stdin:
             stdout=subprocess.PIPE,
         )
         grandchild = int(middle.stdout.readline())
+        # Wait until the forked shell has exec'd sleep, so its name is settled.
+        while True:
+            with open(f"/proc/{grandchild}/comm") as f:
+                if f.read().strip() == "sleep":
+                    break
+            time.sleep(0.01)
         children.append(middle)
         extra_pids.append(grandchild)
         reply(middle.pid, grandchild)

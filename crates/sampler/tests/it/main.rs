@@ -23,20 +23,50 @@ pub(crate) struct Actor {
 
 impl Actor {
     pub(crate) fn start() -> Actor {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/actor.py");
-        let mut child = Command::new("python3")
-            .arg(script)
+        let mut cmd = Command::new("python3");
+        cmd.arg(ACTOR);
+        Actor::start_with(cmd)
+    }
+
+    /// Start the actor in a new network namespace whose loopback is up, when this machine
+    /// allows it (`unshare -n` needs CAP_SYS_ADMIN); `None` otherwise.
+    pub(crate) fn start_in_new_netns() -> Option<Actor> {
+        let allowed = Command::new("unshare")
+            .args(["-n", "ip", "link", "set", "lo", "up"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !allowed {
+            return None;
+        }
+        let mut cmd = Command::new("unshare");
+        // unshare and sh exec, so the actor keeps the PID we spawned.
+        cmd.args([
+            "-n",
+            "sh",
+            "-c",
+            "ip link set lo up && exec python3 \"$0\"",
+            ACTOR,
+        ]);
+        Some(Actor::start_with(cmd))
+    }
+
+    fn start_with(mut cmd: Command) -> Actor {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs");
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        Actor {
+        let mut a = Actor {
             child,
             stdin,
             stdout,
-        }
+        };
+        // Wait until python has finished starting (it holds files open while importing).
+        a.cmd("ping");
+        a
     }
 
     pub(crate) fn pid(&self) -> u32 {
@@ -101,5 +131,7 @@ pub(crate) fn val(c: &Counters, m: Metric) -> f64 {
 pub(crate) fn delta(before: &Counters, after: &Counters, m: Metric) -> f64 {
     val(after, m) - val(before, m)
 }
+
+const ACTOR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/actor.py");
 
 pub(crate) const MIB: f64 = 1024.0 * 1024.0;
