@@ -102,6 +102,69 @@ pub(crate) fn find_jumps(y: &[f64], level: f64) -> Jumps {
     out
 }
 
+/// A fall ends a hump when it brings the floor back to within 30 % of the preceding rise.
+const HUMP_RETURN: f64 = 0.3;
+
+/// Where to cut an envelope into blocks for the within-block trend test.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CutPlan {
+    /// Cut points (see [`blocks`]).
+    pub(crate) cuts: Vec<usize>,
+    /// One-off level steps that stayed (humps and ramps excluded).
+    pub(crate) steps: usize,
+}
+
+/// Plan the cuts. Up-jumps in runs of three or more consecutive bins are a ramp, not steps
+/// (integer counts climbing steadily jump at every bin); runs of one or two are one step (two:
+/// a step straddling a bin boundary). A step followed by a fall that gives it back is a hump
+/// (a load burst): both edges are cut so it sits in a block of its own, and it is not a step.
+/// Falls are otherwise not cut: a fall inside a block (a GC of the old generation) counts
+/// against a trend, as it should. Up to `max_one_off` remaining steps are cut out as one-off
+/// level shifts; more make a staircase, whose steps are the growth and stay in.
+pub(crate) fn plan_cuts(y: &[f64], jumps: &Jumps, max_one_off: usize) -> CutPlan {
+    let n = y.len();
+    // Runs of consecutive up-jumps.
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    for &u in &jumps.ups {
+        match runs.last_mut() {
+            Some(r) if r.last().is_some_and(|&l| l + 1 == u) => r.push(u),
+            _ => runs.push(vec![u]),
+        }
+    }
+    let runs: Vec<Vec<usize>> = runs.into_iter().filter(|r| r.len() <= 2).collect();
+    let mut hump_cuts = Vec::new();
+    let mut step_cuts = Vec::new();
+    let mut steps = 0;
+    for (k, run) in runs.iter().enumerate() {
+        let first = run[0];
+        let last = run[run.len() - 1];
+        let next = runs.get(k + 1).map_or(n, |r| r[0]);
+        let rise = y[last + 1] - y[first];
+        let fall = jumps
+            .all
+            .iter()
+            .find(|&&d| d > last && d < next && y[d + 1] < y[d]);
+        match fall {
+            Some(&d) if y[d + 1] <= y[first] + HUMP_RETURN * rise => {
+                hump_cuts.extend(run.iter().copied());
+                hump_cuts.push(d);
+            }
+            _ => {
+                steps += 1;
+                step_cuts.extend(run.iter().copied());
+            }
+        }
+    }
+    let staircase = steps > max_one_off;
+    let mut cuts = hump_cuts;
+    if !staircase {
+        cuts.extend(step_cuts);
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    CutPlan { cuts, steps }
+}
+
 /// Split `0..n` at the given cut points (a cut at `i` ends a block after index `i`).
 pub(crate) fn blocks(n: usize, cuts: &[usize]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::with_capacity(cuts.len() + 1);
@@ -134,6 +197,30 @@ mod tests {
         assert_eq!(j.ups, vec![9]);
         assert_eq!(j.restarts, vec![19]);
         assert_eq!(blocks(30, &j.all), vec![0..10, 10..20, 20..30]);
+    }
+
+    #[test]
+    fn humps_are_cut_ramps_are_not_and_many_steps_make_a_staircase() {
+        // flat, hump (up at 4, down at 7), flat, a 4-bin ramp of integer-like jumps.
+        let y = [
+            10.0, 10.0, 10.0, 10.0, 10.0, 14.0, 14.0, 14.0, 10.0, 10.0, 10.0, 11.0, 12.0, 13.0,
+            14.0,
+        ];
+        let j = Jumps {
+            restarts: vec![],
+            ups: vec![4, 10, 11, 12, 13],
+            all: vec![4, 7, 10, 11, 12, 13],
+        };
+        let p = plan_cuts(&y, &j, 3);
+        assert_eq!(p.cuts, vec![4, 7]);
+        assert_eq!(p.steps, 0);
+        let j = Jumps {
+            restarts: vec![],
+            ups: vec![1, 4, 7, 10],
+            all: vec![1, 4, 7, 10],
+        };
+        let p = plan_cuts(&[0.0; 15], &j, 3);
+        assert!(p.cuts.is_empty() && p.steps == 4);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity, format_rate};
 
 use crate::DetectOptions;
-use crate::changepoint::{blocks, find_jumps};
+use crate::changepoint::{blocks, find_jumps, plan_cuts};
 use crate::envelope::{Envelope, lower_envelope};
 use crate::mann_kendall::{MkResult, best_hinge, mann_kendall, mann_kendall_blocks};
 use crate::prep::{Clean, clean};
@@ -67,9 +67,6 @@ const MAX_ONE_OFF_STEPS: usize = 3;
 
 /// A climb-then-restart cycle is judged from at least 9 samples (three bins of three).
 const MIN_SAMPLES_PER_CYCLE: usize = 9;
-
-/// A fall ends a hump when it brings the floor back to within 30 % of the preceding rise.
-const HUMP_RETURN: f64 = 0.3;
 
 /// OOM-kill cycles: at least this many complete climb-then-restart cycles.
 const MIN_RISING_CYCLES: usize = 2;
@@ -172,6 +169,12 @@ struct Trend {
     start_level: f64,
     window: f64,
     ups: usize,
+    /// Theil-Sen over the last quarter.
+    tail_fit: Option<SenFit>,
+    /// Rate from the medians of the first and last fifth (for heavily tied data).
+    tie_slope: f64,
+    /// The same over the recent half.
+    late_tie_slope: f64,
     /// (t-statistic of the quadratic term, end slope) of the recent half.
     late_curvature: Option<(f64, f64)>,
     rise_start: f64,
@@ -187,51 +190,9 @@ fn trend(env: &Envelope) -> Option<Trend> {
         env.y.iter().fold(0.0_f64, |a, b| a.max(b.abs()))
     };
     let jumps = find_jumps(&env.y, level);
-    // A staircase: more up-steps than one-off steps explain, and not given back (the falls
-    // between bins sum to under half the rises). Steps that are given back are load humps,
-    // cut out like one-off steps.
-    let rise: f64 = jumps.ups.iter().map(|&i| env.y[i + 1] - env.y[i]).sum();
-    let fall: f64 = jumps
-        .all
-        .iter()
-        .map(|&i| env.y[i + 1] - env.y[i])
-        .filter(|d| *d < 0.0)
-        .map(f64::abs)
-        .sum();
-    // Up-jumps in consecutive bin pairs are one step seen across a bin boundary.
-    let steps = jumps
-        .ups
-        .iter()
-        .enumerate()
-        .filter(|&(k, &i)| k == 0 || jumps.ups[k - 1] + 1 != i)
-        .count();
-    let staircase = steps > MAX_ONE_OFF_STEPS && fall < 0.5 * rise;
-    // Blocks are cut at up-steps only: a fall inside a block (a GC of the old generation, the
-    // end of a burst) counts against a trend, as it should, while cutting there would leave
-    // only the climbs of a sawtooth to test.
-    // The exception is a hump: a fall that gives back most of the preceding up-step (a load
-    // burst that ends); both its edges are cut so the hump sits in a block of its own.
-    let cuts: Vec<usize> = if staircase {
-        Vec::new()
-    } else {
-        let mut c = jumps.ups.clone();
-        for (k, &u) in jumps.ups.iter().enumerate() {
-            let next_up = jumps.ups.get(k + 1).copied().unwrap_or(m);
-            let rise = env.y[u + 1] - env.y[u];
-            let fall = jumps
-                .all
-                .iter()
-                .find(|&&d| d > u && d < next_up && env.y[d + 1] < env.y[d]);
-            if let Some(&d) = fall
-                && env.y[d + 1] <= env.y[u] + HUMP_RETURN * rise
-            {
-                c.push(d);
-            }
-        }
-        c.sort_unstable();
-        c.dedup();
-        c
-    };
+    let plan = plan_cuts(&env.y, &jumps, MAX_ONE_OFF_STEPS);
+    let cuts = plan.cuts.clone();
+    let steps = plan.steps;
     let bl = blocks(m, &cuts);
     let ys: Vec<&[f64]> = bl.iter().map(|r| &env.y[r.clone()]).collect();
     let mk = mann_kendall_blocks(&ys);
@@ -273,6 +234,16 @@ fn trend(env: &Envelope) -> Option<Trend> {
         .map(|(y, t)| y - fit.slope * (t - t0))
         .collect();
     let start_level = median_in_place(&mut resid);
+    // Last quarter, for the current rate of a decelerating rise.
+    let tail_idx = env.t.partition_point(|&t| t < t1 - 0.25 * window);
+    let tail_pairs: Vec<(&[f64], &[f64])> = bl
+        .iter()
+        .filter_map(|r| {
+            let s = r.start.max(tail_idx);
+            (s < r.end).then(|| (&env.t[s..r.end], &env.y[s..r.end]))
+        })
+        .collect();
+    let tail_fit = theil_sen_blocks(&tail_pairs, late_mk.var_s);
     let late_curvature = if late_bl.len() == 1 {
         curvature(&env.t[late_idx..], &env.y[late_idx..])
     } else {
@@ -293,6 +264,9 @@ fn trend(env: &Envelope) -> Option<Trend> {
         _ => t0,
     };
     Some(Trend {
+        tail_fit,
+        tie_slope: end_difference_slope(&env.t, &env.y),
+        late_tie_slope: end_difference_slope(&env.t[late_idx..], &env.y[late_idx..]),
         late_curvature,
         rise_start,
         mk,
@@ -342,10 +316,22 @@ fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     };
     let unit = ctx.unit;
     let opts = ctx.opts;
-    let rate = tr.fit.slope;
+    // Integer counts that change rarely tie most pairs, and Theil-Sen's median slope is then 0
+    // however significant the trend; the rate then comes from the medians of the first and
+    // last fifth of the envelope (a robust two-group slope, Wald 1940).
+    let tied = tr.fit.slope == 0.0 && tr.mk.p_increasing < ctx.alpha && tr.tie_slope > 0.0;
+    let rate = if tied { tr.tie_slope } else { tr.fit.slope };
+    let ci = if tied {
+        [tr.fit.ci95[0], tr.fit.ci95[1].max(rate)]
+    } else {
+        tr.fit.ci95
+    };
     let growth_abs = rate * tr.window;
     let g_full = growth_abs / tr.level;
-    let late_rate = tr.late_fit.map_or(0.0, |f| f.slope);
+    let late_rate = match tr.late_fit.map_or(0.0, |f| f.slope) {
+        0.0 if tr.late_mk.p_increasing < ALPHA_LATE => tr.late_tie_slope.max(0.0),
+        r => r,
+    };
     let g_late = late_rate * tr.window / tr.level;
     let min_abs = match unit {
         Unit::Bytes | Unit::Count => 0.0,
@@ -363,11 +349,13 @@ fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             && s.end_slope * tr.window / tr.level < LATE_GROWTH_FACTOR * opts.min_growth
     });
     let current_rate = match tr.late_curvature {
-        Some((tc, end)) if tc < -CONCAVE_T => end.min(late_rate),
+        Some((tc, _)) if tc < -CONCAVE_T => {
+            tr.tail_fit.map_or(late_rate, |f| f.slope.min(late_rate))
+        }
         _ => late_rate,
     };
     let decelerating = current_rate < late_rate;
-    let significant = tr.mk.p_increasing < ctx.alpha && tr.fit.ci95[0] > 0.0;
+    let significant = tr.mk.p_increasing < ctx.alpha && (ci[0] > 0.0 || tied);
     let big_enough = g_full >= opts.min_growth && growth_abs >= min_abs;
     let g_now = current_rate * tr.window / tr.level;
     // Still rising at the end: the recent half's rate is large enough and either significant
@@ -379,7 +367,7 @@ fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     let base = Judgement {
         verdict: Verdict::NoLeak,
         rate: Some(rate),
-        ci: Some(tr.fit.ci95),
+        ci: Some(ci),
         growth_abs: Some(growth_abs),
         growth_pct,
         level_end: Some(level_end),
@@ -476,6 +464,22 @@ fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         )
     };
     Judgement { reason, ..base }
+}
+
+/// Slope between the medians of the first and the last fifth of `(t, y)` (0 when too short).
+fn end_difference_slope(t: &[f64], y: &[f64]) -> f64 {
+    let n = t.len();
+    let k = n / 5;
+    if k == 0 {
+        return 0.0;
+    }
+    let med = |a: &[f64]| median_in_place(&mut a.to_vec());
+    let dt = med(&t[n - k..]) - med(&t[..k]);
+    if dt > 0.0 {
+        (med(&y[n - k..]) - med(&y[..k])) / dt
+    } else {
+        0.0
+    }
 }
 
 /// Whether the plain (unblocked) envelope trend is significant at 5 %: used only to word the
