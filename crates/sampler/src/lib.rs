@@ -8,13 +8,19 @@
 //! * PSS and USS from `/proc/PID/smaps_rollup` (`None` if unreadable), read within a CPU budget
 //!   because its cost grows with the process's size (see [`Sampler::set_smaps_budget`]);
 //! * descriptors by kind from `/proc/PID/fd/*`;
-//! * TCP sockets by state, matching socket inodes with `net/tcp` and `net/tcp6` of the
-//!   process's network namespace (read once per namespace per sample).
+//! * TCP sockets by state, matching socket inodes against a `NETLINK_SOCK_DIAG` dump of our own
+//!   network namespace, or `/proc/PID/net/tcp` and `tcp6` for other namespaces (once per
+//!   namespace per sample).
 //!
 //! A process that exits while being read is silently dropped from that sample. Everything here
-//! is Linux-only and reads plain text from `/proc` with hand-written parsers (see [`fast`]
-//! modules), which is several times cheaper than general-purpose `/proc` libraries for the
-//! fields we need. This crate does not schedule samples, store them or judge them.
+//! is Linux-only and reads `/proc` with small hand-written parsers, which costs several times
+//! less than a general-purpose `/proc` library for the few fields needed (the cost benchmark,
+//! `cargo bench -p leakhound-sampler`, prints the figure). This crate does not schedule
+//! samples, store them or judge them.
+//!
+//! Known limits: TIME_WAIT sockets belong to no descriptor, so `tcp_time_wait` is almost always
+//! 0; named FIFOs count as files (their link is a path); a grandchild whose parent exited before
+//! any sample saw it cannot be attributed to the tree.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

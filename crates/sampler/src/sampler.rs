@@ -7,9 +7,12 @@
 //!    tree stays outside for its whole life (reparenting only moves a process to an ancestor or
 //!    to init), so it is remembered by PID and the inode number `/proc` lists for its directory
 //!    (a new process under a reused PID gets a new inode) and not read again;
-//! 2. for each live member, open `/proc/PID` once and read `stat` again through that descriptor
-//!    (fresh values, and proof it is still the same process), `status`, `fd/*` and, within the
-//!    CPU budget of [`crate::schedule`], `smaps_rollup`;
+//! 2. for each live member, read `status`, `fd/*` and, within the CPU budget of
+//!    [`crate::schedule`], `smaps_rollup` through one descriptor of `/proc/PID`. Reads through
+//!    that descriptor fail once the process has exited, even if its PID is reused, so they cannot
+//!    mix two processes up. For members of earlier samples the scan already opened it and read
+//!    `stat` through it; a new member's directory is opened in this step and its `stat` read again
+//!    to check the start time;
 //! 3. once per network namespace that holds any of the tree's sockets, get the TCP states of
 //!    all its sockets (a sock_diag dump for our own namespace, `net/tcp` and `net/tcp6` for
 //!    others, see [`crate::net`]) and look the tree's socket inodes up in them.

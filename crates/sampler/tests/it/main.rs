@@ -135,3 +135,11 @@ pub(crate) fn delta(before: &Counters, after: &Counters, m: Metric) -> f64 {
 const ACTOR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/actor.py");
 
 pub(crate) const MIB: f64 = 1024.0 * 1024.0;
+
+/// The CLI may sample from a thread of its own.
+#[test]
+fn sampler_and_samples_can_move_between_threads() {
+    fn send<T: Send>() {}
+    send::<Sampler>();
+    send::<TreeSample>();
+}
