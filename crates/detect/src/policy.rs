@@ -52,6 +52,10 @@ const ALPHA_LATE: f64 = 0.05;
 /// `min_growth`: growth that has slowed to under half its threshold is levelling off.
 const LATE_GROWTH_FACTOR: f64 = 0.5;
 
+/// The recent half has levelled off when its rate's upper 95 % bound is under half the
+/// overall rate.
+const LEVELLED_RATIO: f64 = 0.5;
+
 /// Resource counts are integers: growth of fewer than 3 (fds, sockets, threads) over the window
 /// is a lazily opened file or a second worker, not a leak.
 const MIN_ABS_GROWTH_COUNT: f64 = 3.0;
@@ -343,11 +347,15 @@ fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         None
     };
     let level_end = tr.start_level + growth_abs;
-    let saturating = tr.sat.is_some_and(|s| {
-        s.amplitude > 0.0
-            && s.sse_plateau < PLATEAU_SSE_RATIO * s.sse_linear
-            && s.end_slope * tr.window / tr.level < LATE_GROWTH_FACTOR * opts.min_growth
-    });
+    // A plateau that fits clearly better vetoes a leak unless the recent half still rises
+    // significantly on its own (a slow leak under a warm-up: the plateau model cannot follow
+    // its tail).
+    let saturating = tr.late_mk.p_increasing >= ctx.alpha
+        && tr.sat.is_some_and(|s| {
+            s.amplitude > 0.0
+                && s.sse_plateau < PLATEAU_SSE_RATIO * s.sse_linear
+                && s.end_slope * tr.window / tr.level < LATE_GROWTH_FACTOR * opts.min_growth
+        });
     let current_rate = match tr.late_curvature {
         Some((tc, _)) if tc < -CONCAVE_T => {
             tr.tail_fit.map_or(late_rate, |f| f.slope.min(late_rate))
@@ -358,12 +366,20 @@ fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     let significant = tr.mk.p_increasing < ctx.alpha && (ci[0] > 0.0 || tied);
     let big_enough = g_full >= opts.min_growth && growth_abs >= min_abs;
     let g_now = current_rate * tr.window / tr.level;
-    // Still rising at the end: the recent half's rate is large enough and either significant
-    // on its own or at least half the overall rate (no sign of levelling off; a noisy recent
-    // half alone is not evidence of a plateau).
-    let late_ok = (tr.late_mk.p_increasing < ALPHA_LATE || late_rate >= 0.5 * rate)
-        && g_late >= LATE_GROWTH_FACTOR * opts.min_growth
-        && g_now >= LATE_GROWTH_FACTOR * opts.min_growth;
+    // Levelling off needs evidence: the recent half's rate is, with 95 % confidence, under half
+    // the overall rate, or the rise is decelerating and its current rate no longer amounts to
+    // much. A noisy recent half on its own is not evidence of a plateau (that would miss the
+    // hard leaks under a GC sawtooth).
+    let late_hi = match tr.late_fit {
+        Some(f) if f.slope != 0.0 || tr.late_mk.p_increasing >= ALPHA_LATE => f.ci95[1],
+        _ => late_rate,
+    };
+    let levelled = late_hi < LEVELLED_RATIO * rate
+        || (decelerating && g_now < LATE_GROWTH_FACTOR * opts.min_growth)
+        || (tr.late_mk.p_increasing >= ALPHA_LATE
+            && g_late < LATE_GROWTH_FACTOR * opts.min_growth
+            && late_hi * tr.window / tr.level < opts.min_growth);
+    let late_ok = !levelled;
     let base = Judgement {
         verdict: Verdict::NoLeak,
         rate: Some(rate),
