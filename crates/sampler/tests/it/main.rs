@@ -8,6 +8,7 @@ mod fds;
 mod memory;
 mod tcp;
 mod tree;
+mod unprivileged;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
