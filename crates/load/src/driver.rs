@@ -156,8 +156,9 @@ struct Shared {
     closed_until: Option<Instant>,
     seq: AtomicU64,
     live: AtomicUsize,
-    /// Idle keep-alive connections of the open model (a stack: last used first).
-    pool: Mutex<Vec<Conn>>,
+    /// Idle keep-alive connections of the open model, one stack per thread (a connection
+    /// belongs to the runtime that opened it); last used first.
+    pools: Vec<Mutex<Vec<Conn>>>,
 }
 
 impl Shared {
@@ -259,9 +260,9 @@ fn record(shard: &Mutex<Shard>, outcome: &Outcome, sent: bool, latency: Duration
     }
 }
 
-async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64) {
+async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize) {
     let _guard = LiveGuard(shared.clone());
-    let shard = &shared.shards[id % shared.shards.len()];
+    let shard = &shared.shards[thread];
     let claims = shared
         .claims
         .as_ref()
@@ -308,10 +309,10 @@ async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64) {
         // The most recently used idle connection, so a light load keeps using one or two
         // connections instead of opening one per worker (the target's socket count is a
         // metric we judge).
-        let mut conn = lock(&shared.pool).pop();
+        let mut conn = lock(&shared.pools[thread]).pop();
         let (outcome, sent) = send_one(&mut conn, &shared, &mut rng, seq).await;
         if let Some(c) = conn {
-            lock(&shared.pool).push(c);
+            lock(&shared.pools[thread]).push(c);
         }
         // From the intended time, or from the actual send when it left a little early: the
         // latency is never shorter than what the target took.
@@ -323,9 +324,9 @@ async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64) {
     }
 }
 
-async fn closed_worker(id: usize, shared: Arc<Shared>, seed: u64) {
+async fn closed_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize) {
     let _guard = LiveGuard(shared.clone());
-    let shard = &shared.shards[id % shared.shards.len()];
+    let shard = &shared.shards[thread];
     let until = shared
         .closed_until
         .expect("closed workers run with an end time");
@@ -386,17 +387,69 @@ pub(crate) fn run(
         cum += u64::from(t.weight);
         templates.push((Prepared::new(t, &plan.target)?, cum));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(plan.threads.max(1))
-        .thread_name("leakhound-load")
+    // The ticker's runtime; the workers get one single-threaded runtime per thread (below).
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(LoadError::Runtime)?;
     let segments = plan.segments();
-    let summary = rt.block_on(drive(plan, addr, templates, cum, segments, stop, on_tick));
-    // Abandon whatever is still outstanding after a stop; workers hold no external state.
-    rt.shutdown_timeout(Duration::from_millis(100));
-    Ok(summary)
+    Ok(rt.block_on(drive(plan, addr, templates, cum, segments, stop, on_tick)))
+}
+
+/// Start `threads` OS threads, each running its share of the workers on its own
+/// single-threaded runtime (wrk's layout: no work stealing, no cross-thread wake-ups per
+/// request). A thread ends when its workers are done, or `STOP_GRACE` after a stop.
+fn spawn_threads(
+    shared: &Arc<Shared>,
+    threads: usize,
+    workers: usize,
+    open: bool,
+    seed: u64,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let mut handles = Vec::new();
+    for k in 0..threads {
+        let sh = shared.clone();
+        let ids: Vec<usize> = (k..workers).step_by(threads).collect();
+        let n = ids.len();
+        let body = move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                sh.live.fetch_sub(n, Ordering::AcqRel);
+                return;
+            };
+            rt.block_on(async move {
+                let mut set = tokio::task::JoinSet::new();
+                for id in ids {
+                    if open {
+                        set.spawn(open_worker(id, sh.clone(), seed, k));
+                    } else {
+                        set.spawn(closed_worker(id, sh.clone(), seed, k));
+                    }
+                }
+                let mut stop = sh.stop_rx.clone();
+                tokio::select! {
+                    _ = async { while set.join_next().await.is_some() {} } => {}
+                    _ = async {
+                        let _ = stop.changed().await;
+                        tokio::time::sleep(STOP_GRACE).await;
+                    } => {}
+                }
+            });
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("leakhound-load-{k}"))
+            .spawn(body);
+        match spawned {
+            Ok(h) => handles.push(h),
+            // Out of threads: those workers never run; the summary shows fewer requests.
+            Err(_) => {
+                shared.live.fetch_sub(n, Ordering::AcqRel);
+            }
+        }
+    }
+    handles
 }
 
 async fn drive(
@@ -426,7 +479,7 @@ async fn drive(
     };
     let planned = plan.duration();
     let start = Instant::now();
-    let shard_count = (plan.threads.max(1) * 4).min(workers.max(1));
+    let threads = plan.threads.max(1).min(workers.max(1));
     let shared = Arc::new(Shared {
         addr,
         templates,
@@ -434,21 +487,20 @@ async fn drive(
         timeout: plan.timeout,
         start,
         stop_rx,
-        shards: (0..shard_count).map(|_| Mutex::new(Shard::new())).collect(),
+        shards: (0..threads).map(|_| Mutex::new(Shard::new())).collect(),
         claims,
         closed_until: matches!(model, LoadModel::Closed).then(|| start + planned),
         seq: AtomicU64::new(0),
         live: AtomicUsize::new(workers),
-        pool: Mutex::new(Vec::new()),
+        pools: (0..threads).map(|_| Mutex::new(Vec::new())).collect(),
     });
-    for id in 0..workers {
-        let sh = shared.clone();
-        if model == LoadModel::Open {
-            tokio::spawn(open_worker(id, sh, plan.seed));
-        } else {
-            tokio::spawn(closed_worker(id, sh, plan.seed));
-        }
-    }
+    let handles = spawn_threads(
+        &shared,
+        threads,
+        workers,
+        model == LoadModel::Open,
+        plan.seed,
+    );
 
     let mut tot = Totals {
         hist: new_hist(),
@@ -570,6 +622,11 @@ async fn drive(
         sec += 1;
     }
     let _ = stop_tx.send(true);
+    for h in handles {
+        // Each thread ends within STOP_GRACE of the stop; a panicked worker thread has already
+        // left its counters behind.
+        let _ = h.join();
+    }
     let elapsed_s = start.elapsed().as_secs_f64();
     let interrupted = stopped_at.is_some();
     // Rates are over the scheduled span (the drain of the last responses is not load time).

@@ -16,6 +16,7 @@
 mod conn;
 mod driver;
 mod plan;
+mod ready;
 mod scenario;
 mod schedule;
 mod target;
@@ -28,6 +29,7 @@ pub use leakhound_core::load::{
     ErrorCounts, LatencySummary, LoadModel, LoadSecond, LoadSummary, RetainedPerRequest,
 };
 pub use plan::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, LoadError, LoadPlan, Model, Stage};
+pub use ready::{PROBE_INTERVAL, PROBE_TIMEOUT, ReadyError, wait_ready};
 pub use schedule::Arrivals;
 pub use target::{RANDOM, RequestTemplate, SEQ, Target, expand};
 
