@@ -221,9 +221,17 @@ fn a_killed_leakhound_leaves_a_run_that_report_can_judge() {
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v["target"]["ended_by"], "unknown");
     assert_eq!(series(&v, "rss_bytes")["verdict"], "leak");
-    assert!(v["warnings"][0]["message"].as_str().unwrap().contains("verdict.json is missing"));
-    // A normal run directory is shown as it was judged.
-    leakhound().arg("report").arg(dir.path().join("nope")).assert().code(2).stderr(
-        predicate::str::contains("is not a run directory"),
+    assert!(
+        v["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("verdict.json is missing")
     );
+    // A normal run directory is shown as it was judged.
+    leakhound()
+        .arg("report")
+        .arg(dir.path().join("nope"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not a run directory"));
 }
