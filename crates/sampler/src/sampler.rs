@@ -150,6 +150,11 @@ struct Found {
 
 const PROC: &str = "/proc";
 
+/// At most this many `/proc/PID` descriptors are held open between the scan and step 2, well
+/// under the usual soft limit of 1024 descriptors; members beyond it are opened in step 2 (one
+/// extra read of `stat` each).
+const MAX_HELD_DIRS: usize = 256;
+
 /// Samples between two reads of a process's `ns/net` link.
 const NETNS_REFRESH: u64 = 10;
 
@@ -261,6 +266,7 @@ impl Sampler {
         self.comms.clear();
         self.outside_next.clear();
         self.proc_dir.rewind();
+        let mut held = 0;
         while let Some(entry) = self.proc_dir.read() {
             let entry = entry.map_err(|e| SamplerError::Proc {
                 path: PROC.to_string(),
@@ -278,7 +284,8 @@ impl Sampler {
             }
             // Any failure here means the process is gone or not ours to see: skip it.
             self.path.clear();
-            let dir = if self.tree.may_follow(pid) {
+            let dir = if self.tree.may_follow(pid) && held < MAX_HELD_DIRS {
+                held += 1;
                 let _ = write!(self.path, "{pid}");
                 let Ok(dir) = open_dir_at(&self.proc_fd, &self.path) else {
                     continue;

@@ -167,3 +167,37 @@ fn churning_short_lived_children_never_make_a_sample_fail() {
     assert!(n >= 20, "only {n} samples in 3 s");
     assert!(max_seen >= 2, "never saw a child in {n} samples");
 }
+
+#[test]
+fn a_tree_of_three_hundred_processes_is_sampled_whole() {
+    // More members than the sampler keeps directories open for between its two steps.
+    const N: usize = 300;
+    let mut sh = Command::new("sh")
+        .args([
+            "-c",
+            &format!("for i in $(seq {N}); do sleep 30 & done; wait"),
+        ])
+        .spawn()
+        .expect("sh runs");
+    let mut s = Sampler::new(sh.id()).expect("sh exists");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut t = sample(&mut s);
+    while t.processes.len() < N + 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        t = sample(&mut s);
+    }
+    let again = sample(&mut s);
+    let _ = sh.kill();
+    let _ = sh.wait();
+    for p in &again.processes[1..] {
+        let _ = Command::new("kill").arg(p.pid.to_string()).status();
+    }
+    assert_eq!(t.processes.len(), N + 1);
+    assert_eq!(
+        again.processes.len(),
+        N + 1,
+        "all followed at the next sample"
+    );
+    assert_eq!(val(&again.total, Metric::Processes), (N + 1) as f64);
+    assert!(again.processes[1..].iter().all(|p| p.comm == "sleep"));
+}
