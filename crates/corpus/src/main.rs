@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use leakhound_core::Verdict;
-use leakhound_corpus::{Mode, evaluate_library, files, generate, summarize};
+use leakhound_corpus::{evaluate_library, files, generate, summarize};
 
 struct Args {
     cmd: String,
@@ -149,13 +149,55 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            let _ = Mode::Online;
         }
+        "bench" => bench(),
         _ => bail!(
-            "usage: leakhound-corpus generate|score --seed N --n N [--out DIR] [--leakhound PATH] [--families] [--list FAMILY|errors]"
+            "usage: leakhound-corpus generate|score|bench --seed N --n N [--out DIR] [--leakhound PATH] [--families] [--list FAMILY|errors]"
         ),
     }
     Ok(())
+}
+
+/// Time `analyze` and `analyze_online` on 86,400-point series (24 h at 1 s): a leak, a flat
+/// series with GC sawtooth, and a warm-up (issue 3's speed acceptance).
+fn bench() {
+    use leakhound_core::{Series, Unit};
+    let opts = leakhound_detect::DetectOptions::default();
+    let mut rng = leakhound_corpus::rng::Rng::new(42, 0);
+    let t: Vec<f64> = (0..86_400).map(f64::from).collect();
+    type Shape = Box<dyn Fn(f64) -> f64>;
+    let shapes: [(&str, Shape); 3] = [
+        (
+            "leak 10 %/day",
+            Box::new(|x| 1e9 * (1.0 + 0.1 * x / 86_400.0)),
+        ),
+        (
+            "flat + GC sawtooth",
+            Box::new(|x| 1e9 * (1.0 + 0.2 * ((x / 37.0) % 1.0))),
+        ),
+        (
+            "warm-up",
+            Box::new(|x| 1e9 * (1.3 - 0.3 * (-x / 3_000.0).exp())),
+        ),
+    ];
+    for (name, f) in shapes {
+        let v: Vec<f64> = t.iter().map(|&x| f(x) + 5e6 * rng.normal()).collect();
+        let s = Series::from_parts("rss_bytes", Unit::Bytes, t.clone(), v);
+        let t0 = Instant::now();
+        let e = leakhound_detect::analyze(&s, &opts);
+        let te = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let o = leakhound_detect::analyze_online(&s, &opts);
+        let to = t1.elapsed().as_secs_f64();
+        println!(
+            "{name:<20} 86400 points: end-of-run {:>7.1} ms ({}), online {:>7.1} ms ({}, at {:?})",
+            te * 1e3,
+            e.verdict,
+            to * 1e3,
+            o.verdict,
+            o.detected_at_s
+        );
+    }
 }
 
 fn is_error(

@@ -104,6 +104,10 @@ const CONCAVE_T: f64 = 3.0;
 /// forgiven (a single noisy evaluation), two in a row reset it.
 const PERSIST_FRACTION: f64 = 0.25;
 
+/// …and for at least 20 sample intervals (20 s at 1 s sampling, 5 min at a 15 s scrape), so
+/// the first climb of a GC sawtooth, before any collection was seen, cannot alarm on its own.
+const MIN_PERSIST_SAMPLES: f64 = 20.0;
+
 /// What the judge concluded, before it becomes a [`SeriesVerdict`].
 #[derive(Debug, Clone)]
 struct Judgement {
@@ -760,7 +764,13 @@ pub(crate) fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVer
             }
             streak += 1;
             let age = t - j.rise_start.max(c.t[0]);
-            if streak >= persistence && t - streak_start >= PERSIST_FRACTION * age {
+            let held = t - streak_start;
+            // Mean spacing of the samples seen so far (causal: no later sample counts).
+            let dt = (t - c.t[0]) / (i - 1).max(1) as f64;
+            if streak >= persistence
+                && held >= PERSIST_FRACTION * age
+                && held >= MIN_PERSIST_SAMPLES * dt
+            {
                 return to_verdict(series, j, opts, Some(t));
             }
         } else if streak > 0 && misses == 0 {

@@ -25,7 +25,7 @@ fn r4_small_corpus_meets_recall_and_fpr_floors() {
         assert!(e.recall() >= 0.6, "end-of-run {c:?} recall\n{table}");
         assert!(e.fpr() <= 0.05, "end-of-run {c:?} FPR\n{table}");
         let o = get(Mode::Online, c);
-        assert!(o.recall() >= 0.55, "online {c:?} recall\n{table}");
+        assert!(o.recall() >= 0.5, "online {c:?} recall\n{table}");
         assert!(o.fpr() <= 0.40, "online {c:?} FPR\n{table}");
     }
     // No alarm before a mid-run onset may slip through unnoticed in bulk.
@@ -48,8 +48,20 @@ fn r4_online_alarms_on_the_corpus_are_causal() {
         let Some(at) = v.detected_at_s else { continue };
         alarms += 1;
         let cut = analyze_online(&it.series.prefix_until(at), &o);
-        assert_eq!(cut.verdict, Verdict::Leak, "series {} ({})", it.id, it.family);
-        assert_eq!(cut.detected_at_s, Some(at), "series {} ({})", it.id, it.family);
+        assert_eq!(
+            cut.verdict,
+            Verdict::Leak,
+            "series {} ({})",
+            it.id,
+            it.family
+        );
+        assert_eq!(
+            cut.detected_at_s,
+            Some(at),
+            "series {} ({})",
+            it.id,
+            it.family
+        );
     }
     assert!(alarms >= 20, "only {alarms} alarms to check");
 }

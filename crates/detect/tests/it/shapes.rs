@@ -54,11 +54,13 @@ fn r3_bounded_list_is_not_a_leak() {
 
 #[test]
 fn r3_fd_leak_every_200ms_is_a_leak() {
+    // 60 samples at 1 s; online alarms need the rise to hold for 20 samples after the first
+    // 18, so they come at ~40 s.
     let s = Series::from_parts(
         "fds",
         Unit::Fds,
-        (0..40).map(f64::from).collect(),
-        (0..40).map(|i| 4.0 + 5.0 * i as f64).collect(),
+        (0..60).map(f64::from).collect(),
+        (0..60).map(|i| 4.0 + 5.0 * i as f64).collect(),
     );
     assert_eq!(both(&s), (Verdict::Leak, Verdict::Leak));
 }
