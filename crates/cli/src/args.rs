@@ -132,6 +132,8 @@ pub(crate) struct RunArgs {
     /// Time the target gets to exit after SIGTERM before it is killed.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub(crate) grace: Duration,
+    #[command(flatten)]
+    pub(crate) load: RunLoadArgs,
     /// The command to run, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub(crate) command: Vec<String>,
@@ -270,4 +272,21 @@ pub(crate) struct ReportArgs {
     /// Print the report as JSON ("schema_version": 1) instead of the terminal summary.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// HTTP load driven during `run` (see `leakhound load`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Load (run --load URL | --scenario FILE)")]
+pub(crate) struct RunLoadArgs {
+    /// Drive HTTP load at this URL while sampling (needs --rate, or a --scenario).
+    #[arg(long = "load", value_name = "URL")]
+    pub(crate) url: Option<String>,
+    /// Wait until this URL answers 2xx before load and sampling start [default: the load URL].
+    #[arg(long, value_name = "URL")]
+    pub(crate) ready: Option<String>,
+    /// Longest wait for --ready; the run fails (exit 4) after it.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub(crate) ready_timeout: Duration,
+    #[command(flatten)]
+    pub(crate) load: LoadTargetArgs,
 }

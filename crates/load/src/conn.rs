@@ -65,7 +65,11 @@ impl Conn {
             handed_over = true;
             let resp = tx.send_request(req).await.map_err(|e| classify(&e))?;
             let status = resp.status();
-            resp.into_body().collect().await.map_err(|e| classify(&e))?;
+            // Read the body to its end (keep-alive needs that) without keeping it.
+            let mut body = resp.into_body();
+            while let Some(frame) = body.frame().await {
+                frame.map_err(|e| classify(&e))?;
+            }
             Ok(status)
         };
         let r = tokio::select! {

@@ -429,8 +429,14 @@ fn spawn_threads(
                     }
                 }
                 let mut stop = sh.stop_rx.clone();
+                let mut end = sh.stop_rx.clone();
                 tokio::select! {
-                    _ = async { while set.join_next().await.is_some() {} } => {}
+                    // Idle connections stay open until the ticker ends the test, so a trailing
+                    // idle phase does not look like the clients went away.
+                    _ = async {
+                        while set.join_next().await.is_some() {}
+                        let _ = end.changed().await;
+                    } => {}
                     _ = async {
                         let _ = stop.changed().await;
                         tokio::time::sleep(STOP_GRACE).await;

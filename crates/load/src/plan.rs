@@ -109,6 +109,11 @@ pub enum Stage {
         /// Number of load + idle repetitions.
         cycles: u32,
     },
+    /// No requests for a while (a pause; connections stay open).
+    Idle {
+        /// Length.
+        duration: Duration,
+    },
 }
 
 impl Stage {
@@ -119,13 +124,16 @@ impl Stage {
             Stage::Ramp { .. } => "ramp",
             Stage::Steps { .. } => "steps",
             Stage::Cycles { .. } => "cycles",
+            Stage::Idle { .. } => "idle",
         }
     }
 
     /// Total length.
     pub fn duration(&self) -> Duration {
         match self {
-            Stage::Constant { duration, .. } | Stage::Ramp { duration, .. } => *duration,
+            Stage::Constant { duration, .. }
+            | Stage::Ramp { duration, .. }
+            | Stage::Idle { duration } => *duration,
             Stage::Steps { rates, every } => *every * rates.len() as u32,
             Stage::Cycles {
                 load, idle, cycles, ..
@@ -335,6 +343,7 @@ impl LoadPlan {
                         push(*every, *r, *r, "steps");
                     }
                 }
+                Stage::Idle { duration } => push(*duration, 0.0, 0.0, "idle"),
                 Stage::Cycles {
                     rate,
                     load,
@@ -414,6 +423,7 @@ fn validate_stage(s: &Stage) -> Result<(), (&'static str, String)> {
             }
             dur("every", every)
         }
+        Stage::Idle { duration } => dur("duration", duration),
         Stage::Cycles {
             rate, load, cycles, ..
         } => {

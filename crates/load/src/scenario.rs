@@ -381,11 +381,17 @@ pub(crate) fn from_str(
                     )?)
                     .unwrap_or(u32::MAX),
                 },
+                "idle" => Stage::Idle {
+                    duration: cx.duration(
+                        cx.required(&s.duration, at, "stage.duration", kind)?,
+                        "stage.duration",
+                    )?,
+                },
                 other => {
                     return Err(cx.at(
                         &s.kind,
                         "stage.kind",
-                        format!("`{other}` is not one of constant, ramp, steps, cycles"),
+                        format!("`{other}` is not one of constant, ramp, steps, cycles, idle"),
                     ));
                 }
             };

@@ -15,11 +15,13 @@ use std::time::Duration;
 use anyhow::Context;
 use leakhound_core::ExitCodes;
 use leakhound_core::load::{LoadModel, LoadSummary};
-use leakhound_load::{Arrivals, LoadError, LoadPlan, Model, RequestTemplate, run_load};
+use leakhound_load::{
+    Arrivals, LoadError, LoadPlan, Model, ReadyError, RequestTemplate, Stage, run_load,
+};
 use serde::Serialize;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use crate::args::{ArrivalsArg, LoadArgs, LoadTargetArgs};
+use crate::args::{ArrivalsArg, LoadArgs, LoadTargetArgs, RunLoadArgs};
 use crate::errors::ExpectedError;
 use crate::output::Output;
 
@@ -399,4 +401,157 @@ pub(crate) fn write_summary(
         }
     }
     Ok(())
+}
+
+/// Length of an open-ended `run --load URL --rate N` without `--duration`: the load runs
+/// until the session ends (target exit, Ctrl-C) and is stopped then.
+const OPEN_ENDED: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// In `run`, the load plan gets an idle tail of this length: sampling ends with the plan's
+/// last stage and the load is stopped then, so the target's connections stay open through the
+/// last sample (a drop of sockets at the very end would look like a restart).
+const LINGER: Duration = Duration::from_secs(10);
+
+/// The load plan of `run --load URL | --scenario FILE`, validated before the target starts.
+/// `None` when no load was asked for.
+pub(crate) fn run_plan(
+    a: &RunLoadArgs,
+    sampling_duration: Option<Duration>,
+) -> anyhow::Result<Option<LoadPlan>> {
+    let t = &a.load;
+    if a.url.is_none() && t.scenario.is_none() {
+        if t.rate.is_some() || t.concurrency.is_some() || a.ready.is_some() {
+            return Err(usage(
+                "--rate, --concurrency and --ready need --load URL or --scenario FILE",
+            ));
+        }
+        return Ok(None);
+    }
+    // A scenario keeps its own stages; a plain URL runs for the sampling duration.
+    let duration = if t.scenario.is_some() && t.rate.is_none() {
+        None
+    } else {
+        Some(sampling_duration.unwrap_or(OPEN_ENDED))
+    };
+    let mut plan = plan_from_args(a.url.as_deref(), t, duration)?;
+    if let Model::Open { stages, .. } = &mut plan.model {
+        stages.push(Stage::Idle { duration: LINGER });
+    }
+    Ok(Some(plan))
+}
+
+/// The sampling duration to use with `plan` (from [`run_plan`]): the user's, or the plan's
+/// length without its idle tail.
+pub(crate) fn sampling_duration(plan: &LoadPlan, given: Option<Duration>) -> Option<Duration> {
+    given.or_else(|| {
+        let d = planned_without_linger(plan);
+        (d < OPEN_ENDED).then_some(d)
+    })
+}
+
+fn planned_without_linger(plan: &LoadPlan) -> Duration {
+    match &plan.model {
+        Model::Open { .. } => plan.duration().saturating_sub(LINGER),
+        Model::Closed { .. } => plan.duration(),
+    }
+}
+
+/// Wait for `--ready` (default: the load's first URL) to answer 2xx; exit 4 on timeout or
+/// when the target exits first.
+pub(crate) fn wait_ready(
+    a: &RunLoadArgs,
+    plan: &LoadPlan,
+    target: &mut crate::orchestrate::child::Target,
+    out: &Output,
+) -> anyhow::Result<()> {
+    let url = a
+        .ready
+        .clone()
+        .unwrap_or_else(|| format!("{}{}", plan.target.base_url(), plan.requests[0].path));
+    out.status(&format!(
+        "leakhound: waiting for {url} to answer 2xx (up to {:.0} s)",
+        a.ready_timeout.as_secs_f64()
+    ));
+    let mut exited = || target.poll().is_some();
+    match leakhound_load::wait_ready(&url, a.ready_timeout, &mut exited) {
+        Ok(_) => Ok(()),
+        Err(ReadyError::Url(e)) => Err(load_err(e)),
+        Err(ReadyError::GaveUp { last, .. }) => Err(ExpectedError::target_failed(format!(
+            "the target {} before {url} answered (last probe: {last})",
+            target.describe_exit()
+        ))),
+        Err(e @ ReadyError::TimedOut { .. }) => Err(ExpectedError::target_failed(format!(
+            "the target was not ready: {e}; raise --ready-timeout or check --ready"
+        ))),
+    }
+}
+
+/// Load running in its own thread during a `run` session.
+pub(crate) struct RunningLoad {
+    planned: Duration,
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<Result<LoadSummary, LoadError>>,
+}
+
+impl RunningLoad {
+    pub(crate) fn start(plan: LoadPlan, out: &Output) -> anyhow::Result<RunningLoad> {
+        out.status(&format!("leakhound: load {}", describe_plan(&plan)));
+        let planned = planned_without_linger(&plan);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::Builder::new()
+            .name("leakhound-load".into())
+            .spawn(move || run_load(&plan, flag, &mut |_| {}))
+            .context("failed to start the load thread")?;
+        Ok(RunningLoad {
+            planned,
+            stop,
+            handle,
+        })
+    }
+
+    /// Stop the load (if still running), and add retained bytes per request from `series`
+    /// (the session's memory series, whose clock starts with the load).
+    pub(crate) fn finish(self, series: &[leakhound_core::Series]) -> anyhow::Result<LoadSummary> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut summary = match self.handle.join() {
+            Ok(r) => r.map_err(load_err)?,
+            Err(_) => anyhow::bail!("the load thread panicked"),
+        };
+        // Stopping in the idle tail is the normal end, not an interruption.
+        if summary.elapsed_s + 0.5 >= self.planned.as_secs_f64() {
+            summary.interrupted = false;
+        }
+        let memory = series
+            .iter()
+            .find(|s| s.name == leakhound_core::Metric::RssBytes.name());
+        if let Some(m) = memory {
+            summary.retained =
+                leakhound_detect::covariate::retained_per_request(m, &summary.per_second, 0.0);
+        }
+        Ok(summary)
+    }
+}
+
+/// One sentence on retained memory per request, for the run's warnings.
+pub(crate) fn retained_note(s: &LoadSummary) -> Option<leakhound_core::Warning> {
+    let r = s.retained.as_ref()?;
+    let b = leakhound_core::format_bytes;
+    let verdict = if r.ci95[0] > 0.0 {
+        "memory grows with the number of requests served"
+    } else {
+        "no memory retained per request can be told from zero"
+    };
+    Some(leakhound_core::Warning::Note {
+        message: format!(
+            "retained {} per request (95 % CI {} .. {}), from {} {} floors of {} over {} requests: {verdict}",
+            b(r.bytes_per_request),
+            b(r.ci95[0]),
+            b(r.ci95[1]),
+            r.floors,
+            r.method.replace('_', " "),
+            r.series,
+            s.completed
+        ),
+    })
 }

@@ -1,10 +1,12 @@
 //! `leakhound run -- CMD`: start a command, sample it, judge it.
 
+use leakhound_core::load::LoadSummary;
 use leakhound_core::{ExitCodes, Warning};
 use leakhound_sampler::Sampler;
 
 use leakhound_report::terminal::display_command;
 
+use super::load;
 use super::present::print_report;
 use crate::args::RunArgs;
 use crate::errors::ExpectedError;
@@ -18,7 +20,12 @@ use crate::props::SamplingProps;
 const SIGTERM: i32 = 15;
 
 pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
-    let props = SamplingProps::try_from(&args.sampling)?;
+    let mut props = SamplingProps::try_from(&args.sampling)?;
+    // Load (issue #5): validated before the target starts; a scenario sets the duration.
+    let load_plan = load::run_plan(&args.load, props.duration)?;
+    if let Some(plan) = &load_plan {
+        props.duration = load::sampling_duration(plan, props.duration);
+    }
     let spec = ChildSpec::from_command(&args.command)?;
     let interrupts = Interrupts::register()?;
     let mut target = Target::spawn(&spec)?;
@@ -52,6 +59,13 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
             )));
         }
     };
+    let running_load = match load_plan {
+        Some(plan) => {
+            load::wait_ready(&args.load, &plan, &mut target, out)?;
+            Some(load::RunningLoad::start(plan, out)?)
+        }
+        None => None,
+    };
     let rec = session::record(
         &mut sampler,
         Some(&mut target),
@@ -61,6 +75,8 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
         &interrupts,
         None,
     )?;
+    // Stop the load before the target, so its shutdown is not counted as load errors.
+    let load = running_load.map(|l| l.finish(&rec.series)).transpose()?;
     match rec.ended {
         Ended::Interrupted(sig) => {
             out.status("leakhound: interrupted; stopping the target and judging what was recorded");
@@ -73,7 +89,7 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
             target.poll();
         }
     }
-    finish(&session, rec, &mut target, &props, out, &spec.program)
+    finish(&session, rec, &mut target, &props, out, &spec.program, load)
 }
 
 /// Judge, write and print a run with our own child; returns the exit code.
@@ -84,6 +100,7 @@ pub(crate) fn finish(
     props: &SamplingProps,
     out: &Output,
     program: &str,
+    load: Option<LoadSummary>,
 ) -> anyhow::Result<u8> {
     let early = rec.ended == Ended::Exited
         && props
@@ -96,10 +113,16 @@ pub(crate) fn finish(
             signal: target.exit_signal(),
         });
     }
+    if let Some(note) = load.as_ref().and_then(load::retained_note) {
+        rec.warnings.push(note);
+    }
     let outcome = session::child_outcome(&rec, target);
     let failed = outcome.failed;
-    let report = session::conclude(session, rec, outcome, props, None)?;
+    let report = session::conclude(session, rec, outcome, props, load)?;
     print_report(&report, props.json, out)?;
+    if let (Some(l), false) = (&report.load, props.json) {
+        load::write_summary(&mut std::io::stdout().lock(), l, false)?;
+    }
     if failed {
         eprintln!(
             "error: the target `{program}` {} after {:.1} s; the verdict above covers only that part",

@@ -245,7 +245,11 @@ cycles = 2
     assert_eq!(s.per_second[1].offered, 0);
     // The next phase's first request is due exactly at the boundary (and may leave up to half a
     // timer tick early), so it can land in the idle second's tally.
-    assert!((300..=301).contains(&s.per_second[1].requests_total), "{:?}", s.per_second);
+    assert!(
+        (300..=301).contains(&s.per_second[1].requests_total),
+        "{:?}",
+        s.per_second
+    );
 }
 
 fn scenario_err(text: &str) -> String {
