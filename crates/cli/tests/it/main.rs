@@ -5,6 +5,7 @@
 
 mod analyze;
 mod demo;
+mod load;
 mod run;
 mod support;
 mod watch;

@@ -1,0 +1,319 @@
+//! `leakhound load` and `leakhound run --load/--scenario` against `lh-testserver` (from the
+//! `leakhound-load` package) on 127.0.0.1. See: issue #5.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{leakhound, leakhound_path, read_json, series};
+
+/// The test server binary, next to `leakhound` in the target directory; built on demand when a
+/// lone `cargo test -p leakhound` did not build it (`cargo test --workspace` does).
+fn testserver() -> PathBuf {
+    let dir = leakhound_path()
+        .parent()
+        .expect("the binary has a directory")
+        .to_path_buf();
+    let exe = dir.join("lh-testserver");
+    if !exe.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "leakhound-load",
+                "--bin",
+                "lh-testserver",
+            ])
+            .status()
+            .expect("run cargo build for lh-testserver");
+        assert!(status.success(), "cargo build -p leakhound-load failed");
+    }
+    assert!(exe.exists(), "{} is missing", exe.display());
+    exe
+}
+
+/// A running `lh-testserver`, killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(testserver())
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn lh-testserver");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+            .to_string();
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+#[test]
+fn load_json_is_versioned_and_holds_the_rate() {
+    let server = Server::start(&[]);
+    let out = leakhound()
+        .args([
+            "load",
+            &format!("{}/", server.url),
+            "--rate",
+            "500",
+            "--duration",
+            "2s",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["model"], "open");
+    assert_eq!(v["scheduled"], 1000);
+    assert_eq!(v["completed"], 1000);
+    assert_eq!(v["status_counts"]["200"], 1000);
+    let achieved = v["achieved_rate"].as_f64().unwrap();
+    assert!((achieved / 500.0 - 1.0).abs() < 0.01, "{achieved}");
+    assert!(v["latency"]["p99_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["per_second"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn load_terminal_summary_and_csv() {
+    let server = Server::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("load.csv");
+    let out = leakhound()
+        .args([
+            "load",
+            &server.url,
+            "--concurrency",
+            "4",
+            "--duration",
+            "1s",
+            "--csv",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("closed model, 4 connections"), "{text}");
+    assert!(text.contains("latency   p50"), "{text}");
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(csv.starts_with("t_seconds,offered,achieved,errors,p99_ms,requests_total,phase\n"));
+}
+
+#[test]
+fn load_bad_input_exits_2_with_a_clear_message() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["load", "ftp://127.0.0.1/", "--rate", "5"], "invalid URL"),
+        (
+            &["load", "http://127.0.0.1:1/", "--rate", "0"],
+            "--rate must be a number > 0",
+        ),
+        (
+            &["load", "http://127.0.0.1:1/", "--rate", "-2"],
+            "--rate must be a number > 0",
+        ),
+        (
+            &["load", "--scenario", "/nonexistent/s.toml"],
+            "failed to read scenario",
+        ),
+        (&["load", "http://127.0.0.1:1/"], "give --rate"),
+    ];
+    for (args, msg) in cases {
+        let out = leakhound().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(msg), "{args:?}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("bad.toml");
+    std::fs::write(
+        &s,
+        "[[stage]]\nkind = \"cycles\"\nrate = 0\nload = \"1s\"\nidle = \"1s\"\ncycles = 2\n",
+    )
+    .unwrap();
+    let out = leakhound()
+        .args(["load", "http://127.0.0.1:1/", "--scenario"])
+        .arg(&s)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("stage.rate"),
+        "{err}"
+    );
+}
+
+#[test]
+fn load_connection_refused_is_counted_and_summarised() {
+    let url = format!("http://127.0.0.1:{}/", free_port());
+    let out = leakhound()
+        .args(["load", &url, "--rate", "100", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("connect 100"), "{text}");
+}
+
+#[test]
+fn load_ctrl_c_prints_what_was_done() {
+    let server = Server::start(&[]);
+    let child = Command::new(leakhound_path())
+        .args(["load", &server.url, "--rate", "200", "--duration", "60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let t0 = Instant::now();
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(interrupted)"), "{text}");
+    assert!(text.contains("status    200: "), "{text}");
+}
+
+/// Short cycles: 5 × (4 s at 400 req/s, 2 s idle) = 30 s, 8,000 requests.
+const CYCLES: &str = r#"
+[[request]]
+method = "POST"
+path = "/items/{{seq}}"
+body = "n={{random}}"
+
+[[stage]]
+kind = "cycles"
+rate = 400
+load = "4s"
+idle = "2s"
+cycles = 5
+"#;
+
+/// Bytes the leaky server keeps per request.
+const LEAK: f64 = 8192.0;
+
+fn run_cycles(server_args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("cycles.toml");
+    std::fs::write(&scenario, CYCLES).unwrap();
+    let port = free_port().to_string();
+    let url = format!("http://127.0.0.1:{port}/");
+    let out_dir = dir.path().join("run");
+    let mut cmd = leakhound();
+    cmd.args([
+        "run",
+        "--json",
+        "--interval",
+        "200ms",
+        "--load",
+        &url,
+        "--scenario",
+    ])
+    .arg(&scenario)
+    .args(["--ready", &format!("{url}health"), "--out"])
+    .arg(&out_dir)
+    .arg("--")
+    .arg(testserver())
+    .args(["--port", &port])
+    .args(server_args);
+    let out = cmd.output().unwrap();
+    assert!(
+        out_dir.join("load.csv").exists(),
+        "load.csv in the run directory"
+    );
+    let report = read_json(&out_dir.join("verdict.json"));
+    (out.status.code(), report)
+}
+
+#[test]
+fn r5_run_with_cycles_reports_retained_bytes_per_request() {
+    let (code, report) = run_cycles(&["--leak-bytes", "8192"]);
+    assert_eq!(code, Some(1), "{report:#}");
+    assert_eq!(series(&report, "rss_bytes")["verdict"], "leak");
+    let r = &report["load"]["retained"];
+    let b = r["bytes_per_request"].as_f64().unwrap();
+    assert!(
+        (b / LEAK - 1.0).abs() < 0.2,
+        "retained {b} B/request vs {LEAK}: {r}"
+    );
+    assert_eq!(r["method"], "idle_phases");
+    assert_eq!(report["load"]["completed"], 8000);
+}
+
+#[test]
+fn r5_run_with_cycles_and_a_bounded_cache_is_no_leak() {
+    let (code, report) = run_cycles(&["--cache-entries", "1000", "--cache-bytes", "8192"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_ne!(series(&report, "rss_bytes")["verdict"], "leak");
+    let b = report["load"]["retained"]["bytes_per_request"]
+        .as_f64()
+        .unwrap();
+    assert!(b.abs() < 0.05 * LEAK, "retained {b} B/request");
+}
+
+#[test]
+fn run_ready_timeout_exits_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakhound()
+        .args([
+            "run",
+            "--duration",
+            "5s",
+            "--ready-timeout",
+            "1s",
+            "--rate",
+            "10",
+            "--out",
+        ])
+        .arg(dir.path().join("run"))
+        .arg("--load")
+        .arg(format!("http://127.0.0.1:{}/", free_port()))
+        .args(["--", "sleep", "20"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("not ready") && err.contains("connection refused"),
+        "{err}"
+    );
+}
