@@ -18,15 +18,17 @@ fn r4_small_corpus_meets_recall_and_fpr_floors() {
     let r = summarize(&items, &out);
     let get = |m: Mode, c: Class| &r.by_class[&(m, c)];
     let table = r.summary_table();
-    // End of run: the targets are recall ≥ 90 % at FPR ≤ 2 %; see the note for where
-    // the detector stands. These floors catch regressions.
+    // The targets are end of run recall ≥ 90 % at FPR ≤ 2 %, online recall ≥ 90 % at
+    // FPR ≤ 5 %. The detector does not reach all of them yet (see crates/corpus/README.md:
+    // on this seed end of run is 87 %/3.2 % memory, 86 %/1.8 % resources; online 78 %/23 %
+    // and 55 %/20 %); these floors sit just under today's figures and catch regressions.
     for c in [Class::Memory, Class::Resource] {
         let e = get(Mode::EndOfRun, c);
-        assert!(e.recall() >= 0.6, "end-of-run {c:?} recall\n{table}");
+        assert!(e.recall() >= 0.8, "end-of-run {c:?} recall\n{table}");
         assert!(e.fpr() <= 0.05, "end-of-run {c:?} FPR\n{table}");
         let o = get(Mode::Online, c);
         assert!(o.recall() >= 0.5, "online {c:?} recall\n{table}");
-        assert!(o.fpr() <= 0.40, "online {c:?} FPR\n{table}");
+        assert!(o.fpr() <= 0.30, "online {c:?} FPR\n{table}");
     }
     // No alarm before a mid-run onset may slip through unnoticed in bulk.
     let prem: usize = r
