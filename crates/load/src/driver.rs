@@ -235,9 +235,14 @@ async fn send_one(
     (Outcome::Fail(Fail::Reset), sent)
 }
 
-fn record(shard: &Mutex<Shard>, outcome: &Outcome, sent: bool, latency: Duration) {
+/// Count one finished request; `started` counts it as started too (closed model: one lock per
+/// request instead of two).
+fn record(shard: &Mutex<Shard>, outcome: &Outcome, sent: bool, started: bool, latency: Duration) {
     let us = latency.as_micros().clamp(1, u128::from(HIST_MAX_US)) as u64;
     let mut s = lock(shard);
+    if started {
+        s.started += 1;
+    }
     if sent {
         s.sent += 1;
     }
@@ -320,7 +325,7 @@ async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize) {
         if now.saturating_duration_since(due) > LATE_THRESHOLD {
             lock(shard).late += 1;
         }
-        record(shard, &outcome, sent, latency);
+        record(shard, &outcome, sent, false, latency);
     }
 }
 
@@ -336,10 +341,9 @@ async fn closed_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize)
     while Instant::now() < until && !*stop.borrow() {
         let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
         let t0 = Instant::now();
-        lock(shard).started += 1;
         let (outcome, sent) = send_one(&mut conn, &shared, &mut rng, seq).await;
         let failed_connect = matches!(outcome, Outcome::Fail(Fail::Connect));
-        record(shard, &outcome, sent, t0.elapsed());
+        record(shard, &outcome, sent, true, t0.elapsed());
         if failed_connect {
             tokio::time::sleep(CLOSED_CONNECT_BACKOFF).await;
         }
