@@ -438,6 +438,21 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     // bending towards a plateau (a warm-up, a cache filling): wait rather than alarm.
     let bending = ctx.online && decelerating && current_rate < DECEL_RATIO * late_rate;
     let late_ok = !levelled && !bending;
+    // Memory that follows load gives itself back: a sustained, gradual fall of the floor
+    // earlier in the window (a daily cycle's night, a ramp-down) means the rise that follows
+    // is the load coming back, not a leak. A leak never lowers its own floor.
+    let k_min = env
+        .y
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(k, _)| k);
+    let gives_back = k_min + 1 >= MIN_BINS && {
+        let before = &env.y[..=k_min];
+        let peak = before.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        mann_kendall(before).p_increasing > 1.0 - ctx.alpha
+            && peak - env.y[k_min] >= 2.0 * opts.min_growth * tr.level
+    };
     let base = Judgement {
         verdict: Verdict::NoLeak,
         rate: Some(rate),
@@ -445,7 +460,7 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         growth_abs: Some(growth_abs),
         growth_pct,
         level_end: Some(level_end),
-        onset_candidate: tr.mk.p_increasing < ONSET_GATE && tr.rise_start > env.t[0],
+        onset_candidate: tr.mk.p_increasing < ONSET_GATE && tr.rise_start > env.t[0] && !gives_back,
         rise_start: tr.rise_start,
         needs_more_s: None,
         samples: n,
@@ -453,6 +468,18 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         reason: String::new(),
     };
     let fw = floor_word(unit);
+    if significant && big_enough && late_ok && !saturating && gives_back {
+        let before = &env.y[..=k_min];
+        let peak = before.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        return Judgement {
+            reason: format!(
+                "{} follows load: the floor fell {} before rising again, so the memory is given back",
+                what(unit),
+                format_quantity(unit, peak - env.y[k_min])
+            ),
+            ..base
+        };
+    }
     if significant && big_enough && late_ok && !saturating {
         let shape = if tr.ups > MAX_ONE_OFF_STEPS {
             format!(
