@@ -54,8 +54,8 @@ fn r3_bounded_list_is_not_a_leak() {
 
 #[test]
 fn r3_fd_leak_every_200ms_is_a_leak() {
-    // 60 samples at 1 s; online alarms need the rise to hold for 20 samples after the first
-    // 18, so they come at ~40 s.
+    // 60 samples at 1 s; online alarms need the rise to hold for 30 samples after the first
+    // 18, so they come at ~48 s.
     let s = Series::from_parts(
         "fds",
         Unit::Fds,
