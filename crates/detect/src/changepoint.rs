@@ -68,7 +68,9 @@ fn is_restart(y: &[f64], i: usize, last: Option<&usize>, level: f64) -> bool {
 const RESTART_GIVE_BACK: f64 = 0.7;
 
 /// Find jumps in `y` whose typical level is `level` (> 0).
-pub(crate) fn find_jumps(y: &[f64], level: f64) -> Jumps {
+/// `quantum` is the smallest change that can be a jump at all (see `policy::quantum`: changes
+/// of one or two fds, sockets or threads are the grain of integer counts, not level steps).
+pub(crate) fn find_jumps(y: &[f64], level: f64, quantum: f64) -> Jumps {
     let mut out = Jumps::default();
     if y.len() < 4 {
         return out;
@@ -77,7 +79,7 @@ pub(crate) fn find_jumps(y: &[f64], level: f64) -> Jumps {
     let mut tmp = d.clone();
     let med = median_in_place(&mut tmp);
     let sigma = robust_sigma(&d);
-    let min_abs = JUMP_MIN_REL * level.abs();
+    let min_abs = (JUMP_MIN_REL * level.abs()).max(quantum);
     for (i, &di) in d.iter().enumerate() {
         let dev = (di - med).abs();
         if di.abs() <= min_abs {
@@ -193,7 +195,7 @@ mod tests {
         for (i, v) in y.iter_mut().enumerate() {
             *v += (i % 3) as f64 * 0.1;
         }
-        let j = find_jumps(&y, 100.0);
+        let j = find_jumps(&y, 100.0, 0.0);
         assert_eq!(j.ups, vec![9]);
         assert_eq!(j.restarts, vec![19]);
         assert_eq!(blocks(30, &j.all), vec![0..10, 10..20, 20..30]);
@@ -226,6 +228,6 @@ mod tests {
     #[test]
     fn a_straight_ramp_has_no_jumps() {
         let y: Vec<f64> = (0..50).map(|i| 100.0 + 3.0 * i as f64).collect();
-        assert!(find_jumps(&y, 150.0).all.is_empty());
+        assert!(find_jumps(&y, 150.0, 0.0).all.is_empty());
     }
 }

@@ -70,6 +70,19 @@ const ONSET_MIN_FRACTION: f64 = 0.15;
 /// overall rate.
 const LEVELLED_RATIO: f64 = 0.5;
 
+/// Integer counts change in steps of one: a change of up to 2.5 fds, sockets or threads between
+/// envelope bins is the grain of the data (a slow count leak is nothing but such changes), never
+/// a one-off level step or a restart. Memory has no such grain (pages are far below any
+/// threshold). This is the one place where a verdict on counts depends on absolute values.
+const COUNT_QUANTUM: f64 = 2.5;
+
+fn quantum(unit: Unit) -> f64 {
+    match unit {
+        Unit::Bytes | Unit::Count => 0.0,
+        _ => COUNT_QUANTUM,
+    }
+}
+
 /// Resource counts are integers: growth of fewer than 3 (fds, sockets, threads) over the window
 /// is a lazily opened file or a second worker, not a leak.
 const MIN_ABS_GROWTH_COUNT: f64 = 3.0;
@@ -212,7 +225,7 @@ struct Trend {
     rise_start: f64,
 }
 
-fn trend(env: &Envelope) -> Option<Trend> {
+fn trend(env: &Envelope, quantum: f64) -> Option<Trend> {
     let m = env.y.len();
     let mut tmp = env.y.clone();
     let level = median_in_place(&mut tmp);
@@ -221,7 +234,7 @@ fn trend(env: &Envelope) -> Option<Trend> {
     } else {
         env.y.iter().fold(0.0_f64, |a, b| a.max(b.abs()))
     };
-    let jumps = find_jumps(&env.y, level);
+    let jumps = find_jumps(&env.y, level, quantum);
     let plan = plan_cuts(&env.y, &jumps, MAX_ONE_OFF_STEPS);
     let cuts = plan.cuts.clone();
     let steps = plan.steps;
@@ -376,7 +389,7 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             ),
         );
     }
-    let Some(tr) = trend(&env) else {
+    let Some(tr) = trend(&env, quantum(ctx.unit)) else {
         return inconclusive(n, span, span, "no usable pairs of samples".to_string());
     };
     let unit = ctx.unit;
@@ -424,7 +437,10 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         _ => late_rate,
     };
     let decelerating = current_rate < late_rate;
-    let significant = tr.mk.p_increasing < ctx.alpha && (ci[0] > 0.0 || tied);
+    // Sen's lower bound sits exactly on 0 when many pairs are tied (integer counts); a positive
+    // rate with a significant Mann-Kendall test is then enough.
+    let significant =
+        tr.mk.p_increasing < ctx.alpha && (ci[0] > 0.0 || tied || (ci[0] == 0.0 && rate > 0.0));
     let big_enough = g_full >= opts.min_growth && growth_abs >= min_abs;
     let g_now = current_rate * tr.window / tr.level;
     // Levelling off needs evidence: the recent half's rate is, with 95 % confidence, under half
@@ -647,7 +663,7 @@ fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     let env = lower_envelope(&c.t, &c.v);
     let mut tmp = env.y.clone();
     let level = median_in_place(&mut tmp).abs();
-    let jumps = find_jumps(&env.y, level);
+    let jumps = find_jumps(&env.y, level, quantum(ctx.unit));
     let Some(&last_restart) = jumps.restarts.last() else {
         return judge_segment(ctx, &c.t, &c.v);
     };
@@ -843,7 +859,7 @@ pub(crate) fn explain(series: &Series, opts: &DetectOptions) -> String {
     let env = lower_envelope(&c.t, &c.v);
     let mut tmp = env.y.clone();
     let level = median_in_place(&mut tmp).abs();
-    let jumps = find_jumps(&env.y, level);
+    let jumps = find_jumps(&env.y, level, quantum(series.unit));
     let _ = writeln!(
         s,
         "samples {} span {:.0}s bins {} width {:.1}s level {:.4e}",
@@ -867,7 +883,7 @@ pub(crate) fn explain(series: &Series, opts: &DetectOptions) -> String {
         "restarts {:?} ups {:?} all {:?}",
         jumps.restarts, jumps.ups, jumps.all
     );
-    if let Some(tr) = trend(&env) {
+    if let Some(tr) = trend(&env, quantum(series.unit)) {
         let _ = writeln!(
             s,
             "mk z {:.2} p {:.2e} | slope {:.3e} ci {:.3e}..{:.3e} | g_full {:.4} | late p {:.3} late slope {:.3e} g_late {:.4} | curv {:?} | sat {:?} | rise_start {:.0}",
