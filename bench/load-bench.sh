@@ -10,6 +10,7 @@
 #      p99 >= 0.5 s), next to wrk's closed-loop view of the same server.
 #
 # Usage: bench/load-bench.sh [--quick]     (--quick: 5 s runs instead of 10/30/20 s)
+#        ONLY=closed|open|stall bench/load-bench.sh   (one section); ROUNDS=N closed-loop rounds
 # Needs: cargo, python3, wrk (Debian package `wrk`). Results go to stdout and
 # bench/results/load-bench-<timestamp>.txt. Numbers depend on the machine: on a shared 2-core
 # box the client, the server and anything else running compete for the same cores.
@@ -49,7 +50,9 @@ echo "# leakhound load benchmarks — $(date -u +%FT%TZ) — $(nproc) CPUs — $
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
+ONLY=${ONLY:-all}
 ROUNDS=${ROUNDS:-5}
+if [[ $ONLY == all || $ONLY == closed ]]; then
 echo "## 1. closed loop: $CONNS connections, $THREADS threads, ${CLOSED_S}s per run, $ROUNDS alternating rounds"
 start_server
 : >/tmp/lh-closed-rounds.txt
@@ -73,7 +76,9 @@ print(f"  median ratio {statistics.median(ratios):.3f}, ratio of totals {sl / sw
 PY
 echo
 stop_server
+fi
 
+if [[ $ONLY == all || $ONLY == open ]]; then
 echo "## 2. open model accuracy, ${OPEN_S}s each"
 start_server
 for rate in 5000 20000; do
@@ -92,7 +97,9 @@ PY
 done
 echo
 stop_server
+fi
 
+if [[ $ONLY == all || $ONLY == stall ]]; then
 echo "## 3. stalls: server stalls 1 s every 10 s; 1,000 req/s for ${STALL_S}s"
 start_server --stall-every 10s --stall-for 1s
 "$LH" -q load "$URL" --rate 1000 --duration "${STALL_S}s" --json >/tmp/lh-stall.json
@@ -117,4 +124,5 @@ start_server --stall-every 10s --stall-for 1s
 wrk -t1 -c10 -d"${STALL_S}s" --latency "$URL" | awk '/Latency Distribution/ {p=1} p && /%/ {printf "  wrk (closed, 10 conns): %s %s\n", $1, $2} /Requests\/sec/ {print "  wrk requests/s: " $2}'
 stop_server
 echo
+fi
 echo "results saved to $OUT"
