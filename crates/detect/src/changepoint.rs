@@ -114,12 +114,16 @@ pub(crate) struct CutPlan {
     pub(crate) cuts: Vec<usize>,
     /// One-off level steps that stayed (humps and ramps excluded).
     pub(crate) steps: usize,
+    /// Raised bins of humps, as inclusive index ranges, to mask out.
+    pub(crate) humps: Vec<(usize, usize)>,
 }
 
 /// Plan the cuts. Up-jumps in runs of three or more consecutive bins are a ramp, not steps
 /// (integer counts climbing steadily jump at every bin); runs of one or two are one step (two:
 /// a step straddling a bin boundary). A step followed by a fall that gives it back is a hump
-/// (a load burst): both edges are cut so it sits in a block of its own, and it is not a step.
+/// (a load burst): its raised bins are masked out of the trend tests (not cut: what the burst
+/// left behind, the floor after it against the floor before it, is exactly what a leak that
+/// grows with load looks like), and it is not a step.
 /// Falls are otherwise not cut: a fall inside a block (a GC of the old generation) counts
 /// against a trend, as it should. Up to `max_one_off` remaining steps are cut out as one-off
 /// level shifts; more make a staircase, whose steps are the growth and stay in.
@@ -134,7 +138,7 @@ pub(crate) fn plan_cuts(y: &[f64], jumps: &Jumps, max_one_off: usize) -> CutPlan
         }
     }
     let runs: Vec<Vec<usize>> = runs.into_iter().filter(|r| r.len() <= 2).collect();
-    let mut hump_cuts = Vec::new();
+    let mut humps = Vec::new();
     let mut step_cuts = Vec::new();
     let mut steps = 0;
     for (k, run) in runs.iter().enumerate() {
@@ -148,8 +152,7 @@ pub(crate) fn plan_cuts(y: &[f64], jumps: &Jumps, max_one_off: usize) -> CutPlan
             .find(|&&d| d > last && d < next && y[d + 1] < y[d]);
         match fall {
             Some(&d) if y[d + 1] <= y[first] + HUMP_RETURN * rise => {
-                hump_cuts.extend(run.iter().copied());
-                hump_cuts.push(d);
+                humps.push((last + 1, d));
             }
             _ => {
                 steps += 1;
@@ -158,13 +161,13 @@ pub(crate) fn plan_cuts(y: &[f64], jumps: &Jumps, max_one_off: usize) -> CutPlan
         }
     }
     let staircase = steps > max_one_off;
-    let mut cuts = hump_cuts;
+    let mut cuts = Vec::new();
     if !staircase {
         cuts.extend(step_cuts);
     }
     cuts.sort_unstable();
     cuts.dedup();
-    CutPlan { cuts, steps }
+    CutPlan { cuts, steps, humps }
 }
 
 /// Split `0..n` at the given cut points (a cut at `i` ends a block after index `i`).
@@ -214,7 +217,8 @@ mod tests {
             all: vec![4, 7, 10, 11, 12, 13],
         };
         let p = plan_cuts(&y, &j, 3);
-        assert_eq!(p.cuts, vec![4, 7]);
+        assert!(p.cuts.is_empty());
+        assert_eq!(p.humps, vec![(5, 7)]);
         assert_eq!(p.steps, 0);
         let j = Jumps {
             restarts: vec![],

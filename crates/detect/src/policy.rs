@@ -226,7 +226,6 @@ struct Trend {
 }
 
 fn trend(env: &Envelope, quantum: f64) -> Option<Trend> {
-    let m = env.y.len();
     let mut tmp = env.y.clone();
     let level = median_in_place(&mut tmp);
     let level = if level.abs() > 0.0 {
@@ -236,8 +235,32 @@ fn trend(env: &Envelope, quantum: f64) -> Option<Trend> {
     };
     let jumps = find_jumps(&env.y, level, quantum);
     let plan = plan_cuts(&env.y, &jumps, MAX_ONE_OFF_STEPS);
-    let cuts = plan.cuts.clone();
-    let steps = plan.steps;
+    if plan.humps.is_empty() {
+        return trend_with(env, plan.cuts, plan.steps, level);
+    }
+    // Mask the raised bins of humps; remap the step cuts onto the bins that stay.
+    let masked = |i: usize| plan.humps.iter().any(|&(a, b)| i >= a && i <= b);
+    let kept: Vec<usize> = (0..env.y.len()).filter(|&i| !masked(i)).collect();
+    if kept.len() < MIN_BINS {
+        return trend_with(env, plan.cuts, plan.steps, level);
+    }
+    let cuts: Vec<usize> = plan
+        .cuts
+        .iter()
+        .filter(|&&c| !masked(c))
+        .filter_map(|&c| kept.iter().rposition(|&k| k <= c))
+        .collect();
+    let sub = Envelope {
+        t: kept.iter().map(|&i| env.t[i]).collect(),
+        y: kept.iter().map(|&i| env.y[i]).collect(),
+        width: env.width,
+    };
+    trend_with(&sub, cuts, plan.steps, level)
+}
+
+/// The trend evidence on an envelope already cut (`cuts`) and cleaned of humps.
+fn trend_with(env: &Envelope, cuts: Vec<usize>, steps: usize, level: f64) -> Option<Trend> {
+    let m = env.y.len();
     let bl = blocks(m, &cuts);
     let ys: Vec<&[f64]> = bl.iter().map(|r| &env.y[r.clone()]).collect();
     let mk = mann_kendall_blocks(&ys);
