@@ -12,6 +12,7 @@
 //! --cache-entries N      keep the last N requests' data (bounded cache)    [0]
 //! --cache-bytes N        bytes per cache entry                             [4096]
 //! --delay D              answer each request after D                       [0]
+//! --fail-every N         answer every Nth request with 500                 [off]
 //! ```
 //!
 //! The stall window is the last `--stall-for` of every `--stall-every` period since start, so a
@@ -45,10 +46,11 @@ struct Opts {
     cache_entries: usize,
     cache_bytes: usize,
     delay: Duration,
+    fail_every: u64,
 }
 
 const USAGE: &str = "usage: lh-testserver [--port N] [--threads N] [--stall-every D --stall-for D] \
-[--leak-bytes N] [--cache-entries N --cache-bytes N] [--delay D]";
+[--leak-bytes N] [--cache-entries N --cache-bytes N] [--delay D] [--fail-every N]";
 
 fn parse_args() -> Result<Opts, String> {
     let mut o = Opts {
@@ -60,6 +62,7 @@ fn parse_args() -> Result<Opts, String> {
         cache_entries: 0,
         cache_bytes: 4096,
         delay: Duration::ZERO,
+        fail_every: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -86,6 +89,7 @@ fn parse_args() -> Result<Opts, String> {
             "--cache-entries" => o.cache_entries = num(&value)?,
             "--cache-bytes" => o.cache_bytes = num(&value)?,
             "--delay" => o.delay = dur(&value)?,
+            "--fail-every" => o.fail_every = num(&value)? as u64,
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
@@ -149,6 +153,11 @@ async fn handle(
             c.pop_front();
         }
         c.push_back(b);
+    }
+    if state.opts.fail_every > 0 && (seq + 1) % state.opts.fail_every == 0 {
+        let mut r = Response::new(Full::new(Bytes::from_static(b"failed\n")));
+        *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        return Ok(r);
     }
     Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))))
 }

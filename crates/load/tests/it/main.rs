@@ -360,3 +360,43 @@ fn ready_probe_waits_for_2xx_and_times_out_clearly() {
         "{msg}"
     );
 }
+
+#[test]
+fn http_errors_are_counted_by_status() {
+    let server = Server::start(&["--fail-every", "4"]);
+    let plan = LoadPlan::open(&server.url, 400.0, Duration::from_secs(1)).unwrap();
+    let s = run(&plan);
+    assert_eq!(s.completed, 400);
+    assert_eq!(
+        s.status_counts.get(&500),
+        Some(&100),
+        "{:?}",
+        s.status_counts
+    );
+    assert_eq!(s.status_counts.get(&200), Some(&300));
+    assert_eq!(s.errors.http, 100);
+    assert_eq!(s.errors.total(), 100);
+}
+
+/// A server slower than the schedule: in-flight requests stay bounded, the backlog is late, and
+/// what waits longer than the timeout is dropped; nothing is silently lost.
+#[test]
+fn overload_is_bounded_and_accounted() {
+    let server = Server::start(&["--delay", "300ms"]);
+    let mut plan = LoadPlan::open(&server.url, 100.0, Duration::from_secs(2)).unwrap();
+    plan.max_in_flight = 4;
+    plan.timeout = Duration::from_millis(500);
+    let s = run(&plan);
+    assert_eq!(s.scheduled, 200);
+    // 4 connections × 300 ms per response: about 13 responses/s.
+    assert!(s.completed <= 40, "{}", s.completed);
+    assert!(s.dropped >= 120, "{}", s.dropped);
+    assert!(s.late >= 10, "{}", s.late);
+    assert_eq!(
+        s.completed + s.dropped + s.errors.total(),
+        s.scheduled,
+        "every scheduled request is accounted for: {s:?}"
+    );
+    assert!(s.achieved_rate < s.offered_rate.unwrap() / 4.0);
+    assert!(s.latency.p99_ms >= 500.0, "{:?}", s.latency);
+}
