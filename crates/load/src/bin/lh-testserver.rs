@@ -154,7 +154,7 @@ async fn handle(
         }
         c.push_back(b);
     }
-    if state.opts.fail_every > 0 && (seq + 1) % state.opts.fail_every == 0 {
+    if state.opts.fail_every > 0 && (seq + 1).is_multiple_of(state.opts.fail_every) {
         let mut r = Response::new(Full::new(Bytes::from_static(b"failed\n")));
         *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
         return Ok(r);
