@@ -102,3 +102,40 @@ fn a_decimal_scale_keeps_clear_verdicts() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Odd input never panics: duplicate and gapped timestamps, zeros, negatives, integer counts,
+    /// non-finite values; every verdict carries a sentence.
+    #[test]
+    fn odd_series_never_panic(
+        steps in proptest::collection::vec(prop_oneof![Just(0.0f64), 0.5f64..5.0, 100.0f64..1000.0], 0..150),
+        vals in proptest::collection::vec(prop_oneof![
+            Just(0.0f64), Just(1.0f64), -5.0f64..5.0, 0.0f64..1e12, Just(f64::NAN)
+        ], 0..150),
+        counts in any::<bool>(),
+    ) {
+        let n = steps.len().min(vals.len());
+        let mut t = Vec::with_capacity(n);
+        let mut x = 0.0;
+        for s in &steps[..n] {
+            x += s;
+            t.push(x);
+        }
+        let v: Vec<f64> = vals[..n]
+            .iter()
+            .map(|v| if counts { v.round() } else { *v })
+            .collect();
+        let unit = if counts { Unit::Fds } else { Unit::Bytes };
+        let s = Series::from_parts("x", unit, t, v);
+        let o = DetectOptions { limit: Some(1e9), ..DetectOptions::default() };
+        for verdict in [analyze(&s, &o), analyze_online(&s, &o)] {
+            prop_assert!(!verdict.reason.is_empty());
+            prop_assert_eq!(verdict.leak_detected, verdict.verdict == Verdict::Leak);
+            if let Some(r) = verdict.rate_per_s {
+                prop_assert!(r.is_finite());
+            }
+        }
+    }
+}
