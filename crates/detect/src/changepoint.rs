@@ -114,6 +114,8 @@ pub(crate) struct CutPlan {
     pub(crate) cuts: Vec<usize>,
     /// One-off level steps that stayed (humps and ramps excluded).
     pub(crate) steps: usize,
+    /// Total rise of those steps (value units).
+    pub(crate) step_rise: f64,
     /// Raised bins of humps, as inclusive index ranges, to mask out.
     pub(crate) humps: Vec<(usize, usize)>,
 }
@@ -141,6 +143,7 @@ pub(crate) fn plan_cuts(y: &[f64], jumps: &Jumps, max_one_off: usize) -> CutPlan
     let mut humps = Vec::new();
     let mut step_cuts = Vec::new();
     let mut steps = 0;
+    let mut step_rise = 0.0;
     for (k, run) in runs.iter().enumerate() {
         let first = run[0];
         let last = run[run.len() - 1];
@@ -156,6 +159,7 @@ pub(crate) fn plan_cuts(y: &[f64], jumps: &Jumps, max_one_off: usize) -> CutPlan
             }
             _ => {
                 steps += 1;
+                step_rise += rise;
                 step_cuts.extend(run.iter().copied());
             }
         }
@@ -167,7 +171,12 @@ pub(crate) fn plan_cuts(y: &[f64], jumps: &Jumps, max_one_off: usize) -> CutPlan
     }
     cuts.sort_unstable();
     cuts.dedup();
-    CutPlan { cuts, steps, humps }
+    CutPlan {
+        cuts,
+        steps,
+        step_rise,
+        humps,
+    }
 }
 
 /// Split `0..n` at the given cut points (a cut at `i` ends a block after index `i`).

@@ -214,6 +214,8 @@ struct Trend {
     start_level: f64,
     window: f64,
     ups: usize,
+    /// Total rise of those steps.
+    step_rise: f64,
     /// Theil-Sen over the last quarter.
     tail_fit: Option<SenFit>,
     /// Rate from the medians of the first and last fifth (for heavily tied data).
@@ -236,13 +238,13 @@ fn trend(env: &Envelope, quantum: f64) -> Option<Trend> {
     let jumps = find_jumps(&env.y, level, quantum);
     let plan = plan_cuts(&env.y, &jumps, MAX_ONE_OFF_STEPS);
     if plan.humps.is_empty() {
-        return trend_with(env, plan.cuts, plan.steps, level);
+        return trend_with(env, plan.cuts, plan.steps, plan.step_rise, level);
     }
     // Mask the raised bins of humps; remap the step cuts onto the bins that stay.
     let masked = |i: usize| plan.humps.iter().any(|&(a, b)| i >= a && i <= b);
     let kept: Vec<usize> = (0..env.y.len()).filter(|&i| !masked(i)).collect();
     if kept.len() < MIN_BINS {
-        return trend_with(env, plan.cuts, plan.steps, level);
+        return trend_with(env, plan.cuts, plan.steps, plan.step_rise, level);
     }
     let cuts: Vec<usize> = plan
         .cuts
@@ -255,11 +257,17 @@ fn trend(env: &Envelope, quantum: f64) -> Option<Trend> {
         y: kept.iter().map(|&i| env.y[i]).collect(),
         width: env.width,
     };
-    trend_with(&sub, cuts, plan.steps, level)
+    trend_with(&sub, cuts, plan.steps, plan.step_rise, level)
 }
 
 /// The trend evidence on an envelope already cut (`cuts`) and cleaned of humps.
-fn trend_with(env: &Envelope, cuts: Vec<usize>, steps: usize, level: f64) -> Option<Trend> {
+fn trend_with(
+    env: &Envelope,
+    cuts: Vec<usize>,
+    steps: usize,
+    step_rise: f64,
+    level: f64,
+) -> Option<Trend> {
     let m = env.y.len();
     let bl = blocks(m, &cuts);
     let ys: Vec<&[f64]> = bl.iter().map(|r| &env.y[r.clone()]).collect();
@@ -346,6 +354,7 @@ fn trend_with(env: &Envelope, cuts: Vec<usize>, steps: usize, level: f64) -> Opt
         start_level,
         window,
         ups: steps,
+        step_rise,
     })
 }
 
@@ -526,7 +535,8 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         };
     }
     if significant && big_enough && late_ok && !saturating {
-        let shape = if tr.ups > MAX_ONE_OFF_STEPS {
+        // Worded as a staircase only when the steps make most of the growth.
+        let shape = if tr.ups > MAX_ONE_OFF_STEPS && tr.step_rise >= 0.5 * growth_abs {
             format!(
                 "{fw} rose in {} steps that were never given back, {} over {}",
                 tr.ups,
