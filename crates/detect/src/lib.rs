@@ -82,3 +82,18 @@ pub fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
 pub fn explain(series: &Series, opts: &DetectOptions) -> String {
     policy::explain(series, opts)
 }
+
+/// End-of-run verdict with load as the covariate: the floor of `series` judged against the
+/// cumulative number of requests served (`requests`: a counter, e.g. the load driver's total,
+/// sampled on the same clock) instead of against time. `rate_per_s` and `rate_ci95` are then
+/// **per request** (bytes retained per request served) and `growth_abs` is over the requests
+/// served in the window. Memory that follows load and returns is judged as such (no growth per
+/// request), while a leak proportional to traffic becomes a straight line however bursty the
+/// load was.
+pub fn analyze_per_request(
+    series: &Series,
+    requests: &Series,
+    opts: &DetectOptions,
+) -> SeriesVerdict {
+    policy::analyze_per_request(series, requests, opts)
+}

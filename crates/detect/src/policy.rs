@@ -939,3 +939,78 @@ pub(crate) fn explain(series: &Series, opts: &DetectOptions) -> String {
     }
     s
 }
+
+/// End-of-run verdict with load as the covariate: the memory floor judged against cumulative
+/// requests served instead of time (see `lib.rs` `analyze_per_request`).
+pub(crate) fn analyze_per_request(
+    series: &Series,
+    requests: &Series,
+    opts: &DetectOptions,
+) -> SeriesVerdict {
+    let c = clean(series, opts.warmup_s);
+    let r = clean(requests, 0.0);
+    // Cumulative requests at each memory sample (linear interpolation; samples outside the load
+    // series' time range are left out).
+    let mut x = Vec::with_capacity(c.len());
+    let mut v = Vec::with_capacity(c.len());
+    for (&t, &val) in c.t.iter().zip(&c.v) {
+        let k = r.t.partition_point(|&rt| rt < t);
+        let at = if k < r.len() && r.t[k] == t {
+            Some(r.v[k])
+        } else if k == 0 || k >= r.len() {
+            None
+        } else {
+            let (t0, t1) = (r.t[k - 1], r.t[k]);
+            let f = (t - t0) / (t1 - t0);
+            Some(r.v[k - 1] + f * (r.v[k] - r.v[k - 1]))
+        };
+        if let Some(a) = at {
+            x.push(a);
+            v.push(val);
+        }
+    }
+    let by_load = Series::from_parts(series.name.clone(), series.unit, x, v);
+    // The axis is requests now: warm-up was already applied on the time axis.
+    let inner = DetectOptions {
+        warmup_s: 0.0,
+        limit: None,
+        ..opts.clone()
+    };
+    let c2 = clean(&by_load, 0.0);
+    let ctx = Ctx {
+        unit: series.unit,
+        opts: &inner,
+        alpha: opts.alpha,
+        online: false,
+    };
+    let j = judge(&ctx, &c2);
+    let served = c2.span();
+    let unit = series.unit;
+    let per = |x: f64| format!("{} per request", format_quantity(unit, x));
+    let reason = match (j.verdict, j.rate, j.ci) {
+        (Verdict::Leak, Some(rate), _) => format!(
+            "{} floor grows {} over {:.0} requests with no sign of levelling off: memory is retained for every request served",
+            what(unit),
+            per(rate),
+            served
+        ),
+        (Verdict::NoLeak, Some(rate), Some(ci)) => format!(
+            "{} floor does not grow with requests served ({}, 95 % CI {} to {}) over {:.0} requests",
+            what(unit),
+            per(rate),
+            format_quantity(unit, ci[0]),
+            format_quantity(unit, ci[1]),
+            served
+        ),
+        _ => format!(
+            "not enough evidence against load yet over {:.0} requests ({} samples)",
+            served, j.samples
+        ),
+    };
+    let mut sv = to_verdict(series, Judgement { reason, ..j }, opts, c.t.last().copied());
+    // The window is requests, not seconds; report the time the judged samples span instead.
+    sv.window_s = c.span();
+    sv.time_to_limit_s = None;
+    sv.needs_more_s = None;
+    sv
+}

@@ -120,3 +120,48 @@ fn limit_gives_time_to_limit() {
     assert!((ttl - 241.0).abs() < 15.0, "{ttl}");
     assert_eq!(analyze(&s, &DetectOptions::default()).time_to_limit_s, None);
 }
+
+/// Bursty load: 20 req/s, with bursts of 200 req/s; returns (t, cumulative requests, rate).
+fn bursty_load(n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let t: Vec<f64> = (0..n).map(|i| i as f64 * 5.0).collect();
+    let rate: Vec<f64> = t
+        .iter()
+        .map(|x| {
+            if (x / 600.0) as u64 % 3 == 1 {
+                200.0
+            } else {
+                20.0
+            }
+        })
+        .collect();
+    let mut cum = vec![0.0; n];
+    for i in 1..n {
+        cum[i] = cum[i - 1] + rate[i - 1] * 5.0;
+    }
+    (t, cum, rate)
+}
+
+#[test]
+fn load_covariate_gives_bytes_retained_per_request() {
+    // See: issue #4 (load series as a covariate).
+    let (t, cum, rate) = bursty_load(720);
+    let o = DetectOptions::default();
+    let requests = Series::from_parts("requests", Unit::Requests, t.clone(), cum.clone());
+    // 2 KiB retained per request, plus memory that follows the load and returns.
+    let leak: Vec<f64> = cum
+        .iter()
+        .zip(&rate)
+        .map(|(c, r)| 200.0 * MIB + 2048.0 * c + 20_000.0 * r)
+        .collect();
+    let s = Series::from_parts("rss_bytes", Unit::Bytes, t.clone(), leak);
+    let v = leakhound_detect::analyze_per_request(&s, &requests, &o);
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    let r = v.rate_per_s.expect("rate per request");
+    assert!((r - 2048.0).abs() < 200.0, "{r}");
+    assert!(v.reason.contains("per request"), "{}", v.reason);
+    // Memory that follows the load and gives it back: no growth per request.
+    let follow: Vec<f64> = rate.iter().map(|r| 200.0 * MIB + 50_000.0 * r).collect();
+    let s = Series::from_parts("rss_bytes", Unit::Bytes, t, follow);
+    let v = leakhound_detect::analyze_per_request(&s, &requests, &o);
+    assert_eq!(v.verdict, Verdict::NoLeak, "{}", v.reason);
+}
