@@ -24,7 +24,7 @@ mod target;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-pub use driver::{LATE_THRESHOLD, TickStats};
+pub use driver::{LATE_THRESHOLD, TIMEOUT_SLACK, TickStats};
 pub use leakhound_core::load::{
     ErrorCounts, LatencySummary, LoadModel, LoadSecond, LoadSummary, RetainedPerRequest,
 };

@@ -400,3 +400,19 @@ fn overload_is_bounded_and_accounted() {
     assert!(s.achieved_rate < s.offered_rate.unwrap() / 4.0);
     assert!(s.latency.p99_ms >= 500.0, "{:?}", s.latency);
 }
+
+#[test]
+fn slow_responses_time_out_within_the_slack() {
+    let server = Server::start(&["--delay", "3s"]);
+    let mut plan = LoadPlan::open(&server.url, 10.0, Duration::from_secs(1)).unwrap();
+    plan.timeout = Duration::from_millis(500);
+    let s = run(&plan);
+    assert_eq!(s.errors.timeout, 10, "{:?}", s.errors);
+    assert_eq!(s.completed, 0);
+    let slack = 500.0 * (1.0 + leakhound_load::TIMEOUT_SLACK) + 30.0;
+    assert!(
+        s.latency.p50_ms >= 500.0 && s.latency.max_ms <= slack,
+        "{:?}",
+        s.latency
+    );
+}
