@@ -41,6 +41,10 @@ pub const DEFAULT_PERSISTENCE: usize = 3;
 /// (p = 1/720 for a strictly monotone series).
 pub const MIN_SAMPLES: usize = 18;
 
+/// A sawtooth still visible in the envelope is judged on its per-cycle floors when it shows at
+/// least 6 cycles (the fewest values a Mann-Kendall test can reject at 1 %, see [`MIN_SAMPLES`]).
+const MIN_CYCLES: usize = 6;
+
 /// Fewest envelope bins in a judged segment (see [`MIN_SAMPLES`]).
 const MIN_BINS: usize = 6;
 
@@ -237,6 +241,43 @@ fn trend(env: &Envelope, quantum: f64) -> Option<Trend> {
     };
     let jumps = find_jumps(&env.y, level, quantum);
     let plan = plan_cuts(&env.y, &jumps, MAX_ONE_OFF_STEPS);
+    // A slow sawtooth still visible in the envelope (collections rarer than bins: Node's
+    // mark-sweep, a JVM's old generation): judge the post-collection floors, one per cycle.
+    let falls: Vec<usize> = jumps
+        .all
+        .iter()
+        .copied()
+        .filter(|&i| env.y[i + 1] < env.y[i])
+        .collect();
+    if jumps.ups.is_empty() && jumps.restarts.is_empty() && falls.len() + 1 >= MIN_CYCLES {
+        let mut start = 0;
+        let mut ct = Vec::with_capacity(falls.len() + 1);
+        let mut cy = Vec::with_capacity(falls.len() + 1);
+        for end in falls
+            .iter()
+            .map(|&f| f + 1)
+            .chain(std::iter::once(env.y.len()))
+        {
+            if end > start {
+                let (k, &y) = env.y[start..end]
+                    .iter()
+                    .enumerate()
+                    .min_by(|a, b| a.1.total_cmp(b.1))
+                    .expect("a non-empty range has a minimum");
+                ct.push(env.t[start + k]);
+                cy.push(y);
+            }
+            start = end;
+        }
+        if cy.len() >= MIN_CYCLES {
+            let floors = Envelope {
+                t: ct,
+                y: cy,
+                width: env.width,
+            };
+            return trend_with(&floors, Vec::new(), 0, 0.0, level);
+        }
+    }
     if plan.humps.is_empty() {
         return trend_with(env, plan.cuts, plan.steps, plan.step_rise, level);
     }
