@@ -1,7 +1,9 @@
 //! The load driver: workers, the open-model claim loop, and the once-a-second ticker.
 //!
-//! Open model: `max_in_flight` workers share a stack of idle keep-alive connections (as many
-//! are opened as requests are outstanding at once, never more than `max_in_flight`). A free worker claims
+//! Open model: `max_in_flight` workers, each with its own keep-alive connection opened at the
+//! start (wrk2's fixed connections). Opening them up front keeps the target's socket count
+//! constant for the whole test: connections opened on demand during latency spikes would make
+//! it creep upwards, which is exactly what a socket-leak check flags. A free worker claims
 //! the next intended send time from the shared schedule, sleeps until it, sends, and records the
 //! latency *from the intended time*: when the target stalls, the requests that should have been
 //! sent meanwhile wait in the schedule and their wait is part of their latency, as in wrk2 (no
@@ -162,9 +164,8 @@ struct Shared {
     closed_until: Option<Instant>,
     seq: AtomicU64,
     live: AtomicUsize,
-    /// Idle keep-alive connections of the open model, one stack per thread (a connection
-    /// belongs to the runtime that opened it); last used first.
-    pools: Vec<Mutex<Vec<Conn>>>,
+    /// Requests claimed (open) or started (closed) and not yet recorded.
+    in_flight: AtomicUsize,
 }
 
 impl Shared {
@@ -296,6 +297,11 @@ async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize) {
     let mut stop = shared.stop_rx.clone();
     let mut timer = Box::pin(tokio::time::sleep_until(Instant::now()));
     let timeout_s = shared.timeout.as_secs_f64();
+    // Connect up front (a failure is retried, and counted, on the first request).
+    let mut conn = tokio::time::timeout(shared.timeout, Conn::open(shared.addr))
+        .await
+        .ok()
+        .and_then(Result::ok);
     loop {
         if *stop.borrow() {
             return;
@@ -308,7 +314,12 @@ async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize) {
                 match c.claim() {
                     None => break None,
                     Some((t, _)) if now_s - t > timeout_s => dropped.push(now_s - t),
-                    Some(x) => break Some(x),
+                    Some(x) => {
+                        // Under the lock, so the ticker never sees an empty schedule and no
+                        // request in flight while this one is about to leave.
+                        shared.in_flight.fetch_add(1, Ordering::AcqRel);
+                        break Some(x);
+                    }
                 }
             };
             drop(c);
@@ -321,25 +332,26 @@ async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize) {
             }
             next
         };
-        let Some((t, seq)) = claimed else { return };
+        let Some((t, seq)) = claimed else {
+            // Keep the connection open until the test ends (a trailing idle phase must not look
+            // like the clients went away).
+            let _ = stop.changed().await;
+            return;
+        };
         let due = shared.start + Duration::from_secs_f64(t);
         // tokio's timer rounds deadlines up to its 1 ms tick; aiming half a tick early centres
         // the send on the intended time instead of sending 0.5 ms late on average.
         let wake = due.checked_sub(TIMER_HALF_TICK).unwrap_or(due);
         tokio::select! {
             biased;
-            _ = stop.changed() => return,
+            _ = stop.changed() => {
+                shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+                return;
+            }
             _ = tokio::time::sleep_until(wake) => {}
         }
         let now = Instant::now();
-        // The most recently used idle connection, so a light load keeps using one or two
-        // connections instead of opening one per worker (the target's socket count is a
-        // metric we judge).
-        let mut conn = lock(&shared.pools[thread]).pop();
         let (outcome, sent) = send_one(&mut conn, &shared, &mut rng, seq, &mut timer).await;
-        if let Some(c) = conn {
-            lock(&shared.pools[thread]).push(c);
-        }
         // From the intended time, or from the actual send when it left a little early: the
         // latency is never shorter than what the target took.
         let latency = Instant::now().saturating_duration_since(due.min(now));
@@ -347,6 +359,7 @@ async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize) {
             lock(shard).late += 1;
         }
         record(shard, &outcome, sent, false, latency);
+        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -357,19 +370,28 @@ async fn closed_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize)
         .closed_until
         .expect("closed workers run with an end time");
     let mut rng = XorShift::new(seed ^ (id as u64).wrapping_mul(0x9E37_79B9));
-    let stop = shared.stop_rx.clone();
+    let mut stop = shared.stop_rx.clone();
     let mut conn: Option<Conn> = None;
     let mut timer = Box::pin(tokio::time::sleep_until(Instant::now()));
-    while Instant::now() < until && !*stop.borrow() {
+    loop {
+        // Counted before the check, so the ticker never ends the test under a starting request.
+        shared.in_flight.fetch_add(1, Ordering::AcqRel);
+        if Instant::now() >= until || *stop.borrow() {
+            shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+            break;
+        }
         let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
         let t0 = Instant::now();
         let (outcome, sent) = send_one(&mut conn, &shared, &mut rng, seq, &mut timer).await;
         let failed_connect = matches!(outcome, Outcome::Fail(Fail::Connect));
         record(shard, &outcome, sent, true, t0.elapsed());
+        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
         if failed_connect {
             tokio::time::sleep(CLOSED_CONNECT_BACKOFF).await;
         }
     }
+    // Hold the connection until the test ends.
+    let _ = stop.changed().await;
 }
 
 /// Totals the ticker accumulates.
@@ -524,7 +546,7 @@ async fn drive(
         closed_until: matches!(model, LoadModel::Closed).then(|| start + planned),
         seq: AtomicU64::new(0),
         live: AtomicUsize::new(workers),
-        pools: (0..threads).map(|_| Mutex::new(Vec::new())).collect(),
+        in_flight: AtomicUsize::new(0),
     });
     let handles = spawn_threads(
         &shared,
@@ -560,7 +582,15 @@ async fn drive(
         }
         let now = Instant::now();
         // A trailing idle phase is part of the test (the last memory floor is taken there).
-        let done = shared.live.load(Ordering::Acquire) == 0 && now >= start + planned;
+        let idle = shared.in_flight.load(Ordering::Acquire) == 0
+            && match &shared.claims {
+                Some(c) => {
+                    let mut c = lock(c);
+                    c.backlog.is_empty() && c.sched.peek().is_none()
+                }
+                None => shared.closed_until.is_none_or(|u| now >= u),
+            };
+        let done = shared.live.load(Ordering::Acquire) == 0 || (idle && now >= start + planned);
         let give_up = stopped_at.is_some_and(|s| now - s >= STOP_GRACE);
         if now < boundary && !done && !give_up {
             continue;
