@@ -29,6 +29,8 @@ use crate::props::SamplingProps;
 
 /// Sampling interval of the demo: 2 samples a second gives the detector ~40 points per variant.
 const DEMO_INTERVAL: Duration = Duration::from_millis(500);
+/// Requests in flight at most (one connection each), see `run_variant`.
+const DEMO_MAX_IN_FLIGHT: usize = 4;
 /// Start-up excluded from the verdict: process start and the first connections.
 const DEMO_WARMUP: Duration = Duration::from_secs(2);
 
@@ -154,12 +156,16 @@ fn run_variant(
         &suffix,
     )?;
     // Open-model load for a little longer than the sampling, so every sample sees load.
-    let plan = LoadPlan::open(
+    let mut plan = LoadPlan::open(
         &format!("http://{addr}/item"),
         f64::from(rate),
         duration + Duration::from_secs(5),
     )
     .map_err(|e| ExpectedError::usage(e.to_string()))?;
+    // The service runs a thread per connection: if it stalls (a loaded machine), a large pool
+    // would open more connections and grow threads and memory that follow load, not a leak.
+    // Requests beyond this many in flight are counted as dropped instead.
+    plan.max_in_flight = DEMO_MAX_IN_FLIGHT;
     let stop = Arc::new(AtomicBool::new(false));
     let load_stop = Arc::clone(&stop);
     let load = thread::spawn(move || leakhound_load::run_load(&plan, load_stop, &mut |_| {}));

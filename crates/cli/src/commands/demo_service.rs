@@ -44,12 +44,19 @@ impl Lru {
             self.order.insert(clock, key);
             return item.len();
         }
-        if self.items.len() >= LRU_CAPACITY
-            && let Some((_, old)) = self.order.pop_first()
-        {
-            self.items.remove(&old);
-        }
-        let item = vec![(key % 251) as u8 + 1; LRU_ITEM_BYTES];
+        // Once full, the evicted item's buffer is reused for the new one: the cache's memory is
+        // bounded by its capacity, not by how the allocator recycles freed blocks.
+        let mut item = if self.items.len() >= LRU_CAPACITY {
+            self.order
+                .pop_first()
+                .and_then(|(_, old)| self.items.remove(&old))
+                .map(|(buf, _)| buf)
+                .unwrap_or_default()
+        } else {
+            Vec::with_capacity(LRU_ITEM_BYTES)
+        };
+        item.clear();
+        item.resize(LRU_ITEM_BYTES, (key % 251) as u8 + 1);
         let len = item.len();
         self.items.insert(key, (item, clock));
         self.order.insert(clock, key);
@@ -69,14 +76,19 @@ impl State {
     fn handle(&mut self) -> String {
         self.seq += 1;
         let seq = self.seq;
-        // Touch every byte so the pages are resident, as real session data would be.
-        self.sessions
-            .insert(seq, vec![(seq % 255) as u8 + 1; SESSION_BYTES]);
-        if self.variant == DemoVariant::Fixed {
-            while self.sessions.len() > FIXED_SESSIONS_KEPT {
-                self.sessions.pop_first();
-            }
-        }
+        // Touch every byte so the pages are resident, as real session data would be. The fixed
+        // variant keeps the last FIXED_SESSIONS_KEPT sessions and reuses the oldest one's buffer.
+        let mut session = match self.variant {
+            DemoVariant::Fixed if self.sessions.len() >= FIXED_SESSIONS_KEPT => self
+                .sessions
+                .pop_first()
+                .map(|(_, buf)| buf)
+                .unwrap_or_default(),
+            _ => Vec::with_capacity(SESSION_BYTES),
+        };
+        session.clear();
+        session.resize(SESSION_BYTES, (seq % 255) as u8 + 1);
+        self.sessions.insert(seq, session);
         if seq.is_multiple_of(SOCKET_LEAK_EVERY)
             && let Ok(sock) = UdpSocket::bind("127.0.0.1:0")
             && self.variant == DemoVariant::Leaky

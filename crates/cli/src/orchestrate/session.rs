@@ -227,6 +227,11 @@ fn progress_message(total: &leakhound_sampler::Counters) -> String {
     format!("rss {rss} · fds {fds} · {procs:.0} procs")
 }
 
+/// Series recorded but not judged. PSS moves when *other* processes that share pages with the
+/// target start or exit (another instance of the same binary, a forked sibling), so its trend
+/// says nothing about the target's own memory; USS and anon judge private memory instead.
+const NOT_JUDGED: [Metric; 1] = [Metric::PssBytes];
+
 /// Judge every series (end of run), each against the limit that applies to it.
 pub(crate) fn judge(
     series: &[Series],
@@ -240,6 +245,7 @@ pub(crate) fn judge(
         .unwrap_or(1.0);
     let verdicts: Vec<SeriesVerdict> = series
         .iter()
+        .filter(|s| !NOT_JUDGED.iter().any(|m| m.name() == s.name))
         .map(|s| {
             let limit = limits.for_series(s, max_processes);
             let o = DetectOptions {
