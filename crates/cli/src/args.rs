@@ -216,7 +216,8 @@ pub(crate) struct LoadTargetArgs {
     /// Spacing of open-model arrivals.
     #[arg(long, value_enum)]
     pub(crate) arrivals: Option<ArrivalsArg>,
-    /// At most this many requests outstanding (open model; one connection each) [default: 256].
+    /// At most this many requests outstanding (open model; one connection each, opened at the
+    /// start) [default: 64].
     #[arg(long)]
     pub(crate) max_in_flight: Option<usize>,
     /// HTTP method.

@@ -13,6 +13,8 @@
 //! --cache-bytes N        bytes per cache entry                             [4096]
 //! --delay D              answer each request after D                       [0]
 //! --fail-every N         answer every Nth request with 500                 [off]
+//! --hold-bytes N         hold N bytes per request until it is answered     [0]
+//!                        (memory that follows load; with --delay)
 //! ```
 //!
 //! The stall window is the last `--stall-for` of every `--stall-every` period since start, so a
@@ -47,10 +49,11 @@ struct Opts {
     cache_bytes: usize,
     delay: Duration,
     fail_every: u64,
+    hold_bytes: usize,
 }
 
 const USAGE: &str = "usage: lh-testserver [--port N] [--threads N] [--stall-every D --stall-for D] \
-[--leak-bytes N] [--cache-entries N --cache-bytes N] [--delay D] [--fail-every N]";
+[--leak-bytes N] [--cache-entries N --cache-bytes N] [--delay D] [--fail-every N] [--hold-bytes N]";
 
 fn parse_args() -> Result<Opts, String> {
     let mut o = Opts {
@@ -63,6 +66,7 @@ fn parse_args() -> Result<Opts, String> {
         cache_bytes: 4096,
         delay: Duration::ZERO,
         fail_every: 0,
+        hold_bytes: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -90,6 +94,7 @@ fn parse_args() -> Result<Opts, String> {
             "--cache-bytes" => o.cache_bytes = num(&value)?,
             "--delay" => o.delay = dur(&value)?,
             "--fail-every" => o.fail_every = num(&value)? as u64,
+            "--hold-bytes" => o.hold_bytes = num(&value)?,
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
@@ -135,9 +140,12 @@ async fn handle(
     if let Some(until) = state.stall_until(Instant::now()) {
         tokio::time::sleep_until(until).await;
     }
+    // Held while the request is in progress, freed when it is answered.
+    let held = (state.opts.hold_bytes > 0).then(|| resident(state.opts.hold_bytes, seq));
     if !state.opts.delay.is_zero() {
         tokio::time::sleep(state.opts.delay).await;
     }
+    drop(held);
     if state.opts.leak_bytes > 0 {
         let b = resident(state.opts.leak_bytes, seq);
         state
