@@ -21,5 +21,9 @@ pub mod writer;
 
 pub use header::{FORMAT_VERSION, HEADER_LEN, Header, MAGIC};
 pub use reader::{ReadError, Reader, Stream, read_stream};
-pub use record::{EndOfProcess, ModuleMap, Record, SnapshotEntry, StackDef, StackId, Tag};
+pub use record::{
+    Snapshot,
+    Config, EndOfProcess, MODE_EXACT, MODE_SAMPLED, ModuleMap, Record, SnapshotEntry, StackDef,
+    StackId, Tag,
+};
 pub use writer::{BufferFull, Encoder};

@@ -7,8 +7,8 @@
 
 use crate::header::{FORMAT_VERSION, HEADER_LEN, Header, MAGIC};
 use crate::record::{
-    EndOfProcess, FRAME_LEN, ModuleMap, Record, SNAPSHOT_ENTRY_LEN, Snapshot, SnapshotEntry,
-    StackDef, StackId, Tag,
+    Config, EndOfProcess, FRAME_LEN, ModuleMap, Record, SNAPSHOT_ENTRY_LEN, Snapshot,
+    SnapshotEntry, StackDef, StackId, Tag,
 };
 
 /// Why a byte stream could not be read.
@@ -195,12 +195,16 @@ fn decode_body(kind: Tag, body: &[u8]) -> Option<Record> {
     let record = match kind {
         Tag::ModuleMap => {
             let base = c.u64()?;
+            let start = c.u64()?;
+            let end = c.u64()?;
             let n = c.u8()? as usize;
             let build_id = c.take(n)?.to_vec();
             let n = c.u16()? as usize;
             let path = String::from_utf8_lossy(c.take(n)?).into_owned();
             Record::ModuleMap(ModuleMap {
                 base,
+                start,
+                end,
                 build_id,
                 path,
             })
@@ -225,6 +229,7 @@ fn decode_body(kind: Tag, body: &[u8]) -> Option<Record> {
                     live_blocks: c.u64()?,
                     total_bytes: c.u64()?,
                     total_allocs: c.u64()?,
+                    live_samples: c.u64()?,
                 });
             }
             Record::Snapshot(Snapshot {
@@ -235,6 +240,12 @@ fn decode_body(kind: Tag, body: &[u8]) -> Option<Record> {
         Tag::EndOfProcess => Record::EndOfProcess(EndOfProcess {
             timestamp_ns: c.u64()?,
             dropped: c.u64()?,
+        }),
+        Tag::Config => Record::Config(Config {
+            mode: c.u8()?,
+            sample_mean_bytes: c.u64()?,
+            interval_ms: c.u32()?,
+            start_ns: c.u64()?,
         }),
     };
     // Trailing bytes inside a known record are a layout mismatch, not padding.
@@ -253,24 +264,41 @@ mod tests {
             live_blocks: live / 8,
             total_bytes: live * 3,
             total_allocs: live / 2,
+            live_samples: live / 8,
         }
     }
 
+    const CONFIG: Config = Config {
+        mode: 1,
+        sample_mean_bytes: 524_288,
+        interval_ms: 1000,
+        start_ns: 500,
+    };
+
     /// A small stream with every record kind, plus the records it should decode to.
     fn sample() -> (Vec<u8>, Vec<Record>) {
-        let mut buf = [0u8; 1024];
+        let mut buf = [0u8; 2048];
         let mut enc = Encoder::new(&mut buf);
         enc.header(&Header::new(77)).unwrap();
-        enc.module_map(0x5555_0000, &[0xab, 0xcd], b"/usr/bin/x")
-            .unwrap();
+        enc.config(&CONFIG).unwrap();
+        enc.module_map(
+            0x5555_0000,
+            (0x5555_1000, 0x5556_0000),
+            &[0xab, 0xcd],
+            b"/usr/bin/x",
+        )
+        .unwrap();
         enc.stack_def(StackId(1), &[0x10, 0x20, 0x30]).unwrap();
         enc.snapshot(1_000, &[entry(1, 256)]).unwrap();
         enc.stack_def(StackId(2), &[0x40]).unwrap();
         enc.snapshot(2_000, &[entry(1, 512), entry(2, 8)]).unwrap();
         enc.end_of_process(3_000, 5).unwrap();
         let expected = vec![
+            Record::Config(CONFIG),
             Record::ModuleMap(ModuleMap {
                 base: 0x5555_0000,
+                start: 0x5555_1000,
+                end: 0x5556_0000,
                 build_id: vec![0xab, 0xcd],
                 path: "/usr/bin/x".into(),
             }),

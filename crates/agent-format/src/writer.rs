@@ -6,8 +6,8 @@
 
 use crate::header::{HEADER_LEN, Header};
 use crate::record::{
-    FRAME_LEN, MAX_BUILD_ID_LEN, MAX_FRAMES, MAX_PATH_LEN, SNAPSHOT_ENTRY_LEN, SnapshotEntry,
-    StackId, Tag,
+    Config, FRAME_LEN, MAX_BUILD_ID_LEN, MAX_FRAMES, MAX_PATH_LEN, SNAPSHOT_ENTRY_LEN,
+    SnapshotEntry, StackId, Tag,
 };
 
 /// The record does not fit in the space left in the buffer (nothing was written).
@@ -64,13 +64,14 @@ impl<'a> Encoder<'a> {
 
     /// Encoded size of a module map record (with `build_id`/`path` already clamped).
     pub fn module_map_len(build_id: &[u8], path: &[u8]) -> usize {
-        FRAME_LEN + 8 + 1 + build_id.len().min(MAX_BUILD_ID_LEN) + 2 + path.len().min(MAX_PATH_LEN)
+        FRAME_LEN + 24 + 1 + build_id.len().min(MAX_BUILD_ID_LEN) + 2 + path.len().min(MAX_PATH_LEN)
     }
 
     /// Writes a module map record. A build id or path longer than the format allows is cut.
     pub fn module_map(
         &mut self,
         base: u64,
+        range: (u64, u64),
         build_id: &[u8],
         path: &[u8],
     ) -> Result<(), BufferFull> {
@@ -80,6 +81,8 @@ impl<'a> Encoder<'a> {
         self.reserve(total)?;
         self.frame(Tag::ModuleMap, total - FRAME_LEN);
         self.put(&base.to_le_bytes());
+        self.put(&range.0.to_le_bytes());
+        self.put(&range.1.to_le_bytes());
         self.put(&[build_id.len() as u8]);
         self.put(build_id);
         self.put(&(path.len() as u16).to_le_bytes());
@@ -118,6 +121,14 @@ impl<'a> Encoder<'a> {
         timestamp_ns: u64,
         entries: &[SnapshotEntry],
     ) -> Result<(), BufferFull> {
+        self.snapshot_iter(timestamp_ns, entries.iter().copied())
+    }
+
+    /// Writes a snapshot from an iterator that yields exactly its reported length.
+    pub fn snapshot_iter<I>(&mut self, timestamp_ns: u64, entries: I) -> Result<(), BufferFull>
+    where
+        I: ExactSizeIterator<Item = SnapshotEntry>,
+    {
         let total = Self::snapshot_len(entries.len());
         let body = total - FRAME_LEN;
         if u32::try_from(body).is_err() {
@@ -127,13 +138,35 @@ impl<'a> Encoder<'a> {
         self.frame(Tag::Snapshot, body);
         self.put(&timestamp_ns.to_le_bytes());
         self.put(&(entries.len() as u32).to_le_bytes());
-        for e in entries {
+        let start = self.pos;
+        for e in entries.take((body - 12) / SNAPSHOT_ENTRY_LEN) {
             self.put(&e.stack.0.to_le_bytes());
             self.put(&e.live_bytes.to_le_bytes());
             self.put(&e.live_blocks.to_le_bytes());
             self.put(&e.total_bytes.to_le_bytes());
             self.put(&e.total_allocs.to_le_bytes());
+            self.put(&e.live_samples.to_le_bytes());
         }
+        // An iterator that yielded fewer items than it reported would leave a malformed
+        // record: roll the whole record back instead.
+        if self.pos - start != body - 12 {
+            self.pos = start - 12 - FRAME_LEN;
+            return Err(BufferFull { needed: total });
+        }
+        Ok(())
+    }
+
+    /// Encoded size of a config record.
+    pub const CONFIG_LEN: usize = FRAME_LEN + 1 + 8 + 4 + 8;
+
+    /// Writes the agent configuration record.
+    pub fn config(&mut self, config: &Config) -> Result<(), BufferFull> {
+        self.reserve(Self::CONFIG_LEN)?;
+        self.frame(Tag::Config, Self::CONFIG_LEN - FRAME_LEN);
+        self.put(&[config.mode]);
+        self.put(&config.sample_mean_bytes.to_le_bytes());
+        self.put(&config.interval_ms.to_le_bytes());
+        self.put(&config.start_ns.to_le_bytes());
         Ok(())
     }
 
