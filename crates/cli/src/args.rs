@@ -75,6 +75,16 @@ verdict.json. Ctrl-C stops the target and still writes the verdict of what was r
 CSV: a header line, first column t_seconds (float seconds, non-decreasing), further columns are
 values (bytes or counts). Empty cells are missing samples.")]
     Analyze(AnalyzeArgs),
+    /// Compare heap snapshots of one process (V8 .heapsnapshot, plain or .gz): what grows in
+    /// every interval, who owns it, and the retainer path that keeps it alive.
+    #[command(after_help = "Examples:
+  leakhound diff s1.heapsnapshot s2.heapsnapshot s3.heapsnapshot
+  leakhound diff --json --top 5 s1.heapsnapshot.gz s2.heapsnapshot.gz s3.heapsnapshot.gz
+
+With 3+ snapshots a type is a leak only if it grows in every interval; growth only in the first
+interval is warm-up (caches filling, lazily built tables). Exit: 1 leak, 0 none, 3 cannot tell
+(two snapshots), 2 bad input.")]
+    Diff(DiffArgs),
     /// Show a saved run again; re-judge it from samples.csv if leakhound was killed mid-run.
     #[command(after_help = "Examples:
   leakhound report leakhound-runs/20261125T101500Z
@@ -164,6 +174,19 @@ pub(crate) struct AnalyzeArgs {
     /// JSON lines on stdout: one object per series ("schema_version": 1).
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// Snapshots of one process, oldest first (format detected from content).
+    #[arg(required = true, value_name = "SNAPSHOT")]
+    pub(crate) snapshots: Vec<PathBuf>,
+    /// Print the report as JSON ("schema_version": 1).
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Number of findings to show (leaks first).
+    #[arg(long, default_value_t = 10)]
+    pub(crate) top: usize,
 }
 
 #[derive(Debug, Args)]

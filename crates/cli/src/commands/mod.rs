@@ -10,6 +10,7 @@ use crate::output::Output;
 mod analyze;
 mod demo;
 mod demo_service;
+mod diff;
 mod load;
 mod present;
 mod report;
@@ -25,6 +26,7 @@ pub(crate) fn dispatch() -> anyhow::Result<u8> {
         Command::Watch(a) => watch::run(a, &out),
         Command::Analyze(a) => analyze::run(a, &out),
         Command::Report(a) => report::run(a, &out),
+        Command::Diff(a) => diff::run(a, &out),
         Command::Load(a) => load::run(a, &out),
         Command::Demo(a) => demo::run(a, &out),
         Command::DemoService(a) => demo_service::run(a),

@@ -1,0 +1,126 @@
+//! `leakhound diff S1 S2 [S3 …]`: compare heap snapshots of one process (issue 7).
+//!
+//! Reading, dominators and classification live in `leakhound-heap`; this module only turns
+//! the [`DiffReport`] into terminal text or JSON and an exit code.
+
+use std::io::{self, Write};
+
+use leakhound_core::{ExitCodes, format_bytes};
+use leakhound_heap::diff::{DiffReport, GroupClass, Verdict};
+use leakhound_heap::{DiffOptions, HeapError, diff_snapshots};
+
+use crate::args::DiffArgs;
+use crate::errors::ExpectedError;
+use crate::output::Output;
+
+pub(crate) fn run(args: &DiffArgs, out: &Output) -> anyhow::Result<u8> {
+    if args.snapshots.len() < 2 {
+        return Err(ExpectedError::usage(
+            "diff needs at least two snapshots (three to tell a leak from warm-up)",
+        ));
+    }
+    let opts = DiffOptions { top: args.top };
+    let report = diff_snapshots(&args.snapshots, &opts).map_err(|e| match e {
+        HeapError::Io { .. }
+        | HeapError::Malformed { .. }
+        | HeapError::Format { .. }
+        | HeapError::Incompatible(_) => ExpectedError::usage(e.to_string()),
+    })?;
+    let stdout = io::stdout();
+    let mut w = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut w, &report)?;
+        writeln!(w)?;
+    } else {
+        write_text(&report, out, &mut w)?;
+    }
+    Ok(match report.verdict {
+        Verdict::Leak => ExitCodes::LEAK,
+        Verdict::NoLeak => ExitCodes::OK,
+        Verdict::Inconclusive => ExitCodes::INCONCLUSIVE,
+    })
+}
+
+fn signed_bytes(d: i64) -> String {
+    if d < 0 {
+        format!("-{}", format_bytes(d.unsigned_abs() as f64))
+    } else {
+        format!("+{}", format_bytes(d as f64))
+    }
+}
+
+fn write_text(r: &DiffReport, out: &Output, w: &mut impl Write) -> io::Result<()> {
+    for (i, s) in r.snapshots.iter().enumerate() {
+        writeln!(
+            w,
+            "S{}: {} ({} nodes, {} edges, {} reachable)",
+            i + 1,
+            s.path.display(),
+            s.nodes,
+            s.edges,
+            format_bytes(s.reachable_bytes as f64)
+        )?;
+    }
+    writeln!(w)?;
+    if r.findings.is_empty() {
+        writeln!(w, "nothing grew between the snapshots")?;
+    }
+    for (i, f) in r.findings.iter().enumerate() {
+        let label = match f.class {
+            GroupClass::Leak => "LEAK (grows in every interval)",
+            GroupClass::Growing => "GROWING (2 snapshots: leak or warm-up?)",
+            GroupClass::WarmUp => "warm-up / saturating (first interval only), not a leak",
+            GroupClass::Intermittent => "intermittent (not every interval), not a leak",
+        };
+        writeln!(w, "{}. {} — {}", i + 1, out.style.bold(&f.type_name), label)?;
+        let counts: Vec<String> = f.sizes.iter().map(|s| s.count.to_string()).collect();
+        let bytes: Vec<String> = f
+            .sizes
+            .iter()
+            .map(|s| format_bytes(s.bytes as f64))
+            .collect();
+        let deltas: Vec<String> = f.bytes_delta.iter().map(|&d| signed_bytes(d)).collect();
+        let cdeltas: Vec<String> = f.count_delta.iter().map(|d| format!("{d:+}")).collect();
+        writeln!(
+            w,
+            "   count:  {}  (per interval {})",
+            counts.join(" → "),
+            cdeltas.join(", ")
+        )?;
+        writeln!(
+            w,
+            "   bytes:  {}  (per interval {})",
+            bytes.join(" → "),
+            deltas.join(", ")
+        )?;
+        if f.sample_retained > 0 {
+            writeln!(
+                w,
+                "   retained by one instance: {}",
+                format_bytes(f.sample_retained as f64)
+            )?;
+        }
+        if let Some(p) = &f.retainer_path {
+            writeln!(w, "   path:   {p}")?;
+        }
+        if let Some(l) = &f.location {
+            writeln!(w, "   at:     {l}")?;
+        }
+        if let Some(g) = &f.grows_via {
+            writeln!(w, "   holds:  {g}")?;
+        }
+        if !f.hint.is_empty() {
+            writeln!(w, "   hint:   {}", f.hint)?;
+        }
+    }
+    writeln!(w)?;
+    match r.verdict {
+        Verdict::Leak => writeln!(w, "verdict: LEAK")?,
+        Verdict::NoLeak => writeln!(w, "verdict: no leak (nothing grew in every interval)")?,
+        Verdict::Inconclusive => writeln!(w, "verdict: inconclusive")?,
+    }
+    if let Some(c) = &r.caveat {
+        writeln!(w, "note: {c}")?;
+    }
+    Ok(())
+}

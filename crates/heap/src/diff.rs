@@ -1,0 +1,416 @@
+//! Compare two or more snapshots of one process and decide which types leak.
+//!
+//! Every reachable node is attributed to its *accumulation point*: the nearest dominator
+//! (itself included) that is an instance of a domain type (see [`HeapGraph::is_domain`]), so
+//! arrays, strings and closures held by a `RequestContext` count as `RequestContext`. Nodes
+//! with no such dominator are counted under their own class (`(string)`, `Array`, …).
+//! A group *grows* in an interval when its bytes grow by more than [`MIN_GROWTH_BYTES`].
+//! With 3+ snapshots a group is a leak only if it grows in every interval; growth only in the
+//! first interval is warm-up (caches filling, tables built lazily, ring buffers), never a leak.
+//! With 2 snapshots growth cannot be told apart from warm-up, and the verdict is inconclusive.
+
+use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::dominators::{self, NONE};
+use crate::error::HeapError;
+use crate::graph::{HeapGraph, NodeKind, PathStep, format_path};
+use crate::retained;
+
+/// Version of the JSON document produced from [`DiffReport`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Growth below this many bytes per interval is noise: V8 allocates and frees small internal
+/// objects (feedback vectors, ICs) between snapshots even in an idle process; 16 KiB is above
+/// what we saw idle Node 20 services drift by between two forced-GC snapshots.
+pub const MIN_GROWTH_BYTES: i64 = 16 * 1024;
+
+/// Options of a diff.
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    /// How many findings to keep (leaks first).
+    pub top: usize,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        Self { top: 10 }
+    }
+}
+
+/// How a group behaved over the intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupClass {
+    /// Grew in every interval (3+ snapshots).
+    Leak,
+    /// Grew in the only interval (2 snapshots): leak or warm-up cannot be told apart.
+    Growing,
+    /// Grew in the first interval only: a cache filling, a table built lazily, a ring buffer.
+    WarmUp,
+    /// Grew in some later intervals but not all: churn, not a monotone leak.
+    Intermittent,
+}
+
+/// Size of one group in one snapshot.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct GroupSize {
+    /// Instances of the owning type (or nodes, for groups without a domain owner).
+    pub count: u64,
+    /// Bytes attributed to the group (shallow sizes of everything it owns).
+    pub bytes: u64,
+}
+
+/// One reported group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// The owning type (accumulation point) or class.
+    pub type_name: String,
+    /// Classification.
+    pub class: GroupClass,
+    /// Whether the group has a domain owner (else it is a generic class like `(string)`).
+    pub domain_owner: bool,
+    /// Size per snapshot.
+    pub sizes: Vec<GroupSize>,
+    /// Bytes delta per interval.
+    pub bytes_delta: Vec<i64>,
+    /// Count delta per interval.
+    pub count_delta: Vec<i64>,
+    /// Retained size of the representative instance in the last snapshot.
+    pub sample_retained: u64,
+    /// Retainer path of a representative new instance in the last snapshot.
+    pub retainer_path: Option<String>,
+    /// The same path as steps.
+    pub path_steps: Vec<PathStep>,
+    /// The representative's outgoing edge that retains the most (where its growth sits).
+    pub grows_via: Option<String>,
+    /// Source position of the type's constructor (V8 `locations`).
+    pub location: Option<String>,
+    /// What the path suggests.
+    pub hint: String,
+}
+
+/// Result of comparing snapshots.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffReport {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The snapshots, in order.
+    pub snapshots: Vec<SnapshotInfo>,
+    /// Findings, leaks first, then by growth.
+    pub findings: Vec<Finding>,
+    /// Overall verdict.
+    pub verdict: Verdict,
+    /// What the verdict could not tell (2 snapshots).
+    pub caveat: Option<String>,
+}
+
+/// Facts about one snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotInfo {
+    /// File.
+    pub path: PathBuf,
+    /// Nodes in the file.
+    pub nodes: u64,
+    /// Edges in the file.
+    pub edges: u64,
+    /// Bytes reachable from the root.
+    pub reachable_bytes: u64,
+}
+
+/// Overall verdict of a diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// At least one group grew in every interval.
+    Leak,
+    /// Nothing grew in every interval.
+    NoLeak,
+    /// Two snapshots and something grew: leak or warm-up cannot be told apart.
+    Inconclusive,
+}
+
+struct Summary {
+    groups: FxHashMap<String, (GroupSize, bool)>,
+    info: SnapshotInfo,
+    max_id: u64,
+}
+
+/// Per-snapshot analysis kept for the last snapshot (paths are taken there).
+struct Analysed {
+    graph: HeapGraph,
+    owner: Vec<u32>,
+    retained: Vec<u64>,
+    idom: Vec<u32>,
+}
+
+fn analyse(path: &Path) -> Result<(Summary, Analysed), HeapError> {
+    let graph = crate::load(path)?;
+    let dom = dominators::compute(&graph);
+    let retained = retained::compute(&graph, &dom);
+    let mut owner = vec![NONE; graph.node_count()];
+    let mut groups: FxHashMap<String, (GroupSize, bool)> = FxHashMap::default();
+    let mut reachable_bytes = 0u64;
+    let mut class_cache: FxHashMap<(NodeKind, u32), String> = FxHashMap::default();
+    for &v in &dom.rpo {
+        let vi = v as usize;
+        reachable_bytes += graph.self_size[vi];
+        owner[vi] = if graph.is_domain(v) {
+            v
+        } else {
+            let p = dom.idom[vi];
+            if p == NONE { NONE } else { owner[p as usize] }
+        };
+        if is_runtime_internal(&graph, v) && owner[vi] == NONE {
+            continue;
+        }
+        let (key_node, domain) = if owner[vi] == NONE {
+            (v, false)
+        } else {
+            (owner[vi], true)
+        };
+        let kn = key_node as usize;
+        let key = class_cache
+            .entry((graph.kind[kn], graph.name[kn]))
+            .or_insert_with(|| graph.class_of(key_node));
+        let entry = groups
+            .entry(key.clone())
+            .or_insert((GroupSize::default(), domain));
+        entry.0.bytes += graph.self_size[vi];
+        if !domain || owner[vi] == v {
+            entry.0.count += 1;
+        }
+    }
+    let max_id = graph.id.iter().copied().max().unwrap_or(0);
+    let info = SnapshotInfo {
+        path: path.to_owned(),
+        nodes: graph.node_count() as u64,
+        edges: graph.edge_count() as u64,
+        reachable_bytes,
+    };
+    Ok((
+        Summary {
+            groups,
+            info,
+            max_id,
+        },
+        Analysed {
+            graph,
+            owner,
+            retained,
+            idom: dom.idom,
+        },
+    ))
+}
+
+/// VM-internal nodes (code, maps, synthetic roots) are not something a service leaks by
+/// itself; without a domain owner they are left out of the comparison.
+fn is_runtime_internal(g: &HeapGraph, v: u32) -> bool {
+    matches!(
+        g.kind[v as usize],
+        NodeKind::Code | NodeKind::Hidden | NodeKind::Synthetic | NodeKind::Other
+    ) && g.kind[v as usize] != NodeKind::Object
+}
+
+/// Reads and compares snapshots; see the module docs.
+pub fn diff_snapshots(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffReport, HeapError> {
+    if paths.len() < 2 {
+        return Err(HeapError::Incompatible(
+            "need at least two snapshots".into(),
+        ));
+    }
+    let mut summaries = Vec::with_capacity(paths.len());
+    let mut last: Option<Analysed> = None;
+    for (i, p) in paths.iter().enumerate() {
+        let (s, a) = analyse(p)?;
+        summaries.push(s);
+        if i + 1 == paths.len() {
+            last = Some(a);
+        }
+    }
+    let Some(last) = last else {
+        return Err(HeapError::Incompatible("no snapshots".into()));
+    };
+    let first_max_id = summaries[0].max_id;
+    if summaries
+        .last()
+        .is_some_and(|s| s.max_id < first_max_id / 2)
+    {
+        return Err(HeapError::Incompatible(format!(
+            "{} has much lower object ids than {}: snapshots from different processes?",
+            paths[paths.len() - 1].display(),
+            paths[0].display()
+        )));
+    }
+    let intervals = paths.len() - 1;
+    let mut keys: Vec<&String> = summaries.iter().flat_map(|s| s.groups.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut findings = Vec::new();
+    for key in keys {
+        let sizes: Vec<GroupSize> = summaries
+            .iter()
+            .map(|s| s.groups.get(key).map(|g| g.0).unwrap_or_default())
+            .collect();
+        let domain = summaries
+            .iter()
+            .any(|s| s.groups.get(key).is_some_and(|g| g.1));
+        let bytes_delta: Vec<i64> = sizes
+            .windows(2)
+            .map(|w| w[1].bytes as i64 - w[0].bytes as i64)
+            .collect();
+        let count_delta: Vec<i64> = sizes
+            .windows(2)
+            .map(|w| w[1].count as i64 - w[0].count as i64)
+            .collect();
+        let grows: Vec<bool> = bytes_delta.iter().map(|&d| d > MIN_GROWTH_BYTES).collect();
+        let class = if intervals == 1 {
+            if grows[0] {
+                GroupClass::Growing
+            } else {
+                continue;
+            }
+        } else if grows.iter().all(|&g| g) {
+            GroupClass::Leak
+        } else if grows[0] && grows[1..].iter().all(|&g| !g) {
+            GroupClass::WarmUp
+        } else if grows.iter().any(|&g| g) {
+            GroupClass::Intermittent
+        } else {
+            continue;
+        };
+        findings.push(Finding {
+            type_name: key.clone(),
+            class,
+            domain_owner: domain,
+            sizes,
+            bytes_delta,
+            count_delta,
+            sample_retained: 0,
+            retainer_path: None,
+            path_steps: Vec::new(),
+            grows_via: None,
+            location: None,
+            hint: String::new(),
+        });
+    }
+    let rank = |c: GroupClass| match c {
+        GroupClass::Leak => 0,
+        GroupClass::Growing => 1,
+        GroupClass::Intermittent => 2,
+        GroupClass::WarmUp => 3,
+    };
+    findings.sort_by(|a, b| {
+        let ga: i64 = a.bytes_delta.iter().sum();
+        let gb: i64 = b.bytes_delta.iter().sum();
+        rank(a.class)
+            .cmp(&rank(b.class))
+            .then(b.domain_owner.cmp(&a.domain_owner))
+            .then(gb.cmp(&ga))
+            .then(a.type_name.cmp(&b.type_name))
+    });
+    findings.truncate(opts.top);
+    explain(&mut findings, &last, first_max_id);
+    let any_leak = findings.iter().any(|f| f.class == GroupClass::Leak);
+    let any_growing = findings.iter().any(|f| f.class == GroupClass::Growing);
+    let (verdict, caveat) = if any_leak {
+        (Verdict::Leak, None)
+    } else if any_growing {
+        (
+            Verdict::Inconclusive,
+            Some("with two snapshots a leak cannot be told apart from warm-up (a cache filling, a table built lazily, a ring buffer): take a third snapshot after more of the same load".into()),
+        )
+    } else {
+        (Verdict::NoLeak, None)
+    };
+    Ok(DiffReport {
+        schema_version: SCHEMA_VERSION,
+        snapshots: summaries.into_iter().map(|s| s.info).collect(),
+        findings,
+        verdict,
+        caveat,
+    })
+}
+
+/// Adds a representative instance, its retainer path, location and a fix hint to findings.
+fn explain(findings: &mut [Finding], a: &Analysed, first_max_id: u64) {
+    let g = &a.graph;
+    let parents = g.bfs_parents();
+    // Representative per group: the newest-allocated (id above the first snapshot's) instance
+    // with the largest retained size; else the largest one.
+    let wanted: FxHashMap<&str, usize> = findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.type_name.as_str(), i))
+        .collect();
+    let mut best: Vec<Option<(bool, u64, u32)>> = vec![None; findings.len()];
+    let mut class_cache: FxHashMap<(NodeKind, u32), Option<usize>> = FxHashMap::default();
+    for v in 0..g.node_count() as u32 {
+        let vi = v as usize;
+        if parents[vi] == u32::MAX {
+            continue;
+        }
+        let is_owner = a.owner[vi] == v;
+        let generic = a.owner[vi] == NONE;
+        if !is_owner && !generic {
+            continue;
+        }
+        let Some(fi) = *class_cache
+            .entry((g.kind[vi], g.name[vi]))
+            .or_insert_with(|| wanted.get(g.class_of(v).as_str()).copied())
+        else {
+            continue;
+        };
+        let cand = (g.id[vi] > first_max_id, a.retained[vi], v);
+        if best[fi].is_none_or(|b| (cand.0, cand.1) > (b.0, b.1)) {
+            best[fi] = Some(cand);
+        }
+    }
+    for (f, b) in findings.iter_mut().zip(best) {
+        let Some((_, ret, node)) = b else { continue };
+        f.sample_retained = ret;
+        if let Some(steps) = g.retainer_path(&parents, node) {
+            f.retainer_path = Some(format_path(&steps));
+            f.path_steps = steps;
+        }
+        f.location = g.locations.get(&node).map(ToString::to_string);
+        f.grows_via = g
+            .edges(node)
+            .filter(|&e| g.is_strong(e) && a.idom[g.edge_to[e] as usize] == node)
+            .max_by_key(|&e| (a.retained[g.edge_to[e] as usize], std::cmp::Reverse(e)))
+            .filter(|&e| a.retained[g.edge_to[e] as usize] > 0)
+            .map(|e| {
+                format!(
+                    "{}{} -> {}",
+                    g.display_name(node),
+                    g.edge_label(e),
+                    g.display_name(g.edge_to[e])
+                )
+            });
+        f.hint = hint(f);
+    }
+}
+
+/// A fix hint from the shape of the retainer path.
+fn hint(f: &Finding) -> String {
+    let path = format!(
+        "{} {}",
+        f.retainer_path.as_deref().unwrap_or(""),
+        f.grows_via.as_deref().unwrap_or("")
+    );
+    if f.class == GroupClass::WarmUp {
+        return "grew only in the first interval: a cache filling, a table built lazily or a ring buffer; not a leak".into();
+    }
+    if path.contains("._events") || path.contains("listeners") || path.contains("_handlers") {
+        return "listener never removed: each request adds a listener (on/addListener) that is never taken off; call off()/removeListener when the request ends, or use once()".into();
+    }
+    if path.contains("context.") {
+        return "closure capturing request state: a long-lived closure keeps request objects alive through its context; drop the closure or copy only the fields it needs".into();
+    }
+    if path.contains("Map") || path.contains("Set") || path.contains("table") {
+        return "unbounded cache / map never pruned: entries are added per request and never deleted; bound it (LRU with a max size, TTL) or delete entries when done".into();
+    }
+    "collection never pruned: instances are kept in a long-lived collection; remove them when they are no longer needed or bound the collection".into()
+}

@@ -1,0 +1,37 @@
+//! Heap dumps for leakhound: read snapshots, build a compact graph, find what grows.
+//!
+//! Today this crate reads V8 `.heapsnapshot` files (plain or gzip) with a streaming reader
+//! ([`v8`]), turns them into a CSR graph ([`graph`]) with dominators ([`dominators`]) and retained
+//! sizes ([`retained`]), and compares two or more snapshots of one process ([`diff`]). It does no
+//! terminal output and knows nothing about the CLI; rendering lives in the `leakhound` binary.
+//! Not here yet: Go pprof and Java HPROF readers (see `docs/diff.md`).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod diff;
+pub mod dominators;
+pub mod error;
+pub mod graph;
+pub mod retained;
+pub mod v8;
+
+pub use diff::{DiffOptions, DiffReport, Finding, GroupClass, diff_snapshots};
+pub use error::HeapError;
+pub use graph::HeapGraph;
+
+/// Formats a heap dump can have, detected from the first bytes of the (decompressed) content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpFormat {
+    /// A V8 `.heapsnapshot` (JSON whose first key is `snapshot`).
+    V8,
+    /// A Java HPROF dump (`JAVA PROFILE 1.0.x`); recognised but not read yet.
+    Hprof,
+    /// A Go pprof profile (gzip-compressed protobuf); recognised but not read yet.
+    Pprof,
+}
+
+/// Loads one heap dump of any supported format into a graph.
+pub fn load(path: &std::path::Path) -> Result<HeapGraph, HeapError> {
+    v8::read_path(path)
+}
