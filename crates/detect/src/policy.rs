@@ -11,7 +11,7 @@ use crate::envelope::{Envelope, lower_envelope};
 use crate::mann_kendall::{MkResult, best_hinge, mann_kendall, mann_kendall_blocks};
 use crate::prep::{Clean, clean};
 use crate::saturation::{Saturation, compare, curvature};
-use crate::theil_sen::{SenFit, theil_sen_blocks};
+use crate::theil_sen::{SenFit, theil_sen, theil_sen_blocks};
 use crate::util::median_in_place;
 
 /// End-of-run one-sided significance level. 1 % keeps the false-alarm rate of the trend test
@@ -70,6 +70,74 @@ const ONSET_GATE: f64 = 0.1;
 /// …and the rise since the bend covers at least 15 % of the window.
 const ONSET_MIN_FRACTION: f64 = 0.15;
 
+/// A rise has slowed down when its last third is, in the median, at least this fraction of the
+/// growth the first two-thirds' line predicts for it below that line …
+const THIRDS_SHORTFALL: f64 = 0.25;
+
+/// At the end of a run the rise must have stopped: the last third gained under 30 % of what
+/// the early line predicts (a shortfall of 70 %), and it does not rise significantly on its own.
+/// With 25 % as online, end-of-run recall fell 1-5 points on the reporting seeds (slow leaks
+/// under a warm-up or a Go sawtooth whose early line is steep).
+const THIRDS_STOPPED: f64 = 0.7;
+
+/// … and the last third shows no rise of its own: Mann-Kendall p ≥ 0.25 (a slow leak under a
+/// warm-up falls far short of the warm-up's line but its last third still trends up; with the
+/// 5 % of [`ALPHA_LATE`] those were lost at the end of a run).
+const THIRDS_LATE_P: f64 = 0.25;
+
+/// … and further below it than 3 standard errors of a median of the late bins (σ from the
+/// first two-thirds' residuals, 1.4826·MAD; the median's standard error is 1.2533·σ/√n).
+const THIRDS_Z: f64 = 3.0;
+
+/// The thirds comparison of one window.
+#[derive(Debug, Clone, Copy)]
+struct Deficit {
+    /// The last third fell short of the early line.
+    short: bool,
+    /// … by most of the predicted growth: the rise has stopped.
+    stopped: bool,
+    /// Mann-Kendall p-value (increasing) of the last third on its own.
+    late_p: f64,
+}
+
+/// Whether the envelope's bins from `k` on fall short of the Theil-Sen line of the bins before
+/// `k` (see [`THIRDS_SHORTFALL`], [`THIRDS_Z`]); `None` when the early line does not rise.
+/// `min_sigma` floors the noise scale (one unit for integer counts, whose envelope is often
+/// exactly on a line between steps, so a MAD of 0 would make any shortfall significant).
+fn third_deficit(t: &[f64], y: &[f64], k: usize, min_sigma: f64) -> Option<Deficit> {
+    let early = theil_sen(&t[..k], &y[..k], mann_kendall(&y[..k]).var_s)?;
+    let b = early.slope;
+    if b <= 0.0 {
+        return None;
+    }
+    let mut r: Vec<f64> = t[..k].iter().zip(&y[..k]).map(|(t, y)| y - b * t).collect();
+    let a = median_in_place(&mut r);
+    let mut dev: Vec<f64> = t[..k]
+        .iter()
+        .zip(&y[..k])
+        .map(|(t, y)| (y - a - b * t).abs())
+        .collect();
+    let sigma = (1.4826 * median_in_place(&mut dev)).max(min_sigma);
+    let mut late: Vec<f64> = t[k..]
+        .iter()
+        .zip(&y[k..])
+        .map(|(t, y)| y - a - b * t)
+        .collect();
+    let n_late = late.len() as f64;
+    let med = median_in_place(&mut late);
+    // Growth the early line predicts from the split to the middle of the last third.
+    let predicted = b * (0.5 * (t[k] + t[t.len() - 1]) - t[k - 1]);
+    let significant = med < -THIRDS_Z * 1.2533 * sigma / n_late.sqrt();
+    Some(Deficit {
+        short: significant && med < -THIRDS_SHORTFALL * predicted,
+        stopped: significant && med < -THIRDS_STOPPED * predicted,
+        late_p: mann_kendall(&y[k..]).p_increasing,
+    })
+}
+
+/// Each part of the thirds comparison needs at least 3 envelope bins.
+const MIN_THIRD_BINS: usize = 3;
+
 /// The recent half has levelled off when its rate's upper 95 % bound is under half the
 /// overall rate.
 const LEVELLED_RATIO: f64 = 0.5;
@@ -121,8 +189,8 @@ const CONCAVE_T: f64 = 3.0;
 /// stops within that time never alarms. 0.15 keeps the growth at detection within ~1.2× the
 /// growth at first significance for a leak; on the tuning corpus 0.25-0.6 lost far more recall
 /// (streaks of a real leak break on noise) than they saved false alarms (rises that stop are
-/// mostly still rising when the alarm fires). One non-agreeing checkpoint inside the span is
-/// forgiven (a single noisy evaluation), two in a row reset it.
+/// mostly still rising when the alarm fires). Agreement is
+/// judged over every checkpoint of that span (see [`PERSIST_AGREE`]).
 const PERSIST_FRACTION: f64 = 0.15;
 
 /// …and for at least 30 sample intervals (30 s at 1 s sampling, 7.5 min at a 15 s scrape), so
@@ -130,6 +198,10 @@ const PERSIST_FRACTION: f64 = 0.15;
 /// (a 37 s sawtooth sampled at 1 s alarmed at its first collection with 20). On the tuning
 /// corpus 30 rather than 20 cost 2-6 points of online recall, mostly 60-sample series.
 const MIN_PERSIST_SAMPLES: f64 = 30.0;
+
+/// Share of the checkpoints in the persistence span that must call a leak: a few noisy
+/// evaluations of a real leak do not reset it, a rise that stops does (it stops agreeing).
+const PERSIST_AGREE: f64 = 0.75;
 
 /// What the judge concluded, before it becomes a [`SeriesVerdict`].
 #[derive(Debug, Clone)]
@@ -229,6 +301,8 @@ struct Trend {
     /// (t-statistic of the quadratic term, end slope) of the recent half.
     late_curvature: Option<(f64, f64)>,
     rise_start: f64,
+    /// The last third fell short of the first two-thirds' line (see [`third_deficit`]).
+    thirds_deficit: Option<Deficit>,
 }
 
 fn trend(env: &Envelope, quantum: f64) -> Option<Trend> {
@@ -275,17 +349,17 @@ fn trend(env: &Envelope, quantum: f64) -> Option<Trend> {
                 y: cy,
                 width: env.width,
             };
-            return trend_with(&floors, Vec::new(), 0, 0.0, level);
+            return trend_with(&floors, Vec::new(), 0, 0.0, level, quantum);
         }
     }
     if plan.humps.is_empty() {
-        return trend_with(env, plan.cuts, plan.steps, plan.step_rise, level);
+        return trend_with(env, plan.cuts, plan.steps, plan.step_rise, level, quantum);
     }
     // Mask the raised bins of humps; remap the step cuts onto the bins that stay.
     let masked = |i: usize| plan.humps.iter().any(|&(a, b)| i >= a && i <= b);
     let kept: Vec<usize> = (0..env.y.len()).filter(|&i| !masked(i)).collect();
     if kept.len() < MIN_BINS {
-        return trend_with(env, plan.cuts, plan.steps, plan.step_rise, level);
+        return trend_with(env, plan.cuts, plan.steps, plan.step_rise, level, quantum);
     }
     let cuts: Vec<usize> = plan
         .cuts
@@ -298,7 +372,7 @@ fn trend(env: &Envelope, quantum: f64) -> Option<Trend> {
         y: kept.iter().map(|&i| env.y[i]).collect(),
         width: env.width,
     };
-    trend_with(&sub, cuts, plan.steps, plan.step_rise, level)
+    trend_with(&sub, cuts, plan.steps, plan.step_rise, level, quantum)
 }
 
 /// The trend evidence on an envelope already cut (`cuts`) and cleaned of humps.
@@ -308,6 +382,7 @@ fn trend_with(
     steps: usize,
     step_rise: f64,
     level: f64,
+    quantum: f64,
 ) -> Option<Trend> {
     let m = env.y.len();
     let bl = blocks(m, &cuts);
@@ -376,11 +451,23 @@ fn trend_with(
             .map(|(t, y)| (y - a - b * t).powi(2))
             .sum::<f64>()
     };
+    // Thirds of the window: does the last third keep to the line of the first two-thirds?
+    let thirds_deficit = if cuts.is_empty() {
+        let k = env.t.partition_point(|&t| t < t1 - window / 3.0);
+        if k > MIN_THIRD_BINS && m - k >= MIN_THIRD_BINS {
+            third_deficit(&env.t, &env.y, k, quantum / COUNT_QUANTUM)
+        } else {
+            None
+        }
+    } else {
+        None
+    };
     let rise_start = match best_hinge(&env.y) {
         Some((k, sse, _)) if cuts.is_empty() && sse < line_sse => env.t[k],
         _ => t0,
     };
     Some(Trend {
+        thirds_deficit,
         tail_fit,
         tie_slope: end_difference_slope(&env.t, &env.y),
         late_tie_slope: end_difference_slope(&env.t[late_idx..], &env.y[late_idx..]),
@@ -524,7 +611,20 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         Some(f) if f.slope != 0.0 || tr.late_mk.p_increasing >= ALPHA_LATE => f.ci95[1],
         _ => late_rate,
     };
-    let levelled = late_hi < LEVELLED_RATIO * rate
+    // A rise that decelerates within its own age: the last third of the window lies clearly
+    // under the line of the first two-thirds (a linear leak keeps to its line; a warm-up, a
+    // cache reaching its cap, a sqrt/log rise falls short of it).
+    // At the end of a run the last third must also have stopped rising on its own (a slow
+    // leak under a warm-up falls short of the warm-up's line but keeps rising).
+    let thirds_slowed = tr.thirds_deficit.is_some_and(|d| {
+        if ctx.online {
+            d.short
+        } else {
+            d.stopped && d.late_p >= THIRDS_LATE_P
+        }
+    });
+    let levelled = thirds_slowed
+        || late_hi < LEVELLED_RATIO * rate
         || (decelerating && g_now < LATE_GROWTH_FACTOR * opts.min_growth)
         || (tr.late_mk.p_increasing >= ALPHA_LATE
             && g_late < LATE_GROWTH_FACTOR * opts.min_growth
@@ -872,9 +972,8 @@ pub(crate) fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVer
         online: true,
     };
     let n = c.len();
-    let mut streak = 0;
-    let mut misses = 0;
-    let mut streak_start = 0.0;
+    // Every checkpoint so far: (time, leak?). Persistence looks back over them.
+    let mut history: Vec<(f64, bool)> = Vec::new();
     let mut next_check = f64::NEG_INFINITY;
     let persistence = opts.persistence.max(1);
     for i in MIN_SAMPLES.min(n)..=n {
@@ -887,27 +986,17 @@ pub(crate) fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVer
         }
         next_check = t + CHECK_FRACTION * (t - c.t[0]);
         let j = judge(&ctx, &c.prefix(i));
-        if j.verdict == Verdict::Leak {
-            misses = 0;
-            if streak == 0 {
-                streak_start = t;
-            }
-            streak += 1;
-            let age = t - j.rise_start.max(c.t[0]);
-            let held = t - streak_start;
-            // Mean spacing of the samples seen so far (causal: no later sample counts).
-            let dt = (t - c.t[0]) / (i - 1).max(1) as f64;
-            if streak >= persistence
-                && held >= PERSIST_FRACTION * age
-                && held >= MIN_PERSIST_SAMPLES * dt
-            {
-                return to_verdict(series, j, opts, Some(t));
-            }
-        } else if streak > 0 && misses == 0 {
-            misses = 1;
-        } else {
-            streak = 0;
-            misses = 0;
+        let leak = j.verdict == Verdict::Leak;
+        history.push((t, leak));
+        if !leak {
+            continue;
+        }
+        let age = t - j.rise_start.max(c.t[0]);
+        // Mean spacing of the samples seen so far (causal: no later sample counts).
+        let dt = (t - c.t[0]) / (i - 1).max(1) as f64;
+        let need = (PERSIST_FRACTION * age).max(MIN_PERSIST_SAMPLES * dt);
+        if persistent(&history, t, need, persistence) {
+            return to_verdict(series, j, opts, Some(t));
         }
     }
     // No alarm: the end-of-run verdict of the whole series, never a leak.
@@ -922,6 +1011,24 @@ pub(crate) fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVer
         );
     }
     sv
+}
+
+/// Whether the checkpoints of the last `need` seconds (up to `t`) agree on a leak: the first
+/// leak verdict of the span lies within its first tenth (the condition held from the start of
+/// the span), at least [`PERSIST_AGREE`] of its checkpoints are leaks and at least `persistence`
+/// of them.
+fn persistent(history: &[(f64, bool)], t: f64, need: f64, persistence: usize) -> bool {
+    let from = t - need;
+    // The span must reach back to a checkpoint at or before its start.
+    let Some(k) = history.iter().rposition(|&(ht, _)| ht <= from) else {
+        return false;
+    };
+    let span = &history[k..];
+    let leaks = span.iter().filter(|&&(_, l)| l).count();
+    let first_leak = span.iter().find(|&&(_, l)| l).map_or(t, |&(ht, _)| ht);
+    leaks >= persistence
+        && leaks as f64 >= PERSIST_AGREE * span.len() as f64
+        && first_leak <= from + 0.1 * need
 }
 
 /// A multi-line dump of the evidence behind the end-of-run verdict (envelope, jumps, tests),

@@ -64,7 +64,6 @@ pub(crate) fn theil_sen_blocks(blocks: &[(&[f64], &[f64])], var_s: f64) -> Optio
 }
 
 /// Theil-Sen on one series.
-#[cfg(test)]
 pub(crate) fn theil_sen(t: &[f64], y: &[f64], var_s: f64) -> Option<SenFit> {
     theil_sen_blocks(&[(t, y)], var_s)
 }

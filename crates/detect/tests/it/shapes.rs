@@ -165,3 +165,51 @@ fn load_covariate_gives_bytes_retained_per_request() {
     let v = leakhound_detect::analyze_per_request(&s, &requests, &o);
     assert_eq!(v.verdict, Verdict::NoLeak, "{}", v.reason);
 }
+
+/// The real service the lead observed: RSS rose 6 -> 20 MB in the first 15 s, then wobbled
+/// flat between 19 and 23 MB for 25 s. Bounded warm-up followed by a noisy plateau is not a
+/// leak (it was called "floor rises 13 MiB/min for 38 s" by the first detector).
+fn warmup_then_wobble(dt: f64, seed: u64) -> Series {
+    let mut noise = Noise(seed);
+    let n = (40.0 / dt) as usize + 1;
+    let t: Vec<f64> = (0..n).map(|i| i as f64 * dt).collect();
+    let v = t
+        .iter()
+        .map(|&x| {
+            if x < 15.0 {
+                (6.0 + 14.0 * x / 15.0 + 0.5 * noise.next()) * 1e6
+            } else {
+                // 19-23 MB, uniform wobble.
+                (21.0 + 4.0 * noise.next()) * 1e6
+            }
+        })
+        .collect();
+    Series::from_parts("rss_bytes", Unit::Bytes, t, v)
+}
+
+#[test]
+fn real_warmup_then_noisy_plateau_is_not_a_leak() {
+    let o = DetectOptions::default();
+    for (dt, seed) in [
+        (1.0, 1),
+        (1.0, 7),
+        (0.5, 3),
+        (0.5, 11),
+        (0.25, 5),
+        (1.0, 0xDEAD_BEEF),
+    ] {
+        let s = warmup_then_wobble(dt, seed);
+        let end = analyze(&s, &o);
+        assert_eq!(
+            end.verdict,
+            Verdict::NoLeak,
+            "dt {dt} seed {seed}: {}",
+            end.reason
+        );
+        let onl = analyze_online(&s, &o);
+        eprintln!(
+            "dt {dt} seed {seed}: {:?} {:?} {}",
+            onl.verdict, onl.detected_at_s, onl.reason
+        );
+    }
+}
