@@ -1,0 +1,15 @@
+//! Compiles the C shim that holds the agent's per-thread state in initial-exec TLS.
+//!
+//! Rust cannot pick a TLS model on stable, and the general-dynamic model calls `__tls_get_addr`,
+//! which may `malloc` (recursing into our hook). The shim's `__thread` block is reached with a
+//! plain `%fs`-relative load.
+
+fn main() {
+    println!("cargo:rerun-if-changed=csrc/tls.c");
+    cc::Build::new()
+        .file("csrc/tls.c")
+        .flag("-ftls-model=initial-exec")
+        .flag("-fno-omit-frame-pointer")
+        .opt_level(2)
+        .compile("leakhound_tls");
+}

@@ -1,0 +1,362 @@
+//! In-process aggregation: interned call stacks, per-stack counters and the live map.
+//!
+//! * Stack table: open addressing over `AtomicU64` slots (`hash_hi32 << 32 | id + 1`), read
+//!   without locks; inserts are serialised by one spin lock and published with release stores.
+//! * Counters: 8 `u64` per stack id (one cache line): live bytes, live blocks, total bytes,
+//!   total allocations, live samples.
+//! * Live map: pointer -> (size, stack id), 64 shards each behind its own spin lock, linear
+//!   probing with backward-shift deletion, grown by doubling into a fresh mapping.
+//!
+//! Everything lives in [`Region`]s, never in the target's heap. Stack id 0 is reserved for
+//! "stack table full" so counting never stops.
+
+use crate::arena::{Region, SpinLock};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Most distinct stacks tracked; further stacks are counted under id 0.
+pub const MAX_STACKS: usize = 1 << 17;
+const STACK_SLOTS: usize = MAX_STACKS * 2;
+/// Frame storage shared by all stacks (u64 words).
+const FRAME_WORDS: usize = 1 << 23;
+/// Counter words per stack (one 64-byte line).
+pub const COUNTER_STRIDE: usize = 8;
+/// Counter indices.
+pub const LIVE_BYTES: usize = 0;
+/// Live blocks.
+pub const LIVE_BLOCKS: usize = 1;
+/// Bytes ever allocated.
+pub const TOTAL_BYTES: usize = 2;
+/// Allocations ever made.
+pub const TOTAL_ALLOCS: usize = 3;
+/// Raw live samples (equals live blocks in exact mode).
+pub const LIVE_SAMPLES: usize = 4;
+
+const SHARDS: usize = 64;
+const SHARD_INITIAL_SLOTS: usize = 1 << 12;
+/// Stack ids need 20 bits in a live-map value; sizes get the other 44 (16 TiB).
+const ID_BITS: u32 = 20;
+const ID_MASK: u64 = (1 << ID_BITS) - 1;
+
+/// One live-map shard: `[key, value]` pairs, key 0 = empty.
+#[derive(Debug)]
+struct Shard {
+    table: Option<Region<u64>>,
+    len: usize,
+}
+
+/// All aggregation state of the process.
+#[derive(Debug)]
+pub struct Tables {
+    slots: Region<AtomicU64>,
+    meta: Region<AtomicU64>,
+    frames: Region<AtomicU64>,
+    counters: Region<AtomicU64>,
+    count: AtomicU32,
+    frames_top: AtomicU64,
+    insert_lock: SpinLock<()>,
+    live: [SpinLock<Shard>; SHARDS],
+    /// Allocations that could not be put in the live map (mapping failed).
+    pub dropped: AtomicU64,
+}
+
+#[inline]
+fn hash_frames(frames: &[u64]) -> u64 {
+    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ frames.len() as u64;
+    for &f in frames {
+        h = (h ^ f).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^= h >> 29;
+    }
+    h | 1
+}
+
+#[inline]
+fn hash_ptr(p: u64) -> u64 {
+    (p >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl Tables {
+    /// Maps all tables; `None` when the kernel refuses a mapping.
+    pub fn new() -> Option<Self> {
+        let t = Self {
+            slots: Region::new(STACK_SLOTS)?,
+            meta: Region::new(MAX_STACKS)?,
+            frames: Region::new(FRAME_WORDS)?,
+            counters: Region::new(MAX_STACKS * COUNTER_STRIDE)?,
+            count: AtomicU32::new(1),
+            frames_top: AtomicU64::new(0),
+            insert_lock: SpinLock::new(()),
+            live: std::array::from_fn(|_| {
+                SpinLock::new(Shard {
+                    table: None,
+                    len: 0,
+                })
+            }),
+            dropped: AtomicU64::new(0),
+        };
+        Some(t)
+    }
+
+    /// Number of stack ids handed out (ids `0..n`; 0 is the overflow stack with no frames).
+    pub fn stack_count(&self) -> u32 {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Frames of stack `id` (for ids below [`Self::stack_count`]).
+    pub fn frames_of(&self, id: u32, out: &mut [u64]) -> usize {
+        let m = self.meta[id as usize].load(Ordering::Acquire);
+        let (off, len) = ((m >> 16) as usize, (m & 0xffff) as usize);
+        let n = len.min(out.len());
+        for (i, o) in out[..n].iter_mut().enumerate() {
+            *o = self.frames[off + i].load(Ordering::Relaxed);
+        }
+        n
+    }
+
+    fn same_frames(&self, id: u32, frames: &[u64]) -> bool {
+        let m = self.meta[id as usize].load(Ordering::Acquire);
+        let (off, len) = ((m >> 16) as usize, (m & 0xffff) as usize);
+        len == frames.len()
+            && frames
+                .iter()
+                .enumerate()
+                .all(|(i, &f)| self.frames[off + i].load(Ordering::Relaxed) == f)
+    }
+
+    fn probe(&self, h: u64, frames: &[u64]) -> Result<u32, usize> {
+        let mask = STACK_SLOTS - 1;
+        let mut i = (h as usize) & mask;
+        loop {
+            let v = self.slots[i].load(Ordering::Acquire);
+            if v == 0 {
+                return Err(i);
+            }
+            if v >> 32 == h >> 32 {
+                let id = (v as u32).wrapping_sub(1);
+                if self.same_frames(id, frames) {
+                    return Ok(id);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The id of `frames`, interning it on first sight (id 0 when the table is full).
+    #[inline]
+    pub fn intern(&self, frames: &[u64]) -> u32 {
+        let h = hash_frames(frames);
+        if let Ok(id) = self.probe(h, frames) {
+            return id;
+        }
+        let _g = self.insert_lock.lock();
+        let slot = match self.probe(h, frames) {
+            Ok(id) => return id,
+            Err(slot) => slot,
+        };
+        let id = self.count.load(Ordering::Relaxed);
+        let off = self.frames_top.load(Ordering::Relaxed) as usize;
+        if id as usize >= MAX_STACKS || off + frames.len() > FRAME_WORDS {
+            return 0;
+        }
+        for (i, &f) in frames.iter().enumerate() {
+            self.frames[off + i].store(f, Ordering::Relaxed);
+        }
+        self.frames_top
+            .store((off + frames.len()) as u64, Ordering::Relaxed);
+        self.meta[id as usize].store(
+            ((off as u64) << 16) | frames.len() as u64,
+            Ordering::Release,
+        );
+        self.count.store(id + 1, Ordering::Release);
+        self.slots[slot].store(((h >> 32) << 32) | u64::from(id + 1), Ordering::Release);
+        id
+    }
+
+    /// Counter `which` of stack `id`.
+    #[inline]
+    pub fn counter(&self, id: u32, which: usize) -> u64 {
+        self.counters[id as usize * COUNTER_STRIDE + which].load(Ordering::Relaxed)
+    }
+
+    /// Adds one allocation of weight (`bytes`, `blocks`) to stack `id`.
+    #[inline]
+    pub fn add_alloc(&self, id: u32, bytes: u64, blocks: u64) {
+        let c = &self.counters[id as usize * COUNTER_STRIDE..][..COUNTER_STRIDE];
+        c[LIVE_BYTES].fetch_add(bytes, Ordering::Relaxed);
+        c[LIVE_BLOCKS].fetch_add(blocks, Ordering::Relaxed);
+        c[TOTAL_BYTES].fetch_add(bytes, Ordering::Relaxed);
+        c[TOTAL_ALLOCS].fetch_add(blocks, Ordering::Relaxed);
+        c[LIVE_SAMPLES].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Removes one allocation of weight (`bytes`, `blocks`) from stack `id`'s live counters.
+    #[inline]
+    pub fn sub_live(&self, id: u32, bytes: u64, blocks: u64) {
+        let c = &self.counters[id as usize * COUNTER_STRIDE..][..COUNTER_STRIDE];
+        c[LIVE_BYTES].fetch_sub(bytes, Ordering::Relaxed);
+        c[LIVE_BLOCKS].fetch_sub(blocks, Ordering::Relaxed);
+        c[LIVE_SAMPLES].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Records live block `p` of `size` bytes from stack `id`. Returns a stale entry that was
+    /// already stored under `p` (a free the agent missed), which the caller must un-count.
+    #[inline]
+    pub fn live_insert(&self, p: usize, size: usize, id: u32) -> Option<(usize, u32)> {
+        let key = p as u64;
+        let h = hash_ptr(key);
+        let mut shard = self.live[(h >> 58) as usize].lock();
+        let needs_grow = match &shard.table {
+            None => true,
+            Some(t) => (shard.len + 1) * 4 > t.len(), // load factor 1/2 (2 words per slot)
+        };
+        if needs_grow && !grow(&mut shard) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let val = ((size as u64) << ID_BITS) | (u64::from(id) & ID_MASK);
+        let Shard { table, len } = &mut *shard;
+        let t = table.as_mut()?;
+        let mask = t.len() / 2 - 1;
+        let mut i = ((h >> 16) as usize) & mask;
+        loop {
+            let k = t[2 * i];
+            if k == 0 {
+                t[2 * i] = key;
+                t[2 * i + 1] = val;
+                *len += 1;
+                return None;
+            }
+            if k == key {
+                let old = t[2 * i + 1];
+                t[2 * i + 1] = val;
+                return Some(((old >> ID_BITS) as usize, (old & ID_MASK) as u32));
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Removes live block `p`, returning its (size, stack id) if it was recorded.
+    #[inline]
+    pub fn live_remove(&self, p: usize) -> Option<(usize, u32)> {
+        let key = p as u64;
+        let h = hash_ptr(key);
+        let mut shard = self.live[(h >> 58) as usize].lock();
+        let Shard { table, len } = &mut *shard;
+        let t = table.as_mut()?;
+        let mask = t.len() / 2 - 1;
+        let mut i = ((h >> 16) as usize) & mask;
+        loop {
+            let k = t[2 * i];
+            if k == 0 {
+                return None;
+            }
+            if k == key {
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        let val = t[2 * i + 1];
+        *len -= 1;
+        // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+        let mut hole = i;
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let k = t[2 * j];
+            if k == 0 {
+                break;
+            }
+            let home = ((hash_ptr(k) >> 16) as usize) & mask;
+            let stays = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !stays {
+                t[2 * hole] = k;
+                t[2 * hole + 1] = t[2 * j + 1];
+                hole = j;
+            }
+        }
+        t[2 * hole] = 0;
+        t[2 * hole + 1] = 0;
+        Some(((val >> ID_BITS) as usize, (val & ID_MASK) as u32))
+    }
+
+    /// Takes every agent lock in a fixed order (before `fork`).
+    pub fn lock_all(&self) {
+        self.insert_lock.raw_lock();
+        for s in &self.live {
+            s.raw_lock();
+        }
+    }
+
+    /// Releases what [`Self::lock_all`] took (after `fork`, in parent and child).
+    pub fn unlock_all(&self) {
+        for s in self.live.iter().rev() {
+            s.raw_unlock();
+        }
+        self.insert_lock.raw_unlock();
+    }
+}
+
+/// Doubles a shard's table (or creates it); false when the mapping fails.
+fn grow(shard: &mut Shard) -> bool {
+    let old_slots = shard.table.as_ref().map_or(0, |t| t.len() / 2);
+    let slots = (old_slots * 2).max(SHARD_INITIAL_SLOTS);
+    let Some(mut new) = Region::<u64>::new(slots * 2) else {
+        return false;
+    };
+    let mask = slots - 1;
+    if let Some(old) = shard.table.take() {
+        for pair in old.chunks_exact(2) {
+            if pair[0] == 0 {
+                continue;
+            }
+            let mut i = ((hash_ptr(pair[0]) >> 16) as usize) & mask;
+            while new[2 * i] != 0 {
+                i = (i + 1) & mask;
+            }
+            new[2 * i] = pair[0];
+            new[2 * i + 1] = pair[1];
+        }
+    }
+    shard.table = Some(new);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_is_stable_and_distinct() {
+        let t = Tables::new().unwrap();
+        let a = t.intern(&[1, 2, 3]);
+        let b = t.intern(&[1, 2, 4]);
+        assert_ne!(a, b);
+        assert_eq!(t.intern(&[1, 2, 3]), a);
+        let mut out = [0u64; 8];
+        assert_eq!(t.frames_of(b, &mut out), 3);
+        assert_eq!(&out[..3], &[1, 2, 4]);
+    }
+
+    #[test]
+    fn live_map_survives_growth_and_deletes() {
+        let t = Tables::new().unwrap();
+        let n = 200_000usize;
+        for i in 1..=n {
+            assert_eq!(t.live_insert(i * 16, i, (i % 1000) as u32), None);
+        }
+        for i in (1..=n).step_by(2) {
+            assert_eq!(t.live_remove(i * 16), Some((i, (i % 1000) as u32)));
+        }
+        for i in 1..=n {
+            let got = t.live_remove(i * 16);
+            if i % 2 == 1 {
+                assert_eq!(got, None, "{i}");
+            } else {
+                assert_eq!(got, Some((i, (i % 1000) as u32)), "{i}");
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Library constructor, exit and fork hooks.
+//!
+//! The constructor finishes initialisation, registers an `atexit` handler (registered early,
+//! so it runs late, after the program's own handlers) and `pthread_atfork` handlers, and starts
+//! the writer. `_exit`/`_Exit` are hooked so programs that skip `exit` still get their final
+//! snapshot. Fork: `prepare` takes every agent lock so the child never inherits a held one; the
+//! child opens its own `<pid>.lhev` and starts its own writer.
+
+use crate::init::{self, READY};
+use crate::tls::Tls;
+use crate::writer;
+
+extern "C" fn constructor() {
+    if init::ensure() != READY {
+        return;
+    }
+    // SAFETY: registering plain extern "C" functions with no captured state.
+    unsafe {
+        libc::atexit(at_exit);
+        libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
+    }
+    writer::start();
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CONSTRUCTOR: extern "C" fn() = constructor;
+
+extern "C" fn at_exit() {
+    finish();
+}
+
+fn finish() {
+    let tls = Tls::current();
+    let old = tls.guard();
+    tls.set_guard(1);
+    writer::finish();
+    tls.set_guard(old);
+}
+
+/// Interposed `_exit`: writes the final snapshot, then exits.
+#[unsafe(no_mangle)]
+pub extern "C" fn _exit(status: i32) -> ! {
+    if init::state() == READY {
+        finish();
+    }
+    super::real::exit_now(status)
+}
+
+/// Interposed `_Exit` (same as `_exit`).
+#[unsafe(no_mangle)]
+pub extern "C" fn _Exit(status: i32) -> ! {
+    _exit(status)
+}
+
+extern "C" fn prepare() {
+    writer::lock_for_fork();
+    if let Some(t) = init::tables() {
+        t.lock_all();
+    }
+}
+
+extern "C" fn parent() {
+    if let Some(t) = init::tables() {
+        t.unlock_all();
+    }
+    writer::unlock_after_fork();
+}
+
+extern "C" fn child() {
+    if let Some(t) = init::tables() {
+        t.unlock_all();
+    }
+    writer::unlock_after_fork();
+    writer::restart_in_child();
+}

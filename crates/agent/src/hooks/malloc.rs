@@ -1,0 +1,345 @@
+//! The interposed malloc family.
+//!
+//! Each allocating entry point is a naked trampoline that passes the caller's return address
+//! (`[rsp]` at entry) and frame pointer (`rbp` at entry) as two extra arguments to its Rust
+//! implementation, so the stack walk starts exactly at the allocating function whatever code
+//! rustc generates for the hook itself.
+
+use super::real;
+use crate::aggregate::Tables;
+use crate::arena;
+use crate::init::{self, Config, INITIALIZING, READY};
+use crate::tls::{FLAG_BOUNDS, Tls};
+use crate::unwind::{MAX_FRAMES, fp};
+use libc::c_void;
+
+/// What a hook should do with this call.
+enum Route {
+    /// Serve from the bootstrap arena (the initialising thread, before resolution finished).
+    Bootstrap,
+    /// Pass through untraced (disabled, or re-entered from inside the agent).
+    Real,
+    /// Trace it; the guard is set and must be cleared with `leave`.
+    Track(Tls, &'static Tables, &'static Config),
+}
+
+#[inline(always)]
+fn route() -> Route {
+    match init::ensure() {
+        READY => {
+            let tls = Tls::current();
+            if tls.guard() != 0 {
+                return Route::Real;
+            }
+            match (init::tables(), init::config()) {
+                (Some(t), Some(c)) => {
+                    tls.set_guard(1);
+                    Route::Track(tls, t, c)
+                }
+                _ => Route::Real,
+            }
+        }
+        INITIALIZING => Route::Bootstrap,
+        _ => Route::Real,
+    }
+}
+
+#[inline(always)]
+fn leave(tls: Tls) {
+    tls.set_guard(0);
+}
+
+#[inline(always)]
+fn weights(cfg: &Config, size: usize) -> (u64, u64) {
+    if cfg.sampled {
+        crate::sample::weights(size, cfg.mean)
+    } else {
+        (size as u64, 1)
+    }
+}
+
+#[cold]
+fn compute_stack_hi(tls: Tls) -> u64 {
+    let hi = super::sys::thread_stack_hi();
+    tls.set_stack_hi(hi);
+    tls.set_flags(tls.flags() | FLAG_BOUNDS);
+    hi
+}
+
+/// Records a new block `p` of `size` bytes allocated by the caller at (`ra`, `fp`).
+#[inline(always)]
+fn record(tls: Tls, t: &Tables, cfg: &Config, p: *mut c_void, size: usize, ra: u64, fpv: u64) {
+    if p.is_null() {
+        return;
+    }
+    if cfg.sampled && !crate::sample::take(tls, size, cfg.mean, cfg.seed) {
+        return;
+    }
+    let hi = if tls.flags() & FLAG_BOUNDS != 0 {
+        tls.stack_hi()
+    } else {
+        compute_stack_hi(tls)
+    };
+    let mut frames = [0u64; MAX_FRAMES];
+    let lo = &raw const frames as u64;
+    let n = fp::walk(ra, fpv, lo, hi, &mut frames);
+    let id = t.intern(&frames[..n]);
+    let (b, k) = weights(cfg, size);
+    t.add_alloc(id, b, k);
+    if let Some((old_size, old_id)) = t.live_insert(p as usize, size, id) {
+        let (b, k) = weights(cfg, old_size);
+        t.sub_live(old_id, b, k);
+    }
+}
+
+/// Forgets block `p` (about to be freed or moved).
+#[inline(always)]
+fn unrecord(t: &Tables, cfg: &Config, p: *mut c_void) -> Option<(usize, u32)> {
+    let (size, id) = t.live_remove(p as usize)?;
+    let (b, k) = weights(cfg, size);
+    t.sub_live(id, b, k);
+    Some((size, id))
+}
+
+macro_rules! trampoline {
+    ($(#[$m:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty, $imp:ident, $ra:literal, $fp:literal) => {
+        $(#[$m])*
+        #[unsafe(naked)]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $name($($arg: $ty),*) -> $ret {
+            core::arch::naked_asm!(
+                concat!("mov ", $ra, ", [rsp]"),
+                concat!("mov ", $fp, ", rbp"),
+                "jmp {f}",
+                f = sym $imp,
+            )
+        }
+    };
+}
+
+trampoline!(
+    /// Interposed `malloc`.
+    malloc(size: usize) -> *mut c_void, malloc_impl, "rsi", "rdx"
+);
+trampoline!(
+    /// Interposed `calloc`.
+    calloc(n: usize, size: usize) -> *mut c_void, calloc_impl, "rdx", "rcx"
+);
+trampoline!(
+    /// Interposed `realloc`.
+    realloc(p: *mut c_void, size: usize) -> *mut c_void, realloc_impl, "rdx", "rcx"
+);
+trampoline!(
+    /// Interposed `reallocarray`.
+    reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void, reallocarray_impl, "rcx", "r8"
+);
+trampoline!(
+    /// Interposed `posix_memalign`.
+    posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> i32, posix_memalign_impl, "rcx", "r8"
+);
+trampoline!(
+    /// Interposed `aligned_alloc`.
+    aligned_alloc(align: usize, size: usize) -> *mut c_void, aligned_alloc_impl, "rdx", "rcx"
+);
+trampoline!(
+    /// Interposed `memalign`.
+    memalign(align: usize, size: usize) -> *mut c_void, memalign_impl, "rdx", "rcx"
+);
+trampoline!(
+    /// Interposed `valloc`.
+    valloc(size: usize) -> *mut c_void, valloc_impl, "rsi", "rdx"
+);
+trampoline!(
+    /// Interposed `pvalloc`.
+    pvalloc(size: usize) -> *mut c_void, pvalloc_impl, "rsi", "rdx"
+);
+
+extern "C" fn malloc_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
+    match route() {
+        Route::Bootstrap => arena::bootstrap_alloc(size, 16).cast(),
+        Route::Real => real::malloc(size),
+        Route::Track(tls, t, c) => {
+            let p = real::malloc(size);
+            record(tls, t, c, p, size, ra, fpv);
+            leave(tls);
+            p
+        }
+    }
+}
+
+extern "C" fn calloc_impl(n: usize, size: usize, ra: u64, fpv: u64) -> *mut c_void {
+    match route() {
+        Route::Bootstrap => match n.checked_mul(size) {
+            Some(total) => arena::bootstrap_alloc(total, 16).cast(),
+            None => std::ptr::null_mut(),
+        },
+        Route::Real => real::calloc(n, size),
+        Route::Track(tls, t, c) => {
+            let p = real::calloc(n, size);
+            record(tls, t, c, p, n.wrapping_mul(size), ra, fpv);
+            leave(tls);
+            p
+        }
+    }
+}
+
+/// Moves a bootstrap-arena block into a fresh real block of `size` bytes.
+#[cold]
+fn realloc_from_bootstrap(p: *mut c_void, size: usize) -> *mut c_void {
+    let q = malloc_impl(size, 0, 0);
+    if !q.is_null() {
+        let n = size.min(arena::bootstrap_tail(p as usize));
+        // SAFETY: p has at least n readable bytes up to the arena end, q has `size` >= n bytes,
+        // and the regions are distinct (q does not come from the arena unless bootstrapping,
+        // where the bump allocator hands out fresh, non-overlapping ranges).
+        unsafe { std::ptr::copy_nonoverlapping(p.cast::<u8>(), q.cast::<u8>(), n) };
+    }
+    q
+}
+
+fn realloc_common(
+    p: *mut c_void,
+    size: usize,
+    ra: u64,
+    fpv: u64,
+    call: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
+    if !p.is_null() && arena::in_bootstrap(p as usize) {
+        return realloc_from_bootstrap(p, size);
+    }
+    match route() {
+        Route::Bootstrap => {
+            if p.is_null() {
+                arena::bootstrap_alloc(size, 16).cast()
+            } else {
+                call()
+            }
+        }
+        Route::Real => call(),
+        Route::Track(tls, t, c) => {
+            let old = if p.is_null() {
+                None
+            } else {
+                t.live_remove(p as usize)
+            };
+            let q = call();
+            if q.is_null() && size != 0 {
+                // Failed: the old block is still live and unchanged.
+                if let Some((osize, oid)) = old {
+                    t.live_insert(p as usize, osize, oid);
+                }
+            } else {
+                if let Some((osize, oid)) = old {
+                    let (b, k) = weights(c, osize);
+                    t.sub_live(oid, b, k);
+                }
+                record(tls, t, c, q, size, ra, fpv);
+            }
+            leave(tls);
+            q
+        }
+    }
+}
+
+extern "C" fn realloc_impl(p: *mut c_void, size: usize, ra: u64, fpv: u64) -> *mut c_void {
+    realloc_common(p, size, ra, fpv, || real::realloc(p, size))
+}
+
+extern "C" fn reallocarray_impl(
+    p: *mut c_void,
+    n: usize,
+    size: usize,
+    ra: u64,
+    fpv: u64,
+) -> *mut c_void {
+    let Some(total) = n.checked_mul(size) else {
+        super::sys::set_errno(libc::ENOMEM);
+        return std::ptr::null_mut();
+    };
+    realloc_common(p, total, ra, fpv, || real::reallocarray(p, n, size))
+}
+
+fn aligned_common(
+    size: usize,
+    align: usize,
+    ra: u64,
+    fpv: u64,
+    call: impl FnOnce() -> *mut c_void,
+) -> *mut c_void {
+    match route() {
+        Route::Bootstrap => arena::bootstrap_alloc(size, align).cast(),
+        Route::Real => call(),
+        Route::Track(tls, t, c) => {
+            let p = call();
+            record(tls, t, c, p, size, ra, fpv);
+            leave(tls);
+            p
+        }
+    }
+}
+
+extern "C" fn posix_memalign_impl(
+    out: *mut *mut c_void,
+    align: usize,
+    size: usize,
+    ra: u64,
+    fpv: u64,
+) -> i32 {
+    match route() {
+        Route::Bootstrap => {
+            let p = arena::bootstrap_alloc(size, align);
+            if p.is_null() {
+                return libc::ENOMEM;
+            }
+            // SAFETY: `out` is the caller's out-pointer, which posix_memalign must write.
+            unsafe { out.write(p.cast()) };
+            0
+        }
+        Route::Real => real::posix_memalign(out, align, size),
+        Route::Track(tls, t, c) => {
+            let rc = real::posix_memalign(out, align, size);
+            if rc == 0 {
+                // SAFETY: on success the real posix_memalign wrote the block into *out.
+                let p = unsafe { out.read() };
+                record(tls, t, c, p, size, ra, fpv);
+            }
+            leave(tls);
+            rc
+        }
+    }
+}
+
+extern "C" fn aligned_alloc_impl(align: usize, size: usize, ra: u64, fpv: u64) -> *mut c_void {
+    aligned_common(size, align, ra, fpv, || real::aligned_alloc(align, size))
+}
+
+extern "C" fn memalign_impl(align: usize, size: usize, ra: u64, fpv: u64) -> *mut c_void {
+    aligned_common(size, align, ra, fpv, || real::memalign(align, size))
+}
+
+/// Page size assumed for `valloc`/`pvalloc` in the bootstrap arena only.
+const BOOTSTRAP_PAGE: usize = 4096;
+
+extern "C" fn valloc_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
+    aligned_common(size, BOOTSTRAP_PAGE, ra, fpv, || real::valloc(size))
+}
+
+extern "C" fn pvalloc_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
+    aligned_common(size, BOOTSTRAP_PAGE, ra, fpv, || real::pvalloc(size))
+}
+
+/// Interposed `free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn free(p: *mut c_void) {
+    if p.is_null() || arena::in_bootstrap(p as usize) {
+        return;
+    }
+    match route() {
+        Route::Bootstrap | Route::Real => real::free(p),
+        Route::Track(tls, t, c) => {
+            unrecord(t, c, p);
+            real::free(p);
+            leave(tls);
+        }
+    }
+}

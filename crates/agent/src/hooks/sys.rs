@@ -1,0 +1,296 @@
+//! Thin, allocation-free wrappers over the libc and kernel calls the agent needs.
+
+use crate::arena::Zeroable;
+use std::ffi::CStr;
+
+/// Reads an environment variable without allocating (libc `getenv`; call at init only).
+pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
+    // SAFETY: NUL-terminated name; getenv returns a pointer into `environ` (or null) that stays
+    // valid as long as nobody calls setenv on it, which we only read once at init.
+    let p = unsafe { libc::getenv(name.as_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: p is a valid NUL-terminated C string from environ.
+    Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+}
+
+/// Wall-clock time in nanoseconds since the Unix epoch (vDSO, no allocation).
+pub fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Process id.
+pub fn getpid() -> u32 {
+    // SAFETY: no preconditions.
+    unsafe { libc::getpid() as u32 }
+}
+
+/// Yields the CPU.
+pub fn yield_now() {
+    // SAFETY: no preconditions.
+    unsafe { libc::sched_yield() };
+}
+
+/// Sleeps for `ms` milliseconds.
+pub fn sleep_ms(ms: u64) {
+    let ts = libc::timespec {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    // SAFETY: valid timespec; the remainder pointer may be null.
+    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+}
+
+/// Current `errno`.
+pub fn errno() -> i32 {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Sets `errno`.
+pub fn set_errno(v: i32) {
+    // SAFETY: as in errno().
+    unsafe { *libc::__errno_location() = v };
+}
+
+/// Writes all of `buf` to `fd`, retrying on EINTR and short writes; errno is preserved.
+/// Returns false on a write error.
+pub fn write_all(fd: i32, mut buf: &[u8]) -> bool {
+    let saved = errno();
+    let mut ok = true;
+    while !buf.is_empty() {
+        // SAFETY: buf is a valid readable slice.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            ok = false;
+            break;
+        }
+        buf = &buf[n as usize..];
+    }
+    set_errno(saved);
+    ok
+}
+
+/// Creates (truncating) the output file named by the NUL-terminated `path`; -1 on failure.
+pub fn create_file(path: &[u8]) -> i32 {
+    let Ok(c) = CStr::from_bytes_until_nul(path) else {
+        return -1;
+    };
+    let saved = errno();
+    // SAFETY: NUL-terminated path.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
+    set_errno(saved);
+    fd
+}
+
+/// Closes a file descriptor.
+pub fn close(fd: i32) {
+    // SAFETY: closing a descriptor the agent opened.
+    unsafe { libc::close(fd) };
+}
+
+unsafe extern "C" {
+    static __libc_stack_end: *mut libc::c_void;
+}
+
+/// Upper bound of the calling thread's stack, 0 when unknown. May allocate (through the real
+/// allocator: the caller holds the reentrancy guard).
+pub fn thread_stack_hi() -> u64 {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
+    if tid == getpid() {
+        // SAFETY: ld.so exports __libc_stack_end, set before any user code runs; every frame of
+        // the main thread lies below it.
+        return unsafe { __libc_stack_end } as u64;
+    }
+    let saved = errno();
+    let mut hi = 0u64;
+    // SAFETY: attr is initialised by pthread_getattr_np before use and destroyed after.
+    unsafe {
+        let mut attr = std::mem::zeroed::<libc::pthread_attr_t>();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
+            let mut addr = std::ptr::null_mut();
+            let mut size = 0usize;
+            if libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0 {
+                hi = addr as u64 + size as u64;
+            }
+            libc::pthread_attr_destroy(&mut attr);
+        }
+    }
+    set_errno(saved);
+    hi
+}
+
+extern "C" fn thread_trampoline(arg: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: arg is the `fn()` passed to spawn_detached, smuggled as a pointer.
+    let f = unsafe { std::mem::transmute::<*mut libc::c_void, fn()>(arg) };
+    f();
+    std::ptr::null_mut()
+}
+
+/// Starts a detached thread running `f` with every signal blocked (the host may expect only its
+/// own threads to receive signals). Returns false on failure.
+pub fn spawn_detached(f: fn()) -> bool {
+    // SAFETY: sigset and attr are initialised by their init functions before use; the old mask
+    // is restored so the calling thread's mask is unchanged.
+    unsafe {
+        let mut all = std::mem::zeroed::<libc::sigset_t>();
+        let mut old = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let mut attr = std::mem::zeroed::<libc::pthread_attr_t>();
+        libc::pthread_attr_init(&mut attr);
+        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        let mut th: libc::pthread_t = 0;
+        let rc = libc::pthread_create(&mut th, &attr, thread_trampoline, f as *mut libc::c_void);
+        libc::pthread_attr_destroy(&mut attr);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        rc == 0
+    }
+}
+
+/// Longest module path kept.
+pub const MODULE_PATH: usize = 512;
+/// Longest build id kept.
+pub const BUILD_ID: usize = 64;
+
+/// One loaded module as seen by `dl_iterate_phdr`.
+#[derive(Debug)]
+#[repr(C)]
+pub struct ModuleInfo {
+    /// Load bias.
+    pub base: u64,
+    /// Lowest mapped address of its PT_LOAD segments.
+    pub start: u64,
+    /// End of its highest PT_LOAD segment.
+    pub end: u64,
+    /// Build id bytes.
+    pub build_id: [u8; BUILD_ID],
+    /// Used length of `build_id`.
+    pub build_id_len: usize,
+    /// Path bytes.
+    pub path: [u8; MODULE_PATH],
+    /// Used length of `path`.
+    pub path_len: usize,
+}
+
+// SAFETY: integers and byte arrays are valid at zero and have no drop glue.
+unsafe impl Zeroable for ModuleInfo {}
+
+struct Collect<'a> {
+    out: &'a mut [ModuleInfo],
+    n: usize,
+}
+
+fn read_build_id(base: u64, ph: &libc::Elf64_Phdr, m: &mut ModuleInfo) {
+    let mut p = base + ph.p_vaddr;
+    let end = p + ph.p_memsz;
+    while p + 12 <= end {
+        // SAFETY: [p, end) is a PT_NOTE segment of a loaded module, mapped readable by ld.so.
+        let (namesz, descsz, ty) = unsafe {
+            let w = p as *const u32;
+            (w.read_unaligned(), w.add(1).read_unaligned(), w.add(2).read_unaligned())
+        };
+        let name_at = p + 12;
+        let desc_at = name_at + u64::from(namesz).next_multiple_of(4);
+        let next = desc_at + u64::from(descsz).next_multiple_of(4);
+        if next > end {
+            return;
+        }
+        if ty == 3 && namesz == 4 {
+            // SAFETY: name and desc lie inside the note segment (checked: next <= end).
+            let name = unsafe { std::slice::from_raw_parts(name_at as *const u8, 4) };
+            if name == b"GNU\0" {
+                let n = (descsz as usize).min(BUILD_ID);
+                // SAFETY: as above.
+                let desc = unsafe { std::slice::from_raw_parts(desc_at as *const u8, n) };
+                m.build_id[..n].copy_from_slice(desc);
+                m.build_id_len = n;
+                return;
+            }
+        }
+        p = next;
+    }
+}
+
+unsafe extern "C" fn phdr_cb(
+    info: *mut libc::dl_phdr_info,
+    _size: usize,
+    data: *mut libc::c_void,
+) -> libc::c_int {
+    // SAFETY: data is the &mut Collect passed by collect_modules; info is valid for this call.
+    let (c, info) = unsafe { (&mut *(data as *mut Collect<'_>), &*info) };
+    if c.n >= c.out.len() {
+        return 1;
+    }
+    let m = &mut c.out[c.n];
+    m.base = info.dlpi_addr;
+    m.start = u64::MAX;
+    m.end = 0;
+    m.build_id_len = 0;
+    m.path_len = 0;
+    // SAFETY: dlpi_phdr points at dlpi_phnum program headers.
+    let phdrs = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) };
+    for ph in phdrs {
+        if ph.p_type == libc::PT_LOAD {
+            m.start = m.start.min(info.dlpi_addr + ph.p_vaddr);
+            m.end = m.end.max(info.dlpi_addr + ph.p_vaddr + ph.p_memsz);
+        } else if ph.p_type == libc::PT_NOTE && m.build_id_len == 0 {
+            read_build_id(info.dlpi_addr, ph, m);
+        }
+    }
+    if m.end == 0 {
+        return 0;
+    }
+    let name = if info.dlpi_name.is_null() {
+        &[][..]
+    } else {
+        // SAFETY: dlpi_name is a NUL-terminated string owned by the loader.
+        unsafe { CStr::from_ptr(info.dlpi_name) }.to_bytes()
+    };
+    if name.is_empty() {
+        // The main executable: ask the kernel for its path.
+        // SAFETY: the output buffer is valid for MODULE_PATH bytes.
+        let n = unsafe {
+            libc::readlink(
+                c"/proc/self/exe".as_ptr(),
+                m.path.as_mut_ptr().cast(),
+                MODULE_PATH,
+            )
+        };
+        m.path_len = n.max(0) as usize;
+    } else {
+        let n = name.len().min(MODULE_PATH);
+        m.path[..n].copy_from_slice(&name[..n]);
+        m.path_len = n;
+    }
+    c.n += 1;
+    0
+}
+
+/// Lists loaded modules into `out`; returns how many were written. Takes the loader lock: call
+/// only from the writer thread or at exit, never holding an agent lock the hooks need.
+pub fn collect_modules(out: &mut [ModuleInfo]) -> usize {
+    let saved = errno();
+    let mut c = Collect { out, n: 0 };
+    // SAFETY: the callback only touches `c` and the loader-provided info.
+    unsafe { libc::dl_iterate_phdr(Some(phdr_cb), (&mut c as *mut Collect<'_>).cast()) };
+    set_errno(saved);
+    c.n
+}

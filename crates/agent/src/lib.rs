@@ -1,0 +1,25 @@
+//! leakhound's LD_PRELOAD heap agent.
+//!
+//! Loaded into a target with `LD_PRELOAD`, it interposes the glibc malloc family, attributes
+//! every allocation (exact mode) or a Poisson-by-bytes sample of them (sampled mode) to its call
+//! stack, keeps per-stack live bytes/blocks in process, and streams periodic delta snapshots to
+//! `$LEAKHOUND_OUT/<pid>.lhev` from a writer thread. It never stops the target: on any internal
+//! failure it disables itself, says so once on stderr, and passes calls straight through.
+//!
+//! Module map: `hooks/` (exported symbols, OS wrappers), `init` (state machine and config),
+//! `tls` (C-shim thread state), `arena` (mmap-backed memory and locks), `unwind/fp`
+//! (frame-pointer walker), `aggregate` (stack table, counters, live map), `sample` (Poisson
+//! sampler), `writer` (snapshot thread), `log` (raw stderr). Unsafe code is confined to
+//! `hooks/`, `tls`, `arena` and `unwind/fp`.
+
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+pub mod aggregate;
+pub mod arena;
+pub mod hooks;
+pub mod init;
+pub mod log;
+pub mod sample;
+pub mod tls;
+pub mod unwind;
+pub mod writer;

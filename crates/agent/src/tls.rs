@@ -1,0 +1,67 @@
+//! Per-thread agent state, reached through the C shim's initial-exec TLS block.
+//!
+//! Rust's `thread_local!` compiles to general-dynamic TLS in a cdylib (`__tls_get_addr`, which
+//! can `malloc`), so all hook-path thread state lives in `csrc/tls.c`. Access goes through
+//! [`Tls`], a handle that reads and writes single fields and never hands out references, so a
+//! hook re-entered on the same thread cannot create aliasing `&mut`s.
+
+/// Bit in [`ThreadState::flags`]: `stack_hi` has been computed for this thread.
+pub const FLAG_BOUNDS: u32 = 1;
+
+/// Layout shared with `struct lh_thread_state` in `csrc/tls.c` (32 bytes).
+#[repr(C)]
+#[derive(Debug)]
+pub struct ThreadState {
+    /// Nonzero while the thread is inside the agent (reentrancy guard).
+    pub guard: u32,
+    /// `FLAG_*` bits.
+    pub flags: u32,
+    /// Sampled mode: bytes left until the next sample point.
+    pub bytes_until_sample: i64,
+    /// xorshift64 state; 0 means not seeded yet.
+    pub rng: u64,
+    /// Upper bound of this thread's stack for the frame-pointer walker (0: unknown).
+    pub stack_hi: u64,
+}
+
+unsafe extern "C" {
+    fn lh_tls_state() -> *mut ThreadState;
+}
+
+/// Handle to the calling thread's [`ThreadState`].
+#[derive(Debug, Clone, Copy)]
+pub struct Tls(*mut ThreadState);
+
+macro_rules! field {
+    ($get:ident, $set:ident, $field:ident, $ty:ty) => {
+        #[doc = concat!("Reads `", stringify!($field), "`.")]
+        #[inline(always)]
+        pub fn $get(self) -> $ty {
+            // SAFETY: self.0 points at this thread's live TLS block (see `current`); only this
+            // thread accesses it and no reference to it exists.
+            unsafe { (*self.0).$field }
+        }
+        #[doc = concat!("Writes `", stringify!($field), "`.")]
+        #[inline(always)]
+        pub fn $set(self, v: $ty) {
+            // SAFETY: as in the getter.
+            unsafe { (*self.0).$field = v }
+        }
+    };
+}
+
+impl Tls {
+    /// The calling thread's state.
+    #[inline(always)]
+    pub fn current() -> Self {
+        // SAFETY: the shim returns the address of a static initial-exec `__thread` block; it is
+        // valid for the thread's lifetime and never null.
+        Self(unsafe { lh_tls_state() })
+    }
+
+    field!(guard, set_guard, guard, u32);
+    field!(flags, set_flags, flags, u32);
+    field!(until_sample, set_until_sample, bytes_until_sample, i64);
+    field!(rng, set_rng, rng, u64);
+    field!(stack_hi, set_stack_hi, stack_hi, u64);
+}

@@ -1,0 +1,39 @@
+//! Frame-pointer stack walker with stack-bounds checks and no syscalls.
+//!
+//! On x86-64 with `-fno-omit-frame-pointer`, `[rbp]` holds the caller's `rbp` and `[rbp + 8]` the
+//! return address. The walk only dereferences addresses inside `[lo, hi - 16]`, the live part of
+//! the current thread's stack, so a garbage `rbp` (a frame without frame pointers) ends the walk
+//! instead of faulting.
+
+/// Fills `out` with `ra` followed by the return addresses found by walking from frame pointer
+/// `fp`; returns the number of frames written. `lo` is an address in the current frame (the
+/// stack's live low end) and `hi` the stack's upper bound (exclusive).
+#[inline]
+pub fn walk(ra: u64, mut fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usize {
+    if out.is_empty() {
+        return 0;
+    }
+    out[0] = ra;
+    let mut n = 1;
+    while n < out.len() {
+        if fp < lo || fp > hi.saturating_sub(16) || fp & 7 != 0 {
+            break;
+        }
+        // SAFETY: fp lies in [lo, hi - 16] (checked above), the mapped, live part of this
+        // thread's stack, and is 8-aligned, so both words are readable.
+        let (next, ret) = unsafe {
+            let p = fp as *const u64;
+            (p.read(), p.add(1).read())
+        };
+        if ret == 0 {
+            break;
+        }
+        out[n] = ret;
+        n += 1;
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    n
+}

@@ -1,0 +1,354 @@
+//! The writer: periodic delta snapshots to `$LEAKHOUND_OUT/<pid>.lhev`.
+//!
+//! A detached thread (all signals blocked, reentrancy guard permanently set) wakes every
+//! [`TICK_MS`] and writes a snapshot when the heap interval has passed, or earlier when at least
+//! [`THRESHOLD_BYTES`] were allocated since the last one (so programs that run for a second still
+//! get a timeline). Each snapshot first writes new modules and new stack definitions, then the
+//! counters of the stacks that changed. The exit path writes a final snapshot followed by the
+//! end-of-process record. All state sits behind one spin lock; the hooks never take it.
+
+use crate::aggregate::{
+    LIVE_BLOCKS, LIVE_BYTES, LIVE_SAMPLES, MAX_STACKS, TOTAL_ALLOCS, TOTAL_BYTES, Tables,
+};
+use crate::arena::{Region, SpinLock};
+use crate::hooks::sys::{self, ModuleInfo};
+use crate::init::{self, Config};
+use crate::tls::Tls;
+use crate::unwind::MAX_FRAMES;
+use leakhound_agent_format::{
+    BufferFull, Config as FileConfig, Encoder, Header, MODE_EXACT, MODE_SAMPLED, SnapshotEntry,
+    StackId,
+};
+
+/// Writer wake-up period.
+pub const TICK_MS: u64 = 10;
+/// Allocated bytes since the last snapshot that trigger an early one.
+pub const THRESHOLD_BYTES: u64 = 32 << 20;
+/// Minimum gap between threshold-triggered snapshots.
+const MIN_GAP_NS: u64 = 50_000_000;
+/// Output buffer: a full snapshot of every stack plus headroom.
+const BUF_LEN: usize = 16 << 20;
+/// Values kept per stack to detect changes.
+const LAST_STRIDE: usize = 5;
+/// Modules remembered (by start address) as already written.
+const MAX_MODULES: usize = 1024;
+
+/// Writer state.
+#[derive(Debug)]
+pub struct Writer {
+    fd: i32,
+    buf: Option<Region<u8>>,
+    last: Option<Region<u64>>,
+    changed: Option<Region<u32>>,
+    mods: Option<Region<ModuleInfo>>,
+    written_mods: Option<Region<u64>>,
+    n_written_mods: usize,
+    defined: u32,
+    last_ns: u64,
+    last_total: u64,
+    last_check_ns: u64,
+    finished: bool,
+    failed: bool,
+}
+
+static WRITER: SpinLock<Writer> = SpinLock::new(Writer {
+    fd: -1,
+    buf: None,
+    last: None,
+    changed: None,
+    mods: None,
+    written_mods: None,
+    n_written_mods: 0,
+    defined: 0,
+    last_ns: 0,
+    last_total: 0,
+    last_check_ns: 0,
+    finished: true,
+    failed: false,
+});
+
+fn open_file(w: &mut Writer, cfg: &Config) -> bool {
+    let mut path = [0u8; crate::init::MAX_DIR + 32];
+    let dir = &cfg.out_dir[..cfg.out_len];
+    path[..dir.len()].copy_from_slice(dir);
+    let mut n = dir.len();
+    path[n] = b'/';
+    n += 1;
+    let pid = sys::getpid();
+    let mut digits = [0u8; 10];
+    let mut k = 0;
+    let mut v = pid;
+    loop {
+        digits[k] = b'0' + (v % 10) as u8;
+        k += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for d in digits[..k].iter().rev() {
+        path[n] = *d;
+        n += 1;
+    }
+    path[n..n + 5].copy_from_slice(b".lhev");
+    w.fd = sys::create_file(&path[..n + 6]);
+    if w.fd < 0 {
+        return false;
+    }
+    let Some(buf) = w.buf.as_mut() else {
+        return false;
+    };
+    let mut enc = Encoder::new(&mut buf[..]);
+    let ok = enc.header(&Header::new(pid)).is_ok()
+        && enc
+            .config(&FileConfig {
+                mode: if cfg.sampled { MODE_SAMPLED } else { MODE_EXACT },
+                sample_mean_bytes: if cfg.sampled { cfg.mean } else { 0 },
+                interval_ms: cfg.interval_ms as u32,
+                start_ns: cfg.start_ns,
+            })
+            .is_ok();
+    ok && sys::write_all(w.fd, enc.as_bytes())
+}
+
+fn setup(w: &mut Writer) -> bool {
+    w.buf = Region::new(BUF_LEN);
+    w.last = Region::new(MAX_STACKS * LAST_STRIDE);
+    w.changed = Region::new(MAX_STACKS);
+    w.mods = Region::new(MAX_MODULES);
+    w.written_mods = Region::new(MAX_MODULES);
+    w.buf.is_some()
+        && w.last.is_some()
+        && w.changed.is_some()
+        && w.mods.is_some()
+        && w.written_mods.is_some()
+}
+
+fn reset_progress(w: &mut Writer) {
+    w.n_written_mods = 0;
+    w.defined = 0;
+    w.last_ns = sys::now_ns();
+    w.last_check_ns = w.last_ns;
+    w.last_total = 0;
+    if let Some(l) = w.last.as_mut() {
+        l.fill(0);
+    }
+}
+
+/// Opens the output and starts the writer thread (from the library constructor).
+pub fn start() {
+    let Some(cfg) = init::config() else { return };
+    {
+        let mut w = WRITER.lock();
+        if !setup(&mut w) {
+            drop(w);
+            init::disable(b"could not map its writer buffers");
+            return;
+        }
+        reset_progress(&mut w);
+        if !open_file(&mut w, cfg) {
+            drop(w);
+            init::disable(b"could not create its output file in LEAKHOUND_OUT");
+            return;
+        }
+        w.finished = false;
+    }
+    if !sys::spawn_detached(thread_main) {
+        init::disable(b"could not start its writer thread");
+    }
+}
+
+fn thread_main() {
+    Tls::current().set_guard(1);
+    loop {
+        sys::sleep_ms(TICK_MS);
+        let mut w = WRITER.lock();
+        if w.finished {
+            return;
+        }
+        let (Some(t), Some(cfg)) = (init::tables(), init::config()) else {
+            return;
+        };
+        let now = sys::now_ns();
+        let due_time = now.saturating_sub(w.last_ns) >= cfg.interval_ms * 1_000_000;
+        let mut due = due_time;
+        if !due && now.saturating_sub(w.last_check_ns) >= MIN_GAP_NS {
+            w.last_check_ns = now;
+            let total: u64 = (0..t.stack_count())
+                .map(|id| t.counter(id, TOTAL_BYTES))
+                .sum();
+            due = total.saturating_sub(w.last_total) >= THRESHOLD_BYTES;
+        }
+        if due {
+            snapshot(&mut w, t, now, false);
+        }
+    }
+}
+
+/// Writes the final snapshot and the end-of-process record (idempotent).
+pub fn finish() {
+    let mut w = WRITER.lock();
+    if w.finished {
+        return;
+    }
+    if let Some(t) = init::tables() {
+        snapshot(&mut w, t, sys::now_ns(), true);
+    }
+    w.finished = true;
+    if w.fd >= 0 {
+        sys::close(w.fd);
+        w.fd = -1;
+    }
+}
+
+/// Fork `prepare`: hold the writer lock across `fork`.
+pub fn lock_for_fork() {
+    WRITER.raw_lock();
+}
+
+/// Fork `parent`/`child`: release it.
+pub fn unlock_after_fork() {
+    WRITER.raw_unlock();
+}
+
+/// In a forked child: a new file for the new pid, everything re-announced, a new writer thread.
+pub fn restart_in_child() {
+    let Some(cfg) = init::config() else { return };
+    {
+        let mut w = WRITER.lock();
+        if w.finished && w.fd < 0 {
+            return;
+        }
+        if w.fd >= 0 {
+            sys::close(w.fd);
+        }
+        reset_progress(&mut w);
+        if !open_file(&mut w, cfg) {
+            w.finished = true;
+            return;
+        }
+        w.finished = false;
+    }
+    sys::spawn_detached(thread_main);
+}
+
+/// Encodes one record, flushing the buffer and retrying once when it is full.
+fn emit(
+    enc: &mut Encoder<'_>,
+    fd: i32,
+    failed: &mut bool,
+    f: &mut dyn FnMut(&mut Encoder<'_>) -> Result<(), BufferFull>,
+) {
+    if f(enc).is_ok() {
+        return;
+    }
+    if !sys::write_all(fd, enc.as_bytes()) {
+        *failed = true;
+    }
+    enc.clear();
+    if f(enc).is_err() {
+        *failed = true;
+    }
+}
+
+fn snapshot(w: &mut Writer, t: &Tables, now: u64, at_exit: bool) {
+    if w.fd < 0 || w.failed {
+        return;
+    }
+    let fd = w.fd;
+    let Writer {
+        buf: Some(buf),
+        last: Some(last),
+        changed: Some(changed),
+        mods: Some(mods),
+        written_mods: Some(written),
+        ..
+    } = w
+    else {
+        return;
+    };
+    let mut failed = false;
+    let mut enc = Encoder::new(&mut buf[..]);
+
+    // New modules (loader lock taken here; no agent lock the hooks need is held).
+    let n_mods = sys::collect_modules(&mut mods[..]);
+    for m in &mods[..n_mods] {
+        if written[..w.n_written_mods].contains(&m.start) {
+            continue;
+        }
+        emit(&mut enc, fd, &mut failed, &mut |e| {
+            e.module_map(
+                m.base,
+                (m.start, m.end),
+                &m.build_id[..m.build_id_len],
+                &m.path[..m.path_len],
+            )
+        });
+        if w.n_written_mods < written.len() {
+            written[w.n_written_mods] = m.start;
+            w.n_written_mods += 1;
+        }
+    }
+
+    // New stacks.
+    let count = t.stack_count();
+    let mut frames = [0u64; MAX_FRAMES];
+    for id in w.defined..count {
+        let n = t.frames_of(id, &mut frames);
+        emit(&mut enc, fd, &mut failed, &mut |e| {
+            e.stack_def(StackId(id), &frames[..n])
+        });
+    }
+    w.defined = count;
+
+    // Changed counters.
+    let mut n_changed = 0usize;
+    let mut total = 0u64;
+    for id in 0..count {
+        let cur = [
+            t.counter(id, LIVE_BYTES),
+            t.counter(id, LIVE_BLOCKS),
+            t.counter(id, TOTAL_BYTES),
+            t.counter(id, TOTAL_ALLOCS),
+            t.counter(id, LIVE_SAMPLES),
+        ];
+        total = total.wrapping_add(cur[2]);
+        let l = &mut last[id as usize * LAST_STRIDE..][..LAST_STRIDE];
+        if l != cur {
+            l.copy_from_slice(&cur);
+            changed[n_changed] = id;
+            n_changed += 1;
+        }
+    }
+    let last: &[u64] = last;
+    let changed: &[u32] = &changed[..n_changed];
+    let entries = || {
+        changed.iter().map(move |&id| {
+            let l = &last[id as usize * LAST_STRIDE..][..LAST_STRIDE];
+            SnapshotEntry {
+                stack: StackId(id),
+                live_bytes: l[0],
+                live_blocks: l[1],
+                total_bytes: l[2],
+                total_allocs: l[3],
+                live_samples: l[4],
+            }
+        })
+    };
+    emit(&mut enc, fd, &mut failed, &mut |e| {
+        e.snapshot_iter(now, entries())
+    });
+    if at_exit {
+        let dropped = t.dropped.load(std::sync::atomic::Ordering::Relaxed);
+        emit(&mut enc, fd, &mut failed, &mut |e| e.end_of_process(now, dropped));
+    }
+    if !sys::write_all(fd, enc.as_bytes()) {
+        failed = true;
+    }
+    w.last_ns = now;
+    w.last_total = total;
+    if failed {
+        w.failed = true;
+        crate::log::say(b"leakhound-agent: failed to write a snapshot; output stops here\n");
+    }
+}
