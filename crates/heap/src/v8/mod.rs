@@ -115,6 +115,11 @@ pub fn read_path(path: &Path) -> Result<HeapGraph, HeapError> {
     }
 }
 
+/// Largest count taken from the (untrusted) header or node table for up-front reservation;
+/// beyond it the columns grow as values actually arrive, so a corrupt count cannot make the
+/// reader allocate gigabytes before noticing. 8 M covers typical multi-hundred-MB snapshots.
+const MAX_RESERVE: u64 = 8 << 20;
+
 /// Column positions of the fields this reader uses.
 struct Layout {
     node_width: usize,
@@ -259,7 +264,7 @@ fn read_inner<R: Read>(sc: &mut Scanner<R>, path: &Path) -> Result<HeapGraph, Sc
                     return sc.err("unsupported node field count");
                 }
                 if let Some(n) = header_counts.0 {
-                    let n = n.min(50_000_000) as usize;
+                    let n = n.min(MAX_RESERVE) as usize;
                     g.kind.reserve_exact(n);
                     g.name.reserve_exact(n);
                     g.id.reserve_exact(n);
@@ -318,9 +323,10 @@ fn read_inner<R: Read>(sc: &mut Scanner<R>, path: &Path) -> Result<HeapGraph, Sc
                     return sc.err("too many edges");
                 }
                 g.first_edge.push(total as u32);
-                g.edge_kind.reserve_exact(total as usize);
-                g.edge_name.reserve_exact(total as usize);
-                g.edge_to.reserve_exact(total as usize);
+                let want = total.min(MAX_RESERVE) as usize;
+                g.edge_kind.reserve_exact(want);
+                g.edge_name.reserve_exact(want);
+                g.edge_to.reserve_exact(want);
                 let n_nodes = g.kind.len() as u64;
                 let width = l.node_width as u64;
                 let mut col = 0usize;

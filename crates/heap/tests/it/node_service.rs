@@ -1,0 +1,107 @@
+//! The Node test service (`testapps/node/server.js`) driven over 127.0.0.1 with real snapshots.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use leakhound_heap::diff::{GroupClass, Verdict};
+use leakhound_heap::{DiffOptions, diff_snapshots};
+
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the node service");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{path}: {out}");
+    out
+}
+
+fn server_js() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testapps/node/server.js")
+}
+
+#[test]
+fn node_service_leak_is_first_and_no_trap_is_reported() {
+    if Command::new("node").arg("--version").output().is_err() {
+        panic!("node is required for this test (testapps/node)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new("node")
+        .arg(server_js())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start node");
+    let stdout = child.stdout.take().unwrap();
+    let svc = Service(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("port line");
+    let mut snaps = Vec::new();
+    let mut id = 0;
+    for s in 0..4 {
+        let p = dir.path().join(format!("s{s}.heapsnapshot"));
+        get(port, &format!("/snapshot?path={}", p.display()));
+        snaps.push(p);
+        if s == 3 {
+            break;
+        }
+        for _ in 0..250 {
+            id += 1;
+            get(port, &format!("/work?id={id}"));
+        }
+    }
+    drop(svc);
+    let r = diff_snapshots(&snaps, &DiffOptions { top: 20 }).unwrap();
+    assert_eq!(r.verdict, Verdict::Leak, "{r:#?}");
+    let first = &r.findings[0];
+    assert_eq!(first.type_name, "RequestContext", "{r:#?}");
+    assert_eq!(first.class, GroupClass::Leak);
+    assert_eq!(first.count_delta, vec![250, 250, 250]);
+    let path = first.retainer_path.as_deref().unwrap();
+    assert!(path.contains("ConfigBus._events"), "{path}");
+    assert!(path.ends_with("RequestContext"), "{path}");
+    assert!(
+        first.location.as_deref().unwrap().contains("server.js:"),
+        "{first:?}"
+    );
+    assert!(
+        first.hint.starts_with("listener never removed"),
+        "{}",
+        first.hint
+    );
+    for trap in ["LruCache", "CountryTable", "RingBuffer"] {
+        if let Some(f) = r.findings.iter().find(|f| f.type_name == trap) {
+            assert_eq!(
+                f.class,
+                GroupClass::WarmUp,
+                "trap {trap} reported as {:?}",
+                f.class
+            );
+        }
+    }
+    // Two snapshots after warm-up: growth, but it cannot be told apart from warm-up.
+    let r2 = diff_snapshots(&snaps[1..3], &DiffOptions::default()).unwrap();
+    assert_eq!(r2.verdict, Verdict::Inconclusive);
+}
