@@ -273,7 +273,12 @@ pub(crate) fn conclude(
     props: &SamplingProps,
     load: Option<LoadSummary>,
 ) -> anyhow::Result<RunReport> {
-    let (verdicts, overall) = judge(&rec.series, &props.detect_options(), &session.limits);
+    let (mut verdicts, mut overall) = judge(&rec.series, &props.detect_options(), &session.limits);
+    if let Some(l) = &load
+        && apply_idle_phase_evidence(&mut verdicts, l)
+    {
+        overall = Verdict::combine(verdicts.iter().map(|v| v.verdict));
+    }
     let mut warnings = rec.warnings;
     if overall == Verdict::Inconclusive {
         let warm = props.warmup.as_secs_f64();
@@ -311,6 +316,50 @@ pub(crate) fn conclude(
     Ok(report)
 }
 
+/// Idle phases needed before their floors may overrule the detector.
+const MIN_IDLE_FLOORS: usize = 3;
+
+/// Use the floors at the end of idle phases (`run --scenario` with `cycles`) to tell memory that
+/// follows load from memory that is retained. When those floors show no retention that can be
+/// told from zero (the 95 % interval of bytes retained per request reaches 0 or below), a memory
+/// series the detector called a leak only rises while load is applied: it becomes `no_leak`.
+///
+/// The other direction (floors rising, detector silent) is not used to raise a leak: allocators
+/// keep their high-water mark after a burst, so floors can rise with the highest load seen
+/// without anything being retained. Returns whether any verdict changed.
+pub(crate) fn apply_idle_phase_evidence(
+    verdicts: &mut [SeriesVerdict],
+    load: &LoadSummary,
+) -> bool {
+    let Some(r) = &load.retained else {
+        return false;
+    };
+    if r.method != "idle_phases" || r.floors < MIN_IDLE_FLOORS || r.ci95[0] > 0.0 {
+        return false;
+    }
+    let mut changed = false;
+    for v in verdicts.iter_mut().filter(|v| v.verdict == Verdict::Leak) {
+        let memory = Metric::from_name(&v.series).is_some_and(Metric::is_memory);
+        if !memory {
+            continue;
+        }
+        v.verdict = Verdict::NoLeak;
+        v.leak_detected = false;
+        v.detected_at_s = None;
+        v.time_to_limit_s = None;
+        v.reason = format!(
+            "memory rises while load is applied but its floor after each of the {} idle phases does not \
+             ({} per request retained, 95 % CI {} to {}): it follows load and is given back",
+            r.floors,
+            format_bytes(r.bytes_per_request),
+            format_bytes(r.ci95[0]),
+            format_bytes(r.ci95[1])
+        );
+        changed = true;
+    }
+    changed
+}
+
 /// Outcome of a session without a child of ours (`watch`).
 pub(crate) fn watch_outcome(rec: &Recording) -> TargetOutcome {
     TargetOutcome {
@@ -332,5 +381,73 @@ pub(crate) fn child_outcome(rec: &Recording, target: &Target) -> TargetOutcome {
         failed: target.failed(),
         elapsed_s: rec.elapsed_s,
         samples: rec.samples,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leakhound_core::Unit;
+    use leakhound_core::load::RetainedPerRequest;
+
+    use super::*;
+
+    fn load_with(retained: Option<RetainedPerRequest>) -> LoadSummary {
+        let mut l: LoadSummary = serde_json::from_value(serde_json::json!({
+            "target": "http://127.0.0.1:1/", "model": "open", "arrivals": "constant",
+            "connections": 4, "elapsed_s": 60.0, "interrupted": false, "offered_rate": 100.0,
+            "achieved_rate": 100.0, "scheduled": 6000, "sent": 6000, "completed": 6000,
+            "late": 0, "late_threshold_ms": 10.0, "dropped": 0, "status_counts": {},
+            "errors": {"connect": 0, "timeout": 0, "reset": 0, "http": 0, "other": 0},
+            "latency": {"count": 0, "mean_ms": 0.0, "p50_ms": 0.0, "p90_ms": 0.0, "p99_ms": 0.0,
+                        "p999_ms": 0.0, "max_ms": 0.0},
+            "per_second": []
+        }))
+        .expect("a valid load summary");
+        l.retained = retained;
+        l
+    }
+
+    fn retained(lo: f64, hi: f64, floors: usize, method: &str) -> Option<RetainedPerRequest> {
+        Some(RetainedPerRequest {
+            series: "rss_bytes".into(),
+            bytes_per_request: (lo + hi) / 2.0,
+            ci95: [lo, hi],
+            floors,
+            method: method.into(),
+        })
+    }
+
+    fn verdicts() -> Vec<SeriesVerdict> {
+        vec![
+            SeriesVerdict::empty("rss_bytes", Unit::Bytes, Verdict::Leak, "rises"),
+            SeriesVerdict::empty("fds", Unit::Fds, Verdict::Leak, "rises"),
+        ]
+    }
+
+    #[test]
+    fn flat_idle_floors_make_a_memory_rise_load_following() {
+        let mut v = verdicts();
+        assert!(apply_idle_phase_evidence(
+            &mut v,
+            &load_with(retained(-50.0, 40.0, 5, "idle_phases"))
+        ));
+        assert_eq!(v[0].verdict, Verdict::NoLeak);
+        assert!(v[0].reason.contains("follows load"), "{}", v[0].reason);
+        // Resource counts are not memory: the floors of rss say nothing about them.
+        assert_eq!(v[1].verdict, Verdict::Leak);
+    }
+
+    #[test]
+    fn retention_or_weak_evidence_changes_nothing() {
+        for r in [
+            retained(3900.0, 4200.0, 5, "idle_phases"),
+            retained(-50.0, 40.0, 2, "idle_phases"),
+            retained(-50.0, 40.0, 8, "windows"),
+            None,
+        ] {
+            let mut v = verdicts();
+            assert!(!apply_idle_phase_evidence(&mut v, &load_with(r)));
+            assert_eq!(v[0].verdict, Verdict::Leak);
+        }
     }
 }
