@@ -102,7 +102,11 @@ fn open_file(w: &mut Writer, cfg: &Config) -> bool {
     let ok = enc.header(&Header::new(pid)).is_ok()
         && enc
             .config(&FileConfig {
-                mode: if cfg.sampled { MODE_SAMPLED } else { MODE_EXACT },
+                mode: if cfg.sampled {
+                    MODE_SAMPLED
+                } else {
+                    MODE_EXACT
+                },
                 sample_mean_bytes: if cfg.sampled { cfg.mean } else { 0 },
                 interval_ms: cfg.interval_ms as u32,
                 start_ns: cfg.start_ns,
@@ -340,7 +344,9 @@ fn snapshot(w: &mut Writer, t: &Tables, now: u64, at_exit: bool) {
     });
     if at_exit {
         let dropped = t.dropped.load(std::sync::atomic::Ordering::Relaxed);
-        emit(&mut enc, fd, &mut failed, &mut |e| e.end_of_process(now, dropped));
+        emit(&mut enc, fd, &mut failed, &mut |e| {
+            e.end_of_process(now, dropped)
+        });
     }
     if !sys::write_all(fd, enc.as_bytes()) {
         failed = true;

@@ -42,14 +42,22 @@ pub fn resolve() {
     lookup(c"malloc", m::malloc as *const () as usize, &MALLOC);
     lookup(c"calloc", m::calloc as *const () as usize, &CALLOC);
     lookup(c"realloc", m::realloc as *const () as usize, &REALLOC);
-    lookup(c"reallocarray", m::reallocarray as *const () as usize, &REALLOCARRAY);
+    lookup(
+        c"reallocarray",
+        m::reallocarray as *const () as usize,
+        &REALLOCARRAY,
+    );
     lookup(c"free", m::free as *const () as usize, &FREE);
     lookup(
         c"posix_memalign",
         m::posix_memalign as *const () as usize,
         &POSIX_MEMALIGN,
     );
-    lookup(c"aligned_alloc", m::aligned_alloc as *const () as usize, &ALIGNED_ALLOC);
+    lookup(
+        c"aligned_alloc",
+        m::aligned_alloc as *const () as usize,
+        &ALIGNED_ALLOC,
+    );
     lookup(c"memalign", m::memalign as *const () as usize, &MEMALIGN);
     lookup(c"valloc", m::valloc as *const () as usize, &VALLOC);
     lookup(c"pvalloc", m::pvalloc as *const () as usize, &PVALLOC);
@@ -93,7 +101,10 @@ pub fn calloc(n: usize, s: usize) -> *mut c_void {
 /// Real `realloc`. `p` must come from the real allocator (or be null).
 #[inline(always)]
 pub fn realloc(p: *mut c_void, n: usize) -> *mut c_void {
-    match get!(REALLOC, unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void) {
+    match get!(
+        REALLOC,
+        unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void
+    ) {
         // SAFETY: p is the target's pointer from the real allocator, passed through.
         Some(f) => unsafe { f(p, n) },
         // SAFETY: as above.
@@ -159,7 +170,10 @@ pub fn posix_memalign(out: *mut *mut c_void, align: usize, n: usize) -> i32 {
 /// Real `aligned_alloc`.
 #[inline(always)]
 pub fn aligned_alloc(align: usize, n: usize) -> *mut c_void {
-    match get!(ALIGNED_ALLOC, unsafe extern "C" fn(usize, usize) -> *mut c_void) {
+    match get!(
+        ALIGNED_ALLOC,
+        unsafe extern "C" fn(usize, usize) -> *mut c_void
+    ) {
         // SAFETY: arguments passed through.
         Some(f) => unsafe { f(align, n) },
         None => {

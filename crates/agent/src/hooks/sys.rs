@@ -205,7 +205,11 @@ fn read_build_id(base: u64, ph: &libc::Elf64_Phdr, m: &mut ModuleInfo) {
         // SAFETY: [p, end) is a PT_NOTE segment of a loaded module, mapped readable by ld.so.
         let (namesz, descsz, ty) = unsafe {
             let w = p as *const u32;
-            (w.read_unaligned(), w.add(1).read_unaligned(), w.add(2).read_unaligned())
+            (
+                w.read_unaligned(),
+                w.add(1).read_unaligned(),
+                w.add(2).read_unaligned(),
+            )
         };
         let name_at = p + 12;
         let desc_at = name_at + u64::from(namesz).next_multiple_of(4);

@@ -1,0 +1,279 @@
+//! Per-site live-bytes series, detector verdicts and ranked suspects.
+//!
+//! Suspects are sites whose live bytes keep growing while the process runs (detector verdict
+//! `leak`), ranked by growth rate. A cache that fills up and levels off gets a `no_leak` verdict
+//! and is not listed. What is still allocated when the process exits is reported separately
+//! ("still live at exit"), because an exit-time leftover is not the same thing as growth.
+//!
+//! Sampled mode: values are Horvitz-Thompson estimates. The 95 % interval of a site's live bytes
+//! comes from the Poisson interval of its live sample count (Wilson-Hilferty approximation,
+//! Breslow & Day 1987) scaled by the mean weight per sample. The chance that a leak of the
+//! reported size would have left no sample at all is `exp(-bytes / mean_interval)`: Poisson
+//! sample points fall on allocated bytes at rate `1 / mean_interval`.
+
+use crate::load::Profile;
+use crate::sites::{self, GroupBy};
+use crate::symbolize::{self, Frame};
+use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_bytes, format_rate};
+use leakhound_detect::DetectOptions;
+use rustc_hash::FxHashMap;
+
+/// Options of [`analyze_profile`].
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    /// Site grouping.
+    pub group_by: GroupBy,
+    /// Detector options.
+    pub detect: DetectOptions,
+}
+
+/// One allocation site.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SiteReport {
+    /// Site name (grouping key).
+    pub site: String,
+    /// Detector verdict on the site's live-bytes series.
+    pub verdict: SeriesVerdict,
+    /// Live bytes at the last snapshot (estimate in sampled mode).
+    pub live_bytes: u64,
+    /// Live blocks at the last snapshot (estimate in sampled mode).
+    pub live_blocks: u64,
+    /// Bytes ever allocated here.
+    pub total_bytes: u64,
+    /// Allocations ever made here.
+    pub total_allocs: u64,
+    /// Sampled mode: live samples behind the estimate.
+    pub live_samples: u64,
+    /// Sampled mode: 95 % interval of `live_bytes`.
+    pub live_bytes_ci95: Option<[f64; 2]>,
+    /// Sampled mode: probability that a leak of `live_bytes` would have left no sample.
+    pub miss_probability: Option<f64>,
+    /// Distinct stacks merged into this site.
+    pub stacks: usize,
+    /// Call stack of the site's largest stack, from the allocating frame outwards.
+    pub call_stack: Vec<Frame>,
+    /// Live bytes over time.
+    pub series: Series,
+    /// One-line hint.
+    pub hint: String,
+}
+
+/// Analysis of one process.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HeapReport {
+    /// Process id.
+    pub pid: u32,
+    /// `exact` or `sampled`.
+    pub mode: &'static str,
+    /// Sampled mode: mean sampling interval in bytes.
+    pub sample_mean_bytes: Option<u64>,
+    /// Grouping used.
+    pub group_by: String,
+    /// Snapshots read.
+    pub snapshots: usize,
+    /// Seconds covered.
+    pub duration_s: f64,
+    /// Whether the file ends with the at-exit snapshot (false: killed or still running).
+    pub complete: bool,
+    /// Allocations the agent could not record.
+    pub dropped: u64,
+    /// Growing sites, fastest first.
+    pub suspects: Vec<SiteReport>,
+    /// Sites with bytes still allocated at exit, largest first (only when `complete`).
+    pub live_at_exit: Vec<SiteReport>,
+    /// Every site, largest live bytes first.
+    pub sites: Vec<SiteReport>,
+}
+
+impl HeapReport {
+    /// Overall verdict: leak if any suspect, inconclusive if no site could be judged.
+    pub fn verdict(&self) -> Verdict {
+        if !self.suspects.is_empty() {
+            Verdict::Leak
+        } else if self
+            .sites
+            .iter()
+            .any(|s| s.verdict.verdict == Verdict::NoLeak)
+        {
+            Verdict::NoLeak
+        } else {
+            Verdict::Inconclusive
+        }
+    }
+}
+
+#[derive(Default)]
+struct Acc {
+    stacks: Vec<u32>,
+    frames: Vec<Frame>,
+    best_live: u64,
+}
+
+/// 95 % Poisson interval for a count `k` (Wilson-Hilferty; exact enough for k >= 1).
+fn poisson_ci95(k: u64) -> [f64; 2] {
+    const Z: f64 = 1.959_963_985;
+    let k = k as f64;
+    let lo = if k == 0.0 {
+        0.0
+    } else {
+        k * (1.0 - 1.0 / (9.0 * k) - Z / (3.0 * k.sqrt())).powi(3)
+    };
+    let k1 = k + 1.0;
+    let hi = k1 * (1.0 - 1.0 / (9.0 * k1) + Z / (3.0 * k1.sqrt())).powi(3);
+    [lo.max(0.0), hi]
+}
+
+fn hint(s: &SiteReport, sampled: bool) -> String {
+    let est = if sampled { "~" } else { "" };
+    if s.verdict.verdict == Verdict::Leak {
+        let rate = s
+            .verdict
+            .rate_per_s
+            .map(|r| format_rate(Unit::Bytes, r))
+            .unwrap_or_default();
+        if s.total_allocs > 0 && s.live_blocks * 100 >= s.total_allocs * 95 {
+            format!(
+                "{est}{} blocks allocated here are never freed; live bytes grow {rate} without levelling off",
+                s.live_blocks
+            )
+        } else {
+            let pct = 100.0 * s.live_blocks as f64 / s.total_allocs.max(1) as f64;
+            format!(
+                "{pct:.1} % of the blocks allocated here stay live and keep accumulating ({rate}); look for a missing free on one path"
+            )
+        }
+    } else if s.live_bytes > 0 {
+        format!(
+            "{est}{} still live in {est}{} blocks; not growing while running",
+            format_bytes(s.live_bytes as f64),
+            s.live_blocks
+        )
+    } else {
+        "everything allocated here was freed".into()
+    }
+}
+
+/// Builds per-site series, runs the detector and ranks suspects.
+pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> HeapReport {
+    let syms = symbolize::symbolize(p);
+    let last = p.last().cloned().unwrap_or_default();
+    let mut sites: FxHashMap<String, Acc> = FxHashMap::default();
+    let mut ids: Vec<u32> = p.stacks.keys().copied().collect();
+    ids.sort_unstable();
+    for id in ids {
+        let frames = sites::expand(&p.stacks[&id], &syms);
+        let key = sites::site_key(&frames, opts.group_by);
+        let acc = sites.entry(key).or_default();
+        acc.stacks.push(id);
+        let live = last.get(&id).map_or(0, |c| c.live_bytes);
+        if acc.frames.is_empty() || live > acc.best_live {
+            acc.best_live = live;
+            let i = sites::site_index(&frames);
+            acc.frames = frames[i..].to_vec();
+        }
+    }
+    let sampled = p.sampled();
+    let mean = p.config.sample_mean_bytes.max(1) as f64;
+    let mut reports: Vec<SiteReport> = sites
+        .into_iter()
+        .map(|(site, acc)| {
+            let mut series = Series::new(format!("heap:{site}"), Unit::Bytes);
+            for (t, snap) in p.times.iter().zip(&p.snapshots) {
+                let v: u64 = acc
+                    .stacks
+                    .iter()
+                    .filter_map(|id| snap.get(id))
+                    .map(|c| c.live_bytes)
+                    .sum();
+                series.push(*t, v as f64);
+            }
+            let sum = |f: fn(&crate::load::Counters) -> u64| -> u64 {
+                acc.stacks.iter().filter_map(|id| last.get(id)).map(f).sum()
+            };
+            let live_bytes = sum(|c| c.live_bytes);
+            let live_samples = sum(|c| c.live_samples);
+            let verdict = leakhound_detect::analyze(&series, &opts.detect);
+            let (ci, miss) = if sampled {
+                let w = if live_samples > 0 {
+                    live_bytes as f64 / live_samples as f64
+                } else {
+                    mean
+                };
+                let [lo, hi] = poisson_ci95(live_samples);
+                (
+                    Some([lo * w, hi * w]),
+                    Some((-(live_bytes as f64) / mean).exp()),
+                )
+            } else {
+                (None, None)
+            };
+            let mut r = SiteReport {
+                site,
+                verdict,
+                live_bytes,
+                live_blocks: sum(|c| c.live_blocks),
+                total_bytes: sum(|c| c.total_bytes),
+                total_allocs: sum(|c| c.total_allocs),
+                live_samples,
+                live_bytes_ci95: ci,
+                miss_probability: miss,
+                stacks: acc.stacks.len(),
+                call_stack: acc.frames,
+                series,
+                hint: String::new(),
+            };
+            r.hint = hint(&r, sampled);
+            r
+        })
+        .collect();
+    reports.sort_by(|a, b| b.live_bytes.cmp(&a.live_bytes).then(a.site.cmp(&b.site)));
+    let mut suspects: Vec<SiteReport> = reports
+        .iter()
+        .filter(|r| r.verdict.verdict == Verdict::Leak)
+        .cloned()
+        .collect();
+    suspects.sort_by(|a, b| {
+        let ra = a.verdict.rate_per_s.unwrap_or(0.0);
+        let rb = b.verdict.rate_per_s.unwrap_or(0.0);
+        rb.total_cmp(&ra)
+    });
+    let live_at_exit = if p.at_exit {
+        reports
+            .iter()
+            .filter(|r| r.live_bytes > 0)
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    HeapReport {
+        pid: p.pid,
+        mode: if sampled { "sampled" } else { "exact" },
+        sample_mean_bytes: sampled.then_some(p.config.sample_mean_bytes),
+        group_by: opts.group_by.to_string(),
+        snapshots: p.snapshots.len(),
+        duration_s: p.times.last().copied().unwrap_or(0.0),
+        complete: p.at_exit,
+        dropped: p.dropped,
+        suspects,
+        live_at_exit,
+        sites: reports,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::poisson_ci95;
+
+    #[test]
+    fn poisson_interval_matches_tables() {
+        // Exact 95 % limits: k=10 -> [4.795, 18.39]; k=0 -> upper 3.689.
+        let [lo, hi] = poisson_ci95(10);
+        assert!(
+            (lo - 4.795).abs() < 0.05 && (hi - 18.39).abs() < 0.1,
+            "{lo} {hi}"
+        );
+        let [lo, hi] = poisson_ci95(0);
+        assert!(lo == 0.0 && (hi - 3.689).abs() < 0.05, "{hi}");
+    }
+}

@@ -1,0 +1,133 @@
+//! Terminal rendering of a [`HeapReport`].
+
+use crate::analyze::{HeapReport, SiteReport};
+use leakhound_core::{Unit, format_bytes, format_rate};
+use std::fmt::Write;
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// Characters in a sparkline.
+const SPARK_WIDTH: usize = 24;
+
+/// A sparkline of `v` (resampled to [`SPARK_WIDTH`] points, scaled from 0 to the maximum).
+pub fn sparkline(v: &[f64]) -> String {
+    if v.is_empty() {
+        return String::new();
+    }
+    let max = v.iter().copied().fold(0.0f64, f64::max);
+    let n = v.len().min(SPARK_WIDTH);
+    (0..n)
+        .map(|i| {
+            let x = v[(i * v.len() / n)
+                .min(v.len() - 1)
+                .max(((i + 1) * v.len() / n).saturating_sub(1))];
+            if max <= 0.0 {
+                BARS[0]
+            } else {
+                BARS[((x / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+            }
+        })
+        .collect()
+}
+
+fn site_block(out: &mut String, rank: usize, s: &SiteReport, sampled: bool) {
+    let est = if sampled { "~" } else { "" };
+    let _ = writeln!(out, "  #{rank} {}", s.site);
+    let rate = match (s.verdict.rate_per_s, s.verdict.rate_ci95) {
+        (Some(r), Some([lo, hi])) => format!(
+            "{} (95% CI {} .. {})",
+            format_rate(Unit::Bytes, r),
+            format_rate(Unit::Bytes, lo),
+            format_rate(Unit::Bytes, hi)
+        ),
+        (Some(r), None) => format_rate(Unit::Bytes, r),
+        _ => "-".into(),
+    };
+    let _ = writeln!(out, "     growth   {rate}");
+    let _ = write!(
+        out,
+        "     live     {est}{} in {est}{} blocks ({} allocations, {} total)",
+        format_bytes(s.live_bytes as f64),
+        s.live_blocks,
+        s.total_allocs,
+        format_bytes(s.total_bytes as f64)
+    );
+    if let (Some([lo, hi]), Some(miss)) = (s.live_bytes_ci95, s.miss_probability) {
+        let _ = write!(
+            out,
+            "; 95% CI {} .. {}, P(miss) {:.2e}",
+            format_bytes(lo),
+            format_bytes(hi),
+            miss
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "     timeline {}", sparkline(&s.series.v));
+    let _ = writeln!(out, "     stack");
+    for f in s.call_stack.iter().take(8) {
+        let _ = writeln!(
+            out,
+            "       {}{}",
+            f.display(),
+            if f.inlined { " [inlined]" } else { "" }
+        );
+    }
+    if s.call_stack.len() > 8 {
+        let _ = writeln!(out, "       ... {} more frames", s.call_stack.len() - 8);
+    }
+    let _ = writeln!(out, "     hint     {}", s.hint);
+}
+
+/// Renders the report for a terminal.
+pub fn render_terminal(r: &HeapReport) -> String {
+    let sampled = r.mode == "sampled";
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "heap profile of pid {} ({} mode{}, {} snapshots over {:.1} s, grouped by {}){}",
+        r.pid,
+        r.mode,
+        r.sample_mean_bytes
+            .map(|m| format!(", mean sample interval {}", format_bytes(m as f64)))
+            .unwrap_or_default(),
+        r.snapshots,
+        r.duration_s,
+        r.group_by,
+        if r.complete {
+            ""
+        } else {
+            " [no exit record: killed or still running; data up to the last snapshot]"
+        }
+    );
+    if r.dropped > 0 {
+        let _ = writeln!(
+            out,
+            "  warning: {} allocations could not be recorded",
+            r.dropped
+        );
+    }
+    if r.suspects.is_empty() {
+        let _ = writeln!(out, "growing while running: none");
+    } else {
+        let _ = writeln!(
+            out,
+            "growing while running ({} suspects, fastest first):",
+            r.suspects.len()
+        );
+        for (i, s) in r.suspects.iter().enumerate() {
+            site_block(&mut out, i + 1, s, sampled);
+        }
+    }
+    if r.complete {
+        let _ = writeln!(out, "still live at exit ({} sites):", r.live_at_exit.len());
+        for s in r.live_at_exit.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "  {:>12} in {:>8} blocks  {}",
+                format_bytes(s.live_bytes as f64),
+                s.live_blocks,
+                s.site
+            );
+        }
+    }
+    out
+}
