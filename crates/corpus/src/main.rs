@@ -140,6 +140,14 @@ fn main() -> anyhow::Result<()> {
                         let opts = leakhound_detect::DetectOptions::default();
                         if std::env::var_os("EXPLAIN").is_some() {
                             print!("{}", leakhound_detect::explain(&it.series, &opts));
+                            // …and the evidence as it stood at the online alarm.
+                            let on = leakhound_detect::analyze_online(&it.series, &opts);
+                            if let Some(at) = on.detected_at_s {
+                                print!(
+                                    "at the online alarm ({at:.0} s):\n{}",
+                                    leakhound_detect::explain(&it.series.prefix_until(at), &opts)
+                                );
+                            }
                         }
                         println!(
                             "       end: {}\n       onl: {}",

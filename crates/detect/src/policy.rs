@@ -451,16 +451,17 @@ fn trend_with(
             .map(|(t, y)| (y - a - b * t).powi(2))
             .sum::<f64>()
     };
-    // Thirds of the window: does the last third keep to the line of the first two-thirds?
-    let thirds_deficit = if cuts.is_empty() {
-        let k = env.t.partition_point(|&t| t < t1 - window / 3.0);
-        if k > MIN_THIRD_BINS && m - k >= MIN_THIRD_BINS {
-            third_deficit(&env.t, &env.y, k, quantum / COUNT_QUANTUM)
+    // Thirds of the window's last block (after the latest step cut, if any): does its last
+    // third keep to the line of its first two-thirds?
+    let thirds_deficit = {
+        let r = bl.last().cloned().unwrap_or(0..m);
+        let (bt, by) = (&env.t[r.clone()], &env.y[r]);
+        let k = bt.partition_point(|&t| t < t1 - (t1 - bt[0]) / 3.0);
+        if k > MIN_THIRD_BINS && by.len() - k >= MIN_THIRD_BINS {
+            third_deficit(bt, by, k, quantum / COUNT_QUANTUM)
         } else {
             None
         }
-    } else {
-        None
     };
     let rise_start = match best_hinge(&env.y) {
         Some((k, sse, _)) if cuts.is_empty() && sse < line_sse => env.t[k],
