@@ -144,9 +144,27 @@ pub(crate) struct RunArgs {
     pub(crate) grace: Duration,
     #[command(flatten)]
     pub(crate) load: RunLoadArgs,
+    #[command(flatten)]
+    pub(crate) heap: HeapArgs,
     /// The command to run, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub(crate) command: Vec<String>,
+}
+
+/// Native heap tracing through the LD_PRELOAD agent (`run --heap`).
+#[derive(Debug, Args)]
+pub(crate) struct HeapArgs {
+    /// Trace the target's malloc/free per call site: `exact` (every allocation, the default) or
+    /// `sampled[=BYTES]` (Poisson sampling by bytes, mean 512KiB); suspects are sites whose live
+    /// bytes keep growing.
+    #[arg(long, num_args = 0..=1, default_missing_value = "exact", value_name = "MODE")]
+    pub(crate) heap: Option<String>,
+    /// Time between the agent's heap snapshots (it also snapshots every 32 MiB allocated).
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub(crate) heap_interval: Duration,
+    /// How heap stacks are grouped into sites: function, line, or stack:N.
+    #[arg(long, default_value = "line", value_name = "GROUP")]
+    pub(crate) group_by: String,
 }
 
 #[derive(Debug, Args)]

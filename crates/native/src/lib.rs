@@ -9,12 +9,14 @@
 //!
 //! Not here: running the target (the CLI sets `LD_PRELOAD`) and the agent itself.
 
+pub mod agent;
 pub mod analyze;
 pub mod load;
 pub mod render;
 pub mod sites;
 pub mod symbolize;
 
+pub use agent::{AgentError, agent_path};
 pub use analyze::{AnalyzeOptions, HeapReport, SiteReport, analyze_profile};
 pub use load::{LoadError, Profile, load_dir, load_file};
 pub use sites::GroupBy;

@@ -11,6 +11,7 @@ mod analyze;
 mod demo;
 mod demo_service;
 mod diff;
+mod heap_native;
 mod load;
 mod present;
 mod report;

@@ -26,7 +26,11 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     if let Some(plan) = &load_plan {
         props.duration = load::sampling_duration(plan, props.duration);
     }
-    let spec = ChildSpec::from_command(&args.command)?;
+    let mut spec = ChildSpec::from_command(&args.command)?;
+    let heap = super::heap_native::prepare(&args.heap)?;
+    if let Some(h) = &heap {
+        spec.env.extend(h.env.iter().cloned());
+    }
     let interrupts = Interrupts::register()?;
     let mut target = Target::spawn(&spec)?;
     let pid = target.pid();
@@ -89,7 +93,15 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
             target.poll();
         }
     }
-    finish(&session, rec, &mut target, &props, out, &spec.program, load)
+    let code = finish(&session, rec, &mut target, &props, out, &spec.program, load)?;
+    if let Some(h) = &heap {
+        let verdict = super::heap_native::conclude(h, &session.dir, props.json)?;
+        let undecided = code == ExitCodes::OK || code == ExitCodes::INCONCLUSIVE;
+        if undecided && verdict == leakhound_core::Verdict::Leak {
+            return Ok(ExitCodes::LEAK);
+        }
+    }
+    Ok(code)
 }
 
 /// Judge, write and print a run with our own child; returns the exit code.

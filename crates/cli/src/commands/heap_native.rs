@@ -1,0 +1,132 @@
+//! `run --heap`: preload the native heap agent into the target and judge its per-site series.
+//!
+//! The agent comes embedded in the binary (`leakhound_native::agent_path` writes it to a cache
+//! file). Each traced process writes `<pid>.lhev` into `<run dir>/heap/`; since the run
+//! directory is created after the target starts, the agent first writes into a fresh temporary
+//! directory and the files are moved into the run directory at the end.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use leakhound_core::Verdict;
+use leakhound_native::{AnalyzeOptions, GroupBy, analyze_profile, load_dir, render};
+
+use crate::args::HeapArgs;
+use crate::errors::ExpectedError;
+
+/// A prepared heap-tracing setup.
+pub(crate) struct HeapSetup {
+    tmp: PathBuf,
+    pub(crate) env: Vec<(OsString, OsString)>,
+    group_by: GroupBy,
+}
+
+/// Validates `--heap*` and builds the environment for the child; `None` without `--heap`.
+pub(crate) fn prepare(args: &HeapArgs) -> anyhow::Result<Option<HeapSetup>> {
+    let Some(mode) = args.heap.as_deref() else {
+        return Ok(None);
+    };
+    let group_by: GroupBy = args.group_by.parse().map_err(ExpectedError::usage)?;
+    let mut env: Vec<(OsString, OsString)> = Vec::new();
+    match mode {
+        "exact" => env.push(("LEAKHOUND_HEAP_MODE".into(), "exact".into())),
+        "sampled" => env.push(("LEAKHOUND_HEAP_MODE".into(), "sampled".into())),
+        m => match m.strip_prefix("sampled=") {
+            Some(b) => {
+                let bytes = b
+                    .parse::<bytesize::ByteSize>()
+                    .ok()
+                    .map(|s| s.as_u64())
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| {
+                        ExpectedError::usage(format!(
+                            "invalid --heap value {m:?}: expected sampled=BYTES (e.g. sampled=512KiB)"
+                        ))
+                    })?;
+                env.push(("LEAKHOUND_HEAP_SAMPLE".into(), bytes.to_string().into()));
+            }
+            None => {
+                return Err(ExpectedError::usage(format!(
+                    "invalid --heap value {m:?}: expected exact, sampled or sampled=BYTES"
+                )));
+            }
+        },
+    }
+    let ms = args.heap_interval.as_millis().max(10);
+    env.push(("LEAKHOUND_HEAP_INTERVAL_MS".into(), ms.to_string().into()));
+    let agent = leakhound_native::agent_path()?;
+    let tmp = std::env::temp_dir().join(format!(
+        "leakhound-heap-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&tmp)
+        .map_err(|e| anyhow::anyhow!("failed to create {}: {e}", tmp.display()))?;
+    env.push(("LEAKHOUND_OUT".into(), tmp.clone().into()));
+    let mut preload = agent.into_os_string();
+    if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        preload.push(":");
+        preload.push(old);
+    }
+    env.push(("LD_PRELOAD".into(), preload));
+    Ok(Some(HeapSetup { tmp, env, group_by }))
+}
+
+/// Moves the agent files into `<run_dir>/heap`, analyzes them, prints (or writes JSON) and
+/// returns the heap verdict.
+pub(crate) fn conclude(setup: &HeapSetup, run_dir: &Path, json: bool) -> anyhow::Result<Verdict> {
+    let dest = run_dir.join("heap");
+    std::fs::create_dir_all(&dest)
+        .map_err(|e| anyhow::anyhow!("failed to create {}: {e}", dest.display()))?;
+    if let Ok(rd) = std::fs::read_dir(&setup.tmp) {
+        for e in rd.flatten() {
+            let to = dest.join(e.file_name());
+            if std::fs::rename(e.path(), &to).is_err() {
+                std::fs::copy(e.path(), &to).map_err(|err| {
+                    anyhow::anyhow!("failed to copy {}: {err}", e.path().display())
+                })?;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(&setup.tmp);
+    report_dir(&dest, setup.group_by, json)
+}
+
+/// Analyzes every agent file in `dir` and prints the reports; returns the combined verdict.
+pub(crate) fn report_dir(dir: &Path, group_by: GroupBy, json: bool) -> anyhow::Result<Verdict> {
+    let profiles = load_dir(dir)?;
+    let opts = AnalyzeOptions {
+        group_by,
+        ..AnalyzeOptions::default()
+    };
+    let mut verdicts = Vec::new();
+    let mut all = Vec::new();
+    for p in &profiles {
+        // Processes that only exec'd through (a shell, env) record nothing worth showing.
+        if p.stacks.len() <= 1 && p.snapshots.len() <= 1 {
+            continue;
+        }
+        let r = analyze_profile(p, &opts);
+        verdicts.push(r.verdict());
+        if !json {
+            print!("{}", render::render_terminal(&r));
+        }
+        all.push(r);
+    }
+    let text = serde_json::to_string_pretty(&all)?;
+    std::fs::write(dir.join("heap.json"), &text)
+        .map_err(|e| anyhow::anyhow!("failed to write heap.json: {e}"))?;
+    if json {
+        println!("{text}");
+    }
+    if all.is_empty() {
+        eprintln!(
+            "leakhound: the heap agent wrote no data into {} (statically linked target, or a custom allocator?)",
+            dir.display()
+        );
+    }
+    Ok(Verdict::combine(verdicts))
+}
