@@ -320,9 +320,12 @@ pub(crate) fn conclude(
 const MIN_IDLE_FLOORS: usize = 3;
 
 /// Use the floors at the end of idle phases (`run --scenario` with `cycles`) to tell memory that
-/// follows load from memory that is retained. When those floors show no retention that can be
-/// told from zero (the 95 % interval of bytes retained per request reaches 0 or below), a memory
-/// series the detector called a leak only rises while load is applied: it becomes `no_leak`.
+/// follows load from memory that is retained. A memory series the detector called a leak becomes
+/// `no_leak` when the idle-phase floors bound the retention tightly: even at the upper end of the
+/// 95 % interval of bytes retained per request, the requests served would have retained less
+/// than the detector's smallest meaningful growth ([`leakhound_detect::DEFAULT_MIN_GROWTH`] of
+/// the memory level). A wide interval (few or noisy floors) changes nothing: it could hide a
+/// real leak.
 ///
 /// The other direction (floors rising, detector silent) is not used to raise a leak: allocators
 /// keep their high-water mark after a burst, so floors can rise with the highest load seen
@@ -334,13 +337,19 @@ pub(crate) fn apply_idle_phase_evidence(
     let Some(r) = &load.retained else {
         return false;
     };
-    if r.method != "idle_phases" || r.floors < MIN_IDLE_FLOORS || r.ci95[0] > 0.0 {
+    if r.method != "idle_phases" || r.floors < MIN_IDLE_FLOORS {
         return false;
     }
+    let retained_max = r.ci95[1].max(0.0) * load.completed as f64;
     let mut changed = false;
     for v in verdicts.iter_mut().filter(|v| v.verdict == Verdict::Leak) {
         let memory = Metric::from_name(&v.series).is_some_and(Metric::is_memory);
-        if !memory {
+        // The memory level the growth is relative to, from the verdict's own growth figures.
+        let level = match (v.growth_abs, v.growth_pct) {
+            (Some(abs), Some(pct)) if pct > 0.0 => abs * 100.0 / pct,
+            _ => continue,
+        };
+        if !memory || retained_max >= leakhound_detect::DEFAULT_MIN_GROWTH * level {
             continue;
         }
         v.verdict = Verdict::NoLeak;
@@ -348,12 +357,14 @@ pub(crate) fn apply_idle_phase_evidence(
         v.detected_at_s = None;
         v.time_to_limit_s = None;
         v.reason = format!(
-            "memory rises while load is applied but its floor after each of the {} idle phases does not \
-             ({} per request retained, 95 % CI {} to {}): it follows load and is given back",
+            "memory rises while load is applied, but the floors after the {} idle phases bound what \
+             is retained to at most {} per request ({} over {} requests, under {:.0} % of the level): \
+             it follows load and is given back",
             r.floors,
-            format_bytes(r.bytes_per_request),
-            format_bytes(r.ci95[0]),
-            format_bytes(r.ci95[1])
+            format_bytes(r.ci95[1].max(0.0)),
+            format_bytes(retained_max),
+            load.completed,
+            leakhound_detect::DEFAULT_MIN_GROWTH * 100.0
         );
         changed = true;
     }
@@ -417,11 +428,15 @@ mod tests {
         })
     }
 
+    /// A memory leak verdict of +20 MB over a 100 MB level, and an fd leak.
     fn verdicts() -> Vec<SeriesVerdict> {
-        vec![
-            SeriesVerdict::empty("rss_bytes", Unit::Bytes, Verdict::Leak, "rises"),
-            SeriesVerdict::empty("fds", Unit::Fds, Verdict::Leak, "rises"),
-        ]
+        let mut rss = SeriesVerdict::empty("rss_bytes", Unit::Bytes, Verdict::Leak, "rises");
+        rss.growth_abs = Some(20e6);
+        rss.growth_pct = Some(20.0);
+        let mut fds = SeriesVerdict::empty("fds", Unit::Fds, Verdict::Leak, "rises");
+        fds.growth_abs = Some(100.0);
+        fds.growth_pct = Some(500.0);
+        vec![rss, fds]
     }
 
     #[test]
@@ -441,6 +456,8 @@ mod tests {
     fn retention_or_weak_evidence_changes_nothing() {
         for r in [
             retained(3900.0, 4200.0, 5, "idle_phases"),
+            // Can't be told from zero, but too wide to rule out 3 % (1 kB x 6000 = 6 MB).
+            retained(-900.0, 1000.0, 5, "idle_phases"),
             retained(-50.0, 40.0, 2, "idle_phases"),
             retained(-50.0, 40.0, 8, "windows"),
             None,
