@@ -52,6 +52,14 @@ impl<T: Zeroable> Region<T> {
     /// Maps `len` zeroed elements; `None` when the kernel refuses.
     pub fn new(len: usize) -> Option<Self> {
         let bytes = len.checked_mul(size_of::<T>())?.max(1);
+        // The hooks must not change the target's errno (prctl fails with EINVAL on old kernels).
+        let saved = crate::hooks::sys::errno();
+        let region = Self::map(len, bytes);
+        crate::hooks::sys::set_errno(saved);
+        region
+    }
+
+    fn map(len: usize, bytes: usize) -> Option<Self> {
         // SAFETY: an anonymous private mapping with no address hint has no preconditions.
         let p = unsafe {
             libc::mmap(
@@ -101,10 +109,12 @@ impl<T: Zeroable> DerefMut for Region<T> {
 
 impl<T: Zeroable> Drop for Region<T> {
     fn drop(&mut self) {
+        let saved = crate::hooks::sys::errno();
         // SAFETY: unmapping exactly the mapping created in `new`; no borrow outlives self.
         unsafe {
             libc::munmap(self.ptr.as_ptr().cast(), (self.len * size_of::<T>()).max(1));
         }
+        crate::hooks::sys::set_errno(saved);
     }
 }
 

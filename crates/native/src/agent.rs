@@ -69,7 +69,10 @@ pub fn agent_path() -> Result<PathBuf, AgentError> {
     }
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(&dir)?;
-        let tmp = dir.join(format!(".agent-{}.tmp", std::process::id()));
+        // Unique per process and call: concurrent writers (test threads) must not share it.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".agent-{}-{seq}.tmp", std::process::id()));
         std::fs::write(&tmp, AGENT)?;
         std::fs::rename(&tmp, &path)
     };

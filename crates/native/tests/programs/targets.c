@@ -1,0 +1,167 @@
+/* Target programs for leakhound-native's integration tests (built by the tests with gcc).
+ * Usage: targets MODE   (known | thread | fork | realloc | forever)
+ * Each mode prints "ok" on success; the expected leak counts are fixed constants below. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+static void *volatile sink;
+
+static void pause_us(long us) {
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Known leak: KNOWN_BLOCKS x 200 bytes, never freed. */
+#define KNOWN_BLOCKS 3000
+NOINLINE static void leak_here(void) {
+    char *p = malloc(200);
+    memset(p, 1, 200);
+    sink = p;
+}
+
+/* Bounded cache: 64 slots of 1000 bytes, the oldest evicted; grows then levels off. */
+#define SLOTS 64
+static char *cache[SLOTS];
+NOINLINE static void cache_fill(int i) {
+    int s = i % SLOTS;
+    free(cache[s]);
+    cache[s] = malloc(1000);
+    memset(cache[s], 2, 1000);
+}
+
+NOINLINE static void churn(void) {
+    char *t = malloc(333);
+    t[0] = 1;
+    sink = t; /* escapes: gcc may not elide the malloc/free pair */
+    free(sink);
+}
+
+static int known(void) {
+    for (int i = 0; i < KNOWN_BLOCKS; i++) {
+        leak_here();
+        if (i < 600) cache_fill(i); /* the cache fills during the first fifth ... */
+        else if (i % 4 == 0) cache_fill(i); /* ... then only replaces entries */
+        churn();
+        pause_us(500);
+    }
+    for (int i = 0; i < SLOTS; i++) free(cache[i]);
+    return 0;
+}
+
+#define THREAD_BLOCKS 2000
+NOINLINE static void thread_leak(void) {
+    char *p = malloc(96);
+    p[0] = 3;
+    sink = p;
+}
+static void *worker(void *arg) {
+    (void)arg;
+    for (int i = 0; i < THREAD_BLOCKS; i++) {
+        thread_leak();
+        churn();
+        pause_us(500);
+    }
+    return NULL;
+}
+static int thread(void) {
+    pthread_t t;
+    pthread_create(&t, NULL, worker, NULL);
+    pthread_join(t, NULL);
+    return 0;
+}
+
+#define CHILD_BLOCKS 500
+NOINLINE static void child_leak(void) {
+    char *p = malloc(64);
+    p[0] = 4;
+    sink = p;
+}
+static int forked(void) {
+    char *before = malloc(10);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < CHILD_BLOCKS; i++) child_leak();
+        exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    free(before);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+NOINLINE static void *grow_chain(void) {
+    char *p = NULL;
+    for (int i = 1; i <= 100; i++) {
+        p = realloc(p, (size_t)i * 64);
+        p[i * 64 - 1] = 1;
+    }
+    return p; /* 6400 bytes, one block */
+}
+NOINLINE static void *aligned_keep(void) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, 100) != 0 || ((uintptr_t)p & 63)) return NULL;
+    return p;
+}
+static int reallocs(void) {
+    sink = grow_chain();
+    char *z = malloc(50);
+    z = realloc(z, 0); /* frees (glibc returns NULL) */
+    if (z) free(z);
+    errno = 0;
+    size_t big = SIZE_MAX / 2;
+    void *q = reallocarray(NULL, big, sink ? 4 : 4);
+    if (q || errno != ENOMEM) { puts("reallocarray overflow not reported"); return 1; }
+    void *bad = NULL;
+    if (posix_memalign(&bad, 3, 64) != EINVAL) { puts("posix_memalign bad alignment: not EINVAL"); return 1; }
+    errno = 0;
+    q = aligned_alloc(64, SIZE_MAX - 4096);
+    if (q || errno != ENOMEM) { puts("aligned_alloc huge: errno not ENOMEM"); return 1; }
+    /* Whatever glibc does with a bad alignment (2.38+: EINVAL; older: rounds up), the agent
+     * must do the same: the test compares this line with and without the agent. */
+    errno = 0;
+    q = aligned_alloc(3, 64);
+    printf("aligned_alloc(3, 64): null=%d errno=%d\n", q == NULL, errno);
+    free(q);
+    void *a = aligned_keep();
+    if (!a) { puts("posix_memalign failed"); return 1; }
+    if (malloc_usable_size(a) < 100) { puts("usable size"); return 1; }
+    sink = a;
+    void *m = memalign(4096, 10);
+    if ((uintptr_t)m & 4095) { puts("memalign"); return 1; }
+    free(m);
+    void *v = valloc(10);
+    free(v);
+    void *c = calloc(10, 10);
+    if (((char *)c)[99] != 0) { puts("calloc"); return 1; }
+    free(c);
+    return 0;
+}
+
+static int forever(void) {
+    for (;;) {
+        leak_here();
+        pause_us(500);
+    }
+}
+
+int main(int argc, char **argv) {
+    const char *m = argc > 1 ? argv[1] : "known";
+    int rc = 1;
+    if (!strcmp(m, "known")) rc = known();
+    else if (!strcmp(m, "thread")) rc = thread();
+    else if (!strcmp(m, "fork")) rc = forked();
+    else if (!strcmp(m, "realloc")) rc = reallocs();
+    else if (!strcmp(m, "forever")) rc = forever();
+    if (rc == 0) puts("ok");
+    return rc;
+}
