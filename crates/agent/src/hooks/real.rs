@@ -78,7 +78,7 @@ macro_rules! get {
 
 /// Real `malloc`.
 #[inline(always)]
-pub fn malloc(n: usize) -> *mut c_void {
+pub(crate) fn malloc(n: usize) -> *mut c_void {
     match get!(MALLOC, unsafe extern "C" fn(usize) -> *mut c_void) {
         // SAFETY: calling the real allocator with the caller's arguments.
         Some(f) => unsafe { f(n) },
@@ -89,7 +89,7 @@ pub fn malloc(n: usize) -> *mut c_void {
 
 /// Real `calloc`.
 #[inline(always)]
-pub fn calloc(n: usize, s: usize) -> *mut c_void {
+pub(crate) fn calloc(n: usize, s: usize) -> *mut c_void {
     match get!(CALLOC, unsafe extern "C" fn(usize, usize) -> *mut c_void) {
         // SAFETY: as in malloc.
         Some(f) => unsafe { f(n, s) },
@@ -100,7 +100,7 @@ pub fn calloc(n: usize, s: usize) -> *mut c_void {
 
 /// Real `realloc`. `p` must come from the real allocator (or be null).
 #[inline(always)]
-pub fn realloc(p: *mut c_void, n: usize) -> *mut c_void {
+pub(crate) fn realloc(p: *mut c_void, n: usize) -> *mut c_void {
     match get!(
         REALLOC,
         unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void
@@ -114,7 +114,7 @@ pub fn realloc(p: *mut c_void, n: usize) -> *mut c_void {
 
 /// Real `reallocarray` (emulated with an overflow check when absent).
 #[inline(always)]
-pub fn reallocarray(p: *mut c_void, n: usize, s: usize) -> *mut c_void {
+pub(crate) fn reallocarray(p: *mut c_void, n: usize, s: usize) -> *mut c_void {
     match get!(
         REALLOCARRAY,
         unsafe extern "C" fn(*mut c_void, usize, usize) -> *mut c_void
@@ -133,7 +133,7 @@ pub fn reallocarray(p: *mut c_void, n: usize, s: usize) -> *mut c_void {
 
 /// Real `free`. `p` must come from the real allocator (or be null).
 #[inline(always)]
-pub fn free(p: *mut c_void) {
+pub(crate) fn free(p: *mut c_void) {
     match get!(FREE, unsafe extern "C" fn(*mut c_void)) {
         // SAFETY: p is the target's pointer, passed through.
         Some(f) => unsafe { f(p) },
@@ -144,7 +144,7 @@ pub fn free(p: *mut c_void) {
 
 /// Real `posix_memalign`.
 #[inline(always)]
-pub fn posix_memalign(out: *mut *mut c_void, align: usize, n: usize) -> i32 {
+pub(crate) fn posix_memalign(out: *mut *mut c_void, align: usize, n: usize) -> i32 {
     match get!(
         POSIX_MEMALIGN,
         unsafe extern "C" fn(*mut *mut c_void, usize, usize) -> i32
@@ -152,7 +152,7 @@ pub fn posix_memalign(out: *mut *mut c_void, align: usize, n: usize) -> i32 {
         // SAFETY: arguments passed through from the target's call.
         Some(f) => unsafe { f(out, align, n) },
         None => {
-            if !align.is_power_of_two() || align % size_of::<usize>() != 0 {
+            if !align.is_power_of_two() || !align.is_multiple_of(size_of::<usize>()) {
                 return libc::EINVAL;
             }
             // SAFETY: valid power-of-two alignment.
@@ -169,7 +169,7 @@ pub fn posix_memalign(out: *mut *mut c_void, align: usize, n: usize) -> i32 {
 
 /// Real `aligned_alloc`.
 #[inline(always)]
-pub fn aligned_alloc(align: usize, n: usize) -> *mut c_void {
+pub(crate) fn aligned_alloc(align: usize, n: usize) -> *mut c_void {
     match get!(
         ALIGNED_ALLOC,
         unsafe extern "C" fn(usize, usize) -> *mut c_void
@@ -189,7 +189,7 @@ pub fn aligned_alloc(align: usize, n: usize) -> *mut c_void {
 
 /// Real `memalign`.
 #[inline(always)]
-pub fn memalign(align: usize, n: usize) -> *mut c_void {
+pub(crate) fn memalign(align: usize, n: usize) -> *mut c_void {
     match get!(MEMALIGN, unsafe extern "C" fn(usize, usize) -> *mut c_void) {
         // SAFETY: arguments passed through.
         Some(f) => unsafe { f(align, n) },
@@ -200,7 +200,7 @@ pub fn memalign(align: usize, n: usize) -> *mut c_void {
 
 /// Real `valloc`.
 #[inline(always)]
-pub fn valloc(n: usize) -> *mut c_void {
+pub(crate) fn valloc(n: usize) -> *mut c_void {
     match get!(VALLOC, unsafe extern "C" fn(usize) -> *mut c_void) {
         // SAFETY: arguments passed through.
         Some(f) => unsafe { f(n) },
@@ -211,7 +211,7 @@ pub fn valloc(n: usize) -> *mut c_void {
 
 /// Real `pvalloc`.
 #[inline(always)]
-pub fn pvalloc(n: usize) -> *mut c_void {
+pub(crate) fn pvalloc(n: usize) -> *mut c_void {
     match get!(PVALLOC, unsafe extern "C" fn(usize) -> *mut c_void) {
         // SAFETY: arguments passed through.
         Some(f) => unsafe { f(n) },
@@ -221,7 +221,7 @@ pub fn pvalloc(n: usize) -> *mut c_void {
 }
 
 /// Real `_exit`.
-pub fn exit_now(status: i32) -> ! {
+pub(crate) fn exit_now(status: i32) -> ! {
     if let Some(f) = get!(EXIT, unsafe extern "C" fn(i32) -> !) {
         // SAFETY: terminating the process with the target's status.
         unsafe { f(status) }
