@@ -4,8 +4,9 @@
 //! Pipeline (see each module): clean the samples (`prep`), take a robust lower envelope
 //! (`envelope`), cut at restarts and one-off level steps (`changepoint`), then judge the latest
 //! segment with an autocorrelation-corrected Mann-Kendall test (`mann_kendall`), a Theil-Sen rate
-//! with a 95 % interval (`theil_sen`), a recent-half trend and a plateau-versus-line model
-//! comparison (`saturation`). `policy` turns the evidence into a verdict and a sentence, and runs
+//! with a 95 % interval (`theil_sen`), a recent-half trend, a plateau-versus-line model
+//! comparison (`saturation`) and a thirds test (does the last third keep to the line of the
+//! first two-thirds, or is the rise slowing towards a plateau). `policy` turns the evidence into a verdict and a sentence, and runs
 //! the causal online mode with persistence.
 //!
 //! The same detector judges memory (bytes) and resource counts (fds, sockets, threads).
