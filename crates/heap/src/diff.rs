@@ -221,6 +221,9 @@ pub fn diff_snapshots(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffRepor
             "need at least two snapshots".into(),
         ));
     }
+    if crate::v8::open(&paths[0])?.0 == crate::DumpFormat::Pprof {
+        return crate::pprof::diff(paths, opts);
+    }
     let mut summaries = Vec::with_capacity(paths.len());
     let mut last: Option<Analysed> = None;
     for (i, p) in paths.iter().enumerate() {

@@ -1,10 +1,11 @@
 //! Heap dumps for leakhound: read snapshots, build a compact graph, find what grows.
 //!
-//! Today this crate reads V8 `.heapsnapshot` files (plain or gzip) with a streaming reader
-//! ([`v8`]), turns them into a CSR graph ([`graph`]) with dominators ([`dominators`]) and retained
-//! sizes ([`retained`]), and compares two or more snapshots of one process ([`diff`]). It does no
+//! It reads V8 `.heapsnapshot` files (plain or gzip) with a streaming reader ([`v8`]), turns
+//! them into a CSR graph ([`graph`]) with dominators ([`dominators`]) and retained sizes
+//! ([`retained`]), and compares two or more snapshots of one process ([`diff`]). Go pprof heap
+//! and goroutine profiles are compared per function / blocking site ([`pprof`]). It does no
 //! terminal output and knows nothing about the CLI; rendering lives in the `leakhound` binary.
-//! Not here yet: Go pprof and Java HPROF readers (see `docs/diff.md`).
+//! Not here yet: the Java HPROF reader (see `docs/diff.md`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -13,6 +14,7 @@ pub mod diff;
 pub mod dominators;
 pub mod error;
 pub mod graph;
+pub mod pprof;
 pub mod retained;
 pub mod v8;
 
@@ -27,7 +29,7 @@ pub enum DumpFormat {
     V8,
     /// A Java HPROF dump (`JAVA PROFILE 1.0.x`); recognised but not read yet.
     Hprof,
-    /// A Go pprof profile (gzip-compressed protobuf); recognised but not read yet.
+    /// A Go pprof profile (gzip-compressed protobuf).
     Pprof,
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of leakhound-heap: hand-built snapshots with known dominators, truncation
 //! at many offsets (never a panic), and a real Node service with a leak and three traps.
 
+mod go_service;
 mod node_service;
 mod synthetic;

@@ -1,0 +1,3 @@
+module leakhound.test/goservice
+
+go 1.18
