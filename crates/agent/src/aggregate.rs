@@ -32,6 +32,9 @@ pub const TOTAL_ALLOCS: usize = 3;
 pub const LIVE_SAMPLES: usize = 4;
 
 const SHARDS: usize = 64;
+/// Counters in the live-map filter: 64 Ki x 4 B = 256 KiB, mostly cache-resident; with a few
+/// thousand live samples, under 5 % of unsampled frees see a nonzero counter.
+const FILTER_LEN: usize = 1 << 16;
 const SHARD_INITIAL_SLOTS: usize = 1 << 12;
 /// Stack ids need 20 bits in a live-map value; sizes get the other 44 (16 TiB).
 const ID_BITS: u32 = 20;
@@ -55,6 +58,9 @@ pub struct Tables {
     frames_top: AtomicU64,
     insert_lock: SpinLock<()>,
     live: [SpinLock<Shard>; SHARDS],
+    /// Counting filter over live-map keys: a zero counter proves a pointer is not in the map,
+    /// so sampled mode skips the shard lock for the (vast majority of) unsampled frees.
+    filter: Region<AtomicU32>,
     /// Allocations that could not be put in the live map (mapping failed).
     pub dropped: AtomicU64,
 }
@@ -91,6 +97,7 @@ impl Tables {
                     len: 0,
                 })
             }),
+            filter: Region::new(FILTER_LEN)?,
             dropped: AtomicU64::new(0),
         };
         Some(t)
@@ -223,6 +230,7 @@ impl Tables {
                 t[2 * i] = key;
                 t[2 * i + 1] = val;
                 *len += 1;
+                self.filter[Self::filter_slot(h)].fetch_add(1, Ordering::Relaxed);
                 return None;
             }
             if k == key {
@@ -234,11 +242,20 @@ impl Tables {
         }
     }
 
+    #[inline]
+    fn filter_slot(h: u64) -> usize {
+        (h >> 40) as usize & (FILTER_LEN - 1)
+    }
+
     /// Removes live block `p`, returning its (size, stack id) if it was recorded.
     #[inline]
     pub fn live_remove(&self, p: usize) -> Option<(usize, u32)> {
         let key = p as u64;
         let h = hash_ptr(key);
+        let f = &self.filter[Self::filter_slot(h)];
+        if f.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         let mut shard = self.live[(h >> 58) as usize].lock();
         let Shard { table, len } = &mut *shard;
         let t = table.as_mut()?;
@@ -279,6 +296,7 @@ impl Tables {
         }
         t[2 * hole] = 0;
         t[2 * hole + 1] = 0;
+        f.fetch_sub(1, Ordering::Relaxed);
         Some(((val >> ID_BITS) as usize, (val & ID_MASK) as u32))
     }
 

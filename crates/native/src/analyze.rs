@@ -178,7 +178,14 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> HeapReport {
         .into_iter()
         .map(|(site, acc)| {
             let mut series = Series::new(format!("heap:{site}"), Unit::Bytes);
-            for (t, snap) in p.times.iter().zip(&p.snapshots) {
+            // The at-exit snapshot follows the program's teardown (pools freed, a pause while
+            // it exits); it belongs to the "still live at exit" list, not to the growth test.
+            let running = if p.at_exit && p.snapshots.len() > 1 {
+                p.snapshots.len() - 1
+            } else {
+                p.snapshots.len()
+            };
+            for (t, snap) in p.times.iter().zip(&p.snapshots[..running]) {
                 let v: u64 = acc
                     .stacks
                     .iter()

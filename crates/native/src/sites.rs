@@ -58,6 +58,13 @@ pub fn is_plumbing(f: &Frame) -> bool {
     {
         return true;
     }
+    // Inlined standard-library templates (std::vector, std::allocator ...) from the C++ headers.
+    if f.file
+        .as_deref()
+        .is_some_and(|p| p.starts_with("/usr/include/c++/"))
+    {
+        return true;
+    }
     let n = f.function.as_str();
     n.starts_with("operator new")
         || n.starts_with("alloc::")

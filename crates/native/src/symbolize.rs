@@ -104,9 +104,11 @@ pub fn symbolize(profile: &Profile) -> Symbols {
                     let loc = |ci: Option<&blazesym::symbolize::CodeInfo<'_>>| {
                         ci.map(|c| (c.to_path().display().to_string(), c.line))
                     };
-                    // Innermost first: the last inlined callee holds the instruction.
-                    let mut here = loc(sym.code_info.as_deref());
+                    // blazesym reports the outer function's location in `sym.code_info` and,
+                    // for each inlined callee (outermost first), the location inside it; so
+                    // innermost first is the inlined list reversed, then the outer function.
                     for f in sym.inlined.iter().rev() {
+                        let here = loc(f.code_info.as_ref());
                         v.push(Frame {
                             function: f.name.to_string(),
                             file: here.as_ref().map(|h| h.0.clone()),
@@ -114,8 +116,8 @@ pub fn symbolize(profile: &Profile) -> Symbols {
                             inlined: true,
                             module: m.path.clone(),
                         });
-                        here = loc(f.code_info.as_ref());
                     }
+                    let here = loc(sym.code_info.as_deref());
                     v.push(Frame {
                         function: sym.name.to_string(),
                         file: here.as_ref().map(|h| h.0.clone()),

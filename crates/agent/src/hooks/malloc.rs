@@ -14,7 +14,7 @@ use crate::unwind::{MAX_FRAMES, fp};
 use libc::c_void;
 
 /// What a hook should do with this call.
-enum Route {
+pub(super) enum Route {
     /// Serve from the bootstrap arena (the initialising thread, before resolution finished).
     Bootstrap,
     /// Pass through untraced (disabled, or re-entered from inside the agent).
@@ -24,7 +24,7 @@ enum Route {
 }
 
 #[inline(always)]
-fn route() -> Route {
+pub(super) fn route() -> Route {
     match init::ensure() {
         READY => {
             let tls = Tls::current();
@@ -68,7 +68,15 @@ fn compute_stack_hi(tls: Tls) -> u64 {
 
 /// Records a new block `p` of `size` bytes allocated by the caller at (`ra`, `fp`).
 #[inline(always)]
-fn record(tls: Tls, t: &Tables, cfg: &Config, p: *mut c_void, size: usize, ra: u64, fpv: u64) {
+pub(super) fn record(
+    tls: Tls,
+    t: &Tables,
+    cfg: &Config,
+    p: *mut c_void,
+    size: usize,
+    ra: u64,
+    fpv: u64,
+) {
     if p.is_null() {
         return;
     }
@@ -101,6 +109,8 @@ fn unrecord(t: &Tables, cfg: &Config, p: *mut c_void) -> Option<(usize, u32)> {
     Some((size, id))
 }
 
+/// Defines a naked exported entry point that appends (return address, frame pointer) to the
+/// arguments and jumps to the implementation.
 macro_rules! trampoline {
     ($(#[$m:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty, $imp:ident, $ra:literal, $fp:literal) => {
         $(#[$m])*
@@ -116,6 +126,8 @@ macro_rules! trampoline {
         }
     };
 }
+
+pub(super) use trampoline;
 
 trampoline!(
     /// Interposed `malloc`.

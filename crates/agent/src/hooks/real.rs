@@ -27,7 +27,7 @@ static VALLOC: AtomicUsize = AtomicUsize::new(0);
 static PVALLOC: AtomicUsize = AtomicUsize::new(0);
 static EXIT: AtomicUsize = AtomicUsize::new(0);
 
-fn lookup(name: &std::ffi::CStr, ours: usize, slot: &AtomicUsize) {
+pub(super) fn lookup(name: &std::ffi::CStr, ours: usize, slot: &AtomicUsize) {
     // SAFETY: dlsym with RTLD_NEXT and a NUL-terminated name; called only during
     // initialisation, with no agent lock held (its calloc is served by the bootstrap arena).
     let f = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) } as usize;
@@ -62,6 +62,7 @@ pub fn resolve() {
     lookup(c"valloc", m::valloc as *const () as usize, &VALLOC);
     lookup(c"pvalloc", m::pvalloc as *const () as usize, &PVALLOC);
     lookup(c"_exit", super::exit::_exit as *const () as usize, &EXIT);
+    super::cxx::resolve();
 }
 
 macro_rules! get {

@@ -230,3 +230,50 @@ fn sampled_mode_ci_covers_the_true_leak_in_most_seeds_and_reports_miss_probabili
         "true size inside the 95% CI in {covered}/5 seeds"
     );
 }
+
+#[test]
+fn cxx_new_leak_is_attributed_to_the_function_that_calls_new_and_exceptions_pass() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = work.path().join("cxx");
+    let st = Command::new("g++")
+        .args(["-O2", "-g", "-fno-omit-frame-pointer", "-o"])
+        .arg(&exe)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/programs/cxx.cpp"
+        ))
+        .status()
+        .expect("g++ runs");
+    assert!(st.success());
+    let out_dir = tempfile::tempdir().unwrap();
+    let output = Command::new(&exe)
+        .env("LD_PRELOAD", leakhound_native::agent_path().unwrap())
+        .env("LEAKHOUND_OUT", out_dir.path())
+        .env("LEAKHOUND_HEAP_INTERVAL_MS", "50")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "caught=1501\n");
+    let reps = reports(out_dir.path());
+    let why: Vec<(String, String)> = reps[0]
+        .sites
+        .iter()
+        .map(|s| (s.site.clone(), s.verdict.reason.clone()))
+        .collect();
+    let top = reps[0]
+        .suspects
+        .first()
+        .unwrap_or_else(|| panic!("no suspect; {} snapshots; {why:?}", reps[0].snapshots));
+    assert!(
+        top.site.starts_with("cpp_leak() (programs/cxx.cpp:"),
+        "{}",
+        top.site
+    );
+    assert_eq!((top.live_blocks, top.live_bytes), (3000, 3000 * 120));
+    assert_eq!(reps[0].suspects.len(), 1, "only the leak grows");
+    // std::vector's inlined allocator frames are plumbing: the site is the function itself.
+    assert!(
+        site(&reps[0].sites, "thrower(int)").is_some_and(|s| s.live_bytes == 0),
+        "{why:?}"
+    );
+}
