@@ -63,16 +63,29 @@ fn site_block(out: &mut String, rank: usize, s: &SiteReport, sampled: bool) {
     let _ = writeln!(out);
     let _ = writeln!(out, "     timeline {}", sparkline(&s.series.v));
     let _ = writeln!(out, "     stack");
-    for f in s.call_stack.iter().take(8) {
+    // Recursion and middleware chains: one line per run of identical frames.
+    let mut runs: Vec<(&crate::symbolize::Frame, usize)> = Vec::new();
+    for f in &s.call_stack {
+        match runs.last_mut() {
+            Some((g, n)) if *g == f => *n += 1,
+            _ => runs.push((f, 1)),
+        }
+    }
+    for (f, n) in runs.iter().take(10) {
         let _ = writeln!(
             out,
-            "       {}{}",
+            "       {}{}{}",
             f.display(),
-            if f.inlined { " [inlined]" } else { "" }
+            if f.inlined { " [inlined]" } else { "" },
+            if *n > 1 {
+                format!(" x{n}")
+            } else {
+                String::new()
+            }
         );
     }
-    if s.call_stack.len() > 8 {
-        let _ = writeln!(out, "       ... {} more frames", s.call_stack.len() - 8);
+    if runs.len() > 10 {
+        let _ = writeln!(out, "       ... {} more frames", runs.len() - 10);
     }
     let _ = writeln!(out, "     hint     {}", s.hint);
 }

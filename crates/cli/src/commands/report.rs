@@ -29,7 +29,18 @@ pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
     let dir = &args.run_dir;
     let report = load(dir)?;
     print_report(&report, args.json, out)?;
-    Ok(report.verdict.exit_code())
+    let code = report.verdict.exit_code();
+    // `run --heap` left the native agent's files in heap/: show their analysis too.
+    let heap_dir = dir.join("heap");
+    if heap_dir.is_dir() {
+        let verdict = super::heap_native::report_dir(&heap_dir, Default::default(), args.json)?;
+        let undecided = code == leakhound_core::ExitCodes::OK
+            || code == leakhound_core::ExitCodes::INCONCLUSIVE;
+        if undecided && verdict == leakhound_core::Verdict::Leak {
+            return Ok(leakhound_core::ExitCodes::LEAK);
+        }
+    }
+    Ok(code)
 }
 
 /// Load (or rebuild) the report of the run in `dir`.
