@@ -23,6 +23,7 @@ fn build(dir: &Path) -> PathBuf {
         ])
         .arg(&exe)
         .arg(SRC)
+        .arg("-ldl")
         .status()
         .expect("gcc runs");
     assert!(st.success(), "gcc failed");
@@ -276,4 +277,37 @@ fn cxx_new_leak_is_attributed_to_the_function_that_calls_new_and_exceptions_pass
         site(&reps[0].sites, "thrower(int)").is_some_and(|s| s.live_bytes == 0),
         "{why:?}"
     );
+}
+
+#[test]
+fn dlopen_of_a_tls_module_while_threads_allocate_does_not_recurse_or_hang() {
+    // See: agent-notes.md (bytehound#131: malloc in __tls_get_addr after dlopen).
+    let work = tempfile::tempdir().unwrap();
+    let exe = build(work.path());
+    let module = work.path().join("tlsmod.so");
+    let st = Command::new("gcc")
+        .args(["-O2", "-g", "-fPIC", "-shared", "-o"])
+        .arg(&module)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/programs/tlsmod.c"
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out_dir = tempfile::tempdir().unwrap();
+    for _ in 0..3 {
+        let output = Command::new("timeout")
+            .arg("30")
+            .arg(&exe)
+            .arg("dlopen-tls")
+            .arg(&module)
+            .env("LD_PRELOAD", leakhound_native::agent_path().unwrap())
+            .env("LEAKHOUND_OUT", out_dir.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "ok\n");
+    }
+    assert!(load_dir(out_dir.path()).unwrap().iter().all(|p| p.at_exit));
 }

@@ -27,7 +27,7 @@ int main() {
         } catch (const std::exception &) {
             caught++;
         }
-        usleep(300);
+        usleep(700);
     }
     try {
         void *p = ::operator new(static_cast<size_t>(-1) / 2);

@@ -2,6 +2,7 @@
  * Usage: targets MODE   (known | thread | fork | realloc | forever)
  * Each mode prints "ok" on success; the expected leak counts are fixed constants below. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -69,7 +70,7 @@ static void *worker(void *arg) {
     for (int i = 0; i < THREAD_BLOCKS; i++) {
         thread_leak();
         churn();
-        pause_us(500);
+        pause_us(1000);
     }
     return NULL;
 }
@@ -147,6 +148,39 @@ static int reallocs(void) {
     return 0;
 }
 
+/* Threads allocate while a module with TLS is dlopen'ed, then touch its TLS (which makes glibc
+ * update the DTV, possibly calling malloc from __tls_get_addr) and allocate again. */
+static const char *tls_module;
+static volatile int stop_threads;
+static void *tls_worker(void *arg) {
+    (void)arg;
+    int (*touch)(int) = NULL;
+    for (int i = 0; !stop_threads || !touch; i++) {
+        char *p = malloc(48 + i % 64);
+        sink = p;
+        free(p);
+        if (!touch) {
+            void *h = dlopen(tls_module, RTLD_NOW | RTLD_NOLOAD);
+            if (h) touch = (int (*)(int))dlsym(h, "tlsmod_touch");
+        } else {
+            touch(i);
+        }
+    }
+    return NULL;
+}
+static int dlopen_tls(void) {
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, tls_worker, NULL);
+    pause_us(20000);
+    void *h = dlopen(tls_module, RTLD_NOW);
+    if (!h) { puts(dlerror()); return 1; }
+    pause_us(50000);
+    stop_threads = 1;
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    dlclose(h);
+    return 0;
+}
+
 static int forever(void) {
     for (;;) {
         leak_here();
@@ -162,6 +196,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(m, "fork")) rc = forked();
     else if (!strcmp(m, "realloc")) rc = reallocs();
     else if (!strcmp(m, "forever")) rc = forever();
+    else if (!strcmp(m, "dlopen-tls") && argc > 2) { tls_module = argv[2]; rc = dlopen_tls(); }
     if (rc == 0) puts("ok");
     return rc;
 }
