@@ -412,6 +412,9 @@ fn hint(f: &Finding) -> String {
     if path.contains("context.") {
         return "closure capturing request state: a long-lived closure keeps request objects alive through its context; drop the closure or copy only the fields it needs".into();
     }
+    if path.contains("class ") && (path.contains("Map") || path.contains("List")) {
+        return "static map never pruned: a collection in a static field gains entries per request and never loses them; remove entries when the work is done or bound it".into();
+    }
     if path.contains("Map") || path.contains("Set") || path.contains("table") {
         return "unbounded cache / map never pruned: entries are added per request and never deleted; bound it (LRU with a max size, TTL) or delete entries when done".into();
     }

@@ -161,7 +161,9 @@ impl HeapGraph {
         !(name.is_empty()
             || name.starts_with('(')
             || name.starts_with("system /")
-            || GENERIC_CLASSES.contains(&name))
+            || GENERIC_CLASSES.contains(&name)
+            || name.ends_with("[]")
+            || JAVA_PLATFORM.iter().any(|p| name.starts_with(p)))
     }
 
     /// Whether an edge counts for reachability (weak edges do not).
@@ -286,6 +288,22 @@ pub fn format_path(steps: &[PathStep]) -> String {
         .collect::<Vec<_>>()
         .join(" -> ")
 }
+
+/// Java platform packages (and their class objects): containers like `java.util.HashMap`
+/// never own growth; the user class holding them does.
+const JAVA_PLATFORM: &[&str] = &[
+    "java.",
+    "javax.",
+    "jdk.",
+    "sun.",
+    "com.sun.",
+    "class java.",
+    "class javax.",
+    "class jdk.",
+    "class sun.",
+    "class com.sun.",
+    "class@",
+];
 
 /// Built-in container and value classes that never count as the owner of growth: growth
 /// inside them is attributed to the nearest dominating domain object instead.

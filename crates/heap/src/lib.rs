@@ -5,7 +5,7 @@
 //! ([`retained`]), and compares two or more snapshots of one process ([`diff`]). Go pprof heap
 //! and goroutine profiles are compared per function / blocking site ([`pprof`]). It does no
 //! terminal output and knows nothing about the CLI; rendering lives in the `leakhound` binary.
-//! Not here yet: the Java HPROF reader (see `docs/diff.md`).
+//! Java HPROF dumps are read into the same graph ([`hprof`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -14,6 +14,7 @@ pub mod diff;
 pub mod dominators;
 pub mod error;
 pub mod graph;
+pub mod hprof;
 pub mod pprof;
 pub mod retained;
 pub mod v8;
@@ -27,7 +28,7 @@ pub use graph::HeapGraph;
 pub enum DumpFormat {
     /// A V8 `.heapsnapshot` (JSON whose first key is `snapshot`).
     V8,
-    /// A Java HPROF dump (`JAVA PROFILE 1.0.x`); recognised but not read yet.
+    /// A Java HPROF dump (`JAVA PROFILE 1.0.x`).
     Hprof,
     /// A Go pprof profile (gzip-compressed protobuf).
     Pprof,

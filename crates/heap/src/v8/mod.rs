@@ -104,10 +104,7 @@ pub fn read_path(path: &Path) -> Result<HeapGraph, HeapError> {
     let (format, reader) = open(path)?;
     match format {
         DumpFormat::V8 => read(reader, path),
-        DumpFormat::Hprof => Err(HeapError::Format {
-            path: path.to_owned(),
-            what: "Java HPROF dumps are recognised but not supported yet".into(),
-        }),
+        DumpFormat::Hprof => crate::hprof::read(reader, path),
         DumpFormat::Pprof => Err(HeapError::Format {
             path: path.to_owned(),
             what: "Go pprof profiles are recognised but not supported yet".into(),

@@ -2,5 +2,6 @@
 //! at many offsets (never a panic), and a real Node service with a leak and three traps.
 
 mod go_service;
+mod java_service;
 mod node_service;
 mod synthetic;
