@@ -109,6 +109,18 @@ struct Acc {
     best_live: u64,
 }
 
+/// Smallest net growth of a site's live bytes over the run for it to be listed as a suspect:
+/// 64 KiB. Below that a trend is real but not actionable (e.g. a bounded cache whose keys grow
+/// by a digit as request ids grow); such sites keep their `leak` verdict in the sites list.
+pub const MIN_SUSPECT_GROWTH: f64 = 64.0 * 1024.0;
+
+fn net_growth(s: &Series) -> f64 {
+    match (s.v.first(), s.v.last()) {
+        (Some(a), Some(b)) => b - a,
+        _ => 0.0,
+    }
+}
+
 /// 95 % Poisson interval for a count `k` (Wilson-Hilferty; exact enough for k >= 1).
 fn poisson_ci95(k: u64) -> [f64; 2] {
     const Z: f64 = 1.959_963_985;
@@ -236,7 +248,9 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> HeapReport {
     reports.sort_by(|a, b| b.live_bytes.cmp(&a.live_bytes).then(a.site.cmp(&b.site)));
     let mut suspects: Vec<SiteReport> = reports
         .iter()
-        .filter(|r| r.verdict.verdict == Verdict::Leak)
+        .filter(|r| {
+            r.verdict.verdict == Verdict::Leak && net_growth(&r.series) >= MIN_SUSPECT_GROWTH
+        })
         .cloned()
         .collect();
     suspects.sort_by(|a, b| {
