@@ -111,6 +111,17 @@ pub fn render_terminal(r: &HeapReport) -> String {
             " [no exit record: killed or still running; data up to the last snapshot]"
         }
     );
+    if let Some(mean) = r.sample_mean_bytes {
+        // Poisson sampling by bytes: P(no sample in B bytes) = exp(-B / mean).
+        let miss = |b: f64| (-b / mean as f64).exp() * 100.0;
+        let _ = writeln!(
+            out,
+            "  sampled: a leak totalling 256 KiB / 1 MiB / 4 MiB goes unsampled with probability {:.1} % / {:.1} % / {:.2} %",
+            miss(262_144.0),
+            miss(1_048_576.0),
+            miss(4_194_304.0)
+        );
+    }
     if r.dropped > 0 {
         let _ = writeln!(
             out,
