@@ -80,7 +80,15 @@ fn known_leak_is_suspect_one_with_exact_counts_and_cache_is_not() {
     assert_eq!(reps.len(), 1);
     let rep = &reps[0];
     assert!(rep.complete, "exit record written");
-    let top = rep.suspects.first().expect("a suspect");
+    let why: Vec<(String, String)> = rep
+        .sites
+        .iter()
+        .map(|s| (s.site.clone(), s.verdict.reason.clone()))
+        .collect();
+    let top = rep
+        .suspects
+        .first()
+        .unwrap_or_else(|| panic!("no suspect; {} snapshots; {why:?}", rep.snapshots));
     assert!(
         top.site.starts_with("leak_here (programs/targets.c:"),
         "{}",

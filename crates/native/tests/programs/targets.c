@@ -53,7 +53,7 @@ static int known(void) {
         if (i < 600) cache_fill(i); /* the cache fills during the first fifth ... */
         else if (i % 4 == 0) cache_fill(i); /* ... then only replaces entries */
         churn();
-        pause_us(500);
+        pause_us(1000);
     }
     for (int i = 0; i < SLOTS; i++) free(cache[i]);
     return 0;
