@@ -85,6 +85,13 @@ With 3+ snapshots a type is a leak only if it grows in every interval; growth on
 interval is warm-up (caches filling, lazily built tables). Exit: 1 leak, 0 none, 3 cannot tell
 (two snapshots), 2 bad input.")]
     Diff(DiffArgs),
+    /// Take a heap snapshot of a running process: Node (inspector, PID or 127.0.0.1:PORT),
+    /// Java (jcmd PID GC.heap_dump) or Go (pprof PORT: heap and goroutine profiles).
+    #[command(after_help = "Examples:
+  leakhound snapshot node 4242 -o s1.heapsnapshot
+  leakhound snapshot java 4243 -o s1.hprof
+  leakhound snapshot go 127.0.0.1:6060 -o heap1.pb.gz      # also writes heap1.pb.gz.goroutine.pb.gz")]
+    Snapshot(SnapshotArgs),
     /// Show a saved run again; re-judge it from samples.csv if leakhound was killed mid-run.
     #[command(after_help = "Examples:
   leakhound report leakhound-runs/20261125T101500Z
@@ -205,6 +212,25 @@ pub(crate) struct DiffArgs {
     /// Number of findings to show (leaks first).
     #[arg(long, default_value_t = 10)]
     pub(crate) top: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SnapshotArgs {
+    /// Runtime of the target.
+    #[arg(value_enum)]
+    pub(crate) kind: SnapshotKind,
+    /// PID (node, java) or pprof port / 127.0.0.1:PORT (go; node's inspector too).
+    pub(crate) target: String,
+    /// Output file.
+    #[arg(short, long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SnapshotKind {
+    Node,
+    Java,
+    Go,
 }
 
 #[derive(Debug, Args)]

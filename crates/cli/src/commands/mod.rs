@@ -16,6 +16,7 @@ mod load;
 mod present;
 mod report;
 mod run;
+mod snapshot;
 mod watch;
 
 /// Parse arguments and run the chosen command.
@@ -28,6 +29,7 @@ pub(crate) fn dispatch() -> anyhow::Result<u8> {
         Command::Analyze(a) => analyze::run(a, &out),
         Command::Report(a) => report::run(a, &out),
         Command::Diff(a) => diff::run(a, &out),
+        Command::Snapshot(a) => snapshot::run(a, &out),
         Command::Load(a) => load::run(a, &out),
         Command::Demo(a) => demo::run(a, &out),
         Command::DemoService(a) => demo_service::run(a),

@@ -1,0 +1,24 @@
+//! `leakhound snapshot node|java|go TARGET -o FILE`: take a heap snapshot of a running process.
+//!
+//! The work is in `leakhound_heap::capture`; this maps failures to exit 2 and prints the file.
+
+use leakhound_core::ExitCodes;
+use leakhound_heap::capture;
+
+use crate::args::{SnapshotArgs, SnapshotKind};
+use crate::errors::ExpectedError;
+use crate::output::Output;
+
+pub(crate) fn run(args: &SnapshotArgs, out: &Output) -> anyhow::Result<u8> {
+    let res = match args.kind {
+        SnapshotKind::Node => capture::node(&args.target, &args.out).map(|()| None),
+        SnapshotKind::Java => capture::java(&args.target, &args.out).map(|()| None),
+        SnapshotKind::Go => capture::go(&args.target, &args.out).map(Some),
+    };
+    let extra = res.map_err(|e| ExpectedError::usage(e.to_string()))?;
+    out.status(&format!("wrote {}", args.out.display()));
+    if let Some(g) = extra {
+        out.status(&format!("wrote {}", g.display()));
+    }
+    Ok(ExitCodes::OK)
+}
