@@ -183,7 +183,12 @@ fn analyse(path: &Path) -> Result<(Summary, Analysed), HeapError> {
             entry.0.count += 1;
         }
     }
-    let max_id = graph.id.iter().copied().max().unwrap_or(0);
+    // Largest id of a JS/Java object: VM-internal and synthetic nodes use other id ranges.
+    let max_id = (0..graph.node_count())
+        .filter(|&n| graph.kind[n] == NodeKind::Object)
+        .map(|n| graph.id[n])
+        .max()
+        .unwrap_or(0);
     let info = SnapshotInfo {
         path: path.to_owned(),
         nodes: graph.node_count() as u64,
