@@ -120,7 +120,11 @@ pub(crate) fn report_dir(dir: &Path, group_by: GroupBy, json: bool) -> anyhow::R
     std::fs::write(dir.join("heap.json"), &text)
         .map_err(|e| anyhow::anyhow!("failed to write heap.json: {e}"))?;
     if json {
-        println!("{text}");
+        // stdout carries one JSON document (the run report); the heap analysis is its own file.
+        eprintln!(
+            "leakhound: heap profile written to {}",
+            dir.join("heap.json").display()
+        );
     }
     if all.is_empty() {
         eprintln!(

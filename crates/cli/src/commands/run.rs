@@ -27,6 +27,7 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
         props.duration = load::sampling_duration(plan, props.duration);
     }
     let mut spec = ChildSpec::from_command(&args.command)?;
+    spec.stdout_to_stderr = props.json;
     let heap = super::heap_native::prepare(&args.heap)?;
     if let Some(h) = &heap {
         spec.env.extend(h.env.iter().cloned());

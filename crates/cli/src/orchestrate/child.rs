@@ -6,6 +6,7 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::thread;
@@ -24,6 +25,8 @@ pub(crate) struct ChildSpec {
     pub(crate) env: Vec<(OsString, OsString)>,
     /// Pipe the target's stdout to us instead of inheriting it.
     pub(crate) capture_stdout: bool,
+    /// Send the target's stdout to our stderr (with `--json`, stdout carries only our JSON).
+    pub(crate) stdout_to_stderr: bool,
 }
 
 impl ChildSpec {
@@ -36,6 +39,7 @@ impl ChildSpec {
             args: args.to_vec(),
             env: Vec::new(),
             capture_stdout: false,
+            stdout_to_stderr: false,
         })
     }
 }
@@ -57,6 +61,12 @@ impl Target {
             .process_group(0);
         if spec.capture_stdout {
             cmd.stdout(Stdio::piped());
+        } else if spec.stdout_to_stderr {
+            let err = std::io::stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| ExpectedError::usage(format!("cannot duplicate stderr: {e}")))?;
+            cmd.stdout(Stdio::from(err));
         }
         let child = cmd.spawn().map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => {

@@ -235,3 +235,18 @@ fn a_killed_leakhound_leaves_a_run_that_report_can_judge() {
         .code(2)
         .stderr(predicate::str::contains("is not a run directory"));
 }
+
+#[test]
+fn json_stdout_is_one_document_even_when_the_target_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakhound()
+        .args(["run", "--json", "--interval", "100ms", "--out"])
+        .arg(dir.path())
+        .args(["--", "sh", "-c", "echo hello from the target; sleep 1"])
+        .timeout(Duration::from_secs(30))
+        .assert();
+    let o = out.get_output();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is only JSON");
+    assert_eq!(v["schema_version"], 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("hello from the target"));
+}
