@@ -226,7 +226,18 @@ pub fn diff_snapshots(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffRepor
             "need at least two snapshots".into(),
         ));
     }
-    if crate::v8::open(&paths[0])?.0 == crate::DumpFormat::Pprof {
+    let first_format = crate::v8::open(&paths[0])?.0;
+    for p in &paths[1..] {
+        let f = crate::v8::open(p)?.0;
+        if f != first_format {
+            return Err(HeapError::Incompatible(format!(
+                "{} is a {f:?} dump but {} is {first_format:?}: compare snapshots of one process",
+                p.display(),
+                paths[0].display()
+            )));
+        }
+    }
+    if first_format == crate::DumpFormat::Pprof {
         return crate::pprof::diff(paths, opts);
     }
     let mut summaries = Vec::with_capacity(paths.len());

@@ -246,3 +246,24 @@ fn truncated_or_corrupt_files_are_errors_with_offsets_never_panics() {
         let _ = v8::read_path(&p);
     }
 }
+
+#[test]
+fn mixed_formats_and_too_few_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(
+        dir.path(),
+        "1.heapsnapshot",
+        &service(5, 0, 1000).json(),
+        false,
+    );
+    let h = dir.path().join("x.hprof");
+    std::fs::write(&h, b"JAVA PROFILE 1.0.2\0\0\0\0\x08").unwrap();
+    match diff_snapshots(&[a.clone(), h], &DiffOptions::default()) {
+        Err(HeapError::Incompatible(m)) => assert!(m.contains("x.hprof"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        diff_snapshots(&[a], &DiffOptions::default()),
+        Err(HeapError::Incompatible(_))
+    ));
+}
