@@ -22,8 +22,7 @@ pub mod writer;
 pub use header::{FORMAT_VERSION, HEADER_LEN, Header, MAGIC};
 pub use reader::{ReadError, Reader, Stream, read_stream};
 pub use record::{
-    Snapshot,
-    Config, EndOfProcess, MODE_EXACT, MODE_SAMPLED, ModuleMap, Record, SnapshotEntry, StackDef,
-    StackId, Tag,
+    Config, EndOfProcess, MODE_EXACT, MODE_SAMPLED, ModuleMap, Record, Snapshot, SnapshotEntry,
+    StackDef, StackId, Tag,
 };
 pub use writer::{BufferFull, Encoder};

@@ -6,7 +6,7 @@
 //! Regenerate (only together with a version bump) with `LEAKHOUND_REGEN_FIXTURE=1`.
 
 use leakhound_agent_format::{
-    Config, EndOfProcess, Encoder, FORMAT_VERSION, Header, ModuleMap, Record, SnapshotEntry,
+    Config, Encoder, EndOfProcess, FORMAT_VERSION, Header, ModuleMap, Record, SnapshotEntry,
     StackDef, StackId, read_stream,
 };
 
@@ -83,7 +83,10 @@ fn v1_fixture_reads_with_current_reader() {
     }
     let bytes = std::fs::read(FIXTURE).expect("fixture is checked in");
     let stream = read_stream(&bytes).expect("v1 fixture reads");
-    assert_eq!(FORMAT_VERSION, 1, "bump: add a reader for v1 and keep this test");
+    assert_eq!(
+        FORMAT_VERSION, 1,
+        "bump: add a reader for v1 and keep this test"
+    );
     assert_eq!(stream.header, Some(Header::new(4242)));
     assert_eq!(stream.records, expected());
     assert_eq!(stream.truncated_at, None);
