@@ -54,6 +54,22 @@ pub enum GroupClass {
     Intermittent,
 }
 
+impl GroupClass {
+    /// Classify a group by whether it grew in each interval between consecutive snapshots.
+    /// This is the rule of the whole diff: a leak grows in *every* interval; growth in the
+    /// first interval only is warm-up; `None` when it never grew (nothing to report).
+    pub fn from_growth(grows: &[bool]) -> Option<GroupClass> {
+        match grows {
+            [] => None,
+            [only] => only.then_some(GroupClass::Growing),
+            _ if grows.iter().all(|&g| g) => Some(GroupClass::Leak),
+            [first, rest @ ..] if *first && rest.iter().all(|&g| !g) => Some(GroupClass::WarmUp),
+            _ if grows.iter().any(|&g| g) => Some(GroupClass::Intermittent),
+            _ => None,
+        }
+    }
+}
+
 /// Size of one group in one snapshot.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct GroupSize {
@@ -263,7 +279,6 @@ pub fn diff_snapshots(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffRepor
             paths[0].display()
         )));
     }
-    let intervals = paths.len() - 1;
     let mut keys: Vec<&String> = summaries.iter().flat_map(|s| s.groups.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -285,19 +300,7 @@ pub fn diff_snapshots(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffRepor
             .map(|w| w[1].count as i64 - w[0].count as i64)
             .collect();
         let grows: Vec<bool> = bytes_delta.iter().map(|&d| d > MIN_GROWTH_BYTES).collect();
-        let class = if intervals == 1 {
-            if grows[0] {
-                GroupClass::Growing
-            } else {
-                continue;
-            }
-        } else if grows.iter().all(|&g| g) {
-            GroupClass::Leak
-        } else if grows[0] && grows[1..].iter().all(|&g| !g) {
-            GroupClass::WarmUp
-        } else if grows.iter().any(|&g| g) {
-            GroupClass::Intermittent
-        } else {
+        let Some(class) = GroupClass::from_growth(&grows) else {
             continue;
         };
         findings.push(Finding {
@@ -435,4 +438,33 @@ fn hint(f: &Finding) -> String {
         return "unbounded cache / map never pruned: entries are added per request and never deleted; bound it (LRU with a max size, TTL) or delete entries when done".into();
     }
     "collection never pruned: instances are kept in a long-lived collection; remove them when they are no longer needed or bound the collection".into()
+}
+
+#[cfg(test)]
+mod class_tests {
+    use super::GroupClass;
+
+    #[test]
+    fn growth_pattern_decides_the_class() {
+        assert_eq!(GroupClass::from_growth(&[true]), Some(GroupClass::Growing));
+        assert_eq!(GroupClass::from_growth(&[false]), None);
+        assert_eq!(
+            GroupClass::from_growth(&[true, true, true]),
+            Some(GroupClass::Leak)
+        );
+        assert_eq!(
+            GroupClass::from_growth(&[true, false, false]),
+            Some(GroupClass::WarmUp)
+        );
+        assert_eq!(
+            GroupClass::from_growth(&[false, true, false]),
+            Some(GroupClass::Intermittent)
+        );
+        assert_eq!(
+            GroupClass::from_growth(&[true, false, true]),
+            Some(GroupClass::Intermittent)
+        );
+        assert_eq!(GroupClass::from_growth(&[false, false]), None);
+        assert_eq!(GroupClass::from_growth(&[]), None);
+    }
 }

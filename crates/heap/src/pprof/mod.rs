@@ -219,19 +219,7 @@ pub fn diff(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffReport, HeapErr
                 }
             })
             .collect();
-        let class = if intervals == 1 {
-            if grows[0] {
-                GroupClass::Growing
-            } else {
-                continue;
-            }
-        } else if grows.iter().all(|&g| g) {
-            GroupClass::Leak
-        } else if grows[0] && grows[1..].iter().all(|&g| !g) {
-            GroupClass::WarmUp
-        } else if grows.iter().any(|&g| g) {
-            GroupClass::Intermittent
-        } else {
+        let Some(class) = GroupClass::from_growth(&grows) else {
             continue;
         };
         let last = gs
