@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod exit_code;
+pub mod heap_diff;
 pub mod load;
 pub mod metrics;
 pub mod report;
@@ -18,6 +19,7 @@ pub mod verdict;
 pub mod warnings;
 
 pub use exit_code::ExitCodes;
+pub use heap_diff::{HeapDiffRun, SnapshotTaken};
 pub use load::LoadSummary;
 pub use metrics::Metric;
 pub use report::{ProcessChange, RunInfo, RunReport, SCHEMA_VERSION, TargetOutcome};

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LoadSummary, Series, SeriesVerdict, Verdict, Warning};
+use crate::{HeapDiffRun, LoadSummary, Series, SeriesVerdict, Verdict, Warning};
 
 /// Version of every JSON document leakhound writes. Bumped only on incompatible changes;
 /// adding a field is compatible.
@@ -93,6 +93,9 @@ pub struct RunReport {
     /// The HTTP load driven during the run (`run --load`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<LoadSummary>,
+    /// Heap snapshots taken between load phases and their diff (`run --snapshots`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_diff: Option<HeapDiffRun>,
     /// The sampled data, for renderers only.
     #[serde(skip)]
     pub data: Vec<Series>,

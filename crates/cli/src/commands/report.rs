@@ -108,6 +108,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
         }],
         processes: Vec::new(),
         load: None,
+        heap_diff: None,
         data,
     })
 }

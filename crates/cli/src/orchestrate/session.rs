@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use leakhound_core::load::LoadSummary;
 use leakhound_core::{
-    Metric, ProcessChange, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Verdict,
+    HeapDiffRun, Metric, ProcessChange, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Verdict,
     Warning, format_bytes,
 };
 use leakhound_detect::DetectOptions;
@@ -58,6 +58,8 @@ pub(crate) struct Recording {
     pub(crate) elapsed_s: f64,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) processes: Vec<ProcessChange>,
+    /// Heap snapshots and their diff (`run --snapshots`), set by the caller before `conclude`.
+    pub(crate) heap_diff: Option<HeapDiffRun>,
 }
 
 /// Periodic work done between samples (e.g. reporting load), called with the elapsed seconds.
@@ -211,6 +213,7 @@ pub(crate) fn record(
         elapsed_s,
         warnings,
         processes: tracker.into_changes(),
+        heap_diff: None,
     })
 }
 
@@ -307,6 +310,7 @@ pub(crate) fn conclude(
         warnings,
         processes: rec.processes,
         load,
+        heap_diff: rec.heap_diff,
         data: rec.series,
     };
     if let Some(l) = &report.load {

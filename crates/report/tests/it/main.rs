@@ -67,6 +67,7 @@ fn fixture() -> RunReport {
             worst_s: 0.7,
         }],
         load: None,
+        heap_diff: None,
         processes: vec![
             ProcessChange {
                 pid: 4242,
