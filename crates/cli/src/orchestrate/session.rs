@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use leakhound_core::load::LoadSummary;
 use leakhound_core::{
-    HeapDiffRun, Metric, ProcessChange, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Verdict,
-    Warning, format_bytes,
+    HeapDiffRun, Metric, ProcessChange, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome,
+    Verdict, Warning, format_bytes,
 };
 use leakhound_detect::DetectOptions;
 use leakhound_sampler::Sampler;
