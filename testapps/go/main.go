@@ -5,7 +5,8 @@
 // map that is never pruned (heap leak, allocated in main.remember).
 // TRAPS (warm up, then flat): a bounded LRU-ish cache of 64 pages (main.renderPage), a table
 // built lazily on first use (main.buildTable), a ring buffer of 128 log lines (main.logLine).
-// /debug/pprof/* comes from net/http/pprof. The port is printed as "listening 127.0.0.1:PORT".
+// /debug/pprof/* comes from net/http/pprof. Port: $PORT (default: any free one), printed as
+// "listening 127.0.0.1:PORT".
 package main
 
 import (
@@ -78,7 +79,11 @@ func main() {
 	runtime.MemProfileRate = 4096
 	http.HandleFunc("/work", work)
 	http.HandleFunc("/quit", func(w http.ResponseWriter, r *http.Request) { os.Exit(0) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "0"
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
 	if err != nil {
 		panic(err)
 	}

@@ -4,7 +4,7 @@
 // into a static map of SessionRegistry that is never pruned.
 // TRAPS (warm up, then flat): PageCache, an LRU bounded to 64 pages (LinkedHashMap with
 // removeEldestEntry); CountryTable, built lazily on first use; LogRing, a 128-slot ring buffer.
-// GET /quit exits. The port is printed as "listening 127.0.0.1:PORT"; heap dumps are taken
+// GET /quit exits. Port: $PORT (default: any free one), printed as "listening 127.0.0.1:PORT"; heap dumps are taken
 // from outside with `jcmd PID GC.heap_dump FILE`.
 import com.sun.net.httpserver.HttpServer;
 import java.io.OutputStream;
@@ -56,7 +56,8 @@ public class LeakService {
     }
 
     public static void main(String[] args) throws Exception {
-        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+        int port = Integer.parseInt(System.getenv().getOrDefault("PORT", "0"));
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 64);
         server.createContext("/work", ex -> {
             String q = ex.getRequestURI().getQuery();
             int id = q != null && q.startsWith("id=") ? Integer.parseInt(q.substring(3)) : 0;

@@ -60,7 +60,7 @@ pub(crate) enum Command {
 
 Writes a run directory (default leakhound-runs/<timestamp>/) with samples.csv, run.json and
 verdict.json. Ctrl-C stops the target and still writes the verdict of what was recorded.")]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Sample an already running process tree and judge whether it leaks.
     #[command(after_help = "Examples:
   leakhound watch 4242 --duration 30m
@@ -153,6 +153,8 @@ pub(crate) struct RunArgs {
     pub(crate) load: RunLoadArgs,
     #[command(flatten)]
     pub(crate) heap: HeapArgs,
+    #[command(flatten)]
+    pub(crate) snapshots: RunSnapshotArgs,
     /// The command to run, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub(crate) command: Vec<String>,
@@ -172,6 +174,26 @@ pub(crate) struct HeapArgs {
     /// How heap stacks are grouped into sites: function, line, or stack:N.
     #[arg(long, default_value = "line", value_name = "GROUP")]
     pub(crate) group_by: String,
+}
+
+/// Heap snapshots between load phases (`run --snapshots`, see docs/snapshots.md).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Heap snapshots (run --snapshots node|java|go --load …)")]
+pub(crate) struct RunSnapshotArgs {
+    /// Take a heap snapshot of the target before the load and after each load phase, diff
+    /// them and add the findings to the report: node (inspector), java (jcmd), go (pprof).
+    /// Needs --load or --scenario; a single constant load is cut into --snapshot-phases.
+    #[arg(long, value_enum, value_name = "RUNTIME")]
+    pub(crate) snapshots: Option<SnapshotKind>,
+    /// Go: where net/http/pprof answers [default: the load target's http://HOST:PORT/debug/pprof].
+    #[arg(long, value_name = "URL")]
+    pub(crate) pprof_url: Option<String>,
+    /// Pause without requests after each load phase, while its snapshot is taken.
+    #[arg(long, value_parser = parse_duration, default_value = "3s")]
+    pub(crate) snapshot_pause: Duration,
+    /// Load phases at least (each ends with a snapshot); fewer stages are split equally.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub(crate) snapshot_phases: usize,
 }
 
 #[derive(Debug, Args)]

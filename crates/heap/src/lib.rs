@@ -18,6 +18,7 @@ pub mod graph;
 pub mod hprof;
 pub mod pprof;
 pub mod retained;
+pub mod run_snapshots;
 pub mod v8;
 
 pub use diff::{DiffOptions, DiffReport, Finding, GroupClass, diff_snapshots};

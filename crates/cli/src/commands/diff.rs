@@ -49,7 +49,7 @@ fn signed_bytes(d: i64) -> String {
     }
 }
 
-fn write_text(r: &DiffReport, out: &Output, w: &mut impl Write) -> io::Result<()> {
+pub(crate) fn write_text(r: &DiffReport, out: &Output, w: &mut dyn Write) -> io::Result<()> {
     for (i, s) in r.snapshots.iter().enumerate() {
         writeln!(
             w,
@@ -87,12 +87,15 @@ fn write_text(r: &DiffReport, out: &Output, w: &mut impl Write) -> io::Result<()
             counts.join(" → "),
             cdeltas.join(", ")
         )?;
-        writeln!(
-            w,
-            "   bytes:  {}  (per interval {})",
-            bytes.join(" → "),
-            deltas.join(", ")
-        )?;
+        // Goroutine profiles count goroutines only: no bytes line of zeros.
+        if f.sizes.iter().any(|s| s.bytes > 0) {
+            writeln!(
+                w,
+                "   bytes:  {}  (per interval {})",
+                bytes.join(" → "),
+                deltas.join(", ")
+            )?;
+        }
         if f.sample_retained > 0 {
             writeln!(
                 w,

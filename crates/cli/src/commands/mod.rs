@@ -16,6 +16,7 @@ mod load;
 mod present;
 mod report;
 mod run;
+mod run_snapshots;
 mod snapshot;
 mod watch;
 

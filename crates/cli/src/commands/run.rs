@@ -22,15 +22,23 @@ const SIGTERM: i32 = 15;
 pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     let mut props = SamplingProps::try_from(&args.sampling)?;
     // Load (issue #5): validated before the target starts; a scenario sets the duration.
-    let load_plan = load::run_plan(&args.load, props.duration)?;
+    let mut load_plan = load::run_plan(&args.load, props.duration)?;
     if let Some(plan) = &load_plan {
         props.duration = load::sampling_duration(plan, props.duration);
+    }
+    // Heap snapshots between load phases (issue #7): phases and pauses go into the plan.
+    let snapshots = super::run_snapshots::prepare(&args.snapshots, load_plan.as_mut())?;
+    if let Some(s) = &snapshots {
+        props.duration = Some(s.sampling);
     }
     let mut spec = ChildSpec::from_command(&args.command)?;
     spec.stdout_to_stderr = props.json;
     let heap = super::heap_native::prepare(&args.heap)?;
     if let Some(h) = &heap {
         spec.env.extend(h.env.iter().cloned());
+    }
+    if let Some(s) = &snapshots {
+        spec.env.extend(s.env.iter().cloned());
     }
     let interrupts = Interrupts::register()?;
     let mut target = Target::spawn(&spec)?;
@@ -64,14 +72,19 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
             )));
         }
     };
+    let mut snaps = None;
     let running_load = match load_plan {
         Some(plan) => {
             load::wait_ready(&args.load, &plan, &mut target, out)?;
-            Some(load::RunningLoad::start(plan, out)?)
+            let baseline = snapshots.map(|s| s.baseline(pid, &session.dir, out));
+            let started = std::time::Instant::now();
+            let l = load::RunningLoad::start(plan, out)?;
+            snaps = baseline.map(|b| b.schedule(started, out));
+            Some(l)
         }
         None => None,
     };
-    let rec = session::record(
+    let mut rec = session::record(
         &mut sampler,
         Some(&mut target),
         &props,
@@ -82,6 +95,8 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     )?;
     // Stop the load before the target, so its shutdown is not counted as load errors.
     let load = running_load.map(|l| l.finish(&rec.series)).transpose()?;
+    // The snapshot in progress finishes before the target is stopped.
+    let snaps = snaps.map(|s| s.join(rec.ended != Ended::Duration));
     match rec.ended {
         Ended::Interrupted(sig) => {
             out.status("leakhound: interrupted; stopping the target and judging what was recorded");
@@ -94,7 +109,21 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
             target.poll();
         }
     }
+    let heap_diff = snaps.map(|s| s.diff(out));
+    rec.heap_diff = heap_diff.as_ref().map(|h| h.run.clone());
     let code = finish(&session, rec, &mut target, &props, out, &spec.program, load)?;
+    let code = match &heap_diff {
+        Some(h) => {
+            if !props.json {
+                h.print(out, &mut std::io::stdout().lock())?;
+            }
+            for e in &h.run.errors {
+                eprintln!("error: run --snapshots: {e}");
+            }
+            h.exit_code(code)
+        }
+        None => code,
+    };
     if let Some(h) = &heap {
         let verdict = super::heap_native::conclude(h, &session.dir, props.json)?;
         let undecided = code == ExitCodes::OK || code == ExitCodes::INCONCLUSIVE;
