@@ -18,6 +18,7 @@ use crate::dominators::{self, NONE};
 use crate::error::HeapError;
 use crate::graph::{HeapGraph, NodeKind, PathStep, format_path};
 use crate::retained;
+use crate::v8::ReadOptions;
 
 /// Version of the JSON document produced from [`DiffReport`].
 pub const SCHEMA_VERSION: u32 = 1;
@@ -162,17 +163,23 @@ struct Analysed {
     idom: Vec<u32>,
 }
 
-fn analyse(path: &Path) -> Result<(Summary, Analysed), HeapError> {
-    let graph = crate::load(path)?;
+/// Reads one snapshot and sums it per group. Only the last snapshot is read with detail (edge
+/// names, locations) and keeps its graph for retainer paths; the others are dropped as soon as
+/// their totals are known, so memory follows the largest file, not the sum of all.
+fn analyse(path: &Path, opts: &ReadOptions) -> Result<(Summary, Option<Analysed>), HeapError> {
+    let graph = crate::v8::read_path_with(path, opts)?;
     let dom = dominators::compute(&graph);
-    let retained = retained::compute(&graph, &dom);
+    let retained = opts.detail.then(|| retained::compute(&graph, &dom));
     let mut owner = vec![NONE; graph.node_count()];
     let mut groups: FxHashMap<String, (GroupSize, bool)> = FxHashMap::default();
     let mut reachable_bytes = 0u64;
-    let mut class_cache: FxHashMap<(NodeKind, u32), String> = FxHashMap::default();
+    // Group of each (kind, name) pair: node names are interned, so this stays small.
+    let mut class_cache: FxHashMap<(NodeKind, u32), usize> = FxHashMap::default();
+    let mut sizes: Vec<(String, GroupSize, bool)> = Vec::new();
     for &v in &dom.rpo {
         let vi = v as usize;
-        reachable_bytes += graph.self_size[vi];
+        let size = graph.size(v);
+        reachable_bytes += size;
         owner[vi] = if graph.is_domain(v) {
             v
         } else {
@@ -188,42 +195,43 @@ fn analyse(path: &Path) -> Result<(Summary, Analysed), HeapError> {
             (owner[vi], true)
         };
         let kn = key_node as usize;
-        let key = class_cache
+        let gi = *class_cache
             .entry((graph.kind[kn], graph.name[kn]))
-            .or_insert_with(|| graph.class_of(key_node));
-        let entry = groups
-            .entry(key.clone())
-            .or_insert((GroupSize::default(), domain));
-        entry.0.bytes += graph.self_size[vi];
+            .or_insert_with(|| {
+                sizes.push((graph.class_of(key_node), GroupSize::default(), domain));
+                sizes.len() - 1
+            });
+        let entry = &mut sizes[gi];
+        entry.1.bytes += size;
         if !domain || owner[vi] == v {
-            entry.0.count += 1;
+            entry.1.count += 1;
         }
     }
-    // Largest id of a JS/Java object: VM-internal and synthetic nodes use other id ranges.
-    let max_id = (0..graph.node_count())
-        .filter(|&n| graph.kind[n] == NodeKind::Object)
-        .map(|n| graph.id[n])
-        .max()
-        .unwrap_or(0);
+    // Two (kind, name) pairs can share a class (`(closure)`, `(string)`, …): merge them. The
+    // domain flag is the one of the first pair seen, as before.
+    for (key, size, domain) in sizes {
+        let entry = groups.entry(key).or_insert((GroupSize::default(), domain));
+        entry.0.bytes += size.bytes;
+        entry.0.count += size.count;
+    }
     let info = SnapshotInfo {
         path: path.to_owned(),
         nodes: graph.node_count() as u64,
-        edges: graph.edge_count() as u64,
+        edges: graph.file_edges,
         reachable_bytes,
     };
-    Ok((
-        Summary {
-            groups,
-            info,
-            max_id,
-        },
-        Analysed {
-            graph,
-            owner,
-            retained,
-            idom: dom.idom,
-        },
-    ))
+    let summary = Summary {
+        groups,
+        info,
+        max_id: graph.max_object_id,
+    };
+    let analysed = retained.map(|retained| Analysed {
+        graph,
+        owner,
+        retained,
+        idom: dom.idom,
+    });
+    Ok((summary, analysed))
 }
 
 /// VM-internal nodes (code, maps, synthetic roots) are not something a service leaks by
@@ -256,13 +264,17 @@ pub fn diff_snapshots(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffRepor
     if first_format == crate::DumpFormat::Pprof {
         return crate::pprof::diff(paths, opts);
     }
-    let mut summaries = Vec::with_capacity(paths.len());
+    let mut summaries: Vec<Summary> = Vec::with_capacity(paths.len());
     let mut last: Option<Analysed> = None;
     for (i, p) in paths.iter().enumerate() {
-        let (s, a) = analyse(p)?;
+        let opts = ReadOptions {
+            detail: i + 1 == paths.len(),
+            new_above: summaries.first().map_or(u64::MAX, |s| s.max_id),
+        };
+        let (s, a) = analyse(p, &opts)?;
         summaries.push(s);
-        if i + 1 == paths.len() {
-            last = Some(a);
+        if a.is_some() {
+            last = a;
         }
     }
     let Some(last) = last else {
@@ -334,7 +346,7 @@ pub fn diff_snapshots(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffRepor
             .then(a.type_name.cmp(&b.type_name))
     });
     findings.truncate(opts.top);
-    explain(&mut findings, &last, first_max_id);
+    explain(&mut findings, &last);
     let any_leak = findings.iter().any(|f| f.class == GroupClass::Leak);
     let any_growing = findings.iter().any(|f| f.class == GroupClass::Growing);
     let (verdict, caveat) = if any_leak {
@@ -357,7 +369,7 @@ pub fn diff_snapshots(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffRepor
 }
 
 /// Adds a representative instance, its retainer path, location and a fix hint to findings.
-fn explain(findings: &mut [Finding], a: &Analysed, first_max_id: u64) {
+fn explain(findings: &mut [Finding], a: &Analysed) {
     let g = &a.graph;
     let parents = g.bfs_parents();
     // Representative per group: the newest-allocated (id above the first snapshot's) instance
@@ -385,7 +397,7 @@ fn explain(findings: &mut [Finding], a: &Analysed, first_max_id: u64) {
         else {
             continue;
         };
-        let cand = (g.id[vi] > first_max_id, a.retained[vi], v);
+        let cand = (g.newer.get(vi), a.retained[vi], v);
         if best[fi].is_none_or(|b| (cand.0, cand.1) > (b.0, b.1)) {
             best[fi] = Some(cand);
         }
@@ -397,10 +409,10 @@ fn explain(findings: &mut [Finding], a: &Analysed, first_max_id: u64) {
             f.retainer_path = Some(format_path(&steps));
             f.path_steps = steps;
         }
-        f.location = g.locations.get(&node).map(ToString::to_string);
+        f.location = g.location(node).map(|l| l.to_string());
         f.grows_via = g
             .edges(node)
-            .filter(|&e| g.is_strong(e) && a.idom[g.edge_to[e] as usize] == node)
+            .filter(|&e| a.idom[g.edge_to[e] as usize] == node)
             .max_by_key(|&e| (a.retained[g.edge_to[e] as usize], std::cmp::Reverse(e)))
             .filter(|&e| a.retained[g.edge_to[e] as usize] > 0)
             .map(|e| {

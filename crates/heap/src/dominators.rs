@@ -1,10 +1,10 @@
-//! Immediate dominators of the heap graph, rooted at node 0, over strong edges only.
+//! Immediate dominators of the heap graph, rooted at node 0 (the graph holds strong edges only).
 //!
 //! Algorithm: Cooper, Harvey & Kennedy, "A Simple, Fast Dominance Algorithm" (2001): iterate
 //! `idom(b) = intersect(processed preds)` in reverse postorder until nothing changes. On heap
 //! graphs (mostly tree-like) it converges in a few passes. Unreachable nodes get [`NONE`].
 
-use crate::graph::HeapGraph;
+use crate::graph::{BitVec, HeapGraph};
 
 /// Marker for "no dominator" (the root and unreachable nodes).
 pub const NONE: u32 = u32::MAX;
@@ -26,115 +26,114 @@ impl Dominators {
 }
 
 /// Computes dominators; see the module docs.
+///
+/// Memory beyond the graph: four `u32` per node (postorder numbers, reverse postorder,
+/// predecessor offsets, immediate dominators), one `u32` per edge (predecessors) and a bit per
+/// node; the predecessor lists are freed before returning.
 pub fn compute(g: &HeapGraph) -> Dominators {
     let n = g.node_count();
-    // Postorder by iterative DFS.
-    let mut po_num = vec![NONE; n];
-    let mut order: Vec<u32> = Vec::with_capacity(n);
-    let mut visited = vec![false; n];
-    let mut stack: Vec<(u32, usize)> = Vec::new();
-    if n > 0 {
-        visited[0] = true;
-        stack.push((0, g.edges(0).start));
+    if n == 0 {
+        return Dominators {
+            idom: Vec::new(),
+            rpo: Vec::new(),
+        };
     }
+    // Postorder by iterative DFS; `rpo` collects the postorder and is reversed below.
+    let mut po_num = vec![NONE; n];
+    let mut rpo: Vec<u32> = Vec::with_capacity(n);
+    let mut visited = BitVec::zeros(n);
+    let mut stack: Vec<(u32, u32)> = Vec::new();
+    visited.set(0);
+    stack.push((0, g.first_edge[0]));
     while let Some(top) = stack.last_mut() {
         let (v, ref mut next) = *top;
-        let end = g.edges(v).end;
-        let mut pushed = false;
+        let end = g.first_edge[v as usize + 1];
+        let mut pushed = None;
         while *next < end {
-            let e = *next;
+            let t = g.edge_to[*next as usize];
             *next += 1;
-            if !g.is_strong(e) {
-                continue;
-            }
-            let t = g.edge_to[e];
-            if !visited[t as usize] {
-                visited[t as usize] = true;
-                stack.push((t, g.edges(t).start));
-                pushed = true;
+            if visited.set(t as usize) {
+                pushed = Some(t);
                 break;
             }
         }
-        if !pushed {
-            po_num[v as usize] = order.len() as u32;
-            order.push(v);
-            stack.pop();
+        match pushed {
+            Some(t) => stack.push((t, g.first_edge[t as usize])),
+            None => {
+                po_num[v as usize] = rpo.len() as u32;
+                rpo.push(v);
+                stack.pop();
+            }
         }
     }
-    // Predecessors (strong edges between reachable nodes), in CSR form.
+    drop(stack);
+    rpo.reverse();
+    // Predecessors (edges between reachable nodes), in CSR form. `pred_start[t + 1]` counts
+    // first; after the prefix sum, filling uses `pred_start[t]` as the cursor of `t`, which
+    // leaves it at the start of `t + 1`; shifting right by one restores the starts.
     let mut pred_start = vec![0u32; n + 1];
-    for v in 0..n as u32 {
-        if !visited[v as usize] {
-            continue;
-        }
+    for &v in &rpo {
         for e in g.edges(v) {
-            if g.is_strong(e) {
-                pred_start[g.edge_to[e] as usize + 1] += 1;
-            }
+            pred_start[g.edge_to[e] as usize + 1] += 1;
         }
     }
     for i in 0..n {
         pred_start[i + 1] += pred_start[i];
     }
-    let mut fill = pred_start.clone();
     let mut preds = vec![0u32; pred_start[n] as usize];
-    for v in 0..n as u32 {
-        if !visited[v as usize] {
-            continue;
-        }
+    for &v in &rpo {
         for e in g.edges(v) {
-            if g.is_strong(e) {
-                let t = g.edge_to[e] as usize;
-                preds[fill[t] as usize] = v;
-                fill[t] += 1;
-            }
+            let t = g.edge_to[e] as usize;
+            preds[pred_start[t] as usize] = v;
+            pred_start[t] += 1;
         }
     }
-    drop(fill);
-    drop(visited);
-    let rpo: Vec<u32> = order.iter().rev().copied().collect();
-    drop(order);
-    // idom stored as postorder numbers while iterating.
-    let mut idom_po = vec![NONE; n];
-    if n > 0 {
-        idom_po[0] = po_num[0];
+    for i in (1..=n).rev() {
+        pred_start[i] = pred_start[i - 1];
     }
+    pred_start[0] = 0;
+    drop(visited);
+    // idom stored as postorder numbers while iterating.
+    let mut idom = vec![NONE; n];
+    idom[0] = po_num[0];
     let mut changed = true;
     while changed {
         changed = false;
         for &b in rpo.iter().skip(1) {
             let mut new_idom = NONE;
             for &p in &preds[pred_start[b as usize] as usize..pred_start[b as usize + 1] as usize] {
-                if idom_po[p as usize] == NONE {
+                if idom[p as usize] == NONE {
                     continue;
                 }
                 let pp = po_num[p as usize];
                 new_idom = if new_idom == NONE {
                     pp
                 } else {
-                    intersect(&idom_po, &rpo, n, pp, new_idom)
+                    intersect(&idom, &rpo, pp, new_idom)
                 };
             }
-            if new_idom != idom_po[b as usize] {
-                idom_po[b as usize] = new_idom;
+            if new_idom != idom[b as usize] {
+                idom[b as usize] = new_idom;
                 changed = true;
             }
         }
     }
-    // Convert postorder numbers back to node indices.
+    drop(preds);
+    drop(pred_start);
+    drop(po_num);
+    // Convert postorder numbers back to node indices, in place.
     let total = rpo.len();
-    let node_of_po = |po: u32| rpo[total - 1 - po as usize];
-    let mut idom = vec![NONE; n];
+    idom[0] = NONE;
     for &b in rpo.iter().skip(1) {
-        let d = idom_po[b as usize];
+        let d = idom[b as usize];
         if d != NONE {
-            idom[b as usize] = node_of_po(d);
+            idom[b as usize] = rpo[total - 1 - d as usize];
         }
     }
     Dominators { idom, rpo }
 }
 
-fn intersect(idom_po: &[u32], rpo: &[u32], _n: usize, mut a: u32, mut b: u32) -> u32 {
+fn intersect(idom_po: &[u32], rpo: &[u32], mut a: u32, mut b: u32) -> u32 {
     let total = rpo.len();
     let node_of_po = |po: u32| rpo[total - 1 - po as usize] as usize;
     while a != b {

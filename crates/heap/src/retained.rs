@@ -10,7 +10,7 @@ use crate::graph::HeapGraph;
 pub fn compute(g: &HeapGraph, d: &Dominators) -> Vec<u64> {
     let mut retained = vec![0u64; g.node_count()];
     for &v in &d.rpo {
-        retained[v as usize] = g.self_size[v as usize];
+        retained[v as usize] = g.size(v);
     }
     for &v in d.rpo.iter().rev() {
         let p = d.idom[v as usize];

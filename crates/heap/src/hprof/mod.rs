@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::HeapError;
 use crate::graph::{EdgeKind, HeapGraph, NodeKind};
+use crate::v8::ReadOptions;
 
 struct Cur<'a> {
     b: &'a [u8],
@@ -88,21 +89,21 @@ struct ClassInfo {
 const HEADER: u64 = 16;
 
 /// Reads an HPROF dump from a decompressed reader; `path` is used in errors.
-pub fn read(mut r: impl Read, path: &Path) -> Result<HeapGraph, HeapError> {
+pub fn read(mut r: impl Read, path: &Path, opts: &ReadOptions) -> Result<HeapGraph, HeapError> {
     let mut buf = Vec::new();
     r.read_to_end(&mut buf).map_err(|e| HeapError::Malformed {
         path: path.to_owned(),
         offset: buf.len() as u64,
         what: format!("read error ({e})"),
     })?;
-    parse(&buf).map_err(|(offset, what)| HeapError::Malformed {
+    parse(&buf, opts).map_err(|(offset, what)| HeapError::Malformed {
         path: path.to_owned(),
         offset: offset as u64,
         what,
     })
 }
 
-fn parse(b: &[u8]) -> R<HeapGraph> {
+fn parse(b: &[u8], opts: &ReadOptions) -> R<HeapGraph> {
     let nul = b
         .iter()
         .position(|&c| c == 0)
@@ -166,16 +167,16 @@ fn parse(b: &[u8]) -> R<HeapGraph> {
         if let Some(&i) = interned.get(s) {
             return i;
         }
-        g.strings.push(s.to_owned());
-        let i = (g.strings.len() - 1) as u32;
+        let i = g.strings.len() as u32;
+        if !g.strings.push(s) {
+            return 0;
+        }
         interned.insert(s.to_owned(), i);
         i
     };
     let root_name = intern(&mut g, "(GC roots)");
-    g.kind.push(NodeKind::Synthetic);
-    g.name.push(root_name);
-    g.id.push(0);
-    g.self_size.push(0);
+    g.push_node(NodeKind::Synthetic, root_name, 0);
+    g.newer.push(false);
     let mut index: FxHashMap<u64, u32> = FxHashMap::default();
     let mut roots: Vec<u64> = Vec::new();
     let mut objects: Vec<(usize, u8)> = Vec::new(); // (offset of sub-record body, tag)
@@ -330,10 +331,9 @@ fn parse(b: &[u8]) -> R<HeapGraph> {
         let ni = g.kind.len() as u32;
         index.insert(oid, ni);
         let nm = intern(&mut g, &name);
-        g.kind.push(NodeKind::Object);
-        g.name.push(nm);
-        g.id.push(oid);
-        g.self_size.push(size);
+        g.push_node(NodeKind::Object, nm, size);
+        g.newer.push(oid > opts.new_above);
+        g.max_object_id = g.max_object_id.max(oid);
     }
     // Pass 2c: edges, node by node (CSR order): root first, then objects in node order.
     g.first_edge.push(0);
@@ -414,5 +414,6 @@ fn parse(b: &[u8]) -> R<HeapGraph> {
         }
         g.first_edge.push(g.edge_to.len() as u32);
     }
+    g.file_edges = g.edge_to.len() as u64;
     Ok(g)
 }

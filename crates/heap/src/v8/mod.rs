@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::DumpFormat;
 use crate::error::HeapError;
-use crate::graph::{EdgeKind, HeapGraph, Location, NodeKind};
+use crate::graph::{BitVec, EdgeKind, HeapGraph, NodeKind, RawLocation};
 use scan::{ScanError, Scanner};
 
 #[derive(Deserialize)]
@@ -99,23 +99,23 @@ fn read_prefix(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Reads a V8 heap snapshot file (plain or gzip) into a graph.
+/// Reads a V8 heap snapshot or HPROF file (plain or gzip) into a graph, with all detail.
 pub fn read_path(path: &Path) -> Result<HeapGraph, HeapError> {
+    read_path_with(path, &ReadOptions::default())
+}
+
+/// Like [`read_path`], keeping only what `opts` asks for.
+pub fn read_path_with(path: &Path, opts: &ReadOptions) -> Result<HeapGraph, HeapError> {
     let (format, reader) = open(path)?;
     match format {
-        DumpFormat::V8 => read(reader, path),
-        DumpFormat::Hprof => crate::hprof::read(reader, path),
+        DumpFormat::V8 => read_with(reader, path, opts),
+        DumpFormat::Hprof => crate::hprof::read(reader, path, opts),
         DumpFormat::Pprof => Err(HeapError::Format {
             path: path.to_owned(),
             what: "Go pprof profiles are recognised but not supported yet".into(),
         }),
     }
 }
-
-/// Largest count taken from the (untrusted) header or node table for up-front reservation;
-/// beyond it the columns grow as values actually arrive, so a corrupt count cannot make the
-/// reader allocate gigabytes before noticing. 8 M covers typical multi-hundred-MB snapshots.
-const MAX_RESERVE: u64 = 8 << 20;
 
 /// Column positions of the fields this reader uses.
 struct Layout {
@@ -210,25 +210,60 @@ impl Layout {
     }
 }
 
+/// What a reader keeps besides the graph structure and node classes.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadOptions {
+    /// Keep edge names and kinds, source locations and the strings they need (for retainer
+    /// paths and hints). Without it the graph is enough for dominators and per-class totals
+    /// only, and takes about half the memory.
+    pub detail: bool,
+    /// Object ids above this are flagged in [`HeapGraph::newer`].
+    pub new_above: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            detail: true,
+            new_above: u64::MAX,
+        }
+    }
+}
+
 /// Reads a decompressed V8 snapshot stream; `path` is only used in errors.
 pub fn read(reader: impl Read, path: &Path) -> Result<HeapGraph, HeapError> {
+    read_with(reader, path, &ReadOptions::default())
+}
+
+/// Like [`read`], keeping only what `opts` asks for.
+pub fn read_with(
+    reader: impl Read,
+    path: &Path,
+    opts: &ReadOptions,
+) -> Result<HeapGraph, HeapError> {
     let mut sc = Scanner::new(reader);
     let conv = |e: ScanError| HeapError::Malformed {
         path: path.to_owned(),
         offset: e.offset,
         what: e.what,
     };
-    read_inner(&mut sc, path).map_err(conv)
+    read_inner(&mut sc, opts).map_err(conv)
 }
 
-fn read_inner<R: Read>(sc: &mut Scanner<R>, path: &Path) -> Result<HeapGraph, ScanError> {
-    let _ = path;
+/// Reserves room for `n` more items when the allocator agrees; a corrupt count that is too
+/// large is simply not reserved (the columns then grow as values actually arrive).
+fn reserve<T>(v: &mut Vec<T>, n: u64) {
+    if let Ok(n) = usize::try_from(n) {
+        let _ = v.try_reserve_exact(n);
+    }
+}
+
+fn read_inner<R: Read>(sc: &mut Scanner<R>, opts: &ReadOptions) -> Result<HeapGraph, ScanError> {
     let mut g = HeapGraph::default();
     let mut layout: Option<Layout> = None;
     let mut header_counts = (None, None);
-    let mut edge_counts: Vec<u32> = Vec::new();
-    let mut raw_locations: Vec<[u64; 4]> = Vec::new();
-    let (mut have_nodes, mut have_edges, mut have_strings) = (false, false, false);
+    let (mut have_nodes, mut have_edges, mut have_strings, mut have_locations) =
+        (false, false, false, false);
     let mut key = String::new();
     sc.expect(b'{')?;
     sc.skip_ws()?;
@@ -240,6 +275,9 @@ fn read_inner<R: Read>(sc: &mut Scanner<R>, path: &Path) -> Result<HeapGraph, Sc
         sc.expect(b':')?;
         match key.as_str() {
             "snapshot" => {
+                if layout.is_some() {
+                    return sc.err("duplicate 'snapshot'");
+                }
                 let at = sc.offset();
                 let mut raw = Vec::new();
                 sc.capture_value(&mut raw)?;
@@ -255,38 +293,49 @@ fn read_inner<R: Read>(sc: &mut Scanner<R>, path: &Path) -> Result<HeapGraph, Sc
                 let Some(l) = layout.as_ref() else {
                     return sc.err("'nodes' before 'snapshot'");
                 };
+                if have_nodes {
+                    return sc.err("duplicate 'nodes'");
+                }
                 let mut col = 0usize;
                 let mut row = [0u64; 16];
                 if l.node_width == 0 || l.node_width > row.len() {
                     return sc.err("unsupported node field count");
                 }
                 if let Some(n) = header_counts.0 {
-                    let n = n.min(MAX_RESERVE) as usize;
-                    g.kind.reserve_exact(n);
-                    g.name.reserve_exact(n);
-                    g.id.reserve_exact(n);
-                    g.self_size.reserve_exact(n);
-                    edge_counts.reserve_exact(n);
+                    reserve(&mut g.kind, n);
+                    reserve(&mut g.name, n);
+                    reserve(&mut g.self_size, n);
+                    reserve(&mut g.first_edge, n.saturating_add(1));
+                    g.newer.reserve(usize::try_from(n).unwrap_or(0));
                 }
                 let mut bad: Option<&'static str> = None;
+                let mut max_id = 0u64;
                 sc.int_array(|v| {
                     row[col] = v;
                     col += 1;
                     if col == l.node_width {
                         col = 0;
-                        let kind = l.node_kinds.get(row[l.n_type] as usize).copied();
-                        match kind {
-                            Some(k) => g.kind.push(k),
-                            None => bad = Some("node type out of range"),
+                        let Some(&kind) = l.node_kinds.get(row[l.n_type] as usize) else {
+                            bad = Some("node type out of range");
+                            return Ok(());
+                        };
+                        let id = row[l.n_id];
+                        if kind == NodeKind::Object {
+                            max_id = max_id.max(id);
                         }
-                        g.name
-                            .push(u32::try_from(row[l.n_name]).unwrap_or(u32::MAX));
-                        g.id.push(row[l.n_id]);
-                        g.self_size.push(row[l.n_size]);
-                        edge_counts.push(u32::try_from(row[l.n_edges]).unwrap_or(u32::MAX));
+                        g.newer.push(id > opts.new_above);
+                        g.push_node(
+                            kind,
+                            u32::try_from(row[l.n_name]).unwrap_or(u32::MAX),
+                            row[l.n_size],
+                        );
+                        // Edge counts for now; turned into offsets while reading `edges`.
+                        g.first_edge
+                            .push(u32::try_from(row[l.n_edges]).unwrap_or(u32::MAX));
                     }
                     Ok(())
                 })?;
+                g.max_object_id = max_id;
                 if let Some(b) = bad {
                     return sc.err(b);
                 }
@@ -310,21 +359,22 @@ fn read_inner<R: Read>(sc: &mut Scanner<R>, path: &Path) -> Result<HeapGraph, Sc
                 if !have_nodes {
                     return sc.err("'edges' before 'nodes'");
                 }
-                let mut total: u64 = 0;
-                g.first_edge.reserve_exact(edge_counts.len() + 1);
-                for &c in &edge_counts {
-                    g.first_edge.push(total.min(u64::from(u32::MAX)) as u32);
-                    total += u64::from(c);
+                if have_edges {
+                    return sc.err("duplicate 'edges'");
                 }
+                let n = g.kind.len();
+                let total: u64 = g.first_edge.iter().map(|&c| u64::from(c)).sum();
                 if total >= u64::from(u32::MAX) {
                     return sc.err("too many edges");
                 }
-                g.first_edge.push(total as u32);
-                let want = total.min(MAX_RESERVE) as usize;
-                g.edge_kind.reserve_exact(want);
-                g.edge_name.reserve_exact(want);
-                g.edge_to.reserve_exact(want);
-                let n_nodes = g.kind.len() as u64;
+                g.file_edges = total;
+                reserve(&mut g.edge_to, total);
+                if opts.detail {
+                    reserve(&mut g.edge_kind, total);
+                    reserve(&mut g.edge_name, total);
+                }
+                g.first_edge.push(0);
+                let n_nodes = n as u64;
                 let width = l.node_width as u64;
                 let mut col = 0usize;
                 let mut row = [0u64; 16];
@@ -332,35 +382,71 @@ fn read_inner<R: Read>(sc: &mut Scanner<R>, path: &Path) -> Result<HeapGraph, Sc
                     return sc.err("unsupported edge field count");
                 }
                 let mut bad: Option<&'static str> = None;
+                // `node` is the source of the next edge, `left` its edges still to come;
+                // `first_edge[node]` is overwritten with its offset when it becomes current.
+                let mut node = 0usize;
+                let mut left = 0u32;
+                if n > 0 {
+                    left = g.first_edge[0];
+                    g.first_edge[0] = 0;
+                }
+                let mut seen = 0u64;
+                let detail = opts.detail;
                 sc.int_array(|v| {
                     row[col] = v;
                     col += 1;
                     if col == l.edge_width {
                         col = 0;
-                        match l.edge_kinds.get(row[l.e_type] as usize) {
-                            Some(&k) => g.edge_kind.push(k),
-                            None => bad = Some("edge type out of range"),
+                        seen += 1;
+                        while left == 0 && node < n {
+                            node += 1;
+                            if node < n {
+                                left = g.first_edge[node];
+                                g.first_edge[node] = g.edge_to.len() as u32;
+                            }
                         }
-                        g.edge_name
-                            .push(u32::try_from(row[l.e_name]).unwrap_or(u32::MAX));
+                        if node >= n {
+                            bad = Some("more edges than the nodes declare");
+                            return Ok(());
+                        }
+                        left -= 1;
+                        let Some(&kind) = l.edge_kinds.get(row[l.e_type] as usize) else {
+                            bad = Some("edge type out of range");
+                            return Ok(());
+                        };
                         let to = row[l.e_to];
                         if to % width != 0 || to / width >= n_nodes {
                             bad = Some("edge target out of range");
+                            return Ok(());
                         }
-                        g.edge_to
-                            .push((to / width).min(n_nodes.saturating_sub(1)) as u32);
+                        if kind == EdgeKind::Weak {
+                            return Ok(());
+                        }
+                        g.edge_to.push((to / width) as u32);
+                        if detail {
+                            g.edge_kind.push(kind);
+                            g.edge_name
+                                .push(u32::try_from(row[l.e_name]).unwrap_or(u32::MAX));
+                        }
                     }
                     Ok(())
                 })?;
                 if let Some(b) = bad {
                     return sc.err(b);
                 }
-                if col != 0 || g.edge_to.len() as u64 != total {
+                if col != 0 || seen != total {
                     return sc.err(format!(
-                        "nodes declare {total} edges, found {} (corrupt 'edges')",
-                        g.edge_to.len()
+                        "nodes declare {total} edges, found {seen} (corrupt 'edges')"
                     ));
                 }
+                let out = g.edge_to.len() as u32;
+                while node < n {
+                    node += 1;
+                    if node < n {
+                        g.first_edge[node] = out;
+                    }
+                }
+                g.first_edge[n] = out;
                 if let Some(e) = header_counts.1
                     && e != total
                 {
@@ -369,11 +455,26 @@ fn read_inner<R: Read>(sc: &mut Scanner<R>, path: &Path) -> Result<HeapGraph, Sc
                 have_edges = true;
             }
             "strings" => {
+                if have_strings {
+                    return sc.err("duplicate 'strings'");
+                }
+                // Names nobody will ask for (the text of string objects, mostly) are skipped;
+                // that needs the nodes and edges (and, with detail, the locations) first.
+                let needed = (have_nodes && have_edges && (have_locations || !opts.detail))
+                    .then(|| needed_strings(&g, opts.detail));
                 if sc.open_array()? {
+                    let mut s = String::new();
                     loop {
-                        let mut s = String::new();
-                        sc.string(&mut s)?;
-                        g.strings.push(s);
+                        let i = g.strings.len();
+                        if needed.as_ref().is_none_or(|n| n.get(i)) {
+                            sc.string(&mut s)?;
+                        } else {
+                            sc.skip_string()?;
+                            s.clear();
+                        }
+                        if !g.strings.push(&s) {
+                            return sc.err("string table larger than 4 GiB");
+                        }
                         if !sc.comma_or(b']')? {
                             break;
                         }
@@ -381,29 +482,39 @@ fn read_inner<R: Read>(sc: &mut Scanner<R>, path: &Path) -> Result<HeapGraph, Sc
                 }
                 have_strings = true;
             }
-            "locations" => {
+            "locations" if opts.detail => {
                 let Some(l) = layout.as_ref() else {
                     return sc.err("'locations' before 'snapshot'");
                 };
+                if have_locations {
+                    return sc.err("duplicate 'locations'");
+                }
                 let mut col = 0usize;
                 let mut row = [0u64; 8];
                 if l.loc_width > row.len() {
                     return sc.err("unsupported location field count");
                 }
+                let width = l.node_width.max(1) as u64;
+                let locations = &mut g.locations;
                 sc.int_array(|v| {
                     row[col] = v;
                     col += 1;
                     if col == l.loc_width {
                         col = 0;
-                        raw_locations.push([
-                            row[l.l_obj],
-                            row[l.l_script],
-                            row[l.l_line],
-                            row[l.l_col],
-                        ]);
+                        let one_based =
+                            |v: u64| u32::try_from(v.saturating_add(1)).unwrap_or(u32::MAX);
+                        if let Ok(node) = u32::try_from(row[l.l_obj] / width) {
+                            locations.push(RawLocation {
+                                node,
+                                script_id: u32::try_from(row[l.l_script]).unwrap_or(u32::MAX),
+                                line: one_based(row[l.l_line]),
+                                column: one_based(row[l.l_col]),
+                            });
+                        }
                     }
                     Ok(())
                 })?;
+                have_locations = true;
             }
             _ => sc.skip_value()?,
         }
@@ -435,65 +546,56 @@ fn read_inner<R: Read>(sc: &mut Scanner<R>, path: &Path) -> Result<HeapGraph, Sc
     if g.kind.is_empty() {
         return sc.err("snapshot has no nodes");
     }
-    let width = layout.as_ref().map_or(1, |l| l.node_width) as u64;
-    attach_locations(&mut g, &raw_locations, width);
+    g.locations.shrink_to_fit();
     Ok(g)
 }
 
-/// Turns raw `locations` into [`Location`]s, naming scripts through closures'
-/// `shared -> script -> name` edges.
-fn attach_locations(g: &mut HeapGraph, raw: &[[u64; 4]], width: u64) {
-    let mut scripts: rustc_hash::FxHashMap<u64, String> = Default::default();
-    let edge_to_named = |g: &HeapGraph, n: u32, name: &str| -> Option<u32> {
-        g.edges(n)
-            .find(|&e| {
-                !g.edge_kind[e].is_indexed()
-                    && g.strings
-                        .get(g.edge_name[e] as usize)
-                        .is_some_and(|s| s == name)
-            })
-            .map(|e| g.edge_to[e])
+/// Which strings a graph needs: names of nodes that are not strings, and with `detail` the
+/// names of named edges and of the nodes a location's script name is looked up through
+/// (closure `shared` -> `script` -> `name`: three named hops from a located closure).
+fn needed_strings(g: &HeapGraph, detail: bool) -> BitVec {
+    let max_name = g.name.iter().copied().max().unwrap_or(0);
+    let max_edge = g.edge_name.iter().copied().max().unwrap_or(0);
+    let mut needed = BitVec::zeros(max_name.max(max_edge) as usize + 1);
+    for (&k, &name) in g.kind.iter().zip(&g.name) {
+        if k != NodeKind::String {
+            needed.set(name as usize);
+        }
+    }
+    if !detail {
+        return needed;
+    }
+    for (&k, &name) in g.edge_kind.iter().zip(&g.edge_name) {
+        if !k.is_indexed() {
+            needed.set(name as usize);
+        }
+    }
+    let n = g.node_count();
+    let named_targets = |v: u32, out: &mut dyn FnMut(u32)| {
+        for e in g.edges(v) {
+            if !g.edge_kind[e].is_indexed() {
+                out(g.edge_to[e]);
+            }
+        }
     };
-    for r in raw {
-        let node = r[0] / width;
-        if node >= g.node_count() as u64 || scripts.contains_key(&r[1]) {
-            continue;
-        }
-        let node = node as u32;
-        if g.kind[node as usize] != NodeKind::Closure {
-            continue;
-        }
-        // V8 names the Script node after its URL; older versions hold it under `name`.
-        let name = edge_to_named(g, node, "shared")
-            .and_then(|s| {
-                edge_to_named(g, s, "script_or_debug_info")
-                    .or_else(|| edge_to_named(g, s, "script"))
-            })
-            .map(|s| {
-                let own = g.node_name(s);
-                if own.is_empty() || own.starts_with("system /") {
-                    edge_to_named(g, s, "name")
-                        .map(|n| g.node_name(n).to_owned())
-                        .unwrap_or_default()
-                } else {
-                    own.to_owned()
-                }
+    let mut hop1 = BitVec::zeros(n);
+    for r in &g.locations {
+        if (r.node as usize) < n && g.kind[r.node as usize] == NodeKind::Closure {
+            named_targets(r.node, &mut |t| {
+                hop1.set(t as usize);
             });
-        if let Some(name) = name.filter(|n| !n.is_empty()) {
-            scripts.insert(r[1], name);
         }
     }
-    for r in raw {
-        let node = r[0] / width;
-        if node >= g.node_count() as u64 {
-            continue;
-        }
-        let script = scripts.get(&r[1]).cloned().unwrap_or_default();
-        let loc = Location {
-            script,
-            line: u32::try_from(r[2] + 1).unwrap_or(u32::MAX),
-            column: u32::try_from(r[3] + 1).unwrap_or(u32::MAX),
-        };
-        g.locations.insert(node as u32, loc);
+    let mut hop2 = BitVec::zeros(n);
+    for v in hop1.ones() {
+        named_targets(v, &mut |t| {
+            hop2.set(t as usize);
+        });
     }
+    for v in hop2.ones() {
+        named_targets(v, &mut |t| {
+            needed.set(g.name[t as usize] as usize);
+        });
+    }
+    needed
 }

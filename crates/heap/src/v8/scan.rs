@@ -239,6 +239,33 @@ impl<R: Read> Scanner<R> {
         Ok(())
     }
 
+    /// Skips a JSON string without decoding it.
+    pub(crate) fn skip_string(&mut self) -> ScanResult<()> {
+        self.expect(b'"')?;
+        let mut esc = false;
+        loop {
+            if self.pos >= self.len && !self.fill()? {
+                return self.err("unexpected end of file inside a string (truncated snapshot?)");
+            }
+            let chunk = &self.buf[self.pos..self.len];
+            if esc {
+                esc = false;
+                self.pos += 1;
+                continue;
+            }
+            match chunk.iter().position(|&b| b == b'"' || b == b'\\') {
+                None => self.pos = self.len,
+                Some(i) => {
+                    self.pos += i + 1;
+                    if chunk[i] == b'"' {
+                        return Ok(());
+                    }
+                    esc = true;
+                }
+            }
+        }
+    }
+
     fn escape(&mut self, bytes: &mut Vec<u8>) -> ScanResult<()> {
         let c = self.next()?;
         let ch = match c {
