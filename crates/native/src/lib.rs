@@ -5,12 +5,14 @@
 //! addresses into functions, files and lines with blazesym (inlined frames, demangled names);
 //! [`sites`] groups stacks into allocation sites (`--group-by`); [`analyze`] builds one
 //! live-bytes series per site, runs the detector on it and ranks suspects by growth rate, with
-//! a separate "still live at exit" list; [`render`] prints the terminal view.
+//! a separate "still live at exit" list; [`render`] prints the terminal view; [`export`] writes
+//! pprof and flame graph files.
 //!
 //! Not here: running the target (the CLI sets `LD_PRELOAD`) and the agent itself.
 
 pub mod agent;
 pub mod analyze;
+pub mod export;
 pub mod load;
 pub mod render;
 pub mod sites;

@@ -3,6 +3,8 @@
 //! `programs/targets.c` is built with gcc (`-O2 -g -fno-omit-frame-pointer`); each mode has a
 //! leak of known size at a known function. The agent is the one embedded by `build.rs`.
 
+mod export;
+
 use leakhound_core::Verdict;
 use leakhound_native::{AnalyzeOptions, HeapReport, SiteReport, analyze_profile, load_dir};
 use std::path::{Path, PathBuf};
