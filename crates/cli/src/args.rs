@@ -95,7 +95,8 @@ interval is warm-up (caches filling, lazily built tables). Exit: 1 leak, 0 none,
     /// Show a saved run again; re-judge it from samples.csv if leakhound was killed mid-run.
     #[command(after_help = "Examples:
   leakhound report leakhound-runs/20261125T101500Z
-  leakhound report --json leakhound-runs/20261125T101500Z > verdict.json")]
+  leakhound report --json leakhound-runs/20261125T101500Z > verdict.json
+  leakhound report RUN_DIR --pprof heap.pb.gz --flamegraph heap.svg   # a `run --heap` run")]
     Report(ReportArgs),
     /// Drive HTTP load at a URL: open model at --rate (latency from intended send times), or
     /// closed model with --concurrency.
@@ -362,6 +363,12 @@ pub(crate) struct ReportArgs {
     /// Print the report as JSON ("schema_version": 1) instead of the terminal summary.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Write the native heap profile of a `run --heap` run as gzipped pprof (go tool pprof).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) pprof: Option<PathBuf>,
+    /// Write a flame graph SVG of the live heap bytes of a `run --heap` run.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) flamegraph: Option<PathBuf>,
 }
 
 /// HTTP load driven during `run` (see `leakhound load`).

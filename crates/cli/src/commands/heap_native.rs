@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use leakhound_core::Verdict;
+use leakhound_native::export::{self, ExportError, ProcessHeap};
 use leakhound_native::{AnalyzeOptions, GroupBy, analyze_profile, load_dir, render};
 
 use crate::args::HeapArgs;
@@ -133,4 +134,60 @@ pub(crate) fn report_dir(dir: &Path, group_by: GroupBy, json: bool) -> anyhow::R
         );
     }
     Ok(Verdict::combine(verdicts))
+}
+
+/// `report RUN_DIR --pprof FILE --flamegraph FILE`: exports the heap data of a `run --heap` run.
+/// Every failure (no heap data, unwritable file) is a usage error (exit 2).
+pub(crate) fn export(
+    run_dir: &Path,
+    pprof: Option<&Path>,
+    flamegraph: Option<&Path>,
+) -> anyhow::Result<()> {
+    if pprof.is_none() && flamegraph.is_none() {
+        return Ok(());
+    }
+    let dir = run_dir.join("heap");
+    if !dir.is_dir() {
+        return Err(ExpectedError::usage(format!(
+            "{} has no heap data (heap/ is missing): --pprof and --flamegraph need a run made with `run --heap`",
+            run_dir.display()
+        )));
+    }
+    let profiles = load_dir(&dir).map_err(|e| ExpectedError::usage(error_chain(&e)))?;
+    let procs: Vec<ProcessHeap<'_>> = profiles
+        .iter()
+        .filter(|p| !p.stacks.is_empty())
+        .map(ProcessHeap::new)
+        .collect();
+    let fail = |e: ExportError| match e {
+        ExportError::Empty => ExpectedError::usage(format!(
+            "{}: the heap agent recorded no allocation stacks; nothing to export",
+            dir.display()
+        )),
+        e => ExpectedError::usage(e.to_string()),
+    };
+    if let Some(path) = pprof {
+        export::pprof::write(&procs, path).map_err(fail)?;
+        eprintln!(
+            "leakhound: heap profile (pprof) written to {}",
+            path.display()
+        );
+    }
+    if let Some(path) = flamegraph {
+        export::flamegraph::write(&procs, path).map_err(fail)?;
+        eprintln!("leakhound: heap flame graph written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// `err: cause: cause` in one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
 }

@@ -28,6 +28,7 @@ struct RunJson {
 pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
     let dir = &args.run_dir;
     let report = load(dir)?;
+    super::heap_native::export(dir, args.pprof.as_deref(), args.flamegraph.as_deref())?;
     print_report(&report, args.json, out)?;
     let code = report.verdict.exit_code();
     // `run --heap` left the native agent's files in heap/: show their analysis too.
