@@ -93,7 +93,7 @@ const server = http.createServer((req, res) => {
     res.end('not found');
   }
 });
-server.keepAliveTimeout = 1000;
+server.keepAliveTimeout = 10000; // longer than the pauses of `run --snapshots`
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   console.log('listening 127.0.0.1:' + server.address().port);
 });

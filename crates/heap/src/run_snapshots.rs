@@ -140,6 +140,7 @@ impl SnapshotSource {
                 let st = Command::new("kill")
                     .arg("-USR1")
                     .arg(&target)
+                    .stderr(std::process::Stdio::null())
                     .status()
                     .map_err(|e| CaptureError::Target {
                         target: target.clone(),

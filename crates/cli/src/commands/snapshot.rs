@@ -10,6 +10,15 @@ use crate::errors::ExpectedError;
 use crate::output::Output;
 
 pub(crate) fn run(args: &SnapshotArgs, out: &Output) -> anyhow::Result<u8> {
+    // A PID must name a live process; say so plainly rather than through kill/jcmd messages.
+    if args.kind != SnapshotKind::Go
+        && let Ok(pid) = args.target.parse::<u32>()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    {
+        return Err(ExpectedError::usage(format!(
+            "failed to take a snapshot of {pid}: no process with PID {pid}"
+        )));
+    }
     let res = match args.kind {
         SnapshotKind::Node => capture::node(&args.target, &args.out).map(|()| None),
         SnapshotKind::Java => capture::java(&args.target, &args.out).map(|()| None),

@@ -5,7 +5,10 @@
 
 mod analyze;
 mod demo;
+mod diff;
 mod load;
 mod run;
+mod snapshot;
+mod snapshots;
 mod support;
 mod watch;

@@ -1,0 +1,320 @@
+//! `leakhound run --snapshots node|java|go --load …`: the repo's test services (testapps/) under
+//! our own load, with real heap snapshots between the load phases (issue #7).
+//!
+//! Each service leaks per request and has three traps (a bounded LRU, a table built lazily, a
+//! ring buffer). A single constant load of 6 s is cut into three phases of 2 s (200 requests
+//! each); the leak must be the first finding, with its retainer path (V8, HPROF) or stack
+//! (pprof), no trap may be called a leak, and the exit code is 1.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{leakhound, read_json};
+
+/// A port on 127.0.0.1 that is free now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+fn testapps() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testapps")
+}
+
+/// `run --snapshots RUNTIME --json` against `cmd` listening on `port`; returns the exit code,
+/// the JSON report and stderr.
+fn run_with_snapshots(
+    runtime: &str,
+    port: u16,
+    dir: &Path,
+    extra: &[&str],
+    cmd: &[&str],
+) -> (i32, Value, String) {
+    let out = leakhound()
+        .args(["run", "--json", "--snapshots", runtime, "--load"])
+        .arg(format!("http://127.0.0.1:{port}/work?id={{{{seq}}}}"))
+        .args([
+            "--rate",
+            "100",
+            "--duration",
+            "6s",
+            "--snapshot-pause",
+            "2s",
+        ])
+        .args(extra)
+        .arg("--out")
+        .arg(dir)
+        .arg("--")
+        .args(cmd)
+        .env("PORT", port.to_string())
+        .timeout(Duration::from_secs(90))
+        .output()
+        .expect("run leakhound");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}); stderr:\n{stderr}"));
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+/// Checks shared by the three runtimes; returns the diffs.
+fn check_heap_diff(report: &Value, dir: &Path, stderr: &str) -> Vec<Value> {
+    assert_eq!(report["schema_version"], 1);
+    let h = &report["heap_diff"];
+    assert_eq!(h["verdict"], "leak", "{h:#}\nstderr:\n{stderr}");
+    let snaps = h["snapshots"].as_array().expect("snapshots");
+    assert_eq!(snaps.len(), 4, "{h:#}");
+    assert_eq!(snaps[0]["label"], "before load");
+    assert_eq!(snaps[3]["label"], "after phase 3/3");
+    for s in snaps {
+        assert!(s.get("error").is_none(), "{s:#}");
+        for f in s["files"].as_array().unwrap() {
+            let f = Path::new(f.as_str().unwrap());
+            assert!(f.starts_with(dir.join("snapshots")), "{}", f.display());
+            assert!(f.metadata().unwrap().len() > 0, "{}", f.display());
+        }
+    }
+    assert!(
+        h["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("split into 3 equal phases"),
+        "{h:#}"
+    );
+    // verdict.json in the run directory carries the same heap diff.
+    assert_eq!(read_json(&dir.join("verdict.json"))["heap_diff"], *h);
+    h["diffs"].as_array().unwrap().clone()
+}
+
+fn assert_no_trap_is_a_leak(diff: &Value, traps: &[&str]) {
+    for f in diff["findings"].as_array().unwrap() {
+        let name = f["type_name"].as_str().unwrap();
+        if traps.iter().any(|t| name.contains(t)) {
+            assert_ne!(f["class"], "leak", "trap {name} reported as a leak: {f:#}");
+        }
+    }
+}
+
+#[test]
+fn node_service_leak_is_first_with_its_retainer_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = testapps().join("node/server.js");
+    let (code, report, stderr) = run_with_snapshots(
+        "node",
+        free_port(),
+        dir.path(),
+        &[],
+        &["node", server.to_str().unwrap()],
+    );
+    let diffs = check_heap_diff(&report, dir.path(), &stderr);
+    assert_eq!(code, 1, "stderr:\n{stderr}");
+    let first = &diffs[0]["findings"][0];
+    assert_eq!(first["type_name"], "RequestContext", "{:#}", diffs[0]);
+    assert_eq!(first["class"], "leak");
+    let path = first["retainer_path"].as_str().unwrap();
+    assert!(path.contains("ConfigBus._events"), "{path}");
+    assert!(path.ends_with("RequestContext"), "{path}");
+    assert!(first["location"].as_str().unwrap().contains("server.js:"));
+    // Every load phase leaves its requests' contexts behind (200 requests per phase).
+    for d in first["count_delta"].as_array().unwrap() {
+        assert!(d.as_i64().unwrap() >= 150, "{first:#}");
+    }
+    assert_no_trap_is_a_leak(&diffs[0], &["LruCache", "CountryTable", "RingBuffer"]);
+    assert!(dir.path().join("snapshots/s3.heapsnapshot").exists());
+}
+
+#[test]
+fn java_service_leak_is_first_with_its_retainer_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let classes = dir.path().join("classes");
+    let ok = StdCommand::new("javac")
+        .arg("-d")
+        .arg(&classes)
+        .arg(testapps().join("java/LeakService.java"))
+        .status()
+        .expect("javac is required for this test");
+    assert!(ok.success());
+    let out = dir.path().join("run");
+    let (code, report, stderr) = run_with_snapshots(
+        "java",
+        free_port(),
+        &out,
+        &[],
+        &[
+            "java",
+            "-Xmx256m",
+            "-cp",
+            classes.to_str().unwrap(),
+            "LeakService",
+        ],
+    );
+    let diffs = check_heap_diff(&report, &out, &stderr);
+    assert_eq!(code, 1, "stderr:\n{stderr}");
+    let first = &diffs[0]["findings"][0];
+    assert_eq!(
+        first["type_name"], "LeakService$SessionRecord",
+        "{:#}",
+        diffs[0]
+    );
+    assert_eq!(first["class"], "leak");
+    let path = first["retainer_path"].as_str().unwrap();
+    assert!(
+        path.contains("class LeakService$SessionRegistry.SESSIONS"),
+        "{path}"
+    );
+    assert!(
+        first["hint"]
+            .as_str()
+            .unwrap()
+            .starts_with("static map never pruned")
+    );
+    assert_no_trap_is_a_leak(&diffs[0], &["PageCache", "CountryTable", "LogRing"]);
+}
+
+#[test]
+fn go_service_leaks_are_first_with_their_stacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("goservice");
+    let built = StdCommand::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(testapps().join("go"))
+        // A cache that outlives the test keeps the build of net/http to the first run.
+        .env(
+            "GOCACHE",
+            std::env::temp_dir().join("leakhound-test-gocache"),
+        )
+        .env("GOFLAGS", "-mod=mod")
+        .status()
+        .expect("go is required for this test (apt-get install golang-go)");
+    assert!(built.success());
+    let out = dir.path().join("run");
+    let (code, report, stderr) =
+        run_with_snapshots("go", free_port(), &out, &[], &[bin.to_str().unwrap()]);
+    let diffs = check_heap_diff(&report, &out, &stderr);
+    assert_eq!(code, 1, "stderr:\n{stderr}");
+    assert_eq!(diffs.len(), 2, "heap and goroutine diffs");
+    let heap = &diffs[0]["findings"][0];
+    assert_eq!(heap["type_name"], "main.remember", "{:#}", diffs[0]);
+    assert_eq!(heap["class"], "leak");
+    assert!(
+        heap["retainer_path"]
+            .as_str()
+            .unwrap()
+            .starts_with("main.remember <- main.work <- "),
+        "{heap:#}"
+    );
+    let gor = &diffs[1]["findings"][0];
+    assert_eq!(
+        gor["type_name"], "main.watch blocked in runtime.chanrecv1",
+        "{:#}",
+        diffs[1]
+    );
+    assert_eq!(gor["class"], "leak");
+    for d in gor["count_delta"].as_array().unwrap() {
+        assert!(d.as_i64().unwrap() >= 150, "{gor:#}");
+    }
+    assert_no_trap_is_a_leak(
+        &diffs[0],
+        &["main.buildTable", "main.renderPage", "main.logLine"],
+    );
+}
+
+/// A small HTTP/1.1 service in python3 (answers `ok` to everything), on $PORT.
+const PY_SERVICE: &str = r#"
+import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+/// `--snapshots node` on a service that is not Node: the run still finishes and keeps its
+/// data; the failure is one clear line, and without a heap diff the exit code is 2.
+#[test]
+fn snapshots_of_a_missing_runtime_are_reported_and_the_run_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report, stderr) = run_with_snapshots(
+        "node",
+        free_port(),
+        dir.path(),
+        &[],
+        &["python3", "-c", PY_SERVICE],
+    );
+    assert_eq!(code, 2, "stderr:\n{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: run --snapshots:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("no `node` process in the target's tree"),
+        "{stderr}"
+    );
+    let h = &report["heap_diff"];
+    assert!(h["verdict"].is_null(), "{h:#}");
+    assert!(
+        h["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("no `node` process")
+    );
+    // The memory side of the run is complete.
+    assert!(report["series"].as_array().unwrap().len() > 3);
+    assert!(dir.path().join("samples.csv").exists());
+    assert_eq!(read_json(&dir.path().join("verdict.json"))["heap_diff"], *h);
+}
+
+#[test]
+fn snapshots_need_load_phases() {
+    let out = leakhound()
+        .args(["run", "--snapshots", "node", "--duration", "2s", "--"])
+        .args(["sleep", "5"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("--snapshots takes a snapshot after each load phase"),
+        "{err}"
+    );
+    let out = leakhound()
+        .args(["run", "--pprof-url", "http://127.0.0.1:6060", "--"])
+        .args(["sleep", "5"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("--pprof-url needs --snapshots go"), "{err}");
+    let out = leakhound()
+        .args([
+            "run",
+            "--snapshots",
+            "go",
+            "--pprof-url",
+            "http://10.1.2.3:6060",
+        ])
+        .args([
+            "--load",
+            "http://127.0.0.1:9/",
+            "--rate",
+            "10",
+            "--duration",
+            "3s",
+            "--",
+        ])
+        .args(["sleep", "5"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("only 127.0.0.1 is contacted"), "{err}");
+}
