@@ -6,7 +6,7 @@
 //! `$LEAKHOUND_OUT/<pid>.lhev` from a writer thread. It never stops the target: on any internal
 //! failure it disables itself, says so once on stderr, and passes calls straight through.
 //!
-//! Module map: `hooks/` (exported symbols, OS wrappers), `init` (state machine and config),
+//! Module map: `hooks/` (exported symbols, OS wrappers, terminating-signal handlers), `init` (state machine and config),
 //! `tls` (C-shim thread state), `arena` (mmap-backed memory and locks), `unwind/fp`
 //! (frame-pointer walker), `aggregate` (stack table, counters, live map), `sample` (Poisson
 //! sampler), `writer` (snapshot thread), `log` (raw stderr). Unsafe code is confined to

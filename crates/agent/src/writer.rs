@@ -6,6 +6,10 @@
 //! get a timeline). Each snapshot first writes new modules and new stack definitions, then the
 //! counters of the stacks that changed. The exit path writes a final snapshot followed by the
 //! end-of-process record. All state sits behind one spin lock; the hooks never take it.
+//!
+//! The thread sleeps on a futex word ([`WAKE`]) with a [`TICK_MS`] timeout, so a terminating
+//! signal's handler (`hooks::signal`) can wake it at once with [`request_final`] and wait for
+//! [`final_written`] without taking any lock itself.
 
 use crate::aggregate::{
     LIVE_BLOCKS, LIVE_BYTES, LIVE_SAMPLES, MAX_STACKS, TOTAL_ALLOCS, TOTAL_BYTES, Tables,
@@ -19,6 +23,7 @@ use leakhound_agent_format::{
     BufferFull, Config as FileConfig, Encoder, Header, MODE_EXACT, MODE_SAMPLED, SnapshotEntry,
     StackId,
 };
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 /// Writer wake-up period.
 pub const TICK_MS: u64 = 10;
@@ -32,6 +37,36 @@ const BUF_LEN: usize = 16 << 20;
 const LAST_STRIDE: usize = 5;
 /// Modules remembered (by start address) as already written.
 const MAX_MODULES: usize = 1024;
+
+/// Futex word: nonzero asks the writer thread for the final snapshot (set from a signal handler).
+static WAKE: AtomicU32 = AtomicU32::new(0);
+/// [`FINAL`] values: no writer thread runs.
+const IDLE: u8 = 0;
+/// A writer thread runs and will answer [`WAKE`].
+const RUNNING: u8 = 1;
+/// The final snapshot and the end record are written.
+const DONE: u8 = 2;
+/// Progress of the final snapshot.
+static FINAL: AtomicU8 = AtomicU8::new(IDLE);
+
+/// Asks the writer thread for the final snapshot (async-signal-safe: an atomic store and a
+/// `FUTEX_WAKE`). Returns false when no writer thread runs, so waiting would be pointless.
+pub fn request_final() -> bool {
+    match FINAL.load(Ordering::Acquire) {
+        RUNNING => {
+            WAKE.store(1, Ordering::Release);
+            sys::futex_wake(&WAKE);
+            true
+        }
+        DONE => true,
+        _ => false,
+    }
+}
+
+/// Whether the final snapshot and end record are on disk (async-signal-safe).
+pub fn final_written() -> bool {
+    FINAL.load(Ordering::Acquire) == DONE
+}
 
 /// Writer state.
 #[derive(Debug)]
@@ -157,7 +192,9 @@ pub fn start() {
         }
         w.finished = false;
     }
+    FINAL.store(RUNNING, Ordering::Release);
     if !sys::spawn_detached(thread_main) {
+        FINAL.store(IDLE, Ordering::Release);
         init::disable(b"could not start its writer thread");
     }
 }
@@ -165,7 +202,7 @@ pub fn start() {
 fn thread_main() {
     Tls::current().set_guard(1);
     loop {
-        sys::sleep_ms(TICK_MS);
+        sys::futex_wait(&WAKE, 0, TICK_MS);
         let mut w = WRITER.lock();
         if w.finished {
             return;
@@ -173,6 +210,10 @@ fn thread_main() {
         let (Some(t), Some(cfg)) = (init::tables(), init::config()) else {
             return;
         };
+        if WAKE.load(Ordering::Acquire) != 0 {
+            finish_locked(&mut w);
+            return;
+        }
         let now = sys::now_ns();
         let due_time = now.saturating_sub(w.last_ns) >= cfg.interval_ms * 1_000_000;
         let mut due = due_time;
@@ -192,17 +233,22 @@ fn thread_main() {
 /// Writes the final snapshot and the end-of-process record (idempotent).
 pub fn finish() {
     let mut w = WRITER.lock();
+    finish_locked(&mut w);
+}
+
+fn finish_locked(w: &mut Writer) {
     if w.finished {
         return;
     }
     if let Some(t) = init::tables() {
-        snapshot(&mut w, t, sys::now_ns(), true);
+        snapshot(w, t, sys::now_ns(), true);
     }
     w.finished = true;
     if w.fd >= 0 {
         sys::close(w.fd);
         w.fd = -1;
     }
+    FINAL.store(DONE, Ordering::Release);
 }
 
 /// Fork `prepare`: hold the writer lock across `fork`.
@@ -227,13 +273,18 @@ pub fn restart_in_child() {
             sys::close(w.fd);
         }
         reset_progress(&mut w);
+        WAKE.store(0, Ordering::Release);
         if !open_file(&mut w, cfg) {
             w.finished = true;
+            FINAL.store(IDLE, Ordering::Release);
             return;
         }
         w.finished = false;
     }
-    sys::spawn_detached(thread_main);
+    FINAL.store(RUNNING, Ordering::Release);
+    if !sys::spawn_detached(thread_main) {
+        FINAL.store(IDLE, Ordering::Release);
+    }
 }
 
 /// Encodes one record, flushing the buffer and retrying once when it is full.

@@ -4,7 +4,8 @@
 //! so it runs late, after the program's own handlers) and `pthread_atfork` handlers, and starts
 //! the writer. `_exit`/`_Exit` are hooked so programs that skip `exit` still get their final
 //! snapshot. Fork: `prepare` takes every agent lock so the child never inherits a held one; the
-//! child opens its own `<pid>.lhev` and starts its own writer.
+//! child opens its own `<pid>.lhev` and starts its own writer. Terminating signals: see
+//! [`super::signal`].
 
 use crate::init::{self, READY};
 use crate::tls::Tls;
@@ -20,6 +21,9 @@ extern "C" fn constructor() {
         libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
     }
     writer::start();
+    if init::state() == READY {
+        super::signal::install();
+    }
 }
 
 #[used]
@@ -72,5 +76,6 @@ extern "C" fn child() {
         t.unlock_all();
     }
     writer::unlock_after_fork();
+    super::signal::set_owner();
     writer::restart_in_child();
 }

@@ -6,4 +6,5 @@ pub mod cxx;
 pub mod exit;
 pub mod malloc;
 pub mod real;
+pub mod signal;
 pub mod sys;

@@ -298,3 +298,38 @@ pub fn collect_modules(out: &mut [ModuleInfo]) -> usize {
     set_errno(saved);
     c.n
 }
+
+/// Sleeps until `word` no longer holds `expected`, a [`futex_wake`], or `timeout_ms` passed.
+pub fn futex_wait(word: &std::sync::atomic::AtomicU32, expected: u32, timeout_ms: u64) {
+    let saved = errno();
+    let ts = libc::timespec {
+        tv_sec: (timeout_ms / 1000) as libc::time_t,
+        tv_nsec: ((timeout_ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    // SAFETY: `word` is a live, aligned 32-bit atomic; the timeout is a valid relative timespec.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            &ts as *const libc::timespec,
+        );
+    }
+    set_errno(saved);
+}
+
+/// Wakes one thread sleeping in [`futex_wait`] on `word` (async-signal-safe).
+pub fn futex_wake(word: &std::sync::atomic::AtomicU32) {
+    let saved = errno();
+    // SAFETY: `word` is a live, aligned 32-bit atomic.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        );
+    }
+    set_errno(saved);
+}

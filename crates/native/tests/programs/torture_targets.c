@@ -1,0 +1,103 @@
+/* Torture targets for the leakhound agent (crates/native/tests/torture.rs builds and runs them).
+ * Usage: torture_targets MODE [ARGS]. Each mode's leak has a fixed, known size; modes that end
+ * normally print "ok". */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+static void *volatile sink;
+
+static void pause_us(long us) {
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* --- term: leaks 100-byte blocks until a signal ends the process; prints the count. --- */
+NOINLINE static void term_leak(void) {
+    char *p = malloc(100);
+    memset(p, 7, 100);
+    sink = p;
+}
+static int term(void) {
+    for (long i = 1;; i++) {
+        term_leak();
+        if (i % 20 == 0) {
+            printf("%ld\n", i);
+            fflush(stdout);
+        }
+        pause_us(1000);
+    }
+}
+
+/* --- own-handler: the program's own SIGTERM handler, then exit(3) / _exit(4) --- */
+static volatile sig_atomic_t got_term;
+static void on_term_flag(int sig) { (void)sig; got_term = 1; }
+static void on_term_exit(int sig) { (void)sig; _exit(4); }
+static int own_handler(int direct) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = direct ? on_term_exit : on_term_flag;
+    sigaction(SIGTERM, &sa, NULL);
+    for (long i = 1;; i++) {
+        term_leak();
+        if (i % 20 == 0) {
+            printf("%ld\n", i);
+            fflush(stdout);
+        }
+        if (got_term) exit(3);
+        pause_us(1000);
+    }
+}
+
+/* --- abort / segv: die by a signal the program raises itself --- */
+static int die(const char *how) {
+    for (int i = 0; i < 500; i++) {
+        term_leak();
+        pause_us(200);
+    }
+    if (strcmp(how, "abort") == 0) abort();
+    volatile int *volatile nil = NULL;
+    *nil = 1;
+    return 0;
+}
+
+/* --- exit paths: exit(5) / _exit(6) / _Exit(7) from a nested function --- */
+NOINLINE static void exit_leak(void) {
+    sink = malloc(40);
+}
+NOINLINE static void leave(const char *how) {
+    if (strcmp(how, "exit") == 0) exit(5);
+    if (strcmp(how, "_exit") == 0) _exit(6);
+    _Exit(7);
+}
+static int exits(const char *how) {
+    for (int i = 0; i < 250; i++) exit_leak();
+    leave(how);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    const char *m = argv[1];
+    if (strcmp(m, "term") == 0) return term();
+    if (strcmp(m, "own-handler") == 0) return own_handler(0);
+    if (strcmp(m, "own-handler-exit") == 0) return own_handler(1);
+    if (strcmp(m, "abort") == 0 || strcmp(m, "segv") == 0) return die(m);
+    if (strcmp(m, "exit") == 0 || strcmp(m, "_exit") == 0 || strcmp(m, "_Exit") == 0)
+        return exits(m);
+    fprintf(stderr, "unknown mode %s\n", m);
+    return 2;
+}

@@ -1,0 +1,218 @@
+//! Torture tests of the heap agent (agent-notes.md's list): termination by signals and every exit
+//! path, exec, heavy thread churn, longjmp, allocation in TLS destructors, dlclose, anonymous
+//! mmap, and a Rust target. Each runs a real program under the embedded agent and checks that
+//! the program behaves exactly as without the agent (exit status, output) and that the agent's
+//! file is readable with the expected counts.
+
+use leakhound_native::{
+    AnalyzeOptions, HeapReport, Profile, SiteReport, analyze_profile, load_dir,
+};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const PROGRAMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs");
+
+fn gcc(dir: &Path, src: &str, out: &str, extra: &[&str]) -> PathBuf {
+    let exe = dir.join(out);
+    let st = Command::new("gcc")
+        .args(["-O2", "-g", "-fno-omit-frame-pointer", "-pthread", "-w"])
+        .args(extra)
+        .arg("-o")
+        .arg(&exe)
+        .arg(Path::new(PROGRAMS).join(src))
+        .arg("-ldl")
+        .status()
+        .expect("gcc runs");
+    assert!(st.success(), "gcc {src} failed");
+    exe
+}
+
+fn torture(dir: &Path) -> PathBuf {
+    gcc(dir, "torture_targets.c", "torture_targets", &[])
+}
+
+fn traced(exe: &Path, out: &Path, interval_ms: &str) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.env(
+        "LD_PRELOAD",
+        leakhound_native::agent_path().expect("agent embedded"),
+    )
+    .env("LEAKHOUND_OUT", out)
+    .env("LEAKHOUND_HEAP_INTERVAL_MS", interval_ms);
+    cmd
+}
+
+fn reports(profiles: &[Profile]) -> Vec<HeapReport> {
+    profiles
+        .iter()
+        .map(|p| analyze_profile(p, &AnalyzeOptions::default()))
+        .collect()
+}
+
+fn site<'a>(sites: &'a [SiteReport], function: &str) -> Option<&'a SiteReport> {
+    sites
+        .iter()
+        .find(|s| s.site.starts_with(&format!("{function} (")))
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos() as u64
+}
+
+/// Time of the profile's last snapshot, ns since the epoch.
+fn last_snapshot_ns(p: &Profile) -> u64 {
+    p.config.start_ns + (p.times.last().copied().unwrap_or(0.0) * 1e9) as u64
+}
+
+/// The result of [`run_and_signal`].
+struct Signalled {
+    /// Holds the program: symbolization reads it.
+    _work: tempfile::TempDir,
+    status: ExitStatus,
+    /// Last count the program printed before the signal.
+    printed: u64,
+    /// When the signal was sent, ns since the epoch.
+    kill_ns: u64,
+    profile: Profile,
+}
+
+/// Runs `mode` for 1.5 s, then sends `sig`.
+fn run_and_signal(mode: &str, sig: i32) -> Signalled {
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    let out = tempfile::tempdir().unwrap();
+    // A long interval: without a final snapshot the last one would be up to 1 s before the kill.
+    let child = traced(&exe, out.path(), "1000")
+        .arg(mode)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let kill_ns = now_ns();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc_kill(child.id() as i32, sig) }, 0);
+    let output = child.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
+    let mut profiles = load_dir(out.path()).unwrap();
+    assert_eq!(profiles.len(), 1);
+    Signalled {
+        _work: work,
+        status: output.status,
+        printed,
+        kill_ns,
+        profile: profiles.remove(0),
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+const SIGINT: i32 = 2;
+const SIGABRT: i32 = 6;
+const SIGSEGV: i32 = 11;
+const SIGTERM: i32 = 15;
+
+#[test]
+fn sigterm_and_sigint_write_a_final_snapshot_and_the_end_record() {
+    for sig in [SIGTERM, SIGINT] {
+        let Signalled {
+            _work,
+            status,
+            printed,
+            kill_ns,
+            profile: p,
+        } = run_and_signal("term", sig);
+        assert_eq!(
+            status.signal(),
+            Some(sig),
+            "dies by the same signal: {status:?}"
+        );
+        assert!(p.at_exit, "end record after signal {sig}");
+        assert!(p.truncated_at.is_none());
+        let last = last_snapshot_ns(&p);
+        assert!(
+            last >= kill_ns && last - kill_ns < 500_000_000,
+            "final snapshot {} ms after the kill",
+            (last as i64 - kill_ns as i64) / 1_000_000
+        );
+        let rep = &reports(std::slice::from_ref(&p))[0];
+        let leak = site(&rep.live_at_exit, "term_leak").unwrap_or_else(|| {
+            panic!(
+                "leak site at exit: {:?}",
+                rep.live_at_exit.iter().map(|s| &s.site).collect::<Vec<_>>()
+            )
+        });
+        assert!(printed >= 500, "program ran: {printed}");
+        assert!(
+            leak.live_blocks >= printed && leak.live_blocks < printed + 100,
+            "final count {} vs {printed} printed before the kill",
+            leak.live_blocks
+        );
+        assert_eq!(leak.live_bytes, leak.live_blocks * 100);
+    }
+}
+
+#[test]
+fn the_programs_own_sigterm_handler_still_runs_and_its_exit_is_recorded() {
+    let r = run_and_signal("own-handler", SIGTERM);
+    assert_eq!(r.status.code(), Some(3), "{:?}", r.status);
+    assert!(r.profile.at_exit);
+    let rep = &reports(std::slice::from_ref(&r.profile))[0];
+    let leak = site(&rep.live_at_exit, "term_leak").unwrap();
+    assert!(leak.live_blocks >= r.printed);
+    let r = run_and_signal("own-handler-exit", SIGTERM);
+    assert_eq!(r.status.code(), Some(4), "{:?}", r.status);
+    assert!(
+        r.profile.at_exit,
+        "_exit from the handler writes the end record"
+    );
+}
+
+#[test]
+fn abort_and_segfault_die_by_their_signal_with_complete_data() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    for (mode, sig) in [("abort", SIGABRT), ("segv", SIGSEGV)] {
+        let plain = Command::new(&exe).arg(mode).output().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let o = traced(&exe, out.path(), "50").arg(mode).output().unwrap();
+        assert_eq!(o.status.signal(), Some(sig), "{mode}: {:?}", o.status);
+        assert_eq!(o.status.signal(), plain.status.signal());
+        let profiles = load_dir(out.path()).unwrap();
+        assert!(profiles[0].at_exit, "{mode}: end record");
+        let rep = &reports(&profiles)[0];
+        let leak = site(&rep.live_at_exit, "term_leak").unwrap();
+        assert_eq!((leak.live_blocks, leak.live_bytes), (500, 50_000), "{mode}");
+    }
+}
+
+#[test]
+fn exit_underscore_exit_and_underscore_capital_exit_keep_status_and_write_the_end() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    for (mode, code) in [("exit", 5), ("_exit", 6), ("_Exit", 7)] {
+        let out = tempfile::tempdir().unwrap();
+        let o: Output = traced(&exe, out.path(), "50").arg(mode).output().unwrap();
+        assert_eq!(o.status.code(), Some(code), "{mode}");
+        let profiles = load_dir(out.path()).unwrap();
+        assert!(profiles[0].at_exit, "{mode}");
+        let rep = &reports(&profiles)[0];
+        let leak = site(&rep.live_at_exit, "exit_leak").expect(mode);
+        assert_eq!(
+            (leak.live_blocks, leak.live_bytes),
+            (250, 250 * 40),
+            "{mode}"
+        );
+    }
+}
