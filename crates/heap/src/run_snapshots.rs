@@ -126,8 +126,9 @@ impl SnapshotSource {
         }
     }
 
-    /// Take snapshot number `index` into `dir`; returns the files written (Go: the heap
-    /// profile, then the goroutine profile).
+    /// Take snapshot number `index` into `dir` (`s00.heapsnapshot`, `s01.hprof`,
+    /// `s02.heap.pb.gz` + `s02.goroutine.pb.gz`: two digits, so a shell glob lists them in
+    /// order); returns the files written (Go: the heap profile, then the goroutine profile).
     pub fn take(&self, dir: &Path, index: usize) -> Result<Vec<PathBuf>, CaptureError> {
         match self {
             SnapshotSource::Node {
@@ -152,7 +153,7 @@ impl SnapshotSource {
                         what: "kill -USR1 failed (the process is gone?)".into(),
                     });
                 }
-                let out = dir.join(format!("s{index}.heapsnapshot"));
+                let out = dir.join(format!("s{index:02}.heapsnapshot"));
                 capture::node(&format!("127.0.0.1:{inspector_port}"), &out).map_err(
                     |e| match e {
                         CaptureError::Target { what, .. } => CaptureError::Target {
@@ -167,16 +168,16 @@ impl SnapshotSource {
                 Ok(vec![out])
             }
             SnapshotSource::Java { pid } => {
-                let out = dir.join(format!("s{index}.hprof"));
+                let out = dir.join(format!("s{index:02}.hprof"));
                 capture::java(&pid.to_string(), &out)?;
                 Ok(vec![out])
             }
             SnapshotSource::Go(e) => {
                 let target = e.url();
-                let heap = dir.join(format!("s{index}.heap.pb.gz"));
+                let heap = dir.join(format!("s{index:02}.heap.pb.gz"));
                 let body = capture::http_get(e.port, &format!("{}/heap?gc=1", e.base), &target)?;
                 write(&heap, &body)?;
-                let gor = dir.join(format!("s{index}.goroutine.pb.gz"));
+                let gor = dir.join(format!("s{index:02}.goroutine.pb.gz"));
                 let body = capture::http_get(e.port, &format!("{}/goroutine", e.base), &target)?;
                 write(&gor, &body)?;
                 Ok(vec![heap, gor])

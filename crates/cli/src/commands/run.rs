@@ -111,11 +111,17 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     }
     let heap_diff = snaps.map(|s| s.diff(out));
     rec.heap_diff = heap_diff.as_ref().map(|h| h.run.clone());
+    // Native heap agent (`--heap`): the target has ended, so its files are complete.
+    let heap_out = heap
+        .as_ref()
+        .map(|h| super::heap_native::conclude(h, &session.dir, &rec.series))
+        .transpose()?;
+    rec.heap = heap_out.as_ref().map(|h| h.run.clone());
     let code = finish(&session, rec, &mut target, &props, out, &spec.program, load)?;
     let code = match &heap_diff {
         Some(h) => {
             if !props.json {
-                h.print(out, &mut std::io::stdout().lock())?;
+                h.print(out, &mut std::io::stdout().lock(), code)?;
             }
             for e in &h.run.errors {
                 eprintln!("error: run --snapshots: {e}");
@@ -124,10 +130,12 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
         }
         None => code,
     };
-    if let Some(h) = &heap {
-        let verdict = super::heap_native::conclude(h, &session.dir, props.json)?;
+    if let Some(h) = &heap_out {
+        if !props.json {
+            h.print();
+        }
         let undecided = code == ExitCodes::OK || code == ExitCodes::INCONCLUSIVE;
-        if undecided && verdict == leakhound_core::Verdict::Leak {
+        if undecided && h.run.verdict == leakhound_core::Verdict::Leak {
             return Ok(ExitCodes::LEAK);
         }
     }

@@ -47,6 +47,8 @@ pub(crate) struct SnapshotPlan {
     runtime: Runtime,
     /// End of each load phase, counted from the start of the load.
     phase_ends: Vec<Duration>,
+    /// Pause without requests after each phase.
+    pause: Duration,
     /// Sampling length: all phases and pauses (the load's idle tail excluded).
     pub(crate) sampling: Duration,
     notes: Vec<String>,
@@ -154,6 +156,7 @@ pub(crate) fn prepare(
     Ok(Some(SnapshotPlan {
         runtime,
         phase_ends,
+        pause: a.snapshot_pause,
         sampling: t,
         notes,
         pprof,
@@ -282,6 +285,8 @@ fn say(out: &Output, msg: &str) {
 struct Taken {
     attempts: Vec<SnapshotTaken>,
     files: Vec<Vec<PathBuf>>,
+    /// Snapshots that ran into the next load phase.
+    notes: Vec<String>,
 }
 
 impl Taken {
@@ -353,6 +358,7 @@ impl SnapshotPlan {
         let mut taken = Taken {
             attempts: Vec::new(),
             files: Vec::new(),
+            notes: Vec::new(),
         };
         if let Err(e) = std::fs::create_dir_all(&dir) {
             errors.push(format!("failed to create {}: {e}", dir.display()));
@@ -439,6 +445,7 @@ impl Baseline {
             Some(source) if usable => {
                 let flag = Arc::clone(&cancel);
                 let ends = plan.phase_ends.clone();
+                let pause = plan.pause;
                 let out = *out;
                 let dir2 = dir.clone();
                 let handle = Some(std::thread::spawn(move || {
@@ -456,6 +463,15 @@ impl Baseline {
                         let label = format!("after phase {}/{n}", k + 1);
                         let t_s = load_start.elapsed().as_secs_f64();
                         taken.take(&source, &dir2, label, t_s, &out);
+                        let next_phase = load_start + *end + pause;
+                        if let Some(over) = Instant::now().checked_duration_since(next_phase) {
+                            taken.notes.push(format!(
+                                "snapshot {} ran {:.1} s past the {:.1} s pause after its phase (into the next phase or the end of the run): raise --snapshot-pause",
+                                k + 1,
+                                over.as_secs_f64(),
+                                pause.as_secs_f64()
+                            ));
+                        }
                     }
                     taken
                 }));
@@ -518,12 +534,14 @@ impl RunningSnapshots {
                     Taken {
                         attempts: Vec::new(),
                         files: Vec::new(),
+                        notes: Vec::new(),
                     }
                 }
             },
             None => self.early.take().unwrap_or(Taken {
                 attempts: Vec::new(),
                 files: Vec::new(),
+                notes: Vec::new(),
             }),
         };
         JoinedSnapshots { s: self, taken }
@@ -542,6 +560,7 @@ impl JoinedSnapshots {
         let JoinedSnapshots { s, taken } = self;
         let mut errors = s.errors;
         let mut notes = s.plan_notes;
+        notes.extend(taken.notes.iter().cloned());
         let good: Vec<&Vec<PathBuf>> = taken.files.iter().filter(|f| !f.is_empty()).collect();
         let failed = taken.attempts.iter().filter(|a| a.error.is_some()).count();
         if failed > 0 && !taken.attempts.is_empty() {
@@ -613,7 +632,12 @@ impl JoinedSnapshots {
 
 impl HeapOutcome {
     /// The terminal summary (after the memory verdict).
-    pub(crate) fn print(&self, out: &Output, w: &mut dyn Write) -> std::io::Result<()> {
+    pub(crate) fn print(
+        &self,
+        out: &Output,
+        w: &mut dyn Write,
+        memory_code: u8,
+    ) -> std::io::Result<()> {
         let r = &self.run;
         writeln!(w)?;
         writeln!(
@@ -652,6 +676,26 @@ impl HeapOutcome {
                 dir.display()
             )?;
         }
+        let heap = r.verdict.map_or("no heap diff", Verdict::as_str);
+        let memory = match memory_code {
+            ExitCodes::LEAK => "leak",
+            ExitCodes::OK => "no_leak",
+            ExitCodes::INCONCLUSIVE => "inconclusive",
+            _ => "target failed",
+        };
+        let code = self.exit_code(memory_code);
+        let overall = match code {
+            ExitCodes::LEAK => "LEAK",
+            ExitCodes::OK => "no leak",
+            ExitCodes::INCONCLUSIVE => "inconclusive",
+            ExitCodes::TARGET_FAILED => "target failed",
+            _ => "heap snapshots failed",
+        };
+        writeln!(
+            w,
+            "\n{} {overall} (memory: {memory}, heap: {heap}) · exit {code}",
+            out.style.bold("overall:")
+        )?;
         Ok(())
     }
 

@@ -124,7 +124,7 @@ fn node_service_leak_is_first_with_its_retainer_path() {
         assert!(d.as_i64().unwrap() >= 150, "{first:#}");
     }
     assert_no_trap_is_a_leak(&diffs[0], &["LruCache", "CountryTable", "RingBuffer"]);
-    assert!(dir.path().join("snapshots/s3.heapsnapshot").exists());
+    assert!(dir.path().join("snapshots/s03.heapsnapshot").exists());
 }
 
 #[test]
