@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{HeapDiffRun, LoadSummary, Series, SeriesVerdict, Verdict, Warning};
+use crate::{HeapDiffRun, LoadSummary, NativeHeapRun, Series, SeriesVerdict, Verdict, Warning};
 
 /// Version of every JSON document leakhound writes. Bumped only on incompatible changes;
 /// adding a field is compatible.
@@ -96,6 +96,9 @@ pub struct RunReport {
     /// Heap snapshots taken between load phases and their diff (`run --snapshots`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heap_diff: Option<HeapDiffRun>,
+    /// The native heap agent's analysis (`run --heap`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap: Option<NativeHeapRun>,
     /// The sampled data, for renderers only.
     #[serde(skip)]
     pub data: Vec<Series>,

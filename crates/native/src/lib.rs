@@ -6,7 +6,8 @@
 //! [`sites`] groups stacks into allocation sites (`--group-by`); [`analyze`] builds one
 //! live-bytes series per site, runs the detector on it and ranks suspects by growth rate, with
 //! a separate "still live at exit" list; [`render`] prints the terminal view; [`export`] writes
-//! pprof and flame graph files.
+//! pprof and flame graph files; [`summary`] turns reports into the run report's heap section
+//! and checks that the allocator was interposed at all.
 //!
 //! Not here: running the target (the CLI sets `LD_PRELOAD`) and the agent itself.
 
@@ -16,6 +17,7 @@ pub mod export;
 pub mod load;
 pub mod render;
 pub mod sites;
+pub mod summary;
 pub mod symbolize;
 
 pub use agent::{AgentError, agent_path};

@@ -8,9 +8,9 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use leakhound_core::Verdict;
+use leakhound_core::{NativeHeapRun, Series};
 use leakhound_native::export::{self, ExportError, ProcessHeap};
-use leakhound_native::{AnalyzeOptions, GroupBy, analyze_profile, load_dir, render};
+use leakhound_native::{AnalyzeOptions, GroupBy, analyze_profile, load_dir, render, summary};
 
 use crate::args::HeapArgs;
 use crate::errors::ExpectedError;
@@ -76,9 +76,26 @@ pub(crate) fn prepare(args: &HeapArgs) -> anyhow::Result<Option<HeapSetup>> {
     Ok(Some(HeapSetup { tmp, env, group_by }))
 }
 
-/// Moves the agent files into `<run_dir>/heap`, analyzes them, prints (or writes JSON) and
-/// returns the heap verdict.
-pub(crate) fn conclude(setup: &HeapSetup, run_dir: &Path, json: bool) -> anyhow::Result<Verdict> {
+/// The heap analysis of a run: the run report's `heap` section and the terminal text.
+pub(crate) struct HeapOutcome {
+    pub(crate) run: NativeHeapRun,
+    text: String,
+}
+
+impl HeapOutcome {
+    /// Prints the terminal view (after the run report).
+    pub(crate) fn print(&self) {
+        print!("{}", self.text);
+    }
+}
+
+/// Moves the agent files into `<run_dir>/heap` and analyzes them; `data` is the run's sampled
+/// series (its `anon_bytes` feeds the "allocator not interposed" check).
+pub(crate) fn conclude(
+    setup: &HeapSetup,
+    run_dir: &Path,
+    data: &[Series],
+) -> anyhow::Result<HeapOutcome> {
     let dest = run_dir.join("heap");
     std::fs::create_dir_all(&dest)
         .map_err(|e| anyhow::anyhow!("failed to create {}: {e}", dest.display()))?;
@@ -93,48 +110,60 @@ pub(crate) fn conclude(setup: &HeapSetup, run_dir: &Path, json: bool) -> anyhow:
         }
     }
     let _ = std::fs::remove_dir(&setup.tmp);
-    report_dir(&dest, setup.group_by, json)
+    analyze_dir(&dest, setup.group_by, data)
 }
 
-/// Analyzes every agent file in `dir` and prints the reports; returns the combined verdict.
-pub(crate) fn report_dir(dir: &Path, group_by: GroupBy, json: bool) -> anyhow::Result<Verdict> {
+/// Analyzes every agent file in `dir`, writes `dir/heap.json` (the full per-process reports)
+/// and returns the run report's heap section with its terminal text.
+pub(crate) fn analyze_dir(
+    dir: &Path,
+    group_by: GroupBy,
+    data: &[Series],
+) -> anyhow::Result<HeapOutcome> {
     let profiles = load_dir(dir)?;
     let opts = AnalyzeOptions {
         group_by,
         ..AnalyzeOptions::default()
     };
-    let mut verdicts = Vec::new();
     let mut all = Vec::new();
+    let mut text = String::new();
     for p in &profiles {
         // Processes that only exec'd through (a shell, env) record nothing worth showing.
         if p.stacks.len() <= 1 && p.snapshots.len() <= 1 {
             continue;
         }
         let r = analyze_profile(p, &opts);
-        verdicts.push(r.verdict());
-        if !json {
-            print!("{}", render::render_terminal(&r));
-        }
+        text.push_str(&render::render_terminal(&r));
         all.push(r);
     }
-    let text = serde_json::to_string_pretty(&all)?;
-    std::fs::write(dir.join("heap.json"), &text)
-        .map_err(|e| anyhow::anyhow!("failed to write heap.json: {e}"))?;
-    if json {
-        // stdout carries one JSON document (the run report); the heap analysis is its own file.
-        eprintln!(
-            "leakhound: heap profile written to {}",
-            dir.join("heap.json").display()
-        );
-    }
+    let mut warnings = Vec::new();
     if all.is_empty() {
-        eprintln!(
-            "leakhound: the heap agent wrote no data into {} (statically linked target, or a custom allocator?)",
+        warnings.push(format!(
+            "the heap agent wrote no data into {} (statically linked target, or a custom allocator?)",
             dir.display()
-        );
+        ));
     }
-    Ok(Verdict::combine(verdicts))
+    if let Some(anon) = data.iter().find(|s| s.name == ANON_SERIES) {
+        let hooked = summary::hooked_growth(&profiles);
+        warnings.extend(summary::interposition_warning(
+            summary::anon_growth(anon),
+            hooked,
+        ));
+    }
+    for w in &warnings {
+        text.push_str(&format!("heap warning: {w}\n"));
+    }
+    let json = serde_json::to_string_pretty(&all)?;
+    std::fs::write(dir.join("heap.json"), &json)
+        .map_err(|e| anyhow::anyhow!("failed to write {}: {e}", dir.join("heap.json").display()))?;
+    Ok(HeapOutcome {
+        run: summary::run_summary(&all, warnings),
+        text,
+    })
 }
+
+/// The sampled series compared with the hooked live bytes.
+const ANON_SERIES: &str = "anon_bytes";
 
 /// `report RUN_DIR --pprof FILE --flamegraph FILE`: exports the heap data of a `run --heap` run.
 /// Every failure (no heap data, unwritable file) is a usage error (exit 2).

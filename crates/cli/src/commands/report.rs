@@ -27,17 +27,27 @@ struct RunJson {
 
 pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
     let dir = &args.run_dir;
-    let report = load(dir)?;
+    let mut report = load(dir)?;
     super::heap_native::export(dir, args.pprof.as_deref(), args.flamegraph.as_deref())?;
+    // `run --heap` left the native agent's files in heap/: analyze them again (runs made before
+    // the heap section existed get one too).
+    let heap_dir = dir.join("heap");
+    let heap = if heap_dir.is_dir() {
+        let h = super::heap_native::analyze_dir(&heap_dir, Default::default(), &report.data)?;
+        report.heap = Some(h.run.clone());
+        Some(h)
+    } else {
+        None
+    };
     print_report(&report, args.json, out)?;
     let code = report.verdict.exit_code();
-    // `run --heap` left the native agent's files in heap/: show their analysis too.
-    let heap_dir = dir.join("heap");
-    if heap_dir.is_dir() {
-        let verdict = super::heap_native::report_dir(&heap_dir, Default::default(), args.json)?;
+    if let Some(h) = &heap {
+        if !args.json {
+            h.print();
+        }
         let undecided = code == leakhound_core::ExitCodes::OK
             || code == leakhound_core::ExitCodes::INCONCLUSIVE;
-        if undecided && verdict == leakhound_core::Verdict::Leak {
+        if undecided && h.run.verdict == leakhound_core::Verdict::Leak {
             return Ok(leakhound_core::ExitCodes::LEAK);
         }
     }
@@ -110,6 +120,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
         processes: Vec::new(),
         load: None,
         heap_diff: None,
+        heap: None,
         data,
     })
 }

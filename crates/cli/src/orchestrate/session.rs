@@ -60,6 +60,8 @@ pub(crate) struct Recording {
     pub(crate) processes: Vec<ProcessChange>,
     /// Heap snapshots and their diff (`run --snapshots`), set by the caller before `conclude`.
     pub(crate) heap_diff: Option<HeapDiffRun>,
+    /// Native heap agent analysis (`run --heap`), set by the caller before `conclude`.
+    pub(crate) heap: Option<leakhound_core::NativeHeapRun>,
 }
 
 /// Periodic work done between samples (e.g. reporting load), called with the elapsed seconds.
@@ -214,6 +216,7 @@ pub(crate) fn record(
         warnings,
         processes: tracker.into_changes(),
         heap_diff: None,
+        heap: None,
     })
 }
 
@@ -311,6 +314,7 @@ pub(crate) fn conclude(
         processes: rec.processes,
         load,
         heap_diff: rec.heap_diff,
+        heap: rec.heap,
         data: rec.series,
     };
     if let Some(l) = &report.load {

@@ -6,6 +6,7 @@
 mod analyze;
 mod demo;
 mod diff;
+mod heap_native;
 mod load;
 mod run;
 mod snapshot;

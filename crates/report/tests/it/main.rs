@@ -68,6 +68,7 @@ fn fixture() -> RunReport {
         }],
         load: None,
         heap_diff: None,
+        heap: None,
         processes: vec![
             ProcessChange {
                 pid: 4242,

@@ -1,0 +1,205 @@
+//! `run --heap` and `report RUN_DIR --pprof/--flamegraph`: C targets built with gcc, run under
+//! the embedded agent.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::time::Duration;
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::support::leakhound;
+
+/// The native crate's C test programs.
+const PROGRAMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../native/tests/programs");
+
+fn gcc(dir: &Path, source: &str, name: &str) -> PathBuf {
+    let exe = dir.join(name);
+    let st = StdCommand::new("gcc")
+        .args([
+            "-O2",
+            "-g",
+            "-fno-omit-frame-pointer",
+            "-pthread",
+            "-w",
+            "-o",
+        ])
+        .arg(&exe)
+        .arg(Path::new(PROGRAMS).join(source))
+        .arg("-ldl")
+        .status()
+        .expect("gcc runs");
+    assert!(st.success(), "gcc {source} failed");
+    exe
+}
+
+fn stdout_json(out: &assert_cmd::assert::Assert) -> Value {
+    serde_json::from_slice(&out.get_output().stdout).expect("stdout is one JSON document")
+}
+
+#[test]
+fn run_heap_json_carries_the_heap_and_report_exports_pprof_and_flamegraph() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = gcc(work.path(), "targets.c", "targets");
+    let run_dir = work.path().join("run");
+    let out = leakhound()
+        .args([
+            "run",
+            "--json",
+            "--heap",
+            "--heap-interval",
+            "50ms",
+            "--out",
+        ])
+        .arg(&run_dir)
+        .arg("--")
+        .arg(&exe)
+        .arg("known")
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .code(predicate::in_iter([0, 1, 3]));
+    let report = stdout_json(&out);
+    assert_eq!(report["schema_version"], 1);
+    let heap = &report["heap"];
+    assert_eq!(heap["verdict"], "leak", "{heap:#}");
+    let proc0 = &heap["processes"][0];
+    let top = &proc0["suspects"][0];
+    assert!(
+        top["site"]
+            .as_str()
+            .unwrap()
+            .starts_with("leak_here (programs/targets.c:"),
+        "{top:#}"
+    );
+    assert_eq!(top["live_blocks"], 3000);
+    assert_eq!(top["live_bytes"], 600_000);
+    assert!(top["rate_bytes_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(top["stack"][0]["function"], "leak_here");
+    assert!(top["timeline"]["v"].as_array().unwrap().len() >= 10);
+    assert!(!top["hint"].as_str().unwrap().is_empty());
+    // The bounded cache is not a suspect; the leak is also "still live at exit".
+    let suspects = proc0["suspects"].as_array().unwrap();
+    assert!(
+        suspects
+            .iter()
+            .all(|s| !s["site"].as_str().unwrap().starts_with("cache_fill"))
+    );
+    assert!(
+        proc0["live_at_exit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["site"].as_str().unwrap().starts_with("leak_here"))
+    );
+    assert!(
+        heap.get("warnings").is_none(),
+        "no allocator warning: {heap:#}"
+    );
+    // heap/heap.json is still written.
+    assert!(run_dir.join("heap/heap.json").is_file());
+
+    // report --json carries the same heap section.
+    let again = leakhound()
+        .args(["report", "--json"])
+        .arg(&run_dir)
+        .assert()
+        .code(1);
+    let again = stdout_json(&again);
+    assert_eq!(
+        again["heap"]["processes"][0]["suspects"][0]["site"],
+        top["site"]
+    );
+
+    // Exports.
+    let pb = work.path().join("heap.pb.gz");
+    let svg = work.path().join("heap.svg");
+    leakhound()
+        .arg("report")
+        .arg(&run_dir)
+        .arg("--pprof")
+        .arg(&pb)
+        .arg("--flamegraph")
+        .arg(&svg)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("leak_here"));
+    let svg_text = std::fs::read_to_string(&svg).expect("svg written");
+    assert!(svg_text.contains("<svg") && svg_text.contains("leak_here"));
+    match StdCommand::new("go")
+        .args(["tool", "pprof", "-top"])
+        .arg(&pb)
+        .env("HOME", work.path())
+        .output()
+    {
+        Err(e) => eprintln!("SKIPPED go tool pprof check: `go` not runnable ({e})"),
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            assert!(
+                text.lines()
+                    .any(|l| l.contains("leak_here") && l.contains("585.94kB")),
+                "{text}"
+            );
+        }
+    }
+
+    // Unwritable output and a run without heap data: exit 2 with the reason.
+    leakhound()
+        .arg("report")
+        .arg(&run_dir)
+        .arg("--pprof")
+        .arg(work.path().join("missing-dir/x.pb.gz"))
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("failed to write")
+                .and(predicate::str::contains("missing-dir/x.pb.gz")),
+        );
+    let plain = work.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    for f in ["run.json", "samples.csv", "verdict.json"] {
+        std::fs::copy(run_dir.join(f), plain.join(f)).unwrap();
+    }
+    leakhound()
+        .arg("report")
+        .arg(&plain)
+        .arg("--flamegraph")
+        .arg(work.path().join("y.svg"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("run --heap"));
+}
+
+#[test]
+fn memory_outside_malloc_warns_allocator_not_interposed() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = gcc(work.path(), "rawmmap.c", "rawmmap");
+    let run = |json: bool, dir: &Path| {
+        let mut c = leakhound();
+        c.args(["run", "--heap", "--interval", "200ms", "--out"])
+            .arg(dir);
+        if json {
+            c.arg("--json");
+        }
+        c.arg("--")
+            .arg(&exe)
+            .timeout(Duration::from_secs(120))
+            .assert()
+            .code(predicate::in_iter([0, 1, 3]))
+    };
+    let out = run(true, &work.path().join("json"));
+    let report = stdout_json(&out);
+    let warnings = report["heap"]["warnings"]
+        .as_array()
+        .expect("heap warnings");
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("allocator not interposed (statically linked jemalloc/mimalloc?)")),
+        "{report:#}"
+    );
+    run(false, &work.path().join("text")).stdout(predicate::str::contains(
+        "heap warning: allocator not interposed (statically linked jemalloc/mimalloc?)",
+    ));
+}
