@@ -6,6 +6,10 @@
 //!   total allocations, live samples.
 //! * Live map: pointer -> (size, stack id), 64 shards each behind its own spin lock, linear
 //!   probing with backward-shift deletion, grown by doubling into a fresh mapping.
+//! * Mapping table: the program's own anonymous `mmap`s as sorted, disjoint
+//!   `[start, end) -> stack id` ranges behind one spin lock, so a `munmap` of any part of a
+//!   mapping (head, tail, middle: a split) or of several at once updates the right counters.
+//!   Direct `mmap` calls are rare next to `malloc`, so a sorted array is enough.
 //!
 //! Everything lives in [`Region`]s, never in the target's heap. Stack id 0 is reserved for
 //! "stack table full" so counting never stops.
@@ -32,6 +36,10 @@ pub const TOTAL_ALLOCS: usize = 3;
 pub const LIVE_SAMPLES: usize = 4;
 
 const SHARDS: usize = 64;
+/// Most live anonymous mappings tracked (further ones are counted as dropped).
+pub const MAX_MAPS: usize = 1 << 16;
+/// Words per mapping-table entry: start, end, stack id.
+const MAP_WORDS: usize = 3;
 /// Counters in the live-map filter: 64 Ki x 4 B = 256 KiB, mostly cache-resident; with a few
 /// thousand live samples, under 5 % of unsampled frees see a nonzero counter.
 const FILTER_LEN: usize = 1 << 16;
@@ -63,6 +71,107 @@ pub struct Tables {
     filter: Region<AtomicU32>,
     /// Allocations that could not be put in the live map (mapping failed).
     pub dropped: AtomicU64,
+    /// Tracked anonymous mappings (see the module docs).
+    maps: SpinLock<Maps>,
+}
+
+/// Sorted, disjoint `[start, end, id]` triples.
+#[derive(Debug)]
+pub struct Maps {
+    table: Region<u64>,
+    len: usize,
+}
+
+impl Maps {
+    fn entry(&self, i: usize) -> (u64, u64, u32) {
+        let e = &self.table[i * MAP_WORDS..][..MAP_WORDS];
+        (e[0], e[1], e[2] as u32)
+    }
+
+    fn set(&mut self, i: usize, (start, end, id): (u64, u64, u32)) {
+        self.table[i * MAP_WORDS..][..MAP_WORDS].copy_from_slice(&[start, end, u64::from(id)]);
+    }
+
+    /// Index of the first entry whose end lies above `addr`.
+    fn first_above(&self, addr: u64) -> usize {
+        let (mut lo, mut hi) = (0, self.len);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.entry(mid).1 <= addr {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Inserts an entry at index `i`, shifting the rest up; false when full.
+    fn insert_at(&mut self, i: usize, e: (u64, u64, u32)) -> bool {
+        if self.len >= MAX_MAPS {
+            return false;
+        }
+        self.table
+            .copy_within(i * MAP_WORDS..self.len * MAP_WORDS, (i + 1) * MAP_WORDS);
+        self.len += 1;
+        self.set(i, e);
+        true
+    }
+
+    fn remove_at(&mut self, i: usize) {
+        self.table
+            .copy_within((i + 1) * MAP_WORDS..self.len * MAP_WORDS, i * MAP_WORDS);
+        self.len -= 1;
+    }
+
+    /// Stack id of the mapping containing `addr`.
+    pub fn find(&self, addr: u64) -> Option<u32> {
+        let i = self.first_above(addr);
+        (i < self.len && self.entry(i).0 <= addr).then(|| self.entry(i).2)
+    }
+
+    /// Records mapping `[start, end)` of stack `id` (the range must be free in the table:
+    /// callers remove it first). False when the table is full.
+    pub fn insert(&mut self, start: u64, end: u64, id: u32) -> bool {
+        let i = self.first_above(start);
+        self.insert_at(i, (start, end, id))
+    }
+
+    /// Forgets `[start, end)`. For each tracked mapping it touched, calls
+    /// `f(id, old_len, [left_len, right_len])` with the lengths of what stays mapped on either
+    /// side (0 when nothing), so the caller can move the counters.
+    pub fn remove_range(&mut self, start: u64, end: u64, f: &mut dyn FnMut(u32, u64, [u64; 2])) {
+        let mut i = self.first_above(start);
+        while i < self.len {
+            let (s, e, id) = self.entry(i);
+            if s >= end {
+                break;
+            }
+            let left = start.saturating_sub(s);
+            let right = e.saturating_sub(end);
+            f(id, e - s, [left, right]);
+            match (left > 0, right > 0) {
+                (false, false) => self.remove_at(i),
+                (true, false) => {
+                    self.set(i, (s, start, id));
+                    i += 1;
+                }
+                (false, true) => {
+                    self.set(i, (end, e, id));
+                    i += 1;
+                }
+                (true, true) => {
+                    self.set(i, (s, start, id));
+                    if !self.insert_at(i + 1, (end, e, id)) {
+                        // Table full: stop tracking the right part (report it as unmapped)
+                        // rather than keep a wrong range.
+                        f(id, right, [0, 0]);
+                    }
+                    i += 2;
+                }
+            }
+        }
+    }
 }
 
 #[inline]
@@ -99,6 +208,10 @@ impl Tables {
             }),
             filter: Region::new(FILTER_LEN)?,
             dropped: AtomicU64::new(0),
+            maps: SpinLock::new(Maps {
+                table: Region::new(MAX_MAPS * MAP_WORDS)?,
+                len: 0,
+            }),
         };
         Some(t)
     }
@@ -204,6 +317,21 @@ impl Tables {
         c[LIVE_SAMPLES].fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Adds live weight (`bytes`, `blocks`) to stack `id` without counting a new allocation
+    /// (the surviving parts of a partly unmapped mapping).
+    #[inline]
+    pub fn add_live(&self, id: u32, bytes: u64, blocks: u64) {
+        let c = &self.counters[id as usize * COUNTER_STRIDE..][..COUNTER_STRIDE];
+        c[LIVE_BYTES].fetch_add(bytes, Ordering::Relaxed);
+        c[LIVE_BLOCKS].fetch_add(blocks, Ordering::Relaxed);
+        c[LIVE_SAMPLES].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The mapping table, locked.
+    pub fn maps(&self) -> crate::arena::SpinGuard<'_, Maps> {
+        self.maps.lock()
+    }
+
     /// Records live block `p` of `size` bytes from stack `id`. Returns a stale entry that was
     /// already stored under `p` (a free the agent missed), which the caller must un-count.
     #[inline]
@@ -306,10 +434,12 @@ impl Tables {
         for s in &self.live {
             s.raw_lock();
         }
+        self.maps.raw_lock();
     }
 
     /// Releases what [`Self::lock_all`] took (after `fork`, in parent and child).
     pub fn unlock_all(&self) {
+        self.maps.raw_unlock();
         for s in self.live.iter().rev() {
             s.raw_unlock();
         }
@@ -356,6 +486,33 @@ mod tests {
         let mut out = [0u64; 8];
         assert_eq!(t.frames_of(b, &mut out), 3);
         assert_eq!(&out[..3], &[1, 2, 4]);
+    }
+
+    #[test]
+    fn partial_unmaps_trim_and_split_mappings() {
+        let t = Tables::new().unwrap();
+        let mut m = t.maps();
+        assert!(m.insert(0x10000, 0x14000, 7));
+        assert!(m.insert(0x20000, 0x21000, 8));
+        let mut seen = Vec::new();
+        // Middle page of the first mapping: a split.
+        m.remove_range(0x11000, 0x12000, &mut |id, old, rest| {
+            seen.push((id, old, rest))
+        });
+        assert_eq!(seen, [(7, 0x4000, [0x1000, 0x2000])]);
+        assert_eq!(m.find(0x10fff), Some(7));
+        assert_eq!(m.find(0x11000), None);
+        assert_eq!(m.find(0x12000), Some(7));
+        seen.clear();
+        // One call covering the tail piece, a gap and the whole second mapping.
+        m.remove_range(0x13000, 0x30000, &mut |id, old, rest| {
+            seen.push((id, old, rest))
+        });
+        assert_eq!(seen, [(7, 0x2000, [0x1000, 0]), (8, 0x1000, [0, 0])]);
+        assert_eq!(m.find(0x12000), Some(7));
+        assert_eq!(m.find(0x13000), None);
+        assert_eq!(m.find(0x20000), None);
+        assert_eq!(m.find(0x10000), Some(7));
     }
 
     #[test]

@@ -60,20 +60,24 @@ impl<T: Zeroable> Region<T> {
     }
 
     fn map(len: usize, bytes: usize) -> Option<Self> {
+        // A raw system call, not libc's `mmap`: inside this library `mmap` resolves to the
+        // agent's own hook, and the agent's memory must never show up as the program's.
         // SAFETY: an anonymous private mapping with no address hint has no preconditions.
         let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
+            libc::syscall(
+                libc::SYS_mmap,
+                0usize,
                 bytes,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
+                -1i64,
+                0usize,
             )
         };
-        if p == libc::MAP_FAILED {
+        if p < 0 {
             return None;
         }
+        let p = p as *mut libc::c_void;
         // SAFETY: naming a mapping we own; failure (old kernels) is harmless and ignored.
         unsafe {
             libc::prctl(
@@ -112,7 +116,11 @@ impl<T: Zeroable> Drop for Region<T> {
         let saved = crate::hooks::sys::errno();
         // SAFETY: unmapping exactly the mapping created in `new`; no borrow outlives self.
         unsafe {
-            libc::munmap(self.ptr.as_ptr().cast(), (self.len * size_of::<T>()).max(1));
+            libc::syscall(
+                libc::SYS_munmap,
+                self.ptr.as_ptr(),
+                (self.len * size_of::<T>()).max(1),
+            );
         }
         crate::hooks::sys::set_errno(saved);
     }

@@ -216,3 +216,47 @@ fn exit_underscore_exit_and_underscore_capital_exit_keep_status_and_write_the_en
         );
     }
 }
+
+#[test]
+fn anonymous_mmaps_are_sites_and_partial_munmap_trims_or_splits() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    let out = tempfile::tempdir().unwrap();
+    let o = traced(&exe, out.path(), "50").arg("mmap").output().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n");
+    let profiles = load_dir(out.path()).unwrap();
+    let rep = &reports(&profiles)[0];
+    let names: Vec<&str> = rep.sites.iter().map(|s| s.site.as_str()).collect();
+    let why: Vec<(&str, &str)> = rep
+        .sites
+        .iter()
+        .map(|s| (s.site.as_str(), s.verdict.reason.as_str()))
+        .collect();
+    let top = rep
+        .suspects
+        .first()
+        .unwrap_or_else(|| panic!("{} snapshots: {why:?}", rep.snapshots));
+    assert!(top.site.starts_with("mmap_leak ("), "{}", top.site);
+    assert_eq!((top.live_blocks, top.live_bytes), (300, 300 * 65536));
+    let at_exit = |f: &str| {
+        site(&rep.live_at_exit, f)
+            .map(|s| (s.live_blocks, s.live_bytes))
+            .unwrap_or_else(|| panic!("{f} missing: {names:?}"))
+    };
+    assert_eq!(at_exit("mmap_split"), (2, 2 * 4096), "middle page unmapped");
+    assert_eq!(at_exit("mmap_trim"), (1, 3 * 4096), "head page unmapped");
+    assert_eq!(at_exit("mremap_grow"), (1, 4 * 4096), "moved with its site");
+    assert_eq!(
+        at_exit("fixed_first"),
+        (2, 2 * 4096),
+        "MAP_FIXED replaced the middle"
+    );
+    assert_eq!(at_exit("fixed_second"), (1, 2 * 4096));
+    let churn = site(&rep.sites, "mmap_churn").expect("churn site");
+    assert_eq!((churn.live_bytes, churn.total_allocs), (0, 300));
+    assert!(
+        site(&rep.sites, "not_heap").is_none(),
+        "file, shared and PROT_NONE mappings are not heap: {names:?}"
+    );
+}

@@ -45,12 +45,12 @@ pub(super) fn route() -> Route {
 }
 
 #[inline(always)]
-fn leave(tls: Tls) {
+pub(super) fn leave(tls: Tls) {
     tls.set_guard(0);
 }
 
 #[inline(always)]
-fn weights(cfg: &Config, size: usize) -> (u64, u64) {
+pub(super) fn weights(cfg: &Config, size: usize) -> (u64, u64) {
     if cfg.sampled {
         crate::sample::weights(size, cfg.mean)
     } else {
@@ -64,6 +64,20 @@ fn compute_stack_hi(tls: Tls) -> u64 {
     tls.set_stack_hi(hi);
     tls.set_flags(tls.flags() | FLAG_BOUNDS);
     hi
+}
+
+/// Walks the caller's stack from (`ra`, `fpv`) and interns it.
+#[inline(always)]
+pub(super) fn stack_id(tls: Tls, t: &Tables, ra: u64, fpv: u64) -> u32 {
+    let hi = if tls.flags() & FLAG_BOUNDS != 0 {
+        tls.stack_hi()
+    } else {
+        compute_stack_hi(tls)
+    };
+    let mut frames = [0u64; MAX_FRAMES];
+    let lo = &raw const frames as u64;
+    let n = fp::walk(ra, fpv, lo, hi, &mut frames);
+    t.intern(&frames[..n])
 }
 
 /// Records a new block `p` of `size` bytes allocated by the caller at (`ra`, `fp`).
@@ -83,15 +97,7 @@ pub(super) fn record(
     if cfg.sampled && !crate::sample::take(tls, size, cfg.mean, cfg.seed) {
         return;
     }
-    let hi = if tls.flags() & FLAG_BOUNDS != 0 {
-        tls.stack_hi()
-    } else {
-        compute_stack_hi(tls)
-    };
-    let mut frames = [0u64; MAX_FRAMES];
-    let lo = &raw const frames as u64;
-    let n = fp::walk(ra, fpv, lo, hi, &mut frames);
-    let id = t.intern(&frames[..n]);
+    let id = stack_id(tls, t, ra, fpv);
     let (b, k) = weights(cfg, size);
     t.add_alloc(id, b, k);
     if let Some((old_size, old_id)) = t.live_insert(p as usize, size, id) {

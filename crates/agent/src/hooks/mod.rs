@@ -5,6 +5,7 @@
 pub mod cxx;
 pub mod exit;
 pub mod malloc;
+pub mod mmap;
 pub mod real;
 pub mod signal;
 pub mod sys;

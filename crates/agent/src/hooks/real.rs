@@ -63,6 +63,7 @@ pub fn resolve() {
     lookup(c"pvalloc", m::pvalloc as *const () as usize, &PVALLOC);
     lookup(c"_exit", super::exit::_exit as *const () as usize, &EXIT);
     super::cxx::resolve();
+    super::mmap::resolve();
 }
 
 macro_rules! get {

@@ -89,6 +89,70 @@ static int exits(const char *how) {
     return 0;
 }
 
+/* --- mmap: the program's own anonymous mappings --- */
+#define MMAP_LEAKS 300
+#define MMAP_LEAK_LEN (64 * 1024)
+static void touch(char *p, size_t len) {
+    for (size_t i = 0; i < len; i += 4096) p[i] = 1;
+}
+static char *checked(char *p, size_t len) {
+    if (p == MAP_FAILED) exit(10);
+    touch(p, len);
+    return p;
+}
+/* A macro, so the mmap call site is the calling function itself. */
+#define anon(len) \
+    checked(mmap(NULL, (len), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), (len))
+NOINLINE static void mmap_leak(void) { sink = anon(MMAP_LEAK_LEN); }
+NOINLINE static void mmap_split(void) {
+    char *p = anon(3 * 4096);
+    if (munmap(p + 4096, 4096)) exit(11); /* middle page: two pieces stay */
+}
+NOINLINE static void mmap_trim(void) {
+    char *p = anon(4 * 4096);
+    if (munmap(p, 4096)) exit(12); /* head page: three pages stay */
+}
+NOINLINE static void mmap_churn(void) {
+    char *p = anon(16 * 1024);
+    if (munmap(p, 16 * 1024)) exit(13);
+}
+NOINLINE static void mremap_grow(void) {
+    char *p = anon(4096);
+    p = mremap(p, 4096, 4 * 4096, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) exit(14);
+    touch(p, 4 * 4096);
+    sink = p;
+}
+NOINLINE static char *fixed_first(void) { return anon(4 * 4096); }
+NOINLINE static void fixed_second(char *base) {
+    char *p = mmap(base + 4096, 2 * 4096, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (p != base + 4096) exit(15);
+    touch(p, 2 * 4096);
+}
+NOINLINE static void not_heap(const char *self) {
+    int fd = open(self, O_RDONLY);
+    if (fd < 0) exit(16);
+    sink = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);             /* file mapping */
+    sink = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* reservation */
+    sink = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    close(fd);
+}
+static int mmaps(const char *self) {
+    for (int i = 0; i < MMAP_LEAKS; i++) {
+        mmap_leak();
+        mmap_churn();
+        pause_us(8000);
+    }
+    mmap_split();
+    mmap_trim();
+    mremap_grow();
+    fixed_second(fixed_first());
+    not_heap(self);
+    puts("ok");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     const char *m = argv[1];
@@ -98,6 +162,7 @@ int main(int argc, char **argv) {
     if (strcmp(m, "abort") == 0 || strcmp(m, "segv") == 0) return die(m);
     if (strcmp(m, "exit") == 0 || strcmp(m, "_exit") == 0 || strcmp(m, "_Exit") == 0)
         return exits(m);
+    if (strcmp(m, "mmap") == 0) return mmaps(argv[0]);
     fprintf(stderr, "unknown mode %s\n", m);
     return 2;
 }
