@@ -43,9 +43,15 @@ fn site_block(out: &mut String, rank: usize, s: &SiteReport, sampled: bool) {
         _ => "-".into(),
     };
     let _ = writeln!(out, "     growth   {rate}");
+    // Exact mode: the byte count too, so it can be compared with what the program reports.
+    let exact = if sampled {
+        String::new()
+    } else {
+        format!(" ({} B)", s.live_bytes)
+    };
     let _ = write!(
         out,
-        "     live     {est}{} in {est}{} blocks ({} allocations, {} total)",
+        "     live     {est}{}{exact} in {est}{} blocks ({} allocations, {} total)",
         format_bytes(s.live_bytes as f64),
         s.live_blocks,
         s.total_allocs,
@@ -134,8 +140,9 @@ pub fn render_terminal(r: &HeapReport) -> String {
     } else {
         let _ = writeln!(
             out,
-            "growing while running ({} suspects, fastest first):",
-            r.suspects.len()
+            "growing while running ({} suspect{}, fastest first):",
+            r.suspects.len(),
+            if r.suspects.len() == 1 { "" } else { "s" }
         );
         for (i, s) in r.suspects.iter().enumerate() {
             site_block(&mut out, i + 1, s, sampled);

@@ -153,13 +153,25 @@ pub(crate) fn analyze_dir(
     for w in &warnings {
         text.push_str(&format!("heap warning: {w}\n"));
     }
+    let run = summary::run_summary(&all, warnings);
+    let suspects: Vec<&str> = run
+        .processes
+        .iter()
+        .flat_map(|p| p.suspects.iter().map(|s| s.site.as_str()))
+        .collect();
+    text.push_str(&format!(
+        "heap verdict: {}{}\n",
+        run.verdict.as_str(),
+        match suspects.as_slice() {
+            [] => String::new(),
+            [one] => format!(" (1 suspect: {one})"),
+            [first, rest @ ..] => format!(" ({} suspects, first: {first})", rest.len() + 1),
+        }
+    ));
     let json = serde_json::to_string_pretty(&all)?;
     std::fs::write(dir.join("heap.json"), &json)
         .map_err(|e| anyhow::anyhow!("failed to write {}: {e}", dir.join("heap.json").display()))?;
-    Ok(HeapOutcome {
-        run: summary::run_summary(&all, warnings),
-        text,
-    })
+    Ok(HeapOutcome { run, text })
 }
 
 /// The sampled series compared with the hooked live bytes.
