@@ -14,6 +14,7 @@ pub mod capture;
 pub mod diff;
 pub mod dominators;
 pub mod error;
+pub mod fuzzing;
 pub mod graph;
 pub mod hprof;
 pub mod pprof;

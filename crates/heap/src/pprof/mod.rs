@@ -42,7 +42,7 @@ struct Group {
     location: Option<String>,
 }
 
-struct Summary {
+pub(crate) struct Summary {
     kind: ProfileKind,
     period: i64,
     groups: FxHashMap<String, Group>,
@@ -64,7 +64,7 @@ pub fn decode(mut r: impl Read, path: &Path) -> Result<profiles::Profile, HeapEr
     })
 }
 
-fn summarise(p: &profiles::Profile, path: &Path) -> Result<Summary, HeapError> {
+pub(crate) fn summarise(p: &profiles::Profile, path: &Path) -> Result<Summary, HeapError> {
     let s = |i: i64| {
         p.string_table
             .get(usize::try_from(i).unwrap_or(usize::MAX))

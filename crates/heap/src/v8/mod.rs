@@ -39,14 +39,25 @@ struct Meta {
 
 /// Opens a file, transparently decompressing gzip, and detects its format from content.
 pub fn open(path: &Path) -> Result<(DumpFormat, Box<dyn Read>), HeapError> {
+    let file = File::open(path).map_err(|err| HeapError::Io {
+        path: path.to_owned(),
+        err,
+    })?;
+    open_reader(BufReader::with_capacity(1 << 16, file), path)
+}
+
+/// Like [`open`] over any byte stream (`path` only names it in errors).
+pub fn open_reader(
+    mut raw: impl Read + 'static,
+    path: &Path,
+) -> Result<(DumpFormat, Box<dyn Read>), HeapError> {
     let io = |err| HeapError::Io {
         path: path.to_owned(),
         err,
     };
-    let mut file = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
     let mut magic = [0u8; 2];
-    let n = read_prefix(&mut file, &mut magic).map_err(io)?;
-    let raw = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
+    let n = read_prefix(&mut raw, &mut magic).map_err(io)?;
+    let raw = std::io::Cursor::new(magic[..n].to_vec()).chain(raw);
     let gz = n == 2 && magic == [0x1f, 0x8b];
     let mut reader: Box<dyn Read> = if gz {
         Box::new(MultiGzDecoder::new(raw))

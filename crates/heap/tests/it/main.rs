@@ -1,6 +1,7 @@
 //! Integration tests of leakhound-heap: hand-built snapshots with known dominators, truncation
 //! at many offsets (never a panic), and a real Node service with a leak and three traps.
 
+mod fuzz;
 mod go_service;
 mod java_service;
 mod node_service;

@@ -7,23 +7,34 @@ use leakhound_heap::diff::{GroupClass, Verdict};
 use leakhound_heap::{DiffOptions, HeapError, diff_snapshots, dominators, retained, v8};
 
 /// A tiny snapshot builder: nodes (type, name, id, size) and edges (from, type, name, to).
-struct Snap {
+pub(crate) struct Snap {
     strings: Vec<String>,
     nodes: Vec<(u32, u32, u64, u64)>,
     edges: Vec<(usize, u32, u32, usize)>,
+    /// (node, script id, line, column), 0-based as V8 writes them.
+    locations: Vec<(usize, u64, u64, u64)>,
 }
 
-const NODE_TYPES: [&str; 5] = ["hidden", "array", "string", "object", "synthetic"];
+const NODE_TYPES: [&str; 7] = [
+    "hidden",
+    "array",
+    "string",
+    "object",
+    "synthetic",
+    "closure",
+    "code",
+];
 const EDGE_TYPES: [&str; 7] = [
     "context", "element", "property", "internal", "hidden", "shortcut", "weak",
 ];
 
 impl Snap {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut s = Snap {
             strings: vec![],
             nodes: vec![],
             edges: vec![],
+            locations: vec![],
         };
         s.node("synthetic", "", 1, 0);
         s
@@ -35,13 +46,16 @@ impl Snap {
         self.strings.push(s.to_owned());
         (self.strings.len() - 1) as u32
     }
-    fn node(&mut self, ty: &str, name: &str, id: u64, size: u64) -> usize {
+    pub(crate) fn node(&mut self, ty: &str, name: &str, id: u64, size: u64) -> usize {
         let t = NODE_TYPES.iter().position(|x| *x == ty).unwrap() as u32;
         let n = self.str(name);
         self.nodes.push((t, n, id, size));
         self.nodes.len() - 1
     }
-    fn edge(&mut self, from: usize, ty: &str, name: &str, to: usize) {
+    pub(crate) fn location(&mut self, node: usize, script: u64, line: u64, column: u64) {
+        self.locations.push((node, script, line, column));
+    }
+    pub(crate) fn edge(&mut self, from: usize, ty: &str, name: &str, to: usize) {
         let t = EDGE_TYPES.iter().position(|x| *x == ty).unwrap() as u32;
         let n = if ty == "element" || ty == "hidden" {
             name.parse().unwrap()
@@ -50,7 +64,7 @@ impl Snap {
         };
         self.edges.push((from, t, n, to));
     }
-    fn json(&self) -> String {
+    pub(crate) fn json(&self) -> String {
         let mut edges = self.edges.clone();
         edges.sort_by_key(|e| e.0);
         let mut counts = vec![0; self.nodes.len()];
@@ -76,7 +90,7 @@ impl Snap {
             r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count","trace_node_id","detachedness"],"node_types":[{nt},"string","number","number","number","number","number"],"edge_fields":["type","name_or_index","to_node"],"edge_types":[{et},"string_or_number","node"],"location_fields":["object_index","script_id","line","column"]}},"node_count":{nc},"edge_count":{ec}}},
 "nodes":[{nodes}],
 "edges":[{edges}],
-"trace_function_infos":[],"trace_tree":[],"samples":[],"locations":[],
+"trace_function_infos":[],"trace_tree":[],"samples":[],"locations":[{locations}],
 "strings":[{strings}]}}"#,
             nt = serde_json::to_string(&NODE_TYPES).unwrap(),
             et = serde_json::to_string(&EDGE_TYPES).unwrap(),
@@ -85,13 +99,19 @@ impl Snap {
             nodes = nodes.join(",\n"),
             edges = es.join(",\n"),
             strings = strings.join(",\n"),
+            locations = self
+                .locations
+                .iter()
+                .map(|l| format!("{},{},{},{}", l.0 * 7, l.1, l.2, l.3))
+                .collect::<Vec<_>>()
+                .join(","),
         )
     }
 }
 
 /// A service-like heap: a `Registry` holding `n` leaked `Session`s (each with a string), a
 /// `Cache` whose entries are `k` strings, and a weak-only `Ghost`.
-fn service(n: usize, cache: usize, id_base: u64) -> Snap {
+pub(crate) fn service(n: usize, cache: usize, id_base: u64) -> Snap {
     let mut s = Snap::new();
     let roots = s.node("synthetic", "(GC roots)", 3, 0);
     s.edge(0, "element", "1", roots);
@@ -116,7 +136,7 @@ fn service(n: usize, cache: usize, id_base: u64) -> Snap {
     s
 }
 
-fn write(dir: &Path, name: &str, text: &str, gz: bool) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str, gz: bool) -> PathBuf {
     let p = dir.join(name);
     let f = std::fs::File::create(&p).unwrap();
     if gz {
