@@ -489,6 +489,7 @@ impl Baseline {
             }
         };
         RunningSnapshots {
+            planned: plan.phase_ends.len() + 1,
             plan_notes: plan.notes,
             runtime: plan.runtime,
             dir,
@@ -503,6 +504,8 @@ impl Baseline {
 
 /// Snapshots being taken while the load runs.
 pub(crate) struct RunningSnapshots {
+    /// Snapshots the schedule has (snapshot 0 included).
+    planned: usize,
     plan_notes: Vec<String>,
     runtime: Runtime,
     dir: PathBuf,
@@ -526,6 +529,7 @@ impl RunningSnapshots {
         if interrupted {
             self.cancel.store(true, Ordering::SeqCst);
         }
+        let planned = self.planned;
         let taken = match self.handle.take() {
             Some(h) => match h.join() {
                 Ok(t) => t,
@@ -544,6 +548,12 @@ impl RunningSnapshots {
                 notes: Vec::new(),
             }),
         };
+        if interrupted && taken.attempts.len() < planned && !taken.attempts.is_empty() {
+            self.plan_notes.push(format!(
+                "the run ended early: {} of {planned} snapshots were taken",
+                taken.attempts.len()
+            ));
+        }
         JoinedSnapshots { s: self, taken }
     }
 }

@@ -225,6 +225,42 @@ fn go_service_leaks_are_first_with_their_stacks() {
     );
 }
 
+/// A Node service without a leak: a cache bounded to 50 entries.
+const NODE_NO_LEAK: &str = r#"
+const http = require('http');
+const cache = new Map();
+http.createServer((req, res) => {
+  const id = Number(new URL(req.url, 'http://x').searchParams.get('id') || 0);
+  if (!cache.has(id % 50)) cache.set(id % 50, 'v'.repeat(1000) + id);
+  res.end(String(cache.get(id % 50).length));
+}).listen(Number(process.env.PORT), '127.0.0.1');
+"#;
+
+/// No leak in the heap: no finding is a leak, the heap verdict is `no_leak`, and the exit code
+/// is the memory verdict's (the heap adds no leak).
+#[test]
+fn node_service_without_a_leak_has_no_heap_leak() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, report, stderr) = run_with_snapshots(
+        "node",
+        free_port(),
+        dir.path(),
+        &[],
+        &["node", "-e", NODE_NO_LEAK],
+    );
+    let h = &report["heap_diff"];
+    assert_eq!(h["verdict"], "no_leak", "{h:#}\nstderr:\n{stderr}");
+    for f in h["diffs"][0]["findings"].as_array().unwrap() {
+        assert_ne!(f["class"], "leak", "{f:#}");
+    }
+    let memory = match report["verdict"].as_str().unwrap() {
+        "leak" => 1,
+        "no_leak" => 0,
+        _ => 3,
+    };
+    assert_eq!(code, memory, "stderr:\n{stderr}");
+}
+
 /// A small HTTP/1.1 service in python3 (answers `ok` to everything), on $PORT.
 const PY_SERVICE: &str = r#"
 import http.server, os
