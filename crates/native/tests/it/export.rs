@@ -147,3 +147,43 @@ fn pprof_and_flamegraph_carry_the_known_leak() {
     assert!(err.to_string().contains("no-such-dir/x.pb.gz"), "{err}");
     assert!(matches!(pprof::build(&[]), Err(ExportError::Empty)));
 }
+
+#[test]
+fn forked_child_gets_its_own_pid_in_both_exports() {
+    let r = run_mode("fork", &[]);
+    assert!(r.output.status.success(), "{:?}", r.output);
+    let profiles = load_dir(r.out_dir.path()).expect("agent output loads");
+    assert_eq!(profiles.len(), 2, "parent and child files");
+    let procs: Vec<ProcessHeap<'_>> = profiles.iter().map(ProcessHeap::new).collect();
+    let child = profiles
+        .iter()
+        .find(|p| {
+            p.last()
+                .is_some_and(|l| l.values().any(|c| c.live_blocks >= 100))
+        })
+        .expect("the child's leak is in one file");
+    // Flame graph: each process under its own root frame; the child's leak under the child's.
+    let folded = flamegraph::folded(&procs);
+    assert!(folded.iter().all(|l| l.starts_with("pid ")), "{folded:?}");
+    assert!(
+        folded
+            .iter()
+            .any(|l| l.starts_with(&format!("pid {};", child.pid)) && l.contains("child_leak")),
+        "{folded:?}"
+    );
+    // pprof: samples carry the pid label; the child's leak is labelled with the child's pid.
+    let built = pprof::build(&procs).expect("profile builds");
+    let pid_key = built
+        .string_table
+        .iter()
+        .position(|s| s == "pid")
+        .expect("pid label key") as i64;
+    let pids: std::collections::BTreeSet<i64> = built
+        .sample
+        .iter()
+        .flat_map(|s| s.label.iter().filter(|l| l.key == pid_key).map(|l| l.num))
+        .collect();
+    let want: std::collections::BTreeSet<i64> = profiles.iter().map(|p| i64::from(p.pid)).collect();
+    assert_eq!(pids, want);
+    assert_eq!(built.comment.len(), 2, "one comment per process");
+}
