@@ -72,6 +72,10 @@ pub fn final_written() -> bool {
 #[derive(Debug)]
 pub struct Writer {
     fd: i32,
+    /// Process that opened `fd` (a `vfork` child shares this memory but not the file's owner).
+    pid: u32,
+    /// A writer thread runs (cleared by the thread itself, under the lock, when it ends).
+    thread_alive: bool,
     buf: Option<Region<u8>>,
     last: Option<Region<u64>>,
     changed: Option<Region<u32>>,
@@ -88,6 +92,8 @@ pub struct Writer {
 
 static WRITER: SpinLock<Writer> = SpinLock::new(Writer {
     fd: -1,
+    pid: 0,
+    thread_alive: false,
     buf: None,
     last: None,
     changed: None,
@@ -102,17 +108,10 @@ static WRITER: SpinLock<Writer> = SpinLock::new(Writer {
     failed: false,
 });
 
-fn open_file(w: &mut Writer, cfg: &Config) -> bool {
-    let mut path = [0u8; crate::init::MAX_DIR + 32];
-    let dir = &cfg.out_dir[..cfg.out_len];
-    path[..dir.len()].copy_from_slice(dir);
-    let mut n = dir.len();
-    path[n] = b'/';
-    n += 1;
-    let pid = sys::getpid();
+/// Appends the decimal digits of `v` to `path` at `n`; returns the new length.
+fn push_decimal(path: &mut [u8], mut n: usize, mut v: u32) -> usize {
     let mut digits = [0u8; 10];
     let mut k = 0;
-    let mut v = pid;
     loop {
         digits[k] = b'0' + (v % 10) as u8;
         k += 1;
@@ -125,11 +124,46 @@ fn open_file(w: &mut Writer, cfg: &Config) -> bool {
         path[n] = *d;
         n += 1;
     }
-    path[n..n + 5].copy_from_slice(b".lhev");
-    w.fd = sys::create_file(&path[..n + 6]);
+    n
+}
+
+/// Most `<pid>-<n>.lhev` names tried when `<pid>.lhev` exists (an exec'd image of the same
+/// process, or a re-used pid in the same directory).
+const MAX_SUFFIX: u32 = 1000;
+
+/// Creates `<dir>/<pid>.lhev`, or `<dir>/<pid>-<n>.lhev` when that exists: an exec'd program
+/// keeps its pid, and its file must not overwrite the one its previous image wrote.
+fn open_file(w: &mut Writer, cfg: &Config) -> bool {
+    let mut path = [0u8; crate::init::MAX_DIR + 32];
+    let dir = &cfg.out_dir[..cfg.out_len];
+    path[..dir.len()].copy_from_slice(dir);
+    let mut n = dir.len();
+    path[n] = b'/';
+    n += 1;
+    let pid = sys::getpid();
+    n = push_decimal(&mut path, n, pid);
+    w.fd = -1;
+    for suffix in 0..MAX_SUFFIX {
+        let mut m = n;
+        if suffix > 0 {
+            path[m] = b'-';
+            m = push_decimal(&mut path, m + 1, suffix);
+        }
+        path[m..m + 5].copy_from_slice(b".lhev");
+        path[m + 5] = 0;
+        match sys::create_new_file(&path[..m + 6]) {
+            Ok(fd) => {
+                w.fd = fd;
+                break;
+            }
+            Err(libc::EEXIST) => continue,
+            Err(_) => return false,
+        }
+    }
     if w.fd < 0 {
         return false;
     }
+    w.pid = pid;
     let Some(buf) = w.buf.as_mut() else {
         return false;
     };
@@ -191,6 +225,7 @@ pub fn start() {
             return;
         }
         w.finished = false;
+        w.thread_alive = true;
     }
     FINAL.store(RUNNING, Ordering::Release);
     if !sys::spawn_detached(thread_main) {
@@ -204,14 +239,17 @@ fn thread_main() {
     loop {
         sys::futex_wait(&WAKE, 0, TICK_MS);
         let mut w = WRITER.lock();
-        if w.finished {
-            return;
-        }
         let (Some(t), Some(cfg)) = (init::tables(), init::config()) else {
+            w.thread_alive = false;
             return;
         };
+        if w.finished {
+            w.thread_alive = false;
+            return;
+        }
         if WAKE.load(Ordering::Acquire) != 0 {
             finish_locked(&mut w);
+            w.thread_alive = false;
             return;
         }
         let now = sys::now_ns();
@@ -251,6 +289,60 @@ fn finish_locked(w: &mut Writer) {
     FINAL.store(DONE, Ordering::Release);
 }
 
+/// Before `exec`: this image ends here, so write its final snapshot and end record. The file
+/// stays open (it is `O_CLOEXEC`: a successful exec closes it). Returns whether it did (false in
+/// a `vfork` child, whose memory is the parent's).
+pub fn before_exec() -> bool {
+    let mut w = WRITER.lock();
+    if w.finished || w.pid != sys::getpid() {
+        return false;
+    }
+    if let Some(t) = init::tables() {
+        snapshot(&mut w, t, sys::now_ns(), true);
+    }
+    w.finished = true;
+    FINAL.store(DONE, Ordering::Release);
+    true
+}
+
+/// After an `exec` that failed (the program goes on): tracing resumes in the same file, after
+/// the end record [`before_exec`] wrote (readers take the last snapshot), with a new writer
+/// thread (the old one saw `finished` and ended).
+pub fn after_failed_exec() {
+    {
+        let mut w = WRITER.lock();
+        if w.fd < 0 {
+            return;
+        }
+        w.finished = false;
+        WAKE.store(0, Ordering::Release);
+        FINAL.store(RUNNING, Ordering::Release);
+        if w.thread_alive {
+            // The old thread has not seen `finished` yet; it simply goes on.
+            return;
+        }
+        w.thread_alive = true;
+    }
+    if !sys::spawn_detached(thread_main) {
+        FINAL.store(IDLE, Ordering::Release);
+        let mut w = WRITER.lock();
+        w.finished = true;
+        w.thread_alive = false;
+    }
+}
+
+/// Before `dlclose`: a snapshot now, so the module map has the module while its code's
+/// allocations are still attributed to it (it may be unmapped before the next periodic one).
+pub fn before_dlclose() {
+    let mut w = WRITER.lock();
+    if w.finished || w.pid != sys::getpid() {
+        return;
+    }
+    if let Some(t) = init::tables() {
+        snapshot(&mut w, t, sys::now_ns(), false);
+    }
+}
+
 /// Fork `prepare`: hold the writer lock across `fork`.
 pub fn lock_for_fork() {
     WRITER.raw_lock();
@@ -276,14 +368,18 @@ pub fn restart_in_child() {
         WAKE.store(0, Ordering::Release);
         if !open_file(&mut w, cfg) {
             w.finished = true;
+            w.thread_alive = false;
             FINAL.store(IDLE, Ordering::Release);
             return;
         }
         w.finished = false;
+        // Only the forking thread exists in the child: no writer thread runs yet.
+        w.thread_alive = true;
     }
     FINAL.store(RUNNING, Ordering::Release);
     if !sys::spawn_detached(thread_main) {
         FINAL.store(IDLE, Ordering::Release);
+        WRITER.lock().thread_alive = false;
     }
 }
 

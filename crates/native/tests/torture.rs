@@ -260,3 +260,164 @@ fn anonymous_mmaps_are_sites_and_partial_munmap_trims_or_splits() {
         "file, shared and PROT_NONE mappings are not heap: {names:?}"
     );
 }
+
+/// Runs `args` on the torture program (or `exe`) under the agent; asserts the same exit status
+/// and stdout as a plain run and returns the profiles.
+fn same_as_plain(exe: &Path, args: &[&str]) -> (Vec<Profile>, tempfile::TempDir) {
+    let plain = Command::new(exe).args(args).output().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = traced(exe, out.path(), "50")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: a hang under the agent fails the test instead of blocking the suite.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{args:?} hangs under the agent");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), plain.status.code(), "{args:?}: {o:?}");
+    assert!(o.status.success(), "{args:?}: {o:?}");
+    assert_eq!(o.stdout, plain.stdout, "{args:?}");
+    (load_dir(out.path()).unwrap(), out)
+}
+
+fn live(rep: &HeapReport, function: &str) -> (u64, u64) {
+    site(&rep.live_at_exit, function)
+        .map(|s| (s.live_blocks, s.live_bytes))
+        .unwrap_or_else(|| {
+            let names: Vec<&str> = rep.live_at_exit.iter().map(|s| s.site.as_str()).collect();
+            panic!("{function} not live at exit: {names:?}")
+        })
+}
+
+#[test]
+fn exec_writes_the_old_images_end_and_the_new_image_gets_its_own_file() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    let (profiles, _out) = same_as_plain(&exe, &["exec"]);
+    assert_eq!(profiles.len(), 2, "one file per image");
+    assert_eq!(profiles[0].pid, profiles[1].pid, "exec keeps the pid");
+    assert!(
+        profiles
+            .iter()
+            .all(|p| p.at_exit && p.truncated_at.is_none())
+    );
+    let reps = reports(&profiles);
+    let before = reps
+        .iter()
+        .find(|r| site(&r.live_at_exit, "before_exec_leak").is_some())
+        .expect("the image before exec");
+    // 100 before a failed exec, 10 after it (tracing went on), then the exec.
+    assert_eq!(live(before, "before_exec_leak"), (110, 110 * 24));
+    let after = reps
+        .iter()
+        .find(|r| site(&r.live_at_exit, "after_exec_leak").is_some())
+        .expect("the exec'd image");
+    assert_eq!(live(after, "after_exec_leak"), (70, 70 * 56));
+    assert!(site(&after.sites, "before_exec_leak").is_none());
+}
+
+#[test]
+fn thousands_of_short_threads() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    let (profiles, _out) = same_as_plain(&exe, &["threads"]);
+    let rep = &reports(&profiles)[0];
+    assert!(rep.complete);
+    assert_eq!(rep.dropped, 0);
+    assert_eq!(live(rep, "thread_churn_leak"), (4000, 4000 * 48));
+    let churn: u64 = rep
+        .sites
+        .iter()
+        .filter(|s| s.site.starts_with("churn_thread ("))
+        .map(|s| s.total_allocs)
+        .sum();
+    assert_eq!(churn, 4000 * 8, "every thread's allocations seen");
+}
+
+#[test]
+fn longjmp_through_frames_and_out_of_signal_handlers() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    let (profiles, _out) = same_as_plain(&exe, &["longjmp"]);
+    let rep = &reports(&profiles)[0];
+    assert_eq!(live(rep, "jmp_leak"), (500, 500 * 72));
+    assert_eq!(live(rep, "sig_jmp_leak"), (300, 300 * 60));
+    assert_eq!(live(rep, "timer_jmp_leak"), (200, 200 * 88));
+    let held = site(&rep.sites, "dive").expect("block held across the jump");
+    assert_eq!((held.live_bytes, held.total_allocs), (0, 500));
+}
+
+#[test]
+fn allocation_in_pthread_key_and_cxx_thread_local_destructors() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    let (profiles, _out) = same_as_plain(&exe, &["tls-dtor"]);
+    let rep = &reports(&profiles)[0];
+    assert_eq!(live(rep, "tls_dtor_leak"), (64, 64 * 64));
+    let key_blocks = site(&rep.sites, "key_thread").expect("key values");
+    assert_eq!((key_blocks.live_bytes, key_blocks.total_allocs), (0, 64));
+
+    let cxx = work.path().join("torture_tls");
+    let st = Command::new("g++")
+        .args(["-O2", "-g", "-fno-omit-frame-pointer", "-pthread", "-o"])
+        .arg(&cxx)
+        .arg(Path::new(PROGRAMS).join("torture_tls.cpp"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (profiles, _out) = same_as_plain(&cxx, &[]);
+    let rep = &reports(&profiles)[0];
+    assert_eq!(live(rep, "Holder::~Holder()"), (64, 64 * 77));
+}
+
+#[test]
+fn dlclose_of_a_module_that_allocated_keeps_its_frames_symbolizable() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    let module = work.path().join("torture_mod.so");
+    let st = Command::new("gcc")
+        .args([
+            "-O2",
+            "-g",
+            "-fno-omit-frame-pointer",
+            "-shared",
+            "-fPIC",
+            "-o",
+        ])
+        .arg(&module)
+        .arg(Path::new(PROGRAMS).join("torture_mod.c"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let module = module.to_str().unwrap();
+    // The module is opened, used and closed well before the first periodic snapshot (1 s).
+    let plain = Command::new(&exe)
+        .args(["dlclose", module])
+        .output()
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let o = traced(&exe, out.path(), "1000")
+        .args(["dlclose", module])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), plain.status.code());
+    assert_eq!(o.stdout, b"ok\n");
+    let profiles = load_dir(out.path()).unwrap();
+    assert!(
+        profiles[0]
+            .modules
+            .iter()
+            .any(|m| m.path.ends_with("torture_mod.so")),
+        "module map has the closed module"
+    );
+    let rep = &reports(&profiles)[0];
+    assert_eq!(live(rep, "mod_alloc"), (300, 300 * 111));
+}

@@ -3,6 +3,7 @@
 //! and `unwind::fp` lives here.
 
 pub mod cxx;
+pub mod exec;
 pub mod exit;
 pub mod malloc;
 pub mod mmap;

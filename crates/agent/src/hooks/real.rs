@@ -64,6 +64,7 @@ pub fn resolve() {
     lookup(c"_exit", super::exit::_exit as *const () as usize, &EXIT);
     super::cxx::resolve();
     super::mmap::resolve();
+    super::exec::resolve();
 }
 
 macro_rules! get {

@@ -81,22 +81,24 @@ pub fn write_all(fd: i32, mut buf: &[u8]) -> bool {
     ok
 }
 
-/// Creates (truncating) the output file named by the NUL-terminated `path`; -1 on failure.
-pub fn create_file(path: &[u8]) -> i32 {
+/// Creates the output file named by the NUL-terminated `path`, failing with the errno value
+/// (e.g. `EEXIST`) when it exists already. errno is preserved.
+pub fn create_new_file(path: &[u8]) -> Result<i32, i32> {
     let Ok(c) = CStr::from_bytes_until_nul(path) else {
-        return -1;
+        return Err(libc::EINVAL);
     };
     let saved = errno();
     // SAFETY: NUL-terminated path.
     let fd = unsafe {
         libc::open(
             c.as_ptr(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
             0o644,
         )
     };
+    let err = errno();
     set_errno(saved);
-    fd
+    if fd < 0 { Err(err) } else { Ok(fd) }
 }
 
 /// Closes a file descriptor.

@@ -153,6 +153,142 @@ static int mmaps(const char *self) {
     return 0;
 }
 
+/* --- exec: the image before exec leaks, execs itself (via execl) into exec-child --- */
+NOINLINE static void before_exec_leak(void) { sink = malloc(24); }
+NOINLINE static void after_exec_leak(void) { sink = malloc(56); }
+static int exec_parent(const char *self) {
+    for (int i = 0; i < 100; i++) before_exec_leak();
+    /* A failing exec first: tracing must go on in this image. */
+    execl("/nonexistent/leakhound-torture", "x", (char *)NULL);
+    if (errno != ENOENT) return 20;
+    for (int i = 0; i < 10; i++) before_exec_leak();
+    execl(self, self, "exec-child", (char *)NULL);
+    return 21;
+}
+static int exec_child(void) {
+    for (int i = 0; i < 70; i++) after_exec_leak();
+    puts("ok");
+    return 0;
+}
+
+/* --- threads: thousands of short threads allocating --- */
+#define CHURN_THREADS 4000
+#define CHURN_BATCH 16
+NOINLINE static void thread_churn_leak(void) { sink = malloc(48); }
+static void *churn_thread(void *arg) {
+    (void)arg;
+    void *tmp[8];
+    for (int i = 0; i < 8; i++) tmp[i] = malloc(32 + i);
+    thread_churn_leak();
+    for (int i = 0; i < 8; i++) free(tmp[i]);
+    return NULL;
+}
+static int threads(void) {
+    pthread_t t[CHURN_BATCH];
+    for (int i = 0; i < CHURN_THREADS / CHURN_BATCH; i++) {
+        for (int j = 0; j < CHURN_BATCH; j++)
+            if (pthread_create(&t[j], NULL, churn_thread, NULL)) return 30;
+        for (int j = 0; j < CHURN_BATCH; j++) pthread_join(t[j], NULL);
+    }
+    puts("ok");
+    return 0;
+}
+
+/* --- longjmp: through allocating frames, and out of signal handlers --- */
+static jmp_buf top;
+NOINLINE static void jmp_leak(void) { sink = malloc(72); }
+NOINLINE static void dive(int depth, void **held) {
+    if (depth == 0) {
+        jmp_leak();
+        longjmp(top, 1);
+    }
+    if (depth == 5) *held = malloc(500); /* freed by the caller after the jump */
+    dive(depth - 1, held);
+    sink = held; /* no tail call: every frame stays on the stack */
+}
+static sigjmp_buf sig_top;
+static void on_usr1_jump(int sig) { (void)sig; siglongjmp(sig_top, 1); }
+NOINLINE static void sig_jmp_leak(void) { sink = malloc(60); }
+static volatile sig_atomic_t spin;
+static void on_alarm_jump(int sig) { (void)sig; siglongjmp(sig_top, 2); }
+NOINLINE static void timer_jmp_leak(void) { sink = malloc(88); }
+static int jumps(void) {
+    for (int i = 0; i < 500; i++) {
+        void *volatile held = NULL;
+        if (setjmp(top) == 0) dive(20, (void **)&held);
+        free(held);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1_jump;
+    sigaction(SIGUSR1, &sa, NULL);
+    for (int i = 0; i < 300; i++) {
+        if (sigsetjmp(sig_top, 1) == 0) {
+            sig_jmp_leak();
+            raise(SIGUSR1); /* the handler jumps back out */
+            return 40;
+        }
+    }
+    /* An interval timer interrupts a busy loop; the handler jumps out of it. The program blocks
+     * SIGALRM while it allocates: a handler that jumps out of malloc is undefined behaviour. */
+    sa.sa_handler = on_alarm_jump;
+    sigaction(SIGALRM, &sa, NULL);
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    struct itimerval it = {{0, 500}, {0, 500}};
+    for (int i = 0; i < 200; i++) {
+        sigprocmask(SIG_BLOCK, &alrm, NULL);
+        if (sigsetjmp(sig_top, 1) == 0) {
+            timer_jmp_leak();
+            if (i == 0) setitimer(ITIMER_REAL, &it, NULL);
+            sigprocmask(SIG_UNBLOCK, &alrm, NULL);
+            for (;;) spin++;
+        }
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    puts("ok");
+    return 0;
+}
+
+/* --- tls-dtor: pthread key destructors that free and allocate at thread exit --- */
+#define DTOR_THREADS 64
+static pthread_key_t key;
+NOINLINE static void tls_dtor_leak(void) { sink = malloc(64); }
+static void key_dtor(void *v) {
+    free(v);
+    tls_dtor_leak();
+}
+static void *key_thread(void *arg) {
+    (void)arg;
+    pthread_setspecific(key, malloc(32));
+    return NULL;
+}
+static int tls_dtor(void) {
+    pthread_key_create(&key, key_dtor);
+    for (int i = 0; i < DTOR_THREADS; i++) {
+        pthread_t t;
+        pthread_create(&t, NULL, key_thread, NULL);
+        pthread_join(t, NULL);
+    }
+    puts("ok");
+    return 0;
+}
+
+/* --- dlclose: a module allocates, is closed before any periodic snapshot --- */
+static int dlclose_mode(const char *module) {
+    void *h = dlopen(module, RTLD_NOW);
+    if (!h) return 50;
+    void (*leak)(int) = (void (*)(int))dlsym(h, "mod_leak");
+    if (!leak) return 51;
+    leak(300);
+    if (dlclose(h)) return 52;
+    pause_us(100000);
+    puts("ok");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     const char *m = argv[1];
@@ -163,6 +299,12 @@ int main(int argc, char **argv) {
     if (strcmp(m, "exit") == 0 || strcmp(m, "_exit") == 0 || strcmp(m, "_Exit") == 0)
         return exits(m);
     if (strcmp(m, "mmap") == 0) return mmaps(argv[0]);
+    if (strcmp(m, "exec") == 0) return exec_parent(argv[0]);
+    if (strcmp(m, "exec-child") == 0) return exec_child();
+    if (strcmp(m, "threads") == 0) return threads();
+    if (strcmp(m, "longjmp") == 0) return jumps();
+    if (strcmp(m, "tls-dtor") == 0) return tls_dtor();
+    if (strcmp(m, "dlclose") == 0 && argc > 2) return dlclose_mode(argv[2]);
     fprintf(stderr, "unknown mode %s\n", m);
     return 2;
 }
