@@ -8,7 +8,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use leakhound_core::{NativeHeapRun, Series};
+use leakhound_core::{ExitCodes, NativeHeapRun, Series, Verdict};
 use leakhound_native::export::{self, ExportError, ProcessHeap};
 use leakhound_native::{AnalyzeOptions, GroupBy, analyze_profile, load_dir, render, summary};
 
@@ -83,9 +83,49 @@ pub(crate) struct HeapOutcome {
 }
 
 impl HeapOutcome {
-    /// Prints the terminal view (after the run report).
-    pub(crate) fn print(&self) {
+    /// Folds the heap verdict into the run's exit code `code` (a heap leak turns "no leak" or
+    /// "inconclusive" into 1) and, unless `json`, prints the heap report and an overall line.
+    pub(crate) fn finish(&self, code: u8, json: bool) -> u8 {
+        let undecided = code == ExitCodes::OK || code == ExitCodes::INCONCLUSIVE;
+        let exit = if undecided && self.run.verdict == Verdict::Leak {
+            ExitCodes::LEAK
+        } else {
+            code
+        };
+        if json {
+            return exit;
+        }
         print!("{}", self.text);
+        let memory = match code {
+            ExitCodes::LEAK => "leak",
+            ExitCodes::OK => "no_leak",
+            ExitCodes::INCONCLUSIVE => "inconclusive",
+            ExitCodes::TARGET_FAILED => "target failed",
+            _ => "error",
+        };
+        let overall = match exit {
+            ExitCodes::LEAK => "LEAK",
+            ExitCodes::OK => "no leak",
+            ExitCodes::INCONCLUSIVE => "inconclusive",
+            ExitCodes::TARGET_FAILED => "target failed",
+            _ => "error",
+        };
+        let suspects: Vec<&str> = self
+            .run
+            .processes
+            .iter()
+            .flat_map(|p| p.suspects.iter().map(|s| s.site.as_str()))
+            .collect();
+        let detail = match suspects.as_slice() {
+            [] => String::new(),
+            [one] => format!("; 1 suspect: {one}"),
+            [first, rest @ ..] => format!("; {} suspects, first: {first}", rest.len() + 1),
+        };
+        println!(
+            "overall: {overall} (memory: {memory}, heap: {}{detail}) · exit {exit}",
+            self.run.verdict.as_str()
+        );
+        exit
     }
 }
 
@@ -154,20 +194,6 @@ pub(crate) fn analyze_dir(
         text.push_str(&format!("heap warning: {w}\n"));
     }
     let run = summary::run_summary(&all, warnings);
-    let suspects: Vec<&str> = run
-        .processes
-        .iter()
-        .flat_map(|p| p.suspects.iter().map(|s| s.site.as_str()))
-        .collect();
-    text.push_str(&format!(
-        "heap verdict: {}{}\n",
-        run.verdict.as_str(),
-        match suspects.as_slice() {
-            [] => String::new(),
-            [one] => format!(" (1 suspect: {one})"),
-            [first, rest @ ..] => format!(" ({} suspects, first: {first})", rest.len() + 1),
-        }
-    ));
     let json = serde_json::to_string_pretty(&all)?;
     std::fs::write(dir.join("heap.json"), &json)
         .map_err(|e| anyhow::anyhow!("failed to write {}: {e}", dir.join("heap.json").display()))?;

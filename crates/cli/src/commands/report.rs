@@ -41,17 +41,10 @@ pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
     };
     print_report(&report, args.json, out)?;
     let code = report.verdict.exit_code();
-    if let Some(h) = &heap {
-        if !args.json {
-            h.print();
-        }
-        let undecided = code == leakhound_core::ExitCodes::OK
-            || code == leakhound_core::ExitCodes::INCONCLUSIVE;
-        if undecided && h.run.verdict == leakhound_core::Verdict::Leak {
-            return Ok(leakhound_core::ExitCodes::LEAK);
-        }
-    }
-    Ok(code)
+    Ok(match &heap {
+        Some(h) => h.finish(code, args.json),
+        None => code,
+    })
 }
 
 /// Load (or rebuild) the report of the run in `dir`.

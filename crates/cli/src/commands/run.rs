@@ -130,16 +130,10 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
         }
         None => code,
     };
-    if let Some(h) = &heap_out {
-        if !props.json {
-            h.print();
-        }
-        let undecided = code == ExitCodes::OK || code == ExitCodes::INCONCLUSIVE;
-        if undecided && h.run.verdict == leakhound_core::Verdict::Leak {
-            return Ok(ExitCodes::LEAK);
-        }
-    }
-    Ok(code)
+    Ok(match &heap_out {
+        Some(h) => h.finish(code, props.json),
+        None => code,
+    })
 }
 
 /// Judge, write and print a run with our own child; returns the exit code.

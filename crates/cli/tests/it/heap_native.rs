@@ -122,7 +122,9 @@ fn run_heap_json_carries_the_heap_and_report_exports_pprof_and_flamegraph() {
         .arg(&svg)
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("leak_here"));
+        .stdout(predicate::str::contains("leak_here").and(predicate::str::contains(
+            "overall: LEAK (memory: inconclusive, heap: leak; 1 suspect: leak_here (programs/targets.c:",
+        )));
     let svg_text = std::fs::read_to_string(&svg).expect("svg written");
     assert!(svg_text.contains("<svg") && svg_text.contains("leak_here"));
     match StdCommand::new("go")
