@@ -160,7 +160,7 @@ impl SnapshotSource {
                             target: format!(
                                 "node pid {pid} (inspector 127.0.0.1:{inspector_port})"
                             ),
-                            what,
+                            what: what + &inspect_hint(*pid),
                         },
                         other => other,
                     },
@@ -183,6 +183,20 @@ impl SnapshotSource {
                 Ok(vec![heap, gor])
             }
         }
+    }
+}
+
+/// When a node process was started with its own `--inspect…`, SIGUSR1 does not open the port
+/// leakhound chose: say so.
+fn inspect_hint(pid: u32) -> String {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let own = cmdline
+        .split(|&b| b == 0)
+        .any(|a| a.starts_with(b"--inspect") && !a.starts_with(b"--inspect-port"));
+    if own {
+        "; the process was started with its own --inspect option, so its inspector is not on the port leakhound chose: remove that option".into()
+    } else {
+        String::new()
     }
 }
 

@@ -573,7 +573,8 @@ impl JoinedSnapshots {
         notes.extend(taken.notes.iter().cloned());
         let good: Vec<&Vec<PathBuf>> = taken.files.iter().filter(|f| !f.is_empty()).collect();
         let failed = taken.attempts.iter().filter(|a| a.error.is_some()).count();
-        if failed > 0 && !taken.attempts.is_empty() {
+        // Snapshot 0's failure is already one of `errors`.
+        if failed > 0 && errors.is_empty() {
             let first = taken
                 .attempts
                 .iter()
