@@ -57,7 +57,7 @@ pub(crate) enum Command {
   leakhound run --duration 60s -- python3 server.py
   leakhound run --duration 10m --interval 2s --warmup 1m --out runs/today -- ./svc --port 8080
   leakhound run --json -- ./batch-job input.dat > verdict.json
-  leakhound run --snapshots node --load http://127.0.0.1:8080/ --rate 200 --duration 60s -- node app.js
+  leakhound run --snapshots node --load http://127.0.0.1:8080/ --rate 200 -d 60s -- node app.js
 
 Writes a run directory (default leakhound-runs/<timestamp>/) with samples.csv, run.json and
 verdict.json. Ctrl-C stops the target and still writes the verdict of what was recorded.")]
