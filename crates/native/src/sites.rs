@@ -71,6 +71,8 @@ pub fn is_plumbing(f: &Frame) -> bool {
         || n.starts_with("<alloc::")
         || n.starts_with("__rust_")
         || n.starts_with("__rdl_")
+        // rustc >= 1.9x mangles the default allocator shims as `__rustc::__rdl_alloc` etc.
+        || n.starts_with("__rustc::")
         || n.starts_with("std::sys::alloc")
         || n.starts_with("std::alloc::")
         || n.starts_with("<std::alloc::")

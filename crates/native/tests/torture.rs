@@ -421,3 +421,51 @@ fn dlclose_of_a_module_that_allocated_keeps_its_frames_symbolizable() {
     let rep = &reports(&profiles)[0];
     assert_eq!(live(rep, "mod_alloc"), (300, 300 * 111));
 }
+
+#[test]
+fn rust_target_leaking_through_the_system_allocator_names_the_rust_function() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = work.path().join("torture_rust");
+    let st = Command::new("rustc")
+        .args([
+            "--edition",
+            "2021",
+            "-C",
+            "opt-level=2",
+            "-C",
+            "force-frame-pointers=yes",
+            "-g",
+            "-o",
+        ])
+        .arg(&exe)
+        .arg(Path::new(PROGRAMS).join("torture_rust.rs"))
+        .status()
+        .expect("rustc runs");
+    assert!(st.success(), "rustc failed");
+    let (profiles, _out) = same_as_plain(&exe, &[]);
+    let rep = &reports(&profiles)[0];
+    let why: Vec<(&str, &str)> = rep
+        .sites
+        .iter()
+        .map(|s| (s.site.as_str(), s.verdict.reason.as_str()))
+        .collect();
+    let top = rep
+        .suspects
+        .first()
+        .unwrap_or_else(|| panic!("{} snapshots: {why:?}", rep.snapshots));
+    // Demangled, with its module path.
+    assert!(
+        top.site
+            .starts_with("torture_rust::sessions::remember_session ("),
+        "{}",
+        top.site
+    );
+    assert_eq!((top.live_blocks, top.live_bytes), (2000, 2000 * 160));
+    assert_eq!(
+        rep.suspects.len(),
+        1,
+        "the bounded cache is not a suspect: {why:?}"
+    );
+    // Over-aligned boxes (posix_memalign underneath) land on the function, not on std's shims.
+    assert_eq!(live(rep, "torture_rust::keep_pages"), (10, 10 * 4096));
+}
