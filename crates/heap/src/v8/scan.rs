@@ -9,6 +9,10 @@ use std::io::Read;
 /// Read buffer size: large enough that refills are rare, small enough to be irrelevant in RSS.
 const BUF_SIZE: usize = 256 * 1024;
 
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
 /// Error of the tokenizer: what was expected and at which offset.
 #[derive(Debug)]
 pub(crate) struct ScanError {
@@ -163,11 +167,58 @@ impl<R: Read> Scanner<R> {
     }
 
     /// Reads an array of non-negative integers, calling `f` for each one.
+    ///
+    /// Items that lie wholly inside the buffer are parsed by a tight loop over the bytes; an
+    /// item that crosses the buffer's end, or anything unusual (an error, a huge number), is
+    /// re-read from its start by the general path, which reports errors with their offset.
     pub(crate) fn int_array(&mut self, mut f: impl FnMut(u64) -> ScanResult<()>) -> ScanResult<()> {
         if !self.open_array()? {
             return Ok(());
         }
         loop {
+            let buf = &self.buf[..self.len];
+            let mut p = self.pos;
+            loop {
+                let start = p;
+                while p < buf.len() && is_ws(buf[p]) {
+                    p += 1;
+                }
+                let mut v: u64 = 0;
+                let mut digits = 0u32;
+                while p < buf.len() {
+                    let d = buf[p].wrapping_sub(b'0');
+                    // 19 digits always fit in a u64; longer numbers take the checked path.
+                    if d > 9 || digits == 19 {
+                        break;
+                    }
+                    v = v * 10 + u64::from(d);
+                    digits += 1;
+                    p += 1;
+                }
+                while p < buf.len() && is_ws(buf[p]) {
+                    p += 1;
+                }
+                if digits == 0 || p >= buf.len() {
+                    p = start;
+                    break;
+                }
+                match buf[p] {
+                    b',' => {
+                        self.pos = p + 1;
+                        p += 1;
+                        f(v)?;
+                    }
+                    b']' => {
+                        self.pos = p + 1;
+                        return f(v);
+                    }
+                    _ => {
+                        p = start;
+                        break;
+                    }
+                }
+            }
+            self.pos = p;
             let v = self.uint()?;
             f(v)?;
             if !self.comma_or(b']')? {
