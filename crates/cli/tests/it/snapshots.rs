@@ -175,10 +175,9 @@ fn java_service_leak_is_first_with_its_retainer_path() {
     assert_no_trap_is_a_leak(&diffs[0], &["PageCache", "CountryTable", "LogRing"]);
 }
 
-#[test]
-fn go_service_leaks_are_first_with_their_stacks() {
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("goservice");
+/// Build testapps/go into `dir`.
+fn build_go_service(dir: &Path) -> PathBuf {
+    let bin = dir.join("goservice");
     let built = StdCommand::new("go")
         .args(["build", "-o"])
         .arg(&bin)
@@ -193,6 +192,13 @@ fn go_service_leaks_are_first_with_their_stacks() {
         .status()
         .expect("go is required for this test (apt-get install golang-go)");
     assert!(built.success());
+    bin
+}
+
+#[test]
+fn go_service_leaks_are_first_with_their_stacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = build_go_service(dir.path());
     let out = dir.path().join("run");
     let (code, report, stderr) =
         run_with_snapshots("go", free_port(), &out, &[], &[bin.to_str().unwrap()]);
@@ -353,4 +359,59 @@ fn snapshots_need_load_phases() {
         .code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(err.contains("only 127.0.0.1 is contacted"), "{err}");
+}
+
+/// A scenario's stages are the phases (three steps: three phases, nothing split), and
+/// `--pprof-url` names the endpoint explicitly.
+#[test]
+fn go_service_with_scenario_steps_and_pprof_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = build_go_service(dir.path());
+    let port = free_port();
+    let scenario = dir.path().join("steps.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "target = \"http://127.0.0.1:{port}/\"\n\
+             [[request]]\npath = \"/work?id={{{{seq}}}}\"\n\
+             [[stage]]\nkind = \"steps\"\nrates = [100, 150, 100]\nevery = \"2s\"\n"
+        ),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("run");
+    let out = leakhound()
+        .args(["run", "--json", "--snapshots", "go", "--scenario"])
+        .arg(&scenario)
+        .args(["--snapshot-pause", "1s", "--pprof-url"])
+        .arg(format!("http://127.0.0.1:{port}/debug/pprof/"))
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--")
+        .arg(&bin)
+        .env("PORT", port.to_string())
+        .timeout(Duration::from_secs(90))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}; stderr:\n{stderr}"));
+    assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
+    let h = &report["heap_diff"];
+    assert_eq!(h["target"], format!("http://127.0.0.1:{port}/debug/pprof"));
+    assert_eq!(h["snapshots"].as_array().unwrap().len(), 4, "{h:#}");
+    let notes = h["notes"].to_string();
+    assert!(
+        !notes.contains("split"),
+        "three steps need no split: {notes}"
+    );
+    let gor = &h["diffs"][1]["findings"][0];
+    assert_eq!(gor["type_name"], "main.watch blocked in runtime.chanrecv1");
+    // 200, 300 and 200 requests in the three steps.
+    let d: Vec<i64> = gor["count_delta"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert!(d[1] > d[0] && d[1] > d[2], "{d:?}");
 }
