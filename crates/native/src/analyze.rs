@@ -109,14 +109,24 @@ struct Acc {
     best_live: u64,
 }
 
-/// Smallest net growth of a site's live bytes over the run for it to be listed as a suspect:
-/// 64 KiB. Below that a trend is real but not actionable (e.g. a bounded cache whose keys grow
-/// by a digit as request ids grow); such sites keep their `leak` verdict in the sites list.
+/// Smallest growth of a site's live bytes for it to be listed as a suspect: 64 KiB, both as
+/// net change over the run and as the detector's trend times the time covered. Below that a
+/// trend is real but not actionable — e.g. a bounded cache that filled at the start (large net
+/// change) and whose keys then lengthen by a digit as request ids grow (small trend); such
+/// sites keep their `leak` verdict in the sites list.
 pub const MIN_SUSPECT_GROWTH: f64 = 64.0 * 1024.0;
 
 fn net_growth(s: &Series) -> f64 {
     match (s.v.first(), s.v.last()) {
         (Some(a), Some(b)) => b - a,
+        _ => 0.0,
+    }
+}
+
+/// The growth the detector's trend implies over the whole series.
+fn trend_growth(s: &Series, rate_per_s: Option<f64>) -> f64 {
+    match (s.t.first(), s.t.last(), rate_per_s) {
+        (Some(a), Some(b), Some(r)) => r * (b - a),
         _ => 0.0,
     }
 }
@@ -249,7 +259,9 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> HeapReport {
     let mut suspects: Vec<SiteReport> = reports
         .iter()
         .filter(|r| {
-            r.verdict.verdict == Verdict::Leak && net_growth(&r.series) >= MIN_SUSPECT_GROWTH
+            r.verdict.verdict == Verdict::Leak
+                && net_growth(&r.series) >= MIN_SUSPECT_GROWTH
+                && trend_growth(&r.series, r.verdict.rate_per_s) >= MIN_SUSPECT_GROWTH
         })
         .cloned()
         .collect();

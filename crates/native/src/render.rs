@@ -44,7 +44,7 @@ fn site_block(out: &mut String, rank: usize, s: &SiteReport, sampled: bool) {
     };
     let _ = writeln!(out, "     growth   {rate}");
     // Exact mode: the byte count too, so it can be compared with what the program reports.
-    let exact = if sampled {
+    let exact = if sampled || s.live_bytes < 1024 {
         String::new()
     } else {
         format!(" ({} B)", s.live_bytes)

@@ -205,3 +205,66 @@ fn memory_outside_malloc_warns_allocator_not_interposed() {
         "heap warning: allocator not interposed (statically linked jemalloc/mimalloc?)",
     ));
 }
+
+/// The acceptance run: `run --heap -- allocbench server 400000` (the public benchmark
+/// workload in `../shared/bench/`, or `$ALLOCBENCH_SRC`) names `handle_error` as the only
+/// suspect, with exactly the blocks and bytes allocbench says it leaked; the bounded cache is
+/// not listed.
+#[test]
+fn allocbench_server_names_handle_error_with_the_true_count() {
+    let src = std::env::var_os("ALLOCBENCH_SRC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/allocbench.c")
+        });
+    if !src.is_file() {
+        eprintln!(
+            "SKIPPED: allocbench source not found at {} (set ALLOCBENCH_SRC)",
+            src.display()
+        );
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let exe = work.path().join("allocbench");
+    let st = StdCommand::new("gcc")
+        .args(["-O2", "-g", "-fno-omit-frame-pointer", "-pthread", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("gcc runs");
+    assert!(st.success(), "gcc allocbench failed");
+    let out = leakhound()
+        .args(["run", "--json", "--heap", "--out"])
+        .arg(work.path().join("run"))
+        .arg("--")
+        .arg(&exe)
+        .args(["server", "400000"])
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .code(1);
+    // Under --json the target's stdout goes to stderr.
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let field = |name: &str| -> u64 {
+        stderr
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name}= in allocbench output: {stderr}"))
+    };
+    let (blocks, bytes) = (field("leaked_blocks"), field("leaked_bytes"));
+    let report = stdout_json(&out);
+    let suspects = report["heap"]["processes"][0]["suspects"]
+        .as_array()
+        .expect("suspects");
+    let names: Vec<&str> = suspects
+        .iter()
+        .map(|s| s["site"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 1, "only the leak is a suspect: {names:?}");
+    assert!(
+        names[0].starts_with("handle_error (") && names[0].contains("allocbench.c:265)"),
+        "{names:?}"
+    );
+    assert_eq!(suspects[0]["live_blocks"], blocks);
+    assert_eq!(suspects[0]["live_bytes"], bytes);
+}
