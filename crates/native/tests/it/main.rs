@@ -287,6 +287,34 @@ fn cxx_new_leak_is_attributed_to_the_function_that_calls_new_and_exceptions_pass
         site(&reps[0].sites, "thrower(int)").is_some_and(|s| s.live_bytes == 0),
         "{why:?}"
     );
+    // pprof keeps those inlined frames: thrower's call of operator new is one location whose
+    // lines are the inlined std::vector/allocator frames, innermost first, then thrower itself.
+    let profiles = load_dir(out_dir.path()).unwrap();
+    let procs: Vec<leakhound_native::export::ProcessHeap<'_>> = profiles
+        .iter()
+        .map(leakhound_native::export::ProcessHeap::new)
+        .collect();
+    let pb = leakhound_native::export::pprof::build(&procs).unwrap();
+    let name = |fid: u64| {
+        let f = pb.function.iter().find(|f| f.id == fid).unwrap();
+        pb.string_table[f.name as usize].as_str()
+    };
+    let loc = pb
+        .location
+        .iter()
+        .find(|l| {
+            l.line.len() > 1
+                && l.line
+                    .last()
+                    .is_some_and(|ln| name(ln.function_id) == "thrower(int)")
+        })
+        .unwrap_or_else(|| panic!("no location with inlined frames ending in thrower(int)"));
+    assert_ne!(
+        name(loc.line[0].function_id),
+        "thrower(int)",
+        "innermost first"
+    );
+    assert!(loc.mapping_id > 0, "location has its mapping");
 }
 
 #[test]
