@@ -33,7 +33,14 @@ pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
     // the heap section existed get one too).
     let heap_dir = dir.join("heap");
     let heap = if heap_dir.is_dir() {
-        let h = super::heap_native::analyze_dir(&heap_dir, Default::default(), &report.data)?;
+        // The grouping the run used (`run --heap --group-by`), as its verdict.json recorded it.
+        let group_by = report
+            .heap
+            .as_ref()
+            .and_then(|h| h.processes.first())
+            .and_then(|p| p.group_by.parse().ok())
+            .unwrap_or_default();
+        let h = super::heap_native::analyze_dir(&heap_dir, group_by, &report.data)?;
         report.heap = Some(h.run.clone());
         Some(h)
     } else {
