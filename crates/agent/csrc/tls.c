@@ -10,6 +10,9 @@ struct lh_thread_state {
     uint64_t stack_hi;
 };
 
-static __thread struct lh_thread_state lh_state __attribute__((tls_model("initial-exec")));
+/* Not static: src/tls.rs reads its address inline (GOTTPOFF + %fs), the same two instructions
+ * lh_tls_state compiles to, without the call. Hidden: it never leaves the agent. */
+__attribute__((visibility("hidden"))) __thread struct lh_thread_state lh_state
+    __attribute__((tls_model("initial-exec")));
 
 struct lh_thread_state *lh_tls_state(void) { return &lh_state; }

@@ -15,7 +15,7 @@
 //! "stack table full" so counting never stops.
 
 use crate::arena::{Region, SpinLock};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 /// Most distinct stacks tracked; further stacks are counted under id 0.
 pub const MAX_STACKS: usize = 1 << 17;
@@ -40,9 +40,15 @@ const SHARDS: usize = 64;
 pub const MAX_MAPS: usize = 1 << 16;
 /// Words per mapping-table entry: start, end, stack id.
 const MAP_WORDS: usize = 3;
-/// Counters in the live-map filter: 64 Ki x 4 B = 256 KiB, mostly cache-resident; with a few
-/// thousand live samples, under 5 % of unsampled frees see a nonzero counter.
-const FILTER_LEN: usize = 1 << 16;
+/// Counters in the live-map filter (sampled mode): 16 Ki x 1 B = 16 KiB, small enough to stay
+/// in L1/L2 next to the program's own data (a 256 KiB filter made the filter load itself the
+/// most expensive instruction of `free`: a cache miss per call). With a few hundred live samples
+/// (a 512 KiB mean over a heap of 100 MB) about 1 % of unsampled frees see a nonzero counter
+/// and take the shard lock for nothing.
+const FILTER_LEN: usize = 1 << 14;
+/// A filter counter that reached this value sticks there (it can no longer tell how many keys
+/// share it, so it never returns to zero).
+const FILTER_STUCK: u8 = u8::MAX;
 const SHARD_INITIAL_SLOTS: usize = 1 << 12;
 /// Stack ids need 20 bits in a live-map value; sizes get the other 44 (16 TiB).
 const ID_BITS: u32 = 20;
@@ -67,8 +73,11 @@ pub struct Tables {
     insert_lock: SpinLock<()>,
     live: [SpinLock<Shard>; SHARDS],
     /// Counting filter over live-map keys: a zero counter proves a pointer is not in the map,
-    /// so sampled mode skips the shard lock for the (vast majority of) unsampled frees.
-    filter: Region<AtomicU32>,
+    /// so sampled mode skips the shard lock for the (vast majority of) unsampled frees. Unused
+    /// in exact mode, where nearly every freed pointer is in the map.
+    filter: Region<AtomicU8>,
+    /// Whether `filter` is maintained (sampled mode).
+    filtered: bool,
     /// Allocations that could not be put in the live map (mapping failed).
     pub dropped: AtomicU64,
     /// Tracked anonymous mappings (see the module docs).
@@ -190,8 +199,9 @@ fn hash_ptr(p: u64) -> u64 {
 }
 
 impl Tables {
-    /// Maps all tables; `None` when the kernel refuses a mapping.
-    pub fn new() -> Option<Self> {
+    /// Maps all tables; `None` when the kernel refuses a mapping. `sampled` turns on the
+    /// live-map filter.
+    pub fn new(sampled: bool) -> Option<Self> {
         let t = Self {
             slots: Region::new(STACK_SLOTS)?,
             meta: Region::new(MAX_STACKS)?,
@@ -207,6 +217,7 @@ impl Tables {
                 })
             }),
             filter: Region::new(FILTER_LEN)?,
+            filtered: sampled,
             dropped: AtomicU64::new(0),
             maps: SpinLock::new(Maps {
                 table: Region::new(MAX_MAPS * MAP_WORDS)?,
@@ -358,7 +369,9 @@ impl Tables {
                 t[2 * i] = key;
                 t[2 * i + 1] = val;
                 *len += 1;
-                self.filter[Self::filter_slot(h)].fetch_add(1, Ordering::Relaxed);
+                if self.filtered {
+                    self.filter_add(h);
+                }
                 return None;
             }
             if k == key {
@@ -375,15 +388,42 @@ impl Tables {
         (h >> 40) as usize & (FILTER_LEN - 1)
     }
 
-    /// Removes live block `p`, returning its (size, stack id) if it was recorded.
-    #[inline]
-    pub fn live_remove(&self, p: usize) -> Option<(usize, u32)> {
-        let key = p as u64;
-        let h = hash_ptr(key);
+    /// Counts one more key in `h`'s filter slot (saturating at [`FILTER_STUCK`]).
+    fn filter_add(&self, h: u64) {
         let f = &self.filter[Self::filter_slot(h)];
-        if f.load(Ordering::Relaxed) == 0 {
+        let _ = f.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+            (v < FILTER_STUCK).then(|| v + 1)
+        });
+    }
+
+    /// Counts one key less in `h`'s filter slot (a stuck slot stays stuck).
+    fn filter_sub(&self, h: u64) {
+        let f = &self.filter[Self::filter_slot(h)];
+        let _ = f.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+            (v > 0 && v < FILTER_STUCK).then(|| v - 1)
+        });
+    }
+
+    /// False when `p` is certainly not in the live map (sampled mode's filter says so); always
+    /// true in exact mode.
+    #[inline(always)]
+    pub fn may_be_live(&self, p: usize) -> bool {
+        !self.filtered
+            || self.filter[Self::filter_slot(hash_ptr(p as u64))].load(Ordering::Relaxed) != 0
+    }
+
+    /// Removes live block `p`, returning its (size, stack id) if it was recorded.
+    #[inline(always)]
+    pub fn live_remove(&self, p: usize) -> Option<(usize, u32)> {
+        let h = hash_ptr(p as u64);
+        if self.filtered && self.filter[Self::filter_slot(h)].load(Ordering::Relaxed) == 0 {
             return None;
         }
+        self.live_remove_locked(p as u64, h)
+    }
+
+    #[inline(never)]
+    fn live_remove_locked(&self, key: u64, h: u64) -> Option<(usize, u32)> {
         let mut shard = self.live[(h >> 58) as usize].lock();
         let Shard { table, len } = &mut *shard;
         let t = table.as_mut()?;
@@ -424,7 +464,9 @@ impl Tables {
         }
         t[2 * hole] = 0;
         t[2 * hole + 1] = 0;
-        f.fetch_sub(1, Ordering::Relaxed);
+        if self.filtered {
+            self.filter_sub(h);
+        }
         Some(((val >> ID_BITS) as usize, (val & ID_MASK) as u32))
     }
 
@@ -478,7 +520,7 @@ mod tests {
 
     #[test]
     fn interning_is_stable_and_distinct() {
-        let t = Tables::new().unwrap();
+        let t = Tables::new(true).unwrap();
         let a = t.intern(&[1, 2, 3]);
         let b = t.intern(&[1, 2, 4]);
         assert_ne!(a, b);
@@ -490,7 +532,7 @@ mod tests {
 
     #[test]
     fn partial_unmaps_trim_and_split_mappings() {
-        let t = Tables::new().unwrap();
+        let t = Tables::new(true).unwrap();
         let mut m = t.maps();
         assert!(m.insert(0x10000, 0x14000, 7));
         assert!(m.insert(0x20000, 0x21000, 8));
@@ -517,7 +559,7 @@ mod tests {
 
     #[test]
     fn live_map_survives_growth_and_deletes() {
-        let t = Tables::new().unwrap();
+        let t = Tables::new(true).unwrap();
         let n = 200_000usize;
         for i in 1..=n {
             assert_eq!(t.live_insert(i * 16, i, (i % 1000) as u32), None);

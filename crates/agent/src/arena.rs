@@ -32,6 +32,8 @@ unsafe impl Zeroable for u64 {}
 unsafe impl Zeroable for AtomicU64 {}
 // SAFETY: as above.
 unsafe impl Zeroable for AtomicU32 {}
+// SAFETY: as above.
+unsafe impl Zeroable for std::sync::atomic::AtomicU8 {}
 
 /// An owned anonymous mapping of `len` zeroed `T`s, unmapped on drop.
 #[derive(Debug)]

@@ -18,7 +18,7 @@ use crate::aggregate::Tables;
 use crate::hooks::{real, sys};
 use crate::tls::Tls;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Not initialised yet.
 pub const UNINIT: u8 = 0;
@@ -57,6 +57,8 @@ pub struct Config {
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
+/// Set once tracing is ready in sampled mode: the hooks' fast path (see `hooks::malloc`).
+static FAST_SAMPLED: AtomicBool = AtomicBool::new(false);
 static TABLES: OnceLock<Tables> = OnceLock::new();
 
 /// The configuration (after initialisation).
@@ -69,6 +71,16 @@ pub fn config() -> Option<&'static Config> {
 #[inline]
 pub fn tables() -> Option<&'static Tables> {
     TABLES.get()
+}
+
+/// The tables when tracing is ready in sampled mode (the hooks' unsampled fast path).
+#[inline(always)]
+pub fn sampled_tables() -> Option<&'static Tables> {
+    if FAST_SAMPLED.load(Ordering::Relaxed) {
+        TABLES.get()
+    } else {
+        None
+    }
 }
 
 /// Current state.
@@ -162,6 +174,9 @@ fn slow_ensure() -> u8 {
                     tls.set_guard(old_guard);
                     tls.set_flags(tls.flags() & !FLAG_INIT);
                     STATE.store(next, Ordering::Release);
+                    if next == READY && CONFIG.get().is_some_and(|c| c.sampled) {
+                        FAST_SAMPLED.store(true, Ordering::Release);
+                    }
                     return next;
                 }
             }
@@ -175,8 +190,9 @@ fn initialise() -> u8 {
     let Some(cfg) = read_config() else {
         return DISABLED;
     };
+    let sampled = cfg.sampled;
     let _ = CONFIG.set(cfg);
-    match Tables::new() {
+    match Tables::new(sampled) {
         Some(t) => {
             let _ = TABLES.set(t);
             READY

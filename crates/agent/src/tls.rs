@@ -54,9 +54,33 @@ impl Tls {
     /// The calling thread's state.
     #[inline(always)]
     pub fn current() -> Self {
+        let p: *mut ThreadState;
+        // SAFETY: the initial-exec TLS access sequence for the C shim's `lh_state` (what
+        // `lh_tls_state` itself compiles to): the GOT holds the variable's offset from the
+        // thread pointer, and `%fs:0` holds the thread pointer. The block lives in the static
+        // TLS area, valid for the thread's lifetime, never null. Reads only; clobbers flags.
+        unsafe {
+            core::arch::asm!(
+                "mov {p}, qword ptr [rip + lh_state@GOTTPOFF]",
+                "add {p}, qword ptr fs:[0]",
+                p = out(reg) p,
+                options(nostack, pure, readonly),
+            );
+        }
+        Self(p)
+    }
+
+    /// The calling thread's state through the C shim's function (same address as
+    /// [`Self::current`]; kept to check the inline sequence in tests).
+    pub fn current_via_call() -> Self {
         // SAFETY: the shim returns the address of a static initial-exec `__thread` block; it is
         // valid for the thread's lifetime and never null.
         Self(unsafe { lh_tls_state() })
+    }
+
+    /// The raw address of the state block.
+    pub fn addr(self) -> usize {
+        self.0 as usize
     }
 
     field!(guard, set_guard, guard, u32);
@@ -64,4 +88,20 @@ impl Tls {
     field!(until_sample, set_until_sample, bytes_until_sample, i64);
     field!(rng, set_rng, rng, u64);
     field!(stack_hi, set_stack_hi, stack_hi, u64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_tls_access_finds_the_shims_block_on_every_thread() {
+        let main = (Tls::current().addr(), Tls::current_via_call().addr());
+        assert_eq!(main.0, main.1);
+        let other = std::thread::spawn(|| (Tls::current().addr(), Tls::current_via_call().addr()))
+            .join()
+            .unwrap();
+        assert_eq!(other.0, other.1);
+        assert_ne!(main.0, other.0, "one block per thread");
+    }
 }

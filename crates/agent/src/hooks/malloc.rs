@@ -44,6 +44,34 @@ pub(super) fn route() -> Route {
     }
 }
 
+/// Sampled mode's fast path for an allocation of `size` bytes: true when it is certainly not
+/// sampled, after counting it against the thread's countdown. The caller then passes the call
+/// straight to the real allocator: no guard, no lock, no stack walk. False sends the call down
+/// the full path (which, for a sampled allocation, counts it itself).
+#[inline(always)]
+fn unsampled(size: usize) -> bool {
+    if init::sampled_tables().is_none() {
+        return false;
+    }
+    let tls = Tls::current();
+    if tls.guard() != 0 || tls.rng() == 0 {
+        return false;
+    }
+    let left = tls.until_sample() - size as i64;
+    if left <= 0 {
+        return false;
+    }
+    tls.set_until_sample(left);
+    true
+}
+
+/// Sampled mode's fast path for a free of `p`: true when the live-map filter proves `p` was
+/// never sampled.
+#[inline(always)]
+fn untracked(p: *mut c_void) -> bool {
+    init::sampled_tables().is_some_and(|t| !t.may_be_live(p as usize))
+}
+
 #[inline(always)]
 pub(super) fn leave(tls: Tls) {
     tls.set_guard(0);
@@ -173,6 +201,9 @@ trampoline!(
 );
 
 extern "C" fn malloc_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
+    if unsampled(size) {
+        return real::malloc(size);
+    }
     match route() {
         Route::Bootstrap => arena::bootstrap_alloc(size, 16).cast(),
         Route::Real => real::malloc(size),
@@ -186,6 +217,9 @@ extern "C" fn malloc_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
 }
 
 extern "C" fn calloc_impl(n: usize, size: usize, ra: u64, fpv: u64) -> *mut c_void {
+    if n.checked_mul(size).is_some_and(unsampled) {
+        return real::calloc(n, size);
+    }
     match route() {
         Route::Bootstrap => match n.checked_mul(size) {
             Some(total) => arena::bootstrap_alloc(total, 16).cast(),
@@ -224,6 +258,9 @@ fn realloc_common(
 ) -> *mut c_void {
     if !p.is_null() && arena::in_bootstrap(p as usize) {
         return realloc_from_bootstrap(p, size);
+    }
+    if (p.is_null() || untracked(p)) && unsampled(size) {
+        return call();
     }
     match route() {
         Route::Bootstrap => {
@@ -350,6 +387,10 @@ extern "C" fn pvalloc_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
 #[unsafe(no_mangle)]
 pub extern "C" fn free(p: *mut c_void) {
     if p.is_null() || arena::in_bootstrap(p as usize) {
+        return;
+    }
+    if untracked(p) {
+        real::free(p);
         return;
     }
     match route() {
