@@ -59,6 +59,12 @@ impl Symbols {
     pub fn frames(&self, addr: u64) -> &[Frame] {
         self.map.get(&addr).map_or(&[], Vec::as_slice)
     }
+
+    /// Sets the frames of `addr` (tests build symbol tables by hand).
+    #[cfg(test)]
+    pub(crate) fn insert(&mut self, addr: u64, frames: Vec<Frame>) {
+        self.map.insert(addr, frames);
+    }
 }
 
 /// Symbolizes every address that appears in `profile`'s stacks.
