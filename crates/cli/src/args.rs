@@ -190,9 +190,10 @@ pub(crate) struct RunSnapshotArgs {
     /// Go: where net/http/pprof answers [default: the load target's http://HOST:PORT/debug/pprof].
     #[arg(long, value_name = "URL")]
     pub(crate) pprof_url: Option<String>,
-    /// Pause without requests after each load phase, while its snapshot is taken.
-    #[arg(long, value_parser = parse_duration, default_value = "3s")]
-    pub(crate) snapshot_pause: Duration,
+    /// Pause without requests after each load phase, while its snapshot is taken [default: 3s,
+    /// longer when the first snapshot takes more than a second].
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) snapshot_pause: Option<Duration>,
     /// Load phases at least (each ends with a snapshot); fewer stages are split equally.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub(crate) snapshot_phases: usize,

@@ -74,9 +74,12 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     };
     let mut snaps = None;
     let running_load = match load_plan {
-        Some(plan) => {
+        Some(mut plan) => {
             load::wait_ready(&args.load, &plan, &mut target, out)?;
-            let baseline = snapshots.map(|s| s.baseline(pid, &session.dir, out));
+            let mut baseline = snapshots.map(|s| s.baseline(pid, &session.dir, out));
+            if let Some(d) = baseline.as_mut().and_then(|b| b.fit_pause(&mut plan, out)) {
+                props.duration = Some(d);
+            }
             let started = std::time::Instant::now();
             let l = load::RunningLoad::start(plan, out)?;
             snaps = baseline.map(|b| b.schedule(started, out));

@@ -47,8 +47,14 @@ pub(crate) struct SnapshotPlan {
     runtime: Runtime,
     /// End of each load phase, counted from the start of the load.
     phase_ends: Vec<Duration>,
+    /// The load phases (stages), in order.
+    phases: Vec<Vec<Stage>>,
+    /// The load's idle tail (kept last).
+    tail: Option<Stage>,
     /// Pause without requests after each phase.
     pause: Duration,
+    /// Whether `--snapshot-pause` was given (else it may grow to fit snapshot 0's time).
+    pause_given: bool,
     /// Sampling length: all phases and pauses (the load's idle tail excluded).
     pub(crate) sampling: Duration,
     notes: Vec<String>,
@@ -87,7 +93,7 @@ pub(crate) fn prepare(
             "--snapshot-phases must be at least 2 (3 or more tell a leak from warm-up)",
         ));
     }
-    if a.snapshot_pause.is_zero() {
+    if a.snapshot_pause.is_some_and(|p| p.is_zero()) {
         return Err(ExpectedError::usage(
             "--snapshot-pause must be longer than 0 s",
         ));
@@ -103,25 +109,8 @@ pub(crate) fn prepare(
         _ => None,
     };
     let (phases, mut notes) = make_phases(stages, a.snapshot_phases);
-    let mut new_stages = Vec::new();
-    let mut phase_ends = Vec::new();
-    let mut t = Duration::ZERO;
-    for p in &phases {
-        t += p.iter().map(Stage::duration).sum::<Duration>();
-        phase_ends.push(t);
-        new_stages.extend(p.iter().cloned());
-        new_stages.push(Stage::Idle {
-            duration: a.snapshot_pause,
-        });
-        t += a.snapshot_pause;
-    }
-    notes.push(format!(
-        "{} snapshots: before the load and after each of {} load phases (each followed by a {:.1} s pause without requests)",
-        phases.len() + 1,
-        phases.len(),
-        a.snapshot_pause.as_secs_f64()
-    ));
-    new_stages.extend(tail);
+    let pause = a.snapshot_pause.unwrap_or(DEFAULT_PAUSE);
+    let (new_stages, phase_ends, t) = layout(&phases, pause, tail.as_ref());
     *stages = new_stages;
     let mut env = Vec::new();
     let mut inspector_port = None;
@@ -156,13 +145,41 @@ pub(crate) fn prepare(
     Ok(Some(SnapshotPlan {
         runtime,
         phase_ends,
-        pause: a.snapshot_pause,
+        phases,
+        tail,
+        pause,
+        pause_given: a.snapshot_pause.is_some(),
         sampling: t,
         notes,
         pprof,
         inspector_port,
         env,
     }))
+}
+
+/// Pause after each phase without `--snapshot-pause`: a small service's snapshot takes well
+/// under a second (Node 20 with ~10 MB of heap: 0.4-0.9 s; jcmd: 0.3 s; pprof: < 0.1 s).
+const DEFAULT_PAUSE: Duration = Duration::from_secs(3);
+
+/// The open-model stages for `phases`, each followed by a `pause`, then `tail`; with the end of
+/// each phase and the length without the tail (counted from the start of the load).
+fn layout(
+    phases: &[Vec<Stage>],
+    pause: Duration,
+    tail: Option<&Stage>,
+) -> (Vec<Stage>, Vec<Duration>, Duration) {
+    let mut stages = Vec::new();
+    let mut ends = Vec::new();
+    let mut t = Duration::ZERO;
+    for p in phases {
+        t += p.iter().map(Stage::duration).sum::<Duration>();
+        ends.push(t);
+        stages.extend(p.iter().cloned());
+        stages.push(Stage::Idle { duration: pause });
+        t += pause;
+    }
+    stages.extend(tail.cloned());
+    (stages, ends, t)
 }
 
 /// A port on 127.0.0.1 that is free now (for Node's `--inspect-port`).
@@ -419,6 +436,44 @@ impl SnapshotPlan {
 }
 
 impl Baseline {
+    /// Without `--snapshot-pause`, lengthen the pauses when snapshot 0 was slow: a pause must
+    /// hold [`SETTLE`] plus twice snapshot 0's time (later snapshots are of a bigger heap).
+    /// Rewrites `plan`'s stages and returns the new sampling duration when it changed.
+    pub(crate) fn fit_pause(&mut self, plan: &mut LoadPlan, out: &Output) -> Option<Duration> {
+        let p = &mut self.plan;
+        let took = self
+            .taken
+            .attempts
+            .first()
+            .filter(|a| a.error.is_none())?
+            .took_s;
+        let needed = (SETTLE.as_secs_f64() + 2.0 * took).ceil();
+        if p.pause_given || needed <= p.pause.as_secs_f64() {
+            return None;
+        }
+        let Model::Open { stages, .. } = &mut plan.model else {
+            return None;
+        };
+        p.pause = Duration::from_secs_f64(needed);
+        let (new_stages, ends, sampling) = layout(&p.phases, p.pause, p.tail.as_ref());
+        *stages = new_stages;
+        p.phase_ends = ends;
+        p.sampling = sampling;
+        let note = format!(
+            "snapshot 0 took {took:.1} s: the pauses are {needed:.0} s instead of {:.0} s (--snapshot-pause sets them)",
+            DEFAULT_PAUSE.as_secs_f64()
+        );
+        say(
+            out,
+            &format!(
+                "leakhound: {note}; sampling now lasts {:.0} s",
+                sampling.as_secs_f64()
+            ),
+        );
+        p.notes.push(note);
+        Some(sampling)
+    }
+
     /// Start taking the remaining snapshots, timed from `load_start` (just before the load
     /// thread was started). Without a usable snapshot 0 nothing more is attempted.
     pub(crate) fn schedule(self, load_start: Instant, out: &Output) -> RunningSnapshots {
@@ -488,9 +543,19 @@ impl Baseline {
                 (None, Some(taken))
             }
         };
+        let mut plan_notes = plan.notes;
+        plan_notes.insert(
+            usize::from(!plan_notes.is_empty() && plan_notes[0].contains("split")),
+            format!(
+                "{} snapshots: before the load and after each of {} load phases (each followed by a {:.1} s pause without requests)",
+                plan.phase_ends.len() + 1,
+                plan.phase_ends.len(),
+                plan.pause.as_secs_f64()
+            ),
+        );
         RunningSnapshots {
             planned: plan.phase_ends.len() + 1,
-            plan_notes: plan.notes,
+            plan_notes,
             runtime: plan.runtime,
             dir,
             target,
@@ -776,6 +841,24 @@ mod tests {
         assert_eq!(p[0].len(), 3, "leading idle, load, idle: {:?}", p[0]);
         assert_eq!(p[2].len(), 3, "load, idle, trailing idle: {:?}", p[2]);
         assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn every_phase_is_followed_by_a_pause_and_the_tail_comes_last() {
+        let phases = vec![
+            vec![Stage::Constant {
+                rate: 10.0,
+                duration: secs(4),
+            }];
+            3
+        ];
+        let tail = Stage::Idle { duration: secs(10) };
+        let (stages, ends, sampling) = layout(&phases, secs(2), Some(&tail));
+        assert_eq!(ends, vec![secs(4), secs(10), secs(16)]);
+        assert_eq!(sampling, secs(18));
+        assert_eq!(stages.len(), 7);
+        assert_eq!(stages[1], Stage::Idle { duration: secs(2) });
+        assert_eq!(stages[6], tail);
     }
 
     #[test]
