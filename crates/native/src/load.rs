@@ -126,6 +126,12 @@ pub fn load_file(path: &Path) -> Result<Profile, LoadError> {
 
 /// Loads every `*.lhev` file in `dir` (sorted by file name).
 pub fn load_dir(dir: &Path) -> Result<Vec<Profile>, LoadError> {
+    load_dir_each(dir)?.into_iter().collect()
+}
+
+/// Loads every `*.lhev` file in `dir` (sorted by file name), one result per file, so that one
+/// unreadable file does not hide the others. Fails only when `dir` cannot be listed.
+pub fn load_dir_each(dir: &Path) -> Result<Vec<Result<Profile, LoadError>>, LoadError> {
     let rd = std::fs::read_dir(dir).map_err(|err| LoadError::Read {
         path: dir.to_owned(),
         err,
@@ -135,5 +141,5 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Profile>, LoadError> {
         .filter(|p| p.extension().is_some_and(|x| x == "lhev"))
         .collect();
     paths.sort();
-    paths.iter().map(|p| load_file(p)).collect()
+    Ok(paths.iter().map(|p| load_file(p)).collect())
 }

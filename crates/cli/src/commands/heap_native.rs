@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use leakhound_core::{ExitCodes, NativeHeapRun, Series, Verdict};
 use leakhound_native::export::{self, ExportError, ProcessHeap};
-use leakhound_native::{AnalyzeOptions, GroupBy, analyze_profile, load_dir, render, summary};
+use leakhound_native::load::load_dir_each;
+use leakhound_native::{AnalyzeOptions, GroupBy, analyze_profile, render, summary};
 
 use crate::args::HeapArgs;
 use crate::errors::ExpectedError;
@@ -160,7 +161,16 @@ pub(crate) fn analyze_dir(
     group_by: GroupBy,
     data: &[Series],
 ) -> anyhow::Result<HeapOutcome> {
-    let profiles = load_dir(dir)?;
+    let mut warnings = Vec::new();
+    let mut profiles = Vec::new();
+    let files = load_dir_each(dir).map_err(|e| ExpectedError::usage(error_chain(&e)))?;
+    for f in files {
+        match f {
+            Ok(p) => profiles.push(p),
+            // One unreadable file (not an agent file, a foreign writer) must not hide the rest.
+            Err(e) => warnings.push(format!("skipped: {}", error_chain(&e))),
+        }
+    }
     let opts = AnalyzeOptions {
         group_by,
         ..AnalyzeOptions::default()
@@ -176,7 +186,6 @@ pub(crate) fn analyze_dir(
         text.push_str(&render::render_terminal(&r));
         all.push(r);
     }
-    let mut warnings = Vec::new();
     if all.is_empty() {
         warnings.push(format!(
             "the heap agent wrote no data into {} (statically linked target, or a custom allocator?)",
@@ -220,7 +229,13 @@ pub(crate) fn export(
             run_dir.display()
         )));
     }
-    let profiles = load_dir(&dir).map_err(|e| ExpectedError::usage(error_chain(&e)))?;
+    let mut profiles = Vec::new();
+    for f in load_dir_each(&dir).map_err(|e| ExpectedError::usage(error_chain(&e)))? {
+        match f {
+            Ok(p) => profiles.push(p),
+            Err(e) => eprintln!("leakhound: skipped: {}", error_chain(&e)),
+        }
+    }
     let procs: Vec<ProcessHeap<'_>> = profiles
         .iter()
         .filter(|p| !p.stacks.is_empty())

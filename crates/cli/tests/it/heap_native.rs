@@ -145,6 +145,19 @@ fn run_heap_json_carries_the_heap_and_report_exports_pprof_and_flamegraph() {
         }
     }
 
+    // A file in heap/ that is not an agent file is skipped with a warning, not an error.
+    std::fs::write(run_dir.join("heap/999.lhev"), b"garbage").unwrap();
+    leakhound()
+        .arg("report")
+        .arg(&run_dir)
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("heap warning: skipped: failed to decode")
+                .and(predicate::str::contains("999.lhev")),
+        );
+    std::fs::remove_file(run_dir.join("heap/999.lhev")).unwrap();
+
     // Unwritable output and a run without heap data: exit 2 with the reason.
     leakhound()
         .arg("report")
