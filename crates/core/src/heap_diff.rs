@@ -13,7 +13,8 @@ use crate::Verdict;
 pub struct SnapshotTaken {
     /// `before load`, `after phase 1`, …
     pub label: String,
-    /// Seconds since the load started when the snapshot was begun (negative: before load).
+    /// Seconds since the load started when the snapshot was begun (snapshot 0: 0, taken just
+    /// before the load starts).
     pub t_s: f64,
     /// How long taking it took, in seconds.
     pub took_s: f64,
