@@ -156,8 +156,9 @@ fn v8_seed() -> Vec<u8> {
 }
 
 /// A small HPROF 1.0.2 dump (8-byte ids): strings, two classes (one with a static reference),
-/// instances with reference and int fields, an object array, a byte array and GC roots.
-fn hprof_seed() -> Vec<u8> {
+/// instances with reference and int fields, an object array, a byte array and GC roots. With
+/// `classes_last` the class dumps follow the instances (HotSpot writes them first).
+pub(crate) fn hprof_seed(classes_last: bool) -> Vec<u8> {
     fn id(b: &mut Vec<u8>, v: u64) {
         b.extend_from_slice(&v.to_be_bytes());
     }
@@ -214,9 +215,13 @@ fn hprof_seed() -> Vec<u8> {
             d.push(ty);
         }
     };
-    class(&mut d, 100, &[(5, 1000)], &[(3, 2)]);
-    class(&mut d, 200, &[], &[(4, 2), (7, 10)]);
-    class(&mut d, 300, &[], &[]);
+    let mut classes = Vec::new();
+    class(&mut classes, 100, &[(5, 1000)], &[(3, 2)]);
+    class(&mut classes, 200, &[], &[(4, 2), (7, 10)]);
+    class(&mut classes, 300, &[], &[]);
+    if !classes_last {
+        d.append(&mut classes);
+    }
     // Registry instance 1000 -> array 1001 -> sessions 1100.. -> byte[] 1200..
     d.push(0x21);
     id(&mut d, 1000);
@@ -253,6 +258,7 @@ fn hprof_seed() -> Vec<u8> {
     d.push(0x01);
     id(&mut d, 1000);
     id(&mut d, 9);
+    d.append(&mut classes);
     record(&mut out, 0x1C, &d);
     record(&mut out, 0x2C, &[]);
     out
@@ -274,9 +280,51 @@ fn v8_reader_survives_mutations() {
 
 #[test]
 fn hprof_reader_survives_mutations() {
-    let plain = hprof_seed();
+    let plain = hprof_seed(false);
     let gz = gzip(&plain);
-    run("hprof", &[plain, gz], 0x5eed_0002, fuzzing::hprof);
+    run(
+        "hprof",
+        &[plain, gz, hprof_seed(true)],
+        0x5eed_0002,
+        fuzzing::hprof,
+    );
+}
+
+/// Instances read before their class dump get the same references (added at the end).
+#[test]
+fn hprof_instances_before_their_class_get_the_same_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let edges = |classes_last: bool| {
+        let p = dir.path().join(format!("{classes_last}.hprof"));
+        std::fs::write(&p, hprof_seed(classes_last)).unwrap();
+        let g = leakhound_heap::v8::read_path(&p).unwrap();
+        let mut out: Vec<String> = (0..g.node_count() as u32)
+            .flat_map(|v| {
+                g.edges(v)
+                    .map(|e| {
+                        let to = g.edge_to[e];
+                        format!(
+                            "{}{} -> {}",
+                            g.display_name(v),
+                            g.edge_label(e),
+                            g.display_name(to)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let first = edges(false);
+    assert!(
+        first.contains(&"com.example.Session.data -> byte[]".to_owned()),
+        "{first:#?}"
+    );
+    assert!(
+        first.contains(&"class com.example.Registry.INSTANCE -> com.example.Registry".to_owned())
+    );
+    assert_eq!(first, edges(true));
 }
 
 #[test]
