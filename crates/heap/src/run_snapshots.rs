@@ -175,7 +175,18 @@ impl SnapshotSource {
             SnapshotSource::Go(e) => {
                 let target = e.url();
                 let heap = dir.join(format!("s{index:02}.heap.pb.gz"));
-                let body = capture::http_get(e.port, &format!("{}/heap?gc=1", e.base), &target)?;
+                let body = capture::http_get(e.port, &format!("{}/heap?gc=1", e.base), &target)
+                    .map_err(|err| match err {
+                        CaptureError::Target { target, what } if what.contains(" 404") => {
+                            CaptureError::Target {
+                                target,
+                                what: what
+                                    + "; the service does not serve net/http/pprof there \
+                                       (import _ \"net/http/pprof\", or give --pprof-url)",
+                            }
+                        }
+                        other => other,
+                    })?;
                 write(&heap, &body)?;
                 let gor = dir.join(format!("s{index:02}.goroutine.pb.gz"));
                 let body = capture::http_get(e.port, &format!("{}/goroutine", e.base), &target)?;
