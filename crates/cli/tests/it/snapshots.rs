@@ -415,3 +415,31 @@ fn go_service_with_scenario_steps_and_pprof_url() {
         .collect();
     assert!(d[1] > d[0] && d[1] > d[2], "{d:?}");
 }
+
+/// An unreachable pprof endpoint: one error line naming it, the run kept, exit 2.
+#[test]
+fn unreachable_pprof_endpoint_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = free_port();
+    let url = format!("http://127.0.0.1:{closed}/debug/pprof");
+    let (code, report, stderr) = run_with_snapshots(
+        "go",
+        free_port(),
+        dir.path(),
+        &["--pprof-url", &url],
+        &["python3", "-c", PY_SERVICE],
+    );
+    assert_eq!(code, 2, "stderr:\n{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: run --snapshots:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains(&format!("failed to take a snapshot of {url}"))
+            && errors[0].contains(&format!("cannot connect to 127.0.0.1:{closed}")),
+        "{stderr}"
+    );
+    assert!(report["heap_diff"]["verdict"].is_null());
+    assert!(dir.path().join("samples.csv").exists());
+}
