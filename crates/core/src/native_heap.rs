@@ -90,6 +90,9 @@ pub struct NativeHeapSite {
     /// Live bytes over time (suspects only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Series>,
+    /// `timeline` as a sparkline, as the terminal shows it (suspects only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparkline: Option<String>,
 }
 
 /// One source-level frame.

@@ -97,6 +97,7 @@ pub fn site(s: &SiteReport, timeline: bool) -> NativeHeapSite {
         stack: frames(s),
         hint: s.hint.clone(),
         timeline: timeline.then(|| s.series.clone()),
+        sparkline: timeline.then(|| crate::render::sparkline(&s.series.v)),
     }
 }
 

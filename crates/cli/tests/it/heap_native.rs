@@ -76,6 +76,7 @@ fn run_heap_json_carries_the_heap_and_report_exports_pprof_and_flamegraph() {
     assert!(top["rate_bytes_per_s"].as_f64().unwrap() > 0.0);
     assert_eq!(top["stack"][0]["function"], "leak_here");
     assert!(top["timeline"]["v"].as_array().unwrap().len() >= 10);
+    assert!(top["sparkline"].as_str().unwrap().ends_with('█'), "{top:#}");
     assert!(!top["hint"].as_str().unwrap().is_empty());
     // The bounded cache is not a suspect; the leak is also "still live at exit".
     let suspects = proc0["suspects"].as_array().unwrap();
