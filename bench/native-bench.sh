@@ -5,7 +5,9 @@
 # for each workload alternates plain / exact / sampled / heaptrack runs ROUNDS times, prints the
 # median wall time of each and its ratio to plain, checks that the exact run's top suspect is
 # the known leak site with exactly the leaked blocks and bytes allocbench prints, and times the
-# analysis of the exact run's output.
+# analysis of the exact run's output. Agent memory: the maximum RSS of each traced run (GNU time
+# %M) minus the plain run's, medians, against the issue's budget of 64 MB + 10 % of the target's
+# own RSS.
 #
 #   bench/native-bench.sh                # ROUNDS=5, both workloads, heaptrack included
 #   ROUNDS=3 NO_HEAPTRACK=1 bench/native-bench.sh
@@ -22,7 +24,8 @@ AGENT=$ROOT/target/release/libleakhound_agent.so
 REPORT=$ROOT/target/release/examples/heap_report
 
 now() { date +%s.%N; }
-# run KIND ARGS... -> prints elapsed seconds
+TIME=/usr/bin/time
+# run KIND ARGS... -> prints elapsed seconds; appends the max RSS (KiB) to $WORK/rss-KIND
 run() {
     local kind=$1; shift
     local out=$WORK/out-$kind
@@ -30,12 +33,14 @@ run() {
     local t0 t1
     t0=$(now)
     case $kind in
-        plain) "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
-        exact) LEAKHOUND_OUT=$out LD_PRELOAD=$AGENT "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
-        sampled) LEAKHOUND_OUT=$out LEAKHOUND_HEAP_MODE=sampled LD_PRELOAD=$AGENT "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
-        heaptrack) (cd "$out" && heaptrack "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" 2>&1) ;;
+        plain) $TIME -f %M -o "$WORK/maxrss" "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
+        # `env` sets the variables for allocbench only: GNU time itself must not be traced.
+        exact) $TIME -f %M -o "$WORK/maxrss" env LEAKHOUND_OUT="$out" LD_PRELOAD="$AGENT" "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
+        sampled) $TIME -f %M -o "$WORK/maxrss" env LEAKHOUND_OUT="$out" LEAKHOUND_HEAP_MODE=sampled LD_PRELOAD="$AGENT" "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
+        heaptrack) (cd "$out" && $TIME -f %M -o "$WORK/maxrss" heaptrack "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" 2>&1) ;;
     esac
     t1=$(now)
+    tail -n 1 "$WORK/maxrss" >>"$WORK/rss-$kind"
     echo "$t1 - $t0" | bc -l
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -48,7 +53,7 @@ echo "|---|---|---|---|---|"
 for wl in "synthetic 10000000" "server 400000"; do
     # shellcheck disable=SC2086
     set -- $wl
-    for k in $kinds; do : >"$WORK/times-$k"; done
+    for k in $kinds; do : >"$WORK/times-$k"; : >"$WORK/rss-$k"; done
     for ((i = 0; i < ROUNDS; i++)); do
         for k in $kinds; do run "$k" "$@" >>"$WORK/times-$k"; done
     done
@@ -57,6 +62,22 @@ for wl in "synthetic 10000000" "server 400000"; do
         m=$(median <"$WORK/times-$k")
         printf '| %s | %s | %.3f | %.2fx | %d |\n' "$wl" "$k" "$m" "$(echo "$m / $base" | bc -l)" "$ROUNDS"
     done
+    # Agent memory: max RSS over the plain run's (heaptrack's figure is its own process tree's
+    # largest process, shown for reference only).
+    plain_rss=$(median <"$WORK/rss-plain")
+    for k in $kinds; do
+        [ "$k" = plain ] && continue
+        r=$(median <"$WORK/rss-$k")
+        python3 -c '
+import sys
+wl, k, plain, traced = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+over = (traced - plain) / 1024
+budget = 64 + 0.10 * plain / 1024
+ok = "within" if over <= budget else "OVER"
+print("  %s: %s max RSS %.1f MiB vs plain %.1f MiB: agent +%.1f MiB (budget 64 MB + 10%% = %.1f MiB: %s)" % (
+    wl, k, traced / 1024, plain / 1024, over, budget, ok if k != "heaptrack" else "n/a"))
+' "$wl" "$k" "$plain_rss" "$r"
+    done
     # Correctness of the exact run: suspect #1 = the leak site with the true counts.
     truth=$(grep -o 'leaked_blocks=[0-9]* leaked_bytes=[0-9]*' "$WORK/stdout-exact")
     t0=$(now)
@@ -64,7 +85,8 @@ for wl in "synthetic 10000000" "server 400000"; do
     t1=$(now)
     echo "$json" | python3 -c '
 import json, sys
-r = json.loads(sys.stdin.readline())
+# One JSON document per traced process; allocbench is the only one, the longest in any case.
+r = max((json.loads(l) for l in sys.stdin if l.strip()), key=lambda r: r["snapshots"])
 s = r["suspects"][0] if r["suspects"] else None
 print("  %s: suspect #1 = %s, live_blocks=%d live_bytes=%d (allocbench: %s); suspects=%d; analysis %.2f s" % (
     sys.argv[1], s["site"] if s else None, s["live_blocks"] if s else 0, s["live_bytes"] if s else 0,

@@ -9,11 +9,13 @@
 //! The writing side ([`writer`]) never allocates: it encodes into a caller-supplied buffer, as the
 //! agent must inside a process whose allocator it is tracing. The reading side ([`reader`]) is
 //! for the analyzer and allocates freely. This crate is not the analysis: symbolization and
-//! per-site series live in `leakhound-native`.
+//! per-site series live in `leakhound-native`. The optional full event log (`<pid>.lhevents`,
+//! off by default) has its own fixed-record layout: [`events`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod events;
 pub mod header;
 pub mod reader;
 pub mod record;

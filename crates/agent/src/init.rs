@@ -13,6 +13,8 @@
 //! | `LEAKHOUND_HEAP_SAMPLE` | mean sampling interval in bytes (implies sampled mode) |
 //! | `LEAKHOUND_HEAP_INTERVAL_MS` | time between snapshots (default 1000) |
 //! | `LEAKHOUND_HEAP_SEED` | sampler seed (tests) |
+//! | `LEAKHOUND_EVENT_LOG` | `1`: also write every traced event to `<pid>.lhevents` (`crate::events`) |
+//! | `LEAKHOUND_SIGNALS` | `0`: no final-snapshot handlers for terminating signals (`hooks::signal`) |
 
 use crate::aggregate::Tables;
 use crate::hooks::{real, sys};
@@ -54,12 +56,15 @@ pub struct Config {
     pub out_len: usize,
     /// Start time, ns since the epoch.
     pub start_ns: u64,
+    /// Write the full event log too.
+    pub events: bool,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
 /// Set once tracing is ready in sampled mode: the hooks' fast path (see `hooks::malloc`).
 static FAST_SAMPLED: AtomicBool = AtomicBool::new(false);
 static TABLES: OnceLock<Tables> = OnceLock::new();
+static EVENTS: OnceLock<crate::events::EventRing> = OnceLock::new();
 
 /// The configuration (after initialisation).
 #[inline]
@@ -71,6 +76,12 @@ pub fn config() -> Option<&'static Config> {
 #[inline]
 pub fn tables() -> Option<&'static Tables> {
     TABLES.get()
+}
+
+/// The event ring when the full event log is on.
+#[inline]
+pub fn events() -> Option<&'static crate::events::EventRing> {
+    EVENTS.get()
 }
 
 /// The tables when tracing is ready in sampled mode (the hooks' unsampled fast path).
@@ -122,6 +133,7 @@ fn read_config() -> Option<Config> {
         out_dir: [0; MAX_DIR],
         out_len: out.len(),
         start_ns: sys::now_ns(),
+        events: sys::getenv(c"LEAKHOUND_EVENT_LOG").is_some_and(|v| v == b"1"),
     };
     cfg.out_dir[..out.len()].copy_from_slice(out);
     if let Some(m) = sys::getenv(c"LEAKHOUND_HEAP_MODE") {
@@ -191,6 +203,16 @@ fn initialise() -> u8 {
         return DISABLED;
     };
     let sampled = cfg.sampled;
+    if cfg.events {
+        match crate::events::EventRing::new() {
+            Some(r) => {
+                let _ = EVENTS.set(r);
+            }
+            None => crate::log::say(
+                b"leakhound-agent: could not map the event log ring; no event log\n",
+            ),
+        }
+    }
     let _ = CONFIG.set(cfg);
     match Tables::new(sampled) {
         Some(t) => {

@@ -35,6 +35,10 @@ const MIN_GAP_NS: u64 = 50_000_000;
 const BUF_LEN: usize = 16 << 20;
 /// Values kept per stack to detect changes.
 const LAST_STRIDE: usize = 5;
+/// Staging buffer of the event log drain (a multiple of the 32-byte event record).
+const EVENT_BUF_LEN: usize = 1 << 20;
+/// Writer wake-up period while the event log is on: the ring fills in milliseconds under load.
+const EVENT_TICK_MS: u64 = 1;
 /// Modules remembered (by start address) as already written.
 const MAX_MODULES: usize = 1024;
 
@@ -76,6 +80,10 @@ pub struct Writer {
     pid: u32,
     /// A writer thread runs (cleared by the thread itself, under the lock, when it ends).
     thread_alive: bool,
+    /// Event log file (-1: none).
+    ev_fd: i32,
+    /// Event log staging buffer.
+    ev_buf: Option<Region<u8>>,
     buf: Option<Region<u8>>,
     last: Option<Region<u64>>,
     changed: Option<Region<u32>>,
@@ -94,6 +102,8 @@ static WRITER: SpinLock<Writer> = SpinLock::new(Writer {
     fd: -1,
     pid: 0,
     thread_alive: false,
+    ev_fd: -1,
+    ev_buf: None,
     buf: None,
     last: None,
     changed: None,
@@ -143,6 +153,8 @@ fn open_file(w: &mut Writer, cfg: &Config) -> bool {
     let pid = sys::getpid();
     n = push_decimal(&mut path, n, pid);
     w.fd = -1;
+    w.ev_fd = -1;
+    let mut stem = n;
     for suffix in 0..MAX_SUFFIX {
         let mut m = n;
         if suffix > 0 {
@@ -154,6 +166,7 @@ fn open_file(w: &mut Writer, cfg: &Config) -> bool {
         match sys::create_new_file(&path[..m + 6]) {
             Ok(fd) => {
                 w.fd = fd;
+                stem = m;
                 break;
             }
             Err(libc::EEXIST) => continue,
@@ -164,6 +177,14 @@ fn open_file(w: &mut Writer, cfg: &Config) -> bool {
         return false;
     }
     w.pid = pid;
+    if init::events().is_some() {
+        // Same stem: `<pid>[-n].lhevents` belongs to `<pid>[-n].lhev`.
+        path[stem..stem + 10].copy_from_slice(b".lhevents\0");
+        match sys::create_new_file(&path[..stem + 10]) {
+            Ok(fd) if sys::write_all(fd, &events_header(pid)) => w.ev_fd = fd,
+            _ => crate::log::say(b"leakhound-agent: could not create the event log file\n"),
+        }
+    }
     let Some(buf) = w.buf.as_mut() else {
         return false;
     };
@@ -184,7 +205,30 @@ fn open_file(w: &mut Writer, cfg: &Config) -> bool {
     ok && sys::write_all(w.fd, enc.as_bytes())
 }
 
+fn events_header(pid: u32) -> [u8; leakhound_agent_format::events::EVENTS_HEADER_LEN] {
+    leakhound_agent_format::events::encode_header(pid)
+}
+
+/// Moves every published event from the ring to the event log file.
+fn drain_events(w: &mut Writer) {
+    let (Some(ring), Some(buf)) = (init::events(), w.ev_buf.as_mut()) else {
+        return;
+    };
+    if w.ev_fd < 0 {
+        return;
+    }
+    let fd = w.ev_fd;
+    if !ring.drain(&mut buf[..], &mut |b| sys::write_all(fd, b)) {
+        crate::log::say(b"leakhound-agent: failed to write the event log; it stops here\n");
+        sys::close(fd);
+        w.ev_fd = -1;
+    }
+}
+
 fn setup(w: &mut Writer) -> bool {
+    if init::events().is_some() {
+        w.ev_buf = Region::new(EVENT_BUF_LEN);
+    }
     w.buf = Region::new(BUF_LEN);
     w.last = Region::new(MAX_STACKS * LAST_STRIDE);
     w.changed = Region::new(MAX_STACKS);
@@ -236,9 +280,15 @@ pub fn start() {
 
 fn thread_main() {
     Tls::current().set_guard(1);
+    let tick = if init::events().is_some() {
+        EVENT_TICK_MS
+    } else {
+        TICK_MS
+    };
     loop {
-        sys::futex_wait(&WAKE, 0, TICK_MS);
+        sys::futex_wait(&WAKE, 0, tick);
         let mut w = WRITER.lock();
+        drain_events(&mut w);
         let (Some(t), Some(cfg)) = (init::tables(), init::config()) else {
             w.thread_alive = false;
             return;
@@ -278,6 +328,10 @@ fn finish_locked(w: &mut Writer) {
     if w.finished {
         return;
     }
+    if let Some(ring) = init::events() {
+        ring.set_open(false);
+    }
+    drain_events(w);
     if let Some(t) = init::tables() {
         snapshot(w, t, sys::now_ns(), true);
     }
@@ -285,6 +339,10 @@ fn finish_locked(w: &mut Writer) {
     if w.fd >= 0 {
         sys::close(w.fd);
         w.fd = -1;
+    }
+    if w.ev_fd >= 0 {
+        sys::close(w.ev_fd);
+        w.ev_fd = -1;
     }
     FINAL.store(DONE, Ordering::Release);
 }
@@ -297,6 +355,10 @@ pub fn before_exec() -> bool {
     if w.finished || w.pid != sys::getpid() {
         return false;
     }
+    if let Some(ring) = init::events() {
+        ring.set_open(false);
+    }
+    drain_events(&mut w);
     if let Some(t) = init::tables() {
         snapshot(&mut w, t, sys::now_ns(), true);
     }
@@ -315,6 +377,9 @@ pub fn after_failed_exec() {
             return;
         }
         w.finished = false;
+        if let Some(ring) = init::events() {
+            ring.set_open(true);
+        }
         WAKE.store(0, Ordering::Release);
         FINAL.store(RUNNING, Ordering::Release);
         if w.thread_alive {
@@ -331,15 +396,30 @@ pub fn after_failed_exec() {
     }
 }
 
-/// Before `dlclose`: a snapshot now, so the module map has the module while its code's
-/// allocations are still attributed to it (it may be unmapped before the next periodic one).
+/// Before `dlclose`: module records for every module not written yet, so a module whose code
+/// allocated stays symbolizable although it may be unmapped before the next snapshot. Costs a
+/// walk over the loaded modules, not a snapshot.
 pub fn before_dlclose() {
     let mut w = WRITER.lock();
-    if w.finished || w.pid != sys::getpid() {
+    if w.finished || w.failed || w.fd < 0 || w.pid != sys::getpid() {
         return;
     }
-    if let Some(t) = init::tables() {
-        snapshot(&mut w, t, sys::now_ns(), false);
+    let fd = w.fd;
+    let Writer {
+        buf: Some(buf),
+        mods: Some(mods),
+        written_mods: Some(written),
+        n_written_mods,
+        failed,
+        ..
+    } = &mut *w
+    else {
+        return;
+    };
+    let mut enc = Encoder::new(&mut buf[..]);
+    emit_new_modules(&mut enc, fd, failed, mods, written, n_written_mods);
+    if !enc.is_empty() && !sys::write_all(fd, enc.as_bytes()) {
+        *failed = true;
     }
 }
 
@@ -363,6 +443,14 @@ pub fn restart_in_child() {
         }
         if w.fd >= 0 {
             sys::close(w.fd);
+        }
+        if w.ev_fd >= 0 {
+            sys::close(w.ev_fd);
+            w.ev_fd = -1;
+        }
+        if let Some(ring) = init::events() {
+            ring.reset_after_fork();
+            ring.set_open(true);
         }
         reset_progress(&mut w);
         WAKE.store(0, Ordering::Release);
@@ -402,6 +490,36 @@ fn emit(
     }
 }
 
+/// Encodes a module record for each loaded module not written yet (takes the loader lock; no
+/// agent lock the hooks need is held).
+fn emit_new_modules(
+    enc: &mut Encoder<'_>,
+    fd: i32,
+    failed: &mut bool,
+    mods: &mut [ModuleInfo],
+    written: &mut [u64],
+    n_written: &mut usize,
+) {
+    let n_mods = sys::collect_modules(mods);
+    for m in &mods[..n_mods] {
+        if written[..*n_written].contains(&m.start) {
+            continue;
+        }
+        emit(enc, fd, failed, &mut |e| {
+            e.module_map(
+                m.base,
+                (m.start, m.end),
+                &m.build_id[..m.build_id_len],
+                &m.path[..m.path_len],
+            )
+        });
+        if *n_written < written.len() {
+            written[*n_written] = m.start;
+            *n_written += 1;
+        }
+    }
+}
+
 fn snapshot(w: &mut Writer, t: &Tables, now: u64, at_exit: bool) {
     if w.fd < 0 || w.failed {
         return;
@@ -421,25 +539,14 @@ fn snapshot(w: &mut Writer, t: &Tables, now: u64, at_exit: bool) {
     let mut failed = false;
     let mut enc = Encoder::new(&mut buf[..]);
 
-    // New modules (loader lock taken here; no agent lock the hooks need is held).
-    let n_mods = sys::collect_modules(&mut mods[..]);
-    for m in &mods[..n_mods] {
-        if written[..w.n_written_mods].contains(&m.start) {
-            continue;
-        }
-        emit(&mut enc, fd, &mut failed, &mut |e| {
-            e.module_map(
-                m.base,
-                (m.start, m.end),
-                &m.build_id[..m.build_id_len],
-                &m.path[..m.path_len],
-            )
-        });
-        if w.n_written_mods < written.len() {
-            written[w.n_written_mods] = m.start;
-            w.n_written_mods += 1;
-        }
-    }
+    emit_new_modules(
+        &mut enc,
+        fd,
+        &mut failed,
+        mods,
+        written,
+        &mut w.n_written_mods,
+    );
 
     // New stacks.
     let count = t.stack_count();

@@ -469,3 +469,63 @@ fn rust_target_leaking_through_the_system_allocator_names_the_rust_function() {
     // Over-aligned boxes (posix_memalign underneath) land on the function, not on std's shims.
     assert_eq!(live(rep, "torture_rust::keep_pages"), (10, 10 * 4096));
 }
+
+#[test]
+fn full_event_log_replays_to_the_snapshot_counts() {
+    use leakhound_agent_format::events::{EventKind, read_events};
+    use std::collections::HashMap;
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    let out = tempfile::tempdir().unwrap();
+    // Thousands of threads allocate and free concurrently: every event must arrive once.
+    let o = traced(&exe, out.path(), "50")
+        .arg("threads")
+        .env("LEAKHOUND_EVENT_LOG", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let profiles = load_dir(out.path()).unwrap();
+    assert_eq!(profiles.len(), 1);
+    let p = &profiles[0];
+    let events_path = p.path.with_extension("lhevents");
+    let log = read_events(&std::fs::read(&events_path).unwrap()).unwrap();
+    assert_eq!(log.pid, p.pid);
+    assert_eq!(log.truncated_at, None);
+    assert!(
+        log.events.iter().all(|e| e.kind != EventKind::Dropped),
+        "nothing dropped"
+    );
+    // Replay: every free matches a live block; what stays live equals the final snapshot.
+    let mut live: HashMap<u64, (u64, u32)> = HashMap::new();
+    let mut allocs_per_stack: HashMap<u32, u64> = HashMap::new();
+    for e in &log.events {
+        match e.kind {
+            EventKind::Alloc => {
+                assert!(live.insert(e.addr, (e.size, e.stack)).is_none(), "{e:?}");
+                *allocs_per_stack.entry(e.stack).or_default() += 1;
+            }
+            EventKind::Free => {
+                assert_eq!(live.remove(&e.addr), Some((e.size, e.stack)), "{e:?}");
+            }
+            _ => {}
+        }
+    }
+    let last = p.last().expect("a snapshot");
+    for (stack, c) in last {
+        assert_eq!(
+            allocs_per_stack.get(stack).copied().unwrap_or(0),
+            c.total_allocs,
+            "stack {stack}"
+        );
+        let (blocks, bytes) = live
+            .values()
+            .filter(|(_, s)| s == stack)
+            .fold((0, 0), |(n, b), (sz, _)| (n + 1, b + sz));
+        assert_eq!(
+            (blocks, bytes),
+            (c.live_blocks, c.live_bytes),
+            "stack {stack}"
+        );
+    }
+    assert!(log.events.len() > 4000 * 17, "{}", log.events.len());
+}

@@ -11,6 +11,7 @@ use crate::arena;
 use crate::init::{self, Config, INITIALIZING, READY};
 use crate::tls::{FLAG_BOUNDS, Tls};
 use crate::unwind::{MAX_FRAMES, fp};
+use leakhound_agent_format::events::EventKind;
 use libc::c_void;
 
 /// What a hook should do with this call.
@@ -128,6 +129,9 @@ pub(super) fn record(
     let id = stack_id(tls, t, ra, fpv);
     let (b, k) = weights(cfg, size);
     t.add_alloc(id, b, k);
+    if let Some(ev) = init::events() {
+        ev.push(EventKind::Alloc, p as u64, size as u64, id);
+    }
     if let Some((old_size, old_id)) = t.live_insert(p as usize, size, id) {
         let (b, k) = weights(cfg, old_size);
         t.sub_live(old_id, b, k);
@@ -140,6 +144,9 @@ fn unrecord(t: &Tables, cfg: &Config, p: *mut c_void) -> Option<(usize, u32)> {
     let (size, id) = t.live_remove(p as usize)?;
     let (b, k) = weights(cfg, size);
     t.sub_live(id, b, k);
+    if let Some(ev) = init::events() {
+        ev.push(EventKind::Free, p as u64, size as u64, id);
+    }
     Some((size, id))
 }
 
@@ -287,6 +294,9 @@ fn realloc_common(
                 if let Some((osize, oid)) = old {
                     let (b, k) = weights(c, osize);
                     t.sub_live(oid, b, k);
+                    if let Some(ev) = init::events() {
+                        ev.push(EventKind::Free, p as u64, osize as u64, oid);
+                    }
                 }
                 record(tls, t, c, q, size, ra, fpv);
             }

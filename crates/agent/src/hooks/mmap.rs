@@ -18,6 +18,7 @@ use super::real::lookup;
 use crate::aggregate::Tables;
 use crate::init::Config;
 use crate::tls::Tls;
+use leakhound_agent_format::events::EventKind;
 use libc::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -93,6 +94,9 @@ fn unrecord_range(t: &Tables, cfg: &Config, start: u64, len: u64) {
     maps.remove_range(start, start + len, &mut |id, old, rest| {
         let (b, k) = weights(cfg, old as usize);
         t.sub_live(id, b, k);
+        if let Some(ev) = crate::init::events() {
+            ev.push(EventKind::Unmap, start, old - rest[0] - rest[1], id);
+        }
         for piece in rest {
             if piece > 0 {
                 let (b, k) = weights(cfg, piece as usize);
@@ -198,6 +202,9 @@ fn record_map(tls: Tls, t: &Tables, cfg: &Config, p: u64, len: u64, ra: u64, fpv
     let (b, k) = weights(cfg, len as usize);
     if t.maps().insert(p, p + len, id) {
         t.add_alloc(id, b, k);
+        if let Some(ev) = crate::init::events() {
+            ev.push(EventKind::Map, p, len, id);
+        }
     } else {
         t.dropped.fetch_add(1, Ordering::Relaxed);
     }
