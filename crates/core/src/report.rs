@@ -81,7 +81,9 @@ pub struct RunReport {
     pub run: RunInfo,
     /// How it ended.
     pub target: TargetOutcome,
-    /// Overall verdict: leak if any judged series leaks.
+    /// Overall verdict, the one the exit code follows: leak if any judged series leaks, or the
+    /// native heap agent (`heap`) or the heap-snapshot diff (`heap_diff`) found a leak; no leak
+    /// only when every part that gave a verdict says so (see [`RunReport::fold_verdict`]).
     pub verdict: Verdict,
     /// Per-series verdicts, in column order.
     pub series: Vec<SeriesVerdict>,
@@ -105,6 +107,24 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// The verdict of the sampled series alone (memory and resources, no heap analysis).
+    pub fn series_verdict(&self) -> Verdict {
+        Verdict::combine(self.series.iter().map(|v| v.verdict))
+    }
+
+    /// Sets [`RunReport::verdict`] from the series, the native heap analysis and the heap diff:
+    /// a leak in any of them is a leak; otherwise inconclusive if any part is. A heap diff that
+    /// could not be made (`verdict: None`) adds nothing.
+    pub fn fold_verdict(&mut self) {
+        let heap = self.heap.as_ref().map(|h| h.verdict);
+        let diff = self.heap_diff.as_ref().and_then(|d| d.verdict);
+        self.verdict = Verdict::combine(
+            std::iter::once(self.series_verdict())
+                .chain(heap)
+                .chain(diff),
+        );
+    }
+
     /// The series data with the given name, if present.
     pub fn data_for(&self, name: &str) -> Option<&Series> {
         self.data.iter().find(|s| s.name == name)

@@ -51,7 +51,7 @@ impl Renderer for TerminalRenderer {
         write_top_growers(report, s, out)?;
         write_warnings(&report.warnings, s, out)?;
         writeln!(out)?;
-        write_overall(report.verdict, &report.series, s, out)
+        write_overall(report.series_verdict(), &report.series, s, out)
     }
 }
 

@@ -84,14 +84,20 @@ pub(crate) struct HeapOutcome {
 }
 
 impl HeapOutcome {
-    /// Folds the heap verdict into the run's exit code `code` (a heap leak turns "no leak" or
-    /// "inconclusive" into 1) and, unless `json`, prints the heap report and an overall line.
+    /// Folds the heap verdict into the run's exit code `code` the way
+    /// [`leakhound_core::RunReport::fold_verdict`] folds the verdicts (a heap leak turns "no
+    /// leak" or "inconclusive" into 1; a heap that could not be judged turns "no leak" into 3; a
+    /// failed target stays 4) and, unless `json`, prints the heap report and an overall line.
     pub(crate) fn finish(&self, code: u8, json: bool) -> u8 {
-        let undecided = code == ExitCodes::OK || code == ExitCodes::INCONCLUSIVE;
-        let exit = if undecided && self.run.verdict == Verdict::Leak {
-            ExitCodes::LEAK
-        } else {
-            code
+        let memory = match code {
+            ExitCodes::OK => Some(Verdict::NoLeak),
+            ExitCodes::LEAK => Some(Verdict::Leak),
+            ExitCodes::INCONCLUSIVE => Some(Verdict::Inconclusive),
+            _ => None,
+        };
+        let exit = match memory {
+            Some(m) => Verdict::combine([m, self.run.verdict]).exit_code(),
+            None => code,
         };
         if json {
             return exit;

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use leakhound_core::{RunInfo, RunReport, TargetOutcome, Warning};
+use leakhound_core::{RunInfo, RunReport, TargetOutcome, Verdict, Warning};
 use serde::Deserialize;
 
 use super::present::print_report;
@@ -46,11 +46,25 @@ pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
     } else {
         None
     };
+    report.fold_verdict();
     print_report(&report, args.json, out)?;
-    let code = report.verdict.exit_code();
+    // `run --snapshots`: the diff of the saved snapshots, as the run printed it.
+    if let (Some(d), false) = (&report.heap_diff, args.json) {
+        let outcome = super::run_snapshots::HeapOutcome::from_saved(d.clone(), dir);
+        outcome.print(
+            out,
+            &mut std::io::stdout().lock(),
+            report.series_verdict().exit_code(),
+        )?;
+    }
     Ok(match &heap {
-        Some(h) => h.finish(code, args.json),
-        None => code,
+        // The heap report prints the overall line from the other parts' verdict.
+        Some(h) => {
+            let rest = report.heap_diff.as_ref().and_then(|d| d.verdict);
+            let code = Verdict::combine(std::iter::once(report.series_verdict()).chain(rest));
+            h.finish(code.exit_code(), args.json)
+        }
+        None => report.verdict.exit_code(),
     })
 }
 

@@ -178,5 +178,7 @@ pub(crate) fn finish(
         );
         return Ok(ExitCodes::TARGET_FAILED);
     }
-    Ok(report.verdict.exit_code())
+    // The series' own verdict: the heap agent and the heap diff fold theirs in afterwards,
+    // printing one overall line.
+    Ok(report.series_verdict().exit_code())
 }

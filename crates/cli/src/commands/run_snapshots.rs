@@ -707,6 +707,45 @@ impl JoinedSnapshots {
 }
 
 impl HeapOutcome {
+    /// Rebuild the outcome of a saved run (`leakhound report RUN_DIR`) by diffing its snapshot
+    /// files again from `RUN_DIR/snapshots/` (where the run wrote them, whatever directory it was
+    /// started from). Files that are gone, or a diff that fails, become errors of the outcome.
+    pub(crate) fn from_saved(mut run: HeapDiffRun, run_dir: &Path) -> HeapOutcome {
+        let dir = run_dir.join("snapshots");
+        let good: Vec<Vec<PathBuf>> = run
+            .snapshots
+            .iter()
+            .filter(|s| s.error.is_none() && !s.files.is_empty())
+            .map(|s| {
+                s.files
+                    .iter()
+                    .map(|f| match Path::new(f).file_name() {
+                        Some(name) => dir.join(name),
+                        None => PathBuf::from(f),
+                    })
+                    .collect()
+            })
+            .collect();
+        let kinds: &[(&'static str, usize)] = if run.runtime == "go" {
+            &[("heap", 0), ("goroutines", 1)]
+        } else {
+            &[("heap", 0)]
+        };
+        let mut reports = Vec::new();
+        if good.len() >= 2 {
+            for &(name, i) in kinds {
+                let paths: Vec<PathBuf> = good.iter().filter_map(|f| f.get(i).cloned()).collect();
+                match diff_snapshots(&paths, &DiffOptions { top: RUN_TOP }) {
+                    Ok(r) => reports.push((name, r)),
+                    Err(e) => run.errors.push(format!(
+                        "failed to diff the saved {name} snapshots again: {e}"
+                    )),
+                }
+            }
+        }
+        HeapOutcome { run, reports }
+    }
+
     /// The terminal summary (after the memory verdict).
     pub(crate) fn print(
         &self,

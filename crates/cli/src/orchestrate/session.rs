@@ -304,7 +304,7 @@ pub(crate) fn conclude(
             duration_s: props.duration.map(|d| d.as_secs_f64()),
         });
     }
-    let report = RunReport {
+    let mut report = RunReport {
         schema_version: leakhound_core::SCHEMA_VERSION,
         run: session.info.clone(),
         target,
@@ -317,6 +317,9 @@ pub(crate) fn conclude(
         heap: rec.heap,
         data: rec.series,
     };
+    // The heap agent's and the heap diff's verdicts count too: verdict.json's `verdict` is the
+    // one the exit code follows.
+    report.fold_verdict();
     if let Some(l) = &report.load {
         rundir::write_load_csv(&session.dir, l)?;
     }

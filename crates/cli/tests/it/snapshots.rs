@@ -66,6 +66,8 @@ fn check_heap_diff(report: &Value, dir: &Path, stderr: &str) -> Vec<Value> {
     assert_eq!(report["schema_version"], 1);
     let h = &report["heap_diff"];
     assert_eq!(h["verdict"], "leak", "{h:#}\nstderr:\n{stderr}");
+    // The top-level verdict follows the exit code: a heap leak is a leak.
+    assert_eq!(report["verdict"], "leak", "stderr:\n{stderr}");
     let snaps = h["snapshots"].as_array().expect("snapshots");
     assert_eq!(snaps.len(), 4, "{h:#}");
     assert_eq!(snaps[0]["label"], "before load");
@@ -125,6 +127,17 @@ fn node_service_leak_is_first_with_its_retainer_path() {
     }
     assert_no_trap_is_a_leak(&diffs[0], &["LruCache", "CountryTable", "RingBuffer"]);
     assert!(dir.path().join("snapshots/s03.heapsnapshot").exists());
+    // `report RUN_DIR` shows the heap diff again (diffing the saved snapshots) and exits 1.
+    let shown = leakhound()
+        .arg("report")
+        .arg(dir.path())
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run leakhound report");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert_eq!(shown.status.code(), Some(1), "{text}");
+    assert!(text.contains("RequestContext"), "{text}");
+    assert!(text.contains("overall: LEAK"), "{text}");
 }
 
 #[test]
