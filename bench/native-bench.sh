@@ -25,7 +25,8 @@ REPORT=$ROOT/target/release/examples/heap_report
 
 now() { date +%s.%N; }
 TIME=/usr/bin/time
-# run KIND ARGS... -> prints elapsed seconds; appends the max RSS (KiB) to $WORK/rss-KIND
+# run KIND ARGS... -> prints elapsed seconds; appends the max RSS (KiB) to $WORK/rss-KIND and the
+# CPU time (user + system s) to $WORK/cpu-KIND
 run() {
     local kind=$1; shift
     local out=$WORK/out-$kind
@@ -33,14 +34,15 @@ run() {
     local t0 t1
     t0=$(now)
     case $kind in
-        plain) $TIME -f %M -o "$WORK/maxrss" "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
+        plain) $TIME -f "%M %U %S" -o "$WORK/maxrss" "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
         # `env` sets the variables for allocbench only: GNU time itself must not be traced.
-        exact) $TIME -f %M -o "$WORK/maxrss" env LEAKHOUND_OUT="$out" LD_PRELOAD="$AGENT" "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
-        sampled) $TIME -f %M -o "$WORK/maxrss" env LEAKHOUND_OUT="$out" LEAKHOUND_HEAP_MODE=sampled LD_PRELOAD="$AGENT" "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
-        heaptrack) (cd "$out" && $TIME -f %M -o "$WORK/maxrss" heaptrack "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" 2>&1) ;;
+        exact) $TIME -f "%M %U %S" -o "$WORK/maxrss" env LEAKHOUND_OUT="$out" LD_PRELOAD="$AGENT" "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
+        sampled) $TIME -f "%M %U %S" -o "$WORK/maxrss" env LEAKHOUND_OUT="$out" LEAKHOUND_HEAP_MODE=sampled LD_PRELOAD="$AGENT" "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" ;;
+        heaptrack) (cd "$out" && $TIME -f "%M %U %S" -o "$WORK/maxrss" heaptrack "$WORK/allocbench" "$@" >"$WORK/stdout-$kind" 2>&1) ;;
     esac
     t1=$(now)
-    tail -n 1 "$WORK/maxrss" >>"$WORK/rss-$kind"
+    tail -n 1 "$WORK/maxrss" | awk '{print $1}' >>"$WORK/rss-$kind"
+    tail -n 1 "$WORK/maxrss" | awk '{print $2 + $3}' >>"$WORK/cpu-$kind"
     echo "$t1 - $t0" | bc -l
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -48,19 +50,22 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 kinds="plain exact sampled"
 [ -z "${NO_HEAPTRACK:-}" ] && command -v heaptrack >/dev/null && kinds="$kinds heaptrack"
 
-echo "| workload | tool | median wall s | ratio vs plain | rounds |"
-echo "|---|---|---|---|---|"
+echo "| workload | tool | median wall s | ratio vs plain | median CPU s | CPU ratio | rounds |"
+echo "|---|---|---|---|---|---|---|"
 for wl in "synthetic 10000000" "server 400000"; do
     # shellcheck disable=SC2086
     set -- $wl
-    for k in $kinds; do : >"$WORK/times-$k"; : >"$WORK/rss-$k"; done
+    for k in $kinds; do : >"$WORK/times-$k"; : >"$WORK/rss-$k"; : >"$WORK/cpu-$k"; done
     for ((i = 0; i < ROUNDS; i++)); do
         for k in $kinds; do run "$k" "$@" >>"$WORK/times-$k"; done
     done
     base=$(median <"$WORK/times-plain")
+    cbase=$(median <"$WORK/cpu-plain")
     for k in $kinds; do
         m=$(median <"$WORK/times-$k")
-        printf '| %s | %s | %.3f | %.2fx | %d |\n' "$wl" "$k" "$m" "$(echo "$m / $base" | bc -l)" "$ROUNDS"
+        c=$(median <"$WORK/cpu-$k")
+        printf '| %s | %s | %.3f | %.2fx | %.3f | %.2fx | %d |\n' "$wl" "$k" "$m" "$(echo "$m / $base" | bc -l)" \
+            "$c" "$(echo "$c / $cbase" | bc -l)" "$ROUNDS"
     done
     # Agent memory: max RSS over the plain run's (heaptrack's figure is its own process tree's
     # largest process, shown for reference only).

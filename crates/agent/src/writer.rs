@@ -242,14 +242,17 @@ fn setup(w: &mut Writer) -> bool {
 }
 
 fn reset_progress(w: &mut Writer) {
+    // Only the entries of stacks seen so far can be nonzero: clearing the whole 5 MiB table
+    // would fault in every page of it (RSS) for nothing.
+    let used = (w.defined as usize * LAST_STRIDE).min(MAX_STACKS * LAST_STRIDE);
+    if let Some(l) = w.last.as_mut() {
+        l[..used].fill(0);
+    }
     w.n_written_mods = 0;
     w.defined = 0;
     w.last_ns = sys::now_ns();
     w.last_check_ns = w.last_ns;
     w.last_total = 0;
-    if let Some(l) = w.last.as_mut() {
-        l.fill(0);
-    }
 }
 
 /// Opens the output and starts the writer thread (from the library constructor).
