@@ -85,6 +85,10 @@ pub(crate) fn lower_envelope(t: &[f64], v: &[f64]) -> Envelope {
     // s·k·sqrt(n/k)/σ_k, so the figure of merit is sqrt(k)/σ_k. The choice looks only at
     // noise (differences around their median), never at the trend, so it does not inflate the
     // false-alarm rate. Aliased GC sawtooth (a bin's minimum over random phases) gains most.
+    let fine = match cycle_envelope(t, v) {
+        Some(c) if merit(&c, n) > CYCLE_MERIT * merit(&fine, n) => c,
+        _ => fine,
+    };
     let coarse_k = COARSE_FACTOR * per_bin;
     if n / coarse_k < COARSE_MIN_BINS || fine.y.len() < COARSE_MIN_BINS {
         return fine;
@@ -102,6 +106,77 @@ pub(crate) fn lower_envelope(t: &[f64], v: &[f64]) -> Envelope {
     } else {
         fine
     }
+}
+
+/// Figure of merit of an envelope for a trend test: sqrt(samples per point) / noise of its
+/// point-to-point differences (see [`lower_envelope`]); 0 when the envelope is noiseless or
+/// has too few points to judge.
+fn merit(e: &Envelope, n: usize) -> f64 {
+    if e.y.len() < MIN_CYCLE_POINTS {
+        return 0.0;
+    }
+    let d: Vec<f64> = e.y.windows(2).map(|w| w[1] - w[0]).collect();
+    let s = robust_sigma(&d);
+    if s > 0.0 {
+        (n as f64 / e.y.len() as f64).sqrt() / s
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// The cycle envelope must be clearly better (20 %, as for the coarse envelope) to replace
+/// the time bins: both are estimated from the same few differences.
+const CYCLE_MERIT: f64 = 1.2;
+
+/// A cycle envelope needs at least 6 post-collection floors: the fewest values a Mann-Kendall
+/// test can reject at 1 % (see `policy::MIN_SAMPLES`).
+const MIN_CYCLE_POINTS: usize = 6;
+
+/// Post-collection floors, one per GC cycle: the series cut at every collection (a drop of
+/// more than [`DROP_SIGMAS`] robust σ of the sample-to-sample differences), each cycle reduced
+/// to its lowest sample. Time bins of a slow sawtooth (a few samples per cycle, fewer than
+/// [`MIN_PERIODS`] cycles in view) alias: a bin that holds no collection sits high on the
+/// climb, so its floor jumps by up to the sawtooth's amplitude from bin to bin. A cycle's
+/// lowest sample is the first one after its collection, off the true floor by at most one
+/// sample interval of allocation. The partial climb before the first collection is left out
+/// (its lowest sample need not be a floor). `None` without [`MIN_CYCLE_POINTS`] cycles.
+fn cycle_envelope(t: &[f64], v: &[f64]) -> Option<Envelope> {
+    let n = t.len();
+    if n < 2 * MIN_CYCLE_POINTS {
+        return None;
+    }
+    let d: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).collect();
+    let sigma = robust_sigma(&d);
+    let mut tmp = d.clone();
+    let med = median_in_place(&mut tmp);
+    // Sample index right after each collection.
+    let starts: Vec<usize> = d
+        .iter()
+        .enumerate()
+        .filter(|&(_, &x)| x < med.min(0.0) - DROP_SIGMAS * sigma && x < 0.0)
+        .map(|(i, _)| i + 1)
+        .collect();
+    if starts.len() < MIN_CYCLE_POINTS {
+        return None;
+    }
+    let mut out_t = Vec::with_capacity(starts.len());
+    let mut out_y = Vec::with_capacity(starts.len());
+    for (k, &a) in starts.iter().enumerate() {
+        let b = starts.get(k + 1).copied().unwrap_or(n);
+        let (i, &y) = v[a..b]
+            .iter()
+            .enumerate()
+            .min_by(|x, y| x.1.total_cmp(y.1))
+            .expect("a cycle holds at least the sample after its collection");
+        out_t.push(t[a + i]);
+        out_y.push(y);
+    }
+    let width = (t[n - 1] - t[starts[0]]) / starts.len() as f64;
+    Some(Envelope {
+        t: out_t,
+        y: out_y,
+        width,
+    })
 }
 
 /// The coarse alternative envelope uses 4× the samples per bin.
