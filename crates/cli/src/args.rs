@@ -58,6 +58,7 @@ pub(crate) enum Command {
   leakhound run --duration 10m --interval 2s --warmup 1m --out runs/today -- ./svc --port 8080
   leakhound run --json -- ./batch-job input.dat > verdict.json
   leakhound run --snapshots node --load http://127.0.0.1:8080/ --rate 200 -d 60s -- node app.js
+  leakhound run --heap --duration 60s -- ./native-server --port 8080
 
 Writes a run directory (default leakhound-runs/<timestamp>/) with samples.csv, run.json and
 verdict.json. Ctrl-C stops the target and still writes the verdict of what was recorded.")]
@@ -76,11 +77,13 @@ verdict.json. Ctrl-C stops the target and still writes the verdict of what was r
 CSV: a header line, first column t_seconds (float seconds, non-decreasing), further columns are
 values (bytes or counts). Empty cells are missing samples.")]
     Analyze(AnalyzeArgs),
-    /// Compare heap snapshots of one process (V8 .heapsnapshot, plain or .gz): what grows in
-    /// every interval, who owns it, and the retainer path that keeps it alive.
+    /// Compare heap snapshots of one process (V8 .heapsnapshot, Java HPROF, Go pprof; plain or
+    /// .gz): what grows in every interval, who owns it, and the retainer path that keeps it alive.
     #[command(after_help = "Examples:
   leakhound diff s1.heapsnapshot s2.heapsnapshot s3.heapsnapshot
   leakhound diff --json --top 5 s1.heapsnapshot.gz s2.heapsnapshot.gz s3.heapsnapshot.gz
+  leakhound diff d1.hprof d2.hprof d3.hprof
+  leakhound diff heap1.pb.gz heap2.pb.gz heap3.pb.gz
 
 With 3+ snapshots a type is a leak only if it grows in every interval; growth only in the first
 interval is warm-up (caches filling, lazily built tables). Exit: 1 leak, 0 none, 3 cannot tell
@@ -164,6 +167,7 @@ pub(crate) struct RunArgs {
 
 /// Native heap tracing through the LD_PRELOAD agent (`run --heap`).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Native heap agent (run --heap, see docs/heap.md)")]
 pub(crate) struct HeapArgs {
     /// Trace the target's malloc/free per call site: `exact` (every allocation, the default) or
     /// `sampled[=BYTES]` (Poisson sampling by bytes, mean 512KiB); suspects are sites whose live
