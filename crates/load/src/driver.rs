@@ -194,8 +194,11 @@ enum Outcome {
     Timeout,
 }
 
-/// Send one request, reconnecting when needed (one silent retry when an idle connection was
-/// found closed before the request left).
+/// Send one request, reconnecting when needed. A connection the peer closed while it was idle
+/// (found closed before the request left, or closed with no byte of the response back on a
+/// connection that had answered before) is replaced and the request retried once, silently:
+/// that is the server's keep-alive timeout, not a failure. The caller's latency clock keeps
+/// running from the intended send time across the retry.
 async fn send_one(
     conn: &mut Option<Conn>,
     shared: &Shared,
@@ -215,7 +218,10 @@ async fn send_one(
     }
     let mut sent = false;
     for _attempt in 0..2 {
-        if conn.as_ref().is_some_and(Conn::is_closed) {
+        if conn
+            .as_ref()
+            .is_some_and(|c| !c.is_reusable(Instant::now()))
+        {
             *conn = None;
         }
         if conn.is_none() {
@@ -237,11 +243,15 @@ async fn send_one(
             () = timer.as_mut() => Err(()),
         };
         match exchanged {
-            Ok(Ok(status)) => return (Outcome::Status(status.as_u16()), sent),
-            Ok(Err(Fail::NotSent)) => {
-                *conn = None;
-                sent = false;
+            Ok(Ok(status)) => {
+                // A connection the server is closing (HTTP/1.0, `Connection: close`) is let go
+                // at once, not left half-closed until the next request.
+                if !c.is_reusable(Instant::now()) {
+                    *conn = None;
+                }
+                return (Outcome::Status(status.as_u16()), sent);
             }
+            Ok(Err(Fail::Stale)) => *conn = None,
             Ok(Err(f)) => {
                 *conn = None;
                 return (Outcome::Fail(f), sent);
@@ -281,7 +291,7 @@ fn record(shard: &Mutex<Shard>, outcome: &Outcome, sent: bool, started: bool, la
             s.hist.saturating_record(us);
         }
         Outcome::Fail(Fail::Connect) => s.errors.connect += 1,
-        Outcome::Fail(Fail::Reset | Fail::NotSent) => s.errors.reset += 1,
+        Outcome::Fail(Fail::Reset | Fail::Stale) => s.errors.reset += 1,
         Outcome::Fail(Fail::Other) => s.errors.other += 1,
     }
 }

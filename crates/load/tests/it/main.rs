@@ -14,6 +14,9 @@ use leakhound_load::{
     Arrivals, LoadError, LoadModel, LoadPlan, LoadSummary, Model, Stage, run_load,
 };
 
+mod keepalive;
+mod raw_server;
+
 /// A running `lh-testserver`, killed when dropped.
 struct Server {
     child: Child,
