@@ -107,6 +107,13 @@ pub struct Finding {
     pub location: Option<String>,
     /// What the path suggests.
     pub hint: String,
+    /// Go pprof only: the growth broken down by call stack, the growing stacks first (at most
+    /// [`crate::pprof::MAX_STACKS_PER_FINDING`]); empty (and left out of JSON) otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stacks: Vec<crate::pprof::StackGrowth>,
+    /// Go pprof only: how many distinct call stacks the finding has in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stacks_total: Option<u64>,
 }
 
 /// Result of comparing snapshots.
@@ -328,6 +335,8 @@ pub fn diff_snapshots(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffRepor
             grows_via: None,
             location: None,
             hint: String::new(),
+            stacks: Vec::new(),
+            stacks_total: None,
         });
     }
     let rank = |c: GroupClass| match c {

@@ -3,6 +3,7 @@
 
 mod fuzz;
 mod go_service;
+mod go_two_paths;
 mod java_service;
 mod node_service;
 mod synthetic;

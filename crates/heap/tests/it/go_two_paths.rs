@@ -1,0 +1,124 @@
+//! `testapps/go/twopaths`: one allocating function (`main.store`) reached from two handlers, one
+//! of which keeps what it stores. Real heap profiles over 127.0.0.1; the per-stack breakdown must
+//! name the keeping handler's path as the leak and the freeing one's as not a leak.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use leakhound_heap::diff::{GroupClass, Verdict};
+use leakhound_heap::{DiffOptions, diff_snapshots};
+
+/// Requests per handler between two profiles: 300 × 4 KiB ≈ 1.2 MiB per interval on the leaking
+/// path, far above the sampling uncertainty at a 4 KiB sampling period (≈ ±0.1 MiB).
+const REQUESTS_PER_PHASE: usize = 300;
+
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get(port: u16, path: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the go service");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    assert!(out.starts_with(b"HTTP/1.0 200"), "{path}");
+    let body = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("http header end")
+        + 4;
+    out[body..].to_vec()
+}
+
+#[test]
+fn go_function_on_two_paths_names_the_leaking_stack_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testapps/go");
+    let bin = dir.path().join("twopaths");
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg("./twopaths")
+        .current_dir(&src)
+        // A cache that outlives the test keeps the build of net/http to the first run.
+        .env(
+            "GOCACHE",
+            std::env::temp_dir().join("leakhound-test-gocache"),
+        )
+        .env("GOFLAGS", "-mod=mod")
+        .status()
+        .expect("go is required for this test (apt-get install golang-go)");
+    assert!(built.success());
+    let mut child = Command::new(&bin).stdout(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let svc = Service(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("port line");
+    let mut heaps = Vec::new();
+    let mut id = 0;
+    for s in 0..4 {
+        let h = dir.path().join(format!("heap{s}.pb.gz"));
+        std::fs::write(&h, get(port, "/debug/pprof/heap?gc=1")).unwrap();
+        heaps.push(h);
+        if s == 3 {
+            break;
+        }
+        for _ in 0..REQUESTS_PER_PHASE {
+            id += 1;
+            get(port, &format!("/keep?id={id}"));
+            get(port, &format!("/drop?id={id}"));
+        }
+    }
+    drop(svc);
+    let r = diff_snapshots(&heaps, &DiffOptions::default()).unwrap();
+    assert_eq!(r.verdict, Verdict::Leak);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.type_name == "main.store")
+        .unwrap_or_else(|| panic!("no finding for main.store: {r:#?}"));
+    assert_eq!(f.class, GroupClass::Leak, "{f:#?}");
+    assert!(f.stacks_total.unwrap_or(0) >= 2, "{f:#?}");
+    let first = &f.stacks[0];
+    assert!(
+        first.stack.starts_with("main.store <- main.keepHandler <- "),
+        "{f:#?}"
+    );
+    assert_eq!(first.class, Some(GroupClass::Leak), "{f:#?}");
+    assert!(first.grows.iter().all(|&g| g), "{f:#?}");
+    for d in &first.bytes_delta {
+        // 300 × 4 KiB = 1.2 MiB per interval; sampling error is well inside a factor of two.
+        assert!((600 << 10..2400 << 10).contains(d), "{f:#?}");
+    }
+    let drop_path = f
+        .stacks
+        .iter()
+        .find(|s| s.stack.starts_with("main.store <- main.dropHandler <- "))
+        .unwrap_or_else(|| panic!("the freeing path is listed: {f:#?}"));
+    assert_eq!(drop_path.class, None, "{f:#?}");
+    assert!(
+        f.stacks.iter().all(|s| s.class != Some(GroupClass::Leak)
+            || s.stack.contains("main.keepHandler")),
+        "{f:#?}"
+    );
+    let path = f.retainer_path.as_deref().unwrap();
+    assert!(path.starts_with(&first.stack), "{path}");
+    assert!(path.contains("sampled every 4096 bytes"), "{path}");
+    assert!(f.location.as_deref().is_some_and(|l| l.contains("main.go")));
+}
