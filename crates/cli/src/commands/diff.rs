@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use leakhound_core::{ExitCodes, format_bytes};
-use leakhound_heap::diff::{DiffReport, GroupClass, Verdict};
+use leakhound_heap::diff::{DiffReport, Finding, GroupClass, Verdict};
 use leakhound_heap::{DiffOptions, HeapError, diff_snapshots};
 
 use crate::args::DiffArgs;
@@ -47,6 +47,59 @@ fn signed_bytes(d: i64) -> String {
     } else {
         format!("+{}", format_bytes(d as f64))
     }
+}
+
+/// Frames of a stack shown in the terminal; the JSON has all of them.
+const STACK_FRAMES_SHOWN: usize = 6;
+
+/// Go findings reached through more than one call stack: one entry per stack (leaf first,
+/// growing first) with its class and per-interval growth. With a single stack the `path` line
+/// and the finding's own numbers already say it all.
+fn write_stacks(f: &Finding, w: &mut dyn Write) -> io::Result<()> {
+    let total = f.stacks_total.unwrap_or(f.stacks.len() as u64);
+    if total < 2 {
+        return Ok(());
+    }
+    writeln!(
+        w,
+        "   stacks: {} of {total}, leaf first, growing first",
+        f.stacks.len()
+    )?;
+    for s in &f.stacks {
+        let label = match s.class {
+            Some(GroupClass::Leak) => "LEAK",
+            Some(GroupClass::Growing) => "growing",
+            Some(GroupClass::WarmUp) => "warm-up",
+            Some(GroupClass::Intermittent) => "intermittent",
+            None => "not growing",
+        };
+        let frames: Vec<&str> = s.stack.split(" <- ").collect();
+        let mut shown = frames[..frames.len().min(STACK_FRAMES_SHOWN)].join(" <- ");
+        if frames.len() > STACK_FRAMES_SHOWN {
+            shown.push_str(" <- …");
+        }
+        writeln!(w, "   - [{label}] {shown}")?;
+        let counts: Vec<String> = s.sizes.iter().map(|z| z.count.to_string()).collect();
+        let cdeltas: Vec<String> = s.count_delta.iter().map(|d| format!("{d:+}")).collect();
+        let count = format!("count {} ({})", counts.join(" → "), cdeltas.join(", "));
+        if s.sizes.iter().any(|z| z.bytes > 0) || f.sizes.iter().any(|z| z.bytes > 0) {
+            let bytes: Vec<String> = s
+                .sizes
+                .iter()
+                .map(|z| format_bytes(z.bytes as f64))
+                .collect();
+            let deltas: Vec<String> = s.bytes_delta.iter().map(|&d| signed_bytes(d)).collect();
+            writeln!(
+                w,
+                "       bytes {} ({}); {count}",
+                bytes.join(" → "),
+                deltas.join(", ")
+            )?;
+        } else {
+            writeln!(w, "       {count}")?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn write_text(r: &DiffReport, out: &Output, w: &mut dyn Write) -> io::Result<()> {
@@ -115,6 +168,7 @@ pub(crate) fn write_text(r: &DiffReport, out: &Output, w: &mut dyn Write) -> io:
         if !f.hint.is_empty() {
             writeln!(w, "   hint:   {}", f.hint)?;
         }
+        write_stacks(f, w)?;
     }
     writeln!(w)?;
     match r.verdict {

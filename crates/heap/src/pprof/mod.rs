@@ -204,6 +204,9 @@ pub(crate) fn summarise(p: &profiles::Profile, path: &Path) -> Result<Summary, H
 /// the root without runtime frames, recursion folded; for goroutines prefixed with the runtime
 /// function they are blocked in. Samples with only runtime frames keep all of them.
 fn stack_key(kind: ProfileKind, frames: &[(&str, String)], owner: Option<usize>) -> String {
+    if frames.is_empty() {
+        return "(no frames)".to_owned();
+    }
     let Some(o) = owner else {
         return fold_recursion(frames.iter().map(|f| f.0)).join(" <- ");
     };
@@ -369,6 +372,14 @@ pub fn diff(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffReport, HeapErr
         }
         sums.push(summarise(&decode(reader, p)?, p)?);
     }
+    diff_summaries(sums, opts)
+}
+
+/// Compares summarised profiles (in order); see the module docs.
+fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, HeapError> {
+    if sums.len() < 2 {
+        return Err(HeapError::Incompatible("need at least two profiles".into()));
+    }
     if sums.iter().any(|s| s.kind != sums[0].kind) {
         return Err(HeapError::Incompatible(
             "mixing heap and goroutine profiles".into(),
@@ -464,4 +475,247 @@ pub fn diff(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffReport, HeapErr
         verdict,
         caveat,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::profiles::{Function, Line, Location, Profile, Sample, ValueType};
+    use super::{Summary, diff_summaries, fold_recursion, summarise};
+    use crate::diff::{DiffOptions, GroupClass, Verdict};
+
+    /// A profile whose samples are (stack leaf first, objects, bytes) for a heap profile, or
+    /// (stack, goroutines, 0) for a goroutine profile; every frame is at `main.go:<index>`.
+    fn profile(heap: bool, period: i64, samples: &[(&[&str], i64, i64)]) -> Profile {
+        let mut strings = vec![String::new(), "main.go".to_owned()];
+        let mut intern = |s: &str| -> i64 {
+            if let Some(i) = strings.iter().position(|x| x == s) {
+                return i as i64;
+            }
+            strings.push(s.to_owned());
+            strings.len() as i64 - 1
+        };
+        let sample_type = if heap {
+            vec![
+                ValueType {
+                    r#type: intern("inuse_objects"),
+                    unit: intern("count"),
+                },
+                ValueType {
+                    r#type: intern("inuse_space"),
+                    unit: intern("bytes"),
+                },
+            ]
+        } else {
+            vec![ValueType {
+                r#type: intern("goroutine"),
+                unit: intern("count"),
+            }]
+        };
+        let mut function = Vec::new();
+        let mut location = Vec::new();
+        let mut sample = Vec::new();
+        for (stack, count, bytes) in samples {
+            let mut ids = Vec::new();
+            for name in *stack {
+                let name_i = intern(name);
+                let id = match function.iter().position(|f: &Function| f.name == name_i) {
+                    Some(i) => i as u64 + 1,
+                    None => {
+                        let id = function.len() as u64 + 1;
+                        function.push(Function {
+                            id,
+                            name: name_i,
+                            filename: 1,
+                            ..Function::default()
+                        });
+                        location.push(Location {
+                            id,
+                            line: vec![Line {
+                                function_id: id,
+                                line: id as i64,
+                            }],
+                            ..Location::default()
+                        });
+                        id
+                    }
+                };
+                ids.push(id);
+            }
+            sample.push(Sample {
+                location_id: ids,
+                value: if heap {
+                    vec![*count, *bytes]
+                } else {
+                    vec![*count]
+                },
+            });
+        }
+        Profile {
+            sample_type,
+            sample,
+            location,
+            function,
+            string_table: strings,
+            period,
+            ..Profile::default()
+        }
+    }
+
+    fn summaries(
+        heap: bool,
+        period: i64,
+        per_profile: &[Vec<(&[&str], i64, i64)>],
+    ) -> Vec<Summary> {
+        per_profile
+            .iter()
+            .map(|samples| {
+                summarise(&profile(heap, period, samples), Path::new("p.pb.gz")).unwrap()
+            })
+            .collect()
+    }
+
+    const KIB: i64 = 1024;
+
+    #[test]
+    fn recursion_is_folded() {
+        fn v<'a>(s: &[&'a str]) -> Vec<&'a str> {
+            fold_recursion(s.iter().copied())
+        }
+        assert_eq!(v(&["f", "g", "h"]), ["f", "g", "h"]);
+        assert_eq!(v(&["f", "rec", "rec", "rec", "h"]), ["f", "rec", "h"]);
+        assert_eq!(v(&["f", "a", "b", "a", "b", "h"]), ["f", "a", "b", "h"]);
+    }
+
+    #[test]
+    fn the_leaking_call_path_comes_first_and_the_other_is_not_growing() {
+        // main.store from main.keep (through a recursive walk of any depth) grows 1 MiB per
+        // interval; from main.drop it stays at 64 KiB.
+        let keep_a: &[&str] = &["runtime.mallocgc", "main.store", "main.walk", "main.keep"];
+        let keep_b: &[&str] = &[
+            "main.store",
+            "main.walk",
+            "main.walk",
+            "main.walk",
+            "main.keep",
+        ];
+        let drop: &[&str] = &["main.store", "main.drop"];
+        let per: Vec<Vec<(&[&str], i64, i64)>> = (0..4)
+            .map(|i| {
+                vec![
+                    (keep_a, 128 * i, 512 * KIB * i),
+                    (keep_b, 128 * i, 512 * KIB * i),
+                    (drop, 16, 64 * KIB),
+                ]
+            })
+            .collect();
+        let r = diff_summaries(summaries(true, 4096, &per), &DiffOptions::default()).unwrap();
+        assert_eq!(r.verdict, Verdict::Leak);
+        let f = &r.findings[0];
+        assert_eq!(f.type_name, "main.store");
+        assert_eq!(f.stacks_total, Some(2));
+        assert_eq!(f.stacks[0].stack, "main.store <- main.walk <- main.keep");
+        assert_eq!(f.stacks[0].class, Some(GroupClass::Leak));
+        assert_eq!(f.stacks[0].bytes_delta, vec![1024 * KIB; 3]);
+        assert_eq!(f.stacks[0].count_delta, vec![256; 3]);
+        assert_eq!(f.stacks[1].stack, "main.store <- main.drop");
+        assert_eq!(f.stacks[1].class, None);
+        assert_eq!(f.stacks[1].grows, vec![false; 3]);
+        let path = f.retainer_path.as_deref().unwrap();
+        assert!(path.starts_with("main.store <- main.walk <- main.keep; sampled every 4096 bytes"));
+        // The group's own frame on the leaking stack (main.store is function 2 → line 2).
+        assert_eq!(f.location.as_deref(), Some("main.go:2"));
+    }
+
+    #[test]
+    fn growth_within_the_sampling_error_of_one_stack_does_not_count() {
+        // At a 512 KiB sampling period, +64 KiB per interval on 4 MiB is well inside two
+        // standard errors (about 2 × sqrt(8 MiB × 512 KiB) = 4 MiB): the stack is not growing,
+        // while the 8 MiB-per-interval stack of the same function is a leak.
+        let big: &[&str] = &["main.store", "main.keep"];
+        let noisy: &[&str] = &["main.store", "main.other"];
+        let per: Vec<Vec<(&[&str], i64, i64)>> = (0..3)
+            .map(|i| {
+                vec![
+                    (big, 16 * i, 8192 * KIB * i),
+                    (noisy, 8, 4096 * KIB + 64 * KIB * i),
+                ]
+            })
+            .collect();
+        let r = diff_summaries(summaries(true, 512 * KIB, &per), &DiffOptions::default()).unwrap();
+        let f = &r.findings[0];
+        assert_eq!(f.class, GroupClass::Leak);
+        assert_eq!(f.stacks[0].stack, "main.store <- main.keep");
+        assert_eq!(f.stacks[0].class, Some(GroupClass::Leak));
+        assert_eq!(f.stacks[1].stack, "main.store <- main.other");
+        assert_eq!(f.stacks[1].bytes_delta, vec![64 * KIB; 2]);
+        assert_eq!(f.stacks[1].class, None);
+    }
+
+    #[test]
+    fn goroutine_groups_list_their_full_stacks() {
+        // main.wait blocked in runtime.chanrecv1 from two callers; only one piles up.
+        let parked: &[&str] = &["runtime.gopark", "runtime.chanrecv", "runtime.chanrecv1"];
+        let a: Vec<&str> = parked
+            .iter()
+            .copied()
+            .chain(["main.wait", "main.a", "runtime.goexit"])
+            .collect();
+        let b: Vec<&str> = parked
+            .iter()
+            .copied()
+            .chain(["main.wait", "main.b", "runtime.goexit"])
+            .collect();
+        let per: Vec<Vec<(&[&str], i64, i64)>> = (0..4)
+            .map(|i| vec![(a.as_slice(), 1 + 100 * i, 0), (b.as_slice(), 3, 0)])
+            .collect();
+        let r = diff_summaries(summaries(false, 1, &per), &DiffOptions::default()).unwrap();
+        let f = &r.findings[0];
+        assert_eq!(f.type_name, "main.wait blocked in runtime.chanrecv1");
+        assert_eq!(f.count_delta, vec![100; 3]);
+        assert_eq!(
+            f.stacks[0].stack,
+            "runtime.chanrecv1 <- main.wait <- main.a"
+        );
+        assert_eq!(f.stacks[0].class, Some(GroupClass::Leak));
+        assert_eq!(
+            f.stacks[1].stack,
+            "runtime.chanrecv1 <- main.wait <- main.b"
+        );
+        assert_eq!(f.stacks[1].class, None);
+        assert_eq!(
+            f.retainer_path.as_deref(),
+            Some("runtime.chanrecv1 <- main.wait <- main.a")
+        );
+    }
+
+    #[test]
+    fn stacks_are_capped_and_ordered_the_same_every_time() {
+        let names: Vec<String> = (0..9).map(|i| format!("main.caller{i}")).collect();
+        let stacks: Vec<[&str; 2]> = names.iter().map(|n| ["main.store", n.as_str()]).collect();
+        let per: Vec<Vec<(&[&str], i64, i64)>> = (0..3)
+            .map(|i| {
+                stacks
+                    .iter()
+                    .enumerate()
+                    .map(|(k, s)| (&s[..], 10, (64 + 64 * k as i64 * i) * KIB))
+                    .collect()
+            })
+            .collect();
+        let a = diff_summaries(summaries(true, 1, &per), &DiffOptions::default()).unwrap();
+        let f = &a.findings[0];
+        assert_eq!(f.stacks_total, Some(9));
+        assert_eq!(f.stacks.len(), super::MAX_STACKS_PER_FINDING);
+        let order: Vec<&str> = f.stacks.iter().map(|s| s.stack.as_str()).collect();
+        assert_eq!(order[0], "main.store <- main.caller8");
+        assert_eq!(order[4], "main.store <- main.caller4");
+        let b = diff_summaries(summaries(true, 1, &per), &DiffOptions::default()).unwrap();
+        let again: Vec<&str> = b.findings[0]
+            .stacks
+            .iter()
+            .map(|s| s.stack.as_str())
+            .collect();
+        assert_eq!(order, again);
+    }
 }
