@@ -97,7 +97,9 @@ fn go_function_on_two_paths_names_the_leaking_stack_first() {
     assert!(f.stacks_total.unwrap_or(0) >= 2, "{f:#?}");
     let first = &f.stacks[0];
     assert!(
-        first.stack.starts_with("main.store <- main.keepHandler <- "),
+        first
+            .stack
+            .starts_with("main.store <- main.keepHandler <- "),
         "{f:#?}"
     );
     assert_eq!(first.class, Some(GroupClass::Leak), "{f:#?}");
@@ -113,8 +115,9 @@ fn go_function_on_two_paths_names_the_leaking_stack_first() {
         .unwrap_or_else(|| panic!("the freeing path is listed: {f:#?}"));
     assert_eq!(drop_path.class, None, "{f:#?}");
     assert!(
-        f.stacks.iter().all(|s| s.class != Some(GroupClass::Leak)
-            || s.stack.contains("main.keepHandler")),
+        f.stacks
+            .iter()
+            .all(|s| s.class != Some(GroupClass::Leak) || s.stack.contains("main.keepHandler")),
         "{f:#?}"
     );
     let path = f.retainer_path.as_deref().unwrap();
