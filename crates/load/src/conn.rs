@@ -9,8 +9,9 @@
 //! * a connection the peer closed while it sat idle is noticed before the next request is
 //!   written (the connection future is polled once first: an idle connection that reached EOF
 //!   finishes there, a cheap check that needs no extra system call when nothing arrived);
-//! * when the peer closes a reused connection after the request left but before any byte of the
-//!   response arrived (the race with a server's idle timeout), the exchange reports
+//! * when the peer closes a connection that was not opened for this request (it carried earlier
+//!   responses, or was opened ahead and sat idle) after the request left but before any byte of
+//!   the response arrived (the race with a server's idle timeout), the exchange reports
 //!   [`Fail::Stale`] and the caller retries once on a fresh connection;
 //! * `Connection: close`, an HTTP/1.0 answer without `Connection: keep-alive`, and an idle time
 //!   past the server's `Keep-Alive: timeout=N` make the connection not reusable;
@@ -45,9 +46,8 @@ pub(crate) enum Fail {
     /// The connection closed or reset with the request outstanding.
     Reset,
     /// The connection was closed by the peer before any byte of the response arrived, and either
-    /// the request never left or the connection had already carried a response (an idle
-    /// keep-alive connection the server closed). Reconnect and retry once; this is not the
-    /// target's fault.
+    /// the request never left or the connection was not opened for it (an idle keep-alive
+    /// connection the server closed). Reconnect and retry once; this is not the target's fault.
     Stale,
     /// Malformed response or another protocol error.
     Other,
@@ -128,8 +128,6 @@ pub(crate) struct Conn {
     driver: Option<ConnFuture>,
     /// Bytes read from the socket so far.
     read: Arc<AtomicU64>,
-    /// Exchanges completed on this connection.
-    served: u64,
     /// False once the peer said it will close (or did).
     reusable: bool,
     /// When the last response ended.
@@ -160,7 +158,6 @@ impl Conn {
             tx,
             driver: Some(Box::pin(driver)),
             read,
-            served: 0,
             reusable: true,
             idle_since: Instant::now(),
             keep_alive: None,
@@ -179,8 +176,14 @@ impl Conn {
             })
     }
 
-    /// Send one request and read the whole response body. The caller bounds the time.
-    pub(crate) async fn exchange(&mut self, req: Request<Full<Bytes>>) -> Result<StatusCode, Fail> {
+    /// Send one request and read the whole response body. `fresh`: the connection was opened for
+    /// this request (a close without an answer is then the target's failure, never
+    /// [`Fail::Stale`]). The caller bounds the time.
+    pub(crate) async fn exchange(
+        &mut self,
+        req: Request<Full<Bytes>>,
+        fresh: bool,
+    ) -> Result<StatusCode, Fail> {
         // Drive the connection once without waiting: an idle connection whose peer has closed
         // it reads EOF and finishes here, before the request is written.
         if let Some(d) = self.driver.as_mut() {
@@ -194,7 +197,6 @@ impl Conn {
             return Err(Fail::Stale);
         }
         let read_before = self.read.load(Ordering::Relaxed);
-        let reused = self.served > 0;
         let r = {
             let Conn { tx, driver, .. } = self;
             let work = async {
@@ -232,7 +234,6 @@ impl Conn {
         };
         match r {
             Ok((status, close, keep_alive)) => {
-                self.served += 1;
                 self.idle_since = Instant::now();
                 if close {
                     self.reusable = false;
@@ -246,9 +247,10 @@ impl Conn {
                 self.reusable = false;
                 let nothing_back = self.read.load(Ordering::Relaxed) == read_before;
                 match f {
-                    // The peer closed a connection that had carried a response before, and
-                    // nothing of this one came back: the idle-timeout race, safe to retry.
-                    Fail::Reset if reused && nothing_back => Err(Fail::Stale),
+                    // The peer closed a connection that had been waiting (it carried earlier
+                    // responses or was opened ahead) and nothing of this response came back:
+                    // the race with an idle timeout, safe to retry.
+                    Fail::Reset if !fresh && nothing_back => Err(Fail::Stale),
                     f => Err(f),
                 }
             }

@@ -196,7 +196,7 @@ enum Outcome {
 
 /// Send one request, reconnecting when needed. A connection the peer closed while it was idle
 /// (found closed before the request left, or closed with no byte of the response back on a
-/// connection that had answered before) is replaced and the request retried once, silently:
+/// connection not opened for this request) is replaced and the request retried once, silently:
 /// that is the server's keep-alive timeout, not a failure. The caller's latency clock keeps
 /// running from the intended send time across the retry.
 async fn send_one(
@@ -224,7 +224,8 @@ async fn send_one(
         {
             *conn = None;
         }
-        if conn.is_none() {
+        let fresh = conn.is_none();
+        if fresh {
             match tokio::time::timeout_at(deadline, Conn::open(shared.addr)).await {
                 Ok(Ok(c)) => *conn = Some(c),
                 Ok(Err(f)) => return (Outcome::Fail(f), sent),
@@ -239,7 +240,7 @@ async fn send_one(
         sent = true;
         let exchanged = tokio::select! {
             biased;
-            r = c.exchange(req) => Ok(r),
+            r = c.exchange(req, fresh) => Ok(r),
             () = timer.as_mut() => Err(()),
         };
         match exchanged {

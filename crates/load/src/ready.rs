@@ -65,7 +65,7 @@ pub fn wait_ready(
             let outcome = rt.block_on(async {
                 tokio::time::timeout(PROBE_TIMEOUT, async {
                     let mut c = Conn::open(addr).await?;
-                    c.exchange(req.build(0, &mut || 0)).await
+                    c.exchange(req.build(0, &mut || 0), true).await
                 })
                 .await
             });

@@ -88,6 +88,27 @@ fn r5_keep_alive_timeout_header_is_honoured() {
     assert!(server.connections() >= 16, "{}", server.connections());
 }
 
+/// The open model opens its connections at the start; a scenario that begins with an idle
+/// stage leaves them waiting long enough for the server to give up on them. The first request on
+/// each is lost to the close and retried, like one on a connection that answered before.
+#[test]
+fn r5_connection_opened_ahead_and_left_idle_is_retried() {
+    let server = RawServer::start(Mode::LazyExpire {
+        after: Duration::from_millis(300),
+        announce: false,
+    });
+    let text = format!(
+        "target = \"{}/\"\nmax_in_flight = 8\n[[stage]]\nkind = \"idle\"\nduration = \"1s\"\n\
+         [[stage]]\nkind = \"constant\"\nrate = 100\nduration = \"1s\"\n",
+        server.url
+    );
+    let plan = LoadPlan::from_scenario_str(&text, Path::new("idle-first.toml"), None).unwrap();
+    let s = run(&plan);
+    assert_eq!(s.scheduled, 100);
+    assert_clean(&s);
+    assert!(server.refused() >= 1, "refused {}", server.refused());
+}
+
 /// Closed at once with the next request unread (a reset, not a FIN), back to back: each
 /// connection's second request is retried on a fresh connection.
 #[test]
@@ -100,16 +121,24 @@ fn r5_reset_of_a_reused_connection_before_the_answer_is_retried() {
     assert!(server.refused() >= 50, "{}", server.refused());
 }
 
-/// The retry is for reused connections only: a server that closes every fresh connection
-/// without an answer is a failing target, every request an error, each tried once.
+/// The retry is for connections that were waiting, never for one opened for the request: a
+/// server that closes every connection without an answer is a failing target, every request an
+/// error. Only the first request of each of the 4 connections opened at the start is tried
+/// twice (those connections were waiting); after that each request gets one fresh connection.
 #[test]
 fn closes_without_any_answer_are_still_errors() {
     let server = RawServer::start(Mode::NeverAnswer);
-    let plan = LoadPlan::open(&server.url, 100.0, Duration::from_secs(1)).unwrap();
+    let mut plan = LoadPlan::open(&server.url, 100.0, Duration::from_secs(1)).unwrap();
+    plan.max_in_flight = 4;
     let s = run(&plan);
     assert_eq!(s.completed, 0);
     assert_eq!(s.errors.reset, 100, "{:?}", s.errors);
-    assert_eq!(server.refused(), 100, "one attempt per request");
+    assert_eq!(s.errors.total(), 100, "{:?}", s.errors);
+    assert_eq!(
+        server.refused(),
+        100 + 4,
+        "retried once, only on the 4 waiting connections"
+    );
 }
 
 /// The issue's second bug: an HTTP/1.0 answer whose body ends with the connection used to be

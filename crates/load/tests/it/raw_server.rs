@@ -21,9 +21,10 @@ pub(crate) enum Mode {
     /// HTTP/1.1 keep-alive; a connection idle for `after` is closed (FIN), like Node's
     /// `keepAliveTimeout`. `announce` adds `Keep-Alive: timeout=<after in s>`.
     IdleClose { after: Duration, announce: bool },
-    /// HTTP/1.1 keep-alive; a request arriving on a connection idle for longer than `after` is
-    /// read and dropped unanswered and the connection closed: the request that crossed the
-    /// server's close on the wire, made deterministic. Counted in `refused`.
+    /// HTTP/1.1 keep-alive; a request arriving on a connection idle for longer than `after`
+    /// (since the last answer, or since it was accepted) is read and dropped unanswered and the
+    /// connection closed: the request that crossed the server's close on the wire, made
+    /// deterministic. Counted in `refused`.
     LazyExpire { after: Duration, announce: bool },
     /// HTTP/1.1 keep-alive without `Connection: close`, but only one answer per connection: the
     /// second request is not read and the connection is closed under it (RST). Counted in
@@ -201,17 +202,15 @@ fn serve(stream: TcpStream, mode: Mode, stats: &Stats) {
             let head = keep_alive_head(after, announce);
             let _ = r.get_ref().set_read_timeout(Some(MAX_IDLE));
             let mut last = std::time::Instant::now();
-            let mut fresh = true;
             loop {
                 if read_request(&mut r).is_none() {
                     return;
                 }
                 let _ = r.get_ref().set_read_timeout(Some(MAX_IDLE));
-                if !fresh && last.elapsed() > after {
+                if last.elapsed() > after {
                     stats.refused.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
-                fresh = false;
                 if answer(&mut w, &head, stats).is_none() {
                     return;
                 }
