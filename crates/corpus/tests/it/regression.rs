@@ -20,15 +20,15 @@ fn r4_small_corpus_meets_recall_and_fpr_floors() {
     let table = r.summary_table();
     // The targets are end of run recall ≥ 90 % at FPR ≤ 2 %, online recall ≥ 90 % at
     // FPR ≤ 5 %. The detector does not reach all of them yet (see crates/corpus/README.md:
-    // on this seed end of run is 88 %/3.2 % memory, 90 %/0 % resources; online 79 %/14 %
-    // and 76 %/16 %); these floors sit just under today's figures and catch regressions.
+    // on this seed end of run is 88 %/2.4 % memory, 90 %/0 % resources; online 79 %/13.5 %
+    // and 93 %/17.9 %); these floors sit just under today's figures and catch regressions.
     for c in [Class::Memory, Class::Resource] {
         let e = get(Mode::EndOfRun, c);
         assert!(e.recall() >= 0.86, "end-of-run {c:?} recall\n{table}");
-        assert!(e.fpr() <= 0.04, "end-of-run {c:?} FPR\n{table}");
+        assert!(e.fpr() <= 0.03, "end-of-run {c:?} FPR\n{table}");
         let o = get(Mode::Online, c);
-        assert!(o.recall() >= 0.72, "online {c:?} recall\n{table}");
-        assert!(o.fpr() <= 0.18, "online {c:?} FPR\n{table}");
+        assert!(o.recall() >= 0.76, "online {c:?} recall\n{table}");
+        assert!(o.fpr() <= 0.19, "online {c:?} FPR\n{table}");
     }
     // No alarm before a mid-run onset may slip through unnoticed in bulk.
     let prem: usize = r
