@@ -10,7 +10,7 @@ use hyper::{HeaderMap, Method, Request, Uri};
 
 use crate::plan::LoadError;
 
-/// Where requests go: `host:port` of an HTTP/1.1 server.
+/// Where requests go: `host:port` of an HTTP/1.1 (or HTTP/1.0) server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// Host name or IP address (IPv6 without brackets).
