@@ -64,6 +64,22 @@ fn is_restart(y: &[f64], i: usize, last: Option<&usize>, level: f64) -> bool {
     returns && (gradual || below)
 }
 
+/// A restart whose drop straddles a bin boundary: the floor falls over two consecutive bins
+/// (the middle bin holds samples from both sides of the restart), neither fall a fifth of the
+/// level on its own, together a restart by [`is_restart`]'s tests with the middle bin taken as
+/// already landed. Short climb-then-restart cycles of a few bins each lose one restart in
+/// three to this otherwise.
+fn straddled_restart(y: &[f64], d: &[f64], i: usize, last: Option<&usize>, level: f64) -> bool {
+    if i + 2 >= y.len() || d[i] >= 0.0 || d[i + 1] >= 0.0 || last.is_some_and(|&r| r + 1 >= i) {
+        return false;
+    }
+    let mut landed = y[..=i + 2].to_vec();
+    landed[i + 1] = y[i + 2];
+    !is_restart(y, i, last, level)
+        && !is_restart(y, i + 1, last, level)
+        && is_restart(&landed, i, last, level)
+}
+
 /// A restart gives back at least 70 % of the climb since the previous floor.
 const RESTART_GIVE_BACK: f64 = 0.7;
 
@@ -88,7 +104,10 @@ pub(crate) fn find_jumps(y: &[f64], level: f64, quantum: f64) -> Jumps {
         if dev <= JUMP_SIGMAS * sigma {
             // Not a step; still a restart when the floor falls by a fifth to its lowest level
             // (the size and the reset make it one; the outlier bar is lower).
-            if dev > RESTART_SIGMAS * sigma && is_restart(y, i, out.restarts.last(), level) {
+            let last = out.restarts.last();
+            if (dev > RESTART_SIGMAS * sigma && is_restart(y, i, last, level))
+                || straddled_restart(y, &d, i, last, level)
+            {
                 out.restarts.push(i);
                 out.all.push(i);
             }

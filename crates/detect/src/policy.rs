@@ -907,7 +907,9 @@ fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     };
     // Cut at the restart: the first raw sample after the last pre-restart bin.
     let cut_t = 0.5 * (env.t[last_restart] + env.t[last_restart + 1]);
-    let cut_t = refine_cut(c, env.t[last_restart], env.t[last_restart + 1]).unwrap_or(cut_t);
+    // The drop may lie up to the next bin's centre (a restart straddling a bin boundary).
+    let span_end = |r: usize| env.t[(r + 2).min(env.t.len() - 1)];
+    let cut_t = refine_cut(c, env.t[last_restart], span_end(last_restart)).unwrap_or(cut_t);
     let k = c.t.partition_point(|&t| t < cut_t);
     let mut seg = judge_segment(ctx, &c.t[k..], &c.v[k..]);
     // Complete cycles: each stretch of raw samples ending in a restart, judged on its own
@@ -918,7 +920,7 @@ fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     let mut cycle_growth = Vec::new();
     let mut cycle_len = Vec::new();
     for &r in &jumps.restarts {
-        let cut = refine_cut(c, env.t[r], env.t[r + 1]).unwrap_or(env.t[r + 1]);
+        let cut = refine_cut(c, env.t[r], span_end(r)).unwrap_or(env.t[r + 1]);
         let end = c.t.partition_point(|&t| t < cut);
         let (ct, cv) = (&c.t[start..end], &c.v[start..end]);
         start = end;
