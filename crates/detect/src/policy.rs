@@ -75,7 +75,8 @@ const ONSET_MIN_FRACTION: f64 = 0.15;
 /// 15 %: a capped cache or a warm-up whose last third has just begun to bend falls 15-25 % short
 /// of the early line; on the tuning seeds 1/7/11, 0.15 rather than 0.25 removed 0-4 points of
 /// online memory false positives, and a linear leak's last third keeps to its line (the
-/// shortfall must also be significant, see [`THIRDS_Z`]), so recall moved by ≤ 1.3 points.
+/// shortfall must also be significant, see [`THIRDS_Z`]), so recall moved by ≤ 1.3 points
+/// (check seeds 2-5: −0.8 points of false positives, −0-2.6 points of recall).
 const THIRDS_SHORTFALL: f64 = 0.15;
 
 /// At the end of a run the rise must have stopped: the last third gained under 30 % of what
@@ -200,7 +201,8 @@ const CONCAVE_T: f64 = 3.0;
 /// alone shows it. Stricter than [`CONCAVE_T`] because the whole window's envelope carries
 /// more serial correlation (GC sawtooth, AR noise) that inflates t; on the tuning seeds
 /// 1/7/11, −4 removed 1.8 points of resource false positives on two seeds at no recall cost,
-/// −3 cost 1.3 points of memory recall.
+/// −3 cost 1.3 points of memory recall (check seeds 2-5: resource false positives −0-1.8
+/// points, memory recall −0-1.3 points).
 const CONCAVE_T_FULL: f64 = 4.0;
 
 /// Online persistence: the alarm condition must have held over at least this fraction of the
@@ -240,7 +242,9 @@ const MIN_PERSIST_SAMPLES_COUNT: f64 = 15.0;
 /// 60 %: a real leak near the edge of significance flips between leak and inconclusive from
 /// one checkpoint to the next; with 75 % those streaks broke. On the tuning seeds 1/7/11,
 /// 0.6 rather than 0.75 gained 1.3-3.9 points of online memory recall and 0-4.9 points of
-/// resource recall for 0-0.8 points of false positives (0.5 added 1.6 points of FPR on seed 7).
+/// resource recall for 0-0.8 points of false positives (0.5 added 1.6 points of FPR on seed
+/// 7); on the check seeds 2-5 it is a trade along the same curve (memory recall +0-3.9,
+/// false positives +0-1.6 points).
 const PERSIST_AGREE: f64 = 0.6;
 
 /// What the judge concluded, before it becomes a [`SeriesVerdict`].
