@@ -15,7 +15,7 @@
 //! "stack table full" so counting never stops.
 
 use crate::arena::{Region, SpinLock};
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Most distinct stacks tracked; further stacks are counted under id 0.
 pub const MAX_STACKS: usize = 1 << 17;
@@ -40,15 +40,15 @@ const SHARDS: usize = 64;
 pub const MAX_MAPS: usize = 1 << 16;
 /// Words per mapping-table entry: start, end, stack id.
 const MAP_WORDS: usize = 3;
-/// Counters in the live-map filter (sampled mode): 16 Ki x 1 B = 16 KiB, small enough to stay
-/// in L1/L2 next to the program's own data (a 256 KiB filter made the filter load itself the
-/// most expensive instruction of `free`: a cache miss per call). With a few hundred live samples
-/// (a 512 KiB mean over a heap of 100 MB) about 1 % of unsampled frees see a nonzero counter
-/// and take the shard lock for nothing.
-const FILTER_LEN: usize = 1 << 14;
-/// A filter counter that reached this value sticks there (it can no longer tell how many keys
-/// share it, so it never returns to zero).
-const FILTER_STUCK: u8 = u8::MAX;
+/// Slots of the live-map filter (sampled mode): one bit each in the 16 KiB bitmap the free path
+/// reads, small enough to stay in L1/L2 next to the program's own data (a 256 KiB filter made
+/// its own load the most expensive instruction of `free`: a cache miss per call). With a few
+/// hundred live samples (a 512 KiB mean over a heap of 100 MB) about 0.2 % of unsampled frees
+/// see a set bit and take the shard lock for nothing (each such false positive is a live-map
+/// cache miss, so the bitmap holds 8 slots per byte rather than a counter per byte).
+const FILTER_LEN: usize = 1 << 17;
+/// A slot's key count that reached this value sticks there (its bit then stays set).
+const FILTER_STUCK: u16 = u16::MAX;
 const SHARD_INITIAL_SLOTS: usize = 1 << 12;
 /// Stack ids need 20 bits in a live-map value; sizes get the other 44 (16 TiB).
 const ID_BITS: u32 = 20;
@@ -72,10 +72,14 @@ pub struct Tables {
     frames_top: AtomicU64,
     insert_lock: SpinLock<()>,
     live: [SpinLock<Shard>; SHARDS],
-    /// Counting filter over live-map keys: a zero counter proves a pointer is not in the map,
-    /// so sampled mode skips the shard lock for the (vast majority of) unsampled frees. Unused
-    /// in exact mode, where nearly every freed pointer is in the map.
-    filter: Region<AtomicU8>,
+    /// Filter over live-map keys: a clear bit proves a pointer is not in the map, so sampled
+    /// mode skips the shard lock for the (vast majority of) unsampled frees. Unused in exact
+    /// mode, where nearly every freed pointer is in the map.
+    filter: Region<AtomicU64>,
+    /// Keys per filter slot; a bit is set while its count is nonzero. Updated only when a
+    /// sampled block enters or leaves the live map (rare), under this lock, so a bit is never
+    /// cleared while a key still maps to it.
+    filter_counts: SpinLock<Region<u16>>,
     /// Whether `filter` is maintained (sampled mode).
     filtered: bool,
     /// Allocations that could not be put in the live map (mapping failed).
@@ -216,7 +220,8 @@ impl Tables {
                     len: 0,
                 })
             }),
-            filter: Region::new(FILTER_LEN)?,
+            filter: Region::new(FILTER_LEN / 64)?,
+            filter_counts: SpinLock::new(Region::new(if sampled { FILTER_LEN } else { 1 })?),
             filtered: sampled,
             dropped: AtomicU64::new(0),
             maps: SpinLock::new(Maps {
@@ -388,35 +393,51 @@ impl Tables {
         (h >> 40) as usize & (FILTER_LEN - 1)
     }
 
-    /// Counts one more key in `h`'s filter slot (saturating at [`FILTER_STUCK`]).
+    /// Counts one more key in `h`'s filter slot, setting its bit.
     fn filter_add(&self, h: u64) {
-        let f = &self.filter[Self::filter_slot(h)];
-        let _ = f.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-            (v < FILTER_STUCK).then(|| v + 1)
-        });
+        let slot = Self::filter_slot(h);
+        let mut counts = self.filter_counts.lock();
+        let c = counts[slot];
+        if c == 0 {
+            self.filter[slot / 64].fetch_or(1 << (slot % 64), Ordering::Release);
+        }
+        if c < FILTER_STUCK {
+            counts[slot] = c + 1;
+        }
     }
 
-    /// Counts one key less in `h`'s filter slot (a stuck slot stays stuck).
+    /// Counts one key less in `h`'s filter slot, clearing its bit at zero (a stuck slot stays).
     fn filter_sub(&self, h: u64) {
-        let f = &self.filter[Self::filter_slot(h)];
-        let _ = f.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-            (v > 0 && v < FILTER_STUCK).then(|| v - 1)
-        });
+        let slot = Self::filter_slot(h);
+        let mut counts = self.filter_counts.lock();
+        let c = counts[slot];
+        if c == 0 || c == FILTER_STUCK {
+            return;
+        }
+        counts[slot] = c - 1;
+        if c == 1 {
+            self.filter[slot / 64].fetch_and(!(1 << (slot % 64)), Ordering::Release);
+        }
+    }
+
+    #[inline(always)]
+    fn filter_has(&self, h: u64) -> bool {
+        let slot = Self::filter_slot(h);
+        self.filter[slot / 64].load(Ordering::Acquire) & (1 << (slot % 64)) != 0
     }
 
     /// False when `p` is certainly not in the live map (sampled mode's filter says so); always
     /// true in exact mode.
     #[inline(always)]
     pub fn may_be_live(&self, p: usize) -> bool {
-        !self.filtered
-            || self.filter[Self::filter_slot(hash_ptr(p as u64))].load(Ordering::Relaxed) != 0
+        !self.filtered || self.filter_has(hash_ptr(p as u64))
     }
 
     /// Removes live block `p`, returning its (size, stack id) if it was recorded.
     #[inline(always)]
     pub fn live_remove(&self, p: usize) -> Option<(usize, u32)> {
         let h = hash_ptr(p as u64);
-        if self.filtered && self.filter[Self::filter_slot(h)].load(Ordering::Relaxed) == 0 {
+        if self.filtered && !self.filter_has(h) {
             return None;
         }
         self.live_remove_locked(p as u64, h)
@@ -477,10 +498,12 @@ impl Tables {
             s.raw_lock();
         }
         self.maps.raw_lock();
+        self.filter_counts.raw_lock();
     }
 
     /// Releases what [`Self::lock_all`] took (after `fork`, in parent and child).
     pub fn unlock_all(&self) {
+        self.filter_counts.raw_unlock();
         self.maps.raw_unlock();
         for s in self.live.iter().rev() {
             s.raw_unlock();
@@ -555,6 +578,28 @@ mod tests {
         assert_eq!(m.find(0x13000), None);
         assert_eq!(m.find(0x20000), None);
         assert_eq!(m.find(0x10000), Some(7));
+    }
+
+    #[test]
+    fn filter_bits_follow_the_live_map_exactly() {
+        let t = Tables::new(true).unwrap();
+        // Many keys share filter slots: a bit must stay set while any of them is live.
+        let keys: Vec<usize> = (1..=50_000usize).map(|i| i * 48).collect();
+        for &k in &keys {
+            assert!(!t.may_be_live(k) || t.live_remove(k).is_none());
+            t.live_insert(k, 48, 1);
+            assert!(t.may_be_live(k));
+        }
+        for &k in keys.iter().step_by(2) {
+            assert_eq!(t.live_remove(k), Some((48, 1)));
+        }
+        for &k in keys.iter().skip(1).step_by(2) {
+            assert!(t.may_be_live(k), "live key {k} hidden by the filter");
+        }
+        for &k in keys.iter().skip(1).step_by(2) {
+            assert_eq!(t.live_remove(k), Some((48, 1)));
+        }
+        assert!(keys.iter().all(|&k| !t.may_be_live(k)), "all bits cleared");
     }
 
     #[test]

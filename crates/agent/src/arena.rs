@@ -25,6 +25,8 @@ pub unsafe trait Zeroable {}
 // SAFETY: integers and atomics are valid at zero and have no drop glue.
 unsafe impl Zeroable for u8 {}
 // SAFETY: as above.
+unsafe impl Zeroable for u16 {}
+// SAFETY: as above.
 unsafe impl Zeroable for u32 {}
 // SAFETY: as above.
 unsafe impl Zeroable for u64 {}

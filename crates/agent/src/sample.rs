@@ -17,8 +17,13 @@ pub const DEFAULT_MEAN: u64 = 512 * 1024;
 fn next_u64(tls: Tls, seed: u64) -> u64 {
     let mut x = tls.rng();
     if x == 0 {
-        // Distinct per thread: the TLS block's address differs between threads.
-        x = (seed ^ (tls.stack_hi().rotate_left(17)) ^ 0x9E37_79B9_7F4A_7C15) | 1;
+        // Distinct per thread (stack bounds differ between threads), and mixed (splitmix64's
+        // finaliser) so that seeds differing in one bit give unrelated streams: a plain
+        // `(seed ^ ..) | 1` made seeds 2 and 3 identical.
+        let mut z = seed ^ tls.stack_hi().rotate_left(17) ^ 0x9E37_79B9_7F4A_7C15;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x = (z ^ (z >> 31)) | 1;
     }
     x ^= x << 13;
     x ^= x >> 7;
