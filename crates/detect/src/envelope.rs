@@ -54,24 +54,31 @@ pub(crate) struct Envelope {
     pub(crate) width: f64,
 }
 
-/// Estimate the typical time between large drops (GC collections), if there are at least two.
-fn sawtooth_period(t: &[f64], v: &[f64]) -> Option<f64> {
+/// Index of the sample right after each large drop (a GC collection or a release): a fall
+/// between consecutive samples of more than [`DROP_SIGMAS`] robust σ of the sample-to-sample
+/// differences below their median. Computed once per envelope (it is O(n)).
+fn collections(v: &[f64]) -> Vec<usize> {
     if v.len() < 8 {
-        return None;
+        return Vec::new();
     }
     let d: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).collect();
     let sigma = robust_sigma(&d);
     let mut tmp = d.clone();
     let med = median_in_place(&mut tmp);
     // With exactly regular differences (sigma 0), any fall below the typical step is a drop.
-    let drops = d
-        .iter()
-        .filter(|&&x| x < med.min(0.0) - DROP_SIGMAS * sigma && x < 0.0)
-        .count();
-    if drops < 2 {
+    d.iter()
+        .enumerate()
+        .filter(|&(_, &x)| x < med.min(0.0) - DROP_SIGMAS * sigma && x < 0.0)
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+/// The typical time between collections, if there are at least two.
+fn sawtooth_period(t: &[f64], starts: &[usize]) -> Option<f64> {
+    if starts.len() < 2 {
         return None;
     }
-    Some((t[t.len() - 1] - t[0]) / drops as f64)
+    Some((t[t.len() - 1] - t[0]) / starts.len() as f64)
 }
 
 /// Bin `(t, v)` into at most [`MAX_BINS`] time bins of equal width (wider when a sawtooth is
@@ -79,13 +86,15 @@ fn sawtooth_period(t: &[f64], v: &[f64]) -> Option<f64> {
 pub(crate) fn lower_envelope(t: &[f64], v: &[f64]) -> Envelope {
     let n = t.len();
     let per_bin = (n / 20).clamp(MIN_SAMPLES_PER_BIN, MAX_SAMPLES_PER_BIN);
-    let fine = envelope_with(t, v, per_bin);
+    let starts = collections(v);
+    let period = sawtooth_period(t, &starts);
+    let fine = envelope_with(t, v, per_bin, period);
     // A coarser alternative (4× the samples per bin) wins when its floor is much less noisy:
     // for a slope s and m = n/k bins of noise σ_k, Mann-Kendall's z grows like
     // s·k·sqrt(n/k)/σ_k, so the figure of merit is sqrt(k)/σ_k. The choice looks only at
     // noise (differences around their median), never at the trend, so it does not inflate the
     // false-alarm rate. Aliased GC sawtooth (a bin's minimum over random phases) gains most.
-    let fine = match cycle_envelope(t, v) {
+    let fine = match cycle_envelope(t, v, &starts) {
         Some(c) if merit(&c, n) > CYCLE_MERIT * merit(&fine, n) => c,
         _ => fine,
     };
@@ -93,7 +102,7 @@ pub(crate) fn lower_envelope(t: &[f64], v: &[f64]) -> Envelope {
     if n / coarse_k < COARSE_MIN_BINS || fine.y.len() < COARSE_MIN_BINS {
         return fine;
     }
-    let coarse = envelope_with(t, v, coarse_k);
+    let coarse = envelope_with(t, v, coarse_k, period);
     let noise = |e: &Envelope| {
         let d: Vec<f64> = e.y.windows(2).map(|w| w[1] - w[0]).collect();
         robust_sigma(&d)
@@ -140,23 +149,9 @@ const MIN_CYCLE_POINTS: usize = 6;
 /// lowest sample is the first one after its collection, off the true floor by at most one
 /// sample interval of allocation. The partial climb before the first collection is left out
 /// (its lowest sample need not be a floor). `None` without [`MIN_CYCLE_POINTS`] cycles.
-fn cycle_envelope(t: &[f64], v: &[f64]) -> Option<Envelope> {
+fn cycle_envelope(t: &[f64], v: &[f64], starts: &[usize]) -> Option<Envelope> {
     let n = t.len();
-    if n < 2 * MIN_CYCLE_POINTS {
-        return None;
-    }
-    let d: Vec<f64> = v.windows(2).map(|w| w[1] - w[0]).collect();
-    let sigma = robust_sigma(&d);
-    let mut tmp = d.clone();
-    let med = median_in_place(&mut tmp);
-    // Sample index right after each collection.
-    let starts: Vec<usize> = d
-        .iter()
-        .enumerate()
-        .filter(|&(_, &x)| x < med.min(0.0) - DROP_SIGMAS * sigma && x < 0.0)
-        .map(|(i, _)| i + 1)
-        .collect();
-    if starts.len() < MIN_CYCLE_POINTS {
+    if n < 2 * MIN_CYCLE_POINTS || starts.len() < MIN_CYCLE_POINTS {
         return None;
     }
     let mut out_t = Vec::with_capacity(starts.len());
@@ -186,7 +181,7 @@ const COARSE_FACTOR: usize = 4;
 const COARSE_MIN_BINS: usize = 20;
 
 /// Envelope with about `per_bin` samples per bin (see [`lower_envelope`]).
-fn envelope_with(t: &[f64], v: &[f64], per_bin: usize) -> Envelope {
+fn envelope_with(t: &[f64], v: &[f64], per_bin: usize, period: Option<f64>) -> Envelope {
     let n = t.len();
     let span = if n >= 2 { t[n - 1] - t[0] } else { 0.0 };
     if n < 2 || span <= 0.0 {
@@ -198,7 +193,7 @@ fn envelope_with(t: &[f64], v: &[f64], per_bin: usize) -> Envelope {
     }
     let target = (n / per_bin).clamp(1, MAX_BINS);
     let mut width = span / target as f64;
-    if let Some(p) = sawtooth_period(t, v) {
+    if let Some(p) = period {
         let wide = PERIODS_PER_BIN * p;
         // Only widen for a fast sawtooth (at least MIN_PERIODS cycles in view); slower cycles are
         // structure (restarts, old-generation collections) that later stages must see.
