@@ -529,3 +529,33 @@ fn full_event_log_replays_to_the_snapshot_counts() {
     }
     assert!(log.events.len() > 4000 * 17, "{}", log.events.len());
 }
+
+#[test]
+fn vfork_and_posix_spawn_children_get_their_own_files_and_leave_the_parents_alone() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    let (profiles, _out) = same_as_plain(&exe, &["spawn"]);
+    assert_eq!(profiles.len(), 3, "parent + two children");
+    assert!(
+        profiles
+            .iter()
+            .all(|p| p.at_exit && p.truncated_at.is_none())
+    );
+    let reps = reports(&profiles);
+    let parents: Vec<&HeapReport> = reps
+        .iter()
+        .filter(|r| site(&r.sites, "spawner_leak").is_some())
+        .collect();
+    assert_eq!(parents.len(), 1, "only the parent has its sites");
+    // Blocks from before and after the children ran: the vfork child's exec did not end the
+    // parent's file.
+    assert_eq!(live(parents[0], "spawner_leak"), (60, 60 * 36));
+    let children: Vec<&HeapReport> = reps
+        .iter()
+        .filter(|r| site(&r.live_at_exit, "after_exec_leak").is_some())
+        .collect();
+    assert_eq!(children.len(), 2);
+    for c in children {
+        assert_eq!(live(c, "after_exec_leak"), (70, 70 * 56));
+    }
+}

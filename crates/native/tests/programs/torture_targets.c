@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,6 +173,27 @@ static int exec_child(void) {
     return 0;
 }
 
+/* --- spawn: children started by vfork+execve and by posix_spawn (they share the parent's
+ * memory until exec: the parent's file must not be touched by them) --- */
+extern char **environ;
+NOINLINE static void spawner_leak(void) { sink = malloc(36); }
+static int spawn_children(const char *self) {
+    for (int i = 0; i < 30; i++) spawner_leak();
+    char *args[] = {(char *)self, "exec-child", NULL};
+    pid_t a = vfork();
+    if (a == 0) {
+        execve(self, args, environ);
+        _exit(127);
+    }
+    pid_t b;
+    if (posix_spawn(&b, self, NULL, NULL, args, environ)) return 60;
+    int st;
+    if (waitpid(a, &st, 0) != a || !WIFEXITED(st) || WEXITSTATUS(st)) return 61;
+    if (waitpid(b, &st, 0) != b || !WIFEXITED(st) || WEXITSTATUS(st)) return 62;
+    for (int i = 0; i < 30; i++) spawner_leak();
+    return 0;
+}
+
 /* --- threads: thousands of short threads allocating --- */
 #define CHURN_THREADS 4000
 #define CHURN_BATCH 16
@@ -302,6 +325,7 @@ int main(int argc, char **argv) {
     if (strcmp(m, "exec") == 0) return exec_parent(argv[0]);
     if (strcmp(m, "exec-child") == 0) return exec_child();
     if (strcmp(m, "threads") == 0) return threads();
+    if (strcmp(m, "spawn") == 0) return spawn_children(argv[0]);
     if (strcmp(m, "longjmp") == 0) return jumps();
     if (strcmp(m, "tls-dtor") == 0) return tls_dtor();
     if (strcmp(m, "dlclose") == 0 && argc > 2) return dlclose_mode(argv[2]);
