@@ -207,10 +207,18 @@ trampoline!(
     pvalloc(size: usize) -> *mut c_void, pvalloc_impl, "rsi", "rdx"
 );
 
+// The fast paths below stay small (a tail call into the real allocator, no register saves):
+// everything that needs a stack frame lives in the `#[inline(never)]` slow halves.
+
 extern "C" fn malloc_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
     if unsampled(size) {
         return real::malloc(size);
     }
+    malloc_slow(size, ra, fpv)
+}
+
+#[inline(never)]
+fn malloc_slow(size: usize, ra: u64, fpv: u64) -> *mut c_void {
     match route() {
         Route::Bootstrap => arena::bootstrap_alloc(size, 16).cast(),
         Route::Real => real::malloc(size),
@@ -227,6 +235,11 @@ extern "C" fn calloc_impl(n: usize, size: usize, ra: u64, fpv: u64) -> *mut c_vo
     if n.checked_mul(size).is_some_and(unsampled) {
         return real::calloc(n, size);
     }
+    calloc_slow(n, size, ra, fpv)
+}
+
+#[inline(never)]
+fn calloc_slow(n: usize, size: usize, ra: u64, fpv: u64) -> *mut c_void {
     match route() {
         Route::Bootstrap => match n.checked_mul(size) {
             Some(total) => arena::bootstrap_alloc(total, 16).cast(),
@@ -403,6 +416,11 @@ pub extern "C" fn free(p: *mut c_void) {
         real::free(p);
         return;
     }
+    free_slow(p);
+}
+
+#[inline(never)]
+fn free_slow(p: *mut c_void) {
     match route() {
         Route::Bootstrap | Route::Real => real::free(p),
         Route::Track(tls, t, c) => {
