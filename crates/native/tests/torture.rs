@@ -559,3 +559,14 @@ fn vfork_and_posix_spawn_children_get_their_own_files_and_leave_the_parents_alon
         assert_eq!(live(c, "after_exec_leak"), (70, 70 * 56));
     }
 }
+
+#[test]
+fn first_allocation_inside_pthread_getattr_np_does_not_deadlock() {
+    // The JVM calls pthread_getattr_np at every thread start; it holds the thread's descriptor
+    // lock while it reallocs, so the agent must not call it from the hook (it did: java hung).
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    let (profiles, _out) = same_as_plain(&exe, &["getattr"]);
+    let rep = &reports(&profiles)[0];
+    assert_eq!(live(rep, "getattr_leak"), (8, 8 * 44));
+}

@@ -111,8 +111,16 @@ unsafe extern "C" {
     static __libc_stack_end: *mut libc::c_void;
 }
 
-/// Upper bound of the calling thread's stack, 0 when unknown. May allocate (through the real
-/// allocator: the caller holds the reentrancy guard).
+/// Upper bound of the calling thread's stack, 0 when unknown. No lock, no allocation, no system
+/// call besides `gettid`.
+///
+/// Main thread: `__libc_stack_end`. Other threads: the thread pointer (`pthread_self()`, which is
+/// `%fs:0` on x86-64 glibc). glibc places the thread descriptor and the static TLS block at the
+/// top of every thread's stack block (its own stacks and user-supplied ones alike), so every
+/// frame lies below the thread pointer and everything between a frame and it is mapped.
+/// `pthread_getattr_np` is not an option here: it holds the thread's descriptor lock while it
+/// `realloc`s its CPU set, so a program calling it (the JVM does, at every thread start) would
+/// enter this hook and deadlock on that lock.
 pub fn thread_stack_hi() -> u64 {
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
@@ -121,22 +129,8 @@ pub fn thread_stack_hi() -> u64 {
         // the main thread lies below it.
         return unsafe { __libc_stack_end } as u64;
     }
-    let saved = errno();
-    let mut hi = 0u64;
-    // SAFETY: attr is initialised by pthread_getattr_np before use and destroyed after.
-    unsafe {
-        let mut attr = std::mem::zeroed::<libc::pthread_attr_t>();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
-            let mut addr = std::ptr::null_mut();
-            let mut size = 0usize;
-            if libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0 {
-                hi = addr as u64 + size as u64;
-            }
-            libc::pthread_attr_destroy(&mut attr);
-        }
-    }
-    set_errno(saved);
-    hi
+    // SAFETY: pthread_self has no preconditions and only reads the thread pointer.
+    unsafe { libc::pthread_self() as u64 }
 }
 
 extern "C" fn thread_trampoline(arg: *mut libc::c_void) -> *mut libc::c_void {
@@ -334,4 +328,38 @@ pub fn futex_wake(word: &std::sync::atomic::AtomicU32) {
         );
     }
     set_errno(saved);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_threads_stack_lies_below_its_thread_pointer_and_inside_its_stack_block() {
+        let (hi, local, top) = std::thread::spawn(|| {
+            let local = 0u64;
+            let hi = thread_stack_hi();
+            // SAFETY: attr is initialised by pthread_getattr_np and destroyed after use.
+            let top = unsafe {
+                let mut attr = std::mem::zeroed::<libc::pthread_attr_t>();
+                assert_eq!(libc::pthread_getattr_np(libc::pthread_self(), &mut attr), 0);
+                let mut addr = std::ptr::null_mut();
+                let mut size = 0usize;
+                assert_eq!(libc::pthread_attr_getstack(&attr, &mut addr, &mut size), 0);
+                libc::pthread_attr_destroy(&mut attr);
+                addr as u64 + size as u64
+            };
+            (hi, &raw const local as u64, top)
+        })
+        .join()
+        .unwrap();
+        assert!(
+            local < hi,
+            "frame {local:#x} below the thread pointer {hi:#x}"
+        );
+        assert!(
+            hi <= top,
+            "thread pointer {hi:#x} inside the stack block (top {top:#x})"
+        );
+    }
 }

@@ -194,6 +194,29 @@ static int spawn_children(const char *self) {
     return 0;
 }
 
+/* --- getattr: a thread's first allocation happens inside pthread_getattr_np (which holds the
+ * thread's descriptor lock while it reallocs its CPU set), as at every JVM thread start --- */
+NOINLINE static void getattr_leak(void) { sink = malloc(44); }
+static void *getattr_thread(void *arg) {
+    (void)arg;
+    pthread_attr_t a;
+    if (pthread_getattr_np(pthread_self(), &a)) return (void *)1;
+    pthread_attr_destroy(&a);
+    getattr_leak();
+    return NULL;
+}
+static int getattr_first(void) {
+    for (int i = 0; i < 8; i++) {
+        pthread_t t;
+        void *r;
+        pthread_create(&t, NULL, getattr_thread, NULL);
+        pthread_join(t, &r);
+        if (r) return 70;
+    }
+    puts("ok");
+    return 0;
+}
+
 /* --- threads: thousands of short threads allocating --- */
 #define CHURN_THREADS 4000
 #define CHURN_BATCH 16
@@ -325,6 +348,7 @@ int main(int argc, char **argv) {
     if (strcmp(m, "exec") == 0) return exec_parent(argv[0]);
     if (strcmp(m, "exec-child") == 0) return exec_child();
     if (strcmp(m, "threads") == 0) return threads();
+    if (strcmp(m, "getattr") == 0) return getattr_first();
     if (strcmp(m, "spawn") == 0) return spawn_children(argv[0]);
     if (strcmp(m, "longjmp") == 0) return jumps();
     if (strcmp(m, "tls-dtor") == 0) return tls_dtor();
