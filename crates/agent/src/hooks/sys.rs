@@ -121,16 +121,31 @@ unsafe extern "C" {
 /// `pthread_getattr_np` is not an option here: it holds the thread's descriptor lock while it
 /// `realloc`s its CPU set, so a program calling it (the JVM does, at every thread start) would
 /// enter this hook and deadlock on that lock.
+///
+/// The thread pointer is used whenever it lies above the current frame, which is what tells a
+/// thread on its own glibc stack apart from the main thread (whose TLS block is mapped elsewhere,
+/// below its stack) — also in a child forked from a non-main thread, whose tid equals its pid.
+/// A frame above the thread pointer on a thread other than the main one (a signal handler on an
+/// alternate stack) gets 0: only the first frame is recorded, nothing is read.
 pub fn thread_stack_hi() -> u64 {
+    let here = 0u8;
+    let sp = &raw const here as u64;
+    // SAFETY: pthread_self has no preconditions and only reads the thread pointer.
+    let tp = unsafe { libc::pthread_self() as u64 };
+    if tp > sp {
+        return tp;
+    }
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
     if tid == getpid() {
         // SAFETY: ld.so exports __libc_stack_end, set before any user code runs; every frame of
         // the main thread lies below it.
-        return unsafe { __libc_stack_end } as u64;
+        let end = unsafe { __libc_stack_end } as u64;
+        if end > sp {
+            return end;
+        }
     }
-    // SAFETY: pthread_self has no preconditions and only reads the thread pointer.
-    unsafe { libc::pthread_self() as u64 }
+    0
 }
 
 extern "C" fn thread_trampoline(arg: *mut libc::c_void) -> *mut libc::c_void {
@@ -361,5 +376,22 @@ mod tests {
             hi <= top,
             "thread pointer {hi:#x} inside the stack block (top {top:#x})"
         );
+    }
+
+    #[test]
+    fn a_spawned_thread_never_gets_the_main_stacks_end() {
+        // A child forked from a non-main thread has tid == pid; the bound must still be its own
+        // stack's. The rule is position-based: on any thread whose frame lies below its thread
+        // pointer (every glibc thread), that pointer is the bound.
+        let (hi, frame) = std::thread::spawn(|| {
+            let here = 0u8;
+            (thread_stack_hi(), &raw const here as u64)
+        })
+        .join()
+        .unwrap();
+        assert!(hi > frame);
+        // SAFETY: reading the loader-exported symbol.
+        let end = unsafe { __libc_stack_end } as u64;
+        assert_ne!(hi, end);
     }
 }
