@@ -180,6 +180,10 @@ pub(crate) struct HeapArgs {
     /// How heap stacks are grouped into sites: function, line, or stack:N.
     #[arg(long, default_value = "line", value_name = "GROUP")]
     pub(crate) group_by: String,
+    /// Also log every allocation event to RUN_DIR/heap/<pid>.lhevents (large: grows with the
+    /// number of allocations; the analysis does not need it).
+    #[arg(long, requires = "heap")]
+    pub(crate) heap_events: bool,
 }
 
 /// Heap snapshots between load phases (`run --snapshots`, see docs/snapshots.md).

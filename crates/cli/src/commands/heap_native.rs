@@ -54,6 +54,9 @@ pub(crate) fn prepare(args: &HeapArgs) -> anyhow::Result<Option<HeapSetup>> {
             }
         },
     }
+    if args.heap_events {
+        env.push(("LEAKHOUND_EVENT_LOG".into(), "1".into()));
+    }
     let ms = args.heap_interval.as_millis().max(10);
     env.push(("LEAKHOUND_HEAP_INTERVAL_MS".into(), ms.to_string().into()));
     let agent = leakhound_native::agent_path()?;

@@ -284,3 +284,60 @@ fn allocbench_server_names_handle_error_with_the_true_count() {
     assert_eq!(suspects[0]["live_blocks"], blocks);
     assert_eq!(suspects[0]["live_bytes"], bytes);
 }
+
+/// `--heap-events` adds the agent's full event log to the run directory (off by default), and
+/// the analysis is the same with it.
+#[test]
+fn heap_events_writes_the_event_log_only_when_asked() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = gcc(work.path(), "targets.c", "targets");
+    for (events, dir) in [(true, "with"), (false, "without")] {
+        let run_dir = work.path().join(dir);
+        let mut cmd = leakhound();
+        cmd.args([
+            "run",
+            "--json",
+            "--heap",
+            "--heap-interval",
+            "50ms",
+            "--out",
+        ])
+        .arg(&run_dir);
+        if events {
+            cmd.arg("--heap-events");
+        }
+        let out = cmd
+            .arg("--")
+            .arg(&exe)
+            .arg("known")
+            .timeout(Duration::from_secs(120))
+            .assert()
+            .code(1);
+        let report = stdout_json(&out);
+        let top = &report["heap"]["processes"][0]["suspects"][0];
+        assert!(
+            top["site"].as_str().unwrap().contains("leak_here"),
+            "{top:#}"
+        );
+        let logs: Vec<_> = std::fs::read_dir(run_dir.join("heap"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "lhevents"))
+            .collect();
+        if events {
+            assert_eq!(logs.len(), 1, "one event log for the one process");
+            let len = logs[0].metadata().unwrap().len();
+            assert!(
+                len > 3000 * 8,
+                "the log holds the 3000 leaked allocations: {len} B"
+            );
+        } else {
+            assert!(logs.is_empty(), "no event log unless --heap-events");
+        }
+    }
+    // Without --heap the flag is a usage error.
+    leakhound()
+        .args(["run", "--heap-events", "--", "true"])
+        .assert()
+        .code(2);
+}
