@@ -79,7 +79,7 @@ fn new_common(
     arg: usize,
     two: bool,
     slot: &AtomicUsize,
-    ra: u64,
+    sp: u64,
     fpv: u64,
 ) -> *mut c_void {
     let f = real_of(slot);
@@ -105,40 +105,40 @@ fn new_common(
         Route::Track(tls, t, c) => {
             let _reset = GuardReset(tls);
             let p = call();
-            record(tls, t, c, p, size, ra, fpv);
+            record(tls, t, c, p, size, sp, fpv);
             p
         }
         Route::Bootstrap | Route::Real => call(),
     }
 }
 
-extern "C-unwind" fn new_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
-    new_common(size, 0, false, &NEW, ra, fpv)
+extern "C-unwind" fn new_impl(size: usize, sp: u64, fpv: u64) -> *mut c_void {
+    new_common(size, 0, false, &NEW, sp, fpv)
 }
-extern "C-unwind" fn new_array_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
-    new_common(size, 0, false, &NEW_ARRAY, ra, fpv)
+extern "C-unwind" fn new_array_impl(size: usize, sp: u64, fpv: u64) -> *mut c_void {
+    new_common(size, 0, false, &NEW_ARRAY, sp, fpv)
 }
-extern "C-unwind" fn new_nothrow_impl(size: usize, a: usize, ra: u64, fpv: u64) -> *mut c_void {
-    new_common(size, a, true, &NEW_NOTHROW, ra, fpv)
+extern "C-unwind" fn new_nothrow_impl(size: usize, a: usize, sp: u64, fpv: u64) -> *mut c_void {
+    new_common(size, a, true, &NEW_NOTHROW, sp, fpv)
 }
 extern "C-unwind" fn new_array_nothrow_impl(
     size: usize,
     a: usize,
-    ra: u64,
+    sp: u64,
     fpv: u64,
 ) -> *mut c_void {
-    new_common(size, a, true, &NEW_ARRAY_NOTHROW, ra, fpv)
+    new_common(size, a, true, &NEW_ARRAY_NOTHROW, sp, fpv)
 }
-extern "C-unwind" fn new_aligned_impl(size: usize, a: usize, ra: u64, fpv: u64) -> *mut c_void {
-    new_common(size, a, true, &NEW_ALIGNED, ra, fpv)
+extern "C-unwind" fn new_aligned_impl(size: usize, a: usize, sp: u64, fpv: u64) -> *mut c_void {
+    new_common(size, a, true, &NEW_ALIGNED, sp, fpv)
 }
 extern "C-unwind" fn new_array_aligned_impl(
     size: usize,
     a: usize,
-    ra: u64,
+    sp: u64,
     fpv: u64,
 ) -> *mut c_void {
-    new_common(size, a, true, &NEW_ARRAY_ALIGNED, ra, fpv)
+    new_common(size, a, true, &NEW_ARRAY_ALIGNED, sp, fpv)
 }
 
 trampoline!(

@@ -131,13 +131,17 @@ pub extern "C" fn dlclose(handle: *mut libc::c_void) -> i32 {
         tls.set_guard(old);
         super::sys::set_errno(saved);
     }
-    match DLCLOSE.load(Ordering::Acquire) {
+    let r = match DLCLOSE.load(Ordering::Acquire) {
         0 => -1,
         // SAFETY: the real dlclose with the program's handle.
         f => unsafe {
             std::mem::transmute::<usize, extern "C" fn(*mut libc::c_void) -> i32>(f)(handle)
         },
+    };
+    if crate::unwind::dwarf::enabled() {
+        crate::unwind::dwarf::flush();
     }
+    r
 }
 
 unsafe extern "C" {

@@ -1,7 +1,8 @@
 //! The interposed malloc family.
 //!
-//! Each allocating entry point is a naked trampoline that passes the caller's return address
-//! (`[rsp]` at entry) and frame pointer (`rbp` at entry) as two extra arguments to its Rust
+//! Each allocating entry point is a naked trampoline that passes its entry stack pointer (the
+//! address of the caller's return address) and the caller's frame pointer (`rbp` at entry) as
+//! two extra arguments to its Rust
 //! implementation, so the stack walk starts exactly at the allocating function whatever code
 //! rustc generates for the hook itself.
 
@@ -10,7 +11,7 @@ use crate::aggregate::Tables;
 use crate::arena;
 use crate::init::{self, Config, INITIALIZING, READY};
 use crate::tls::{FLAG_BOUNDS, Tls};
-use crate::unwind::{MAX_FRAMES, fp};
+use crate::unwind::{MAX_FRAMES, dwarf, fp};
 use leakhound_agent_format::events::EventKind;
 use libc::c_void;
 
@@ -95,9 +96,10 @@ fn compute_stack_hi(tls: Tls) -> u64 {
     hi
 }
 
-/// Walks the caller's stack from (`ra`, `fpv`) and interns it.
+/// Walks the caller's stack from (`sp`, `fpv`) and interns it; `sp` is the hook's entry stack
+/// pointer (it points at the return address into the caller).
 #[inline(always)]
-pub(super) fn stack_id(tls: Tls, t: &Tables, ra: u64, fpv: u64) -> u32 {
+pub(super) fn stack_id(tls: Tls, t: &Tables, sp: u64, fpv: u64) -> u32 {
     let hi = if tls.flags() & FLAG_BOUNDS != 0 {
         tls.stack_hi()
     } else {
@@ -105,11 +107,16 @@ pub(super) fn stack_id(tls: Tls, t: &Tables, ra: u64, fpv: u64) -> u32 {
     };
     let mut frames = [0u64; MAX_FRAMES];
     let lo = &raw const frames as u64;
-    let n = fp::walk(ra, fpv, lo, hi, &mut frames);
+    let ra = fp::return_address(sp);
+    let n = if dwarf::enabled() {
+        dwarf::walk(ra, sp + 8, fpv, lo, hi, &mut frames)
+    } else {
+        fp::walk(ra, fpv, lo, hi, &mut frames)
+    };
     t.intern(&frames[..n])
 }
 
-/// Records a new block `p` of `size` bytes allocated by the caller at (`ra`, `fp`).
+/// Records a new block `p` of `size` bytes allocated by the caller at (`sp`, `fp`).
 #[inline(always)]
 pub(super) fn record(
     tls: Tls,
@@ -117,7 +124,7 @@ pub(super) fn record(
     cfg: &Config,
     p: *mut c_void,
     size: usize,
-    ra: u64,
+    sp: u64,
     fpv: u64,
 ) {
     if p.is_null() {
@@ -126,7 +133,7 @@ pub(super) fn record(
     if cfg.sampled && !crate::sample::take(tls, size, cfg.mean, cfg.seed) {
         return;
     }
-    let id = stack_id(tls, t, ra, fpv);
+    let id = stack_id(tls, t, sp, fpv);
     let (b, k) = weights(cfg, size);
     t.add_alloc(id, b, k);
     if let Some(ev) = init::events() {
@@ -150,7 +157,7 @@ fn unrecord(t: &Tables, cfg: &Config, p: *mut c_void) -> Option<(usize, u32)> {
     Some((size, id))
 }
 
-/// Defines a naked exported entry point that appends (return address, frame pointer) to the
+/// Defines a naked exported entry point that appends (entry stack pointer, frame pointer) to the
 /// arguments and jumps to the implementation.
 macro_rules! trampoline {
     ($(#[$m:meta])* $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty, $imp:ident, $ra:literal, $fp:literal) => {
@@ -159,7 +166,7 @@ macro_rules! trampoline {
         #[unsafe(no_mangle)]
         pub extern "C" fn $name($($arg: $ty),*) -> $ret {
             core::arch::naked_asm!(
-                concat!("mov ", $ra, ", [rsp]"),
+                concat!("mov ", $ra, ", rsp"),
                 concat!("mov ", $fp, ", rbp"),
                 "jmp {f}",
                 f = sym $imp,
@@ -210,36 +217,36 @@ trampoline!(
 // The fast paths below stay small (a tail call into the real allocator, no register saves):
 // everything that needs a stack frame lives in the `#[inline(never)]` slow halves.
 
-extern "C" fn malloc_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
+extern "C" fn malloc_impl(size: usize, sp: u64, fpv: u64) -> *mut c_void {
     if unsampled(size) {
         return real::malloc(size);
     }
-    malloc_slow(size, ra, fpv)
+    malloc_slow(size, sp, fpv)
 }
 
 #[inline(never)]
-fn malloc_slow(size: usize, ra: u64, fpv: u64) -> *mut c_void {
+fn malloc_slow(size: usize, sp: u64, fpv: u64) -> *mut c_void {
     match route() {
         Route::Bootstrap => arena::bootstrap_alloc(size, 16).cast(),
         Route::Real => real::malloc(size),
         Route::Track(tls, t, c) => {
             let p = real::malloc(size);
-            record(tls, t, c, p, size, ra, fpv);
+            record(tls, t, c, p, size, sp, fpv);
             leave(tls);
             p
         }
     }
 }
 
-extern "C" fn calloc_impl(n: usize, size: usize, ra: u64, fpv: u64) -> *mut c_void {
+extern "C" fn calloc_impl(n: usize, size: usize, sp: u64, fpv: u64) -> *mut c_void {
     if n.checked_mul(size).is_some_and(unsampled) {
         return real::calloc(n, size);
     }
-    calloc_slow(n, size, ra, fpv)
+    calloc_slow(n, size, sp, fpv)
 }
 
 #[inline(never)]
-fn calloc_slow(n: usize, size: usize, ra: u64, fpv: u64) -> *mut c_void {
+fn calloc_slow(n: usize, size: usize, sp: u64, fpv: u64) -> *mut c_void {
     match route() {
         Route::Bootstrap => match n.checked_mul(size) {
             Some(total) => arena::bootstrap_alloc(total, 16).cast(),
@@ -248,7 +255,7 @@ fn calloc_slow(n: usize, size: usize, ra: u64, fpv: u64) -> *mut c_void {
         Route::Real => real::calloc(n, size),
         Route::Track(tls, t, c) => {
             let p = real::calloc(n, size);
-            record(tls, t, c, p, n.wrapping_mul(size), ra, fpv);
+            record(tls, t, c, p, n.wrapping_mul(size), sp, fpv);
             leave(tls);
             p
         }
@@ -272,7 +279,7 @@ fn realloc_from_bootstrap(p: *mut c_void, size: usize) -> *mut c_void {
 fn realloc_common(
     p: *mut c_void,
     size: usize,
-    ra: u64,
+    sp: u64,
     fpv: u64,
     call: impl FnOnce() -> *mut c_void,
 ) -> *mut c_void {
@@ -311,7 +318,7 @@ fn realloc_common(
                         ev.push(EventKind::Free, p as u64, osize as u64, oid);
                     }
                 }
-                record(tls, t, c, q, size, ra, fpv);
+                record(tls, t, c, q, size, sp, fpv);
             }
             leave(tls);
             q
@@ -319,28 +326,28 @@ fn realloc_common(
     }
 }
 
-extern "C" fn realloc_impl(p: *mut c_void, size: usize, ra: u64, fpv: u64) -> *mut c_void {
-    realloc_common(p, size, ra, fpv, || real::realloc(p, size))
+extern "C" fn realloc_impl(p: *mut c_void, size: usize, sp: u64, fpv: u64) -> *mut c_void {
+    realloc_common(p, size, sp, fpv, || real::realloc(p, size))
 }
 
 extern "C" fn reallocarray_impl(
     p: *mut c_void,
     n: usize,
     size: usize,
-    ra: u64,
+    sp: u64,
     fpv: u64,
 ) -> *mut c_void {
     let Some(total) = n.checked_mul(size) else {
         super::sys::set_errno(libc::ENOMEM);
         return std::ptr::null_mut();
     };
-    realloc_common(p, total, ra, fpv, || real::reallocarray(p, n, size))
+    realloc_common(p, total, sp, fpv, || real::reallocarray(p, n, size))
 }
 
 fn aligned_common(
     size: usize,
     align: usize,
-    ra: u64,
+    sp: u64,
     fpv: u64,
     call: impl FnOnce() -> *mut c_void,
 ) -> *mut c_void {
@@ -349,7 +356,7 @@ fn aligned_common(
         Route::Real => call(),
         Route::Track(tls, t, c) => {
             let p = call();
-            record(tls, t, c, p, size, ra, fpv);
+            record(tls, t, c, p, size, sp, fpv);
             leave(tls);
             p
         }
@@ -360,7 +367,7 @@ extern "C" fn posix_memalign_impl(
     out: *mut *mut c_void,
     align: usize,
     size: usize,
-    ra: u64,
+    sp: u64,
     fpv: u64,
 ) -> i32 {
     match route() {
@@ -379,7 +386,7 @@ extern "C" fn posix_memalign_impl(
             if rc == 0 {
                 // SAFETY: on success the real posix_memalign wrote the block into *out.
                 let p = unsafe { out.read() };
-                record(tls, t, c, p, size, ra, fpv);
+                record(tls, t, c, p, size, sp, fpv);
             }
             leave(tls);
             rc
@@ -387,23 +394,23 @@ extern "C" fn posix_memalign_impl(
     }
 }
 
-extern "C" fn aligned_alloc_impl(align: usize, size: usize, ra: u64, fpv: u64) -> *mut c_void {
-    aligned_common(size, align, ra, fpv, || real::aligned_alloc(align, size))
+extern "C" fn aligned_alloc_impl(align: usize, size: usize, sp: u64, fpv: u64) -> *mut c_void {
+    aligned_common(size, align, sp, fpv, || real::aligned_alloc(align, size))
 }
 
-extern "C" fn memalign_impl(align: usize, size: usize, ra: u64, fpv: u64) -> *mut c_void {
-    aligned_common(size, align, ra, fpv, || real::memalign(align, size))
+extern "C" fn memalign_impl(align: usize, size: usize, sp: u64, fpv: u64) -> *mut c_void {
+    aligned_common(size, align, sp, fpv, || real::memalign(align, size))
 }
 
 /// Page size assumed for `valloc`/`pvalloc` in the bootstrap arena only.
 const BOOTSTRAP_PAGE: usize = 4096;
 
-extern "C" fn valloc_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
-    aligned_common(size, BOOTSTRAP_PAGE, ra, fpv, || real::valloc(size))
+extern "C" fn valloc_impl(size: usize, sp: u64, fpv: u64) -> *mut c_void {
+    aligned_common(size, BOOTSTRAP_PAGE, sp, fpv, || real::valloc(size))
 }
 
-extern "C" fn pvalloc_impl(size: usize, ra: u64, fpv: u64) -> *mut c_void {
-    aligned_common(size, BOOTSTRAP_PAGE, ra, fpv, || real::pvalloc(size))
+extern "C" fn pvalloc_impl(size: usize, sp: u64, fpv: u64) -> *mut c_void {
+    aligned_common(size, BOOTSTRAP_PAGE, sp, fpv, || real::pvalloc(size))
 }
 
 /// Interposed `free`.

@@ -107,7 +107,8 @@ fn unrecord_range(t: &Tables, cfg: &Config, start: u64, len: u64) {
 }
 
 /// Interposed `mmap` (and `mmap64`, the same function on 64-bit glibc): builds a frame, passes
-/// the return address and the caller's frame pointer as stack arguments 7 and 8.
+/// the address of the return address (entry stack pointer) and the caller's frame pointer as
+/// stack arguments 7 and 8.
 #[unsafe(naked)]
 #[unsafe(no_mangle)]
 pub extern "C" fn mmap(
@@ -122,7 +123,7 @@ pub extern "C" fn mmap(
         "push rbp",
         "mov rbp, rsp",
         "sub rsp, 16",
-        "mov rax, [rbp + 8]",
+        "lea rax, [rbp + 8]",
         "mov [rsp], rax",
         "mov rax, [rbp]",
         "mov [rsp + 8], rax",
@@ -148,7 +149,7 @@ pub extern "C" fn mmap64(
         "push rbp",
         "mov rbp, rsp",
         "sub rsp, 16",
-        "mov rax, [rbp + 8]",
+        "lea rax, [rbp + 8]",
         "mov [rsp], rax",
         "mov rax, [rbp]",
         "mov [rsp + 8], rax",
@@ -166,7 +167,7 @@ extern "C" fn mmap_impl(
     flags: i32,
     fd: i32,
     off: i64,
-    ra: u64,
+    sp: u64,
     fpv: u64,
 ) -> *mut c_void {
     let anon_private = flags & libc::MAP_ANONYMOUS != 0
@@ -185,7 +186,7 @@ extern "C" fn mmap_impl(
             }
             let p = real_mmap(addr, len, prot, flags, fd, off);
             if anon_private && p != libc::MAP_FAILED {
-                record_map(tls, t, c, p as u64, page_up(len), ra, fpv);
+                record_map(tls, t, c, p as u64, page_up(len), sp, fpv);
             }
             leave(tls);
             p
@@ -194,11 +195,11 @@ extern "C" fn mmap_impl(
     }
 }
 
-fn record_map(tls: Tls, t: &Tables, cfg: &Config, p: u64, len: u64, ra: u64, fpv: u64) {
+fn record_map(tls: Tls, t: &Tables, cfg: &Config, p: u64, len: u64, sp: u64, fpv: u64) {
     if cfg.sampled && !crate::sample::take(tls, len as usize, cfg.mean, cfg.seed) {
         return;
     }
-    let id = stack_id(tls, t, ra, fpv);
+    let id = stack_id(tls, t, sp, fpv);
     let (b, k) = weights(cfg, len as usize);
     if t.maps().insert(p, p + len, id) {
         t.add_alloc(id, b, k);

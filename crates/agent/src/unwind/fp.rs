@@ -37,3 +37,12 @@ pub fn walk(ra: u64, mut fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usize {
     }
     n
 }
+
+/// The return address stored at `slot`, the stack pointer a hook trampoline saw at entry.
+#[inline(always)]
+pub fn return_address(slot: u64) -> u64 {
+    // SAFETY: `slot` is the hook's own entry stack pointer (passed by its trampoline): it points
+    // at the hook's return address, a live, aligned word of this thread's stack for the whole
+    // call.
+    unsafe { (slot as *const u64).read() }
+}

@@ -1,8 +1,10 @@
 //! Stack capture for allocation sites.
 //!
-//! Only the frame-pointer walker exists so far; frames compiled without frame pointers end the
-//! walk early (a DWARF fallback is future work).
+//! `fp` is the default frame-pointer walker: frames compiled without frame pointers end or skip
+//! part of the walk. `dwarf` (opt-in, `LEAKHOUND_UNWIND=dwarf`) keeps the frame-pointer step for
+//! functions that keep a frame pointer and takes a cached `.eh_frame` step for the others.
 
+pub mod dwarf;
 pub mod fp;
 
 /// Most frames recorded per allocation. Deep recursion beyond this is cut (the analyzer groups

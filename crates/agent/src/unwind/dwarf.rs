@@ -1,0 +1,340 @@
+//! Frame-pointer walk with a cached DWARF (`.eh_frame`) step for frames without frame pointers.
+//!
+//! Opt-in with `LEAKHOUND_UNWIND=dwarf`. The walk carries (pc, rsp, rbp). For each return
+//! address it looks up a packed unwind rule in a lock-free per-pc cache (4096 direct-mapped
+//! slots); a function that keeps a frame pointer has the rule "CFA = rbp + 16, rbp saved at
+//! CFA - 16", which is exactly the frame-pointer step, so FP-compiled code costs one cache probe
+//! per frame. A function without a frame pointer gets its real rule (CFA = rsp + off, rbp
+//! restored only if saved), so the walk recovers its caller instead of skipping it.
+//!
+//! On a cache miss the rule is computed on the calling thread (the hook's re-entrancy guard is
+//! set, so anything the loader allocates passes through untraced): `dl_iterate_phdr` finds the
+//! module and its `PT_GNU_EH_FRAME`, then gimli binary-searches `.eh_frame_hdr` and evaluates the
+//! FDE's CFI with a fixed-size on-stack context (no allocation). Code without unwind info (JIT)
+//! falls back to the plain frame-pointer step. Every stack read is bounded by the thread's live
+//! stack `[lo, hi)`, and the walk stops unless the CFA strictly grows, so a wrong rule can only
+//! shorten or garble a stack, never fault or loop.
+
+use gimli::{
+    BaseAddresses, CfaRule, EhFrame, EhFrameHdr, LittleEndian, Pointer, Register, RegisterRule,
+    UnwindContext, UnwindContextStorage, UnwindSection, UnwindTableRow, X86_64,
+};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Set at start-up when `LEAKHOUND_UNWIND=dwarf`.
+pub static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the DWARF-assisted walk is on.
+#[inline(always)]
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Rule kind (low 2 bits of a packed rule): no unwind info, take the frame-pointer step.
+const KIND_FP: u32 = 0;
+/// CFA = rsp + offset.
+const KIND_RSP: u32 = 1;
+/// CFA = rbp + offset.
+const KIND_RBP: u32 = 2;
+/// Return address undefined: the outermost frame (`_start`, thread start).
+const KIND_STOP: u32 = 3;
+
+/// Cache slots (a power of two). Distinct return addresses in a program are few thousands at
+/// most; a collision only costs a recomputation.
+const SLOTS: usize = 4096;
+
+/// One cache slot: the pc, and the packed rule tagged with the pc's low 32 bits in the high
+/// half (a reader that sees a key and a value written by two racing writers rejects the pair).
+struct Slot {
+    key: AtomicU64,
+    val: AtomicU64,
+}
+
+#[expect(
+    clippy::declare_interior_mutable_const,
+    reason = "only used as the array initialiser of CACHE"
+)]
+const EMPTY: Slot = Slot {
+    key: AtomicU64::new(0),
+    val: AtomicU64::new(0),
+};
+
+static CACHE: [Slot; SLOTS] = [EMPTY; SLOTS];
+
+#[inline(always)]
+fn slot_of(pc: u64) -> &'static Slot {
+    let h = (pc ^ (pc >> 13)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52;
+    &CACHE[h as usize & (SLOTS - 1)]
+}
+
+/// Forgets every cached rule (after `dlclose`, a new module may reuse the addresses).
+pub fn flush() {
+    for s in &CACHE {
+        s.key.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The packed rule for return address `pc`, from the cache or computed and cached.
+#[inline(always)]
+fn rule_for(pc: u64) -> u32 {
+    let s = slot_of(pc);
+    if s.key.load(Ordering::Acquire) == pc {
+        let v = s.val.load(Ordering::Acquire);
+        if (v >> 32) as u32 == pc as u32 && s.key.load(Ordering::Acquire) == pc {
+            return v as u32;
+        }
+    }
+    let r = compute_rule(pc);
+    s.key.store(0, Ordering::Release);
+    s.val.store(
+        (u64::from(pc as u32) << 32) | u64::from(r),
+        Ordering::Release,
+    );
+    s.key.store(pc, Ordering::Release);
+    r
+}
+
+/// Packs a rule: kind, CFA offset (0..=65535), rbp save slot `n` (rbp at CFA - 8n; 0: not saved).
+const fn pack(kind: u32, cfa_off: u32, rbp_slot: u32) -> u32 {
+    kind | (cfa_off << 2) | (rbp_slot << 18)
+}
+
+/// Highest rbp save slot a packed rule holds (14 bits).
+const MAX_RBP_SLOT: i64 = (1 << 14) - 1;
+
+/// gimli's unwind context storage sized for the hook path: 24 register rules, 2 remembered
+/// states (x86-64 CFI uses a handful of registers; more makes the lookup fail, and the walk then
+/// takes the frame-pointer step).
+struct Small;
+
+impl<T: gimli::ReaderOffset> UnwindContextStorage<T> for Small {
+    type Rules = [(Register, RegisterRule<T>); 24];
+    type Stack = [UnwindTableRow<T, Self>; 2];
+}
+
+/// Most PT_LOAD segments remembered per module.
+const MAX_LOADS: usize = 16;
+
+/// What the `dl_iterate_phdr` callback found for one pc.
+struct Found {
+    pc: u64,
+    hdr: u64,
+    hdr_len: u64,
+    loads: [(u64, u64); MAX_LOADS],
+    n_loads: usize,
+}
+
+unsafe extern "C" fn find_cb(
+    info: *mut libc::dl_phdr_info,
+    _size: usize,
+    data: *mut libc::c_void,
+) -> libc::c_int {
+    // SAFETY: data is the &mut Found passed by compute_rule; info is valid for this call.
+    let (f, info) = unsafe { (&mut *(data as *mut Found), &*info) };
+    // SAFETY: dlpi_phdr points at dlpi_phnum program headers.
+    let phdrs = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) };
+    let base = info.dlpi_addr;
+    let contains = phdrs.iter().any(|ph| {
+        ph.p_type == libc::PT_LOAD
+            && (base + ph.p_vaddr..base + ph.p_vaddr + ph.p_memsz).contains(&f.pc)
+    });
+    if !contains {
+        return 0;
+    }
+    for ph in phdrs {
+        if ph.p_type == libc::PT_LOAD && f.n_loads < MAX_LOADS {
+            f.loads[f.n_loads] = (base + ph.p_vaddr, base + ph.p_vaddr + ph.p_memsz);
+            f.n_loads += 1;
+        } else if ph.p_type == libc::PT_GNU_EH_FRAME {
+            f.hdr = base + ph.p_vaddr;
+            f.hdr_len = ph.p_memsz;
+        }
+    }
+    1
+}
+
+/// Computes the packed rule for return address `pc` (looked up at `pc - 1`, the call).
+#[cold]
+fn compute_rule(pc: u64) -> u32 {
+    let mut f = Found {
+        pc: pc - 1,
+        hdr: 0,
+        hdr_len: 0,
+        loads: [(0, 0); MAX_LOADS],
+        n_loads: 0,
+    };
+    let saved = crate::hooks::sys::errno();
+    // SAFETY: the callback only touches `f` and the loader-provided info, and allocates nothing.
+    unsafe { libc::dl_iterate_phdr(Some(find_cb), (&mut f as *mut Found).cast()) };
+    crate::hooks::sys::set_errno(saved);
+    if f.hdr == 0 || f.hdr_len == 0 {
+        return KIND_FP;
+    }
+    let segment_end = |a: u64| {
+        f.loads[..f.n_loads]
+            .iter()
+            .find(|(s, e)| (*s..*e).contains(&a))
+            .map(|&(_, e)| e)
+    };
+    if segment_end(f.hdr).is_none_or(|e| f.hdr + f.hdr_len > e) {
+        return KIND_FP;
+    }
+    // SAFETY: [hdr, hdr + hdr_len) is the module's PT_GNU_EH_FRAME segment, inside one of its
+    // PT_LOAD segments (checked), mapped readable while the module is loaded, and the module
+    // is loaded: `pc` is a return address on this thread's live stack.
+    let hdr = unsafe { std::slice::from_raw_parts(f.hdr as *const u8, f.hdr_len as usize) };
+    let bases = BaseAddresses::default().set_eh_frame_hdr(f.hdr);
+    let Ok(parsed) = EhFrameHdr::new(hdr, LittleEndian).parse(&bases, 8) else {
+        return KIND_FP;
+    };
+    let Pointer::Direct(eh_at) = parsed.eh_frame_ptr() else {
+        return KIND_FP;
+    };
+    let Some(eh_end) = segment_end(eh_at) else {
+        return KIND_FP;
+    };
+    // SAFETY: [eh_at, eh_end) lies inside one PT_LOAD segment of the loaded module (found above).
+    let eh = unsafe { std::slice::from_raw_parts(eh_at as *const u8, (eh_end - eh_at) as usize) };
+    let eh_frame = EhFrame::new(eh, LittleEndian);
+    let bases = bases.set_eh_frame(eh_at);
+    let Some(table) = parsed.table() else {
+        return KIND_FP;
+    };
+    let mut ctx = UnwindContext::<usize, Small>::new_in();
+    match table.unwind_info_for_address(
+        &eh_frame,
+        &bases,
+        &mut ctx,
+        pc - 1,
+        EhFrame::cie_from_offset,
+    ) {
+        Ok(row) => decode(row),
+        Err(_) => KIND_FP,
+    }
+}
+
+/// Packs one CFI row, or `KIND_FP` when it is not a shape the walker handles.
+fn decode<S: UnwindContextStorage<usize>>(row: &UnwindTableRow<usize, S>) -> u32 {
+    match row.register(X86_64::RA) {
+        Some(RegisterRule::Offset(-8)) => {}
+        Some(RegisterRule::Undefined) => return KIND_STOP,
+        _ => return KIND_FP,
+    }
+    let (kind, off) = match *row.cfa() {
+        CfaRule::RegisterAndOffset { register, offset } if (8..=0xFFFF).contains(&offset) => {
+            if register == X86_64::RSP {
+                (KIND_RSP, offset as u32)
+            } else if register == X86_64::RBP {
+                (KIND_RBP, offset as u32)
+            } else {
+                return KIND_FP;
+            }
+        }
+        _ => return KIND_FP,
+    };
+    let slot = match row.register(X86_64::RBP) {
+        None | Some(RegisterRule::Undefined | RegisterRule::SameValue) => 0,
+        Some(RegisterRule::Offset(k)) if k < 0 && k % 8 == 0 && -k / 8 <= MAX_RBP_SLOT => {
+            (-k / 8) as u32
+        }
+        _ => return KIND_FP,
+    };
+    pack(kind, off, slot)
+}
+
+/// Reads the 8-aligned word at `a` if `[a, a + 8)` lies in `[lo, hi)`.
+#[inline(always)]
+fn read(a: u64, lo: u64, hi: u64) -> Option<u64> {
+    if a < lo || a > hi.saturating_sub(8) || a & 7 != 0 {
+        return None;
+    }
+    // SAFETY: a lies in [lo, hi - 8], the mapped, live part of this thread's stack, 8-aligned.
+    Some(unsafe { (a as *const u64).read() })
+}
+
+/// Fills `out` with `ra` followed by the caller chain, starting from the caller's stack pointer
+/// `sp` (just above the return address slot) and frame pointer `fp`; returns the frames
+/// written. `[lo, hi)` bounds every read as in [`super::fp::walk`].
+pub fn walk(ra: u64, mut sp: u64, mut fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usize {
+    if out.is_empty() {
+        return 0;
+    }
+    out[0] = ra;
+    let mut n = 1;
+    let mut pc = ra;
+    while n < out.len() {
+        let r = rule_for(pc);
+        let kind = r & 3;
+        let (ret, next_sp, next_fp) = match kind {
+            KIND_STOP => break,
+            KIND_FP => {
+                if fp < sp {
+                    break;
+                }
+                let (Some(next), Some(ret)) = (read(fp, lo, hi), read(fp + 8, lo, hi)) else {
+                    break;
+                };
+                (ret, fp + 16, next)
+            }
+            _ => {
+                let base = if kind == KIND_RSP { sp } else { fp };
+                let cfa = base.wrapping_add(u64::from((r >> 2) & 0xFFFF));
+                if cfa <= sp {
+                    break;
+                }
+                let Some(ret) = read(cfa - 8, lo, hi) else {
+                    break;
+                };
+                let slot = u64::from(r >> 18);
+                let next_fp = if slot == 0 {
+                    fp
+                } else {
+                    match read(cfa.wrapping_sub(8 * slot), lo, hi) {
+                        Some(v) => v,
+                        None => break,
+                    }
+                };
+                (ret, cfa, next_fp)
+            }
+        };
+        if ret == 0 {
+            break;
+        }
+        out[n] = ret;
+        n += 1;
+        pc = ret;
+        sp = next_sp;
+        fp = next_fp;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_code_has_rules_and_the_cache_returns_them() {
+        // A return address inside this test binary: the caller of this function.
+        let pc = own_pc as *const () as usize as u64 + 1;
+        let r = rule_for(pc);
+        assert!(matches!(r & 3, KIND_RSP | KIND_RBP), "rule {r:#x}");
+        assert_eq!(rule_for(pc), r);
+    }
+
+    #[inline(never)]
+    fn own_pc() {}
+
+    #[test]
+    fn unknown_code_takes_the_frame_pointer_step() {
+        assert_eq!(compute_rule(0x10), KIND_FP);
+    }
+
+    #[test]
+    fn pack_round_trips() {
+        let r = pack(KIND_RSP, 40, 3);
+        assert_eq!(r & 3, KIND_RSP);
+        assert_eq!((r >> 2) & 0xFFFF, 40);
+        assert_eq!(r >> 18, 3);
+    }
+}
