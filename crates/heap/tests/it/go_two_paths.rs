@@ -104,10 +104,12 @@ fn go_function_on_two_paths_names_the_leaking_stack_first() {
     );
     assert_eq!(first.class, Some(GroupClass::Leak), "{f:#?}");
     assert!(first.grows.iter().all(|&g| g), "{f:#?}");
-    for d in &first.bytes_delta {
-        // 300 × 4 KiB = 1.2 MiB per interval; sampling error is well inside a factor of two.
-        assert!((600 << 10..2400 << 10).contains(d), "{f:#?}");
-    }
+    // 300 × 4 KiB = 1.2 MiB per interval, 3.6 MiB over the three. A Go heap profile shows the
+    // heap as of a recent GC cycle (it may lag the requests just served, even with ?gc=1), so one
+    // interval can show part of its requests and the next the rest: check the total, with room
+    // for the sampling error and one interval's lag.
+    let total: i64 = first.bytes_delta.iter().sum();
+    assert!((1200 << 10..7200 << 10).contains(&total), "{f:#?}");
     let drop_path = f
         .stacks
         .iter()
