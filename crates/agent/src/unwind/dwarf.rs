@@ -1,8 +1,8 @@
 //! Frame-pointer walk with a cached DWARF (`.eh_frame`) step for frames without frame pointers.
 //!
 //! Opt-in with `LEAKHOUND_UNWIND=dwarf`. The walk carries (pc, rsp, rbp). For each return
-//! address it looks up a packed unwind rule in a lock-free per-pc cache (4096 direct-mapped
-//! slots); a function that keeps a frame pointer has the rule "CFA = rbp + 16, rbp saved at
+//! address it looks up a packed unwind rule in a lock-free per-pc cache (2048 one-word
+//! slots in 4-way buckets); a function that keeps a frame pointer has the rule "CFA = rbp + 16, rbp saved at
 //! CFA - 16", which is exactly the frame-pointer step, so FP-compiled code costs one cache probe
 //! per frame. A function without a frame pointer gets its real rule (CFA = rsp + off, rbp
 //! restored only if saved), so the walk recovers its caller instead of skipping it.
@@ -39,58 +39,76 @@ const KIND_RBP: u32 = 2;
 /// Return address undefined: the outermost frame (`_start`, thread start).
 const KIND_STOP: u32 = 3;
 
-/// Cache slots (a power of two). Distinct return addresses in a program are few thousands at
-/// most; a collision only costs a recomputation.
-const SLOTS: usize = 4096;
+/// Cache slots (a power of two): 16 KiB, so the probes of a hot walk stay in L1. Slots form
+/// 4-way buckets of one 32-byte line each, filled first-empty then round-robin, so up to four
+/// hot return addresses that hash alike never evict each other (with ASLR, a direct-mapped
+/// table made two hot pcs collide in some runs and recompute their rule on every walk).
+const SLOTS: usize = 2048;
+/// Slots per bucket.
+const WAYS: usize = 4;
 
-/// One cache slot: the pc, and the packed rule tagged with the pc's low 32 bits in the high
-/// half (a reader that sees a key and a value written by two racing writers rejects the pair).
-struct Slot {
-    key: AtomicU64,
-    val: AtomicU64,
-}
+/// One slot per word: `pc << 16 | short rule` (user-space pcs fit in 48 bits), so a probe is a
+/// single atomic load that can never pair one pc with another pc's rule. 0 is empty.
+#[repr(align(32))]
+struct Bucket([AtomicU64; WAYS]);
 
-#[expect(
-    clippy::declare_interior_mutable_const,
-    reason = "only used as the array initialiser of CACHE"
-)]
-const EMPTY: Slot = Slot {
-    key: AtomicU64::new(0),
-    val: AtomicU64::new(0),
-};
-
-static CACHE: [Slot; SLOTS] = [EMPTY; SLOTS];
+static CACHE: [Bucket; SLOTS / WAYS] =
+    [const { Bucket([const { AtomicU64::new(0) }; WAYS]) }; SLOTS / WAYS];
+/// Round-robin eviction cursor.
+static EVICT: AtomicU64 = AtomicU64::new(0);
 
 #[inline(always)]
-fn slot_of(pc: u64) -> &'static Slot {
-    let h = (pc ^ (pc >> 13)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52;
-    &CACHE[h as usize & (SLOTS - 1)]
+fn bucket_of(pc: u64) -> &'static Bucket {
+    let h = (pc ^ (pc >> 13)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 55;
+    &CACHE[h as usize % (SLOTS / WAYS)]
 }
 
 /// Forgets every cached rule (after `dlclose`, a new module may reuse the addresses).
 pub fn flush() {
-    for s in &CACHE {
-        s.key.store(0, Ordering::Relaxed);
+    for b in &CACHE {
+        for s in &b.0 {
+            s.store(0, Ordering::Relaxed);
+        }
     }
+}
+
+/// The short (16-bit) form of a packed rule, when it has one: kind, CFA offset / 8 (8 bits),
+/// rbp slot (6 bits). Larger frames are recomputed at each walk (rare: > 2 KiB frames without a
+/// frame pointer).
+fn shorten(r: u32) -> Option<u64> {
+    let off = (r >> 2) & 0xFFFF;
+    let slot = r >> 18;
+    (off.is_multiple_of(8) && off / 8 < 256 && slot < 64)
+        .then(|| u64::from((r & 3) | ((off / 8) << 2) | (slot << 10)))
+}
+
+/// The packed rule of a short form.
+#[inline(always)]
+fn lengthen(v: u64) -> u32 {
+    let v = v as u32;
+    pack(v & 3, ((v >> 2) & 0xFF) * 8, (v >> 10) & 0x3F)
 }
 
 /// The packed rule for return address `pc`, from the cache or computed and cached.
 #[inline(always)]
 fn rule_for(pc: u64) -> u32 {
-    let s = slot_of(pc);
-    if s.key.load(Ordering::Acquire) == pc {
-        let v = s.val.load(Ordering::Acquire);
-        if (v >> 32) as u32 == pc as u32 && s.key.load(Ordering::Acquire) == pc {
-            return v as u32;
+    let b = bucket_of(pc);
+    for s in &b.0 {
+        let e = s.load(Ordering::Relaxed);
+        if e >> 16 == pc && pc >> 48 == 0 {
+            return lengthen(e & 0xFFFF);
         }
     }
     let r = compute_rule(pc);
-    s.key.store(0, Ordering::Release);
-    s.val.store(
-        (u64::from(pc as u32) << 32) | u64::from(r),
-        Ordering::Release,
-    );
-    s.key.store(pc, Ordering::Release);
+    if pc >> 48 == 0
+        && let Some(short) = shorten(r)
+    {
+        let way =
+            b.0.iter()
+                .position(|s| s.load(Ordering::Relaxed) == 0)
+                .unwrap_or_else(|| EVICT.fetch_add(1, Ordering::Relaxed) as usize % WAYS);
+        b.0[way].store((pc << 16) | short, Ordering::Relaxed);
+    }
     r
 }
 
@@ -153,8 +171,10 @@ unsafe extern "C" fn find_cb(
     1
 }
 
-/// Computes the packed rule for return address `pc` (looked up at `pc - 1`, the call).
+/// Computes the packed rule for return address `pc` (looked up at `pc - 1`, the call). Kept out
+/// of line: its ~3 KiB gimli context must not enlarge the hook's frame on the cached path.
 #[cold]
+#[inline(never)]
 fn compute_rule(pc: u64) -> u32 {
     let mut f = Found {
         pc: pc - 1,
@@ -252,50 +272,97 @@ fn read(a: u64, lo: u64, hi: u64) -> Option<u64> {
     Some(unsafe { (a as *const u64).read() })
 }
 
+/// The rule of a function that keeps a frame pointer: CFA = rbp + 16, rbp saved at CFA - 16.
+/// For such frames the DWARF step is exactly the frame-pointer step.
+const FP_STANDARD: u32 = pack(KIND_RBP, 16, 2);
+
 /// Fills `out` with `ra` followed by the caller chain, starting from the caller's stack pointer
 /// `sp` (just above the return address slot) and frame pointer `fp`; returns the frames
 /// written. `[lo, hi)` bounds every read as in [`super::fp::walk`].
-pub fn walk(ra: u64, mut sp: u64, mut fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usize {
-    if out.is_empty() {
+///
+/// First a plain frame-pointer walk (one dependent load per frame) records each frame's rbp;
+/// then the rules of all its return addresses are probed (independent loads the CPU overlaps).
+/// Up to the first frame whose rule is not the frame-pointer one the result stands; from that
+/// frame on the walk continues with DWARF-assisted steps.
+pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usize {
+    let cap = out.len().min(super::MAX_FRAMES);
+    if cap == 0 {
         return 0;
     }
+    let mut fps = [0u64; super::MAX_FRAMES];
     out[0] = ra;
+    fps[0] = fp;
     let mut n = 1;
-    let mut pc = ra;
+    let mut f = fp;
+    while n < cap {
+        let (Some(next), Some(ret)) = (read(f, lo, hi), read(f.wrapping_add(8), lo, hi)) else {
+            break;
+        };
+        if ret == 0 {
+            break;
+        }
+        out[n] = ret;
+        fps[n] = next;
+        n += 1;
+        if next <= f {
+            break;
+        }
+        f = next;
+    }
+    let Some(k) = (0..n).find(|&i| {
+        let r = rule_for(out[i]);
+        r != FP_STANDARD && r != KIND_FP
+    }) else {
+        return n;
+    };
+    let sp_k = if k == 0 { sp } else { fps[k - 1] + 16 };
+    hybrid(k + 1, out[k], sp_k, fps[k], lo, hi, &mut out[..cap])
+}
+
+/// Continues a walk whose frame `n - 1` (return address `pc`) had stack pointer `sp` and frame
+/// pointer `fp`, with DWARF-assisted steps; returns the total frames in `out`.
+fn hybrid(
+    mut n: usize,
+    mut pc: u64,
+    mut sp: u64,
+    mut fp: u64,
+    lo: u64,
+    hi: u64,
+    out: &mut [u64],
+) -> usize {
     while n < out.len() {
         let r = rule_for(pc);
         let kind = r & 3;
-        let (ret, next_sp, next_fp) = match kind {
-            KIND_STOP => break,
-            KIND_FP => {
-                if fp < sp {
-                    break;
-                }
-                let (Some(next), Some(ret)) = (read(fp, lo, hi), read(fp + 8, lo, hi)) else {
-                    break;
-                };
-                (ret, fp + 16, next)
+        let (ret, next_sp, next_fp) = if kind == KIND_STOP {
+            break;
+        } else if kind == KIND_FP {
+            if fp < sp {
+                break;
             }
-            _ => {
-                let base = if kind == KIND_RSP { sp } else { fp };
-                let cfa = base.wrapping_add(u64::from((r >> 2) & 0xFFFF));
-                if cfa <= sp {
-                    break;
-                }
-                let Some(ret) = read(cfa - 8, lo, hi) else {
-                    break;
-                };
-                let slot = u64::from(r >> 18);
-                let next_fp = if slot == 0 {
-                    fp
-                } else {
-                    match read(cfa.wrapping_sub(8 * slot), lo, hi) {
-                        Some(v) => v,
-                        None => break,
-                    }
-                };
-                (ret, cfa, next_fp)
+            let (Some(next), Some(ret)) = (read(fp, lo, hi), read(fp.wrapping_add(8), lo, hi))
+            else {
+                break;
+            };
+            (ret, fp + 16, next)
+        } else {
+            let base = if kind == KIND_RSP { sp } else { fp };
+            let cfa = base.wrapping_add(u64::from((r >> 2) & 0xFFFF));
+            if cfa <= sp {
+                break;
             }
+            let Some(ret) = read(cfa - 8, lo, hi) else {
+                break;
+            };
+            let slot = u64::from(r >> 18);
+            let next_fp = if slot == 0 {
+                fp
+            } else {
+                match read(cfa.wrapping_sub(8 * slot), lo, hi) {
+                    Some(v) => v,
+                    None => break,
+                }
+            };
+            (ret, cfa, next_fp)
         };
         if ret == 0 {
             break;
@@ -328,6 +395,19 @@ mod tests {
     #[test]
     fn unknown_code_takes_the_frame_pointer_step() {
         assert_eq!(compute_rule(0x10), KIND_FP);
+    }
+
+    #[test]
+    fn short_forms_round_trip() {
+        for r in [
+            pack(KIND_RSP, 216, 0),
+            pack(KIND_RBP, 16, 2),
+            KIND_STOP,
+            KIND_FP,
+        ] {
+            assert_eq!(lengthen(shorten(r).unwrap()), r);
+        }
+        assert_eq!(shorten(pack(KIND_RSP, 4096, 0)), None);
     }
 
     #[test]
