@@ -184,6 +184,25 @@ pub(crate) struct HeapArgs {
     /// number of allocations; the analysis does not need it).
     #[arg(long, requires = "heap")]
     pub(crate) heap_events: bool,
+    /// Stack unwinding: `fp` (frame pointers, the default: fastest) or `dwarf` (frame pointers,
+    /// falling back to cached .eh_frame rules for frames compiled without them; slower).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "fp",
+        value_name = "HOW",
+        requires = "heap"
+    )]
+    pub(crate) heap_unwind: HeapUnwind,
+}
+
+/// How the heap agent walks stacks (`run --heap-unwind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum HeapUnwind {
+    /// Frame pointers only.
+    Fp,
+    /// Frame pointers with a DWARF (.eh_frame) fallback for frames without them.
+    Dwarf,
 }
 
 /// Heap snapshots between load phases (`run --snapshots`, see docs/snapshots.md).

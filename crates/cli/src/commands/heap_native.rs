@@ -54,6 +54,9 @@ pub(crate) fn prepare(args: &HeapArgs) -> anyhow::Result<Option<HeapSetup>> {
             }
         },
     }
+    if args.heap_unwind == crate::args::HeapUnwind::Dwarf {
+        env.push(("LEAKHOUND_UNWIND".into(), "dwarf".into()));
+    }
     if args.heap_events {
         env.push(("LEAKHOUND_EVENT_LOG".into(), "1".into()));
     }

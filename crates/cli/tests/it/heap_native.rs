@@ -341,3 +341,50 @@ fn heap_events_writes_the_event_log_only_when_asked() {
         .assert()
         .code(2);
 }
+
+/// `--heap-unwind dwarf` recovers the callers of a function compiled without frame pointers
+/// (the frame-pointer walk loses `leak_caller`, which `fpless_middle` sits under).
+#[test]
+fn heap_unwind_dwarf_recovers_frames_without_frame_pointers() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = gcc(work.path(), "dwarf_fpless.c", "dwarf_fpless");
+    let stack_of_fpless = |unwind: &str| -> Vec<String> {
+        let out = leakhound()
+            .args(["run", "--json", "--heap", "--heap-interval", "50ms"])
+            .args(["--heap-unwind", unwind, "--out"])
+            .arg(work.path().join(unwind))
+            .arg("--")
+            .arg(&exe)
+            .args(["80", "30"])
+            .timeout(Duration::from_secs(120))
+            .assert()
+            .code(1);
+        let report = stdout_json(&out);
+        let suspects = report["heap"]["processes"][0]["suspects"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let s = suspects
+            .iter()
+            .find(|s| {
+                s["site"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("fpless_middle")
+            })
+            .unwrap_or_else(|| panic!("fpless_middle is a suspect: {suspects:#?}"));
+        s["stack"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["function"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let dwarf = stack_of_fpless("dwarf");
+    assert!(
+        dwarf.iter().any(|f| f == "leak_caller") && dwarf.iter().any(|f| f == "main"),
+        "{dwarf:?}"
+    );
+    let fp = stack_of_fpless("fp");
+    assert!(!fp.iter().any(|f| f == "leak_caller"), "{fp:?}");
+}
