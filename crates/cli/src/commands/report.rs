@@ -56,6 +56,10 @@ pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
             &mut std::io::stdout().lock(),
             report.series_verdict().exit_code(),
         )?;
+        // What failed during the run, and saved snapshots that could not be diffed again.
+        for e in &outcome.run.errors {
+            eprintln!("warning: run --snapshots: {e}");
+        }
     }
     Ok(match &heap {
         // The heap report prints the overall line from the other parts' verdict.

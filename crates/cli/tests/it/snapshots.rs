@@ -138,6 +138,17 @@ fn node_service_leak_is_first_with_its_retainer_path() {
     assert_eq!(shown.status.code(), Some(1), "{text}");
     assert!(text.contains("RequestContext"), "{text}");
     assert!(text.contains("overall: LEAK"), "{text}");
+    // A saved snapshot that is gone: the report says so and keeps the run's verdict.
+    std::fs::remove_file(dir.path().join("snapshots/s03.heapsnapshot")).unwrap();
+    let shown = leakhound()
+        .arg("report")
+        .arg(dir.path())
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("run leakhound report");
+    let err = String::from_utf8_lossy(&shown.stderr);
+    assert_eq!(shown.status.code(), Some(1), "{err}");
+    assert!(err.contains("warning: run --snapshots: failed to diff"), "{err}");
 }
 
 #[test]
