@@ -148,7 +148,10 @@ fn node_service_leak_is_first_with_its_retainer_path() {
         .expect("run leakhound report");
     let err = String::from_utf8_lossy(&shown.stderr);
     assert_eq!(shown.status.code(), Some(1), "{err}");
-    assert!(err.contains("warning: run --snapshots: failed to diff"), "{err}");
+    assert!(
+        err.contains("warning: run --snapshots: failed to diff"),
+        "{err}"
+    );
 }
 
 #[test]
