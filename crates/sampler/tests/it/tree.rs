@@ -35,7 +35,9 @@ fn shell_tree_is_found_root_first_and_totals_add_up() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let t = loop {
         let t = sample(&mut s);
-        if t.processes.len() == 3 || Instant::now() > deadline {
+        // A child is seen as `sh` between its fork and its exec of sleep: wait for both execs.
+        let execd = t.processes.len() == 3 && t.processes[1..].iter().all(|p| p.comm == "sleep");
+        if execd || Instant::now() > deadline {
             break t;
         }
         std::thread::sleep(Duration::from_millis(20));
