@@ -176,6 +176,17 @@ const MAX_ONE_OFF_STEPS: usize = 3;
 /// A climb-then-restart cycle is judged from at least 9 samples (three bins of three).
 const MIN_SAMPLES_PER_CYCLE: usize = 9;
 
+/// A cycle's envelope needs 4 bins for its own Mann-Kendall test at 5 % (p = 1/24 for a
+/// strictly rising one); shorter cycles are tested on their raw samples.
+const MIN_CYCLE_BINS: usize = 4;
+
+/// A climb, not a jump: no single bin-to-bin rise of a cycle makes more than 1.5 times the
+/// share of the climb that an even climb gives each bin (and at least half of it): 0.5 with
+/// three or more rises, 0.75 with two (an even two-bin climb puts half of itself in each rise,
+/// so "half" could not tell it from a step). A load burst that arrives as one step and ends
+/// puts nearly all of its rise in one bin.
+const CLIMB_STEP_SHARE: f64 = 1.5;
+
 /// OOM-kill cycles: at least this many complete climb-then-restart cycles.
 const MIN_RISING_CYCLES: usize = 2;
 
@@ -933,14 +944,27 @@ fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         }
         total += 1;
         let ce = lower_envelope(ct, cv);
-        let mk = mann_kendall(&ce.y);
-        let grow = ce.y[ce.y.len() - 1] - ce.y[0];
+        // Three bins cannot show a trend at 5 % (the smallest one-sided p is 1/6): a short
+        // cycle is tested on its raw samples instead.
+        let mk = if ce.y.len() >= MIN_CYCLE_BINS {
+            mann_kendall(&ce.y)
+        } else {
+            mann_kendall(cv)
+        };
+        // The climb is measured after the cycle's first bin, which holds the warm-up of the
+        // restart that began it (see `changepoint::WARM_UP_BIN`).
+        let from = if ce.y.len() > 3 { 1 } else { 0 };
+        let grow = ce.y[ce.y.len() - 1] - ce.y[from];
         // A climb, not a jump: no single bin-to-bin rise makes half of it (a load burst that
         // ends looks like a restart, but it arrived as a step).
-        let biggest = ce.y.windows(2).map(|w| w[1] - w[0]).fold(0.0_f64, f64::max);
+        let biggest = ce.y[from..]
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(0.0_f64, f64::max);
+        let diffs = (ce.y.len() - from).saturating_sub(1).max(1) as f64;
         if mk.p_increasing < ALPHA_LATE
             && grow >= 2.0 * ctx.opts.min_growth * level
-            && biggest < 0.5 * grow
+            && biggest < (CLIMB_STEP_SHARE / diffs).max(0.5) * grow
         {
             rising += 1;
             cycle_growth.push(grow);
