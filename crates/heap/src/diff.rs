@@ -160,6 +160,7 @@ struct Summary {
     groups: FxHashMap<String, (GroupSize, bool)>,
     info: SnapshotInfo,
     max_id: u64,
+    taken_at_ms: Option<u64>,
 }
 
 /// Per-snapshot analysis kept for the last snapshot (paths are taken there).
@@ -168,6 +169,26 @@ struct Analysed {
     owner: Vec<u32>,
     retained: Vec<u64>,
     idom: Vec<u32>,
+}
+
+/// Snapshots are compared in the order given, so a dump written before the one given ahead of
+/// it (HPROF headers carry the time) is refused: "grows in every interval" would read a fall as
+/// growth and growth as a fall.
+fn check_order(
+    before: &Path,
+    before_ms: Option<u64>,
+    after: &Path,
+    after_ms: Option<u64>,
+) -> Result<(), HeapError> {
+    match (before_ms, after_ms) {
+        (Some(a), Some(b)) if b < a => Err(HeapError::Incompatible(format!(
+            "{} was dumped {:.1} s before {}: give the snapshots oldest first",
+            after.display(),
+            (a - b) as f64 / 1000.0,
+            before.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Reads one snapshot and sums it per group. Only the last snapshot is read with detail (edge
@@ -231,6 +252,7 @@ fn analyse(path: &Path, opts: &ReadOptions) -> Result<(Summary, Option<Analysed>
         groups,
         info,
         max_id: graph.max_object_id,
+        taken_at_ms: graph.taken_at_ms,
     };
     let analysed = retained.map(|retained| Analysed {
         graph,
@@ -279,6 +301,9 @@ pub fn diff_snapshots(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffRepor
             new_above: summaries.first().map_or(u64::MAX, |s| s.max_id),
         };
         let (s, a) = analyse(p, &opts)?;
+        if let Some(prev) = summaries.last() {
+            check_order(&prev.info.path, prev.taken_at_ms, p, s.taken_at_ms)?;
+        }
         summaries.push(s);
         if a.is_some() {
             last = a;

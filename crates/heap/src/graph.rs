@@ -242,6 +242,9 @@ pub struct HeapGraph {
     pub newer: BitVec,
     /// Largest object id of a JS/Java object (VM-internal and synthetic nodes use other ranges).
     pub max_object_id: u64,
+    /// When the dump was written, in milliseconds since the Unix epoch (the HPROF header's
+    /// timestamp); `None` for V8 snapshots, which carry no time, and for a zero timestamp.
+    pub taken_at_ms: Option<u64>,
     /// `first_edge[n]..first_edge[n + 1]` are the outgoing edges of node `n`.
     pub first_edge: Vec<u32>,
     /// Kind of each edge (empty without detail).

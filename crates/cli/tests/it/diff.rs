@@ -94,6 +94,12 @@ impl Snap {
 /// A service-like heap: a `Registry` holding `sessions` `Session`s (64 B + a 1000 B string
 /// each) and a `Cache` holding `cache` strings of 500 B.
 fn service(sessions: usize, cache: usize) -> String {
+    service_from(sessions, cache, 1000)
+}
+
+/// [`service`] with the sessions' object ids starting at `id_base` (V8 hands out ids in
+/// increasing order for the life of a process).
+fn service_from(sessions: usize, cache: usize, id_base: u64) -> String {
     let mut s = Snap::new();
     let roots = s.node("synthetic", "(GC roots)", 3, 0);
     s.edge(0, "element", "1", roots);
@@ -102,7 +108,7 @@ fn service(sessions: usize, cache: usize) -> String {
     let arr = s.node("object", "Array", 7, 16);
     s.edge(reg, "property", "sessions", arr);
     for i in 0..sessions {
-        let id = 1000 + 2 * i as u64;
+        let id = id_base + 2 * i as u64;
         let sess = s.node("object", "Session", id, 64);
         s.edge(arr, "element", &i.to_string(), sess);
         let payload = s.node("string", "payload", id + 1, 1000);
@@ -301,4 +307,26 @@ fn different_formats_are_refused_with_both_names() {
     let (code, _, err) = diff(&[], &files);
     assert_bad_input(code, &err, "s3.hprof");
     assert!(err.contains("s1.heapsnapshot"), "{err}");
+}
+
+#[test]
+fn snapshot_of_another_process_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = vec![
+        write(
+            dir.path(),
+            "s1.heapsnapshot",
+            &service_from(10, 0, 9_000_000),
+        ),
+        write(
+            dir.path(),
+            "s2.heapsnapshot",
+            &service_from(60, 0, 9_000_000),
+        ),
+        // After a restart the ids start again near zero.
+        write(dir.path(), "s3.heapsnapshot", &service(110, 0)),
+    ];
+    let (code, _, err) = diff(&[], &files);
+    assert_bad_input(code, &err, "s3.heapsnapshot");
+    assert!(err.contains("different processes"), "{err}");
 }

@@ -137,7 +137,10 @@ fn parse<Rd: Read>(input: &mut Input<Rd>, opts: &ReadOptions) -> R<HeapGraph> {
         return Err((at, format!("identifier size {id} (expected 4 or 8)")));
     }
     input.id = id;
-    input.skip(8)?;
+    // The dump's time: milliseconds since the epoch as two big-endian u4 (high word first).
+    let high = u64::from(input.u4()?);
+    let low = u64::from(input.u4()?);
+    let taken_at_ms = (high << 32) | low;
     let mut b = Builder {
         id,
         g: HeapGraph::default(),
@@ -155,6 +158,7 @@ fn parse<Rd: Read>(input: &mut Input<Rd>, opts: &ReadOptions) -> R<HeapGraph> {
         new_above: opts.new_above,
     };
     // Node 0: the synthetic root; its edges are added at the end.
+    b.g.taken_at_ms = (taken_at_ms != 0).then_some(taken_at_ms);
     let root_name = b.name_slot(NameKey::Roots);
     b.g.push_node(NodeKind::Synthetic, root_name, 0);
     b.g.newer.push(false);

@@ -93,6 +93,13 @@ pub(crate) struct Summary {
     period: i64,
     groups: FxHashMap<String, Group>,
     info: SnapshotInfo,
+    /// When the profile was taken (`time_nanos`; 0 when the writer left it out).
+    time_nanos: i64,
+    /// Heap profiles: the sum of `alloc_space` over all samples. Go counts allocations since
+    /// the program started, so within one process this never goes down.
+    alloc_total: Option<u64>,
+    /// The main binary (the first mapping's file name), when the profile names it.
+    program: Option<String>,
 }
 
 /// Decodes a profile from a (decompressed) reader.
@@ -133,6 +140,8 @@ pub(crate) fn summarise(p: &profiles::Profile, path: &Path) -> Result<Summary, H
             "pprof profile with sample types {types:?}: need a heap (inuse_space) or goroutine profile"
         )));
     };
+    let alloc_i = types.iter().position(|t| *t == "alloc_space");
+    let mut alloc_total = (kind == ProfileKind::Heap && alloc_i.is_some()).then_some(0u64);
     let funcs: FxHashMap<u64, &profiles::Function> = p.function.iter().map(|f| (f.id, f)).collect();
     let locs: FxHashMap<u64, &profiles::Location> = p.location.iter().map(|l| (l.id, l)).collect();
     let mut groups: FxHashMap<String, Group> = FxHashMap::default();
@@ -166,6 +175,9 @@ pub(crate) fn summarise(p: &profiles::Profile, path: &Path) -> Result<Summary, H
         };
         let v = |i: usize| sample.value.get(i).copied().unwrap_or(0).max(0) as u64;
         let (count, bytes) = (v(count_i), bytes_i.map_or(0, v));
+        if let (Some(total), Some(i)) = (alloc_total.as_mut(), alloc_i) {
+            *total = total.saturating_add(v(i));
+        }
         let stack = stack_key(kind, &frames, owner);
         let g = groups.entry(key).or_default();
         g.count += count;
@@ -197,6 +209,13 @@ pub(crate) fn summarise(p: &profiles::Profile, path: &Path) -> Result<Summary, H
             edges: 0,
             reachable_bytes: total,
         },
+        time_nanos: p.time_nanos,
+        alloc_total,
+        program: p
+            .mapping
+            .first()
+            .map(|m| s(m.filename).to_owned())
+            .filter(|f| !f.is_empty()),
     })
 }
 
@@ -375,6 +394,36 @@ pub fn diff(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffReport, HeapErr
     diff_summaries(sums, opts)
 }
 
+/// Refuses a pair of consecutive profiles that cannot come from one process in this order:
+/// another main binary, a profile taken before the one given ahead of it, or (heap profiles)
+/// fewer bytes allocated since start than the profile before, which a running Go process never
+/// shows (its `alloc_space` only accumulates) and a restarted one does.
+fn check_same_process(a: &Summary, b: &Summary) -> Result<(), HeapError> {
+    let (pa, pb) = (a.info.path.display(), b.info.path.display());
+    if let (Some(x), Some(y)) = (&a.program, &b.program)
+        && x != y
+    {
+        return Err(HeapError::Incompatible(format!(
+            "{pa} and {pb} come from different programs ({x} and {y})"
+        )));
+    }
+    if a.time_nanos > 0 && b.time_nanos > 0 && b.time_nanos < a.time_nanos {
+        return Err(HeapError::Incompatible(format!(
+            "{pb} was taken {:.1} s before {pa}: give the profiles oldest first",
+            (a.time_nanos - b.time_nanos) as f64 / 1e9
+        )));
+    }
+    if let (Some(x), Some(y)) = (a.alloc_total, b.alloc_total)
+        && y < x
+    {
+        return Err(HeapError::Incompatible(format!(
+            "{pb} counts fewer bytes allocated since start than {pa} ({y} < {x}): \
+             the process restarted between them, or they come from different processes"
+        )));
+    }
+    Ok(())
+}
+
 /// Compares summarised profiles (in order); see the module docs.
 fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, HeapError> {
     if sums.len() < 2 {
@@ -384,6 +433,9 @@ fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, 
         return Err(HeapError::Incompatible(
             "mixing heap and goroutine profiles".into(),
         ));
+    }
+    for w in sums.windows(2) {
+        check_same_process(&w[0], &w[1])?;
     }
     let kind = sums[0].kind;
     let periods: Vec<i64> = sums.iter().map(|s| s.period).collect();

@@ -159,6 +159,11 @@ fn v8_seed() -> Vec<u8> {
 /// instances with reference and int fields, an object array, a byte array and GC roots. With
 /// `classes_last` the class dumps follow the instances (HotSpot writes them first).
 pub(crate) fn hprof_seed(classes_last: bool) -> Vec<u8> {
+    hprof_seed_at(classes_last, 0)
+}
+
+/// [`hprof_seed`] with the header's timestamp set to `taken_at_ms`.
+pub(crate) fn hprof_seed_at(classes_last: bool, taken_at_ms: u64) -> Vec<u8> {
     fn id(b: &mut Vec<u8>, v: u64) {
         b.extend_from_slice(&v.to_be_bytes());
     }
@@ -170,7 +175,8 @@ pub(crate) fn hprof_seed(classes_last: bool) -> Vec<u8> {
     }
     let mut out = b"JAVA PROFILE 1.0.2\0".to_vec();
     out.extend_from_slice(&8u32.to_be_bytes());
-    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&((taken_at_ms >> 32) as u32).to_be_bytes());
+    out.extend_from_slice(&(taken_at_ms as u32).to_be_bytes());
     for (sid, text) in [
         (1u64, "com/example/Registry"),
         (2, "com/example/Session"),
@@ -264,7 +270,7 @@ pub(crate) fn hprof_seed(classes_last: bool) -> Vec<u8> {
     out
 }
 
-fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);

@@ -6,4 +6,5 @@ mod go_service;
 mod go_two_paths;
 mod java_service;
 mod node_service;
+mod order;
 mod synthetic;

@@ -6,6 +6,9 @@ pub struct Profile {
     pub sample_type: ::prost::alloc::vec::Vec<ValueType>,
     #[prost(message, repeated, tag = "2")]
     pub sample: ::prost::alloc::vec::Vec<Sample>,
+    /// mapping\[0\] is the main binary
+    #[prost(message, repeated, tag = "3")]
+    pub mapping: ::prost::alloc::vec::Vec<Mapping>,
     #[prost(message, repeated, tag = "4")]
     pub location: ::prost::alloc::vec::Vec<Location>,
     #[prost(message, repeated, tag = "5")]
@@ -38,6 +41,21 @@ pub struct Sample {
     pub location_id: ::prost::alloc::vec::Vec<u64>,
     #[prost(int64, repeated, tag = "2")]
     pub value: ::prost::alloc::vec::Vec<i64>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Mapping {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    #[prost(uint64, tag = "2")]
+    pub memory_start: u64,
+    #[prost(uint64, tag = "3")]
+    pub memory_limit: u64,
+    #[prost(uint64, tag = "4")]
+    pub file_offset: u64,
+    #[prost(int64, tag = "5")]
+    pub filename: i64,
+    #[prost(int64, tag = "6")]
+    pub build_id: i64,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Location {
