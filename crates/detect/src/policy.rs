@@ -695,12 +695,24 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             d.stopped && d.late_p >= THIRDS_LATE_P
         }
     });
-    let levelled = thirds_slowed
-        || late_hi < LEVELLED_RATIO * rate
-        || (decelerating && g_now < LATE_GROWTH_FACTOR * opts.min_growth)
-        || (tr.late_mk.p_increasing >= ALPHA_LATE
-            && g_late < LATE_GROWTH_FACTOR * opts.min_growth
-            && late_hi * tr.window / tr.level < opts.min_growth);
+    // At the end of a run, a recent half that rises significantly on its own (at the
+    // end-of-run level) and by at least `min_growth` within that half alone has not levelled
+    // off, however much steeper the start was: a leak under a warm-up or a cache filling, whose
+    // early rise makes any later rate look small next to the overall one. Its current rate
+    // must still count (as in the deceleration rule): the rising half of a daily cycle that
+    // has just turned over at its peak rises significantly over the recent half too.
+    let still_rising = !ctx.online
+        && tr.late_mk.p_increasing < ctx.alpha
+        && tr.late_fit.is_some_and(|f| f.ci95[0] > 0.0)
+        && late_rate * LATE_FRACTION * tr.window >= opts.min_growth * tr.level
+        && current_rate * tr.window / tr.level >= LATE_GROWTH_FACTOR * opts.min_growth;
+    let levelled = !still_rising
+        && (thirds_slowed
+            || late_hi < LEVELLED_RATIO * rate
+            || (decelerating && g_now < LATE_GROWTH_FACTOR * opts.min_growth)
+            || (tr.late_mk.p_increasing >= ALPHA_LATE
+                && g_late < LATE_GROWTH_FACTOR * opts.min_growth
+                && late_hi * tr.window / tr.level < opts.min_growth));
     // Online, a rise whose last quarter is clearly slower than its recent half is still
     // bending towards a plateau (a warm-up, a cache filling): wait rather than alarm.
     let bending = ctx.online && decelerating && current_rate < DECEL_RATIO * late_rate;

@@ -213,3 +213,22 @@ fn real_warmup_then_noisy_plateau_is_not_a_leak() {
         );
     }
 }
+
+#[test]
+fn slow_leak_after_a_cache_filled_is_a_leak_at_the_end_of_a_run() {
+    // A cache fills to 50 % of the base over the first 45 % of the run, and a leak of 12 % of
+    // the base grows all along: the recent half rises about 4 % on its own, under half the
+    // overall rate, but it has not levelled off. The same cache without the leak has.
+    let n = 2000;
+    let cache = |x: f64| 0.5 * (x / (0.45 * n as f64)).min(1.0);
+    let leaky = series("rss", Unit::Bytes, n, |x| {
+        500.0 * MIB * (1.0 + cache(x) + 0.12 * x / n as f64)
+    });
+    let v = analyze(&leaky, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    let healthy = series("rss", Unit::Bytes, n, |x| 500.0 * MIB * (1.0 + cache(x)));
+    assert_eq!(
+        analyze(&healthy, &DetectOptions::default()).verdict,
+        Verdict::NoLeak
+    );
+}
