@@ -22,7 +22,9 @@ pub mod retained;
 pub mod run_snapshots;
 pub mod v8;
 
-pub use diff::{DiffOptions, DiffReport, Finding, GroupClass, diff_snapshots};
+pub use diff::{
+    DiffOptions, DiffReport, Finding, GroupClass, diff_snapshots, diff_snapshots_with_progress,
+};
 pub use error::HeapError;
 pub use graph::HeapGraph;
 

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use leakhound_core::{ExitCodes, format_bytes};
 use leakhound_heap::diff::{DiffReport, Finding, GroupClass, Verdict};
-use leakhound_heap::{DiffOptions, HeapError, diff_snapshots};
+use leakhound_heap::{DiffOptions, HeapError, diff_snapshots_with_progress};
 
 use crate::args::DiffArgs;
 use crate::errors::ExpectedError;
@@ -20,7 +20,21 @@ pub(crate) fn run(args: &DiffArgs, out: &Output) -> anyhow::Result<u8> {
         ));
     }
     let opts = DiffOptions { top: args.top };
-    let report = diff_snapshots(&args.snapshots, &opts).map_err(|e| match e {
+    // Big snapshots take seconds each to read: a spinner names the one being read (TTY only).
+    let pb = out.progress(None);
+    let n = args.snapshots.len();
+    let result = diff_snapshots_with_progress(&args.snapshots, &opts, &mut |i, path| {
+        let size = std::fs::metadata(path).map_or(String::new(), |m| {
+            format!(", {}", format_bytes(m.len() as f64))
+        });
+        pb.set_message(format!(
+            "reading {} ({} of {n}{size})",
+            path.display(),
+            i + 1
+        ));
+    });
+    pb.finish_and_clear();
+    let report = result.map_err(|e| match e {
         HeapError::Io { .. }
         | HeapError::Malformed { .. }
         | HeapError::Format { .. }

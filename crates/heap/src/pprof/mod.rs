@@ -378,9 +378,14 @@ fn stack_breakdown(
 }
 
 /// Compares pprof profiles of one process; see the module docs.
-pub fn diff(paths: &[PathBuf], opts: &DiffOptions) -> Result<DiffReport, HeapError> {
+pub fn diff(
+    paths: &[PathBuf],
+    opts: &DiffOptions,
+    reading: &mut dyn FnMut(usize, &Path),
+) -> Result<DiffReport, HeapError> {
     let mut sums = Vec::new();
-    for p in paths {
+    for (i, p) in paths.iter().enumerate() {
+        reading(i, p);
         let (fmt, reader) = crate::v8::open(p)?;
         if fmt != crate::DumpFormat::Pprof {
             return Err(HeapError::Incompatible(format!(
