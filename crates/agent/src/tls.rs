@@ -7,6 +7,15 @@
 
 /// Bit in [`ThreadState::flags`]: `stack_hi` has been computed for this thread.
 pub const FLAG_BOUNDS: u32 = 1;
+/// Shift of the thread's counter shard inside [`ThreadState::flags`] (bits 8-11; the `FLAG_*`
+/// bits stay below 8).
+const SHARD_SHIFT: u32 = 8;
+/// Counter shards (a power of two, at most 16 to fit the flag bits; see
+/// `aggregate::COUNTER_SHARDS`). Shard 0 is shared and updated with atomic read-modify-writes;
+/// shards 1.. each belong to one thread, the first 15 threads that allocate.
+pub const SHARDS: usize = 16;
+/// The next exclusive shard to hand out (`SHARDS`: none left).
+static NEXT_SHARD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
 /// Layout shared with `struct lh_thread_state` in `csrc/tls.c` (32 bytes).
 #[repr(C)]
@@ -81,6 +90,27 @@ impl Tls {
     /// The raw address of the state block.
     pub fn addr(self) -> usize {
         self.0 as usize
+    }
+
+    /// This thread's counter shard: 0 (shared) until [`Self::assign_shard`] gave it one of its
+    /// own.
+    #[inline(always)]
+    pub fn shard(self) -> usize {
+        (self.flags() >> SHARD_SHIFT) as usize & (SHARDS - 1)
+    }
+
+    /// Gives this thread an exclusive counter shard while any is left (once per thread, off
+    /// the fast path: with the stack bounds). Shards are never reused, so no two live threads
+    /// ever share one.
+    pub fn assign_shard(self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.shard() != 0 {
+            return;
+        }
+        if let Ok(s) = NEXT_SHARD.fetch_update(Relaxed, Relaxed, |v| (v < SHARDS).then_some(v + 1))
+        {
+            self.set_flags(self.flags() | ((s as u32) << SHARD_SHIFT));
+        }
     }
 
     field!(guard, set_guard, guard, u32);

@@ -92,6 +92,7 @@ pub(super) fn weights(cfg: &Config, size: usize) -> (u64, u64) {
 fn compute_stack_hi(tls: Tls) -> u64 {
     let hi = super::sys::thread_stack_hi();
     tls.set_stack_hi(hi);
+    tls.assign_shard();
     tls.set_flags(tls.flags() | FLAG_BOUNDS);
     hi
 }
