@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{leakhound, leakhound_path, read_json, series};
+use crate::support::{free_port, leakhound, leakhound_path, read_json, series};
 
 /// The test server binary, next to `leakhound` in the target directory; built on demand when a
 /// lone `cargo test -p leakhound` did not build it (`cargo test --workspace` does).
@@ -65,13 +65,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
 }
 
 #[test]

@@ -3,11 +3,10 @@
 //! the target, never a panic).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::Duration;
 
-use crate::support::leakhound;
+use crate::support::{free_port, leakhound, testapps};
 
 /// Kills the child when dropped.
 struct Service(Child);
@@ -17,17 +16,6 @@ impl Drop for Service {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
-fn testapps() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testapps")
 }
 
 fn snapshot(args: &[&str]) -> (i32, String, String) {

@@ -12,19 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{leakhound, read_json};
-
-/// A port on 127.0.0.1 that is free now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
-fn testapps() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testapps")
-}
+use crate::support::{free_port, leakhound, read_json, testapps};
 
 /// `run --snapshots RUNTIME --json` against `cmd` listening on `port`; returns the exit code,
 /// the JSON report and stderr.

@@ -17,6 +17,19 @@ pub(crate) fn leakhound_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("leakhound")
 }
 
+/// A port on 127.0.0.1 that is free now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// The repo's test services (`testapps/`).
+pub(crate) fn testapps() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testapps")
+}
+
 /// Read and parse a JSON file.
 pub(crate) fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path)

@@ -2,87 +2,33 @@
 //! of which keeps what it stores. Real heap profiles over 127.0.0.1; the per-stack breakdown must
 //! name the keeping handler's path as the leak and the freeing one's as not a leak.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use leakhound_heap::diff::{GroupClass, Verdict};
 use leakhound_heap::{DiffOptions, diff_snapshots};
+
+use crate::service::{Service, build_go};
 
 /// Requests per handler between two profiles: 300 × 4 KiB ≈ 1.2 MiB per interval on the leaking
 /// path, far above the sampling uncertainty at a 4 KiB sampling period (≈ ±0.1 MiB).
 const REQUESTS_PER_PHASE: usize = 300;
 
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn get(port: u16, path: &str) -> Vec<u8> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the go service");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    assert!(out.starts_with(b"HTTP/1.0 200"), "{path}");
-    let body = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("http header end")
-        + 4;
-    out[body..].to_vec()
-}
-
 #[test]
 fn go_function_on_two_paths_names_the_leaking_stack_first() {
     let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testapps/go");
-    let bin = dir.path().join("twopaths");
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg("./twopaths")
-        .current_dir(&src)
-        // A cache that outlives the test keeps the build of net/http to the first run.
-        .env(
-            "GOCACHE",
-            std::env::temp_dir().join("leakhound-test-gocache"),
-        )
-        .env("GOFLAGS", "-mod=mod")
-        .status()
-        .expect("go is required for this test (apt-get install golang-go)");
-    assert!(built.success());
-    let mut child = Command::new(&bin).stdout(Stdio::piped()).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let svc = Service(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let port: u16 = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .expect("port line");
+    let bin = build_go(dir.path(), "./twopaths", "twopaths");
+    let svc = Service::start(std::process::Command::new(&bin));
     let mut heaps = Vec::new();
     let mut id = 0;
     for s in 0..4 {
         let h = dir.path().join(format!("heap{s}.pb.gz"));
-        std::fs::write(&h, get(port, "/debug/pprof/heap?gc=1")).unwrap();
+        std::fs::write(&h, svc.get("/debug/pprof/heap?gc=1")).unwrap();
         heaps.push(h);
         if s == 3 {
             break;
         }
         for _ in 0..REQUESTS_PER_PHASE {
             id += 1;
-            get(port, &format!("/keep?id={id}"));
-            get(port, &format!("/drop?id={id}"));
+            svc.get(&format!("/keep?id={id}"));
+            svc.get(&format!("/drop?id={id}"));
         }
     }
     drop(svc);

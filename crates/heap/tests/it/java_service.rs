@@ -1,36 +1,16 @@
 //! The Java test service (`testapps/java`) driven over 127.0.0.1, dumped with `jcmd`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use leakhound_heap::diff::{GroupClass, Verdict};
 use leakhound_heap::{DiffOptions, HeapError, diff_snapshots, v8};
 
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn get(port: u16, path: &str) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the java service");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{path}: {out}");
-}
+use crate::service::{Service, testapp};
 
 #[test]
 fn java_service_leak_is_first_and_no_trap_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testapps/java/LeakService.java");
+    let src = testapp("java/LeakService.java");
     let classes = dir.path().join("classes");
     let ok = Command::new("javac")
         .arg("-d")
@@ -39,25 +19,12 @@ fn java_service_leak_is_first_and_no_trap_is_reported() {
         .status()
         .expect("javac");
     assert!(ok.success());
-    let mut child = Command::new("java")
-        .args(["-Xmx256m", "-cp"])
+    let mut java = Command::new("java");
+    java.args(["-Xmx256m", "-cp"])
         .arg(&classes)
-        .arg("LeakService")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("java");
-    let pid = child.id().to_string();
-    let stdout = child.stdout.take().unwrap();
-    let svc = Service(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let port: u16 = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .expect("port line");
+        .arg("LeakService");
+    let svc = Service::start(java);
+    let pid = svc.pid().to_string();
     let mut dumps = Vec::new();
     let mut id = 0;
     for s in 0..4 {
@@ -76,7 +43,7 @@ fn java_service_leak_is_first_and_no_trap_is_reported() {
         }
         for _ in 0..200 {
             id += 1;
-            get(port, &format!("/work?id={id}"));
+            svc.get(&format!("/work?id={id}"));
         }
     }
     drop(svc);

@@ -7,4 +7,5 @@ mod go_two_paths;
 mod java_service;
 mod node_service;
 mod order;
+mod service;
 mod synthetic;

@@ -1,40 +1,11 @@
 //! The Node test service (`testapps/node/server.js`) driven over 127.0.0.1 with real snapshots.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use leakhound_heap::diff::{GroupClass, Verdict};
 use leakhound_heap::{DiffOptions, diff_snapshots};
 
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn get(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the node service");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{path}: {out}");
-    out
-}
-
-fn server_js() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testapps/node/server.js")
-}
+use crate::service::{Service, testapp};
 
 #[test]
 fn node_service_leak_is_first_and_no_trap_is_reported() {
@@ -42,34 +13,21 @@ fn node_service_leak_is_first_and_no_trap_is_reported() {
         panic!("node is required for this test (testapps/node)");
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new("node")
-        .arg(server_js())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start node");
-    let stdout = child.stdout.take().unwrap();
-    let svc = Service(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let port: u16 = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .expect("port line");
+    let mut node = Command::new("node");
+    node.arg(testapp("node/server.js"));
+    let svc = Service::start(node);
     let mut snaps = Vec::new();
     let mut id = 0;
     for s in 0..4 {
         let p = dir.path().join(format!("s{s}.heapsnapshot"));
-        get(port, &format!("/snapshot?path={}", p.display()));
+        svc.get(&format!("/snapshot?path={}", p.display()));
         snaps.push(p);
         if s == 3 {
             break;
         }
         for _ in 0..250 {
             id += 1;
-            get(port, &format!("/work?id={id}"));
+            svc.get(&format!("/work?id={id}"));
         }
     }
     drop(svc);
