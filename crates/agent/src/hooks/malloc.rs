@@ -14,6 +14,7 @@ use crate::tls::{FLAG_BOUNDS, Tls};
 use crate::unwind::{MAX_FRAMES, dwarf, fp};
 use leakhound_agent_format::events::EventKind;
 use libc::c_void;
+use std::mem::MaybeUninit;
 
 /// What a hook should do with this call.
 pub(super) enum Route {
@@ -106,7 +107,9 @@ pub(super) fn stack_id(tls: Tls, t: &Tables, sp: u64, fpv: u64) -> u32 {
     } else {
         compute_stack_hi(tls)
     };
-    let mut frames = [0u64; MAX_FRAMES];
+    // Left uninitialised: the walk writes the frames it returns (zeroing 512 bytes per
+    // allocation was ~5 % of the agent's instructions in callgrind).
+    let mut frames = [const { MaybeUninit::<u64>::uninit() }; MAX_FRAMES];
     let lo = &raw const frames as u64;
     let ra = fp::return_address(sp);
     let n = if dwarf::enabled() {
@@ -114,7 +117,8 @@ pub(super) fn stack_id(tls: Tls, t: &Tables, sp: u64, fpv: u64) -> u32 {
     } else {
         fp::walk(ra, fpv, lo, hi, &mut frames)
     };
-    t.intern(&frames[..n])
+    // SAFETY: both walkers write frames[0..n] and return n <= MAX_FRAMES.
+    t.intern(unsafe { &*(&raw const frames[..n] as *const [u64]) })
 }
 
 /// Records a new block `p` of `size` bytes allocated by the caller at (`sp`, `fp`).

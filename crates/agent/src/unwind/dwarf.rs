@@ -345,7 +345,7 @@ fn stack_store(key: u64, k: usize) {
 /// (whole-stack cache); on a miss the rules of all its return addresses are probed
 /// (independent loads the CPU overlaps). A hash collision (about 2^-57 per probe) can only
 /// garble a stack, as a wrong rule can.
-pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usize {
+pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [MaybeUninit<u64>]) -> usize {
     let cap = out.len().min(super::MAX_FRAMES);
     if cap == 0 {
         return 0;
@@ -353,7 +353,7 @@ pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usi
     // Each frame's rbp; only `fps[..n]` is ever written before it is read, so it is left
     // uninitialised (zeroing 512 bytes per walk showed up as ~10 % of the walk in callgrind).
     let mut fps = [const { MaybeUninit::<u64>::uninit() }; super::MAX_FRAMES];
-    out[0] = ra;
+    out[0].write(ra);
     fps[0].write(fp);
     let mut h = mix(0, ra);
     let mut n = 1;
@@ -371,7 +371,7 @@ pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usi
         if ret == 0 {
             break;
         }
-        out[n] = ret;
+        out[n].write(ret);
         fps[n].write(next);
         h = mix(h, ret);
         n += 1;
@@ -380,13 +380,15 @@ pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usi
         }
         f = next;
     }
+    // SAFETY: the loop above wrote out[0..n].
+    let raw = unsafe { &*(&raw const out[..n] as *const [u64]) };
     let key = mix(h, n as u64);
     let k = match stack_lookup(key) {
         Some(k) => k,
         None => {
             let k = (0..n)
                 .find(|&i| {
-                    let r = rule_for(out[i]);
+                    let r = rule_for(raw[i]);
                     r != FP_STANDARD && r != KIND_FP
                 })
                 .unwrap_or(n);
@@ -408,7 +410,7 @@ pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usi
             fps[k].assume_init(),
         )
     };
-    hybrid(k + 1, out[k], sp_k, fp_k, lo, hi, &mut out[..cap])
+    hybrid(k + 1, raw[k], sp_k, fp_k, lo, hi, &mut out[..cap])
 }
 
 /// Continues a walk whose frame `n - 1` (return address `pc`) had stack pointer `sp` and frame
@@ -420,7 +422,7 @@ fn hybrid(
     mut fp: u64,
     lo: u64,
     hi: u64,
-    out: &mut [u64],
+    out: &mut [MaybeUninit<u64>],
 ) -> usize {
     while n < out.len() {
         let r = rule_for(pc);
@@ -459,7 +461,7 @@ fn hybrid(
         if ret == 0 {
             break;
         }
-        out[n] = ret;
+        out[n].write(ret);
         n += 1;
         pc = ret;
         sp = next_sp;

@@ -5,15 +5,17 @@
 //! the current thread's stack, so a garbage `rbp` (a frame without frame pointers) ends the walk
 //! instead of faulting.
 
+use std::mem::MaybeUninit;
+
 /// Fills `out` with `ra` followed by the return addresses found by walking from frame pointer
 /// `fp`; returns the number of frames written. `lo` is an address in the current frame (the
 /// stack's live low end) and `hi` the stack's upper bound (exclusive).
 #[inline]
-pub fn walk(ra: u64, mut fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usize {
+pub fn walk(ra: u64, mut fp: u64, lo: u64, hi: u64, out: &mut [MaybeUninit<u64>]) -> usize {
     if out.is_empty() {
         return 0;
     }
-    out[0] = ra;
+    out[0].write(ra);
     let mut n = 1;
     while n < out.len() {
         if fp < lo || fp > hi.saturating_sub(16) || fp & 7 != 0 {
@@ -28,7 +30,7 @@ pub fn walk(ra: u64, mut fp: u64, lo: u64, hi: u64, out: &mut [u64]) -> usize {
         if ret == 0 {
             break;
         }
-        out[n] = ret;
+        out[n].write(ret);
         n += 1;
         if next <= fp {
             break;
