@@ -21,6 +21,7 @@ pub mod pprof;
 pub mod retained;
 pub mod run_snapshots;
 pub mod v8;
+mod window;
 
 pub use diff::{
     DiffOptions, DiffReport, Finding, GroupClass, diff_snapshots, diff_snapshots_with_progress,

@@ -3,21 +3,14 @@
 
 use std::io::Read;
 
-/// Read buffer size: refills are rare and the buffer is irrelevant in RSS.
-const BUF_SIZE: usize = 256 * 1024;
+use crate::window::Window;
 
 /// Failure: offset in the decompressed stream and what went wrong.
 pub(super) type R<T> = Result<T, (u64, String)>;
 
 /// Buffered reader over the decompressed dump; see the module docs.
 pub(super) struct Input<Rd: Read> {
-    inner: Rd,
-    buf: Box<[u8]>,
-    pos: usize,
-    len: usize,
-    /// Offset of `buf[0]` in the stream.
-    base: u64,
-    eof: bool,
+    w: Window<Rd>,
     /// Identifier size (4 or 8) once the header is read.
     pub(super) id: usize,
 }
@@ -25,19 +18,14 @@ pub(super) struct Input<Rd: Read> {
 impl<Rd: Read> Input<Rd> {
     pub(super) fn new(inner: Rd) -> Self {
         Self {
-            inner,
-            buf: vec![0; BUF_SIZE].into_boxed_slice(),
-            pos: 0,
-            len: 0,
-            base: 0,
-            eof: false,
+            w: Window::new(inner),
             id: 4,
         }
     }
 
     /// Current offset in the stream.
     pub(super) fn pos(&self) -> u64 {
-        self.base + self.pos as u64
+        self.w.offset()
     }
 
     fn truncated(&self) -> (u64, String) {
@@ -49,29 +37,9 @@ impl<Rd: Read> Input<Rd> {
 
     /// Refills the buffer when it is used up; false at end of stream.
     fn fill(&mut self) -> R<bool> {
-        if self.pos < self.len {
-            return Ok(true);
-        }
-        if self.eof {
-            return Ok(false);
-        }
-        self.base += self.len as u64;
-        self.pos = 0;
-        self.len = 0;
-        loop {
-            match self.inner.read(&mut self.buf) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(false);
-                }
-                Ok(n) => {
-                    self.len = n;
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err((self.pos(), format!("read error ({e})"))),
-            }
-        }
+        self.w
+            .fill()
+            .map_err(|e| (self.w.offset(), format!("read error ({e})")))
     }
 
     /// Whether the stream has ended.
@@ -86,18 +54,18 @@ impl<Rd: Read> Input<Rd> {
             if !self.fill()? {
                 return Err(self.truncated());
             }
-            let k = (self.len - self.pos).min(out.len() - done);
-            out[done..done + k].copy_from_slice(&self.buf[self.pos..self.pos + k]);
-            self.pos += k;
+            let k = (self.w.len - self.w.pos).min(out.len() - done);
+            out[done..done + k].copy_from_slice(&self.w.buf[self.w.pos..self.w.pos + k]);
+            self.w.pos += k;
             done += k;
         }
         Ok(())
     }
 
     pub(super) fn u1(&mut self) -> R<u8> {
-        if self.pos < self.len {
-            self.pos += 1;
-            return Ok(self.buf[self.pos - 1]);
+        if self.w.pos < self.w.len {
+            self.w.pos += 1;
+            return Ok(self.w.buf[self.w.pos - 1]);
         }
         let mut b = [0u8; 1];
         self.exact(&mut b)?;
@@ -118,9 +86,9 @@ impl<Rd: Read> Input<Rd> {
 
     /// An object or string id of the dump's identifier size.
     pub(super) fn id(&mut self) -> R<u64> {
-        if self.pos + self.id <= self.len {
-            let v = be(&self.buf[self.pos..self.pos + self.id]);
-            self.pos += self.id;
+        if self.w.pos + self.id <= self.w.len {
+            let v = be(&self.w.buf[self.w.pos..self.w.pos + self.id]);
+            self.w.pos += self.id;
             return Ok(v);
         }
         let mut b = [0u8; 8];
@@ -143,8 +111,8 @@ impl<Rd: Read> Input<Rd> {
             if !self.fill()? {
                 return Err(self.truncated());
             }
-            let k = ((self.len - self.pos) as u64).min(n);
-            self.pos += k as usize;
+            let k = ((self.w.len - self.w.pos) as u64).min(n);
+            self.w.pos += k as usize;
             n -= k;
         }
         Ok(())
@@ -168,9 +136,9 @@ impl<Rd: Read> Input<Rd> {
             if !self.fill()? {
                 return Err(self.truncated());
             }
-            let k = (self.len - self.pos).min(left);
-            out.extend_from_slice(&self.buf[self.pos..self.pos + k]);
-            self.pos += k;
+            let k = (self.w.len - self.w.pos).min(left);
+            out.extend_from_slice(&self.w.buf[self.w.pos..self.w.pos + k]);
+            self.w.pos += k;
             left -= k;
         }
         Ok(())

@@ -6,8 +6,7 @@
 
 use std::io::Read;
 
-/// Read buffer size: large enough that refills are rare, small enough to be irrelevant in RSS.
-const BUF_SIZE: usize = 256 * 1024;
+use crate::window::Window;
 
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
@@ -24,30 +23,19 @@ pub(crate) type ScanResult<T> = Result<T, ScanError>;
 
 /// Pull tokenizer; see the module docs.
 pub(crate) struct Scanner<R: Read> {
-    inner: R,
-    buf: Box<[u8]>,
-    pos: usize,
-    len: usize,
-    /// Offset of `buf[0]` in the stream.
-    base: u64,
-    eof: bool,
+    w: Window<R>,
 }
 
 impl<R: Read> Scanner<R> {
     pub(crate) fn new(inner: R) -> Self {
         Self {
-            inner,
-            buf: vec![0; BUF_SIZE].into_boxed_slice(),
-            pos: 0,
-            len: 0,
-            base: 0,
-            eof: false,
+            w: Window::new(inner),
         }
     }
 
     /// Current offset in the stream.
     pub(crate) fn offset(&self) -> u64 {
-        self.base + self.pos as u64
+        self.w.offset()
     }
 
     pub(crate) fn err<T>(&self, what: impl Into<String>) -> ScanResult<T> {
@@ -58,40 +46,16 @@ impl<R: Read> Scanner<R> {
     }
 
     fn fill(&mut self) -> ScanResult<bool> {
-        if self.pos < self.len {
-            return Ok(true);
-        }
-        if self.eof {
-            return Ok(false);
-        }
-        self.base += self.len as u64;
-        self.pos = 0;
-        self.len = 0;
-        loop {
-            match self.inner.read(&mut self.buf) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(false);
-                }
-                Ok(n) => {
-                    self.len = n;
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(ScanError {
-                        offset: self.offset(),
-                        what: format!("read error ({e})"),
-                    });
-                }
-            }
-        }
+        self.w.fill().map_err(|e| ScanError {
+            offset: self.w.offset(),
+            what: format!("read error ({e})"),
+        })
     }
 
     /// Next byte without consuming it; `None` at end of stream.
     pub(crate) fn peek(&mut self) -> ScanResult<Option<u8>> {
         if self.fill()? {
-            Ok(Some(self.buf[self.pos]))
+            Ok(Some(self.w.buf[self.w.pos]))
         } else {
             Ok(None)
         }
@@ -100,7 +64,7 @@ impl<R: Read> Scanner<R> {
     fn next(&mut self) -> ScanResult<u8> {
         match self.peek()? {
             Some(b) => {
-                self.pos += 1;
+                self.w.pos += 1;
                 Ok(b)
             }
             None => self.err("unexpected end of file (truncated snapshot?)"),
@@ -110,7 +74,7 @@ impl<R: Read> Scanner<R> {
     pub(crate) fn skip_ws(&mut self) -> ScanResult<()> {
         while let Some(b) = self.peek()? {
             if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-                self.pos += 1;
+                self.w.pos += 1;
             } else {
                 break;
             }
@@ -160,7 +124,7 @@ impl<R: Read> Scanner<R> {
         self.expect(b'[')?;
         self.skip_ws()?;
         if self.peek()? == Some(b']') {
-            self.pos += 1;
+            self.w.pos += 1;
             return Ok(false);
         }
         Ok(true)
@@ -176,8 +140,8 @@ impl<R: Read> Scanner<R> {
             return Ok(());
         }
         loop {
-            let buf = &self.buf[..self.len];
-            let mut p = self.pos;
+            let buf = &self.w.buf[..self.w.len];
+            let mut p = self.w.pos;
             loop {
                 let start = p;
                 while p < buf.len() && is_ws(buf[p]) {
@@ -204,12 +168,12 @@ impl<R: Read> Scanner<R> {
                 }
                 match buf[p] {
                     b',' => {
-                        self.pos = p + 1;
+                        self.w.pos = p + 1;
                         p += 1;
                         f(v)?;
                     }
                     b']' => {
-                        self.pos = p + 1;
+                        self.w.pos = p + 1;
                         return f(v);
                     }
                     _ => {
@@ -218,7 +182,7 @@ impl<R: Read> Scanner<R> {
                     }
                 }
             }
-            self.pos = p;
+            self.w.pos = p;
             let v = self.uint()?;
             f(v)?;
             if !self.comma_or(b']')? {
@@ -233,10 +197,10 @@ impl<R: Read> Scanner<R> {
         let mut v: u64 = 0;
         let mut digits = 0u32;
         loop {
-            if self.pos >= self.len && !self.fill()? {
+            if self.w.pos >= self.w.len && !self.fill()? {
                 break;
             }
-            let b = self.buf[self.pos];
+            let b = self.w.buf[self.w.pos];
             let d = b.wrapping_sub(b'0');
             if d > 9 {
                 break;
@@ -246,7 +210,7 @@ impl<R: Read> Scanner<R> {
                 None => return self.err("integer too large"),
             };
             digits += 1;
-            self.pos += 1;
+            self.w.pos += 1;
         }
         if digits == 0 {
             return match self.peek()? {
@@ -263,19 +227,19 @@ impl<R: Read> Scanner<R> {
         out.clear();
         let mut bytes = std::mem::take(out).into_bytes();
         loop {
-            if self.pos >= self.len && !self.fill()? {
+            if self.w.pos >= self.w.len && !self.fill()? {
                 return self.err("unexpected end of file inside a string (truncated snapshot?)");
             }
-            let chunk = &self.buf[self.pos..self.len];
+            let chunk = &self.w.buf[self.w.pos..self.w.len];
             match chunk.iter().position(|&b| b == b'"' || b == b'\\') {
                 None => {
                     bytes.extend_from_slice(chunk);
-                    self.pos = self.len;
+                    self.w.pos = self.w.len;
                 }
                 Some(i) => {
                     bytes.extend_from_slice(&chunk[..i]);
                     let b = chunk[i];
-                    self.pos += i + 1;
+                    self.w.pos += i + 1;
                     if b == b'"' {
                         break;
                     }
@@ -295,19 +259,19 @@ impl<R: Read> Scanner<R> {
         self.expect(b'"')?;
         let mut esc = false;
         loop {
-            if self.pos >= self.len && !self.fill()? {
+            if self.w.pos >= self.w.len && !self.fill()? {
                 return self.err("unexpected end of file inside a string (truncated snapshot?)");
             }
-            let chunk = &self.buf[self.pos..self.len];
+            let chunk = &self.w.buf[self.w.pos..self.w.len];
             if esc {
                 esc = false;
-                self.pos += 1;
+                self.w.pos += 1;
                 continue;
             }
             match chunk.iter().position(|&b| b == b'"' || b == b'\\') {
-                None => self.pos = self.len,
+                None => self.w.pos = self.w.len,
                 Some(i) => {
-                    self.pos += i + 1;
+                    self.w.pos += i + 1;
                     if chunk[i] == b'"' {
                         return Ok(());
                     }
@@ -331,7 +295,7 @@ impl<R: Read> Scanner<R> {
             b'u' => {
                 let hi = self.hex4()?;
                 if (0xD800..0xDC00).contains(&hi) && self.peek()? == Some(b'\\') {
-                    self.pos += 1;
+                    self.w.pos += 1;
                     if self.next()? != b'u' {
                         return self.err("bad escape after a high surrogate");
                     }
@@ -377,7 +341,7 @@ impl<R: Read> Scanner<R> {
                 None => return self.err("unexpected end of file (truncated snapshot?)"),
             };
             if in_str {
-                self.pos += 1;
+                self.w.pos += 1;
                 out.push(b);
                 if esc {
                     esc = false;
@@ -403,7 +367,7 @@ impl<R: Read> Scanner<R> {
                 b',' if depth == 0 => return Ok(()),
                 _ => {}
             }
-            self.pos += 1;
+            self.w.pos += 1;
             out.push(b);
             if depth == 0 && matches!(b, b'}' | b']') {
                 return Ok(());
@@ -426,7 +390,7 @@ impl<R: Read> Scanner<R> {
                 None => return self.err("unexpected end of file (truncated snapshot?)"),
             };
             if in_str {
-                self.pos += 1;
+                self.w.pos += 1;
                 if esc {
                     esc = false;
                 } else if b == b'\\' {
@@ -451,7 +415,7 @@ impl<R: Read> Scanner<R> {
                 b',' if depth == 0 => return Ok(()),
                 _ => {}
             }
-            self.pos += 1;
+            self.w.pos += 1;
             any = true;
             if depth == 0 && matches!(b, b'}' | b']') {
                 return Ok(());
