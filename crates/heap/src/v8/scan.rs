@@ -330,54 +330,18 @@ impl<R: Read> Scanner<R> {
 
     /// Copies one complete JSON value (object, array, string, literal) into `out`, raw.
     pub(crate) fn capture_value(&mut self, out: &mut Vec<u8>) -> ScanResult<()> {
-        self.skip_ws()?;
-        let mut depth = 0usize;
-        let mut in_str = false;
-        let mut esc = false;
-        loop {
-            let b = match self.peek()? {
-                Some(b) => b,
-                None if depth == 0 && !in_str && !out.is_empty() => return Ok(()),
-                None => return self.err("unexpected end of file (truncated snapshot?)"),
-            };
-            if in_str {
-                self.w.pos += 1;
-                out.push(b);
-                if esc {
-                    esc = false;
-                } else if b == b'\\' {
-                    esc = true;
-                } else if b == b'"' {
-                    in_str = false;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                continue;
-            }
-            match b {
-                b'"' => in_str = true,
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                    depth -= 1;
-                }
-                b',' if depth == 0 => return Ok(()),
-                _ => {}
-            }
-            self.w.pos += 1;
-            out.push(b);
-            if depth == 0 && matches!(b, b'}' | b']') {
-                return Ok(());
-            }
-        }
+        self.walk_value(Some(out))
     }
 
     /// Skips one JSON value without keeping it (for sections this reader does not use).
     pub(crate) fn skip_value(&mut self) -> ScanResult<()> {
-        // Reuses capture with a scratch buffer that is cleared regularly to bound memory.
+        self.walk_value(None)
+    }
+
+    /// Walks over one complete JSON value, copying its bytes into `out` when given. A value
+    /// ends at its closing bracket or quote, or (a bare literal) before the `,`, `}` or `]`
+    /// after it, or at the end of the stream.
+    fn walk_value(&mut self, mut out: Option<&mut Vec<u8>>) -> ScanResult<()> {
         self.skip_ws()?;
         let mut depth = 0usize;
         let mut in_str = false;
@@ -391,6 +355,9 @@ impl<R: Read> Scanner<R> {
             };
             if in_str {
                 self.w.pos += 1;
+                if let Some(o) = out.as_deref_mut() {
+                    o.push(b);
+                }
                 if esc {
                     esc = false;
                 } else if b == b'\\' {
@@ -417,6 +384,9 @@ impl<R: Read> Scanner<R> {
             }
             self.w.pos += 1;
             any = true;
+            if let Some(o) = out.as_deref_mut() {
+                o.push(b);
+            }
             if depth == 0 && matches!(b, b'}' | b']') {
                 return Ok(());
             }
