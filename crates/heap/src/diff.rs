@@ -80,6 +80,21 @@ pub struct GroupSize {
     pub bytes: u64,
 }
 
+impl GroupSize {
+    /// Change per interval of a group's sizes over consecutive snapshots: (bytes, count).
+    pub(crate) fn deltas(sizes: &[GroupSize]) -> (Vec<i64>, Vec<i64>) {
+        sizes
+            .windows(2)
+            .map(|w| {
+                (
+                    w[1].bytes as i64 - w[0].bytes as i64,
+                    w[1].count as i64 - w[0].count as i64,
+                )
+            })
+            .unzip()
+    }
+}
+
 /// One reported group.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -346,14 +361,7 @@ pub fn diff_snapshots_with_progress(
         let domain = summaries
             .iter()
             .any(|s| s.groups.get(key).is_some_and(|g| g.1));
-        let bytes_delta: Vec<i64> = sizes
-            .windows(2)
-            .map(|w| w[1].bytes as i64 - w[0].bytes as i64)
-            .collect();
-        let count_delta: Vec<i64> = sizes
-            .windows(2)
-            .map(|w| w[1].count as i64 - w[0].count as i64)
-            .collect();
+        let (bytes_delta, count_delta) = GroupSize::deltas(&sizes);
         let grows: Vec<bool> = bytes_delta.iter().map(|&d| d > MIN_GROWTH_BYTES).collect();
         let Some(class) = GroupClass::from_growth(&grows) else {
             continue;

@@ -281,14 +281,7 @@ fn judge(
     periods: &[i64],
     sizes: &[GroupSize],
 ) -> (Vec<i64>, Vec<i64>, Vec<bool>) {
-    let bytes_delta: Vec<i64> = sizes
-        .windows(2)
-        .map(|w| w[1].bytes as i64 - w[0].bytes as i64)
-        .collect();
-    let count_delta: Vec<i64> = sizes
-        .windows(2)
-        .map(|w| w[1].count as i64 - w[0].count as i64)
-        .collect();
+    let (bytes_delta, count_delta) = GroupSize::deltas(sizes);
     let grows = (0..bytes_delta.len())
         .map(|i| match kind {
             ProfileKind::Goroutine => count_delta[i] > 0,
