@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! leakhound-corpus generate --seed 7 --n 300 --out DIR
-//! leakhound-corpus score --seed 7 --n 300 [--leakhound PATH] [--threads 2] [--families] [--list FAMILY]
+//! leakhound-corpus score --seed 7 --n 300 [--leakhound PATH] [--threads 2] [--families] [--list FAMILY|errors|all]
 //! ```
 
 use std::path::PathBuf;
@@ -123,7 +123,8 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(f) = &a.list {
                 for (it, (e, o)) in items.iter().zip(&outcomes) {
-                    if it.family == f.as_str() || f == "errors" && is_error(it, e, o) {
+                    if it.family == f.as_str() || f == "all" || f == "errors" && is_error(it, e, o)
+                    {
                         println!(
                             "{:4} {:<20} leak={} onset={:?} n={} span={:.0}s dt={:.1}s  end={} online={} at={:?}",
                             it.id,
@@ -160,7 +161,7 @@ fn main() -> anyhow::Result<()> {
         }
         "bench" => bench(),
         _ => bail!(
-            "usage: leakhound-corpus generate|score|bench --seed N --n N [--out DIR] [--leakhound PATH] [--families] [--list FAMILY|errors]"
+            "usage: leakhound-corpus generate|score|bench --seed N --n N [--out DIR] [--leakhound PATH] [--families] [--list FAMILY|errors|all]"
         ),
     }
     Ok(())
