@@ -137,6 +137,13 @@ fn merit(e: &Envelope, n: usize) -> f64 {
 /// the time bins: both are estimated from the same few differences.
 const CYCLE_MERIT: f64 = 1.2;
 
+/// A "cycle" longer than 3 typical (median) cycles is cut into pieces of about the typical
+/// length, each reduced to its lowest sample. Collections come every period ±30 % (more often
+/// under load), so three periods without one means the sawtooth stopped there (idle, an
+/// outage) or the drops were the ends of spikes: one point for the whole stretch would hide
+/// everything it held (a leak that started in it was judged on the stretch's first sample).
+const LONG_CYCLE: f64 = 3.0;
+
 /// A cycle envelope needs at least 6 post-collection floors: the fewest values a Mann-Kendall
 /// test can reject at 1 % (see `policy::MIN_SAMPLES`).
 const MIN_CYCLE_POINTS: usize = 6;
@@ -154,19 +161,45 @@ fn cycle_envelope(t: &[f64], v: &[f64], starts: &[usize]) -> Option<Envelope> {
     if n < 2 * MIN_CYCLE_POINTS || starts.len() < MIN_CYCLE_POINTS {
         return None;
     }
+    // Typical cycle duration: a cycle far longer than it is not one GC cycle (collections
+    // stopped, or the drops were spikes ending rather than collections) and is split below.
+    let mut durations: Vec<f64> = starts
+        .iter()
+        .enumerate()
+        .map(|(k, &a)| t[starts.get(k + 1).copied().unwrap_or(n) - 1] - t[a])
+        .collect();
+    let typical = median_in_place(&mut durations);
     let mut out_t = Vec::with_capacity(starts.len());
     let mut out_y = Vec::with_capacity(starts.len());
     for (k, &a) in starts.iter().enumerate() {
         let b = starts.get(k + 1).copied().unwrap_or(n);
-        let (i, &y) = v[a..b]
-            .iter()
-            .enumerate()
-            .min_by(|x, y| x.1.total_cmp(y.1))
-            .expect("a cycle holds at least the sample after its collection");
-        out_t.push(t[a + i]);
-        out_y.push(y);
+        let len = t[b - 1] - t[a];
+        let pieces = if typical > 0.0 && len > LONG_CYCLE * typical {
+            (len / typical).ceil() as usize
+        } else {
+            1
+        };
+        let mut from = a;
+        for p in 1..=pieces {
+            let to = if p == pieces {
+                b
+            } else {
+                let cut = t[a] + len * p as f64 / pieces as f64;
+                from + t[from..b].partition_point(|&x| x < cut)
+            };
+            if to > from {
+                let (i, &y) = v[from..to]
+                    .iter()
+                    .enumerate()
+                    .min_by(|x, y| x.1.total_cmp(y.1))
+                    .expect("a non-empty piece has a minimum");
+                out_t.push(t[from + i]);
+                out_y.push(y);
+            }
+            from = to;
+        }
     }
-    let width = (t[n - 1] - t[starts[0]]) / starts.len() as f64;
+    let width = (t[n - 1] - t[starts[0]]) / out_y.len() as f64;
     Some(Envelope {
         t: out_t,
         y: out_y,
@@ -247,6 +280,28 @@ mod tests {
         let e = lower_envelope(&t, &v);
         assert!(e.y.len() >= MIN_BINS);
         assert!(e.y.iter().all(|&y| y < 110.0), "{:?}", e.y);
+    }
+
+    #[test]
+    fn a_long_stretch_without_collections_is_not_one_cycle_floor() {
+        // A sawtooth collected every 10 samples for 600 samples, then no collection while the
+        // floor rises by 20 % (a leak starting as the collections stop): one point for that
+        // stretch would be its first sample, and the rise would vanish.
+        let t: Vec<f64> = (0..1000).map(f64::from).collect();
+        let v: Vec<f64> = t
+            .iter()
+            .map(|&x| {
+                if x < 600.0 {
+                    100.0 + 5.0 * (x % 10.0)
+                } else {
+                    100.0 + 20.0 * (x - 600.0) / 400.0
+                }
+            })
+            .collect();
+        let starts: Vec<usize> = (1..60).map(|k| 10 * k).collect();
+        let e = cycle_envelope(&t, &v, &starts).expect("59 cycles");
+        assert!(e.y.len() > 70, "{}", e.y.len());
+        assert!(e.y[e.y.len() - 1] > 115.0, "{:?}", &e.y[e.y.len() - 5..]);
     }
 
     #[test]
