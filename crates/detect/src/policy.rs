@@ -14,12 +14,16 @@ use crate::saturation::{Saturation, compare, curvature};
 use crate::theil_sen::{SenFit, theil_sen, theil_sen_blocks};
 use crate::util::median_in_place;
 
-/// End-of-run one-sided significance level. 1 % keeps the false-alarm rate of the trend test
-/// itself at 1 %, under the 2 % false-positive budget of issue 4, leaving room for the other
-/// checks' imperfections.
-pub const DEFAULT_ALPHA: f64 = 0.01;
+/// End-of-run one-sided significance level: 2 %, the false-positive budget of issue 4. The
+/// trend test is not the only gate (the floor must also have grown by `min_growth`, its recent
+/// half must not have levelled off, no plateau may fit better), so the detector's false-alarm
+/// rate stays under the test's own level. On the tuning and check seeds 1/7/11/2/3, 2 % rather
+/// than 1 % gained 1.3-3.9 points of memory and 0-4.9 points of resource recall at unchanged
+/// false positives (short leaks that were "may be rising, not yet significant"); 5 % gained 1-2
+/// points more for +0.8-1.8 points of false positives.
+pub const DEFAULT_ALPHA: f64 = 0.02;
 
-/// Online significance per checkpoint: 1 %, as at the end of a run. The test is repeated at up
+/// Online significance per checkpoint: 1 %, half the end-of-run level. The test is repeated at up
 /// to a few hundred checkpoints, but an alarm also needs persistence ([`DEFAULT_PERSISTENCE`]
 /// checkpoints, 30 samples and a fraction of the rise's age), which keeps
 /// flat, noisy and GC-sawtooth corpus families at 0-5 % online false alarms; 0.1 % cost 3-6
