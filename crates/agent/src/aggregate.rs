@@ -88,6 +88,9 @@ pub struct Tables {
     frames_top: AtomicU64,
     insert_lock: SpinLock<()>,
     live: [SpinLock<Shard>; SHARDS],
+    /// Each live-map shard's table address and slot mask, published after every grow, read
+    /// without the lock only to prefetch (see [`Self::live_prefetch`]).
+    live_hint: [(AtomicU64, AtomicU64); SHARDS],
     /// Filter over live-map keys: a clear bit proves a pointer is not in the map, so sampled
     /// mode skips the shard lock for the (vast majority of) unsampled frees. Unused in exact
     /// mode, where nearly every freed pointer is in the map.
@@ -249,6 +252,7 @@ impl Tables {
                     len: 0,
                 })
             }),
+            live_hint: std::array::from_fn(|_| (AtomicU64::new(0), AtomicU64::new(0))),
             filter: Region::new(FILTER_LEN / 64)?,
             filter_counts: SpinLock::new(Region::new(if sampled { FILTER_LEN } else { 1 })?),
             filtered: sampled,
@@ -419,6 +423,22 @@ impl Tables {
         self.maps.lock()
     }
 
+    /// Starts loading the live-map slot where [`Self::live_insert`] will look for `p`, so the
+    /// cache miss (the map is megabytes, the pointer random) overlaps the stack walk instead of
+    /// stalling the insert. The table address may be stale (a grow in between): a prefetch
+    /// never faults, it only wastes a load.
+    #[inline(always)]
+    pub fn live_prefetch(&self, p: usize) {
+        let h = hash_ptr(p as u64);
+        let hint = &self.live_hint[(h >> 58) as usize];
+        let base = hint.0.load(Ordering::Relaxed);
+        let mask = hint.1.load(Ordering::Relaxed);
+        if base != 0 {
+            let at = base.wrapping_add(16 * (((h >> 16) as usize as u64) & mask));
+            crate::arena::prefetch(at);
+        }
+    }
+
     /// Records live block `p` of `size` bytes from stack `id`. Returns a stale entry that was
     /// already stored under `p` (a free the agent missed), which the caller must un-count.
     #[inline]
@@ -430,9 +450,16 @@ impl Tables {
             None => true,
             Some(t) => (shard.len + 1) * 4 > t.len(), // load factor 1/2 (2 words per slot)
         };
-        if needs_grow && !grow(&mut shard) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            return None;
+        if needs_grow {
+            if !grow(&mut shard) {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            if let Some(t) = &shard.table {
+                let hint = &self.live_hint[(h >> 58) as usize];
+                hint.0.store(t.as_ptr() as u64, Ordering::Relaxed);
+                hint.1.store((t.len() / 2 - 1) as u64, Ordering::Relaxed);
+            }
         }
         let val = ((size as u64) << ID_BITS) | (u64::from(id) & ID_MASK);
         let Shard { table, len } = &mut *shard;
@@ -616,8 +643,8 @@ mod tests {
     fn counters_sum_the_shards_of_threads_that_allocate_and_free_each_others_blocks() {
         let t = Tables::new(false).unwrap();
         let id = t.intern(&[7, 8, 9]);
-        // 8 threads (16 threads: the last ones share shard 0 once the 15 own shards are gone), each with its
-        // own shard when any is left: allocate 1000 x 16 B, free 300 x 16 B of another's.
+        // 16 threads, each given a shard of its own while any is left (the last ones share
+        // shard 0): 8 allocate 1000 x 16 B, 8 free 300 x 16 B allocated by another.
         std::thread::scope(|s| {
             for _ in 0..8 {
                 s.spawn(|| {

@@ -138,6 +138,7 @@ pub(super) fn record(
     if cfg.sampled && !crate::sample::take(tls, size, cfg.mean, cfg.seed) {
         return;
     }
+    t.live_prefetch(p as usize);
     let id = stack_id(tls, t, sp, fpv);
     let (b, k) = weights(cfg, size);
     t.add_alloc(id, b, k);
