@@ -73,6 +73,7 @@ verdict.json. Ctrl-C stops the target and still writes the verdict of what was r
   leakhound analyze memory.csv
   leakhound analyze leakhound-runs/20261125T101500Z       # a run directory's samples.csv
   leakhound analyze --online --limit 2GiB --json a.csv b.csv   # JSON lines, one per series
+  leakhound analyze --requests requests_total metrics.csv       # bytes retained per request
 
 CSV: a header line, first column t_seconds (float seconds, non-decreasing), further columns are
 values (bytes or counts). Empty cells are missing samples.")]
@@ -251,6 +252,12 @@ pub(crate) struct AnalyzeArgs {
     /// JSON lines on stdout: one object per series ("schema_version": 1).
     #[arg(long)]
     pub(crate) json: bool,
+    /// Judge every other column against this column, a count of requests served so far (a
+    /// counter such as http_requests_total), instead of against time: memory (or fds, …)
+    /// retained per request. Memory that follows load and returns is then no leak, and a leak
+    /// proportional to traffic is a straight line however bursty the load was. End of run only.
+    #[arg(long, value_name = "COLUMN", conflicts_with = "online")]
+    pub(crate) requests: Option<String>,
 }
 
 #[derive(Debug, Args)]

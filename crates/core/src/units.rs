@@ -75,7 +75,8 @@ impl Unit {
 /// Format a byte count with a binary prefix: `512 B`, `1.5 KiB`, `12.3 MiB`, `2.00 GiB`.
 pub fn format_bytes(v: f64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let sign = if v < 0.0 { "-" } else { "" };
+    // Under half a byte prints as 0 B, without a sign ("-0 B" reads like a bug).
+    let sign = if v <= -0.5 { "-" } else { "" };
     let mut x = v.abs();
     let mut i = 0;
     while x >= 1024.0 && i < UNITS.len() - 1 {
@@ -174,6 +175,8 @@ mod tests {
         assert_eq!(format_bytes(1536.0), "1.50 KiB");
         assert_eq!(format_bytes(12.34 * 1024.0 * 1024.0), "12.3 MiB");
         assert_eq!(format_bytes(-2048.0), "-2.00 KiB");
+        assert_eq!(format_bytes(-0.3), "0 B");
+        assert_eq!(format_bytes(-0.7), "-1 B");
     }
 
     #[test]

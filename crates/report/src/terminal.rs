@@ -104,11 +104,7 @@ pub fn write_verdict_table(
         ))
     )?;
     for (v, r) in shown.iter().zip(&rows) {
-        let word = match v.verdict {
-            Verdict::Leak => s.bad(&format!("{:<12}", "LEAK")),
-            Verdict::NoLeak => s.good(&format!("{:<12}", "no leak")),
-            Verdict::Inconclusive => s.warn(&format!("{:<12}", "inconclusive")),
-        };
+        let word = verdict_word(v.verdict, s);
         let name = format!("{:<w0$}", r[0]);
         let name = if v.verdict == Verdict::Leak {
             s.bad(&name)
@@ -336,6 +332,16 @@ fn truncate(s: &str, max: usize) -> String {
         let mut t: String = s.chars().take(max - 1).collect();
         t.push('…');
         t
+    }
+}
+
+/// The verdict as the tables show it, padded to 12 columns and coloured: `LEAK`, `no leak`,
+/// `inconclusive`.
+pub fn verdict_word(v: Verdict, s: Style) -> String {
+    match v {
+        Verdict::Leak => s.bad(&format!("{:<12}", "LEAK")),
+        Verdict::NoLeak => s.good(&format!("{:<12}", "no leak")),
+        Verdict::Inconclusive => s.warn(&format!("{:<12}", "inconclusive")),
     }
 }
 

@@ -1,13 +1,15 @@
 //! `leakhound analyze FILE…`: judge time series from CSV files.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 
-use leakhound_core::{SeriesVerdict, Verdict};
+use leakhound_core::{Series, SeriesVerdict, Verdict, format_quantity};
 use leakhound_detect::DetectOptions;
 use leakhound_report::json::{AnalyzeRecord, write_json_line};
-use leakhound_report::terminal::{write_overall, write_verdict_table};
+use leakhound_report::terminal::{verdict_word, write_overall, write_verdict_table};
 
 use crate::args::AnalyzeArgs;
+use crate::errors::ExpectedError;
 use crate::output::Output;
 use crate::samples_csv::read_series_csv;
 
@@ -21,6 +23,9 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     let mut inputs = Vec::with_capacity(args.files.len());
     for f in &args.files {
         inputs.push(read_series_csv(f)?);
+    }
+    if let Some(col) = &args.requests {
+        return per_request(&inputs, col, &opts, args.json, out);
     }
     let mode = if args.online { "online" } else { "end_of_run" };
     let stdout = io::stdout();
@@ -56,6 +61,78 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     }
     let overall = Verdict::combine(all.iter().map(|v| v.verdict));
     if !args.json {
+        write_overall(overall, &all, out.style, &mut w)?;
+    }
+    w.flush()?;
+    Ok(overall.exit_code())
+}
+
+/// `analyze --requests COLUMN`: every other column judged against the cumulative requests in
+/// `col` (see `leakhound_detect::analyze_per_request`). In the verdicts (and the JSON, whose
+/// `mode` is `per_request`), `rate_per_s` and `rate_ci95` are per request served.
+fn per_request(
+    inputs: &[(PathBuf, Vec<Series>)],
+    col: &str,
+    opts: &DetectOptions,
+    json: bool,
+    out: &Output,
+) -> anyhow::Result<u8> {
+    // Check every file has the column before printing anything.
+    let mut jobs = Vec::with_capacity(inputs.len());
+    for (path, series) in inputs {
+        let Some(requests) = series.iter().find(|s| s.name == col) else {
+            let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+            return Err(ExpectedError::usage(format!(
+                "{}: no column `{col}` for --requests (columns: {})",
+                path.display(),
+                names.join(", ")
+            )));
+        };
+        if series.len() < 2 {
+            return Err(ExpectedError::usage(format!(
+                "{}: --requests {col} leaves no other column to judge",
+                path.display()
+            )));
+        }
+        jobs.push((path, series, requests));
+    }
+    let stdout = io::stdout();
+    let mut w = stdout.lock();
+    let mut all = Vec::new();
+    for (path, series, requests) in jobs {
+        let file = path.display().to_string();
+        let verdicts: Vec<SeriesVerdict> = series
+            .iter()
+            .filter(|s| s.name != col)
+            .map(|s| leakhound_detect::analyze_per_request(s, requests, opts))
+            .collect();
+        if json {
+            for v in &verdicts {
+                write_json_line(&AnalyzeRecord::new(&file, "per_request", v), &mut w)?;
+            }
+        } else {
+            writeln!(w, "{} (per request of `{col}`)", out.style.bold(&file))?;
+            for v in &verdicts {
+                let rate = match (v.rate_per_s, v.rate_ci95) {
+                    (Some(r), Some([lo, hi])) => format!(
+                        "{} per request (95 % CI {} .. {})",
+                        format_quantity(v.unit, r),
+                        format_quantity(v.unit, lo),
+                        format_quantity(v.unit, hi)
+                    ),
+                    (Some(r), None) => format!("{} per request", format_quantity(v.unit, r)),
+                    _ => "-".to_string(),
+                };
+                let word = verdict_word(v.verdict, out.style);
+                writeln!(w, "  {:<18} {word}  {rate}", v.series)?;
+                writeln!(w, "  {:<18} {}", "", v.reason)?;
+            }
+            writeln!(w)?;
+        }
+        all.extend(verdicts);
+    }
+    let overall = Verdict::combine(all.iter().map(|v| v.verdict));
+    if !json {
         write_overall(overall, &all, out.style, &mut w)?;
     }
     w.flush()?;

@@ -177,3 +177,83 @@ fn analyze_help_has_an_example() {
         .success()
         .stdout(predicate::str::contains("Examples:"));
 }
+
+/// Two hours at 10 s of bursty load (minutes of 0-400 req/s, then quiet minutes) and RSS that
+/// follows the load (60 KB per req/s in flight) plus `per_request` bytes kept for every request.
+fn load_csv(dir: &std::path::Path, name: &str, per_request: f64) -> std::path::PathBuf {
+    let mut text = String::from("t_seconds,rss_bytes,requests_total\n");
+    let mut served = 0.0;
+    for i in 0..720u64 {
+        let busy = (i / 6) % 2 == 0;
+        let pick = ((noise(i + 7) + 1.0) * 3.0) as usize % 6;
+        let rate = if busy {
+            [0.0, 0.0, 20.0, 50.0, 200.0, 400.0][pick]
+        } else {
+            [0.0, 10.0, 30.0, 0.0, 10.0, 30.0][pick]
+        };
+        served += rate * 10.0;
+        let rss = 200e6 + per_request * served + rate * 60e3 + 300e3 * noise(i);
+        text.push_str(&format!("{},{rss:.0},{served:.0}\n", i as f64 * 10.0));
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn requests_column_is_a_covariate_bytes_retained_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let leak = load_csv(dir.path(), "leak.csv", 4096.0);
+    let out = leakhound()
+        .args(["analyze", "--json", "--requests", "requests_total"])
+        .arg(&leak)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let lines = json_lines(&out);
+    // One verdict: the requests column itself is the axis, not a series to judge.
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let v = &lines[0];
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["mode"], "per_request");
+    assert_eq!(v["series"], "rss_bytes");
+    assert_eq!(v["verdict"], "leak");
+    let rate = v["rate_per_s"].as_f64().unwrap();
+    assert!((rate - 4096.0).abs() < 300.0, "{v:#}");
+    let ci = v["rate_ci95"].as_array().unwrap();
+    assert!(ci[0].as_f64().unwrap() <= 4096.0 && 4096.0 <= ci[1].as_f64().unwrap() + 100.0);
+    assert!(v["reason"].as_str().unwrap().contains("per request"));
+
+    // Memory that follows the load and returns: judged against time its floor wanders with
+    // the bursts; against requests served nothing is retained.
+    let follows = load_csv(dir.path(), "follows.csv", 0.0);
+    leakhound()
+        .args(["analyze", "--requests", "requests_total"])
+        .arg(&follows)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("per request of `requests_total`"))
+        .stdout(predicate::str::contains("no leak"));
+}
+
+#[test]
+fn requests_column_must_exist_and_is_end_of_run_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = load_csv(dir.path(), "m.csv", 0.0);
+    leakhound()
+        .args(["analyze", "--requests", "reqs"])
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no column `reqs` for --requests (columns: rss_bytes, requests_total)",
+        ))
+        .stderr(predicate::str::contains("panicked").not());
+    leakhound()
+        .args(["analyze", "--online", "--requests", "requests_total"])
+        .arg(&f)
+        .assert()
+        .code(2);
+}
