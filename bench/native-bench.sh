@@ -3,7 +3,7 @@
 #
 # Builds allocbench (gcc -O2 -g -fno-omit-frame-pointer -pthread) and the agent (release), then
 # for each workload alternates plain / exact-fp (LEAKHOUND_UNWIND=fp) / exact-dwarf
-# (LEAKHOUND_UNWIND=dwarf) / sampled (512 KiB, dwarf) / heaptrack runs ROUNDS times, prints the
+# (LEAKHOUND_UNWIND=dwarf, the default) / sampled (512 KiB, dwarf) / heaptrack runs ROUNDS times, prints the
 # median wall time of each, its ratio to plain's median and the spread of the per-round ratios
 # (traced / the same round's plain run: min-max), checks that each exact run's top suspect is
 # the known leak site with exactly the leaked blocks and bytes allocbench prints, and times the

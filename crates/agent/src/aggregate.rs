@@ -219,16 +219,6 @@ impl Maps {
     }
 }
 
-#[inline]
-fn hash_frames(frames: &[u64]) -> u64 {
-    let mut h: u64 = 0x243F_6A88_85A3_08D3 ^ frames.len() as u64;
-    for &f in frames {
-        h = (h ^ f).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        h ^= h >> 29;
-    }
-    h | 1
-}
-
 /// Adds `v` (wrapping) to counter `c`: a plain load and store when the calling thread owns the
 /// shard (only it writes there, and a hook re-entered on the same thread takes the untraced
 /// path, so no update interleaves), an atomic add on the shared shard.
@@ -331,7 +321,13 @@ impl Tables {
     /// walk itself). A false hit needs two distinct stacks to agree on those 46 bits (about
     /// 2^-46 per new stack) and would only count one stack's allocations under another.
     pub fn intern(&self, frames: &[u64]) -> u32 {
-        let h = hash_frames(frames);
+        self.intern_hashed(crate::unwind::hash_frames(frames), frames)
+    }
+
+    /// [`Self::intern`] for frames whose [`crate::unwind::hash_frames`] hash the walk already
+    /// computed.
+    #[inline]
+    pub fn intern_hashed(&self, h: u64, frames: &[u64]) -> u32 {
         let tag = h & !((1 << ID_CACHE_ID_BITS) - 1);
         let entry = &self.id_cache[(h >> ID_CACHE_ID_BITS) as usize & (ID_CACHE_LEN - 1)];
         let e = entry.load(Ordering::Relaxed);

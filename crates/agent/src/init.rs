@@ -14,7 +14,7 @@
 //! | `LEAKHOUND_HEAP_INTERVAL_MS` | time between snapshots (default 1000) |
 //! | `LEAKHOUND_HEAP_SEED` | sampler seed (tests) |
 //! | `LEAKHOUND_EVENT_LOG` | `1`: also write every traced event to `<pid>.lhevents` (`crate::events`) |
-//! | `LEAKHOUND_UNWIND` | `dwarf`: `.eh_frame` steps for frames without frame pointers (`unwind::dwarf`) |
+//! | `LEAKHOUND_UNWIND` | `dwarf` (default): `.eh_frame` steps for frames without frame pointers (`unwind::dwarf`); `fp`: frame pointers only |
 //! | `LEAKHOUND_SIGNALS` | `0`: no final-snapshot handlers for terminating signals (`hooks::signal`) |
 
 use crate::aggregate::Tables;
@@ -150,9 +150,8 @@ fn read_config() -> Option<Config> {
     if let Some(v) = sys::getenv(c"LEAKHOUND_HEAP_SEED").and_then(parse_u64) {
         cfg.seed = v;
     }
-    if sys::getenv(c"LEAKHOUND_UNWIND").is_some_and(|v| v == b"dwarf") {
-        crate::unwind::dwarf::ENABLED.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
+    let fp_only = sys::getenv(c"LEAKHOUND_UNWIND").is_some_and(|v| v == b"fp");
+    crate::unwind::dwarf::ENABLED.store(!fp_only, std::sync::atomic::Ordering::Relaxed);
     Some(cfg)
 }
 

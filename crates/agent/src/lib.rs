@@ -13,7 +13,7 @@
 //! Module map: `hooks/` (exported symbols: `malloc`, `cxx`, `mmap`, `exec` (+ `dlclose`),
 //! `exit` (constructor, fork), `signal` (terminating signals); `real` (the next definitions),
 //! `sys` (OS wrappers)), `init` (state machine and config), `tls` (C-shim thread state), `arena`
-//! (mmap-backed memory and locks), `unwind/fp` (frame-pointer walker), `unwind/dwarf` (opt-in `.eh_frame` fallback), `aggregate` (stack table,
+//! (mmap-backed memory and locks), `unwind/fp` (frame-pointer walker), `unwind/dwarf` (`.eh_frame` fallback, on by default), `aggregate` (stack table,
 //! counters, live map, mapping table), `sample` (Poisson sampler), `writer` (snapshot thread),
 //! `events` (optional full event log ring), `log` (raw stderr). Unsafe code is confined to `hooks/`, `tls`, `arena`, `unwind/fp` and `unwind/dwarf`.
 

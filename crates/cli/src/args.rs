@@ -185,12 +185,13 @@ pub(crate) struct HeapArgs {
     /// number of allocations; the analysis does not need it).
     #[arg(long, requires = "heap")]
     pub(crate) heap_events: bool,
-    /// Stack unwinding: `fp` (frame pointers, the default: fastest) or `dwarf` (frame pointers,
-    /// falling back to cached .eh_frame rules for frames compiled without them; slower).
+    /// Stack unwinding: `dwarf` (the default: frame pointers, falling back to cached .eh_frame
+    /// rules for frames compiled without them) or `fp` (frame pointers only: a little faster,
+    /// but a function built without frame pointers hides its caller).
     #[arg(
         long,
         value_enum,
-        default_value = "fp",
+        default_value = "dwarf",
         value_name = "HOW",
         requires = "heap"
     )]

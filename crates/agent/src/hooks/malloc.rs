@@ -112,13 +112,13 @@ pub(super) fn stack_id(tls: Tls, t: &Tables, sp: u64, fpv: u64) -> u32 {
     let mut frames = [const { MaybeUninit::<u64>::uninit() }; MAX_FRAMES];
     let lo = &raw const frames as u64;
     let ra = fp::return_address(sp);
-    let n = if dwarf::enabled() {
-        dwarf::walk(ra, sp + 8, fpv, lo, hi, &mut frames)
+    let (n, h) = if dwarf::enabled() {
+        dwarf::walk(ra, sp + 8, fpv, lo, hi, &mut frames, tls.shard())
     } else {
         fp::walk(ra, fpv, lo, hi, &mut frames)
     };
     // SAFETY: both walkers write frames[0..n] and return n <= MAX_FRAMES.
-    t.intern(unsafe { &*(&raw const frames[..n] as *const [u64]) })
+    t.intern_hashed(h, unsafe { &*(&raw const frames[..n] as *const [u64]) })
 }
 
 /// Records a new block `p` of `size` bytes allocated by the caller at (`sp`, `fp`).
@@ -437,6 +437,10 @@ fn free_slow(p: *mut c_void) {
     match route() {
         Route::Bootstrap | Route::Real => real::free(p),
         Route::Track(tls, t, c) => {
+            // The allocator's own first loads in `free` are the block's header word and its
+            // first words (the size, then the free-list link it writes): start them now so their
+            // cache miss overlaps the live-map lookup's instead of following it.
+            arena::prefetch((p as u64).wrapping_sub(8));
             unrecord(t, c, p);
             real::free(p);
             leave(tls);

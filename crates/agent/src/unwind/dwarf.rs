@@ -1,6 +1,6 @@
 //! Frame-pointer walk with a cached DWARF (`.eh_frame`) step for frames without frame pointers.
 //!
-//! Opt-in with `LEAKHOUND_UNWIND=dwarf`. The walk carries (pc, rsp, rbp). For each return
+//! On by default (`LEAKHOUND_UNWIND=fp` turns it off). The walk carries (pc, rsp, rbp). For each return
 //! address it looks up a packed unwind rule in a lock-free per-pc cache (2048 one-word
 //! slots in 4-way buckets); a function that keeps a frame pointer has the rule "CFA = rbp + 16, rbp saved at
 //! CFA - 16", which is exactly the frame-pointer step. A function without a frame pointer gets
@@ -28,7 +28,7 @@ use gimli::{
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// Set at start-up when `LEAKHOUND_UNWIND=dwarf`.
+/// Set at start-up unless `LEAKHOUND_UNWIND=fp`.
 pub static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Whether the DWARF-assisted walk is on.
@@ -70,8 +70,9 @@ fn bucket_of(pc: u64) -> &'static Bucket {
     &CACHE[h as usize % (SLOTS / WAYS)]
 }
 
-/// Forgets every cached rule (after `dlclose`, a new module may reuse the addresses).
+/// Forgets every cached rule and tail (after `dlclose`, a new module may reuse the addresses).
 pub fn flush() {
+    GENERATION.fetch_add(1, Ordering::Relaxed);
     for b in CACHE.iter().chain(&STACKS) {
         for s in &b.0 {
             s.store(0, Ordering::Relaxed);
@@ -298,14 +299,6 @@ const K_BITS: u32 = 7;
 static STACKS: [Bucket; STACK_SLOTS / WAYS] =
     [const { Bucket([const { AtomicU64::new(0) }; WAYS]) }; STACK_SLOTS / WAYS];
 
-/// Multiplier of the stack hash (the 64-bit golden ratio, as in [`bucket_of`]).
-const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
-
-#[inline(always)]
-fn mix(h: u64, ret: u64) -> u64 {
-    (h.rotate_left(23) ^ ret).wrapping_mul(MIX)
-}
-
 #[inline(always)]
 fn stack_bucket(key: u64) -> &'static Bucket {
     &STACKS[(key >> K_BITS) as usize % (STACK_SLOTS / WAYS)]
@@ -336,7 +329,8 @@ fn stack_store(key: u64, k: usize) {
 
 /// Fills `out` with `ra` followed by the caller chain, starting from the caller's stack pointer
 /// `sp` (just above the return address slot) and frame pointer `fp`; returns the frames
-/// written. `[lo, hi)` bounds every read as in [`super::fp::walk`].
+/// written and their [`super::hash_frames`] hash. `[lo, hi)` bounds every read as in
+/// [`super::fp::walk`].
 ///
 /// First a plain frame-pointer walk (one dependent load per frame) records each frame's rbp
 /// and hashes the return addresses. Up to the first frame whose rule is not the frame-pointer
@@ -345,17 +339,32 @@ fn stack_store(key: u64, k: usize) {
 /// (whole-stack cache); on a miss the rules of all its return addresses are probed
 /// (independent loads the CPU overlaps). A hash collision (about 2^-57 per probe) can only
 /// garble a stack, as a wrong rule can.
-pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [MaybeUninit<u64>]) -> usize {
+///
+/// The raw walk hashes its frames with the stack hash and keeps the state after each frame, so
+/// the final stack's hash continues from the state at the first non-frame-pointer frame over
+/// the DWARF-walked tail only.
+pub fn walk(
+    ra: u64,
+    sp: u64,
+    fp: u64,
+    lo: u64,
+    hi: u64,
+    out: &mut [MaybeUninit<u64>],
+    shard: usize,
+) -> (usize, u64) {
     let cap = out.len().min(super::MAX_FRAMES);
     if cap == 0 {
-        return 0;
+        return (0, super::hash_finish(super::HASH_SEED, 0));
     }
-    // Each frame's rbp; only `fps[..n]` is ever written before it is read, so it is left
-    // uninitialised (zeroing 512 bytes per walk showed up as ~10 % of the walk in callgrind).
+    // Each frame's rbp and the hash state after it; only `[..n]` is ever written before it is
+    // read, so both are left uninitialised (zeroing 512 bytes per walk showed up as ~10 % of
+    // the walk in callgrind).
     let mut fps = [const { MaybeUninit::<u64>::uninit() }; super::MAX_FRAMES];
+    let mut hs = [const { MaybeUninit::<u64>::uninit() }; super::MAX_FRAMES];
     out[0].write(ra);
     fps[0].write(fp);
-    let mut h = mix(0, ra);
+    let mut h = super::hash_step(super::HASH_SEED, ra);
+    hs[0].write(h);
     let mut n = 1;
     let mut f = fp;
     while n < cap {
@@ -373,7 +382,8 @@ pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [MaybeUninit<
         }
         out[n].write(ret);
         fps[n].write(next);
-        h = mix(h, ret);
+        h = super::hash_step(h, ret);
+        hs[n].write(h);
         n += 1;
         if next <= f {
             break;
@@ -382,7 +392,7 @@ pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [MaybeUninit<
     }
     // SAFETY: the loop above wrote out[0..n].
     let raw = unsafe { &*(&raw const out[..n] as *const [u64]) };
-    let key = mix(h, n as u64);
+    let key = super::hash_finish(h, n);
     let k = match stack_lookup(key) {
         Some(k) => k,
         None => {
@@ -397,10 +407,10 @@ pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [MaybeUninit<
         }
     };
     if k >= n {
-        return n;
+        return (n, super::hash_finish(h, n));
     }
-    // SAFETY: k < n, and the loop above wrote fps[0..n].
-    let (sp_k, fp_k) = unsafe {
+    // SAFETY: k < n, and the loop above wrote fps[0..n] and hs[0..n].
+    let (sp_k, fp_k, h_k) = unsafe {
         (
             if k == 0 {
                 sp
@@ -408,23 +418,168 @@ pub fn walk(ra: u64, sp: u64, fp: u64, lo: u64, hi: u64, out: &mut [MaybeUninit<
                 fps[k - 1].assume_init() + 16
             },
             fps[k].assume_init(),
+            hs[k].assume_init(),
         )
     };
-    hybrid(k + 1, raw[k], sp_k, fp_k, lo, hi, &mut out[..cap])
+    let (m, h) = tail(
+        k + 1,
+        raw[k],
+        sp_k,
+        fp_k,
+        h_k,
+        lo,
+        hi,
+        &mut out[..cap],
+        shard,
+    );
+    (m, super::hash_finish(h, m))
+}
+
+/// Stack reads a memoised tail may depend on (its frames' return-address and rbp slots).
+const MEMO_READS: usize = 12;
+/// Frames a memoised tail may hold. The tails seen in practice are the two to four libc frames
+/// below `main` (`__libc_start_call_main`, `__libc_start_main`, `_start`) or below a thread's
+/// start routine (`start_thread`, `clone3`); longer ones are walked every time.
+const MEMO_FRAMES: usize = 8;
+/// Words of one memo: generation, pc, sp, fp, counts, the reads (address, value), the frames.
+const MEMO_WORDS: usize = 5 + 2 * MEMO_READS + MEMO_FRAMES;
+
+/// The last DWARF-walked tail of one thread.
+#[repr(align(64))]
+struct Memo([AtomicU64; MEMO_WORDS]);
+
+/// One memo per counter shard. Shards 1.. each belong to one thread for its whole life (see
+/// `tls::SHARDS`), and a hook re-entered on the same thread (a signal handler) is untraced, so
+/// each memo has a single reader and writer; shard 0, shared by threads past the first 15,
+/// has none.
+static MEMOS: [Memo; crate::tls::SHARDS] =
+    [const { Memo([const { AtomicU64::new(0) }; MEMO_WORDS]) }; crate::tls::SHARDS];
+
+/// Bumped by [`flush`]: a memo recorded under an older generation may hold rules of an
+/// unloaded module.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// The stack reads of one tail walk, for its memo.
+struct Reads {
+    at: [(u64, u64); MEMO_READS],
+    n: usize,
+    /// False when the walk's result depends on more than the recorded reads and its starting
+    /// registers (a read out of bounds, more reads than fit, the frame limit reached).
+    exact: bool,
+}
+
+impl Reads {
+    #[inline(always)]
+    fn read(&mut self, a: u64, lo: u64, hi: u64) -> Option<u64> {
+        let v = read(a, lo, hi);
+        match v {
+            Some(x) if self.n < MEMO_READS => {
+                self.at[self.n] = (a, x);
+                self.n += 1;
+            }
+            _ => self.exact = false,
+        }
+        v
+    }
+}
+
+/// [`hybrid`] through the calling thread's tail memo.
+///
+/// A tail walk is a pure function of its starting registers (`pc`, `sp`, `fp`), the unwind
+/// rules (fixed until a module is unloaded: [`GENERATION`]) and the stack words it reads. So
+/// when the registers match the memo's and every recorded word still holds its recorded value,
+/// the walk would produce the memo's frames, and those are returned without the rule probes
+/// (callgrind, `allocbench synthetic`: the three libc frames below `main` cost ~115
+/// instructions per allocation walked, ~40 % of them the per-pc rule probes). A stack seen
+/// with a different tail misses the memo and is walked as before.
+#[allow(clippy::too_many_arguments)]
+fn tail(
+    n: usize,
+    pc: u64,
+    sp: u64,
+    fp: u64,
+    mut h: u64,
+    lo: u64,
+    hi: u64,
+    out: &mut [MaybeUninit<u64>],
+    shard: usize,
+) -> (usize, u64) {
+    let memo = (shard != 0 && shard < MEMOS.len()).then(|| &MEMOS[shard].0);
+    let generation = GENERATION.load(Ordering::Relaxed);
+    if let Some(m) = memo
+        && m[0].load(Ordering::Relaxed) == generation
+        && m[1].load(Ordering::Relaxed) == pc
+        && m[2].load(Ordering::Relaxed) == sp
+        && m[3].load(Ordering::Relaxed) == fp
+    {
+        let c = m[4].load(Ordering::Relaxed) as usize;
+        let (nf, nr) = (c & 0xFF, (c >> 8).min(MEMO_READS));
+        let (recorded, frames) = m[5..].split_at(2 * MEMO_READS);
+        let mut same = n + nf <= out.len();
+        for pair in recorded[..2 * nr].chunks_exact(2) {
+            same &= read(pair[0].load(Ordering::Relaxed), lo, hi)
+                == Some(pair[1].load(Ordering::Relaxed));
+        }
+        if same {
+            for (o, f) in out[n..n + nf].iter_mut().zip(frames) {
+                let f = f.load(Ordering::Relaxed);
+                o.write(f);
+                h = super::hash_step(h, f);
+            }
+            return (n + nf, h);
+        }
+    }
+    let mut reads = Reads {
+        at: [(0, 0); MEMO_READS],
+        n: 0,
+        exact: true,
+    };
+    let (end, h) = hybrid(n, pc, sp, fp, h, lo, hi, out, &mut reads);
+    if let Some(m) = memo
+        && reads.exact
+        && end - n <= MEMO_FRAMES
+    {
+        m[0].store(0, Ordering::Relaxed);
+        m[1].store(pc, Ordering::Relaxed);
+        m[2].store(sp, Ordering::Relaxed);
+        m[3].store(fp, Ordering::Relaxed);
+        m[4].store(((end - n) | (reads.n << 8)) as u64, Ordering::Relaxed);
+        for (i, &(a, v)) in reads.at[..reads.n].iter().enumerate() {
+            m[5 + 2 * i].store(a, Ordering::Relaxed);
+            m[6 + 2 * i].store(v, Ordering::Relaxed);
+        }
+        for i in n..end {
+            // SAFETY: hybrid wrote out[..end].
+            let f = unsafe { out[i].assume_init() };
+            m[5 + 2 * MEMO_READS + i - n].store(f, Ordering::Relaxed);
+        }
+        m[0].store(generation, Ordering::Relaxed);
+    }
+    (end, h)
 }
 
 /// Continues a walk whose frame `n - 1` (return address `pc`) had stack pointer `sp` and frame
-/// pointer `fp`, with DWARF-assisted steps; returns the total frames in `out`.
+/// pointer `fp`, with DWARF-assisted steps; `h` is the stack hash state after frame `n - 1`.
+/// Returns the total frames in `out` and the hash state after the last; every stack read goes
+/// through `reads`.
+#[allow(clippy::too_many_arguments)]
 fn hybrid(
     mut n: usize,
     mut pc: u64,
     mut sp: u64,
     mut fp: u64,
+    mut h: u64,
     lo: u64,
     hi: u64,
     out: &mut [MaybeUninit<u64>],
-) -> usize {
-    while n < out.len() {
+    reads: &mut Reads,
+) -> (usize, u64) {
+    loop {
+        if n >= out.len() {
+            // The frame limit, not the stack, ended the walk.
+            reads.exact = false;
+            break;
+        }
         let r = rule_for(pc);
         let kind = r & 3;
         let (ret, next_sp, next_fp) = if kind == KIND_STOP {
@@ -433,8 +588,10 @@ fn hybrid(
             if fp < sp {
                 break;
             }
-            let (Some(next), Some(ret)) = (read(fp, lo, hi), read(fp.wrapping_add(8), lo, hi))
-            else {
+            let Some(next) = reads.read(fp, lo, hi) else {
+                break;
+            };
+            let Some(ret) = reads.read(fp.wrapping_add(8), lo, hi) else {
                 break;
             };
             (ret, fp + 16, next)
@@ -444,14 +601,14 @@ fn hybrid(
             if cfa <= sp {
                 break;
             }
-            let Some(ret) = read(cfa - 8, lo, hi) else {
+            let Some(ret) = reads.read(cfa - 8, lo, hi) else {
                 break;
             };
             let slot = u64::from(r >> 18);
             let next_fp = if slot == 0 {
                 fp
             } else {
-                match read(cfa.wrapping_sub(8 * slot), lo, hi) {
+                match reads.read(cfa.wrapping_sub(8 * slot), lo, hi) {
                     Some(v) => v,
                     None => break,
                 }
@@ -462,12 +619,13 @@ fn hybrid(
             break;
         }
         out[n].write(ret);
+        h = super::hash_step(h, ret);
         n += 1;
         pc = ret;
         sp = next_sp;
         fp = next_fp;
     }
-    n
+    (n, h)
 }
 
 #[cfg(test)]
@@ -507,7 +665,7 @@ mod tests {
     #[test]
     fn whole_stack_cache_returns_what_was_stored_and_forgets_on_flush() {
         // Keys that share a bucket but not a tag, and an index of 0 and of MAX_FRAMES.
-        let a = mix(mix(0, 0x1234), 3);
+        let a = super::super::hash_frames(&[0x1234]);
         let b = a ^ 0x8000_0000_0000_0000;
         assert_eq!(stack_lookup(a), None);
         stack_store(a, 0);

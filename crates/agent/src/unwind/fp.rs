@@ -8,14 +8,16 @@
 use std::mem::MaybeUninit;
 
 /// Fills `out` with `ra` followed by the return addresses found by walking from frame pointer
-/// `fp`; returns the number of frames written. `lo` is an address in the current frame (the
-/// stack's live low end) and `hi` the stack's upper bound (exclusive).
+/// `fp`; returns the number of frames written and their [`super::hash_frames`] hash. `lo` is an
+/// address in the current frame (the stack's live low end) and `hi` the stack's upper bound
+/// (exclusive).
 #[inline]
-pub fn walk(ra: u64, mut fp: u64, lo: u64, hi: u64, out: &mut [MaybeUninit<u64>]) -> usize {
+pub fn walk(ra: u64, mut fp: u64, lo: u64, hi: u64, out: &mut [MaybeUninit<u64>]) -> (usize, u64) {
     if out.is_empty() {
-        return 0;
+        return (0, super::hash_finish(super::HASH_SEED, 0));
     }
     out[0].write(ra);
+    let mut h = super::hash_step(super::HASH_SEED, ra);
     let mut n = 1;
     while n < out.len() {
         if fp < lo || fp > hi.saturating_sub(16) || fp & 7 != 0 {
@@ -31,13 +33,14 @@ pub fn walk(ra: u64, mut fp: u64, lo: u64, hi: u64, out: &mut [MaybeUninit<u64>]
             break;
         }
         out[n].write(ret);
+        h = super::hash_step(h, ret);
         n += 1;
         if next <= fp {
             break;
         }
         fp = next;
     }
-    n
+    (n, super::hash_finish(h, n))
 }
 
 /// The return address stored at `slot`, the stack pointer a hook trampoline saw at entry.

@@ -54,9 +54,14 @@ pub(crate) fn prepare(args: &HeapArgs) -> anyhow::Result<Option<HeapSetup>> {
             }
         },
     }
-    if args.heap_unwind == crate::args::HeapUnwind::Dwarf {
-        env.push(("LEAKHOUND_UNWIND".into(), "dwarf".into()));
-    }
+    env.push((
+        "LEAKHOUND_UNWIND".into(),
+        match args.heap_unwind {
+            crate::args::HeapUnwind::Fp => "fp",
+            crate::args::HeapUnwind::Dwarf => "dwarf",
+        }
+        .into(),
+    ));
     if args.heap_events {
         env.push(("LEAKHOUND_EVENT_LOG".into(), "1".into()));
     }

@@ -342,17 +342,22 @@ fn heap_events_writes_the_event_log_only_when_asked() {
         .code(2);
 }
 
-/// `--heap-unwind dwarf` recovers the callers of a function compiled without frame pointers
-/// (the frame-pointer walk loses `leak_caller`, which `fpless_middle` sits under).
+/// The default unwinder (`--heap-unwind dwarf`) recovers the callers of a function compiled
+/// without frame pointers; `--heap-unwind fp` (the frame-pointer walk alone) loses
+/// `leak_caller`, which `fpless_middle` sits under.
 #[test]
-fn heap_unwind_dwarf_recovers_frames_without_frame_pointers() {
+fn default_unwind_recovers_frames_without_frame_pointers_and_fp_alone_does_not() {
     let work = tempfile::tempdir().unwrap();
     let exe = gcc(work.path(), "dwarf_fpless.c", "dwarf_fpless");
-    let stack_of_fpless = |unwind: &str| -> Vec<String> {
-        let out = leakhound()
-            .args(["run", "--json", "--heap", "--heap-interval", "50ms"])
-            .args(["--heap-unwind", unwind, "--out"])
-            .arg(work.path().join(unwind))
+    let stack_of_fpless = |unwind: Option<&str>| -> Vec<String> {
+        let mut cmd = leakhound();
+        cmd.args(["run", "--json", "--heap", "--heap-interval", "50ms"]);
+        if let Some(u) = unwind {
+            cmd.args(["--heap-unwind", u]);
+        }
+        let out = cmd
+            .arg("--out")
+            .arg(work.path().join(unwind.unwrap_or("default")))
             .arg("--")
             .arg(&exe)
             .args(["80", "30"])
@@ -380,11 +385,11 @@ fn heap_unwind_dwarf_recovers_frames_without_frame_pointers() {
             .map(|f| f["function"].as_str().unwrap_or("").to_string())
             .collect()
     };
-    let dwarf = stack_of_fpless("dwarf");
+    let dwarf = stack_of_fpless(None);
     assert!(
         dwarf.iter().any(|f| f == "leak_caller") && dwarf.iter().any(|f| f == "main"),
         "{dwarf:?}"
     );
-    let fp = stack_of_fpless("fp");
+    let fp = stack_of_fpless(Some("fp"));
     assert!(!fp.iter().any(|f| f == "leak_caller"), "{fp:?}");
 }
