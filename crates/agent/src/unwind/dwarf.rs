@@ -441,19 +441,33 @@ const MEMO_READS: usize = 12;
 /// below `main` (`__libc_start_call_main`, `__libc_start_main`, `_start`) or below a thread's
 /// start routine (`start_thread`, `clone3`); longer ones are walked every time.
 const MEMO_FRAMES: usize = 8;
-/// Words of one memo: generation, pc, sp, fp, counts, the reads (address, value), the frames.
-const MEMO_WORDS: usize = 5 + 2 * MEMO_READS + MEMO_FRAMES;
 
-/// The last DWARF-walked tail of one thread.
-#[repr(align(64))]
-struct Memo([AtomicU64; MEMO_WORDS]);
+/// The last DWARF-walked tail of one thread: the walk's starting registers, the stack words it
+/// read and the frames it produced.
+#[repr(C, align(64))]
+struct Memo {
+    /// [`GENERATION`] when recorded (0: empty or being written), pc, sp, fp.
+    key: [AtomicU64; 4],
+    /// Frames (low byte) and reads (next byte).
+    counts: AtomicU64,
+    addr: [AtomicU64; MEMO_READS],
+    val: [AtomicU64; MEMO_READS],
+    frames: [AtomicU64; MEMO_FRAMES],
+}
 
 /// One memo per counter shard. Shards 1.. each belong to one thread for its whole life (see
 /// `tls::SHARDS`), and a hook re-entered on the same thread (a signal handler) is untraced, so
 /// each memo has a single reader and writer; shard 0, shared by threads past the first 15,
 /// has none.
-static MEMOS: [Memo; crate::tls::SHARDS] =
-    [const { Memo([const { AtomicU64::new(0) }; MEMO_WORDS]) }; crate::tls::SHARDS];
+static MEMOS: [Memo; crate::tls::SHARDS] = [const {
+    Memo {
+        key: [const { AtomicU64::new(0) }; 4],
+        counts: AtomicU64::new(0),
+        addr: [const { AtomicU64::new(0) }; MEMO_READS],
+        val: [const { AtomicU64::new(0) }; MEMO_READS],
+        frames: [const { AtomicU64::new(0) }; MEMO_FRAMES],
+    }
+}; crate::tls::SHARDS];
 
 /// Bumped by [`flush`]: a memo recorded under an older generation may hold rules of an
 /// unloaded module.
@@ -463,8 +477,11 @@ static GENERATION: AtomicU64 = AtomicU64::new(1);
 struct Reads {
     at: [(u64, u64); MEMO_READS],
     n: usize,
+    /// The walk's starting stack pointer: a memo only holds reads at or above it.
+    floor: u64,
     /// False when the walk's result depends on more than the recorded reads and its starting
-    /// registers (a read out of bounds, more reads than fit, the frame limit reached).
+    /// registers (a read out of bounds or below `floor`, more reads than fit, the frame limit
+    /// reached).
     exact: bool,
 }
 
@@ -473,7 +490,7 @@ impl Reads {
     fn read(&mut self, a: u64, lo: u64, hi: u64) -> Option<u64> {
         let v = read(a, lo, hi);
         match v {
-            Some(x) if self.n < MEMO_READS => {
+            Some(x) if self.n < MEMO_READS && a >= self.floor => {
                 self.at[self.n] = (a, x);
                 self.n += 1;
             }
@@ -489,9 +506,9 @@ impl Reads {
 /// rules (fixed until a module is unloaded: [`GENERATION`]) and the stack words it reads. So
 /// when the registers match the memo's and every recorded word still holds its recorded value,
 /// the walk would produce the memo's frames, and those are returned without the rule probes
-/// (callgrind, `allocbench synthetic`: the three libc frames below `main` cost ~115
-/// instructions per allocation walked, ~40 % of them the per-pc rule probes). A stack seen
-/// with a different tail misses the memo and is walked as before.
+/// and bounds checks (callgrind, `allocbench synthetic`: the three libc frames below `main`
+/// cost ~115 instructions per allocation walked, a memo hit ~60). A stack seen with a
+/// different tail misses the memo and is walked as before.
 #[allow(clippy::too_many_arguments)]
 fn tail(
     n: usize,
@@ -504,34 +521,41 @@ fn tail(
     out: &mut [MaybeUninit<u64>],
     shard: usize,
 ) -> (usize, u64) {
-    let memo = (shard != 0 && shard < MEMOS.len()).then(|| &MEMOS[shard].0);
+    let memo = MEMOS.get(shard).filter(|_| shard != 0);
     let generation = GENERATION.load(Ordering::Relaxed);
     if let Some(m) = memo
-        && m[0].load(Ordering::Relaxed) == generation
-        && m[1].load(Ordering::Relaxed) == pc
-        && m[2].load(Ordering::Relaxed) == sp
-        && m[3].load(Ordering::Relaxed) == fp
+        && m.key[0].load(Ordering::Relaxed) == generation
+        && m.key[1].load(Ordering::Relaxed) == pc
+        && m.key[2].load(Ordering::Relaxed) == sp
+        && m.key[3].load(Ordering::Relaxed) == fp
     {
-        let c = m[4].load(Ordering::Relaxed) as usize;
-        let (nf, nr) = (c & 0xFF, (c >> 8).min(MEMO_READS));
-        let (recorded, frames) = m[5..].split_at(2 * MEMO_READS);
-        let mut same = n + nf <= out.len();
-        for pair in recorded[..2 * nr].chunks_exact(2) {
-            same &= read(pair[0].load(Ordering::Relaxed), lo, hi)
-                == Some(pair[1].load(Ordering::Relaxed));
-        }
-        if same {
-            for (o, f) in out[n..n + nf].iter_mut().zip(frames) {
-                let f = f.load(Ordering::Relaxed);
-                o.write(f);
-                h = super::hash_step(h, f);
+        let c = m.counts.load(Ordering::Relaxed) as usize;
+        let (nf, nr) = ((c & 0xFF).min(MEMO_FRAMES), (c >> 8).min(MEMO_READS));
+        if n + nf <= out.len() {
+            let mut same = true;
+            for (a, v) in m.addr[..nr].iter().zip(&m.val[..nr]) {
+                // SAFETY: the address passed `read`'s checks when it was recorded (inside
+                // [lo, hi) of this thread's stack, 8-aligned) and lies at or above the sp it was
+                // recorded with (`Reads::floor`), which equals `sp` here; `sp` is a frame this
+                // walk reached above the current frame `lo`, and `hi`, the thread's stack top,
+                // has not moved, so the word is still inside [lo, hi), mapped and live.
+                same &= unsafe { (a.load(Ordering::Relaxed) as *const u64).read() }
+                    == v.load(Ordering::Relaxed);
             }
-            return (n + nf, h);
+            if same {
+                for (o, f) in out[n..n + nf].iter_mut().zip(&m.frames) {
+                    let f = f.load(Ordering::Relaxed);
+                    o.write(f);
+                    h = super::hash_step(h, f);
+                }
+                return (n + nf, h);
+            }
         }
     }
     let mut reads = Reads {
         at: [(0, 0); MEMO_READS],
         n: 0,
+        floor: sp,
         exact: true,
     };
     let (end, h) = hybrid(n, pc, sp, fp, h, lo, hi, out, &mut reads);
@@ -539,21 +563,21 @@ fn tail(
         && reads.exact
         && end - n <= MEMO_FRAMES
     {
-        m[0].store(0, Ordering::Relaxed);
-        m[1].store(pc, Ordering::Relaxed);
-        m[2].store(sp, Ordering::Relaxed);
-        m[3].store(fp, Ordering::Relaxed);
-        m[4].store(((end - n) | (reads.n << 8)) as u64, Ordering::Relaxed);
+        m.key[0].store(0, Ordering::Relaxed);
+        m.key[1].store(pc, Ordering::Relaxed);
+        m.key[2].store(sp, Ordering::Relaxed);
+        m.key[3].store(fp, Ordering::Relaxed);
+        m.counts
+            .store(((end - n) | (reads.n << 8)) as u64, Ordering::Relaxed);
         for (i, &(a, v)) in reads.at[..reads.n].iter().enumerate() {
-            m[5 + 2 * i].store(a, Ordering::Relaxed);
-            m[6 + 2 * i].store(v, Ordering::Relaxed);
+            m.addr[i].store(a, Ordering::Relaxed);
+            m.val[i].store(v, Ordering::Relaxed);
         }
-        for i in n..end {
+        for (slot, o) in m.frames.iter().zip(&out[n..end]) {
             // SAFETY: hybrid wrote out[..end].
-            let f = unsafe { out[i].assume_init() };
-            m[5 + 2 * MEMO_READS + i - n].store(f, Ordering::Relaxed);
+            slot.store(unsafe { o.assume_init() }, Ordering::Relaxed);
         }
-        m[0].store(generation, Ordering::Relaxed);
+        m.key[0].store(generation, Ordering::Relaxed);
     }
     (end, h)
 }
