@@ -533,7 +533,8 @@ fn tail(
         let (nf, nr) = ((c & 0xFF).min(MEMO_FRAMES), (c >> 8).min(MEMO_READS));
         if n + nf <= out.len() {
             let mut same = true;
-            for (a, v) in m.addr[..nr].iter().zip(&m.val[..nr]) {
+            for i in 0..nr {
+                let (a, v) = (&m.addr[i], &m.val[i]);
                 // SAFETY: the address passed `read`'s checks when it was recorded (inside
                 // [lo, hi) of this thread's stack, 8-aligned) and lies at or above the sp it was
                 // recorded with (`Reads::floor`), which equals `sp` here; `sp` is a frame this
@@ -543,9 +544,9 @@ fn tail(
                     == v.load(Ordering::Relaxed);
             }
             if same {
-                for (o, f) in out[n..n + nf].iter_mut().zip(&m.frames) {
-                    let f = f.load(Ordering::Relaxed);
-                    o.write(f);
+                for i in 0..nf {
+                    let f = m.frames[i].load(Ordering::Relaxed);
+                    out[n + i].write(f);
                     h = super::hash_step(h, f);
                 }
                 return (n + nf, h);
