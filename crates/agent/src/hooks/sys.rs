@@ -156,8 +156,18 @@ extern "C" fn thread_trampoline(arg: *mut libc::c_void) -> *mut libc::c_void {
 }
 
 /// Starts a detached thread running `f` with every signal blocked (the host may expect only its
-/// own threads to receive signals). Returns false on failure.
+/// own threads to receive signals). Returns false on failure. What `pthread_create` allocates
+/// (the new thread's TLS blocks) is the agent's, not the target's: it passes untraced.
 pub fn spawn_detached(f: fn()) -> bool {
+    let tls = crate::tls::Tls::current();
+    let old_guard = tls.guard();
+    tls.set_guard(1);
+    let ok = spawn_detached_untraced(f);
+    tls.set_guard(old_guard);
+    ok
+}
+
+fn spawn_detached_untraced(f: fn()) -> bool {
     // SAFETY: sigset and attr are initialised by their init functions before use; the old mask
     // is restored so the calling thread's mask is unchanged.
     unsafe {
