@@ -283,6 +283,21 @@ fn allocbench_server_names_handle_error_with_the_true_count() {
     );
     assert_eq!(suspects[0]["live_blocks"], blocks);
     assert_eq!(suspects[0]["live_bytes"], bytes);
+    // Nothing the agent allocates for itself (its writer thread's TLS blocks) is a site.
+    let at_exit: Vec<&str> = report["heap"]["processes"][0]["live_at_exit"]
+        .as_array()
+        .expect("live_at_exit")
+        .iter()
+        .map(|s| s["site"].as_str().unwrap())
+        .collect();
+    assert!(
+        at_exit.iter().any(|s| s.starts_with("handle_error (")),
+        "{at_exit:?}"
+    );
+    assert!(
+        at_exit.iter().all(|s| !s.contains(".rs:")),
+        "an agent frame is a site: {at_exit:?}"
+    );
 }
 
 /// `--heap-events` adds the agent's full event log to the run directory (off by default), and
