@@ -296,7 +296,8 @@ impl Tables {
 
     fn probe(&self, h: u64, frames: &[u64]) -> Result<u32, usize> {
         let mask = STACK_SLOTS - 1;
-        let mut i = (h as usize) & mask;
+        // Not from bit 0: `hash_finish` makes every stack hash odd.
+        let mut i = (h >> 1) as usize & mask;
         loop {
             let v = self.slots[i].load(Ordering::Acquire);
             if v == 0 {
