@@ -142,7 +142,10 @@ pub(super) fn record(
     let id = stack_id(tls, t, sp, fpv);
     let (b, k) = weights(cfg, size);
     t.add_alloc(id, b, k);
-    if let Some(ev) = init::events() {
+    // `cfg.events` first: a field of the config already at hand, not another OnceLock probe.
+    if cfg.events
+        && let Some(ev) = init::events()
+    {
         ev.push(EventKind::Alloc, p as u64, size as u64, id);
     }
     if let Some((old_size, old_id)) = t.live_insert(p as usize, size, id) {
@@ -157,7 +160,9 @@ fn unrecord(t: &Tables, cfg: &Config, p: *mut c_void) -> Option<(usize, u32)> {
     let (size, id) = t.live_remove(p as usize)?;
     let (b, k) = weights(cfg, size);
     t.sub_live(id, b, k);
-    if let Some(ev) = init::events() {
+    if cfg.events
+        && let Some(ev) = init::events()
+    {
         ev.push(EventKind::Free, p as u64, size as u64, id);
     }
     Some((size, id))
@@ -320,7 +325,9 @@ fn realloc_common(
                 if let Some((osize, oid)) = old {
                     let (b, k) = weights(c, osize);
                     t.sub_live(oid, b, k);
-                    if let Some(ev) = init::events() {
+                    if c.events
+                        && let Some(ev) = init::events()
+                    {
                         ev.push(EventKind::Free, p as u64, osize as u64, oid);
                     }
                 }
