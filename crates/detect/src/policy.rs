@@ -7,7 +7,7 @@ use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity, form
 
 use crate::DetectOptions;
 use crate::changepoint::{blocks, find_jumps, plan_cuts};
-use crate::envelope::{Envelope, lower_envelope};
+use crate::envelope::{Envelope, floor_envelope, lower_envelope};
 use crate::mann_kendall::{MkResult, best_hinge, mann_kendall, mann_kendall_blocks};
 use crate::prep::{Clean, clean};
 use crate::saturation::{Saturation, compare, curvature};
@@ -338,6 +338,18 @@ struct Ctx<'a> {
     online: bool,
 }
 
+impl Ctx<'_> {
+    /// The envelope judged: online the 10th-percentile envelope, at the end of a run the less
+    /// noisy of it and the bin minima (see `envelope::floor_envelope`).
+    fn envelope(&self, t: &[f64], v: &[f64]) -> Envelope {
+        if self.online {
+            lower_envelope(t, v)
+        } else {
+            floor_envelope(t, v)
+        }
+    }
+}
+
 /// Trend evidence on one segment's envelope.
 struct Trend {
     mk: MkResult,
@@ -611,7 +623,7 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             ),
         );
     }
-    let env = lower_envelope(t, v);
+    let env = ctx.envelope(t, v);
     if env.y.len() < MIN_BINS {
         return inconclusive(
             n,
@@ -929,7 +941,7 @@ fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
             ),
         );
     }
-    let env = lower_envelope(&c.t, &c.v);
+    let env = ctx.envelope(&c.t, &c.v);
     let mut tmp = env.y.clone();
     let level = median_in_place(&mut tmp).abs();
     let jumps = find_jumps(&env.y, level, quantum(ctx.unit));
@@ -959,7 +971,7 @@ fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
             continue;
         }
         total += 1;
-        let ce = lower_envelope(ct, cv);
+        let ce = ctx.envelope(ct, cv);
         // Three bins cannot show a trend at 5 % (the smallest one-sided p is 1/6): a short
         // cycle is tested on its raw samples instead.
         let mk = if ce.y.len() >= MIN_CYCLE_BINS {
@@ -1150,7 +1162,7 @@ pub(crate) fn explain(series: &Series, opts: &DetectOptions) -> String {
     use std::fmt::Write as _;
     let c = clean(series, opts.warmup_s);
     let mut s = String::new();
-    let env = lower_envelope(&c.t, &c.v);
+    let env = floor_envelope(&c.t, &c.v);
     let mut tmp = env.y.clone();
     let level = median_in_place(&mut tmp).abs();
     let jumps = find_jumps(&env.y, level, quantum(series.unit));
