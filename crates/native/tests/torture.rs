@@ -7,7 +7,7 @@
 use leakhound_native::{
     AnalyzeOptions, HeapReport, Profile, SiteReport, analyze_profile, load_dir,
 };
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -87,11 +87,19 @@ fn run_and_signal(mode: &str, sig: i32) -> Signalled {
     let exe = torture(work.path());
     let out = tempfile::tempdir().unwrap();
     // A long interval: without a final snapshot the last one would be up to 1 s before the kill.
-    let child = traced(&exe, out.path(), "1000")
-        .arg(mode)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = traced(&exe, out.path(), "1000");
+    cmd.arg(mode).stdout(Stdio::piped());
+    // The test is about a signal at its default action. A harness started in the background by
+    // a non-interactive shell (`cargo test &`, nohup) hands SIGINT down ignored, and the agent
+    // rightly leaves an ignored signal alone, so the child starts with the default again.
+    // SAFETY: signal(2) is async-signal-safe, as pre_exec requires, and touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc_signal(sig, SIG_DFL);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let kill_ns = now_ns();
     // SAFETY: kill(2) on our own child's pid.
@@ -116,7 +124,12 @@ fn run_and_signal(mode: &str, sig: i32) -> Signalled {
 unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
+    #[link_name = "signal"]
+    fn libc_signal(sig: i32, handler: usize) -> usize;
 }
+
+/// `SIG_DFL` on Linux.
+const SIG_DFL: usize = 0;
 
 const SIGINT: i32 = 2;
 const SIGABRT: i32 = 6;
