@@ -11,7 +11,9 @@
 //! frame-pointer chain, hashes its return addresses, and looks the whole raw stack up in a
 //! second cache that remembers where its first non-frame-pointer frame is: a stack seen before
 //! costs one probe, plus per-pc probes only for the frames after that point (typically the two
-//! or three libc frames below `main` or a thread's start routine).
+//! or three libc frames below `main` or a thread's start routine). Those last steps are
+//! memoised per thread (`tail`): a walk that reaches the same frame with the same registers,
+//! while every stack word the memoised steps read still holds its value, reuses their frames.
 //!
 //! On a cache miss the rule is computed on the calling thread (the hook's re-entrancy guard is
 //! set, so anything the loader allocates passes through untraced): `dl_iterate_phdr` finds the
