@@ -74,6 +74,7 @@ verdict.json. Ctrl-C stops the target and still writes the verdict of what was r
   leakhound analyze leakhound-runs/20261125T101500Z       # a run directory's samples.csv
   leakhound analyze --online --limit 2GiB --json a.csv b.csv   # JSON lines, one per series
   leakhound analyze --requests requests_total metrics.csv       # bytes retained per request
+  leakhound analyze --online --load requests_total metrics.csv  # memory that follows load taken out
 
 CSV: a header line, first column t_seconds (float seconds, non-decreasing), further columns are
 values (bytes or counts). Empty cells are missing samples.")]
@@ -259,6 +260,13 @@ pub(crate) struct AnalyzeArgs {
     /// proportional to traffic is a straight line however bursty the load was. End of run only.
     #[arg(long, value_name = "COLUMN", conflicts_with = "online")]
     pub(crate) requests: Option<String>,
+    /// Take out what follows load before judging the other columns over time: COLUMN is a count
+    /// of requests served so far (a counter such as http_requests_total). Memory held for work
+    /// in flight (it rises with the request rate and falls back with it: a load ramp, a daily
+    /// cycle) is fitted per req/s and removed when the load clearly explains it; what is left is
+    /// judged as usual. Works with --online (fitted on the samples seen so far).
+    #[arg(long, value_name = "COLUMN", conflicts_with = "requests")]
+    pub(crate) load: Option<String>,
 }
 
 #[derive(Debug, Args)]

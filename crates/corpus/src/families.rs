@@ -52,6 +52,11 @@ pub struct Item {
     pub series: Series,
     /// The leak's own contribution at each sample (0 for healthy series).
     pub leak_part: Vec<f64>,
+    /// Requests served so far at each sample time (a load driver's cumulative counter, with
+    /// counting noise): what the load-aware scoring (`score --with-load`) hands the detector.
+    /// Families whose memory follows load get the load it follows; every other family a
+    /// constant rate.
+    pub requests: Series,
 }
 
 /// Healthy memory families.
@@ -118,12 +123,45 @@ pub fn generate(seed: u64, n: usize) -> Vec<Item> {
 /// Generate the `i`-th series of the corpus for `seed` (independent of the others).
 pub fn generate_one(seed: u64, i: usize) -> Item {
     let mut rng = Rng::new(seed, i as u64);
+    // The load's own draws come from a separate stream, so adding them changed no series.
+    let mut lrng = Rng::new(seed ^ LOAD_STREAM, i as u64);
     let family = family_of(i);
     if RESOURCE_HEALTHY.contains(&family) || RESOURCE_LEAKS.contains(&family) {
-        resource(&mut rng, i, family)
+        resource(&mut rng, &mut lrng, i, family)
     } else {
-        memory(&mut rng, i, family)
+        memory(&mut rng, &mut lrng, i, family)
     }
+}
+
+/// Salt of the load's random stream ("LOAD").
+const LOAD_STREAM: u64 = 0x4c4f_4144;
+
+/// How far load swings above its quiet level where memory follows a ramp, stairs or a daily
+/// cycle: up to 3× the quiet rate (a 1-4× range like the bursts').
+const LOAD_SWING: f64 = 2.0;
+
+/// The request counter at each time of `t` for a relative load `rel` (1 = quiet) on a quiet
+/// rate drawn log-uniform 5-2000 req/s: the rate integrated over each interval (four
+/// midpoints), counted with Poisson-like noise (normal with the count's square root as its
+/// deviation).
+fn requests_counter(lrng: &mut Rng, t: &[f64], rel: impl Fn(f64) -> f64) -> Series {
+    let quiet = lrng.log_uniform(5.0, 2000.0);
+    let mut c = Vec::with_capacity(t.len());
+    let mut total = 0.0_f64;
+    let mut last = t.first().copied().unwrap_or(0.0);
+    for &x in t {
+        let h = (x - last) / 4.0;
+        let mean: f64 = (0..4)
+            .map(|k| quiet * rel(last + (k as f64 + 0.5) * h) * h)
+            .sum();
+        let counted = (mean + mean.max(0.0).sqrt() * lrng.normal())
+            .round()
+            .max(0.0);
+        total += counted;
+        last = x;
+        c.push(total);
+    }
+    Series::from_parts("requests_total", Unit::Count, t.to_vec(), c)
 }
 
 /// Sample times: interval 1-60 s (log-uniform, at most length/60 so that every series has at
@@ -342,7 +380,7 @@ fn leak_growth(rng: &mut Rng) -> f64 {
 
 const PAGE: f64 = 4096.0;
 
-fn memory(rng: &mut Rng, id: usize, family: &'static str) -> Item {
+fn memory(rng: &mut Rng, lrng: &mut Rng, id: usize, family: &'static str) -> Item {
     let length = match family {
         "leak_slow_hidden" => rng.log_uniform(3600.0, 86_400.0),
         "daily_cycle" => rng.uniform(12.0 * 3600.0, 86_400.0),
@@ -407,6 +445,34 @@ fn memory(rng: &mut Rng, id: usize, family: &'static str) -> Item {
     let slow_rate = rng.uniform(0.0005, 0.0015) / 60.0; // 0.05-0.15 %/min of base
     let cl_total = cum_load(&b, length);
 
+    // Load ramp: 0 before `a`, up to 1 at `b2`, held to `c`, back to 0 at `d`.
+    let ramp_f = |x: f64| -> f64 {
+        let [a, b2, c, d] = ramp;
+        if x < a || x >= d {
+            0.0
+        } else if x < b2 {
+            (x - a) / (b2 - a)
+        } else if x < c {
+            1.0
+        } else {
+            (d - x) / (d - c).max(1e-9)
+        }
+    };
+    // Load stairs: 0, 1, 2, 1, 0 on the ramp's corners.
+    let stairs_lvl = |x: f64| -> f64 {
+        let [a, b2, c, d] = ramp;
+        if x < a || x >= d {
+            0.0
+        } else if x < b2 {
+            1.0
+        } else if x < c {
+            2.0
+        } else {
+            1.0
+        }
+    };
+    // Daily cycle between 0 and 1.
+    let daily = |x: f64| 0.5 * (1.0 + (std::f64::consts::TAU * x / 86_400.0 + phase).sin());
     let healthy = |x: f64| -> f64 {
         match family {
             "warmup_exp" => amp * (1.0 - (-x / tau).exp()),
@@ -423,35 +489,9 @@ fn memory(rng: &mut Rng, id: usize, family: &'static str) -> Item {
             }
             "steps_one_off" => steps.iter().filter(|s| x >= s.0).map(|s| s.1).sum(),
             "load_bursts" | "leak_load_prop" => amp * 0.5 * (load_at(&b, x) - 1.0),
-            "load_ramp" => {
-                let [a, b2, c, d] = ramp;
-                let f = if x < a || x >= d {
-                    0.0
-                } else if x < b2 {
-                    (x - a) / (b2 - a)
-                } else if x < c {
-                    1.0
-                } else {
-                    (d - x) / (d - c).max(1e-9)
-                };
-                amp * 0.5 * f
-            }
-            "load_stairs" => {
-                let [a, b2, c, d] = ramp;
-                let lvl = if x < a || x >= d {
-                    0.0
-                } else if x < b2 {
-                    1.0
-                } else if x < c {
-                    2.0
-                } else {
-                    1.0
-                };
-                amp * 0.25 * lvl
-            }
-            "daily_cycle" => {
-                amp * 0.3 * 0.5 * (1.0 + (std::f64::consts::TAU * x / 86_400.0 + phase).sin())
-            }
+            "load_ramp" => amp * 0.5 * ramp_f(x),
+            "load_stairs" => amp * 0.25 * stairs_lvl(x),
+            "daily_cycle" => amp * 0.3 * daily(x),
             "batch_spikes" if (x % batch_period) < batch_len => amp,
             "restart_mid" => {
                 let s = if x < t_restart { x } else { x - t_restart };
@@ -506,12 +546,19 @@ fn memory(rng: &mut Rng, id: usize, family: &'static str) -> Item {
         onset_s: onset,
         base,
         interval_s: interval,
+        requests: requests_counter(lrng, &t, |x| match family {
+            "load_bursts" | "leak_load_prop" | "gc_bursty" => load_at(&b, x),
+            "load_ramp" => 1.0 + LOAD_SWING * ramp_f(x),
+            "load_stairs" => 1.0 + LOAD_SWING * 0.5 * stairs_lvl(x),
+            "daily_cycle" => 1.0 + LOAD_SWING * daily(x),
+            _ => 1.0,
+        }),
         series: Series::from_parts("rss_bytes", Unit::Bytes, t, v),
         leak_part,
     }
 }
 
-fn resource(rng: &mut Rng, id: usize, family: &'static str) -> Item {
+fn resource(rng: &mut Rng, lrng: &mut Rng, id: usize, family: &'static str) -> Item {
     let length = rng.log_uniform(300.0, 86_400.0);
     let (unit, name) = *rng.pick(&[
         (Unit::Fds, "fds"),
@@ -564,6 +611,10 @@ fn resource(rng: &mut Rng, id: usize, family: &'static str) -> Item {
         },
         base,
         interval_s: interval,
+        requests: requests_counter(lrng, &t, |x| match family {
+            "pool_load" | "count_leak_load" => load_at(&b, x),
+            _ => 1.0,
+        }),
         series: Series::from_parts(name, unit, t, v),
         leak_part,
     }

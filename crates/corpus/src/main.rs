@@ -21,6 +21,7 @@ struct Args {
     threads: usize,
     families: bool,
     list: Option<String>,
+    with_load: bool,
 }
 
 fn parse() -> anyhow::Result<Args> {
@@ -35,6 +36,7 @@ fn parse() -> anyhow::Result<Args> {
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         families: false,
         list: None,
+        with_load: false,
     };
     while let Some(flag) = it.next() {
         let mut val = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
@@ -45,6 +47,7 @@ fn parse() -> anyhow::Result<Args> {
             "--leakhound" => a.leakhound = Some(PathBuf::from(val("--leakhound")?)),
             "--threads" => a.threads = val("--threads")?.parse().context("--threads")?,
             "--families" => a.families = true,
+            "--with-load" => a.with_load = true,
             "--list" => a.list = Some(val("--list")?),
             other => bail!("unknown argument `{other}`"),
         }
@@ -71,7 +74,7 @@ fn main() -> anyhow::Result<()> {
             let gen_s = t0.elapsed().as_secs_f64();
             let t1 = Instant::now();
             let outcomes = match &a.leakhound {
-                None => evaluate_library(&items, a.threads),
+                None => evaluate_library(&items, a.threads, a.with_load),
                 Some(bin) => {
                     let dir = a.out.clone().unwrap_or_else(|| {
                         std::env::temp_dir().join(format!("leakhound-corpus-{}", a.seed))
@@ -110,10 +113,10 @@ fn main() -> anyhow::Result<()> {
                 points,
                 gen_s,
                 det_s,
-                if a.leakhound.is_some() {
-                    " via leakhound analyze"
-                } else {
-                    " in-process"
+                match (a.leakhound.is_some(), a.with_load) {
+                    (true, _) => " via leakhound analyze",
+                    (false, true) => " in-process, with load",
+                    (false, false) => " in-process",
                 }
             );
             print!("{}", report.summary_table());
@@ -150,11 +153,26 @@ fn main() -> anyhow::Result<()> {
                                 );
                             }
                         }
-                        println!(
-                            "       end: {}\n       onl: {}",
-                            leakhound_detect::analyze(&it.series, &opts).reason,
-                            leakhound_detect::analyze_online(&it.series, &opts).reason
-                        );
+                        let (end, onl) = if a.with_load {
+                            (
+                                leakhound_detect::analyze_with_load(
+                                    &it.series,
+                                    &it.requests,
+                                    &opts,
+                                ),
+                                leakhound_detect::analyze_online_with_load(
+                                    &it.series,
+                                    &it.requests,
+                                    &opts,
+                                ),
+                            )
+                        } else {
+                            (
+                                leakhound_detect::analyze(&it.series, &opts),
+                                leakhound_detect::analyze_online(&it.series, &opts),
+                            )
+                        };
+                        println!("       end: {}\n       onl: {}", end.reason, onl.reason);
                     }
                 }
             }

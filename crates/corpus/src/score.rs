@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use leakhound_core::Verdict;
-use leakhound_detect::{DetectOptions, analyze, analyze_online};
+use leakhound_detect::{
+    DetectOptions, analyze, analyze_online, analyze_online_with_load, analyze_with_load,
+};
 
 use crate::families::{Class, Item};
 
@@ -41,8 +43,14 @@ pub struct Outcome {
     pub detected_at_s: Option<f64>,
 }
 
-/// Run the detector in-process on every item, in both modes, on `threads` threads.
-pub fn evaluate_library(items: &[Item], threads: usize) -> Vec<(Outcome, Outcome)> {
+/// Run the detector in-process on every item, in both modes, on `threads` threads; with
+/// `with_load`, each series is judged with its request counter (`Item::requests`) as the load
+/// covariate (`analyze_with_load`, `analyze_online_with_load`).
+pub fn evaluate_library(
+    items: &[Item],
+    threads: usize,
+    with_load: bool,
+) -> Vec<(Outcome, Outcome)> {
     let opts = DetectOptions::default();
     let threads = threads.max(1);
     let mut out: Vec<Option<(Outcome, Outcome)>> = vec![None; items.len()];
@@ -58,8 +66,14 @@ pub fn evaluate_library(items: &[Item], threads: usize) -> Vec<(Outcome, Outcome
             s.spawn(move || {
                 for (k, slot) in chunk.iter_mut().enumerate() {
                     let it = &items[from + k];
-                    let e = analyze(&it.series, opts);
-                    let o = analyze_online(&it.series, opts);
+                    let (e, o) = if with_load {
+                        (
+                            analyze_with_load(&it.series, &it.requests, opts),
+                            analyze_online_with_load(&it.series, &it.requests, opts),
+                        )
+                    } else {
+                        (analyze(&it.series, opts), analyze_online(&it.series, opts))
+                    };
                     *slot = Some((
                         Outcome {
                             verdict: e.verdict,

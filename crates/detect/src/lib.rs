@@ -17,6 +17,7 @@
 mod changepoint;
 pub mod covariate;
 mod envelope;
+mod load_following;
 mod mann_kendall;
 mod policy;
 mod prep;
@@ -75,6 +76,34 @@ pub fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
 /// of the whole series as at the end of a run, but never `leak`.
 pub fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
     policy::analyze_online(series, opts)
+}
+
+/// End-of-run verdict with memory that follows load taken out first. `requests` is the
+/// cumulative count of requests served (the load driver's total, or a Prometheus
+/// `http_requests_total`), sampled on the same clock as `series`. The memory held per request
+/// per second of load is fitted together with a slow term (growth with time or with requests
+/// served) and, when the load clearly explains part of the series, that part is removed before
+/// the usual test; the reason then says how much was taken out. With constant load, or load the
+/// series does not follow, the verdict is that of [`analyze`]. Rates stay per second.
+pub fn analyze_with_load(
+    series: &Series,
+    requests: &Series,
+    opts: &DetectOptions,
+) -> SeriesVerdict {
+    let load = load_following::LoadAxis::new(requests);
+    policy::analyze_loaded(series, opts, load.as_ref())
+}
+
+/// Online (causal) verdict with load as in [`analyze_with_load`]: at every checkpoint the
+/// load-following part is fitted on the samples and requests seen so far, so cutting both
+/// series at the alarm and re-running gives the same alarm.
+pub fn analyze_online_with_load(
+    series: &Series,
+    requests: &Series,
+    opts: &DetectOptions,
+) -> SeriesVerdict {
+    let load = load_following::LoadAxis::new(requests);
+    policy::analyze_online_loaded(series, opts, load.as_ref())
 }
 
 /// A multi-line dump of the evidence behind the end-of-run verdict, for tuning and bug reports

@@ -8,6 +8,7 @@ use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity, form
 use crate::DetectOptions;
 use crate::changepoint::{blocks, find_jumps, plan_cuts};
 use crate::envelope::{Envelope, floor_envelope, lower_envelope};
+use crate::load_following::{self, LoadAxis};
 use crate::mann_kendall::{MkResult, best_hinge, mann_kendall, mann_kendall_blocks};
 use crate::prep::{Clean, clean};
 use crate::saturation::{Saturation, compare, curvature};
@@ -336,6 +337,9 @@ struct Ctx<'a> {
     alpha: f64,
     /// Online checkpoints also wait out a decelerating rise (see [`DECEL_RATIO`]).
     online: bool,
+    /// Requests served, when load is known: memory that follows it is taken out before judging
+    /// (see `load_following`).
+    load: Option<&'a LoadAxis>,
 }
 
 impl Ctx<'_> {
@@ -902,6 +906,25 @@ fn statrs_z(alpha: f64) -> f64 {
 /// Judge a cleaned series: cut at restarts, judge the latest segment, and recognise repeated
 /// climb-then-restart cycles.
 fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
+    let Some(load) = ctx.load else {
+        return judge_series(ctx, c);
+    };
+    let Some((v, adj)) = load_following::remove(load, &c.t, &c.v) else {
+        return judge_series(ctx, c);
+    };
+    let adjusted = Clean { t: c.t.clone(), v };
+    let mut j = judge_series(ctx, &adjusted);
+    j.reason = format!(
+        "{} (after taking out {} per req/s that follows load, up to {} at the busiest)",
+        j.reason,
+        format_quantity(ctx.unit, adj.per_rate),
+        format_quantity(ctx.unit, adj.removed_max)
+    );
+    j
+}
+
+/// [`judge`] without the load adjustment.
+fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     let n = c.len();
     if n >= 2 && c.v.iter().all(|&x| x == c.v[0]) && n >= MIN_BINS {
         return Judgement {
@@ -1072,12 +1095,22 @@ fn to_verdict(
 }
 
 pub(crate) fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
+    analyze_loaded(series, opts, None)
+}
+
+/// [`analyze`] with memory that follows load taken out first (`load`: requests served).
+pub(crate) fn analyze_loaded(
+    series: &Series,
+    opts: &DetectOptions,
+    load: Option<&LoadAxis>,
+) -> SeriesVerdict {
     let c = clean(series, opts.warmup_s);
     let ctx = Ctx {
         unit: series.unit,
         opts,
         alpha: opts.alpha,
         online: false,
+        load,
     };
     let j = judge(&ctx, &c);
     let at = c.t.last().copied();
@@ -1085,12 +1118,23 @@ pub(crate) fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
 }
 
 pub(crate) fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
+    analyze_online_loaded(series, opts, None)
+}
+
+/// [`analyze_online`] with memory that follows load taken out at every checkpoint, fitted on
+/// the samples and requests seen so far (`load`: requests served).
+pub(crate) fn analyze_online_loaded(
+    series: &Series,
+    opts: &DetectOptions,
+    load: Option<&LoadAxis>,
+) -> SeriesVerdict {
     let c = clean(series, opts.warmup_s);
     let ctx = Ctx {
         unit: series.unit,
         opts,
         alpha: opts.alpha_online,
         online: true,
+        load,
     };
     let n = c.len();
     // Every checkpoint so far: (time, leak?). Persistence looks back over them.
@@ -1125,7 +1169,7 @@ pub(crate) fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVer
         }
     }
     // No alarm: the end-of-run verdict of the whole series, never a leak.
-    let mut sv = analyze(series, opts);
+    let mut sv = analyze_loaded(series, opts, load);
     if sv.verdict == Verdict::Leak {
         sv.verdict = Verdict::Inconclusive;
         sv.leak_detected = false;
@@ -1255,6 +1299,7 @@ pub(crate) fn analyze_per_request(
         opts: &inner,
         alpha: opts.alpha,
         online: false,
+        load: None,
     };
     let j = judge(&ctx, &c2);
     let served = c2.span();

@@ -27,18 +27,48 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     if let Some(col) = &args.requests {
         return per_request(&inputs, col, &opts, args.json, out);
     }
+    // With --load, every file must have the column (checked before printing anything).
+    let mut loads: Vec<Option<Series>> = Vec::with_capacity(inputs.len());
+    for (path, series) in &inputs {
+        let Some(col) = &args.load else {
+            loads.push(None);
+            continue;
+        };
+        let Some(requests) = series.iter().find(|s| &s.name == col) else {
+            let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+            return Err(ExpectedError::usage(format!(
+                "{}: no column `{col}` for --load (columns: {})",
+                path.display(),
+                names.join(", ")
+            )));
+        };
+        if series.len() < 2 {
+            return Err(ExpectedError::usage(format!(
+                "{}: --load {col} leaves no other column to judge",
+                path.display()
+            )));
+        }
+        loads.push(Some(requests.clone()));
+    }
     let mode = if args.online { "online" } else { "end_of_run" };
     let stdout = io::stdout();
     let mut w = stdout.lock();
     let mut all = Vec::new();
-    for (path, series) in &inputs {
+    for ((path, series), load) in inputs.iter().zip(&loads) {
+        let series: Vec<Series> = series
+            .iter()
+            .filter(|s| args.load.as_ref() != Some(&s.name))
+            .cloned()
+            .collect();
+        let series = &series;
         let verdicts: Vec<SeriesVerdict> = series
             .iter()
             .map(|s| {
-                let mut v = if args.online {
-                    leakhound_detect::analyze_online(s, &opts)
-                } else {
-                    leakhound_detect::analyze(s, &opts)
+                let mut v = match (load, args.online) {
+                    (Some(l), true) => leakhound_detect::analyze_online_with_load(s, l, &opts),
+                    (Some(l), false) => leakhound_detect::analyze_with_load(s, l, &opts),
+                    (None, true) => leakhound_detect::analyze_online(s, &opts),
+                    (None, false) => leakhound_detect::analyze(s, &opts),
                 };
                 if args.limit.is_some() {
                     v.limit = args.limit;

@@ -257,3 +257,68 @@ fn requests_column_must_exist_and_is_end_of_run_only() {
         .assert()
         .code(2);
 }
+
+/// Two hours at 10 s: 40 min quiet at 50 req/s, a 40 min ramp to 250 req/s, then busy; memory
+/// holds 400 kB per req/s of load (work in flight) and nothing else.
+fn ramp_csv(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut text = String::from("t_seconds,rss_bytes,requests_total\n");
+    let mut served = 0.0;
+    for i in 0..720u64 {
+        let t = i as f64 * 10.0;
+        let rate = 50.0 + 200.0 * ((t - 2400.0) / 2400.0).clamp(0.0, 1.0);
+        served += rate * 10.0;
+        let rss = 300e6 + 400e3 * rate + 500e3 * noise(i);
+        text.push_str(&format!("{t},{rss:.0},{served:.0}\n"));
+    }
+    let p = dir.join("ramp.csv");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn load_column_takes_out_memory_that_follows_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let ramp = ramp_csv(dir.path());
+    // Judged over time alone, the ramp's memory is a rise with no sign of levelling off when
+    // the online alarm fires.
+    leakhound()
+        .args(["analyze", "--online"])
+        .arg(&ramp)
+        .assert()
+        .code(1);
+    // With the load, the rise is memory per req/s, taken out: no leak, online or at the end.
+    for online in [true, false] {
+        let mut cmd = leakhound();
+        cmd.args(["analyze", "--json", "--load", "requests_total"]);
+        if online {
+            cmd.arg("--online");
+        }
+        let out = cmd.arg(&ramp).assert().code(0).get_output().stdout.clone();
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 1, "only rss_bytes is judged: {lines:#?}");
+        let v = &lines[0];
+        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["verdict"], "no_leak", "{v:#}");
+        assert!(
+            v["reason"]
+                .as_str()
+                .unwrap()
+                .contains("per req/s that follows load"),
+            "{v:#}"
+        );
+    }
+    // A leak of 4 kB per request under bursty load is still a leak with the load taken out.
+    let leak = load_csv(dir.path(), "leak.csv", 4096.0);
+    leakhound()
+        .args(["analyze", "--online", "--load", "requests_total"])
+        .arg(&leak)
+        .assert()
+        .code(1);
+    leakhound()
+        .args(["analyze", "--load", "reqs"])
+        .arg(&ramp)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no column `reqs` for --load"))
+        .stderr(predicate::str::contains("panicked").not());
+}

@@ -14,7 +14,7 @@ const N: usize = 301;
 #[test]
 fn r4_small_corpus_meets_recall_and_fpr_floors() {
     let items = generate(SEED, N);
-    let out = evaluate_library(&items, 2);
+    let out = evaluate_library(&items, 2, false);
     let r = summarize(&items, &out);
     let get = |m: Mode, c: Class| &r.by_class[&(m, c)];
     let table = r.summary_table();

@@ -2,7 +2,9 @@
 //! online alarms (cut the series at the alarm, run again, get the same alarm). See: issue #4.
 
 use leakhound_core::{Series, Unit, Verdict};
-use leakhound_detect::{DetectOptions, analyze, analyze_online};
+use leakhound_detect::{
+    DetectOptions, analyze, analyze_online, analyze_online_with_load, analyze_with_load,
+};
 use proptest::prelude::*;
 
 /// A random but plausible series: base, linear growth, a saturating part, a sawtooth, noise.
@@ -138,4 +140,79 @@ proptest! {
             }
         }
     }
+}
+
+/// A request counter (cumulative) and memory for `rate(t)`: `held` bytes per req/s of load in
+/// flight, `retained` bytes per request served, a deterministic ripple.
+fn with_load(
+    n: usize,
+    dt: f64,
+    rate: impl Fn(f64) -> f64,
+    held: f64,
+    retained: f64,
+) -> (Series, Series) {
+    let t: Vec<f64> = (0..n).map(|i| i as f64 * dt).collect();
+    let mut served = 0.0;
+    let mut c = Vec::with_capacity(n);
+    let mut v = Vec::with_capacity(n);
+    for &x in &t {
+        served += rate(x) * dt;
+        c.push(served.round());
+        v.push(4e8 + held * rate(x) + retained * served + 2e6 * (x * 0.21).sin());
+    }
+    (
+        Series::from_parts("rss_bytes", Unit::Bytes, t.clone(), v),
+        Series::from_parts("requests_total", Unit::Count, t, c),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// With load as a covariate the online alarm is causal too: the load-following part is
+    /// fitted on the samples and requests seen so far.
+    #[test]
+    fn online_alarm_with_load_is_causal(
+        n in 200usize..700,
+        period in 20usize..120,
+        busy in 200.0f64..2000.0,
+        retained in prop_oneof![Just(0.0f64), 200.0f64..4000.0],
+    ) {
+        let dt = 10.0;
+        let p = period as f64 * dt;
+        let (mem, req) = with_load(n, dt, |x| if x % p < p / 3.0 { busy } else { 100.0 }, 3e5, retained);
+        let o = DetectOptions::default();
+        let v = analyze_online_with_load(&mem, &req, &o);
+        if let Some(at) = v.detected_at_s {
+            let cut = analyze_online_with_load(&mem.prefix_until(at), &req.prefix_until(at), &o);
+            prop_assert_eq!(cut.verdict, Verdict::Leak);
+            prop_assert_eq!(cut.detected_at_s, Some(at));
+            prop_assert_eq!(cut.rate_per_s, v.rate_per_s);
+        } else {
+            prop_assert_ne!(v.verdict, Verdict::Leak);
+        }
+    }
+}
+
+#[test]
+fn memory_that_follows_a_load_ramp_is_no_leak_with_the_load() {
+    let o = DetectOptions::default();
+    // Quiet, then a ramp from 100 to 600 req/s, then busy: 1 MB held per req/s.
+    let ramp = |x: f64| 100.0 + 500.0 * ((x - 1500.0) / 1500.0).clamp(0.0, 1.0);
+    let (mem, req) = with_load(450, 10.0, ramp, 1e6, 0.0);
+    assert_eq!(analyze_online(&mem, &o).verdict, Verdict::Leak);
+    let v = analyze_online_with_load(&mem, &req, &o);
+    assert_eq!(v.verdict, Verdict::NoLeak, "{}", v.reason);
+    assert_eq!(analyze_with_load(&mem, &req, &o).verdict, Verdict::NoLeak);
+    // The same ramp with 2 kB retained per request is a leak, with the load or without.
+    let (mem, req) = with_load(450, 10.0, ramp, 1e6, 2e3);
+    assert_eq!(analyze(&mem, &o).verdict, Verdict::Leak);
+    let v = analyze_with_load(&mem, &req, &o);
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    // Constant load: the load cannot be told from the intercept and changes nothing.
+    let (mem, req) = with_load(300, 10.0, |_| 250.0, 1e6, 1e3);
+    assert_eq!(
+        analyze_online_with_load(&mem, &req, &o).detected_at_s,
+        analyze_online(&mem, &o).detected_at_s
+    );
 }

@@ -1,0 +1,448 @@
+//! Memory that follows load, estimated and taken out before the leak test.
+//!
+//! Under HTTP load a service holds memory for the work in flight (request buffers, garbage
+//! waiting for the next collection, pooled connections): it rises with the request rate and
+//! falls back when the rate does. A rise of the floor during a load ramp, the busy half of a
+//! daily cycle or a burst is that memory, not a leak, and without the load it looks like one.
+//! Given the load as a cumulative request counter sampled on the series' clock (the load
+//! driver's total, or `http_requests_total`), this module fits
+//!
+//! ```text
+//! value = a + b · rate + c · x        x = time, or x = requests served so far
+//! ```
+//!
+//! by least squares on the raw samples, where `rate` is the mean request rate over the interval
+//! before each sample (requests counted between two samples over the time between them, so the
+//! fit at a sample uses no later load). `b` is the memory held per request per second of load,
+//! `c · x` the slow part: a leak growing with time or with requests served, whichever of the
+//! two fits better. The series then has `b · (rate − rate_ref)` taken out (`rate_ref` = the
+//! [`REF_QUANTILE`] of the rates: the quiet level), and the usual detector judges what is left.
+//! The leak term is fitted but not removed: deciding whether it is a leak stays with the
+//! detector (warm-ups, restarts, saturation...).
+//!
+//! The adjustment is made only when the load explains memory clearly: `b > 0` and its estimate
+//! at least [`MIN_Z`] standard errors from zero after correcting the standard error for the
+//! residuals' lag-1 autocorrelation (a garbage-collected series' residuals are far from
+//! independent). With constant load the rate does not vary, `b` cannot be told from the
+//! intercept, and the series is judged as it is.
+//!
+//! Not here: cumulative retained bytes per request at the end of a run (see `covariate`), the
+//! verdict (see `policy`).
+
+use leakhound_core::Series;
+
+use crate::util::quantile_in_place;
+
+/// Standard errors from zero the load coefficient must be before the load-following part is
+/// removed. A conservative bound (rather than the 1.96 of a 5 % test) because the
+/// autocorrelation correction below is a lag-1 approximation and a spurious adjustment could
+/// hide a leak behind an unrelated load pattern.
+pub(crate) const MIN_Z: f64 = 3.0;
+
+/// Fewest samples with a known rate before a fit is tried (three coefficients and a residual
+/// autocorrelation need a couple of dozen points to mean anything).
+pub(crate) const MIN_FIT_SAMPLES: usize = 24;
+
+/// Quantile of the request rates taken as the quiet level the adjusted series is referred to:
+/// low enough to sit under every burst, high enough not to be one sample's dip.
+pub(crate) const REF_QUANTILE: f64 = 0.1;
+
+/// Requests a rate window aims to hold (a Poisson count of 200 is ±7 %: regression dilution
+/// under 1 % for a load that swings by half its mean).
+const WINDOW_REQUESTS: f64 = 200.0;
+
+/// Most intervals in a rate window on each side of a sample, so a load step stays sharp
+/// against the bins of a short series (a 60-sample series has bins of three samples).
+const WINDOW_SAMPLES: usize = 4;
+
+/// Poisson standard deviations by which the rates before and after a sample must differ to be
+/// read as a load edge between them (the usual 3σ: a false edge costs only a little noise).
+const EDGE_Z: f64 = 3.0;
+
+/// Lag-1 autocorrelation used at most in the standard error's correction: above it the
+/// effective sample count would fall towards zero and the test would never adjust.
+const MAX_RHO: f64 = 0.95;
+
+/// `1 − r²` below which two regressors count as one (r ≈ 0.9995).
+const MAX_R2_COMPLEMENT: f64 = 1e-3;
+
+/// A cumulative request counter, cleaned: increasing times, non-decreasing count (a counter
+/// reset, e.g. a restarted load driver, continues from the last total).
+#[derive(Debug, Clone)]
+pub(crate) struct LoadAxis {
+    t: Vec<f64>,
+    c: Vec<f64>,
+}
+
+impl LoadAxis {
+    /// `None` when fewer than two usable samples remain.
+    pub(crate) fn new(requests: &Series) -> Option<LoadAxis> {
+        let n = requests.t.len().min(requests.v.len());
+        let mut t = Vec::with_capacity(n);
+        let mut c: Vec<f64> = Vec::with_capacity(n);
+        let mut offset = 0.0;
+        let mut last_raw = f64::NAN;
+        for i in 0..n {
+            let (ti, vi) = (requests.t[i], requests.v[i]);
+            if !ti.is_finite() || !vi.is_finite() || t.last().is_some_and(|&l| ti <= l) {
+                continue;
+            }
+            if vi < last_raw {
+                // Counter reset: carry on from the total reached.
+                offset += last_raw;
+            }
+            last_raw = vi;
+            t.push(ti);
+            c.push(vi + offset);
+        }
+        (t.len() >= 2).then_some(LoadAxis { t, c })
+    }
+
+    /// Requests served by time `x` (linear between counter samples), `None` outside the
+    /// counter's time range.
+    pub(crate) fn at(&self, x: f64) -> Option<f64> {
+        let k = self.t.partition_point(|&a| a < x);
+        if k < self.t.len() && self.t[k] == x {
+            return Some(self.c[k]);
+        }
+        if k == 0 || k >= self.t.len() {
+            return None;
+        }
+        let (t0, t1) = (self.t[k - 1], self.t[k]);
+        Some(self.c[k - 1] + (x - t0) / (t1 - t0) * (self.c[k] - self.c[k - 1]))
+    }
+}
+
+/// What was taken out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Adjustment {
+    /// Memory held per request per second of load (series unit per req/s).
+    pub(crate) per_rate: f64,
+    /// Its standard error (autocorrelation-corrected).
+    pub(crate) se: f64,
+    /// The quiet request rate the series is referred to.
+    pub(crate) rate_ref: f64,
+    /// The largest amount taken out of one sample.
+    pub(crate) removed_max: f64,
+    /// Whether the slow term fitted better against requests served than against time.
+    pub(crate) slow_by_requests: bool,
+}
+
+/// The load at each sample (`None` where the counter does not cover it, and at the last
+/// sample) and the requests served by it.
+///
+/// The counter is read at the samples' times only, so the rates between samples are all that
+/// is known of the load around a sample, and a burst that starts or ends between two samples
+/// shows as a partial rate on both sides of its edge. The load at sample `i` is taken as the
+/// smaller of the rate over a short window before it and over a short window after it when the
+/// two differ by more than counting noise (an edge lies between them), and as the two windows'
+/// pooled rate otherwise (the minimum of two noisy rates would read low, and by a share that
+/// changes with the rate, bending the fit): a sample taken just after a burst ended (memory already back, the window before still partly
+/// busy) is not over-corrected into a dip that the lower envelope would read as a fall, and a
+/// sample near a burst's start or end is under-corrected instead, which only lifts it above the
+/// floor. Each window grows from one interval until it holds [`WINDOW_REQUESTS`] requests or
+/// [`WINDOW_SAMPLES`] intervals: counted requests are noisy (a Poisson count of 30 is ±18 %),
+/// and noise in the rate biases the fitted load share towards zero (regression dilution), which
+/// would leave part of every load step in the series. The last sample has no window after it
+/// and is not corrected, so no load after it is used.
+fn rates(load: &LoadAxis, t: &[f64]) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
+    let served: Vec<Option<f64>> = t.iter().map(|&x| load.at(x)).collect();
+    let n = t.len();
+    let rate_between = |a: usize, b: usize| -> Option<f64> {
+        let (ca, cb) = (served[a]?, served[b]?);
+        let dt = t[b] - t[a];
+        (dt > 0.0).then(|| (cb - ca) / dt)
+    };
+    let count = |a: usize, b: usize| match (served[a], served[b]) {
+        (Some(ca), Some(cb)) => cb - ca,
+        _ => 0.0,
+    };
+    let rate = (0..n)
+        .map(|i| {
+            if i + 1 >= n || served[i].is_none() {
+                return None;
+            }
+            let mut j = i.saturating_sub(1);
+            while j > 0 && i - j < WINDOW_SAMPLES && count(j, i) < WINDOW_REQUESTS {
+                j -= 1;
+            }
+            let mut k = i + 1;
+            while k + 1 < n && k - i < WINDOW_SAMPLES && count(i, k) < WINDOW_REQUESTS {
+                k += 1;
+            }
+            let after = rate_between(i, k);
+            let before = if j < i { rate_between(j, i) } else { None };
+            match (before, after) {
+                (Some(a), Some(b)) => {
+                    // Both windows pooled unless they differ by more than counting noise
+                    // (`EDGE_Z` Poisson standard deviations): then an edge lies between them.
+                    let (da, db) = (t[i] - t[j], t[k] - t[i]);
+                    let pooled = (a * da + b * db) / (da + db);
+                    let sd = (pooled.max(0.0) * (1.0 / da + 1.0 / db)).sqrt();
+                    Some(if (a - b).abs() > EDGE_Z * sd {
+                        a.min(b)
+                    } else {
+                        pooled
+                    })
+                }
+                (None, b) => b,
+                (a, None) => a,
+            }
+        })
+        .collect();
+    (rate, served)
+}
+
+/// A least-squares fit of `y` on `[1, p]` or `[1, p, q]`.
+struct Fit {
+    /// Coefficient of `p` (the request rate).
+    bp: f64,
+    /// Coefficient of `q` (the slow term; 0 without one).
+    bq: f64,
+    /// Standard errors of `bp` and `bq`, corrected for the residuals' lag-1 autocorrelation
+    /// (the variance inflated by `(1 + ρ) / (1 − ρ)`, as for an AR(1) error).
+    se_p: f64,
+    se_q: f64,
+    sse: f64,
+}
+
+/// Least squares of `y` on `[1, p, q]` (`q = None`: on `[1, p]`), or `None` when the design is
+/// singular.
+fn fit(p: &[f64], q: Option<&[f64]>, y: &[f64]) -> Option<Fit> {
+    let n = y.len() as f64;
+    let mean = |x: &[f64]| x.iter().sum::<f64>() / n;
+    let (mp, my) = (mean(p), mean(y));
+    let mq = q.map_or(0.0, mean);
+    let qv = |i: usize| q.map_or(0.0, |q| q[i] - mq);
+    let (mut spp, mut sqq, mut spq, mut spy, mut sqy) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for i in 0..y.len() {
+        let (a, b, c) = (p[i] - mp, qv(i), y[i] - my);
+        spp += a * a;
+        sqq += b * b;
+        spq += a * b;
+        spy += a * c;
+        sqy += b * c;
+    }
+    let (bp, bq, inv_p, inv_q) = if q.is_some() {
+        let det = spp * sqq - spq * spq;
+        // The two regressors (nearly) proportional (correlation above 0.9995: a load ramp
+        // over the whole window against time), or one constant: the load's part cannot be
+        // told apart.
+        if det.is_nan() || det <= MAX_R2_COMPLEMENT * spp * sqq || spp <= 0.0 || sqq <= 0.0 {
+            return None;
+        }
+        (
+            (spy * sqq - sqy * spq) / det,
+            (sqy * spp - spy * spq) / det,
+            sqq / det,
+            spp / det,
+        )
+    } else {
+        if spp <= 0.0 {
+            return None;
+        }
+        (spy / spp, 0.0, 1.0 / spp, 0.0)
+    };
+    let res: Vec<f64> = (0..y.len())
+        .map(|i| (y[i] - my) - bp * (p[i] - mp) - bq * qv(i))
+        .collect();
+    let sse: f64 = res.iter().map(|r| r * r).sum();
+    let dof = n - if q.is_some() { 3.0 } else { 2.0 };
+    let rho = lag1(&res);
+    let var = sse / dof * (1.0 + rho) / (1.0 - rho);
+    Some(Fit {
+        bp,
+        bq,
+        se_p: (var * inv_p).sqrt(),
+        se_q: (var * inv_q).sqrt(),
+        sse,
+    })
+}
+
+/// Lag-1 autocorrelation of residuals, clamped to `[0, MAX_RHO]`.
+fn lag1(r: &[f64]) -> f64 {
+    let den: f64 = r.iter().map(|x| x * x).sum();
+    if r.len() < 3 || den <= 0.0 {
+        return 0.0;
+    }
+    let num: f64 = r.windows(2).map(|w| w[0] * w[1]).sum();
+    (num / den).clamp(0.0, MAX_RHO)
+}
+
+/// The load-following part of `v` (sampled at `t`) taken out, or `None` when the load does not
+/// clearly explain it (see the module doc). Uses no load after `t`'s last sample.
+pub(crate) fn remove(load: &LoadAxis, t: &[f64], v: &[f64]) -> Option<(Vec<f64>, Adjustment)> {
+    let (rate, served) = rates(load, t);
+    let idx: Vec<usize> = (0..t.len())
+        .filter(|&i| rate[i].is_some() && served[i].is_some())
+        .collect();
+    if idx.len() < MIN_FIT_SAMPLES {
+        return None;
+    }
+    let r: Vec<f64> = idx.iter().map(|&i| rate[i].unwrap_or(0.0)).collect();
+    let y: Vec<f64> = idx.iter().map(|&i| v[i]).collect();
+    let tt: Vec<f64> = idx.iter().map(|&i| t[i]).collect();
+    let ss: Vec<f64> = idx.iter().map(|&i| served[i].unwrap_or(0.0)).collect();
+    // Both readings of the slow part must be possible and both must find the load's share
+    // clearly: a load ramp that spans the window is as much a leak with time as memory held per
+    // req/s, and then nothing is taken out.
+    let (Some(by_time), Some(by_requests), Some(load_only)) = (
+        fit(&r, Some(&tt), &y),
+        fit(&r, Some(&ss), &y),
+        fit(&r, None, &y),
+    ) else {
+        return None;
+    };
+    let significant = |b: f64, se: f64| b > 0.0 && se.is_finite() && b >= MIN_Z * se;
+    if !(significant(by_time.bp, by_time.se_p) && significant(by_requests.bp, by_requests.se_p)) {
+        return None;
+    }
+    let slow_by_requests = by_requests.sse < by_time.sse;
+    let slow = if slow_by_requests {
+        &by_requests
+    } else {
+        &by_time
+    };
+    // A load that rose over the window (stairs going up, the busy half of a cycle) is partly
+    // collinear with the slow term, which then takes a share of the memory that follows it and
+    // leaves the rest as a rise. When the slow term is not clearly there, the load alone
+    // explains the series and its coefficient is the one used.
+    let slow_needed = slow.bq.abs() >= MIN_Z * slow.se_q;
+    let (b, se) = if !slow_needed && significant(load_only.bp, load_only.se_p) {
+        (load_only.bp, load_only.se_p)
+    } else {
+        (slow.bp, slow.se_p)
+    };
+    let mut sorted = r.clone();
+    let rate_ref = quantile_in_place(&mut sorted, REF_QUANTILE);
+    let mut out = v.to_vec();
+    let mut removed_max = 0.0_f64;
+    for (i, o) in out.iter_mut().enumerate() {
+        if let Some(ri) = rate[i] {
+            let d = b * (ri - rate_ref);
+            *o -= d;
+            removed_max = removed_max.max(d);
+        }
+    }
+    Some((
+        out,
+        Adjustment {
+            per_rate: b,
+            se,
+            rate_ref,
+            removed_max,
+            slow_by_requests,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leakhound_core::Unit;
+
+    fn counter(t: &[f64], rate: impl Fn(f64) -> f64) -> Series {
+        // Requests served by each time: the rate integrated with a fine step.
+        let mut c = Vec::with_capacity(t.len());
+        let mut total = 0.0;
+        let mut last = 0.0;
+        for &x in t {
+            let steps = 20;
+            let h = (x - last) / steps as f64;
+            for k in 0..steps {
+                total += rate(last + (k as f64 + 0.5) * h) * h;
+            }
+            last = x;
+            c.push(total);
+        }
+        Series::from_parts("requests", Unit::Count, t.to_vec(), c)
+    }
+
+    #[test]
+    fn counter_resets_continue_from_the_total() {
+        let s = Series::from_parts(
+            "r",
+            Unit::Count,
+            vec![0.0, 1.0, 2.0, 3.0],
+            vec![0.0, 10.0, 2.0, 5.0],
+        );
+        let l = LoadAxis::new(&s).expect("four samples");
+        assert_eq!(l.at(3.0), Some(15.0));
+        assert_eq!(l.at(0.5), Some(5.0));
+        assert_eq!(l.at(4.0), None);
+    }
+
+    #[test]
+    fn memory_that_tracks_a_load_ramp_is_taken_out() {
+        let t: Vec<f64> = (0..600).map(|i| i as f64 * 5.0).collect();
+        // Quiet for the first third, a ramp over the second, busy for the last.
+        let rate = |x: f64| 100.0 + 300.0 * ((x - 1000.0) / 1000.0).clamp(0.0, 1.0);
+        let load = LoadAxis::new(&counter(&t, rate)).expect("counter");
+        // 1 MB per req/s, plus deterministic ripple.
+        let v: Vec<f64> = t
+            .iter()
+            .map(|&x| 5e8 + 1e6 * rate(x) + 2e6 * ((x / 37.0).sin()))
+            .collect();
+        let (adj, a) = remove(&load, &t, &v).expect("the load explains the rise");
+        assert!((a.per_rate - 1e6).abs() < 0.05e6, "{a:?}");
+        // (The last sample is not corrected: no load after it is known.)
+        let rise = adj[adj.len() - 2] - adj[0];
+        assert!(rise.abs() < 1e7, "adjusted rise {rise}");
+    }
+
+    #[test]
+    fn a_ramp_over_the_whole_window_cannot_be_told_from_time() {
+        let t: Vec<f64> = (0..600).map(|i| i as f64 * 5.0).collect();
+        let rate = |x: f64| 100.0 + 300.0 * (x / 3000.0);
+        let load = LoadAxis::new(&counter(&t, rate)).expect("counter");
+        let v: Vec<f64> = t.iter().map(|&x| 5e8 + 1e6 * rate(x)).collect();
+        // Either reading (leak with time, memory held per req/s) fits; nothing is removed.
+        let r = remove(&load, &t, &v);
+        assert!(r.is_none(), "{:?}", r.map(|x| x.1));
+    }
+
+    #[test]
+    fn a_leak_under_constant_load_is_left_alone() {
+        let t: Vec<f64> = (0..600).map(|i| i as f64 * 5.0).collect();
+        let load = LoadAxis::new(&counter(&t, |_| 200.0)).expect("counter");
+        let v: Vec<f64> = t.iter().map(|&x| 5e8 + 1e4 * x).collect();
+        assert!(remove(&load, &t, &v).is_none());
+    }
+
+    #[test]
+    fn a_leak_per_request_under_bursts_keeps_its_growth() {
+        let t: Vec<f64> = (0..1200).map(|i| i as f64 * 3.0).collect();
+        let rate = |x: f64| if (x % 600.0) < 120.0 { 400.0 } else { 100.0 };
+        let ctr = counter(&t, rate);
+        let load = LoadAxis::new(&ctr).expect("counter");
+        // In flight: 50 kB per req/s; retained: 100 bytes per request.
+        let v: Vec<f64> = t
+            .iter()
+            .zip(&ctr.v)
+            .map(|(&x, &c)| 3e8 + 5e4 * rate(x) + 100.0 * c)
+            .collect();
+        let (adj, a) = remove(&load, &t, &v).expect("bursts explain the humps");
+        assert!(a.slow_by_requests);
+        assert!((a.per_rate - 5e4).abs() < 0.1 * 5e4, "{a:?}");
+        let served = ctr.v[ctr.v.len() - 1] - ctr.v[0];
+        let rise = adj[adj.len() - 2] - adj[0];
+        assert!(
+            (rise - 100.0 * served).abs() < 0.1 * 100.0 * served,
+            "{rise}"
+        );
+    }
+
+    #[test]
+    fn unrelated_load_is_not_used() {
+        // Load bursts, memory flat with noise: no adjustment.
+        let t: Vec<f64> = (0..800).map(|i| i as f64 * 2.0).collect();
+        let rate = |x: f64| if (x % 300.0) < 60.0 { 500.0 } else { 50.0 };
+        let load = LoadAxis::new(&counter(&t, rate)).expect("counter");
+        let v: Vec<f64> = t
+            .iter()
+            .enumerate()
+            .map(|(i, _)| 1e9 + 1e6 * (((i * 7919) % 101) as f64 - 50.0))
+            .collect();
+        assert!(remove(&load, &t, &v).is_none());
+    }
+}
