@@ -17,12 +17,27 @@ pub(crate) fn leakhound_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("leakhound")
 }
 
-/// A port on 127.0.0.1 that is free now.
+/// A port on 127.0.0.1 that is free now and that no other call in this test process has
+/// handed out: the kernel may give the same ephemeral port to two binds in a row, and a test
+/// that wants one port for its service and another that must stay closed would then talk to its
+/// own service on both (seen in CI).
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static GIVEN: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    let mut given = GIVEN
+        .get_or_init(|| Mutex::new(HashSet::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .expect("bind 127.0.0.1:0")
+            .port();
+        if given.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// The repo's test services (`testapps/`).
