@@ -1,7 +1,8 @@
 //! The corpus on disk (CSV series plus a labels file) and running the real `leakhound analyze`
 //! binary over it.
 //!
-//! Series files are `t_seconds,<column>` CSV as `leakhound analyze` reads them; `labels.csv`
+//! Series files are `t_seconds,<column>` CSV as `leakhound analyze` reads them (with a third
+//! column `requests_total`, the requests served, when written for `--load`); `labels.csv`
 //! holds one line per series: `file,family,class,unit,leak,onset_s,base,interval_s,samples,length_s`.
 
 use std::collections::HashMap;
@@ -20,17 +21,31 @@ pub fn file_name(it: &Item) -> String {
     format!("{:04}_{}.csv", it.id, it.family)
 }
 
+/// The column holding requests served in files written `with_load`.
+pub const REQUESTS_COLUMN: &str = "requests_total";
+
 /// Write every series and `labels.csv` into `dir` (created if missing); returns the series paths.
-pub fn write_corpus(dir: &Path, items: &[Item]) -> anyhow::Result<Vec<PathBuf>> {
+/// `with_load` adds each series' request counter as a [`REQUESTS_COLUMN`] column.
+pub fn write_corpus(dir: &Path, items: &[Item], with_load: bool) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let mut labels =
         String::from("file,family,class,unit,leak,onset_s,base,interval_s,samples,length_s\n");
     let mut paths = Vec::with_capacity(items.len());
     for it in items {
         let name = file_name(it);
-        let mut csv = format!("t_seconds,{}\n", it.series.name);
-        for (t, v) in it.series.t.iter().zip(&it.series.v) {
-            let _ = writeln!(csv, "{t:.3},{v}");
+        let mut csv = if with_load {
+            format!("t_seconds,{},{REQUESTS_COLUMN}\n", it.series.name)
+        } else {
+            format!("t_seconds,{}\n", it.series.name)
+        };
+        for (i, (t, v)) in it.series.t.iter().zip(&it.series.v).enumerate() {
+            if with_load {
+                // The counter is sampled at the series' own times.
+                let r = it.requests.v.get(i).copied().unwrap_or(f64::NAN);
+                let _ = writeln!(csv, "{t:.3},{v},{r}");
+            } else {
+                let _ = writeln!(csv, "{t:.3},{v}");
+            }
         }
         let path = dir.join(&name);
         std::fs::write(&path, csv)
@@ -58,16 +73,21 @@ pub fn write_corpus(dir: &Path, items: &[Item]) -> anyhow::Result<Vec<PathBuf>> 
     Ok(paths)
 }
 
-/// Run `leakhound analyze --json [--online] FILES…` and collect one outcome per file name.
+/// Run `leakhound analyze --json [--online] [--load requests_total] FILES…` and collect one
+/// outcome per file name (`with_load`: the files were written with their request counters).
 pub fn run_cli(
     leakhound: &Path,
     paths: &[PathBuf],
     online: bool,
+    with_load: bool,
 ) -> anyhow::Result<HashMap<String, Outcome>> {
     let mut cmd = Command::new(leakhound);
     cmd.arg("analyze").arg("--json");
     if online {
         cmd.arg("--online");
+    }
+    if with_load {
+        cmd.args(["--load", REQUESTS_COLUMN]);
     }
     cmd.args(paths);
     let out = cmd

@@ -1,186 +1,223 @@
 //! `leakhound-corpus`: generate the labelled corpus, or score the detector on it.
 //!
 //! ```text
-//! leakhound-corpus generate --seed 7 --n 300 --out DIR
-//! leakhound-corpus score --seed 7 --n 300 [--leakhound PATH] [--threads 2] [--families] [--list FAMILY|errors|all]
+//! leakhound-corpus generate --seed 7 --n 300 --out DIR [--with-load]
+//! leakhound-corpus score --seed 7 --n 300 [--leakhound PATH] [--threads 2] [--families] [--with-load] [--list FAMILY|errors|all]
+//! leakhound-corpus bench
 //! ```
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
 use leakhound_core::Verdict;
 use leakhound_corpus::{evaluate_library, files, generate, summarize};
 
-struct Args {
-    cmd: String,
+/// The detector's labelled corpus (issue 4): write it to disk, or score `leakhound_detect` (or
+/// a `leakhound` binary) on it.
+#[derive(Parser)]
+#[command(
+    name = "leakhound-corpus",
+    version,
+    after_help = "Examples:\n  leakhound-corpus score --seed 101 --n 300 --families\n  \
+                  leakhound-corpus score --seed 101 --list leak_go\n  \
+                  leakhound-corpus generate --seed 101 --out /tmp/corpus --with-load"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write the series (CSV `t_seconds,<column>`) and labels.csv to a directory.
+    Generate {
+        #[command(flatten)]
+        corpus: CorpusArgs,
+        /// Directory to write to (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Score the detector: recall, false-positive rate, time to detect, per mode and class.
+    Score(ScoreArgs),
+    /// Time analyze and analyze_online on 86,400-point series.
+    Bench,
+}
+
+#[derive(Args)]
+struct CorpusArgs {
+    /// Seed of the corpus (the same seed gives the same series).
+    #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Number of series.
+    #[arg(long, default_value_t = 300)]
     n: usize,
-    out: Option<PathBuf>,
-    leakhound: Option<PathBuf>,
-    threads: usize,
-    families: bool,
-    list: Option<String>,
+    /// Use each series' request counter (a `requests_total` column in the files; load as a
+    /// covariate when scoring).
+    #[arg(long)]
     with_load: bool,
 }
 
-fn parse() -> anyhow::Result<Args> {
-    let mut it = std::env::args().skip(1);
-    let cmd = it.next().unwrap_or_default();
-    let mut a = Args {
-        cmd,
-        seed: 7,
-        n: 300,
-        out: None,
-        leakhound: None,
-        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        families: false,
-        list: None,
-        with_load: false,
-    };
-    while let Some(flag) = it.next() {
-        let mut val = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
-        match flag.as_str() {
-            "--seed" => a.seed = val("--seed")?.parse().context("--seed: not an integer")?,
-            "--n" => a.n = val("--n")?.parse().context("--n: not an integer")?,
-            "--out" => a.out = Some(PathBuf::from(val("--out")?)),
-            "--leakhound" => a.leakhound = Some(PathBuf::from(val("--leakhound")?)),
-            "--threads" => a.threads = val("--threads")?.parse().context("--threads")?,
-            "--families" => a.families = true,
-            "--with-load" => a.with_load = true,
-            "--list" => a.list = Some(val("--list")?),
-            other => bail!("unknown argument `{other}`"),
-        }
-    }
-    Ok(a)
+#[derive(Args)]
+struct ScoreArgs {
+    #[command(flatten)]
+    corpus: CorpusArgs,
+    /// Score this `leakhound` binary (`analyze --json [--online]` over the files) rather than
+    /// the library in-process.
+    #[arg(long, value_name = "PATH")]
+    leakhound: Option<PathBuf>,
+    /// With --leakhound: where to write the files (default: a directory under the temp dir).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Worker threads for the in-process scorer (default: the available cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Add the per-family table.
+    #[arg(long)]
+    families: bool,
+    /// List one family's series (or `errors`, or `all`) with the detector's sentences;
+    /// EXPLAIN=1 adds the evidence dump.
+    #[arg(long, value_name = "FAMILY|errors|all")]
+    list: Option<String>,
 }
 
-fn main() -> anyhow::Result<()> {
-    let a = parse()?;
-    match a.cmd.as_str() {
-        "generate" => {
-            let out = a.out.context("generate needs --out DIR")?;
-            let items = generate(a.seed, a.n);
-            let paths = files::write_corpus(&out, &items)?;
-            println!(
-                "wrote {} series and labels.csv to {}",
-                paths.len(),
-                out.display()
-            );
+fn main() -> ExitCode {
+    // Usage errors exit 2 (clap's own convention, and leakhound's).
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Generate { corpus, out } => generate_cmd(&corpus, &out),
+        Cmd::Score(a) => score(&a),
+        Cmd::Bench => {
+            bench();
+            Ok(())
         }
-        "score" => {
-            let t0 = Instant::now();
-            let items = generate(a.seed, a.n);
-            let gen_s = t0.elapsed().as_secs_f64();
-            let t1 = Instant::now();
-            let outcomes = match &a.leakhound {
-                None => evaluate_library(&items, a.threads, a.with_load),
-                Some(bin) => {
-                    let dir = a.out.clone().unwrap_or_else(|| {
-                        std::env::temp_dir().join(format!("leakhound-corpus-{}", a.seed))
-                    });
-                    let paths = files::write_corpus(&dir, &items)?;
-                    let t2 = Instant::now();
-                    let end = files::run_cli(bin, &paths, false)?;
-                    let onl = files::run_cli(bin, &paths, true)?;
-                    eprintln!(
-                        "cli analyze (both modes): {:.2} s",
-                        t2.elapsed().as_secs_f64()
-                    );
-                    items
-                        .iter()
-                        .map(|it| {
-                            let k = files::file_name(it);
-                            let missing = leakhound_corpus::Outcome {
-                                verdict: Verdict::Inconclusive,
-                                detected_at_s: None,
-                            };
-                            (
-                                end.get(&k).cloned().unwrap_or(missing.clone()),
-                                onl.get(&k).cloned().unwrap_or(missing),
-                            )
-                        })
-                        .collect()
-                }
-            };
-            let det_s = t1.elapsed().as_secs_f64();
-            let report = summarize(&items, &outcomes);
-            let points: usize = items.iter().map(|i| i.series.len()).sum();
-            println!(
-                "seed {} · {} series · {} points · generated in {:.2} s · analysed (both modes) in {:.2} s{}",
-                a.seed,
-                items.len(),
-                points,
-                gen_s,
-                det_s,
-                match (a.leakhound.is_some(), a.with_load) {
-                    (true, _) => " via leakhound analyze",
-                    (false, true) => " in-process, with load",
-                    (false, false) => " in-process",
-                }
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn generate_cmd(c: &CorpusArgs, out: &std::path::Path) -> anyhow::Result<()> {
+    let items = generate(c.seed, c.n);
+    let paths = files::write_corpus(out, &items, c.with_load)?;
+    println!(
+        "wrote {} series and labels.csv to {}",
+        paths.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn score(a: &ScoreArgs) -> anyhow::Result<()> {
+    let c = &a.corpus;
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let t0 = Instant::now();
+    let items = generate(c.seed, c.n);
+    let gen_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let outcomes = match &a.leakhound {
+        None => evaluate_library(&items, threads, c.with_load),
+        Some(bin) => {
+            let dir = a.out.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("leakhound-corpus-{}", c.seed))
+            });
+            let paths = files::write_corpus(&dir, &items, c.with_load)?;
+            let t2 = Instant::now();
+            let end = files::run_cli(bin, &paths, false, c.with_load)?;
+            let onl = files::run_cli(bin, &paths, true, c.with_load)?;
+            eprintln!(
+                "cli analyze (both modes): {:.2} s",
+                t2.elapsed().as_secs_f64()
             );
-            print!("{}", report.summary_table());
-            if a.families {
-                println!();
-                print!("{}", report.family_table());
-            }
-            if let Some(f) = &a.list {
-                for (it, (e, o)) in items.iter().zip(&outcomes) {
-                    if it.family == f.as_str() || f == "all" || f == "errors" && is_error(it, e, o)
-                    {
-                        println!(
-                            "{:4} {:<20} leak={} onset={:?} n={} span={:.0}s dt={:.1}s  end={} online={} at={:?}",
-                            it.id,
-                            it.family,
-                            it.leak,
-                            it.onset_s.map(|x| x.round()),
-                            it.series.len(),
-                            it.series.span_s(),
-                            it.interval_s,
-                            e.verdict,
-                            o.verdict,
-                            o.detected_at_s.map(|x| x.round())
-                        );
-                        let opts = leakhound_detect::DetectOptions::default();
-                        if std::env::var_os("EXPLAIN").is_some() {
-                            print!("{}", leakhound_detect::explain(&it.series, &opts));
-                            // …and the evidence as it stood at the online alarm.
-                            let on = leakhound_detect::analyze_online(&it.series, &opts);
-                            if let Some(at) = on.detected_at_s {
-                                print!(
-                                    "at the online alarm ({at:.0} s):\n{}",
-                                    leakhound_detect::explain(&it.series.prefix_until(at), &opts)
-                                );
-                            }
-                        }
-                        let (end, onl) = if a.with_load {
-                            (
-                                leakhound_detect::analyze_with_load(
-                                    &it.series,
-                                    &it.requests,
-                                    &opts,
-                                ),
-                                leakhound_detect::analyze_online_with_load(
-                                    &it.series,
-                                    &it.requests,
-                                    &opts,
-                                ),
-                            )
-                        } else {
-                            (
-                                leakhound_detect::analyze(&it.series, &opts),
-                                leakhound_detect::analyze_online(&it.series, &opts),
-                            )
-                        };
-                        println!("       end: {}\n       onl: {}", end.reason, onl.reason);
-                    }
-                }
+            items
+                .iter()
+                .map(|it| {
+                    let k = files::file_name(it);
+                    let missing = leakhound_corpus::Outcome {
+                        verdict: Verdict::Inconclusive,
+                        detected_at_s: None,
+                    };
+                    (
+                        end.get(&k).cloned().unwrap_or(missing.clone()),
+                        onl.get(&k).cloned().unwrap_or(missing),
+                    )
+                })
+                .collect()
+        }
+    };
+    let det_s = t1.elapsed().as_secs_f64();
+    let report = summarize(&items, &outcomes);
+    let points: usize = items.iter().map(|i| i.series.len()).sum();
+    println!(
+        "seed {} · {} series · {} points · generated in {:.2} s · analysed (both modes) in {:.2} s{}",
+        c.seed,
+        items.len(),
+        points,
+        gen_s,
+        det_s,
+        match (a.leakhound.is_some(), c.with_load) {
+            (true, true) => " via leakhound analyze --load",
+            (true, false) => " via leakhound analyze",
+            (false, true) => " in-process, with load",
+            (false, false) => " in-process",
+        }
+    );
+    print!("{}", report.summary_table());
+    if a.families {
+        println!();
+        print!("{}", report.family_table());
+    }
+    let Some(f) = &a.list else {
+        return Ok(());
+    };
+    for (it, (e, o)) in items.iter().zip(&outcomes) {
+        if !(it.family == f.as_str() || f == "all" || f == "errors" && is_error(it, e, o)) {
+            continue;
+        }
+        println!(
+            "{:4} {:<20} leak={} onset={:?} n={} span={:.0}s dt={:.1}s  end={} online={} at={:?}",
+            it.id,
+            it.family,
+            it.leak,
+            it.onset_s.map(|x| x.round()),
+            it.series.len(),
+            it.series.span_s(),
+            it.interval_s,
+            e.verdict,
+            o.verdict,
+            o.detected_at_s.map(|x| x.round())
+        );
+        let opts = leakhound_detect::DetectOptions::default();
+        if std::env::var_os("EXPLAIN").is_some() {
+            print!("{}", leakhound_detect::explain(&it.series, &opts));
+            // …and the evidence as it stood at the online alarm.
+            let on = leakhound_detect::analyze_online(&it.series, &opts);
+            if let Some(at) = on.detected_at_s {
+                print!(
+                    "at the online alarm ({at:.0} s):\n{}",
+                    leakhound_detect::explain(&it.series.prefix_until(at), &opts)
+                );
             }
         }
-        "bench" => bench(),
-        _ => bail!(
-            "usage: leakhound-corpus generate|score|bench --seed N --n N [--out DIR] [--leakhound PATH] [--families] [--list FAMILY|errors|all]"
-        ),
+        let (end, onl) = if c.with_load {
+            (
+                leakhound_detect::analyze_with_load(&it.series, &it.requests, &opts),
+                leakhound_detect::analyze_online_with_load(&it.series, &it.requests, &opts),
+            )
+        } else {
+            (
+                leakhound_detect::analyze(&it.series, &opts),
+                leakhound_detect::analyze_online(&it.series, &opts),
+            )
+        };
+        println!("       end: {}\n       onl: {}", end.reason, onl.reason);
     }
     Ok(())
 }

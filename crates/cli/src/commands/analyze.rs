@@ -34,21 +34,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
             loads.push(None);
             continue;
         };
-        let Some(requests) = series.iter().find(|s| &s.name == col) else {
-            let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-            return Err(ExpectedError::usage(format!(
-                "{}: no column `{col}` for --load (columns: {})",
-                path.display(),
-                names.join(", ")
-            )));
-        };
-        if series.len() < 2 {
-            return Err(ExpectedError::usage(format!(
-                "{}: --load {col} leaves no other column to judge",
-                path.display()
-            )));
-        }
-        loads.push(Some(requests.clone()));
+        loads.push(Some(covariate_column(path, series, col, "--load")?.clone()));
     }
     let mode = if args.online { "online" } else { "end_of_run" };
     let stdout = io::stdout();
@@ -97,6 +83,31 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     Ok(overall.exit_code())
 }
 
+/// The column `col` of one file, named by `flag` (`--load`, `--requests`): a usage error when
+/// the file lacks it (listing the columns it has) or has no other column to judge.
+fn covariate_column<'a>(
+    path: &std::path::Path,
+    series: &'a [Series],
+    col: &str,
+    flag: &str,
+) -> anyhow::Result<&'a Series> {
+    let Some(requests) = series.iter().find(|s| s.name == col) else {
+        let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+        return Err(ExpectedError::usage(format!(
+            "{}: no column `{col}` for {flag} (columns: {})",
+            path.display(),
+            names.join(", ")
+        )));
+    };
+    if series.len() < 2 {
+        return Err(ExpectedError::usage(format!(
+            "{}: {flag} {col} leaves no other column to judge",
+            path.display()
+        )));
+    }
+    Ok(requests)
+}
+
 /// `analyze --requests COLUMN`: every other column judged against the cumulative requests in
 /// `col` (see `leakhound_detect::analyze_per_request`). In the verdicts (and the JSON, whose
 /// `mode` is `per_request`), `rate_per_s` and `rate_ci95` are per request served.
@@ -110,20 +121,7 @@ fn per_request(
     // Check every file has the column before printing anything.
     let mut jobs = Vec::with_capacity(inputs.len());
     for (path, series) in inputs {
-        let Some(requests) = series.iter().find(|s| s.name == col) else {
-            let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-            return Err(ExpectedError::usage(format!(
-                "{}: no column `{col}` for --requests (columns: {})",
-                path.display(),
-                names.join(", ")
-            )));
-        };
-        if series.len() < 2 {
-            return Err(ExpectedError::usage(format!(
-                "{}: --requests {col} leaves no other column to judge",
-                path.display()
-            )));
-        }
+        let requests = covariate_column(path, series, col, "--requests")?;
         jobs.push((path, series, requests));
     }
     let stdout = io::stdout();

@@ -238,9 +238,37 @@ fn progress_message(total: &leakhound_sampler::Counters) -> String {
 /// says nothing about the target's own memory; USS and anon judge private memory instead.
 const NOT_JUDGED: [Metric; 1] = [Metric::PssBytes];
 
-/// Judge every series (end of run), each against the limit that applies to it.
+/// The load driver's requests served as a cumulative series on the recording's clock (the
+/// recording starts as the load starts, see `commands::run`), for judging with load as a
+/// covariate. `None` without at least two seconds of load.
+pub(crate) fn requests_served(load: &LoadSummary) -> Option<Series> {
+    if load.per_second.len() < 2 {
+        return None;
+    }
+    let mut t = Vec::with_capacity(load.per_second.len() + 1);
+    let mut v = Vec::with_capacity(load.per_second.len() + 1);
+    t.push(0.0);
+    v.push(0.0);
+    for r in &load.per_second {
+        if r.t_s > t[t.len() - 1] {
+            t.push(r.t_s);
+            v.push(r.requests_total as f64);
+        }
+    }
+    Some(Series::from_parts(
+        "requests_total",
+        leakhound_core::Unit::Requests,
+        t,
+        v,
+    ))
+}
+
+/// Judge every series (end of run), each against the limit that applies to it. With
+/// `requests` (requests served, from the load driver), what follows the request rate is taken
+/// out first (`leakhound_detect::analyze_with_load`).
 pub(crate) fn judge(
     series: &[Series],
+    requests: Option<&Series>,
     opts: &DetectOptions,
     limits: &TargetLimits,
 ) -> (Vec<SeriesVerdict>, Verdict) {
@@ -258,7 +286,10 @@ pub(crate) fn judge(
                 limit: limit.map(|l| l.value),
                 ..opts.clone()
             };
-            let mut v = leakhound_detect::analyze(s, &o);
+            let mut v = match requests {
+                Some(r) => leakhound_detect::analyze_with_load(s, r, &o),
+                None => leakhound_detect::analyze(s, &o),
+            };
             if let Some(l) = limit {
                 v.limit = Some(l.value);
                 v.limit_source = Some(l.source.to_string());
@@ -279,7 +310,13 @@ pub(crate) fn conclude(
     props: &SamplingProps,
     load: Option<LoadSummary>,
 ) -> anyhow::Result<RunReport> {
-    let (mut verdicts, mut overall) = judge(&rec.series, &props.detect_options(), &session.limits);
+    let requests = load.as_ref().and_then(requests_served);
+    let (mut verdicts, mut overall) = judge(
+        &rec.series,
+        requests.as_ref(),
+        &props.detect_options(),
+        &session.limits,
+    );
     if let Some(l) = &load
         && apply_idle_phase_evidence(&mut verdicts, l)
     {

@@ -87,7 +87,8 @@ fn generator_is_deterministic_and_seeds_differ() {
 fn corpus_files_hold_every_series_and_a_label_line_each() {
     let dir = tempfile::tempdir().expect("temp dir");
     let items = generate(3, 10);
-    let paths = leakhound_corpus::files::write_corpus(dir.path(), &items).expect("write corpus");
+    let paths =
+        leakhound_corpus::files::write_corpus(dir.path(), &items, false).expect("write corpus");
     assert_eq!(paths.len(), 10);
     let labels = std::fs::read_to_string(dir.path().join("labels.csv")).expect("labels");
     assert_eq!(labels.lines().count(), 11);
