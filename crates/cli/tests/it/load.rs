@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{free_port, leakhound, leakhound_path, read_json, series};
+use crate::support::{closed_port, free_port, leakhound, leakhound_path, read_json, series};
 
 /// The test server binary, next to `leakhound` in the target directory; built on demand when a
 /// lone `cargo test -p leakhound` did not build it (`cargo test --workspace` does).
@@ -172,7 +172,8 @@ fn load_bad_input_exits_2_with_a_clear_message() {
 
 #[test]
 fn load_connection_refused_is_counted_and_summarised() {
-    let url = format!("http://127.0.0.1:{}/", free_port());
+    let (_closed, port) = closed_port();
+    let url = format!("http://127.0.0.1:{port}/");
     let out = leakhound()
         .args(["load", &url, "--rate", "100", "--duration", "1s"])
         .output()
@@ -286,6 +287,7 @@ fn r5_run_with_cycles_and_a_bounded_cache_is_no_leak() {
 #[test]
 fn run_ready_timeout_exits_4() {
     let dir = tempfile::tempdir().unwrap();
+    let (_closed_socket, closed) = closed_port();
     let out = leakhound()
         .args([
             "run",
@@ -299,7 +301,7 @@ fn run_ready_timeout_exits_4() {
         ])
         .arg(dir.path().join("run"))
         .arg("--load")
-        .arg(format!("http://127.0.0.1:{}/", free_port()))
+        .arg(format!("http://127.0.0.1:{closed}/"))
         .args(["--", "sleep", "20"])
         .output()
         .unwrap();

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::Duration;
 
-use crate::support::{free_port, leakhound, testapps};
+use crate::support::{closed_port, free_port, leakhound, testapps};
 
 /// Kills the child when dropped.
 struct Service(Child);
@@ -137,7 +137,7 @@ fn java_heap_dump_with_jcmd_is_read_back_by_diff() {
 #[test]
 fn unreachable_go_endpoint_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let (_closed, port) = closed_port();
     let target = format!("127.0.0.1:{port}");
     let out = dir.path().join("heap.pb.gz");
     let (code, _, err) = snapshot(&["go", &target, "-o", out.to_str().unwrap()]);
@@ -149,7 +149,8 @@ fn unreachable_go_endpoint_is_named() {
 #[test]
 fn unreachable_node_inspector_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let target = format!("127.0.0.1:{}", free_port());
+    let (_closed, port) = closed_port();
+    let target = format!("127.0.0.1:{port}");
     let out = dir.path().join("s.heapsnapshot");
     let (code, _, err) = snapshot(&["node", &target, "-o", out.to_str().unwrap()]);
     assert_unreachable(code, &err, &target);

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{free_port, leakhound, read_json, testapps};
+use crate::support::{closed_port, free_port, leakhound, read_json, testapps};
 
 /// `run --snapshots RUNTIME --json` against `cmd` listening on `port`; returns the exit code,
 /// the JSON report and stderr.
@@ -435,7 +435,7 @@ fn go_service_with_scenario_steps_and_pprof_url() {
 #[test]
 fn unreachable_pprof_endpoint_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let closed = free_port();
+    let (_closed_socket, closed) = closed_port();
     let url = format!("http://127.0.0.1:{closed}/debug/pprof");
     let (code, report, stderr) = run_with_snapshots(
         "go",

@@ -40,6 +40,23 @@ pub(crate) fn free_port() -> u16 {
     }
 }
 
+/// A port on 127.0.0.1 that refuses connections for as long as the returned socket lives: it
+/// is bound but not listening, so a connection gets a reset (ECONNREFUSED) and no other bind
+/// (a test server on port 0, another test) can take it meanwhile.
+pub(crate) fn closed_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a TCP socket");
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    s.bind(&addr.into()).expect("bind 127.0.0.1:0");
+    let port = s
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("a bound address")
+        .port();
+    (s, port)
+}
+
 /// The repo's test services (`testapps/`).
 pub(crate) fn testapps() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testapps")

@@ -154,14 +154,20 @@ fn closed_model_runs_back_to_back() {
     assert_eq!(s.connections, 4);
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+/// A port on 127.0.0.1 that refuses connections while the returned socket lives (bound, not
+/// listening, so no test server on port 0 can be given it meanwhile).
+fn closed_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    s.bind(&addr.into()).unwrap();
+    let port = s.local_addr().unwrap().as_socket().unwrap().port();
+    (s, port)
 }
 
 #[test]
 fn connection_refused_is_counted_not_fatal() {
-    let port = free_port();
+    let (_closed, port) = closed_port();
     let plan = LoadPlan::open(
         &format!("http://127.0.0.1:{port}/"),
         200.0,
@@ -348,7 +354,7 @@ fn ready_probe_waits_for_2xx_and_times_out_clearly() {
     .unwrap();
     assert!(waited < Duration::from_secs(2));
 
-    let port = free_port();
+    let (_closed, port) = closed_port();
     let t0 = std::time::Instant::now();
     let e = leakhound_load::wait_ready(
         &format!("http://127.0.0.1:{port}/health"),
