@@ -101,7 +101,9 @@ pub struct RetainedPerRequest {
     pub ci95: [f64; 2],
     /// Number of floor points the slope was fitted on.
     pub floors: usize,
-    /// How the floors were taken: `idle_phases` (end of each idle phase) or `windows`.
+    /// How the floors were taken: `idle_phases` (end of each idle phase), `windows` (the
+    /// minimum of each of up to 10 windows) or `windows_load_adjusted` (the same, with the request
+    /// rate at each minimum as a second regressor because it varied).
     pub method: String,
 }
 

@@ -11,7 +11,12 @@
 //!   exist, because the first load phase also pays one-off warm-up (caches filling, allocator
 //!   arenas, connection buffers).
 //! * Without idle phases, the run is cut into up to [`MAX_WINDOWS`] windows and each window's
-//!   minimum is paired with the request count at that moment.
+//!   minimum is paired with the request count at that moment (the first window, which holds the
+//!   start, is left out when at least six exist). When the request rate at those
+//!   minima varies (a ramp, steps, bursts), memory that follows the rate would read as retained
+//!   (the floors rise with the load, and so does the request count): the rate at each minimum
+//!   then enters the fit as a second regressor, and the slope on requests is the one reported
+//!   (method `windows_load_adjusted`, `n - 3` degrees of freedom).
 //!
 //! The slope is ordinary least squares with a Student-t 95 % interval on `n - 2` degrees of
 //! freedom (the floors are few and roughly independent: each is a different idle phase or
@@ -66,6 +71,7 @@ pub fn retained_per_request(
             .collect();
         let k = MAX_WINDOWS.min(in_load.len() / 3);
         let mut pts = Vec::new();
+        let mut rates = Vec::new();
         for w in 0..k {
             let lo = w * in_load.len() / k;
             let hi = (w + 1) * in_load.len() / k;
@@ -75,7 +81,39 @@ pub fn retained_per_request(
             else {
                 continue;
             };
-            pts.push((requests_at(memory.t[i]), memory.v[i]));
+            let ti = memory.t[i];
+            pts.push((requests_at(ti), memory.v[i]));
+            // The request rate at the minimum: the smaller of the rates over the second before
+            // and the second after it (a minimum right after a burst sits at the quiet rate,
+            // not at the average across the edge).
+            let rate_over = |a: f64, b: f64| {
+                let (a, b) = (a.max(start), b.min(end));
+                (b > a).then(|| (requests_at(b) - requests_at(a)) / (b - a))
+            };
+            let before = rate_over(ti - RATE_WINDOW_S, ti);
+            let after = rate_over(ti, ti + RATE_WINDOW_S);
+            rates.push(match (before, after) {
+                (Some(x), Some(y)) => x.min(y),
+                (Some(x), None) | (None, Some(x)) => x,
+                (None, None) => 0.0,
+            });
+        }
+        // As with idle phases, the first window also holds the start (a fresh process, caches
+        // and buffers not yet filled): left out when there are enough others.
+        if pts.len() > MIN_FLOORS + 2 {
+            pts.remove(0);
+            rates.remove(0);
+        }
+        if varies(&rates)
+            && let Some(fit) = ols_adjusted(&pts, &rates)
+        {
+            return Some(RetainedPerRequest {
+                series: memory.name.clone(),
+                bytes_per_request: fit.0,
+                ci95: [fit.1, fit.2],
+                floors: pts.len(),
+                method: "windows_load_adjusted".to_string(),
+            });
         }
         (pts, "windows")
     };
@@ -144,6 +182,61 @@ fn min_in(s: &Series, from: f64, to: f64) -> Option<f64> {
         .filter(|(t, _)| **t >= from && **t <= to)
         .map(|(_, v)| *v)
         .min_by(f64::total_cmp)
+}
+
+/// The request rate at a floor is read over this long before it and after it.
+const RATE_WINDOW_S: f64 = 1.0;
+
+/// The request rate at the floors varies enough to be fitted: coefficient of variation above
+/// 0.2 (an open-model constant rate measured over 2 s varies by a few per cent; a ramp or steps
+/// by tens of per cent).
+const RATE_CV: f64 = 0.2;
+
+fn varies(rates: &[f64]) -> bool {
+    let n = rates.len() as f64;
+    if rates.len() < MIN_FLOORS + 2 {
+        return false;
+    }
+    let m = rates.iter().sum::<f64>() / n;
+    let sd = (rates.iter().map(|r| (r - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    m > 0.0 && sd / m > RATE_CV
+}
+
+/// OLS slope of y on x with z as a second regressor (Frisch-Waugh: x and y each residualised
+/// on `[1, z]`), with its 95 % interval on `n - 3` degrees of freedom: `(slope, lo, hi)`.
+/// `None` when x is nearly collinear with z (less than 1 % of its variance left).
+fn ols_adjusted(points: &[(f64, f64)], z: &[f64]) -> Option<(f64, f64, f64)> {
+    let n = points.len().min(z.len());
+    if n < MIN_FLOORS + 2 {
+        return None;
+    }
+    let nf = n as f64;
+    let resid = |v: &dyn Fn(usize) -> f64| -> Option<Vec<f64>> {
+        let mz = z[..n].iter().sum::<f64>() / nf;
+        let mv = (0..n).map(v).sum::<f64>() / nf;
+        let szz: f64 = z[..n].iter().map(|zi| (zi - mz).powi(2)).sum();
+        if szz <= 0.0 {
+            return None;
+        }
+        let szv: f64 = (0..n).map(|i| (z[i] - mz) * (v(i) - mv)).sum();
+        let b = szv / szz;
+        Some((0..n).map(|i| v(i) - mv - b * (z[i] - mz)).collect())
+    };
+    let ex = resid(&|i| points[i].0)?;
+    let ey = resid(&|i| points[i].1)?;
+    let mx = points[..n].iter().map(|p| p.0).sum::<f64>() / nf;
+    let sxx_raw: f64 = points[..n].iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxx: f64 = ex.iter().map(|e| e * e).sum();
+    if sxx_raw <= 0.0 || sxx < 0.01 * sxx_raw || !sxx.is_finite() {
+        return None;
+    }
+    let b = ex.iter().zip(&ey).map(|(a, c)| a * c).sum::<f64>() / sxx;
+    let ssr: f64 = ex.iter().zip(&ey).map(|(a, c)| (c - b * a).powi(2)).sum();
+    let se = (ssr / (nf - 3.0) / sxx).sqrt();
+    let t = StudentsT::new(0.0, 1.0, nf - 3.0)
+        .ok()?
+        .inverse_cdf(1.0 - (1.0 - CI_LEVEL) / 2.0);
+    Some((b, b - t * se, b + t * se))
 }
 
 /// OLS slope of y on x with its 95 % interval: `(slope, lo, hi)`.
@@ -248,6 +341,55 @@ mod tests {
         let r = retained_per_request(&mem, &load, 0.0).unwrap();
         assert_eq!(r.method, "windows");
         assert!((r.bytes_per_request - 1000.0).abs() < 50.0, "{r:?}");
+    }
+
+    /// A ramp from 20 to 400 req/s over 100 s, as `LoadSecond` rows.
+    fn ramp_load() -> Vec<LoadSecond> {
+        let mut rows = Vec::new();
+        let mut total = 0;
+        for s in 1..=100u64 {
+            let rate = 20 + (380 * s) / 100;
+            total += rate;
+            rows.push(LoadSecond {
+                t_s: s as f64,
+                offered: rate,
+                achieved: rate,
+                errors: 0,
+                p99_ms: 1.0,
+                requests_total: total,
+                phase: "ramp".into(),
+            });
+        }
+        rows
+    }
+
+    /// Memory = base + retained × requests + `per_rate` × the request rate, sampled 4× a second.
+    fn ramp_memory(load: &[LoadSecond], retained: f64, per_rate: f64) -> Series {
+        let mut s = Series::new("rss_bytes", Unit::Bytes);
+        for r in load {
+            for k in 0..4 {
+                let t = r.t_s - 1.0 + 0.25 * (k as f64 + 1.0);
+                let n = requests_at(load, 0.0, t);
+                let rate = 20.0 + 3.8 * t;
+                let noise = ((t * 7.3).sin()) * 20_000.0;
+                s.push(t, 50e6 + retained * n + per_rate * rate + noise);
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn memory_following_a_load_ramp_is_not_read_as_retained() {
+        let load = ramp_load();
+        // 100 KiB per req/s of load, nothing retained: the floors rise 38 MiB with the ramp.
+        let r = retained_per_request(&ramp_memory(&load, 0.0, 102_400.0), &load, 0.0).unwrap();
+        assert_eq!(r.method, "windows_load_adjusted");
+        assert!(r.ci95[0] <= 0.0 && r.ci95[1] >= 0.0, "{r:?}");
+        // …and 2 KiB per request retained under the same ramp is found.
+        let r = retained_per_request(&ramp_memory(&load, 2048.0, 102_400.0), &load, 0.0).unwrap();
+        assert_eq!(r.method, "windows_load_adjusted");
+        assert!((r.bytes_per_request - 2048.0).abs() < 150.0, "{r:?}");
+        assert!(r.ci95[0] > 0.0, "{r:?}");
     }
 
     #[test]
