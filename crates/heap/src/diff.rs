@@ -155,8 +155,12 @@ pub struct SnapshotInfo {
     pub nodes: u64,
     /// Edges in the file.
     pub edges: u64,
-    /// Bytes reachable from the root.
+    /// Bytes reachable from the root (pprof heap profiles: in-use bytes; 0 for goroutine
+    /// profiles).
     pub reachable_bytes: u64,
+    /// Goroutines in a Go goroutine profile (absent for heap snapshots).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goroutines: Option<u64>,
 }
 
 /// Overall verdict of a diff.
@@ -262,6 +266,7 @@ fn analyse(path: &Path, opts: &ReadOptions) -> Result<(Summary, Option<Analysed>
         nodes: graph.node_count() as u64,
         edges: graph.file_edges,
         reachable_bytes,
+        goroutines: None,
     };
     let summary = Summary {
         groups,

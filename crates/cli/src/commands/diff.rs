@@ -118,14 +118,17 @@ fn write_stacks(f: &Finding, w: &mut dyn Write) -> io::Result<()> {
 
 pub(crate) fn write_text(r: &DiffReport, out: &Output, w: &mut dyn Write) -> io::Result<()> {
     for (i, s) in r.snapshots.iter().enumerate() {
+        let size = match s.goroutines {
+            Some(g) => format!("{g} goroutines"),
+            None => format!("{} reachable", format_bytes(s.reachable_bytes as f64)),
+        };
         writeln!(
             w,
-            "S{}: {} ({} nodes, {} edges, {} reachable)",
+            "S{}: {} ({} nodes, {} edges, {size})",
             i + 1,
             s.path.display(),
             s.nodes,
             s.edges,
-            format_bytes(s.reachable_bytes as f64)
         )?;
     }
     writeln!(w)?;

@@ -421,6 +421,16 @@ fn go_service_with_scenario_steps_and_pprof_url() {
     );
     let gor = &h["diffs"][1]["findings"][0];
     assert_eq!(gor["type_name"], "main.watch blocked in runtime.chanrecv1");
+    // Goroutine profiles count goroutines, not bytes: 200 + 300 + 200 more blocked at the end.
+    let counts: Vec<u64> = h["diffs"][1]["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["goroutines"].as_u64().expect("goroutines"))
+        .collect();
+    assert!(counts[3] >= counts[0] + 650, "{counts:?}");
+    assert_eq!(h["diffs"][1]["snapshots"][0]["reachable_bytes"], 0);
+    assert!(h["diffs"][0]["snapshots"][0]["goroutines"].is_null());
     // 200, 300 and 200 requests in the three steps.
     let d: Vec<i64> = gor["count_delta"]
         .as_array()
