@@ -81,10 +81,40 @@ pub fn http_get(port: u16, path: &str, target: &str) -> Result<Vec<u8>, CaptureE
     Ok(out[body + 4..].to_vec())
 }
 
+/// Where a snapshot is written until it is complete: `<out>.partial`, renamed to `out` at the
+/// end, so an interrupted or failed snapshot never leaves a truncated file under the name asked
+/// for.
+fn partial_path(out: &Path) -> std::path::PathBuf {
+    let mut p = out.as_os_str().to_owned();
+    p.push(".partial");
+    std::path::PathBuf::from(p)
+}
+
+/// Run `write` against the partial file, then rename it to `out`; the partial file is removed
+/// when `write` fails.
+fn write_atomically(
+    out: &Path,
+    write: impl FnOnce(&Path) -> Result<(), CaptureError>,
+) -> Result<(), CaptureError> {
+    let partial = partial_path(out);
+    let r = write(&partial).and_then(|()| {
+        std::fs::rename(&partial, out).map_err(|err| CaptureError::Write {
+            path: out.to_owned(),
+            err,
+        })
+    });
+    if r.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    r
+}
+
 fn write_file(out: &Path, bytes: &[u8]) -> Result<(), CaptureError> {
-    std::fs::write(out, bytes).map_err(|err| CaptureError::Write {
-        path: out.to_owned(),
-        err,
+    write_atomically(out, |p| {
+        std::fs::write(p, bytes).map_err(|err| CaptureError::Write {
+            path: out.to_owned(),
+            err,
+        })
     })
 }
 
@@ -115,29 +145,32 @@ pub fn java(pid: &str, out: &Path) -> Result<(), CaptureError> {
         path: out.to_owned(),
         err,
     })?;
-    let _ = std::fs::remove_file(&abs);
-    let o = Command::new("jcmd")
-        .arg(pid)
-        .arg("GC.heap_dump")
-        .arg(&abs)
-        .output()
-        .map_err(|e| target_err(pid, format!("cannot run jcmd ({e})")))?;
-    let text =
-        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
-    if !o.status.success() || !abs.exists() {
-        return Err(target_err(
-            pid,
-            format!(
-                "jcmd GC.heap_dump failed: {}",
-                text.lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .take(2)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
-        ));
-    }
-    Ok(())
+    write_atomically(&abs, |partial| {
+        // jcmd refuses to overwrite a file.
+        let _ = std::fs::remove_file(partial);
+        let o = Command::new("jcmd")
+            .arg(pid)
+            .arg("GC.heap_dump")
+            .arg(partial)
+            .output()
+            .map_err(|e| target_err(pid, format!("cannot run jcmd ({e})")))?;
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        if !o.status.success() || !partial.exists() {
+            return Err(target_err(
+                pid,
+                format!(
+                    "jcmd GC.heap_dump failed: {}",
+                    text.lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .take(2)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            ));
+        }
+        Ok(())
+    })
 }
 
 /// Node: SIGUSR1 opens the inspector (default port 9229) when `target` is a PID; `target` may
@@ -204,13 +237,25 @@ pub fn node(target: &str, out: &Path) -> Result<(), CaptureError> {
         r#"{"id":2,"method":"HeapProfiler.takeHeapSnapshot","params":{"reportProgress":false}}"#
             .into(),
     )?;
-    let mut file =
-        std::io::BufWriter::new(
-            std::fs::File::create(out).map_err(|err| CaptureError::Write {
-                path: out.to_owned(),
-                err,
-            })?,
-        );
+    write_atomically(out, |partial| stream_chunks(&mut ws, target, out, partial))?;
+    let _ = ws.close(None);
+    Ok(())
+}
+
+/// Read the inspector's `addHeapSnapshotChunk` messages into `partial` until the snapshot
+/// request (id 2) is answered.
+fn stream_chunks(
+    ws: &mut tungstenite::WebSocket<TcpStream>,
+    target: &str,
+    out: &Path,
+    partial: &Path,
+) -> Result<(), CaptureError> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(partial).map_err(|err| {
+        CaptureError::Write {
+            path: out.to_owned(),
+            err,
+        }
+    })?);
     loop {
         let msg = ws
             .read()
@@ -238,7 +283,5 @@ pub fn node(target: &str, out: &Path) -> Result<(), CaptureError> {
     file.flush().map_err(|err| CaptureError::Write {
         path: out.to_owned(),
         err,
-    })?;
-    let _ = ws.close(None);
-    Ok(())
+    })
 }

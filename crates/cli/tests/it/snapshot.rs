@@ -55,6 +55,17 @@ fn wait_listening(child: &mut Child) {
     assert!(line.starts_with("listening 127.0.0.1:"), "{line}");
 }
 
+/// Snapshots are written to `<out>.partial` and renamed when complete: none may be left over.
+fn assert_no_partial_files(dir: &std::path::Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "partial files left: {left:?}");
+}
+
 #[test]
 fn node_snapshots_through_the_inspector_are_read_back_by_diff() {
     let dir = tempfile::tempdir().unwrap();
@@ -78,6 +89,7 @@ fn node_snapshots_through_the_inspector_are_read_back_by_diff() {
         assert!(f.metadata().unwrap().len() > 100_000);
         files.push(f);
     }
+    assert_no_partial_files(dir.path());
     // Two snapshots of an idle process: whatever diff says, it must read them (0 or 3).
     let out = leakhound()
         .arg("diff")
@@ -121,6 +133,7 @@ fn java_heap_dump_with_jcmd_is_read_back_by_diff() {
         assert_eq!(code, 0, "{err}");
         files.push(f);
     }
+    assert_no_partial_files(dir.path());
     let out = leakhound()
         .args(["diff", "--json"])
         .args(&files)
@@ -144,6 +157,7 @@ fn unreachable_go_endpoint_is_named() {
     assert_unreachable(code, &err, &target);
     assert!(err.contains("cannot connect"), "{err}");
     assert!(!out.exists());
+    assert_no_partial_files(dir.path());
 }
 
 #[test]
