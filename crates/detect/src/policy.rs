@@ -857,6 +857,26 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             tr.ups,
             dur(span)
         )
+    } else if significant && !big_enough && rate > 0.0 {
+        // A real but small rise: say so rather than "flat", with the threshold it missed.
+        if g_full < opts.min_growth {
+            format!(
+                "{fw} rises {} over {} (95 % CI {} to {}), {:.1} % of its level: under the {:.0} % counted as a leak",
+                format_rate(unit, rate),
+                dur(span),
+                format_rate(unit, ci[0]),
+                format_rate(unit, ci[1]),
+                100.0 * g_full,
+                100.0 * opts.min_growth
+            )
+        } else {
+            format!(
+                "{fw} rises by only {} over {}: under the {} counted as a leak",
+                format_quantity(unit, growth_abs),
+                dur(span),
+                format_quantity(unit, min_abs)
+            )
+        }
     } else if rate < 0.0 && tr.mk.p_increasing > 0.99 {
         format!(
             "{fw} is falling ({}) over {}",

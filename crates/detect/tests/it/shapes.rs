@@ -88,6 +88,21 @@ fn r3_constant_fd_count_is_not_a_leak() {
 }
 
 #[test]
+fn a_clear_but_small_rise_is_named_not_called_flat() {
+    // 1.5 % of the level over 10 min, far above the noise: real, but under `min_growth` (3 %).
+    let s = series("rss_bytes", Unit::Bytes, 600, |t| {
+        500.0 * MIB * (1.0 + 0.015 * t / 600.0)
+    });
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::NoLeak, "{}", v.reason);
+    assert!(
+        v.reason.starts_with("memory floor rises") && v.reason.contains("under the 3 % counted"),
+        "{}",
+        v.reason
+    );
+}
+
+#[test]
 fn few_samples_are_inconclusive_and_say_how_much_more() {
     let s = series("rss_bytes", Unit::Bytes, 5, |t| 9.0 * MIB + t * MIB);
     let v = analyze(&s, &DetectOptions::default());
