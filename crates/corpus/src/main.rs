@@ -114,7 +114,25 @@ fn generate_cmd(c: &CorpusArgs, out: &std::path::Path) -> anyhow::Result<()> {
 }
 
 fn score(a: &ScoreArgs) -> anyhow::Result<()> {
+    use leakhound_corpus::families::{
+        MEMORY_HEALTHY, MEMORY_LEAKS, RESOURCE_HEALTHY, RESOURCE_LEAKS,
+    };
     let c = &a.corpus;
+    if let Some(f) = &a.list {
+        let families: Vec<&str> = [
+            &MEMORY_HEALTHY[..],
+            &MEMORY_LEAKS[..],
+            &RESOURCE_HEALTHY[..],
+            &RESOURCE_LEAKS[..],
+        ]
+        .concat();
+        if f != "all" && f != "errors" && !families.contains(&f.as_str()) {
+            anyhow::bail!(
+                "--list {f}: not a family (families: {}; or `errors`, `all`)",
+                families.join(", ")
+            );
+        }
+    }
     let threads = a
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
