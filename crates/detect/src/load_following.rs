@@ -128,8 +128,8 @@ pub(crate) struct Adjustment {
     pub(crate) slow_by_requests: bool,
 }
 
-/// The load at each sample (`None` where the counter does not cover it, and at the last
-/// sample) and the requests served by it.
+/// The load at each sample (`None` where the counter does not cover it, and at the first and
+/// the last sample) and the requests served by it.
 ///
 /// The counter is read at the samples' times only, so the rates between samples are all that
 /// is known of the load around a sample, and a burst that starts or ends between two samples
@@ -144,7 +144,11 @@ pub(crate) struct Adjustment {
 /// [`WINDOW_SAMPLES`] intervals: counted requests are noisy (a Poisson count of 30 is ±18 %),
 /// and noise in the rate biases the fitted load share towards zero (regression dilution), which
 /// would leave part of every load step in the series. The last sample has no window after it
-/// and is not corrected, so no load after it is used.
+/// and is not corrected, so no load after it is used; nor is the first, which has no window
+/// before it: a sample taken as the load starts (`run --load` samples from the load's first
+/// instant) holds none of the memory the load will bring, and reading the rate after it as its
+/// load over-corrected it into a dip of the whole load-following amount (an "up step" of the
+/// floor, then a leak, on a service that retained nothing).
 fn rates(load: &LoadAxis, t: &[f64]) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
     let served: Vec<Option<f64>> = t.iter().map(|&x| load.at(x)).collect();
     let n = t.len();
@@ -159,7 +163,7 @@ fn rates(load: &LoadAxis, t: &[f64]) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
     };
     let rate = (0..n)
         .map(|i| {
-            if i + 1 >= n || served[i].is_none() {
+            if i == 0 || i + 1 >= n || served[i].is_none() {
                 return None;
             }
             let mut j = i.saturating_sub(1);
@@ -424,8 +428,9 @@ mod tests {
         let (adj, a) = remove(&load, &t, &v).expect("bursts explain the humps");
         assert!(a.slow_by_requests);
         assert!((a.per_rate - 5e4).abs() < 0.1 * 5e4, "{a:?}");
-        let served = ctr.v[ctr.v.len() - 1] - ctr.v[0];
-        let rise = adj[adj.len() - 2] - adj[0];
+        // The first and the last sample are not corrected (no window before / after them).
+        let served = ctr.v[ctr.v.len() - 2] - ctr.v[1];
+        let rise = adj[adj.len() - 2] - adj[1];
         assert!(
             (rise - 100.0 * served).abs() < 0.1 * 100.0 * served,
             "{rise}"
