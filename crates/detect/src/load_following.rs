@@ -438,6 +438,31 @@ mod tests {
     }
 
     #[test]
+    fn a_sample_taken_as_the_load_starts_is_left_as_it_is() {
+        // Load from t = 0 (bursts of 300 req/s, quiet at 30), memory at 100 kB per req/s; the
+        // sample at t = 0 holds none of it yet. Corrected by the rate after it, it would fall
+        // 300 × 100 kB below the floor.
+        let t: Vec<f64> = (0..400).map(|i| i as f64 * 0.5).collect();
+        let rate = |x: f64| if (x % 40.0) < 8.0 { 300.0 } else { 30.0 };
+        let ctr = counter(&t, rate);
+        let load = LoadAxis::new(&ctr).expect("counter");
+        let v: Vec<f64> = t
+            .iter()
+            .map(|&x| if x == 0.0 { 2e7 } else { 2e7 + 1e5 * rate(x) })
+            .collect();
+        let (adj, a) = remove(&load, &t, &v).expect("the bursts explain the humps");
+        assert!((a.per_rate - 1e5).abs() < 0.15 * 1e5, "{a:?}");
+        assert_eq!(adj[0], v[0]);
+        let floor = adj[1..adj.len() - 1]
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        // It sits under the corrected floor by the quiet rate's share only (2e7 against the
+        // floor's 2e7 + 30 × 1e5), not by the burst's.
+        assert!(adj[0] > floor - 0.2 * 1e5 * 300.0, "{} vs {floor}", adj[0]);
+    }
+
+    #[test]
     fn unrelated_load_is_not_used() {
         // Load bursts, memory flat with noise: no adjustment.
         let t: Vec<f64> = (0..800).map(|i| i as f64 * 2.0).collect();
