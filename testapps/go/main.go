@@ -6,7 +6,7 @@
 // TRAPS (warm up, then flat): a bounded LRU-ish cache of 64 pages (main.renderPage), a table
 // built lazily on first use (main.buildTable), a ring buffer of 128 log lines (main.logLine).
 // /debug/pprof/* comes from net/http/pprof. Port: $PORT (default: any free one), printed as
-// "listening 127.0.0.1:PORT".
+// "listening 127.0.0.1:PORT". LEAK=0 in the environment turns both leaks off (the fixed service).
 package main
 
 import (
@@ -28,6 +28,7 @@ var (
 	table    [][]byte
 	ring     [128][]byte
 	ringNext int
+	leak     = os.Getenv("LEAK") != "0"
 )
 
 func remember(id int) { sessions[id] = make([]byte, 4096) }
@@ -62,9 +63,13 @@ func watch(done chan struct{}) { <-done }
 
 func work(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.Atoi(r.URL.Query().Get("id"))
-	go watch(make(chan struct{}))
+	if leak {
+		go watch(make(chan struct{}))
+	}
 	mu.Lock()
-	remember(id)
+	if leak {
+		remember(id)
+	}
 	if table == nil {
 		buildTable()
 	}

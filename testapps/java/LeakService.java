@@ -5,7 +5,8 @@
 // TRAPS (warm up, then flat): PageCache, an LRU bounded to 64 pages (LinkedHashMap with
 // removeEldestEntry); CountryTable, built lazily on first use; LogRing, a 128-slot ring buffer.
 // GET /quit exits. Port: $PORT (default: any free one), printed as "listening 127.0.0.1:PORT"; heap dumps are taken
-// from outside with `jcmd PID GC.heap_dump FILE`.
+// from outside with `jcmd PID GC.heap_dump FILE`. LEAK=0 in the environment keeps no session
+// record (the fixed service).
 import com.sun.net.httpserver.HttpServer;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -45,9 +46,11 @@ public class LeakService {
     static final PageCache CACHE = new PageCache();
     static final LogRing RING = new LogRing();
     static CountryTable table;
+    static final boolean LEAK = !"0".equals(System.getenv("LEAK"));
 
     static synchronized int work(int id) {
-        SessionRegistry.SESSIONS.put(id, new SessionRecord(id));
+        SessionRecord rec = new SessionRecord(id);
+        if (LEAK) SessionRegistry.SESSIONS.put(id, rec);
         if (table == null) table = new CountryTable();
         byte[] page = CACHE.get(id % 1000);
         if (page == null) { page = new byte[16384]; CACHE.put(id % 1000, page); }

@@ -10,7 +10,8 @@
 //   * RingBuffer: the last 128 request logs, overwritten in place.
 //
 // Endpoints: GET /work?id=N, GET /snapshot?path=FILE (writes a heap snapshot after a full GC),
-// GET /quit. The port is printed as "listening 127.0.0.1:PORT" on stdout.
+// GET /quit. The port is printed as "listening 127.0.0.1:PORT" on stdout. LEAK=0 in the
+// environment removes each listener when its request is done (the fixed service).
 'use strict';
 const http = require('http');
 const v8 = require('v8');
@@ -18,6 +19,7 @@ const { EventEmitter } = require('events');
 
 class ConfigBus extends EventEmitter {}
 const configBus = new ConfigBus();
+const LEAK = process.env.LEAK !== '0';
 configBus.setMaxListeners(0);
 
 class RequestContext {
@@ -63,7 +65,9 @@ const ring = new RingBuffer(128);
 function handleWork(id) {
   const ctx = new RequestContext(id);
   // LEAK: listener never removed; the closure captures ctx.
-  configBus.on('config', function onConfig(cfg) { ctx.headers.cfg = cfg; });
+  const onConfig = function onConfig(cfg) { ctx.headers.cfg = cfg; };
+  configBus.on('config', onConfig);
+  if (!LEAK) configBus.removeListener('config', onConfig);
   if (countryTable === null) countryTable = new CountryTable();
   const country = countryTable.lookup(id);
   const key = 'page-' + (id % 1000);
