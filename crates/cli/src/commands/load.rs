@@ -533,18 +533,36 @@ impl RunningLoad {
     }
 }
 
-/// One sentence on retained memory per request, for the run's warnings.
-pub(crate) fn retained_note(s: &LoadSummary) -> Option<leakhound_core::Warning> {
+/// One sentence on retained memory per request, for the run's warnings. `verdict` is the
+/// detector's verdict on the memory series the floors were taken from: a warm-up also rises
+/// with the requests served (they grow with time under a constant rate), so a positive slope
+/// is called retention only when the series did not level off.
+pub(crate) fn retained_note(
+    s: &LoadSummary,
+    verdict: Option<leakhound_core::Verdict>,
+) -> Option<leakhound_core::Warning> {
+    use leakhound_core::Verdict;
     let r = s.retained.as_ref()?;
     let b = leakhound_core::format_bytes;
-    let verdict = if r.ci95[0] > 0.0 {
-        "memory grows with the number of requests served"
+    let conclusion = if r.ci95[0] <= 0.0 {
+        "no memory retained per request can be told from zero".to_string()
     } else {
-        "no memory retained per request can be told from zero"
+        match verdict {
+            Some(Verdict::NoLeak) => format!(
+                "memory rose with the requests served, but {} is no leak (it levelled off or is given \
+                 back: warm-up or memory that follows load), so this is not counted as retention",
+                r.series
+            ),
+            Some(Verdict::Leak) | None => {
+                "memory grows with the number of requests served".to_string()
+            }
+            Some(_) => "memory grows with the requests served so far; whether it levels off is not yet clear"
+                .to_string(),
+        }
     };
     Some(leakhound_core::Warning::Note {
         message: format!(
-            "retained {} per request (95 % CI {} .. {}), from {} {} floors of {} over {} requests: {verdict}",
+            "retained {} per request (95 % CI {} .. {}), from {} {} floors of {} over {} requests: {conclusion}",
             b(r.bytes_per_request),
             b(r.ci95[0]),
             b(r.ci95[1]),

@@ -12,7 +12,7 @@ mod demo;
 mod demo_service;
 mod diff;
 mod heap_native;
-mod load;
+pub(crate) mod load;
 mod present;
 mod report;
 mod run;

@@ -160,9 +160,6 @@ pub(crate) fn finish(
             signal: target.exit_signal(),
         });
     }
-    if let Some(note) = load.as_ref().and_then(load::retained_note) {
-        rec.warnings.push(note);
-    }
     let outcome = session::child_outcome(&rec, target);
     let failed = outcome.failed;
     let report = session::conclude(session, rec, outcome, props, load)?;

@@ -323,6 +323,15 @@ pub(crate) fn conclude(
         overall = Verdict::combine(verdicts.iter().map(|v| v.verdict));
     }
     let mut warnings = rec.warnings;
+    if let Some(l) = &load {
+        let of_series = l.retained.as_ref().and_then(|r| {
+            verdicts
+                .iter()
+                .find(|v| v.series == r.series)
+                .map(|v| v.verdict)
+        });
+        warnings.extend(crate::commands::load::retained_note(l, of_series));
+    }
     if overall == Verdict::Inconclusive {
         let warm = props.warmup.as_secs_f64();
         let after_warmup = rec
@@ -485,6 +494,30 @@ mod tests {
         fds.growth_abs = Some(100.0);
         fds.growth_pct = Some(500.0);
         vec![rss, fds]
+    }
+
+    /// The retained-per-request note agrees with the series' verdict: a warm-up under a
+    /// constant rate also rises with the requests served (bench/runtimes.sh, Node fixed: 1.16 KiB
+    /// per request "retained" by a service the detector rightly called no leak).
+    #[test]
+    fn the_retained_note_follows_the_verdict_of_its_series() {
+        let note = |lo: f64, v: Option<Verdict>| {
+            let l = load_with(retained(lo, 2000.0, 9, "windows"));
+            match crate::commands::load::retained_note(&l, v) {
+                Some(Warning::Note { message }) => message,
+                other => panic!("expected a note, got {other:?}"),
+            }
+        };
+        assert!(
+            note(800.0, Some(Verdict::Leak))
+                .ends_with("memory grows with the number of requests served")
+        );
+        let warm = note(800.0, Some(Verdict::NoLeak));
+        assert!(warm.contains("but rss_bytes is no leak"), "{warm}");
+        assert!(!warm.contains("grows with the number"), "{warm}");
+        assert!(note(800.0, Some(Verdict::Inconclusive)).contains("not yet clear"));
+        assert!(note(-100.0, Some(Verdict::Leak)).contains("told from zero"));
+        assert!(crate::commands::load::retained_note(&load_with(None), None).is_none());
     }
 
     #[test]
