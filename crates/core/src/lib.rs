@@ -26,6 +26,6 @@ pub use metrics::Metric;
 pub use native_heap::NativeHeapRun;
 pub use report::{ProcessChange, RunInfo, RunReport, SCHEMA_VERSION, TargetOutcome};
 pub use series::{Series, SeriesError};
-pub use units::{Unit, format_bytes, format_quantity, format_rate};
+pub use units::{Unit, format_bytes, format_quantity, format_rate, format_rate_like};
 pub use verdict::{SeriesVerdict, Verdict};
 pub use warnings::Warning;

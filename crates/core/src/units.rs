@@ -117,6 +117,14 @@ pub fn format_rate(unit: Unit, per_s: f64) -> String {
     format!("{}/{suffix}", format_quantity_rate(unit, per_s * scale))
 }
 
+/// `per_s` over the time base [`format_rate`] would choose for `like_per_s`: the bounds of an
+/// interval read in the estimate's unit ("25.6 MiB/h, 95 % CI 8.45 MiB/h to 4.64 GiB/h", not
+/// "… to 1.32 MiB/s").
+pub fn format_rate_like(unit: Unit, per_s: f64, like_per_s: f64) -> String {
+    let (scale, suffix) = rate_base(unit, like_per_s);
+    format!("{}/{suffix}", format_quantity_rate(unit, per_s * scale))
+}
+
 /// The time base (multiplier from per-second, suffix) that [`format_rate`] would use.
 pub fn rate_base(unit: Unit, per_s: f64) -> (f64, &'static str) {
     let a = per_s.abs();
@@ -187,6 +195,21 @@ mod tests {
         );
         assert_eq!(format_rate(Unit::Fds, 12.0 / 3600.0), "12.0 fds/h");
         assert_eq!(format_rate(Unit::Fds, 5.0), "5.00 fds/s");
+    }
+
+    #[test]
+    fn interval_bounds_keep_the_estimates_time_base() {
+        let mib = 1024.0 * 1024.0;
+        // The bounds of "25.6 MiB/h" read per hour even where one alone would read per second.
+        assert_eq!(
+            format_rate_like(Unit::Bytes, 1.32 * mib, 25.6 * mib / 3600.0),
+            "4.64 GiB/h"
+        );
+        assert_eq!(
+            format_rate_like(Unit::Bytes, 0.0, 25.6 * mib / 3600.0),
+            "0 B/h"
+        );
+        assert_eq!(format_rate_like(Unit::Fds, 0.5, 5.0), "0.50 fds/s");
     }
 
     #[test]

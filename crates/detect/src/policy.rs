@@ -3,7 +3,9 @@
 //!
 //! Not for statistics themselves (those live in the sibling modules).
 
-use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity, format_rate};
+use leakhound_core::{
+    Series, SeriesVerdict, Unit, Verdict, format_quantity, format_rate, format_rate_like,
+};
 
 use crate::DetectOptions;
 use crate::changepoint::{blocks, find_jumps, plan_cuts};
@@ -853,8 +855,12 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         )
     } else if tr.ups > 0 && tr.ups <= MAX_ONE_OFF_STEPS && significant_raw(&env) {
         format!(
-            "{fw} stepped up {} time(s) but is flat between the steps over {}",
-            tr.ups,
+            "{fw} stepped up {} but is flat between the steps over {}",
+            if tr.ups == 1 {
+                "once".to_string()
+            } else {
+                format!("{} times", tr.ups)
+            },
             dur(span)
         )
     } else if significant && !big_enough && rate > 0.0 {
@@ -864,8 +870,8 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
                 "{fw} rises {} over {} (95 % CI {} to {}), {:.1} % of its level: under the {:.0} % counted as a leak",
                 format_rate(unit, rate),
                 dur(span),
-                format_rate(unit, ci[0]),
-                format_rate(unit, ci[1]),
+                format_rate_like(unit, ci[0], rate),
+                format_rate_like(unit, ci[1], rate),
                 100.0 * g_full,
                 100.0 * opts.min_growth
             )
@@ -888,8 +894,8 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             "{fw} is flat over {} ({}, 95 % CI {} to {})",
             dur(span),
             format_rate(unit, rate),
-            format_rate(unit, tr.fit.ci95[0]),
-            format_rate(unit, tr.fit.ci95[1])
+            format_rate_like(unit, tr.fit.ci95[0], rate),
+            format_rate_like(unit, tr.fit.ci95[1], rate)
         )
     };
     Judgement { reason, ..base }

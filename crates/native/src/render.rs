@@ -1,7 +1,7 @@
 //! Terminal rendering of a [`HeapReport`].
 
 use crate::analyze::{HeapReport, SiteReport};
-use leakhound_core::{Unit, format_bytes, format_rate};
+use leakhound_core::{Unit, format_bytes, format_rate, format_rate_like};
 use std::fmt::Write;
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -36,8 +36,8 @@ fn site_block(out: &mut String, rank: usize, s: &SiteReport, sampled: bool) {
         (Some(r), Some([lo, hi])) => format!(
             "{} (95% CI {} .. {})",
             format_rate(Unit::Bytes, r),
-            format_rate(Unit::Bytes, lo),
-            format_rate(Unit::Bytes, hi)
+            format_rate_like(Unit::Bytes, lo, r),
+            format_rate_like(Unit::Bytes, hi, r)
         ),
         (Some(r), None) => format_rate(Unit::Bytes, r),
         _ => "-".into(),
