@@ -335,8 +335,13 @@ to = 300
 duration = "14s"
 "#;
 
-/// `run --scenario BURST_QUIET_RAMP` against the test server holding 1 MiB per request in
-/// flight for 100 ms (about 102 KiB per req/s of load), keeping `leak_bytes` per request.
+/// `run --scenario BURST_QUIET_RAMP` against the test server holding 256 KiB per request in
+/// flight for 100 ms (about 25.6 KiB per req/s of load), keeping `leak_bytes` per request.
+///
+/// Not 1 MiB: touching 300 MiB/s of fresh pages starved the server when the tests share two
+/// cores, requests piled up (latency, hence memory in flight, grew beyond rate × 100 ms), and the
+/// end of the ramp read as a rise the rate did not explain (a CI failure on `uss_bytes`; 1 of 6
+/// runs a leak and 3 inconclusive with two CPU burners beside six runs, 0 of 6 at 256 KiB).
 fn run_burst_quiet_ramp(leak_bytes: u32) -> (Option<i32>, serde_json::Value, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("ramp.toml");
@@ -361,7 +366,7 @@ fn run_burst_quiet_ramp(leak_bytes: u32) -> (Option<i32>, serde_json::Value, tem
             "--delay",
             "100ms",
             "--hold-bytes",
-            "1048576",
+            "262144",
         ])
         .args(["--leak-bytes", &leak_bytes.to_string()])
         .output()
@@ -388,8 +393,8 @@ fn run_with_load_takes_out_memory_that_follows_the_request_rate() {
         .and_then(|x| x.parse().ok())
         .unwrap_or_else(|| panic!("not KiB: {per_rate}"));
     assert!(
-        (kib / 102.4 - 1.0).abs() < 0.35,
-        "{kib} KiB per req/s taken out, expected ~102.4: {reason}"
+        (kib / 25.6 - 1.0).abs() < 0.35,
+        "{kib} KiB per req/s taken out, expected ~25.6: {reason}"
     );
     for name in ["rss_bytes", "uss_bytes", "anon_bytes"] {
         assert_ne!(series(&report, name)["verdict"], "leak", "{report:#}");
