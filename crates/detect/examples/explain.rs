@@ -46,12 +46,7 @@ fn main() {
         }
     }
     let name = header.get(col).copied().unwrap_or("value");
-    let unit = if name.ends_with("_bytes") {
-        Unit::Bytes
-    } else {
-        Unit::Count
-    };
-    let series = Series::from_parts(name, unit, t, v);
+    let series = Series::from_parts(name, Unit::guess_from_name(name), t, v);
     let opts = DetectOptions::default();
     println!("{}", explain(&series, &opts));
     let end = analyze(&series, &opts);
