@@ -14,7 +14,7 @@
 # The right answer: every leaking case is LEAK on rss_bytes (exit 1), every fixed case is not
 # (exit 0 or 3). Measured (docs/run.md, "Garbage-collected runtimes"): all right at 60 s and
 # 180 s except the fixed Node service at 180 s, whose V8 heap is still growing in steps 2-3 min
-# into the load (a leak by every sign the samples give; right at 90 s and at 8 min).
+# into the load (a leak by every sign the samples give; no leak over 8 min).
 # Not part of .ci/run: it takes 8-25 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
