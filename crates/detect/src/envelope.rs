@@ -31,9 +31,6 @@ const MIN_PERIODS: f64 = 24.0;
 /// above one-sample downward glitches (Cleveland's lower-envelope smoothing uses the same idea).
 pub(crate) const LOWER_QUANTILE: f64 = 0.1;
 
-/// The alternative at the end of a run (see [`floor_envelope`]): each bin's minimum.
-const BIN_MINIMUM: f64 = 0.0;
-
 /// Bin minima are considered only with at least 5 samples per bin (series of ≥ 100 samples,
 /// see [`lower_envelope`]'s `n / 20`): the minimum of k samples at random phases of a sawtooth
 /// lies in its upper half with probability 2^−k, one bin in 8 with 3 samples, one in 32 with 5.
@@ -96,76 +93,96 @@ fn sawtooth_period(t: &[f64], starts: &[usize]) -> Option<f64> {
 /// Bin `(t, v)` into at most [`MAX_BINS`] time bins of equal width (wider when a sawtooth is
 /// detected), the last bin absorbing the remainder so that no bin is a partial sliver.
 pub(crate) fn lower_envelope(t: &[f64], v: &[f64]) -> Envelope {
-    lower_envelope_q(t, v, LOWER_QUANTILE)
+    lower_envelopes(t, v, false).0
 }
 
-/// The envelope judged at the end of a run: [`lower_envelope`] (10th percentile of each bin) or
-/// the same bins reduced to their minimum, whichever has the less noisy point-to-point
-/// differences (robust σ; the same noise criterion that picks the coarse and the per-cycle
-/// envelopes, here at ratio 1 because both come from the same bins, so the number of points is
-/// the same). A GC sawtooth scraped at random phases (a Go heap collected faster than it is
-/// scraped) puts bounded, uniform-like noise above the floor: there the minimum of k samples is
-/// off the floor by ~amplitude/(k+1), while the 10th percentile interpolates towards the second
-/// smallest (0.2 of it with 3 samples, 0.7 with 8) and is markedly noisier. Under Gaussian noise
-/// the 10th percentile is the less noisy one and stays.
+/// The envelope judged (both modes): [`lower_envelope`] (10th percentile of each bin) or the
+/// same bins reduced to their minimum, whichever has the less noisy point-to-point differences
+/// (robust σ; the same noise criterion that picks the coarse and the per-cycle envelopes, here
+/// at ratio 1 because both come from the same bins, so the number of points is the same). A GC
+/// sawtooth scraped at random phases (a Go heap collected faster than it is scraped) puts
+/// bounded, uniform-like noise above the floor: there the minimum of k samples is off the
+/// floor by ~amplitude/(k+1), while the 10th percentile interpolates towards the second
+/// smallest (0.2 of it with 3 samples, 0.7 with 8) and is markedly noisier. Under Gaussian
+/// noise the 10th percentile is the less noisy one and stays.
 ///
 /// Measured on the tuning seeds 1/7/11/21-25 (with [`MIN_SAMPLES_FOR_MINIMUM`]): end-of-run
 /// memory recall 89.8 → 90.2 % at FPR 1.40 → 1.30 %, resources 93.0 → 92.7 %; fresh seeds
-/// 101-707: memory 0/+3.9/−1.3/0/+2.6/0/0 points, FPR, resources and online unchanged on every
-/// seed. The minimum everywhere gained more on the tuning seeds (91.5 %) but raised FPR to
-/// 2.4 % on three fresh seeds (one-off steps under Gaussian noise stopped being 6σ jumps; a slow
-/// Node climb). A ratio of 1.2 rather than 1 gained less. Online keeps [`lower_envelope`]: the
-/// choice there cost 0.6 points of online memory recall for +0.2 points of false alarms.
+/// 101-707: memory 0/+3.9/−1.3/0/+2.6/0/0 points, FPR and resources unchanged on every seed.
+/// The minimum everywhere gained more on the tuning seeds (91.5 %) but raised FPR to 2.4 % on
+/// three fresh seeds (one-off steps under Gaussian noise stopped being 6σ jumps; a slow Node
+/// climb). A ratio of 1.2 rather than 1 gained less. Online (v6) the same choice moved memory
+/// recall by +1.3/−1.3/+1.3/+1.3/0/0/0/−1.3 points on the tuning seeds (FPR −0.8 to +0.8, mean
+/// unchanged) and by 0/+2.6/0/+3.9/+1.3/0/+1.3 on the fresh seeds 101-707 (FPR
+/// 0/+0.8/−0.8/−0.8/0/0/−0.7); the pair is computed in one pass ([`lower_envelopes`]), so it
+/// costs ~5 % more CPU, not the 40 % of computing the two envelopes apart.
 pub(crate) fn floor_envelope(t: &[f64], v: &[f64]) -> Envelope {
-    let q10 = lower_envelope(t, v);
     if t.len() / 20 < MIN_SAMPLES_FOR_MINIMUM {
-        return q10;
+        return lower_envelope(t, v);
     }
-    let min = lower_envelope_q(t, v, BIN_MINIMUM);
-    let noise = |e: &Envelope| {
-        let d: Vec<f64> = e.y.windows(2).map(|w| w[1] - w[0]).collect();
-        robust_sigma(&d)
-    };
-    if min.y.len() == q10.y.len() && noise(&min) < noise(&q10) {
-        min
-    } else {
-        q10
+    match lower_envelopes(t, v, true) {
+        (q10, Some(min)) if min.y.len() == q10.y.len() && noise(&min) < noise(&q10) => min,
+        (q10, _) => q10,
     }
 }
 
-/// [`lower_envelope`] with quantile `q` in each bin.
-fn lower_envelope_q(t: &[f64], v: &[f64], q: f64) -> Envelope {
+/// [`lower_envelope`] and, with `with_minimum`, the same bins reduced to their minimum, from
+/// one pass over the samples: the collections, the bin partition and the cycle floors are
+/// shared, and each bin is read once for both reductions (the online mode computes the pair at
+/// every checkpoint).
+fn lower_envelopes(t: &[f64], v: &[f64], with_minimum: bool) -> (Envelope, Option<Envelope>) {
     let n = t.len();
     let per_bin = (n / 20).clamp(MIN_SAMPLES_PER_BIN, MAX_SAMPLES_PER_BIN);
     let starts = collections(v);
     let period = sawtooth_period(t, &starts);
-    let fine = envelope_with(t, v, per_bin, period, q);
+    let (fine_q, fine_m) = envelopes_with(t, v, per_bin, period, with_minimum);
     // A coarser alternative (4× the samples per bin) wins when its floor is much less noisy:
     // for a slope s and m = n/k bins of noise σ_k, Mann-Kendall's z grows like
     // s·k·sqrt(n/k)/σ_k, so the figure of merit is sqrt(k)/σ_k. The choice looks only at
     // noise (differences around their median), never at the trend, so it does not inflate the
     // false-alarm rate. Aliased GC sawtooth (a bin's minimum over random phases) gains most.
-    let fine = match cycle_envelope(t, v, &starts) {
-        Some(c) if merit(&c, n) > CYCLE_MERIT * merit(&fine, n) => c,
+    let cycle = cycle_envelope(t, v, &starts).map(|c| {
+        let m = merit(&c, n);
+        (c, m)
+    });
+    let with_cycle = |fine: Envelope| match &cycle {
+        Some((c, m)) if *m > CYCLE_MERIT * merit(&fine, n) => c.clone(),
         _ => fine,
     };
+    let fine_q = with_cycle(fine_q);
+    let fine_m = fine_m.map(with_cycle);
     let coarse_k = COARSE_FACTOR * per_bin;
-    if n / coarse_k < COARSE_MIN_BINS || fine.y.len() < COARSE_MIN_BINS {
-        return fine;
+    if n / coarse_k < COARSE_MIN_BINS {
+        return (fine_q, fine_m);
     }
-    let coarse = envelope_with(t, v, coarse_k, period, q);
-    let noise = |e: &Envelope| {
-        let d: Vec<f64> = e.y.windows(2).map(|w| w[1] - w[0]).collect();
-        robust_sigma(&d)
+    let (coarse_q, coarse_m) = envelopes_with(t, v, coarse_k, period, with_minimum);
+    let pick = |fine: Envelope, coarse: Envelope| {
+        if fine.y.len() < COARSE_MIN_BINS {
+            return fine;
+        }
+        let (nf, nc) = (noise(&fine), noise(&coarse));
+        if nc > 0.0
+            && (coarse_k as f64).sqrt() / nc
+                > 1.2 * (per_bin as f64).sqrt() / nf.max(f64::MIN_POSITIVE)
+        {
+            coarse
+        } else {
+            fine
+        }
     };
-    let (nf, nc) = (noise(&fine), noise(&coarse));
-    if nc > 0.0
-        && (coarse_k as f64).sqrt() / nc > 1.2 * (per_bin as f64).sqrt() / nf.max(f64::MIN_POSITIVE)
-    {
-        coarse
-    } else {
-        fine
-    }
+    let q = pick(fine_q, coarse_q);
+    let m = match (fine_m, coarse_m) {
+        (Some(f), Some(c)) => Some(pick(f, c)),
+        (f, _) => f,
+    };
+    (q, m)
+}
+
+/// Robust σ of an envelope's point-to-point differences: its noise, for the choice between
+/// envelopes.
+fn noise(e: &Envelope) -> f64 {
+    let d: Vec<f64> = e.y.windows(2).map(|w| w[1] - w[0]).collect();
+    robust_sigma(&d)
 }
 
 /// Figure of merit of an envelope for a trend test: sqrt(samples per point) / noise of its
@@ -272,17 +289,24 @@ const COARSE_FACTOR: usize = 4;
 /// It must still have at least 20 bins, so the recent-half test keeps 10.
 const COARSE_MIN_BINS: usize = 20;
 
-/// Envelope with about `per_bin` samples per bin, each reduced to its `q` quantile (see
-/// [`lower_envelope`]).
-fn envelope_with(t: &[f64], v: &[f64], per_bin: usize, period: Option<f64>, q: f64) -> Envelope {
+/// Envelope with about `per_bin` samples per bin, each reduced to its
+/// [`LOWER_QUANTILE`] and, with `with_minimum`, also to its minimum (see [`lower_envelope`]).
+fn envelopes_with(
+    t: &[f64],
+    v: &[f64],
+    per_bin: usize,
+    period: Option<f64>,
+    with_minimum: bool,
+) -> (Envelope, Option<Envelope>) {
     let n = t.len();
     let span = if n >= 2 { t[n - 1] - t[0] } else { 0.0 };
     if n < 2 || span <= 0.0 {
-        return Envelope {
+        let e = Envelope {
             t: t.to_vec(),
             y: v.to_vec(),
             width: 0.0,
         };
+        return (e.clone(), with_minimum.then_some(e));
     }
     let target = (n / per_bin).clamp(1, MAX_BINS);
     let mut width = span / target as f64;
@@ -297,6 +321,7 @@ fn envelope_with(t: &[f64], v: &[f64], per_bin: usize, period: Option<f64>, q: f
     let bins = ((span / width).floor() as usize).max(1);
     let mut out_t = Vec::with_capacity(bins);
     let mut out_y = Vec::with_capacity(bins);
+    let mut out_min = Vec::with_capacity(if with_minimum { bins } else { 0 });
     let mut buf: Vec<f64> = Vec::new();
     let mut i = 0;
     for b in 0..bins {
@@ -316,13 +341,24 @@ fn envelope_with(t: &[f64], v: &[f64], per_bin: usize, period: Option<f64>, q: f
             continue; // a gap in the data: no bin rather than an invented value
         }
         out_t.push(tsum / buf.len() as f64);
-        out_y.push(quantile_in_place(&mut buf, q));
+        if with_minimum {
+            out_min.push(buf.iter().copied().fold(f64::INFINITY, f64::min));
+        }
+        out_y.push(quantile_in_place(&mut buf, LOWER_QUANTILE));
     }
-    Envelope {
-        t: out_t,
-        y: out_y,
+    let minima = with_minimum.then(|| Envelope {
+        t: out_t.clone(),
+        y: out_min,
         width,
-    }
+    });
+    (
+        Envelope {
+            t: out_t,
+            y: out_y,
+            width,
+        },
+        minima,
+    )
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use leakhound_core::{
 
 use crate::DetectOptions;
 use crate::changepoint::{blocks, find_jumps, plan_cuts};
-use crate::envelope::{Envelope, floor_envelope, lower_envelope};
+use crate::envelope::{Envelope, floor_envelope};
 use crate::load_following::{self, LoadAxis};
 use crate::mann_kendall::{MkResult, best_hinge, mann_kendall, mann_kendall_blocks};
 use crate::prep::{Clean, clean};
@@ -345,14 +345,10 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The envelope judged: online the 10th-percentile envelope, at the end of a run the less
-    /// noisy of it and the bin minima (see `envelope::floor_envelope`).
+    /// The envelope judged, in both modes: the 10th-percentile envelope or the bin minima,
+    /// whichever is the quieter floor (see `envelope::floor_envelope`).
     fn envelope(&self, t: &[f64], v: &[f64]) -> Envelope {
-        if self.online {
-            lower_envelope(t, v)
-        } else {
-            floor_envelope(t, v)
-        }
+        floor_envelope(t, v)
     }
 }
 
