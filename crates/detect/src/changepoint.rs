@@ -16,6 +16,14 @@ const JUMP_SIGMAS: f64 = 6.0;
 /// And at least this fraction of the level: a 1 % step is not worth a segment.
 const JUMP_MIN_REL: f64 = 0.01;
 
+/// And it must stand out from the typical bin-to-bin change by at least that change itself
+/// (a step at least doubles the climb of a bin): on a steady, nearly noiseless climb (a
+/// process allocating at a constant rate, sampled with page-granular or repeated values) the
+/// robust σ of the differences is close to 0, and a bin that merely holds one sample more
+/// than its neighbours (a third more climb) was a "6σ step". Cut at such steps, the climb fell
+/// apart into blocks of one or two bins and was called levelled off.
+const JUMP_MIN_OF_CLIMB: f64 = 1.0;
+
 /// A drop of the floor by at least this fraction of the level before it is a restart (or a
 /// release big enough that what came before no longer describes the process). A collection of
 /// the old generation in a healthy JVM returns well under this in RSS.
@@ -117,7 +125,7 @@ pub(crate) fn find_jumps(y: &[f64], level: f64, quantum: f64) -> Jumps {
         if di.abs() <= min_abs {
             continue;
         }
-        if dev <= JUMP_SIGMAS * sigma {
+        if dev <= JUMP_SIGMAS * sigma || dev <= JUMP_MIN_OF_CLIMB * med.abs() {
             // Not a step; still a restart when the floor falls by a fifth to its lowest level
             // (the size and the reset make it one; the outlier bar is lower).
             let last = out.restarts.last();

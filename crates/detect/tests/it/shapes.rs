@@ -112,6 +112,39 @@ fn few_samples_are_inconclusive_and_say_how_much_more() {
 }
 
 #[test]
+fn a_few_constant_samples_are_inconclusive_too() {
+    // Ten equal samples over 0.9 s: as little evidence as ten varying ones.
+    let t: Vec<f64> = (0..10).map(|i| i as f64 * 0.1).collect();
+    let s = Series::from_parts("fds", Unit::Fds, t, vec![12.0; 10]);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Inconclusive, "{}", v.reason);
+    let t: Vec<f64> = (0..30).map(f64::from).collect();
+    let s = Series::from_parts("fds", Unit::Fds, t, vec![12.0; 30]);
+    assert_eq!(both(&s), (Verdict::NoLeak, Verdict::NoLeak));
+}
+
+#[test]
+fn a_steady_climb_with_repeated_samples_is_a_leak() {
+    // USS of a process allocating ~4 MB/s, sampled every 0.5 s for 15 s (a real run's column):
+    // page-granular, some samples repeated where the sampler's CPU budget skipped a refresh.
+    // The bin-to-bin climb is nearly noiseless, so a bin holding one more sample's climb than
+    // its neighbours looked like a "6σ step", the climb was cut into one-bin blocks and called
+    // "levelled off".
+    let mut v = vec![172_032.0, 9_072_640.0];
+    let mut x = 9_072_640.0;
+    for i in 2..31 {
+        x += 2_007_040.0;
+        // repeat the previous sample now and then; the next one catches up
+        let repeat = matches!(i, 18 | 21 | 23 | 26 | 28 | 30);
+        v.push(if repeat { v[i - 1] } else { x });
+    }
+    let t: Vec<f64> = (0..31).map(|i| i as f64 * 0.5).collect();
+    let s = Series::from_parts("uss_bytes", Unit::Bytes, t, v);
+    let e = analyze(&s, &DetectOptions::default());
+    assert_eq!(e.verdict, Verdict::Leak, "{}", e.reason);
+}
+
+#[test]
 fn empty_and_duplicate_timestamps_do_not_panic() {
     let o = DetectOptions::default();
     let e = Series::new("x", Unit::Bytes);
