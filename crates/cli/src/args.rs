@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::props::{parse_duration, parse_limit};
+use crate::props::{LimitArg, parse_duration, parse_limit, parse_limit_arg};
 
 /// Find memory and resource leaks in services, with statistics instead of eyeballing graphs.
 #[derive(Debug, Parser)]
@@ -245,9 +245,10 @@ pub(crate) struct AnalyzeArgs {
     /// Evaluate causally as samples arrive and report the first alarm time.
     #[arg(long)]
     pub(crate) online: bool,
-    /// Limit for the time-to-limit estimate (e.g. 2GiB, or a plain count such as 1024).
-    #[arg(long, value_parser = parse_limit)]
-    pub(crate) limit: Option<f64>,
+    /// Limit for the time-to-limit estimate: a size (e.g. 2GiB) applies to memory series, a
+    /// plain number (e.g. 1024) to every series in its own unit.
+    #[arg(long, value_parser = parse_limit_arg)]
+    pub(crate) limit: Option<LimitArg>,
     /// Leave out this much of the start of each series.
     #[arg(short, long, value_parser = parse_duration, default_value = "0s")]
     pub(crate) warmup: Duration,

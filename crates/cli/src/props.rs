@@ -57,18 +57,39 @@ fn duration_from_secs(secs: f64) -> Option<Duration> {
 
 /// Parse a limit: a size with a unit (`2GiB`, `512MB`) or a plain number (bytes or a count).
 pub(crate) fn parse_limit(s: &str) -> Result<f64, String> {
+    parse_limit_arg(s).map(|l| l.value)
+}
+
+/// A `--limit` as given: a size (`2GiB`, applies to memory in bytes) or a plain number (in the
+/// series' own unit: bytes for memory, a count for fds, sockets, threads).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LimitArg {
+    pub(crate) value: f64,
+    /// Given with a size unit (B, KiB, MB, GiB…).
+    pub(crate) size: bool,
+}
+
+/// Parse a `--limit`: a positive size or a plain number of at least 1 (a limit under one byte
+/// or one fd is a typo, not a limit).
+pub(crate) fn parse_limit_arg(s: &str) -> Result<LimitArg, String> {
     let t = s.trim();
     if let Ok(v) = t.parse::<f64>() {
-        if v > 0.0 && v.is_finite() {
-            return Ok(v);
+        if v >= 1.0 && v.is_finite() {
+            return Ok(LimitArg {
+                value: v,
+                size: false,
+            });
         }
     } else if let Ok(size) = t.parse::<bytesize::ByteSize>()
         && size.as_u64() > 0
     {
-        return Ok(size.as_u64() as f64);
+        return Ok(LimitArg {
+            value: size.as_u64() as f64,
+            size: true,
+        });
     }
     Err(format!(
-        "invalid limit `{s}`: use a positive size like 2GiB or 512MiB, or a plain count"
+        "invalid limit `{s}`: use a positive size like 2GiB or 512MiB, or a plain count of at least 1"
     ))
 }
 

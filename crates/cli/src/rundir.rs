@@ -12,7 +12,47 @@ use leakhound_core::load::LoadSummary;
 use leakhound_core::{RunInfo, RunReport, SCHEMA_VERSION};
 use serde::Serialize;
 
-/// Create `dir`, or a fresh `leakhound-runs/<timestamp>[-N]` when none is given.
+use crate::errors::ExpectedError;
+
+/// Check a run directory the user named (`--out`) before anything starts, and create it: it
+/// must be new or empty. An earlier run's files left in it (a heap profile, load.csv) would be
+/// read back as part of the new run by `report`, so a used directory is refused rather than
+/// mixed or silently overwritten.
+pub(crate) fn prepare_out(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        if !dir.is_dir() {
+            return Err(ExpectedError::usage(format!(
+                "--out {}: exists and is not a directory",
+                dir.display()
+            )));
+        }
+        let used = fs::read_dir(dir)
+            .map_err(|e| ExpectedError::usage(format!("--out {}: {e}", dir.display())))?
+            .next()
+            .is_some();
+        if used {
+            let what = if dir.join("run.json").exists() {
+                "holds an earlier run"
+            } else {
+                "is not empty"
+            };
+            return Err(ExpectedError::usage(format!(
+                "--out {}: {what}; choose a new directory or remove it first",
+                dir.display()
+            )));
+        }
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(|e| {
+        ExpectedError::usage(format!(
+            "--out {}: cannot create the run directory: {e}",
+            dir.display()
+        ))
+    })
+}
+
+/// Create `dir` (see [`prepare_out`]), or a fresh `leakhound-runs/<timestamp>[-N]` when none
+/// is given.
 pub(crate) fn create(dir: Option<&Path>, suffix: &str) -> anyhow::Result<PathBuf> {
     let path = match dir {
         Some(d) => d.to_path_buf(),
@@ -30,8 +70,18 @@ pub(crate) fn create(dir: Option<&Path>, suffix: &str) -> anyhow::Result<PathBuf
             candidate
         }
     };
-    fs::create_dir_all(&path)
-        .with_context(|| format!("failed to create run directory {}", path.display()))?;
+    if dir.is_some() {
+        // Already checked and created by `prepare_out` before the target started, unless the
+        // caller has nothing to start first; an empty directory passes again.
+        prepare_out(&path)?;
+    } else {
+        fs::create_dir_all(&path).map_err(|e| {
+            ExpectedError::usage(format!(
+                "cannot create the run directory {}: {e} (or choose one with --out)",
+                path.display()
+            ))
+        })?;
+    }
     Ok(path)
 }
 

@@ -96,13 +96,16 @@ pub fn format_quantity(unit: Unit, v: f64) -> String {
         Unit::Bytes => format_bytes(v),
         _ => {
             let noun = unit.noun();
-            let num = if v.fract().abs() < 1e-9 {
+            let num = if v.fract().abs() < 1e-9 && v.abs() < 1e15 {
                 format!("{v:.0}")
             } else {
                 sig3(v)
             };
             if noun.is_empty() {
                 num
+            } else if num == "1" || num == "-1" {
+                // "1 fd", "1 thread" ("req" and "procs" read as abbreviations either way).
+                format!("{num} {}", noun.strip_suffix('s').unwrap_or(noun))
             } else {
                 format!("{num} {noun}")
             }
@@ -162,6 +165,9 @@ fn sig3(x: f64) -> String {
     let a = x.abs();
     if a == 0.0 {
         "0".to_string()
+    } else if a >= 1e15 {
+        // Beyond any real count or byte size: no 300-digit numbers.
+        format!("{x:.2e}")
     } else if a >= 100.0 {
         format!("{x:.0}")
     } else if a >= 10.0 {
@@ -176,6 +182,14 @@ fn sig3(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_count_is_singular_and_huge_counts_are_short() {
+        assert_eq!(format_quantity(Unit::Fds, 1.0), "1 fd");
+        assert_eq!(format_quantity(Unit::Threads, 2.0), "2 threads");
+        assert_eq!(format_quantity(Unit::Sockets, -1.0), "-1 socket");
+        assert_eq!(format_quantity(Unit::Count, 1e300), "1.00e300");
+    }
 
     #[test]
     fn bytes_use_binary_prefixes() {

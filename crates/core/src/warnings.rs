@@ -63,7 +63,12 @@ impl std::fmt::Display for Warning {
             } => {
                 write!(
                     f,
-                    "only {after_warmup} samples after warm-up (need {needed}); "
+                    "only {after_warmup} {} after warm-up (need {needed}); ",
+                    if *after_warmup == 1 {
+                        "sample"
+                    } else {
+                        "samples"
+                    }
                 )?;
                 match duration_s {
                     Some(d) => write!(

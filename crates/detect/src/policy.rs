@@ -306,6 +306,11 @@ fn floor_word(unit: Unit) -> &'static str {
 }
 
 /// Human duration: `45 s`, `12 min`, `5.0 h`.
+/// "sample" or "samples".
+fn samples_word(n: usize) -> &'static str {
+    if n == 1 { "sample" } else { "samples" }
+}
+
 fn dur(s: f64) -> String {
     if s < 120.0 {
         format!("{s:.0} s")
@@ -620,7 +625,8 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             span,
             (MIN_SAMPLES - n) as f64 * dt,
             format!(
-                "only {n} samples over {}; need at least {MIN_SAMPLES}",
+                "only {n} {} over {}; need at least {MIN_SAMPLES}",
+                samples_word(n),
                 dur(span)
             ),
         );
@@ -977,14 +983,17 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         } else {
             1.0
         };
+        // Whole seconds, as `needs_more_s` reports them, so the sentence and the figure agree.
+        let more = ((MIN_SAMPLES - n) as f64 * dt).max(1.0).ceil();
         return inconclusive(
             n,
             c.span(),
-            (MIN_SAMPLES - n) as f64 * dt,
+            more,
             format!(
-                "only {n} samples over {}; need at least {MIN_SAMPLES} (about {} more)",
+                "only {n} {} over {}; need at least {MIN_SAMPLES} (about {} more)",
+                samples_word(n),
                 dur(c.span()),
-                dur((MIN_SAMPLES - n) as f64 * dt)
+                dur(more)
             ),
         );
     }

@@ -65,7 +65,7 @@ pub fn write_verdict_table(
     let series_data = |name: &str| data.iter().find(|d| d.name == name);
     let shown: Vec<&SeriesVerdict> = verdicts
         .iter()
-        .filter(|v| v.verdict != Verdict::NoLeak || !series_data(&v.series).is_some_and(all_zero))
+        .filter(|v| v.verdict == Verdict::Leak || !series_data(&v.series).is_some_and(all_zero))
         .collect();
     let hidden = verdicts.len() - shown.len();
     let rows: Vec<[String; 4]> = shown
@@ -130,7 +130,31 @@ pub fn write_verdict_table(
         .collect();
     if !explained.is_empty() {
         writeln!(out)?;
-        for v in explained {
+        // Series inconclusive for the same reason (a run too short for any of them) share one
+        // line rather than repeating it for every column.
+        let mut done = vec![false; explained.len()];
+        for (i, v) in explained.iter().enumerate() {
+            if done[i] {
+                continue;
+            }
+            let same: Vec<usize> = (i..explained.len())
+                .filter(|&j| {
+                    !done[j]
+                        && explained[j].verdict == Verdict::Inconclusive
+                        && v.verdict == Verdict::Inconclusive
+                        && explained[j].reason == v.reason
+                })
+                .collect();
+            if same.len() >= 3 {
+                for &j in &same {
+                    done[j] = true;
+                }
+                let names: Vec<&str> = same.iter().map(|&j| explained[j].series.as_str()).collect();
+                let label = format!("{} series ({}):", names.len(), list_names(&names));
+                writeln!(out, "  {} {}", s.warn(&label), v.reason)?;
+                continue;
+            }
+            done[i] = true;
             let label = format!("{}:", v.series);
             let label = if v.verdict == Verdict::Leak {
                 s.bad(&label)
@@ -241,14 +265,34 @@ fn limit_note(v: &SeriesVerdict) -> String {
                 .as_deref()
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default();
-            format!(
-                "; at this rate it reaches the {} limit{source} in about {}",
-                format_quantity(v.unit, limit),
-                human_duration(tt)
-            )
+            if tt <= 0.0 {
+                format!(
+                    "; it is already at or above the {} limit{source}",
+                    format_quantity(v.unit, limit)
+                )
+            } else {
+                format!(
+                    "; at this rate it reaches the {} limit{source} in about {}",
+                    format_quantity(v.unit, limit),
+                    human_duration(tt)
+                )
+            }
         }
         _ => String::new(),
     }
+}
+
+/// `a, b, c and 4 more`: the first three names of a group.
+fn list_names(names: &[&str]) -> String {
+    const SHOWN: usize = 3;
+    if names.len() <= SHOWN + 1 {
+        return names.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        names[..SHOWN].join(", "),
+        names.len() - SHOWN
+    )
 }
 
 fn all_zero(d: &Series) -> bool {
@@ -293,12 +337,18 @@ fn growth_cell(v: &SeriesVerdict) -> String {
 
 /// `45 s`, `12 min`, `2.5 h`.
 pub fn human_duration(secs: f64) -> String {
+    const HOUR: f64 = 3600.0;
+    const DAY: f64 = 24.0 * HOUR;
     if secs < 90.0 {
         format!("{secs:.0} s")
     } else if secs < 90.0 * 60.0 {
         format!("{:.0} min", secs / 60.0)
+    } else if secs < 48.0 * HOUR {
+        format!("{:.1} h", secs / HOUR)
+    } else if secs < 365.0 * DAY {
+        format!("{:.0} days", secs / DAY)
     } else {
-        format!("{:.1} h", secs / 3600.0)
+        "more than a year".to_string()
     }
 }
 
@@ -308,9 +358,19 @@ pub fn human_duration(secs: f64) -> String {
 pub fn display_command(args: &[String]) -> String {
     args.iter()
         .map(|a| {
+            // Inside single quotes only `'` itself and control characters need care; `"`, `\`
+            // and non-ASCII text are shown as typed.
             let escaped: String = a
                 .chars()
-                .flat_map(|c| c.escape_default().collect::<Vec<_>>())
+                .flat_map(|c| {
+                    if c == '\'' {
+                        "'\\''".chars().collect::<Vec<_>>()
+                    } else if c.is_control() {
+                        c.escape_default().collect()
+                    } else {
+                        vec![c]
+                    }
+                })
                 .collect();
             let plain = !a.is_empty()
                 && a.chars()
@@ -318,7 +378,7 @@ pub fn display_command(args: &[String]) -> String {
             if plain {
                 a.clone()
             } else {
-                format!("'{}'", escaped.replace("\\'", "'\\''"))
+                format!("'{escaped}'")
             }
         })
         .collect::<Vec<_>>()
@@ -359,5 +419,23 @@ mod tests {
             display_command(&args),
             "python3 -c 'import time\\nl=[]' --port=80"
         );
+        // Double quotes and backslashes stay as typed inside single quotes; a single quote
+        // closes, escapes and reopens.
+        let args: Vec<String> = ["sh", "-c", r#"trap "" INT; echo it's \ok"#]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            display_command(&args),
+            r#"sh -c 'trap "" INT; echo it'\''s \ok'"#
+        );
+    }
+
+    #[test]
+    fn long_durations_read_in_days() {
+        assert_eq!(human_duration(30.0), "30 s");
+        assert_eq!(human_duration(3.0 * 3600.0), "3.0 h");
+        assert_eq!(human_duration(5.0 * 86_400.0), "5 days");
+        assert_eq!(human_duration(1e15), "more than a year");
     }
 }

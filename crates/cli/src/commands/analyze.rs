@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use leakhound_core::{Series, SeriesVerdict, Verdict, format_quantity};
+use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity};
 use leakhound_detect::DetectOptions;
 use leakhound_report::json::{AnalyzeRecord, write_json_line};
 use leakhound_report::terminal::{verdict_word, write_overall, write_verdict_table};
@@ -16,13 +16,37 @@ use crate::samples_csv::read_series_csv;
 pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     let opts = DetectOptions {
         warmup_s: args.warmup.as_secs_f64(),
-        limit: args.limit,
         ..DetectOptions::default()
+    };
+    // A size limit is for memory (and columns of unknown unit); a plain number for any series,
+    // in its own unit. A size on an fd or thread count is meaningless.
+    let limit_for = |s: &Series| {
+        args.limit
+            .filter(|l| !l.size || matches!(s.unit, Unit::Bytes | Unit::Count))
+            .map(|l| l.value)
     };
     // Read and validate every file before printing anything, so bad input fails cleanly.
     let mut inputs = Vec::with_capacity(args.files.len());
     for f in &args.files {
         inputs.push(read_series_csv(f)?);
+    }
+    // A warm-up that covers a whole file leaves nothing to judge: say so rather than "only 0
+    // samples".
+    let warm = args.warmup.as_secs_f64();
+    if warm > 0.0 {
+        for (path, series) in &inputs {
+            if let Some(s) = series.first()
+                && !s.t.is_empty()
+                && s.t[s.t.len() - 1] < s.t[0] + warm
+            {
+                return Err(ExpectedError::usage(format!(
+                    "{}: --warmup {} leaves no samples (the data spans {})",
+                    path.display(),
+                    leakhound_report::terminal::human_duration(warm),
+                    leakhound_report::terminal::human_duration(s.span_s())
+                )));
+            }
+        }
     }
     if let Some(col) = &args.requests {
         return per_request(&inputs, col, &opts, args.json, out);
@@ -50,14 +74,20 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         let verdicts: Vec<SeriesVerdict> = series
             .iter()
             .map(|s| {
-                let mut v = match (load, args.online) {
-                    (Some(l), true) => leakhound_detect::analyze_online_with_load(s, l, &opts),
-                    (Some(l), false) => leakhound_detect::analyze_with_load(s, l, &opts),
-                    (None, true) => leakhound_detect::analyze_online(s, &opts),
-                    (None, false) => leakhound_detect::analyze(s, &opts),
+                let limit = limit_for(s);
+                let opts = DetectOptions {
+                    limit,
+                    ..opts.clone()
                 };
-                if args.limit.is_some() {
-                    v.limit = args.limit;
+                let opts = &opts;
+                let mut v = match (load, args.online) {
+                    (Some(l), true) => leakhound_detect::analyze_online_with_load(s, l, opts),
+                    (Some(l), false) => leakhound_detect::analyze_with_load(s, l, opts),
+                    (None, true) => leakhound_detect::analyze_online(s, opts),
+                    (None, false) => leakhound_detect::analyze(s, opts),
+                };
+                if limit.is_some() {
+                    v.limit = limit;
                     v.limit_source = Some("--limit".to_string());
                 }
                 v

@@ -26,6 +26,7 @@ use crate::orchestrate::session::{self, Ended, SessionDir};
 use crate::orchestrate::signals::Interrupts;
 use crate::output::Output;
 use crate::props::SamplingProps;
+use crate::rundir;
 
 /// Sampling interval of the demo: 2 samples a second gives the detector ~40 points per variant.
 const DEMO_INTERVAL: Duration = Duration::from_millis(500);
@@ -56,6 +57,11 @@ pub(crate) fn run(args: &DemoArgs, out: &Output) -> anyhow::Result<u8> {
     let exe = std::env::current_exe().context("failed to find the leakhound executable")?;
     let interrupts = Interrupts::register()?;
     let base = args.out.clone();
+    if let Some(b) = &base {
+        for variant in ["leaky", "fixed"] {
+            rundir::prepare_out(&b.join(variant))?;
+        }
+    }
     println!(
         "leakhound demo: two runs of a small HTTP service on 127.0.0.1, {} req/s for {:.0} s each.\n\
          Both variants have a bounded LRU cache that fills in the first seconds (not a leak).\n\

@@ -15,6 +15,7 @@ use crate::orchestrate::session::{self, Ended, SessionDir};
 use crate::orchestrate::signals::Interrupts;
 use crate::output::Output;
 use crate::props::SamplingProps;
+use crate::rundir;
 
 /// Signal sent to the target when `--duration` is over.
 const SIGTERM: i32 = 15;
@@ -39,6 +40,9 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     }
     if let Some(s) = &snapshots {
         spec.env.extend(s.env.iter().cloned());
+    }
+    if let Some(d) = &props.out {
+        rundir::prepare_out(d)?;
     }
     let interrupts = Interrupts::register()?;
     let mut target = Target::spawn(&spec)?;
@@ -110,6 +114,7 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
         }
         Ended::Exited | Ended::Vanished => {
             target.poll();
+            target.stop_leftovers(args.grace, SIGTERM);
         }
     }
     let heap_diff = snaps.map(|s| s.diff(out));

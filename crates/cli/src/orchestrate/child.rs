@@ -116,7 +116,10 @@ impl Target {
         let _ = rustix::process::kill_process_group(pgid, sig);
     }
 
-    /// SIGTERM the group, wait up to `grace`, then SIGKILL. Returns the exit status.
+    /// SIGTERM the group, wait up to `grace`, then SIGKILL. Returns the exit status. When the
+    /// target itself has already exited, what it left running in its group (a worker started
+    /// with `&`) is stopped the same way: leakhound started those processes, so it does not
+    /// leave them behind.
     pub(crate) fn terminate(&mut self, grace: Duration, first: i32) -> Option<ExitStatus> {
         if self.poll().is_none() {
             self.signal_group(first);
@@ -135,14 +138,30 @@ impl Target {
                 self.status = Some(st);
             }
         } else {
-            self.kill_leftovers();
+            self.stop_leftovers(grace, first);
         }
         self.status
     }
 
-    /// Kill descendants still in the group after the root exited.
-    fn kill_leftovers(&mut self) {
-        if let (Some(pgid), true) = (Pid::from_raw(self.pid as i32), self.signalled_by_us) {
+    /// Stop what is left in the target's process group after the target itself exited:
+    /// `first`, up to `grace` for it to work, then SIGKILL. The target's own exit status
+    /// stays as it was (it was not signalled by us).
+    pub(crate) fn stop_leftovers(&mut self, grace: Duration, first: i32) {
+        let Some(pgid) = Pid::from_raw(self.pid as i32) else {
+            return;
+        };
+        let alive = || rustix::process::test_kill_process_group(pgid).is_ok();
+        if !alive() {
+            return;
+        }
+        if let Some(sig) = Signal::from_named_raw(first) {
+            let _ = rustix::process::kill_process_group(pgid, sig);
+        }
+        let deadline = Instant::now() + grace;
+        while alive() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        if alive() {
             let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
         }
     }
@@ -183,6 +202,9 @@ impl Drop for Target {
         if self.poll().is_none() {
             self.signal_group(libc_sigkill());
             let _ = self.child.wait();
+        } else if let Some(pgid) = Pid::from_raw(self.pid as i32) {
+            // The target exited, but processes it started in its group may still run.
+            let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
         }
     }
 }

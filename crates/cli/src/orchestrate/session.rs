@@ -346,7 +346,9 @@ pub(crate) fn conclude(
         let per_sample = props.interval.as_secs_f64();
         warnings.push(Warning::TooFewSamples {
             after_warmup,
-            needed: after_warmup + (more / per_sample).ceil() as usize,
+            // At least as many as any verdict needs (a run with no samples needs them all).
+            needed: (after_warmup + (more / per_sample).round() as usize)
+                .max(leakhound_detect::MIN_SAMPLES),
             duration_s: props.duration.map(|d| d.as_secs_f64()),
         });
     }

@@ -322,3 +322,64 @@ fn load_column_takes_out_memory_that_follows_load() {
         .stderr(predicate::str::contains("no column `reqs` for --load"))
         .stderr(predicate::str::contains("panicked").not());
 }
+
+#[test]
+fn a_size_limit_is_not_applied_to_counts_and_a_passed_limit_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_csv(
+        dir.path(),
+        "both.csv",
+        (0..400).map(|i| (i as f64 * 5.0, 100e6 + 20_000.0 * i as f64)),
+    );
+    let text = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("t_seconds,value", "t_seconds,rss_bytes");
+    let fds: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},fds\n")
+            } else {
+                format!("{l},{}\n", 10 + (i - 1) / 10)
+            }
+        })
+        .collect();
+    std::fs::write(&f, fds).unwrap();
+    let out = leakhound()
+        .args(["analyze", "--json", "--limit", "2GiB"])
+        .arg(&f)
+        .assert()
+        .code(1);
+    let recs = json_lines(&out.get_output().stdout);
+    let by = |name: &str| recs.iter().find(|r| r["series"] == name).unwrap().clone();
+    assert!(by("rss_bytes")["time_to_limit_s"].as_f64().unwrap() > 0.0);
+    assert!(by("fds")["time_to_limit_s"].is_null(), "{:#}", by("fds"));
+    assert!(by("fds")["limit"].is_null());
+    // A limit the series is already past says so, not "in about 0 s".
+    leakhound()
+        .args(["analyze", "--limit", "1MiB"])
+        .arg(&f)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "already at or above the 1.00 MiB limit",
+        ));
+    leakhound()
+        .args(["analyze", "--limit", "0.5"])
+        .arg(&f)
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_warmup_longer_than_the_data_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_csv(dir.path(), "short.csv", (0..100).map(|i| (i as f64, 100e6)));
+    leakhound()
+        .args(["analyze", "--warmup", "10m"])
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("leaves no samples"));
+}

@@ -250,3 +250,58 @@ fn json_stdout_is_one_document_even_when_the_target_prints() {
     assert_eq!(v["schema_version"], 1);
     assert!(String::from_utf8_lossy(&o.stderr).contains("hello from the target"));
 }
+
+#[test]
+fn a_used_run_directory_is_refused_before_the_target_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let earlier = dir.path().join("heap-sites.csv");
+    std::fs::write(&earlier, "from an earlier run\n").unwrap();
+    let marker = dir.path().join("started");
+    leakhound()
+        .args(["run", "--duration", "2s", "--out"])
+        .arg(dir.path())
+        .args(["--", "touch"])
+        .arg(&marker)
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not empty"));
+    assert!(!marker.exists(), "the target must not have been started");
+    assert_eq!(
+        std::fs::read_to_string(&earlier).unwrap(),
+        "from an earlier run\n"
+    );
+    // A file where the directory should be, or a path under a file: exit 2, one line.
+    leakhound()
+        .args(["run", "--duration", "2s", "--out"])
+        .arg(earlier.join("x"))
+        .args(["--", "true"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot create the run directory"));
+}
+
+#[test]
+fn processes_the_target_left_in_its_group_are_stopped_at_the_end() {
+    // The shell starts a background sleep with a unique argument and exits at once.
+    let dir = tempfile::tempdir().unwrap();
+    let secs = format!("{}.{}", 300 + std::process::id() % 100, std::process::id());
+    let script = format!("sleep {secs} & exit 0");
+    leakhound()
+        .args(["run", "-q", "--duration", "3s", "--grace", "2s", "--out"])
+        .arg(dir.path().join("run"))
+        .args(["--", "sh", "-c", &script])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(predicate::in_iter([0, 3]));
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &format!("sleep {secs}")])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
