@@ -166,6 +166,16 @@ pub(crate) fn parse_series_csv(text: &str, name: &str) -> anyhow::Result<Vec<Ser
             Series::new(name, unit)
         })
         .collect();
+    // Two columns of one name would be judged apart but shown and reported under one name.
+    for (i, s) in series.iter().enumerate() {
+        if series[..i].iter().any(|p| p.name == s.name) {
+            return Err(bad(format!(
+                "line {}: column `{}` appears twice in the header",
+                hline + 1,
+                s.name
+            )));
+        }
+    }
     let mut prev_t = f64::NEG_INFINITY;
     let mut rows = 0usize;
     for (idx, line) in lines {
@@ -244,6 +254,10 @@ mod tests {
         assert!(e.contains("line 3: time goes backwards"), "{e}");
         let e = parse_series_csv("", "x.csv").unwrap_err().to_string();
         assert!(e.contains("empty"), "{e}");
+        let e = parse_series_csv("t_seconds,rss_bytes,rss_bytes\n0,1,2\n", "x.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`rss_bytes` appears twice"), "{e}");
         let e = parse_series_csv("0,1\n1,2\n", "x.csv")
             .unwrap_err()
             .to_string();

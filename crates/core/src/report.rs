@@ -35,6 +35,10 @@ pub struct RunInfo {
     pub duration_s: Option<f64>,
     /// The run directory, if one was written.
     pub run_dir: Option<String>,
+    /// The user's `--limit` (bytes), so a verdict re-computed later (`report` of a run whose
+    /// leakhound was killed) still gives the time to it. Absent in runs written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
 }
 
 /// How the target (or the watch) ended.

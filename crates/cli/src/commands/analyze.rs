@@ -10,6 +10,7 @@ use leakhound_report::terminal::{verdict_word, write_overall, write_verdict_tabl
 
 use crate::args::AnalyzeArgs;
 use crate::errors::ExpectedError;
+use crate::orchestrate::session::NOT_JUDGED;
 use crate::output::Output;
 use crate::samples_csv::read_series_csv;
 
@@ -28,7 +29,13 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     // Read and validate every file before printing anything, so bad input fails cleanly.
     let mut inputs = Vec::with_capacity(args.files.len());
     for f in &args.files {
-        inputs.push(read_series_csv(f)?);
+        let (path, mut series) = read_series_csv(f)?;
+        // A run directory is judged as `run` and `report` judge it (PSS is recorded, not
+        // judged: see `session::NOT_JUDGED`).
+        if f.is_dir() {
+            series.retain(|s| !NOT_JUDGED.iter().any(|m| m.name() == s.name));
+        }
+        inputs.push((path, series));
     }
     // A warm-up that covers a whole file leaves nothing to judge: say so rather than "only 0
     // samples".

@@ -114,7 +114,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
         warmup_s: run.run.warmup_s,
         ..leakhound_detect::DetectOptions::default()
     };
-    let (series, verdict) = judge(&data, None, &opts, &TargetLimits::default());
+    let (series, verdict) = judge(&data, None, &opts, &TargetLimits::user(run.run.limit));
     let samples = data.first().map(|s| s.len()).unwrap_or(0);
     let elapsed_s = data.first().map(|s| s.span_s()).unwrap_or(0.0);
     Ok(RunReport {

@@ -96,6 +96,7 @@ impl SessionDir {
             warmup_s: props.warmup.as_secs_f64(),
             duration_s: props.duration.map(|d| d.as_secs_f64()),
             run_dir: Some(dir.display().to_string()),
+            limit: props.limit,
         };
         rundir::write_run_json(&dir, &info)?;
         let limits = match pid {
@@ -236,7 +237,7 @@ fn progress_message(total: &leakhound_sampler::Counters) -> String {
 /// Series recorded but not judged. PSS moves when *other* processes that share pages with the
 /// target start or exit (another instance of the same binary, a forked sibling), so its trend
 /// says nothing about the target's own memory; USS and anon judge private memory instead.
-const NOT_JUDGED: [Metric; 1] = [Metric::PssBytes];
+pub(crate) const NOT_JUDGED: [Metric; 1] = [Metric::PssBytes];
 
 /// The load driver's requests served as a cumulative series on the recording's clock (the
 /// recording starts as the load starts, see `commands::run`), for judging with load as a

@@ -51,6 +51,7 @@ fn fixture() -> RunReport {
             warmup_s: 0.0,
             duration_s: Some(60.0),
             run_dir: Some("leakhound-runs/20261125T070000Z".into()),
+            limit: None,
         },
         target: TargetOutcome {
             ended_by: "duration".into(),
