@@ -1,13 +1,20 @@
 //! Taking snapshots from running processes: Node through the inspector protocol, Java with
 //! `jcmd PID GC.heap_dump`, Go from `net/http/pprof` endpoints. Only 127.0.0.1 is ever contacted.
 //!
+//! A PID is checked before anything is sent to it: `node` must name a Node process (SIGUSR1
+//! kills most other programs) whose inspector socket is its own, `java` a JVM (jcmd would wait
+//! 10 s for any other process to answer).
+//!
 //! Not for reading the files (see `v8`, `hprof`, `pprof`).
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use crate::procinfo;
 
 /// Failure to take a snapshot; names the target.
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +50,20 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Plain HTTP/1.0 GET against 127.0.0.1; returns the body.
 pub fn http_get(port: u16, path: &str, target: &str) -> Result<Vec<u8>, CaptureError> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))
+    http_get_within(port, path, target, TIMEOUT)
+}
+
+/// [`http_get`] with `timeout` for the connection and for each read.
+fn http_get_within(
+    port: u16,
+    path: &str,
+    target: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, CaptureError> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect_timeout(&addr, timeout)
         .map_err(|e| target_err(target, format!("cannot connect to 127.0.0.1:{port} ({e})")))?;
-    s.set_read_timeout(Some(TIMEOUT))
+    s.set_read_timeout(Some(timeout))
         .map_err(|e| target_err(target, e.to_string()))?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")
         .map_err(|e| target_err(target, e.to_string()))?;
@@ -140,7 +158,25 @@ fn parse_port(target: &str) -> Result<u16, CaptureError> {
 }
 
 /// Java: `jcmd PID GC.heap_dump OUT` (OUT made absolute: jcmd resolves it in the target's cwd).
+/// The PID must be a JVM; when jcmd fails, the error is its first line that says why (not the
+/// attach API's stack trace).
 pub fn java(pid: &str, out: &Path) -> Result<(), CaptureError> {
+    let n: u32 = pid
+        .parse()
+        .map_err(|_| target_err(pid, "expected the PID of a JVM"))?;
+    if !procinfo::is_alive(n) {
+        return Err(target_err(pid, format!("no process with PID {n}")));
+    }
+    let prog = procinfo::Program::read(n);
+    if !procinfo::is_jvm(n, &prog) {
+        return Err(target_err(
+            pid,
+            format!(
+                "pid {n} is not a Java process (it runs {}); jcmd attaches to JVMs only",
+                prog.describe()
+            ),
+        ));
+    }
     let abs = std::path::absolute(out).map_err(|err| CaptureError::Write {
         path: out.to_owned(),
         err,
@@ -159,48 +195,416 @@ pub fn java(pid: &str, out: &Path) -> Result<(), CaptureError> {
         if !o.status.success() || !partial.exists() {
             return Err(target_err(
                 pid,
-                format!(
-                    "jcmd GC.heap_dump failed: {}",
-                    text.lines()
-                        .filter(|l| !l.trim().is_empty())
-                        .take(2)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ),
+                format!("jcmd GC.heap_dump failed: {}", jcmd_reason(&text)),
             ));
         }
         Ok(())
     })
 }
 
-/// Node: SIGUSR1 opens the inspector (default port 9229) when `target` is a PID; `target` may
-/// also be `127.0.0.1:PORT` of an open inspector. Streams `HeapProfiler.takeHeapSnapshot`
-/// chunks into `out`.
-pub fn node(target: &str, out: &Path) -> Result<(), CaptureError> {
-    let port = if let Some(p) = target.strip_prefix("127.0.0.1:") {
-        p.parse().map_err(|_| target_err(target, "bad port"))?
-    } else {
-        let pid: u32 = target
+/// The line of jcmd's output that says why it failed: not the `PID:` header, not a stack frame,
+/// and without the exception's class name
+/// (`com.sun.tools.attach.AttachNotSupportedException: The VM does not support …`).
+fn jcmd_reason(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .filter(|l| {
+            !l.strip_suffix(':')
+                .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        })
+        .find(|l| !l.starts_with("at ") && !l.starts_with("..."));
+    let Some(line) = line else {
+        return "no output".into();
+    };
+    match line.split_once(": ") {
+        Some((class, why))
+            if class.contains('.')
+                && !class.contains(char::is_whitespace)
+                && (class.ends_with("Exception") || class.ends_with("Error")) =>
+        {
+            why.trim().to_owned()
+        }
+        _ => line.to_owned(),
+    }
+}
+
+/// What `leakhound snapshot node` is pointed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeTarget {
+    /// A Node process: its inspector is found (or opened with SIGUSR1) and checked to be its.
+    Pid(u32),
+    /// An inspector that is already open on `127.0.0.1:PORT`.
+    Inspector(u16),
+}
+
+impl NodeTarget {
+    /// `PID` or `127.0.0.1:PORT`.
+    pub fn parse(target: &str) -> Result<NodeTarget, CaptureError> {
+        if let Some(p) = target.strip_prefix("127.0.0.1:") {
+            return p
+                .parse()
+                .map(NodeTarget::Inspector)
+                .map_err(|_| target_err(target, "bad port"));
+        }
+        target
             .parse()
-            .map_err(|_| target_err(target, "expected a PID or 127.0.0.1:PORT"))?;
-        let st = Command::new("kill")
-            .arg("-USR1")
-            .arg(pid.to_string())
-            .status()
-            .map_err(|e| target_err(target, e.to_string()))?;
-        if !st.success() {
-            return Err(target_err(target, "kill -USR1 failed (no such process?)"));
+            .map(NodeTarget::Pid)
+            .map_err(|_| target_err(target, "expected a PID or 127.0.0.1:PORT"))
+    }
+
+    fn name(self) -> String {
+        match self {
+            NodeTarget::Pid(pid) => pid.to_string(),
+            NodeTarget::Inspector(port) => format!("127.0.0.1:{port}"),
         }
-        9229
+    }
+}
+
+/// How long a Node inspector gets to open its port after SIGUSR1 (it opens in well under a
+/// second; the margin is for a loaded machine).
+const INSPECTOR_STARTUP: Duration = Duration::from_secs(10);
+
+/// How often the listening sockets are looked at while an inspector starts.
+const INSPECTOR_POLL: Duration = Duration::from_millis(50);
+
+/// The port Node's inspector uses when no `--inspect…` option names one.
+pub const DEFAULT_INSPECTOR_PORT: u16 = 9229;
+
+/// Node, as the user names it: streams `HeapProfiler.takeHeapSnapshot` chunks into `out`.
+///
+/// For a PID, the process must run `node` (nothing else is signalled). Its inspector port comes
+/// from its `--inspect`, `--inspect-brk`, `--inspect-wait` or `--inspect-port` options (on the
+/// command line or in `NODE_OPTIONS`), 9229 by default; SIGUSR1 is sent only when the inspector
+/// is not open yet, and the socket listening on the port must be one of the PID's descriptors,
+/// so another process's inspector is never snapshotted in its place. For `127.0.0.1:PORT` the
+/// inspector must be open: a refused connection fails at once.
+pub fn node_snapshot(target: NodeTarget, out: &Path) -> Result<(), CaptureError> {
+    let port = match target {
+        NodeTarget::Pid(pid) => open_node_inspector(pid)?,
+        NodeTarget::Inspector(port) => port,
     };
+    snapshot_inspector(port, &target.name(), out)
+}
+
+/// Node, for a caller that has just sent SIGUSR1 itself (`run --snapshots`, on the port it
+/// chose): for `127.0.0.1:PORT`, a refused connection is retried for [`INSPECTOR_STARTUP`]
+/// while the inspector starts. A PID is handled as by [`node_snapshot`]. A user-given address
+/// goes to [`node_snapshot`], which does not wait.
+pub fn node(target: &str, out: &Path) -> Result<(), CaptureError> {
+    match NodeTarget::parse(target)? {
+        t @ NodeTarget::Pid(_) => node_snapshot(t, out),
+        NodeTarget::Inspector(port) => {
+            let start = Instant::now();
+            while let Err(e) = TcpStream::connect(("127.0.0.1", port)) {
+                if start.elapsed() > INSPECTOR_STARTUP {
+                    return Err(target_err(
+                        target,
+                        format!("cannot connect to 127.0.0.1:{port} ({e})"),
+                    ));
+                }
+                std::thread::sleep(INSPECTOR_POLL);
+            }
+            snapshot_inspector(port, target, out)
+        }
+    }
+}
+
+/// Who holds the listening socket a connection to `127.0.0.1:PORT` reaches.
+enum PortHolder {
+    Nobody,
+    /// The process being snapshotted.
+    Target,
+    /// Another process (its PID when this user can see its descriptors).
+    Other(Option<u32>),
+    /// Nobody for 127.0.0.1, but the target listens on the port at an address 127.0.0.1 does
+    /// not reach (`--inspect=[::1]:PORT`, `--inspect=192.0.2.7:PORT`).
+    TargetElsewhere(std::net::IpAddr),
+}
+
+fn port_holder(pid: u32, port: u16) -> Result<PortHolder, CaptureError> {
+    let all = procinfo::listeners().map_err(|e| {
+        target_err(
+            &pid.to_string(),
+            format!("cannot read /proc/net/tcp to check who holds port {port} ({e})"),
+        )
+    })?;
+    let reached = procinfo::loopback_listeners(&all, port);
+    let mine = procinfo::socket_inodes(pid);
+    if reached.is_empty() {
+        return Ok(
+            match all
+                .iter()
+                .find(|l| l.port == port && mine.contains(&l.inode))
+            {
+                Some(l) => PortHolder::TargetElsewhere(l.addr),
+                None => PortHolder::Nobody,
+            },
+        );
+    }
+    Ok(match reached.iter().find(|l| !mine.contains(&l.inode)) {
+        None => PortHolder::Target,
+        Some(l) => PortHolder::Other(procinfo::socket_owner(l.inode).filter(|&o| o != pid)),
+    })
+}
+
+/// Whether the PID's inspector listens on `127.0.0.1:port`; an error when another process holds
+/// the port or the PID listens on it where 127.0.0.1 does not reach.
+fn inspector_is_open(pid: u32, port: u16) -> Result<bool, CaptureError> {
+    match port_holder(pid, port)? {
+        PortHolder::Target => Ok(true),
+        PortHolder::Nobody => Ok(false),
+        PortHolder::Other(holder) => Err(port_held(pid, port, holder)),
+        PortHolder::TargetElsewhere(addr) => Err(inspector_elsewhere(pid, port, addr)),
+    }
+}
+
+/// The error for an inspector that 127.0.0.1 does not reach.
+fn inspector_elsewhere(pid: u32, port: u16, addr: std::net::IpAddr) -> CaptureError {
+    let at = std::net::SocketAddr::new(addr, port);
+    target_err(
+        &pid.to_string(),
+        format!(
+            "its inspector listens on {at}, which 127.0.0.1 does not reach (leakhound only contacts 127.0.0.1): start it with --inspect=127.0.0.1:{port}"
+        ),
+    )
+}
+
+/// The error for an inspector port held by another process.
+fn port_held(pid: u32, port: u16, holder: Option<u32>) -> CaptureError {
+    let who = match holder {
+        Some(h) => {
+            let prog = procinfo::Program::read(h);
+            let whose = if procinfo::is_node_name(&prog.name()) {
+                format!("that process's inspector would be snapshotted, not {pid}'s")
+            } else {
+                format!("{pid}'s inspector cannot open there")
+            };
+            format!(
+                "port {port} is held by pid {h} ({}); {whose}",
+                prog.describe()
+            )
+        }
+        None => format!(
+            "port {port} is held by another process (not visible to this user); {pid}'s inspector cannot open there"
+        ),
+    };
+    target_err(
+        &pid.to_string(),
+        format!(
+            "{who}: start {pid}'s node with --inspect-port=PORT (SIGUSR1 then opens its inspector there) or --inspect=PORT, then snapshot it by PID or as 127.0.0.1:PORT"
+        ),
+    )
+}
+
+/// Check that `pid` runs Node, find or open its inspector (SIGUSR1), and check that the socket
+/// listening on the inspector port is the PID's; returns the port.
+fn open_node_inspector(pid: u32) -> Result<u16, CaptureError> {
+    let target = pid.to_string();
+    if !procinfo::is_alive(pid) {
+        return Err(target_err(&target, format!("no process with PID {pid}")));
+    }
+    let prog = procinfo::Program::read(pid);
+    if !procinfo::is_node_name(&prog.name()) {
+        return Err(target_err(
+            &target,
+            format!(
+                "pid {pid} is not a Node process (it runs {}); only node opens an inspector on SIGUSR1, so no signal was sent",
+                prog.describe()
+            ),
+        ));
+    }
+    if let Some(tool) = procinfo::node_launcher(&prog) {
+        return Err(launcher_error(pid, tool, &prog));
+    }
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let port = node_inspector_port(&prog.argv, &procinfo::nul_separated(&environ));
+    if port == 0 {
+        return open_node_inspector_on_any_port(pid);
+    }
+    // Already open (started with --inspect, or an earlier snapshot): no signal.
+    if inspector_is_open(pid, port)? {
+        return Ok(port);
+    }
+    send_sigusr1(pid)?;
     let start = Instant::now();
-    let list = loop {
-        match http_get(port, "/json/list", target) {
-            Ok(b) => break b,
-            Err(e) if start.elapsed() > Duration::from_secs(10) => return Err(e),
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+    loop {
+        if inspector_is_open(pid, port)? {
+            return Ok(port);
         }
+        if !procinfo::is_alive(pid) {
+            return Err(target_err(&target, "the process exited after SIGUSR1"));
+        }
+        if start.elapsed() > INSPECTOR_STARTUP {
+            return Err(target_err(
+                &target,
+                format!(
+                    "its inspector did not open on 127.0.0.1:{port} within {} s of SIGUSR1 (started with --disable-sigusr1, handles SIGUSR1 itself, or opened its inspector elsewhere with inspector.open()?); open it with --inspect=PORT and snapshot 127.0.0.1:PORT",
+                    INSPECTOR_STARTUP.as_secs()
+                ),
+            ));
+        }
+        std::thread::sleep(INSPECTOR_POLL);
+    }
+}
+
+/// `npm start` and the like run the service as a child process: name the Node processes below.
+fn launcher_error(pid: u32, tool: &str, prog: &procinfo::Program) -> CaptureError {
+    /// Enough to recognise the service; `pgrep` finds the rest.
+    const SHOWN: usize = 3;
+    let nodes: Vec<String> = procinfo::descendants(pid)
+        .into_iter()
+        .map(|p| (p, procinfo::Program::read(p)))
+        .filter(|(_, c)| procinfo::is_node_name(&c.name()) && procinfo::node_launcher(c).is_none())
+        .take(SHOWN)
+        .map(|(p, c)| format!("{p} ({})", c.describe()))
+        .collect();
+    let which = if nodes.is_empty() {
+        "the node process it started (none is running now)".to_owned()
+    } else {
+        format!("the node process it started: {}", nodes.join(", "))
     };
+    target_err(
+        &pid.to_string(),
+        format!(
+            "pid {pid} is {tool} ({}), not the service it runs; snapshot the PID of {which}",
+            prog.describe()
+        ),
+    )
+}
+
+/// `--inspect=0` / `--inspect-port=0`: the inspector takes a random port, so it is recognised
+/// among the PID's own listening sockets by its `/json/version` answer.
+fn open_node_inspector_on_any_port(pid: u32) -> Result<u16, CaptureError> {
+    let mut probed = HashSet::new();
+    if let Some(p) = find_inspector_of(pid, &mut probed) {
+        return Ok(p);
+    }
+    send_sigusr1(pid)?;
+    let start = Instant::now();
+    loop {
+        if let Some(p) = find_inspector_of(pid, &mut probed) {
+            return Ok(p);
+        }
+        if !procinfo::is_alive(pid) {
+            return Err(target_err(
+                &pid.to_string(),
+                "the process exited after SIGUSR1",
+            ));
+        }
+        if start.elapsed() > INSPECTOR_STARTUP {
+            return Err(target_err(
+                &pid.to_string(),
+                format!(
+                    "no inspector of this process listens on 127.0.0.1 within {} s of SIGUSR1 (its inspector port is 0, chosen at random)",
+                    INSPECTOR_STARTUP.as_secs()
+                ),
+            ));
+        }
+        std::thread::sleep(INSPECTOR_POLL);
+    }
+}
+
+/// The first port, not in `probed` yet, that is the PID's own listening socket for 127.0.0.1 and
+/// answers like an inspector; every port looked at is added to `probed`.
+fn find_inspector_of(pid: u32, probed: &mut HashSet<u16>) -> Option<u16> {
+    let all = procinfo::listeners().ok()?;
+    let mine = procinfo::socket_inodes(pid);
+    let ports: Vec<u16> = all
+        .iter()
+        .filter(|l| mine.contains(&l.inode))
+        .map(|l| l.port)
+        .collect();
+    ports.into_iter().find(|&p| {
+        let reached = procinfo::loopback_listeners(&all, p);
+        !reached.is_empty()
+            && reached.iter().all(|l| mine.contains(&l.inode))
+            && probed.insert(p)
+            && is_inspector(p)
+    })
+}
+
+/// Whether 127.0.0.1:port answers `/json/version` like a Node inspector (short timeouts: the
+/// port may be the service's own, speaking anything).
+fn is_inspector(port: u16) -> bool {
+    const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+    http_get_within(port, "/json/version", "", PROBE_TIMEOUT)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v.get("Protocol-Version").is_some())
+}
+
+fn send_sigusr1(pid: u32) -> Result<(), CaptureError> {
+    let o = Command::new("kill")
+        .arg("-USR1")
+        .arg(pid.to_string())
+        .output()
+        .map_err(|e| target_err(&pid.to_string(), format!("cannot run kill ({e})")))?;
+    if !o.status.success() {
+        let why = String::from_utf8_lossy(&o.stderr);
+        return Err(target_err(
+            &pid.to_string(),
+            format!(
+                "kill -USR1 failed ({})",
+                why.lines().next().unwrap_or("").trim()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The inspector port Node would use, from its options: `NODE_OPTIONS` first, then the command
+/// line up to the script (the last option wins, as in Node). `--inspect[-brk|-wait][=[HOST:]PORT]`
+/// and `--inspect-port=[HOST:]PORT` (also `--debug-port`, and with the value after a space);
+/// 9229 when none names a port; 0 means a random port.
+fn node_inspector_port(argv: &[String], environ: &[String]) -> u16 {
+    let node_options = environ
+        .iter()
+        .find_map(|e| e.strip_prefix("NODE_OPTIONS="))
+        .unwrap_or("");
+    let from_env: Vec<&str> = node_options.split_whitespace().collect();
+    let mut cmdline: Vec<&str> = Vec::new();
+    let mut takes_value = false;
+    for a in argv.iter().skip(1).map(String::as_str) {
+        if a == "--" || (!takes_value && !a.starts_with('-')) {
+            break; // the script and its own arguments
+        }
+        takes_value = matches!(
+            a,
+            "--inspect-port" | "--debug-port" | "-r" | "--require" | "--import" | "--loader"
+        );
+        cmdline.push(a);
+    }
+    let mut port = DEFAULT_INSPECTOR_PORT;
+    let mut args = from_env.into_iter().chain(cmdline);
+    while let Some(a) = args.next() {
+        let (flag, value) = match a.split_once('=') {
+            Some((f, v)) => (f, Some(v)),
+            None => (a, None),
+        };
+        let value = match flag {
+            "--inspect" | "--inspect-brk" | "--inspect-wait" => value,
+            "--inspect-port" | "--debug-port" => value.or_else(|| args.next()),
+            _ => continue,
+        };
+        if let Some(p) = value.and_then(host_port) {
+            port = p;
+        }
+    }
+    port
+}
+
+/// The port of `[HOST:]PORT`; `None` for a host alone.
+fn host_port(v: &str) -> Option<u16> {
+    v.parse()
+        .ok()
+        .or_else(|| v.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
+}
+
+/// `/json/list` of the inspector on 127.0.0.1:port, then the snapshot over its WebSocket.
+fn snapshot_inspector(port: u16, target: &str, out: &Path) -> Result<(), CaptureError> {
+    let list = http_get(port, "/json/list", target)?;
     let list: serde_json::Value = serde_json::from_slice(&list)
         .map_err(|e| target_err(target, format!("bad /json/list ({e})")))?;
     let url = list
@@ -284,4 +688,72 @@ fn stream_chunks(
         path: out.to_owned(),
         err,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn inspector_port_comes_from_node_options_and_the_command_line() {
+        let port = |argv: &[&str], env: &[&str]| node_inspector_port(&args(argv), &args(env));
+        assert_eq!(port(&["node", "server.js"], &[]), 9229);
+        assert_eq!(port(&["node", "--inspect", "server.js"], &[]), 9229);
+        assert_eq!(port(&["node", "--inspect=9300", "server.js"], &[]), 9300);
+        assert_eq!(port(&["node", "--inspect=0", "s.js"], &[]), 0);
+        assert_eq!(
+            port(&["node", "--inspect-brk=0.0.0.0:9301", "s.js"], &[]),
+            9301
+        );
+        assert_eq!(port(&["node", "--inspect=127.0.0.1", "s.js"], &[]), 9229);
+        assert_eq!(port(&["node", "--inspect-port", "9302", "s.js"], &[]), 9302);
+        assert_eq!(
+            port(
+                &["node", "-r", "dotenv/config", "--inspect-port=9303", "s.js"],
+                &[]
+            ),
+            9303
+        );
+        // The script's own arguments are not Node's.
+        assert_eq!(port(&["node", "s.js", "--inspect=9304"], &[]), 9229);
+        // NODE_OPTIONS first, the command line wins.
+        let env = [
+            "PATH=/bin",
+            "NODE_OPTIONS=--max-old-space-size=512 --inspect-port=127.0.0.1:9305",
+        ];
+        assert_eq!(port(&["node", "s.js"], &env), 9305);
+        assert_eq!(port(&["node", "--inspect=9306", "s.js"], &env), 9306);
+    }
+
+    #[test]
+    fn node_targets() {
+        assert_eq!(NodeTarget::parse("4242").unwrap(), NodeTarget::Pid(4242));
+        assert_eq!(
+            NodeTarget::parse("127.0.0.1:9229").unwrap(),
+            NodeTarget::Inspector(9229)
+        );
+        assert!(NodeTarget::parse("127.0.0.1:x").is_err());
+        assert!(NodeTarget::parse("example.com:9229").is_err());
+    }
+
+    #[test]
+    fn jcmd_failures_are_told_by_their_reason() {
+        let not_attachable = "17644:\ncom.sun.tools.attach.AttachNotSupportedException: The VM does not support the attach mechanism\n\tat jdk.attach/sun.tools.attach.HotSpotAttachProvider.testAttachable(HotSpotAttachProvider.java:154)\n\tat jdk.jcmd/sun.tools.jcmd.JCmd.main(JCmd.java:97)\n";
+        assert_eq!(
+            jcmd_reason(not_attachable),
+            "The VM does not support the attach mechanism"
+        );
+        let timeout = "17514:\ncom.sun.tools.attach.AttachNotSupportedException: Unable to open socket file /tmp/.java_pid17514: target process 17514 doesn't respond within 10500ms or HotSpot VM not loaded\n\tat jdk.attach/sun.tools.attach.VirtualMachineImpl.<init>(VirtualMachineImpl.java:104)\n";
+        assert!(jcmd_reason(timeout).starts_with("Unable to open socket file"));
+        assert_eq!(jcmd_reason("30490:\nFile exists\n"), "File exists");
+        assert_eq!(
+            jcmd_reason("java.io.IOException: Permission denied\n\tat x.y(Z.java:1)"),
+            "Permission denied"
+        );
+        assert_eq!(jcmd_reason("\n"), "no output");
+    }
 }

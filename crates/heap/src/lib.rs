@@ -18,6 +18,7 @@ pub mod fuzzing;
 pub mod graph;
 pub mod hprof;
 pub mod pprof;
+mod procinfo;
 pub mod retained;
 pub mod run_snapshots;
 pub mod v8;

@@ -1,9 +1,10 @@
 //! `leakhound snapshot node|java|go TARGET -o FILE`: take a heap snapshot of a running process.
 //!
-//! The work is in `leakhound_heap::capture`; this maps failures to exit 2 and prints the file.
+//! The work is in `leakhound_heap::capture` (which checks that a PID runs the runtime named
+//! before it signals or attaches to it); this maps failures to exit 2 and prints the file.
 
 use leakhound_core::ExitCodes;
-use leakhound_heap::capture;
+use leakhound_heap::capture::{self, NodeTarget};
 
 use crate::args::{SnapshotArgs, SnapshotKind};
 use crate::errors::ExpectedError;
@@ -20,7 +21,10 @@ pub(crate) fn run(args: &SnapshotArgs, out: &Output) -> anyhow::Result<u8> {
         )));
     }
     let res = match args.kind {
-        SnapshotKind::Node => capture::node(&args.target, &args.out).map(|()| None),
+        // Not `capture::node`: a user-given address must not be waited for.
+        SnapshotKind::Node => NodeTarget::parse(&args.target)
+            .and_then(|t| capture::node_snapshot(t, &args.out))
+            .map(|()| None),
         SnapshotKind::Java => capture::java(&args.target, &args.out).map(|()| None),
         SnapshotKind::Go => capture::go(&args.target, &args.out).map(Some),
     };
