@@ -8,8 +8,8 @@
 use std::io::{self, Write};
 
 use leakhound_core::{
-    RunReport, Series, SeriesVerdict, Verdict, Warning, format_quantity, format_rate,
-    units::rate_base,
+    RunReport, Series, SeriesVerdict, TargetOutcome, Verdict, Warning, format_quantity,
+    format_rate, units::rate_base,
 };
 
 use crate::{Renderer, Style, sparkline::sparkline};
@@ -41,7 +41,7 @@ impl Renderer for TerminalRenderer {
             pid,
             report.target.elapsed_s,
             report.target.samples,
-            report.target.ended_by
+            ended_words(&report.target)
         )?;
         if let Some(dir) = &report.run.run_dir {
             writeln!(out, "{}", s.dim(&format!("run directory: {dir}")))?;
@@ -52,6 +52,26 @@ impl Renderer for TerminalRenderer {
         write_warnings(&report.warnings, s, out)?;
         writeln!(out)?;
         write_overall(report.series_verdict(), &report.series, s, out)
+    }
+}
+
+/// How the target ended, as the header says it: `duration`, `interrupted`, `exited with code
+/// 3`, `killed by signal 9 (SIGKILL)`.
+fn ended_words(t: &TargetOutcome) -> String {
+    match (t.ended_by.as_str(), t.exit_code, t.signal) {
+        ("exited", _, Some(sig)) => format!("killed by signal {sig}{}", signal_suffix(sig)),
+        ("exited", Some(code), None) if code != 0 => format!("exited with code {code}"),
+        (other, _, _) => other.to_string(),
+    }
+}
+
+fn signal_suffix(sig: i32) -> &'static str {
+    match sig {
+        6 => " (SIGABRT)",
+        9 => " (SIGKILL)",
+        11 => " (SIGSEGV)",
+        15 => " (SIGTERM)",
+        _ => "",
     }
 }
 
