@@ -197,7 +197,7 @@ fn run_variant(
         Ended::Interrupted(s) => s,
         _ => 15,
     };
-    target.terminate(Duration::from_secs(2), sig);
+    target.terminate(Duration::from_secs(2), sig, &|| interrupts.take().is_some());
     let outcome = session::child_outcome(&rec, &target);
     let (requests, errors) = load
         .as_ref()

@@ -107,14 +107,15 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     match rec.ended {
         Ended::Interrupted(sig) => {
             out.status("leakhound: interrupted; stopping the target and judging what was recorded");
-            target.terminate(args.grace, sig);
+            out.status("leakhound: press Ctrl-C again to kill it at once");
+            target.terminate(args.grace, sig, &|| interrupts.take().is_some());
         }
         Ended::Duration => {
-            target.terminate(args.grace, SIGTERM);
+            target.terminate(args.grace, SIGTERM, &|| interrupts.take().is_some());
         }
         Ended::Exited | Ended::Vanished => {
             target.poll();
-            target.stop_leftovers(args.grace, SIGTERM);
+            target.stop_leftovers(args.grace, SIGTERM, &|| interrupts.take().is_some());
         }
     }
     let heap_diff = snaps.map(|s| s.diff(out));

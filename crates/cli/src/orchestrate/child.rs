@@ -120,11 +120,17 @@ impl Target {
     /// target itself has already exited, what it left running in its group (a worker started
     /// with `&`) is stopped the same way: leakhound started those processes, so it does not
     /// leave them behind.
-    pub(crate) fn terminate(&mut self, grace: Duration, first: i32) -> Option<ExitStatus> {
+    /// `hurry` is polled while waiting: when it says so (a second Ctrl-C), the grace ends.
+    pub(crate) fn terminate(
+        &mut self,
+        grace: Duration,
+        first: i32,
+        hurry: &dyn Fn() -> bool,
+    ) -> Option<ExitStatus> {
         if self.poll().is_none() {
             self.signal_group(first);
             let deadline = Instant::now() + grace;
-            while Instant::now() < deadline {
+            while Instant::now() < deadline && !hurry() {
                 if self.poll().is_some() {
                     break;
                 }
@@ -138,7 +144,7 @@ impl Target {
                 self.status = Some(st);
             }
         } else {
-            self.stop_leftovers(grace, first);
+            self.stop_leftovers(grace, first, hurry);
         }
         self.status
     }
@@ -146,7 +152,7 @@ impl Target {
     /// Stop what is left in the target's process group after the target itself exited:
     /// `first`, up to `grace` for it to work, then SIGKILL. The target's own exit status
     /// stays as it was (it was not signalled by us).
-    pub(crate) fn stop_leftovers(&mut self, grace: Duration, first: i32) {
+    pub(crate) fn stop_leftovers(&mut self, grace: Duration, first: i32, hurry: &dyn Fn() -> bool) {
         let Some(pgid) = Pid::from_raw(self.pid as i32) else {
             return;
         };
@@ -158,7 +164,7 @@ impl Target {
             let _ = rustix::process::kill_process_group(pgid, sig);
         }
         let deadline = Instant::now() + grace;
-        while alive() && Instant::now() < deadline {
+        while alive() && Instant::now() < deadline && !hurry() {
             thread::sleep(Duration::from_millis(20));
         }
         if alive() {
