@@ -108,10 +108,12 @@ interval is warm-up (caches filling, lazily built tables). Exit: 1 leak, 0 none,
     /// closed model with --concurrency.
     #[command(after_help = "Examples:
   leakhound load http://127.0.0.1:8080/ --rate 2000 --duration 10s
-  leakhound load http://127.0.0.1:8080/api --rate 500 --arrivals poisson --duration 5m --csv load.csv
+  leakhound load http://127.0.0.1:8080/api --rate 500 --arrivals poisson -d 5m --csv load.csv
   leakhound load http://127.0.0.1:8080/ --concurrency 64 --duration 30s        # like wrk -c64
-  leakhound load http://127.0.0.1:8080/items -X POST -H 'Content-Type: application/json' --body @item.json --rate 100
+  leakhound load http://127.0.0.1:8080/items --rate 100 -X POST --body @item.json
   leakhound load --scenario examples/cycles.toml http://127.0.0.1:8080/ --json
+
+A JSON body usually wants -H 'Content-Type: application/json' as well.
 
 Scenario files (TOML): weighted [[request]]s with {{seq}}/{{random}} placeholders and [[stage]]s
 (constant, ramp, steps, cycles); see docs/load.md. Ctrl-C prints the summary of what was done.")]

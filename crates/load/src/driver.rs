@@ -9,7 +9,14 @@
 //! sent meanwhile wait in the schedule and their wait is part of their latency, as in wrk2 (no
 //! coordinated omission). A claimed time more than `LATE_THRESHOLD` in the past is counted late;
 //! one more than the request timeout in the past is dropped (not sent) and recorded with its
-//! wait, so a stalled target cannot make the backlog grow without bound.
+//! wait. The schedule is consumed lazily and holds only its next time, never a backlog of
+//! times, so a target (or a driver) that cannot keep up costs no memory: the ticker counts the
+//! offered requests of each second on its own copy of the schedule.
+//!
+//! The test ends by the plan's end plus [`DRAIN`]: no request is claimed more than
+//! `LATE_THRESHOLD` after the end (the ones still unsent are dropped), and responses still
+//! outstanding at the end of the drain are abandoned and counted as timeouts. A stop (Ctrl-C)
+//! counts only the requests intended before it and gives outstanding ones `STOP_GRACE`.
 //!
 //! Closed model: `concurrency` workers send back to back, latency from the actual send (what
 //! wrk reports), for comparison.
@@ -18,7 +25,7 @@
 //! once a second into a [`LoadSecond`] and calls the caller's `on_tick`. Not here: the schedule's
 //! arithmetic (`schedule`), sockets (`conn`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -57,6 +64,19 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// After a stop (Ctrl-C), outstanding requests get this long before they are abandoned.
 const STOP_GRACE: Duration = Duration::from_millis(500);
+
+/// After the plan's last stage, responses still outstanding get at most this long; the test
+/// ends by the planned duration plus `DRAIN`, and requests still without a response then are
+/// counted as timeouts. Requests not yet sent when the plan ends are not sent later than
+/// `LATE_THRESHOLD` after it (they are dropped: a test is bounded by its duration, whatever the
+/// backlog). 2 s is 200 times a healthy service's 10 ms p99: a response slower than that at
+/// the very end of a test is no longer a measurement of the rate asked for. A `--timeout`
+/// shorter than `DRAIN` ends the drain sooner (those requests time out by themselves).
+pub const DRAIN: Duration = Duration::from_secs(2);
+
+/// After the abandon signal, a worker thread waits at most this long for its workers to record
+/// what they abandoned before it is torn down (they do so at once; this is a safety net).
+const ABANDON_WAIT: Duration = Duration::from_millis(200);
 
 /// Pause after a failed connect in the closed model, so a dead target does not turn the
 /// driver into a busy loop of refused connects.
@@ -114,42 +134,96 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The open model's schedule plus the times generated but not yet claimed.
+/// The open model's schedule, consumed lazily: only its next time is held, so memory stays
+/// the same however far the workers fall behind (the claim side of "scheduled but not sent").
 struct Claims {
     sched: Schedule,
-    backlog: VecDeque<(f64, u64)>,
     next_seq: u64,
-    offered_by_sec: Vec<u64>,
-    generated: u64,
+    /// No time is claimed after this instant (seconds since the start): the plan's end plus
+    /// `LATE_THRESHOLD`, or the stop instant.
+    cutoff_s: f64,
+    /// The stop instant (seconds since the start), once stopped.
+    stop_s: Option<f64>,
+    /// Scheduled times skipped (not sent) since the ticker last looked, and their waits.
+    dropped: u64,
+    dropped_hist: Histogram<u64>,
 }
 
 impl Claims {
-    fn generate_one(&mut self) -> Option<(f64, u64)> {
+    fn new(sched: Schedule, end_s: f64) -> Claims {
+        Claims {
+            sched,
+            next_seq: 0,
+            cutoff_s: end_s + LATE_THRESHOLD.as_secs_f64(),
+            stop_s: None,
+            dropped: 0,
+            dropped_hist: new_hist(),
+        }
+    }
+
+    fn take(&mut self) -> Option<(f64, u64)> {
         let t = self.sched.next_time()?;
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.generated += 1;
-        let s = t.max(0.0) as usize;
-        if self.offered_by_sec.len() <= s {
-            self.offered_by_sec.resize(s + 1, 0);
-        }
-        self.offered_by_sec[s] += 1;
         Some((t, seq))
     }
 
-    /// Generate every time before `until` into the backlog (so per-second offered counts are
-    /// exact even when the workers are behind).
-    fn generate_until(&mut self, until: f64) {
-        while self.sched.peek().is_some_and(|t| t < until) {
-            if let Some(x) = self.generate_one() {
-                self.backlog.push_back(x);
+    /// Count one scheduled request as dropped, with how long it had waited.
+    fn drop_one(&mut self, wait_s: f64) {
+        self.dropped += 1;
+        self.dropped_hist
+            .saturating_record((wait_s.max(0.0) * 1e6) as u64);
+    }
+
+    /// The next time to send at `now_s`; times more than `timeout_s` in the past are dropped on
+    /// the way. `None` when the schedule is exhausted or past the cutoff.
+    fn claim(&mut self, now_s: f64, timeout_s: f64) -> Option<(f64, u64)> {
+        if now_s > self.cutoff_s {
+            return None;
+        }
+        loop {
+            if self.sched.peek()? >= self.cutoff_s {
+                return None;
+            }
+            let (t, seq) = self.take()?;
+            if now_s - t > timeout_s {
+                self.drop_one(now_s - t);
+            } else {
+                return Some((t, seq));
             }
         }
     }
 
-    fn claim(&mut self) -> Option<(f64, u64)> {
-        self.backlog.pop_front().or_else(|| self.generate_one())
+    /// Drop every unclaimed time before `until`, each with its wait at `now_s`.
+    fn drop_before(&mut self, until: f64, now_s: f64) {
+        while self.sched.peek().is_some_and(|t| t < until) {
+            if let Some((t, _)) = self.take() {
+                self.drop_one(now_s - t);
+            }
+        }
     }
+
+    /// Nothing left to claim: the schedule is exhausted or the rest lies past the cutoff.
+    fn exhausted(&mut self) -> bool {
+        let cutoff = self.cutoff_s;
+        self.sched.peek().is_none_or(|t| t >= cutoff)
+    }
+}
+
+/// Number of times of `sched` before `until`, consumed.
+fn count_before(sched: &mut Schedule, until: f64) -> u64 {
+    let mut n = 0;
+    while sched.peek().is_some_and(|t| t < until) {
+        sched.next_time();
+        n += 1;
+    }
+    n
+}
+
+/// Resolves once `rx` holds `true` (at once if it already does).
+async fn signalled(rx: &mut watch::Receiver<bool>) {
+    // `let _` drops the borrow guard at once: holding it would block the sender.
+    let _ = rx.wait_for(|&v| v).await;
 }
 
 struct Shared {
@@ -158,7 +232,10 @@ struct Shared {
     total_weight: u64,
     timeout: Duration,
     start: Instant,
+    /// No new request from now on (a stop, or the end of the test).
     stop_rx: watch::Receiver<bool>,
+    /// Give up on the responses still outstanding (recorded as timeouts).
+    abandon_rx: watch::Receiver<bool>,
     shards: Vec<Mutex<Shard>>,
     claims: Option<Mutex<Claims>>,
     closed_until: Option<Instant>,
@@ -198,14 +275,16 @@ enum Outcome {
 /// (found closed before the request left, or closed with no byte of the response back on a
 /// connection not opened for this request) is replaced and the request retried once, silently:
 /// that is the server's keep-alive timeout, not a failure. The caller's latency clock keeps
-/// running from the intended send time across the retry.
+/// running from the intended send time across the retry. `sent` is set once a byte of the
+/// request may have left (so a caller that abandons the future still knows).
 async fn send_one(
     conn: &mut Option<Conn>,
     shared: &Shared,
     rng: &mut XorShift,
     seq: u64,
     timer: &mut Pin<Box<Sleep>>,
-) -> (Outcome, bool) {
+    sent: &mut bool,
+) -> Outcome {
     let template = shared.pick(rng);
     let deadline = Instant::now() + shared.timeout;
     // Re-arm the worker's timer only when it would fire too early; it then fires up to
@@ -216,7 +295,6 @@ async fn send_one(
             .as_mut()
             .reset(deadline + shared.timeout.mul_f64(TIMEOUT_SLACK));
     }
-    let mut sent = false;
     for _attempt in 0..2 {
         if conn
             .as_ref()
@@ -228,8 +306,8 @@ async fn send_one(
         if fresh {
             match tokio::time::timeout_at(deadline, Conn::open(shared.addr)).await {
                 Ok(Ok(c)) => *conn = Some(c),
-                Ok(Err(f)) => return (Outcome::Fail(f), sent),
-                Err(_) => return (Outcome::Timeout, sent),
+                Ok(Err(f)) => return Outcome::Fail(f),
+                Err(_) => return Outcome::Timeout,
             }
         }
         let Some(c) = conn.as_mut() else {
@@ -237,7 +315,7 @@ async fn send_one(
         };
         let mut next_rand = || rng.next_u64();
         let req = template.build(seq, &mut next_rand);
-        sent = true;
+        *sent = true;
         let exchanged = tokio::select! {
             biased;
             r = c.exchange(req, fresh) => Ok(r),
@@ -250,21 +328,46 @@ async fn send_one(
                 if !c.is_reusable(Instant::now()) {
                     *conn = None;
                 }
-                return (Outcome::Status(status.as_u16()), sent);
+                return Outcome::Status(status.as_u16());
             }
             Ok(Err(Fail::Stale)) => *conn = None,
             Ok(Err(f)) => {
                 *conn = None;
-                return (Outcome::Fail(f), sent);
+                return Outcome::Fail(f);
             }
             Err(_) => {
                 // The response may still arrive on this connection: never reuse it.
                 *conn = None;
-                return (Outcome::Timeout, sent);
+                return Outcome::Timeout;
             }
         }
     }
-    (Outcome::Fail(Fail::Reset), sent)
+    Outcome::Fail(Fail::Reset)
+}
+
+/// [`send_one`], given up (a timeout, the connection dropped) when `abandon` is signalled.
+async fn send_or_abandon(
+    conn: &mut Option<Conn>,
+    shared: &Shared,
+    rng: &mut XorShift,
+    seq: u64,
+    timer: &mut Pin<Box<Sleep>>,
+    abandon: &mut watch::Receiver<bool>,
+) -> (Outcome, bool) {
+    let mut sent = false;
+    let outcome = tokio::select! {
+        biased;
+        o = send_one(conn, shared, rng, seq, timer, &mut sent) => Some(o),
+        () = signalled(abandon) => None,
+    };
+    match outcome {
+        Some(o) => (o, sent),
+        None => {
+            // The response may still arrive on this connection: never reuse it.
+            *conn = None;
+            (Outcome::Timeout, sent)
+        }
+    }
 }
 
 /// Count one finished request; `started` counts it as started too (closed model: one lock per
@@ -306,13 +409,15 @@ async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize) {
         .expect("open workers run with a schedule");
     let mut rng = XorShift::new(seed ^ (id as u64).wrapping_mul(0x9E37_79B9));
     let mut stop = shared.stop_rx.clone();
+    let mut abandon = shared.abandon_rx.clone();
     let mut timer = Box::pin(tokio::time::sleep_until(Instant::now()));
     let timeout_s = shared.timeout.as_secs_f64();
     // Connect up front (a failure is retried, and counted, on the first request).
-    let mut conn = tokio::time::timeout(shared.timeout, Conn::open(shared.addr))
-        .await
-        .ok()
-        .and_then(Result::ok);
+    let mut conn = tokio::select! {
+        biased;
+        () = signalled(&mut abandon) => return,
+        c = tokio::time::timeout(shared.timeout, Conn::open(shared.addr)) => c.ok().and_then(Result::ok),
+    };
     loop {
         if *stop.borrow() {
             return;
@@ -320,33 +425,18 @@ async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize) {
         let now_s = shared.start.elapsed().as_secs_f64();
         let claimed = {
             let mut c = lock(claims);
-            let mut dropped = Vec::new();
-            let next = loop {
-                match c.claim() {
-                    None => break None,
-                    Some((t, _)) if now_s - t > timeout_s => dropped.push(now_s - t),
-                    Some(x) => {
-                        // Under the lock, so the ticker never sees an empty schedule and no
-                        // request in flight while this one is about to leave.
-                        shared.in_flight.fetch_add(1, Ordering::AcqRel);
-                        break Some(x);
-                    }
-                }
-            };
-            drop(c);
-            if !dropped.is_empty() {
-                let mut s = lock(shard);
-                s.dropped += dropped.len() as u64;
-                for w in dropped {
-                    s.hist.saturating_record((w * 1e6) as u64);
-                }
+            let next = c.claim(now_s, timeout_s);
+            if next.is_some() {
+                // Under the lock, so the ticker never sees an empty schedule and no request in
+                // flight while this one is about to leave.
+                shared.in_flight.fetch_add(1, Ordering::AcqRel);
             }
             next
         };
         let Some((t, seq)) = claimed else {
             // Keep the connection open until the test ends (a trailing idle phase must not look
             // like the clients went away).
-            let _ = stop.changed().await;
+            signalled(&mut stop).await;
             return;
         };
         let due = shared.start + Duration::from_secs_f64(t);
@@ -355,14 +445,21 @@ async fn open_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize) {
         let wake = due.checked_sub(TIMER_HALF_TICK).unwrap_or(due);
         tokio::select! {
             biased;
-            _ = stop.changed() => {
+            () = signalled(&mut stop) => {
+                // Stopped before it left: a request intended before the stop was scheduled and
+                // never sent (dropped); one intended after it was never part of the test.
+                let mut c = lock(claims);
+                if c.stop_s.is_none_or(|s| t < s) {
+                    c.drop_one(shared.start.elapsed().as_secs_f64() - t);
+                }
                 shared.in_flight.fetch_sub(1, Ordering::AcqRel);
                 return;
             }
-            _ = tokio::time::sleep_until(wake) => {}
+            () = tokio::time::sleep_until(wake) => {}
         }
         let now = Instant::now();
-        let (outcome, sent) = send_one(&mut conn, &shared, &mut rng, seq, &mut timer).await;
+        let (outcome, sent) =
+            send_or_abandon(&mut conn, &shared, &mut rng, seq, &mut timer, &mut abandon).await;
         // From the intended time, or from the actual send when it left a little early: the
         // latency is never shorter than what the target took.
         let latency = Instant::now().saturating_duration_since(due.min(now));
@@ -382,6 +479,7 @@ async fn closed_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize)
         .expect("closed workers run with an end time");
     let mut rng = XorShift::new(seed ^ (id as u64).wrapping_mul(0x9E37_79B9));
     let mut stop = shared.stop_rx.clone();
+    let mut abandon = shared.abandon_rx.clone();
     let mut conn: Option<Conn> = None;
     let mut timer = Box::pin(tokio::time::sleep_until(Instant::now()));
     loop {
@@ -393,16 +491,23 @@ async fn closed_worker(id: usize, shared: Arc<Shared>, seed: u64, thread: usize)
         }
         let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
         let t0 = Instant::now();
-        let (outcome, sent) = send_one(&mut conn, &shared, &mut rng, seq, &mut timer).await;
+        let (outcome, sent) =
+            send_or_abandon(&mut conn, &shared, &mut rng, seq, &mut timer, &mut abandon).await;
         let failed_connect = matches!(outcome, Outcome::Fail(Fail::Connect));
         record(shard, &outcome, sent, true, t0.elapsed());
         shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if *abandon.borrow() {
+            return;
+        }
         if failed_connect {
-            tokio::time::sleep(CLOSED_CONNECT_BACKOFF).await;
+            tokio::select! {
+                () = signalled(&mut stop) => {}
+                () = tokio::time::sleep(CLOSED_CONNECT_BACKOFF) => {}
+            }
         }
     }
     // Hold the connection until the test ends.
-    let _ = stop.changed().await;
+    signalled(&mut stop).await;
 }
 
 /// Totals the ticker accumulates.
@@ -457,7 +562,8 @@ pub(crate) fn run(
 
 /// Start `threads` OS threads, each running its share of the workers on its own
 /// single-threaded runtime (wrk's layout: no work stealing, no cross-thread wake-ups per
-/// request). A thread ends when its workers are done, or `STOP_GRACE` after a stop.
+/// request). A thread ends when its workers are done: at the stop, or at the abandon signal for
+/// those still waiting for a response.
 fn spawn_threads(
     shared: &Arc<Shared>,
     threads: usize,
@@ -487,18 +593,14 @@ fn spawn_threads(
                         set.spawn(closed_worker(id, sh.clone(), seed, k));
                     }
                 }
-                let mut stop = sh.stop_rx.clone();
-                let mut end = sh.stop_rx.clone();
+                let mut abandon = sh.abandon_rx.clone();
+                // Every worker ends by the abandon signal at the latest (idle ones at the stop,
+                // which comes first), after recording what it gave up on.
                 tokio::select! {
-                    // Idle connections stay open until the ticker ends the test, so a trailing
-                    // idle phase does not look like the clients went away.
+                    _ = async { while set.join_next().await.is_some() {} } => {}
                     _ = async {
-                        while set.join_next().await.is_some() {}
-                        let _ = end.changed().await;
-                    } => {}
-                    _ = async {
-                        let _ = stop.changed().await;
-                        tokio::time::sleep(STOP_GRACE).await;
+                        signalled(&mut abandon).await;
+                        tokio::time::sleep(ABANDON_WAIT).await;
                     } => {}
                 }
             });
@@ -527,22 +629,24 @@ async fn drive(
     on_tick: &mut dyn FnMut(&TickStats),
 ) -> LoadSummary {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (workers, claims, arrivals, model) = match &plan.model {
+    let (abandon_tx, abandon_rx) = watch::channel(false);
+    let planned = plan.duration();
+    let planned_s = planned.as_secs_f64();
+    // The ticker's own copy of the schedule (same segments and seed, so the same times): it
+    // counts the offered requests of each second while the workers consume theirs lazily.
+    let (workers, claims, mut counter, arrivals, model) = match &plan.model {
         Model::Open { arrivals, .. } => (
             plan.max_in_flight,
-            Some(Mutex::new(Claims {
-                sched: Schedule::new(segments.clone(), *arrivals, plan.seed),
-                backlog: VecDeque::new(),
-                next_seq: 0,
-                offered_by_sec: Vec::new(),
-                generated: 0,
-            })),
+            Some(Mutex::new(Claims::new(
+                Schedule::new(segments.clone(), *arrivals, plan.seed),
+                planned_s,
+            ))),
+            Some(Schedule::new(segments.clone(), *arrivals, plan.seed)),
             Some(arrivals.as_str().to_string()),
             LoadModel::Open,
         ),
-        Model::Closed { concurrency, .. } => (*concurrency, None, None, LoadModel::Closed),
+        Model::Closed { concurrency, .. } => (*concurrency, None, None, None, LoadModel::Closed),
     };
-    let planned = plan.duration();
     let start = Instant::now();
     let threads = plan.threads.max(1).min(workers.max(1));
     let shared = Arc::new(Shared {
@@ -552,6 +656,7 @@ async fn drive(
         timeout: plan.timeout,
         start,
         stop_rx,
+        abandon_rx,
         shards: (0..threads).map(|_| Mutex::new(Shard::new())).collect(),
         claims,
         closed_until: matches!(model, LoadModel::Closed).then(|| start + planned),
@@ -559,7 +664,7 @@ async fn drive(
         live: AtomicUsize::new(workers),
         in_flight: AtomicUsize::new(0),
     });
-    let handles = spawn_threads(
+    let mut handles = spawn_threads(
         &shared,
         threads,
         workers,
@@ -579,6 +684,8 @@ async fn drive(
         per_second: Vec::new(),
     };
     let timeout_s = plan.timeout.as_secs_f64();
+    let drain_end = start + planned + DRAIN;
+    let mut scheduled = 0u64;
     let mut sec = 0u64;
     let mut stopped_at: Option<Instant> = None;
     loop {
@@ -588,53 +695,83 @@ async fn drive(
             tokio::time::sleep(POLL.min(boundary - now)).await;
         }
         if stopped_at.is_none() && stop.load(Ordering::Relaxed) {
-            stopped_at = Some(Instant::now());
+            let at = Instant::now();
+            stopped_at = Some(at);
+            // Set before the workers hear of the stop, so each knows whether its claimed time
+            // was part of the test.
+            if let Some(c) = &shared.claims {
+                let mut c = lock(c);
+                let stop_s = (at - start).as_secs_f64();
+                c.stop_s = Some(stop_s);
+                c.cutoff_s = c.cutoff_s.min(stop_s);
+            }
             let _ = stop_tx.send(true);
         }
         let now = Instant::now();
+        let now_s = (now - start).as_secs_f64();
+        // Times nobody could send: waited longer than the timeout, or still unsent at the
+        // cutoff (the end of the plan, or the stop). Dropped, never stored.
+        let exhausted = match &shared.claims {
+            Some(c) => {
+                let mut c = lock(c);
+                let until = if now_s > c.cutoff_s {
+                    c.cutoff_s
+                } else {
+                    now_s - timeout_s
+                };
+                c.drop_before(until, now_s);
+                c.exhausted()
+            }
+            None => stopped_at.is_some() || shared.closed_until.is_none_or(|u| now >= u),
+        };
         // A trailing idle phase is part of the test (the last memory floor is taken there).
-        let idle = shared.in_flight.load(Ordering::Acquire) == 0
-            && match &shared.claims {
-                Some(c) => {
-                    let mut c = lock(c);
-                    c.backlog.is_empty() && c.sched.peek().is_none()
-                }
-                None => shared.closed_until.is_none_or(|u| now >= u),
-            };
-        let done = shared.live.load(Ordering::Acquire) == 0 || (idle && now >= start + planned);
-        let give_up = stopped_at.is_some_and(|s| now - s >= STOP_GRACE);
+        let idle = exhausted && shared.in_flight.load(Ordering::Acquire) == 0;
+        let done = shared.live.load(Ordering::Acquire) == 0
+            || (idle && (now >= start + planned || stopped_at.is_some()));
+        let give_up = stopped_at.is_some_and(|s| now - s >= STOP_GRACE) || now >= drain_end;
         if now < boundary && !done && !give_up {
             continue;
         }
         let last = done || give_up;
-        let t_end = if last {
-            (now - start).as_secs_f64()
-        } else {
-            (sec + 1) as f64
-        };
-        // Exact offered count for this second; stale backlog entries become drops.
-        let mut offered = 0;
-        if let Some(c) = &shared.claims {
-            let mut c = lock(c);
-            if stopped_at.is_none() {
-                c.generate_until((sec + 1) as f64);
+        if last {
+            // End the test: idle workers let go at the stop, the others give up on their
+            // response and record it as a timeout; then nothing is left to count but this.
+            let _ = stop_tx.send(true);
+            let _ = abandon_tx.send(true);
+            for h in handles.drain(..) {
+                // A panicked worker thread has already left its counters behind.
+                let _ = h.join();
             }
-            offered = c.offered_by_sec.get(sec as usize).copied().unwrap_or(0);
-            let now_s = (now - start).as_secs_f64();
-            let mut stale = 0u64;
-            while c
-                .backlog
-                .front()
-                .is_some_and(|(t, _)| now_s - t > timeout_s)
-            {
-                if let Some((t, _)) = c.backlog.pop_front() {
-                    tot.hist.saturating_record(((now_s - t) * 1e6) as u64);
-                    stale += 1;
-                }
-            }
-            tot.dropped += stale;
         }
+        let now_s = if last {
+            start.elapsed().as_secs_f64()
+        } else {
+            now_s
+        };
+        let t_end = if last { now_s } else { (sec + 1) as f64 };
         let mut second_hist = new_hist();
+        // Offered in this second: the scheduled times in [sec, sec + 1), and at the end all
+        // those before the stop (interrupted) or the rest of the plan.
+        let mut offered = 0;
+        if let (Some(counter), Some(c)) = (counter.as_mut(), &shared.claims) {
+            let until = match stopped_at {
+                Some(s) if last => (s - start).as_secs_f64(),
+                // At the normal end `now_s` is past the plan: the whole rest of it.
+                _ if last => now_s,
+                _ => (sec + 1) as f64,
+            };
+            offered = count_before(counter, until);
+            scheduled += offered;
+            let mut c = lock(c);
+            if last {
+                // Whatever is left before the end was never sent.
+                let end_s = until.min(c.cutoff_s);
+                c.drop_before(end_s, now_s);
+            }
+            tot.dropped += std::mem::take(&mut c.dropped);
+            let _ = second_hist.add(&c.dropped_hist);
+            c.dropped_hist.reset();
+        }
         let (mut completed, mut errors, mut started) = (0, 0, 0);
         for shard in &shared.shards {
             let mut s = lock(shard);
@@ -683,7 +820,7 @@ async fn drive(
         let tick = TickStats {
             second: row.clone(),
             elapsed_s: t_end,
-            planned_s: planned.as_secs_f64(),
+            planned_s,
             errors_total: tot.errors.total(),
             dropped_total: tot.dropped,
         };
@@ -694,25 +831,18 @@ async fn drive(
         }
         sec += 1;
     }
-    let _ = stop_tx.send(true);
-    for h in handles {
-        // Each thread ends within STOP_GRACE of the stop; a panicked worker thread has already
-        // left its counters behind.
-        let _ = h.join();
-    }
     let elapsed_s = start.elapsed().as_secs_f64();
     let interrupted = stopped_at.is_some();
-    // Rates are over the scheduled span (the drain of the last responses is not load time).
-    let span = if interrupted {
-        stopped_at.map_or(elapsed_s, |s| (s - start).as_secs_f64())
-    } else {
-        planned.as_secs_f64().min(elapsed_s)
+    // Rates are over the time the schedule actually ran: up to the stop, or the planned span
+    // (the drain of the last responses is not load time).
+    let span = match stopped_at {
+        Some(s) => (s - start).as_secs_f64(),
+        None => planned_s.min(elapsed_s),
     }
     .max(1e-9);
-    let scheduled = match &shared.claims {
-        Some(c) => lock(c).generated,
-        None => tot.started,
-    };
+    if model == LoadModel::Closed {
+        scheduled = tot.started;
+    }
     let h = &tot.hist;
     let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
     let latency = if h.is_empty() {

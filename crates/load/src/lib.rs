@@ -24,11 +24,13 @@ mod target;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-pub use driver::{LATE_THRESHOLD, TIMEOUT_SLACK, TickStats};
+pub use driver::{DRAIN, LATE_THRESHOLD, TIMEOUT_SLACK, TickStats};
 pub use leakhound_core::load::{
     ErrorCounts, LatencySummary, LoadModel, LoadSecond, LoadSummary, RetainedPerRequest,
 };
-pub use plan::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, LoadError, LoadPlan, Model, Stage};
+pub use plan::{
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, LoadError, LoadPlan, MAX_RATE, Model, Stage,
+};
 pub use ready::{PROBE_INTERVAL, PROBE_TIMEOUT, ReadyError, wait_ready};
 pub use schedule::Arrivals;
 pub use target::{RANDOM, RequestTemplate, SEQ, Target, expand};
@@ -36,8 +38,9 @@ pub use target::{RANDOM, RequestTemplate, SEQ, Target, expand};
 /// Run `plan` to completion (or until `stop` becomes true) and summarise it.
 ///
 /// Blocks the calling thread; `on_tick` runs on it once a second with the second just finished.
-/// Setting `stop` ends the test within about half a second and still returns the summary of what
-/// was done (`interrupted: true`).
+/// The test ends by the plan's duration plus [`DRAIN`]. Setting `stop` ends it within about half
+/// a second and still returns the summary of what was done (`interrupted: true`), counting only
+/// the requests intended before the stop.
 pub fn run_load(
     plan: &LoadPlan,
     stop: Arc<AtomicBool>,

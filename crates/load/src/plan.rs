@@ -29,7 +29,7 @@ pub enum LoadError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A plan value is out of range (rate <= 0, zero duration…).
+    /// A plan value is out of range (rate <= 0 or above [`MAX_RATE`], zero duration…).
     #[error("invalid {field}: {reason}")]
     InvalidPlan {
         /// The option or field, e.g. `--rate` or `stage[2].rate`.
@@ -169,6 +169,18 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// latency); a slower target makes requests wait (late, counted in their latency), and more
 /// connections can be asked for. 64 stays far below common fd and connection limits.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
+/// Highest rate accepted anywhere in a plan (`--rate`, every stage's rate), requests/s in
+/// total.
+///
+/// What one process can really send over loopback: every request costs the client at least a
+/// write and a read system call (about a microsecond each) plus HTTP framing, so a million a
+/// second already takes several cores doing nothing else; wrk, in C, tops out around there on
+/// large machines, and this driver sent about 53,000 req/s on two cores shared with the test
+/// server. A higher rate would not be sent: the schedule would only record drops. It is also
+/// a guard: the schedule's arithmetic and per-second counts stay cheap (the ticker counts each
+/// scheduled time once), whatever the rate's magnitude. Run several processes for more.
+pub const MAX_RATE: f64 = 1_000_000.0;
 
 /// Everything the driver needs to run a load test.
 #[derive(Debug, Clone)]
@@ -383,17 +395,17 @@ impl LoadPlan {
 
 fn validate_stage(s: &Stage) -> Result<(), (&'static str, String)> {
     let pos = |name: &'static str, v: f64| {
-        if v.is_finite() && v > 0.0 {
-            Ok(())
-        } else {
+        if !(v.is_finite() && v > 0.0) {
             Err((name, format!("must be a number > 0 (got {v})")))
+        } else {
+            check_max_rate(v).map_err(|r| (name, r))
         }
     };
     let non_neg = |name: &'static str, v: f64| {
-        if v.is_finite() && v >= 0.0 {
-            Ok(())
-        } else {
+        if !(v.is_finite() && v >= 0.0) {
             Err((name, format!("must be a number >= 0 (got {v})")))
+        } else {
+            check_max_rate(v).map_err(|r| (name, r))
         }
     };
     let dur = |name: &'static str, d: &Duration| {
@@ -439,6 +451,17 @@ fn validate_stage(s: &Stage) -> Result<(), (&'static str, String)> {
     }
 }
 
+/// `Err(reason)` when `rate` is above [`MAX_RATE`].
+pub(crate) fn check_max_rate(rate: f64) -> Result<(), String> {
+    if rate > MAX_RATE {
+        Err(format!(
+            "must be at most {MAX_RATE} req/s (got {rate}): one process cannot send more; run several for more load"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Worker threads by default: one per CPU.
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -453,6 +476,47 @@ mod tests {
         let e = LoadPlan::open("http://127.0.0.1:1/", 0.0, Duration::from_secs(1)).unwrap_err();
         assert!(e.to_string().contains("stage[0].rate"), "{e}");
         assert!(LoadPlan::open("http://127.0.0.1:1/", -5.0, Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn rate_above_the_ceiling_is_rejected_in_every_stage_kind() {
+        let url = "http://127.0.0.1:1/";
+        let second = Duration::from_secs(1);
+        let e = LoadPlan::open(url, 1e12, second).unwrap_err();
+        assert!(
+            e.to_string().contains("stage[0].rate") && e.to_string().contains("at most 1000000"),
+            "{e}"
+        );
+        assert!(LoadPlan::open(url, MAX_RATE, second).is_ok());
+        let stages = [
+            Stage::Ramp {
+                from: 0.0,
+                to: 2e6,
+                duration: second,
+            },
+            Stage::Steps {
+                rates: vec![10.0, 2e6],
+                every: second,
+            },
+            Stage::Cycles {
+                rate: 2e6,
+                load: second,
+                idle: second,
+                cycles: 1,
+            },
+        ];
+        for s in stages {
+            let mut plan = LoadPlan::open(url, 1.0, second).unwrap();
+            plan.model = Model::Open {
+                stages: vec![Stage::Idle { duration: second }, s.clone()],
+                arrivals: Arrivals::Constant,
+            };
+            let e = plan.validate().unwrap_err().to_string();
+            assert!(
+                e.contains("stage[1]") && e.contains("at most"),
+                "{s:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::plan::{DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, LoadError, LoadPlan, Model, Stage};
+use crate::plan::{
+    DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, LoadError, LoadPlan, Model, Stage, check_max_rate,
+};
 use crate::schedule::Arrivals;
 use crate::target::{RequestTemplate, Target};
 
@@ -108,18 +110,22 @@ impl Ctx<'_> {
         })
     }
 
+    /// A rate > 0 and at most [`crate::MAX_RATE`].
     fn positive(&self, v: &Spanned<f64>, field: &str) -> Result<f64, LoadError> {
         let x = *v.get_ref();
         if x.is_finite() && x > 0.0 {
+            check_max_rate(x).map_err(|r| self.at(v, field, r))?;
             Ok(x)
         } else {
             Err(self.at(v, field, format!("must be a number > 0 (got {x})")))
         }
     }
 
+    /// A rate >= 0 and at most [`crate::MAX_RATE`].
     fn non_negative(&self, v: &Spanned<f64>, field: &str) -> Result<f64, LoadError> {
         let x = *v.get_ref();
         if x.is_finite() && x >= 0.0 {
+            check_max_rate(x).map_err(|r| self.at(v, field, r))?;
             Ok(x)
         } else {
             Err(self.at(v, field, format!("must be a number >= 0 (got {x})")))
@@ -346,6 +352,9 @@ pub(crate) fn from_str(
                             format!("every rate must be > 0 (got {bad})"),
                         ));
                     }
+                    for r in rv.get_ref() {
+                        check_max_rate(*r).map_err(|reason| cx.at(rv, "stage.rates", reason))?;
+                    }
                     Stage::Steps {
                         rates: rv.get_ref().clone(),
                         every: cx.duration(
@@ -519,6 +528,24 @@ mod tests {
         assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_duration("2x"), None);
         assert_eq!(parse_duration("-1"), None);
+    }
+
+    #[test]
+    fn a_stage_rate_above_the_ceiling_names_its_line() {
+        let path = Path::new("s.toml");
+        let cases = [
+            "[[stage]]\nkind = \"constant\"\nrate = 1e9\nduration = \"1s\"\n",
+            "[[stage]]\nkind = \"ramp\"\nfrom = 1\nto = 1e9\nduration = \"1s\"\n",
+            "[[stage]]\nkind = \"steps\"\nrates = [1, 1e9]\nevery = \"1s\"\n",
+            "[[stage]]\nkind = \"cycles\"\nrate = 1e9\nload = \"1s\"\nidle = \"1s\"\ncycles = 1\n",
+        ];
+        for text in cases {
+            let e = from_str(text, path, Some("http://127.0.0.1:1/"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("line 3") || e.contains("line 4"), "{e}");
+            assert!(e.contains("at most 1000000 req/s"), "{e}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use anyhow::Context;
 use leakhound_core::ExitCodes;
 use leakhound_core::load::{LoadModel, LoadSummary};
 use leakhound_load::{
-    Arrivals, LoadError, LoadPlan, Model, ReadyError, RequestTemplate, Stage, run_load,
+    Arrivals, LoadError, LoadPlan, MAX_RATE, Model, ReadyError, RequestTemplate, Stage, run_load,
 };
 use serde::Serialize;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -36,6 +36,13 @@ pub(crate) fn run(args: &LoadArgs, out: &Output) -> anyhow::Result<u8> {
     let stop = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(SIGINT, Arc::clone(&stop)).context("failed to handle SIGINT")?;
     signal_hook::flag::register(SIGTERM, Arc::clone(&stop)).context("failed to handle SIGTERM")?;
+    // Opened before any request is sent: a path that cannot be written fails now (exit 2),
+    // not after the whole test, whose results would be lost. An existing file is emptied only
+    // when the results are written, and a file made here is removed if the load cannot start.
+    let mut csv = match &args.csv {
+        Some(path) => Some(CsvOut::open(path)?),
+        None => None,
+    };
     out.status(&format!("leakhound load: {}", describe_plan(&plan)));
     let pb = out.progress(Some(plan.duration()));
     let summary = run_load(&plan, stop, &mut |t| {
@@ -50,13 +57,20 @@ pub(crate) fn run(args: &LoadArgs, out: &Output) -> anyhow::Result<u8> {
                 String::new()
             }
         ));
-    })
-    .map_err(load_err)?;
+    });
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(c) = csv {
+                c.discard();
+            }
+            return Err(load_err(e));
+        }
+    };
     pb.finish_and_clear();
-    if let Some(path) = &args.csv {
-        std::fs::write(path, summary.to_csv())
-            .with_context(|| format!("failed to write {}", path.display()))?;
-    }
+    // The CSV first, so the summary can say whether it was written; a failure to write it is
+    // reported after the summary (which is never lost) and exits 2.
+    let csv_written = csv.as_mut().map(|c| c.write(&summary.to_csv()));
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     if args.json {
@@ -66,11 +80,14 @@ pub(crate) fn run(args: &LoadArgs, out: &Output) -> anyhow::Result<u8> {
         w.write_all(text.as_bytes())?;
     } else {
         write_summary(&mut w, &summary, true)?;
-        if let Some(path) = &args.csv {
+        if let (Some(Ok(())), Some(path)) = (&csv_written, &args.csv) {
             writeln!(w, "per-second series written to {}", path.display())?;
         }
     }
     w.flush()?;
+    if let Some(Err(msg)) = csv_written {
+        return Err(usage(msg));
+    }
     if summary.completed == 0 && summary.scheduled > 0 {
         eprintln!(
             "error: no request to {} got a response ({} errors); is the target up?",
@@ -80,6 +97,57 @@ pub(crate) fn run(args: &LoadArgs, out: &Output) -> anyhow::Result<u8> {
         return Ok(ExitCodes::TARGET_FAILED);
     }
     Ok(ExitCodes::OK)
+}
+
+/// The `--csv` file, opened (and created if needed) before the load starts.
+struct CsvOut<'a> {
+    file: std::fs::File,
+    path: &'a Path,
+    created: bool,
+}
+
+impl<'a> CsvOut<'a> {
+    fn open(path: &'a Path) -> anyhow::Result<CsvOut<'a>> {
+        let existed = path.exists();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| {
+                usage(format!(
+                    "failed to create the CSV file {}: {e}",
+                    path.display()
+                ))
+            })?;
+        Ok(CsvOut {
+            file,
+            path,
+            created: !existed,
+        })
+    }
+
+    /// Replace the file's contents with `text` (a device such as /dev/stdout is written as is).
+    fn write(&mut self, text: &str) -> Result<(), String> {
+        let regular = self.file.metadata().is_ok_and(|m| m.is_file());
+        let truncated = if regular {
+            self.file.set_len(0)
+        } else {
+            Ok(())
+        };
+        truncated
+            .and_then(|()| self.file.write_all(text.as_bytes()))
+            .and_then(|()| self.file.flush())
+            .map_err(|e| format!("failed to write the CSV file {}: {e}", self.path.display()))
+    }
+
+    /// The load never ran: remove the file if it was made for it.
+    fn discard(self) {
+        if self.created {
+            drop(self.file);
+            let _ = std::fs::remove_file(self.path);
+        }
+    }
 }
 
 /// `leakhound load --json`: the summary with the document's schema version.
@@ -123,6 +191,11 @@ pub(crate) fn plan_from_args(
 ) -> anyhow::Result<LoadPlan> {
     if let Some(r) = a.rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
         return Err(usage(format!("--rate must be a number > 0 (got {r})")));
+    }
+    if let Some(r) = a.rate.filter(|r| *r > MAX_RATE) {
+        return Err(usage(format!(
+            "--rate must be at most {MAX_RATE} req/s (got {r}): one process cannot send more; run several for more load"
+        )));
     }
     if a.rate.is_some() && a.concurrency.is_some() {
         return Err(usage(
@@ -237,6 +310,12 @@ fn read_body(b: &str) -> anyhow::Result<Vec<u8>> {
 
 /// One line saying what will be sent.
 pub(crate) fn describe_plan(plan: &LoadPlan) -> String {
+    let length = format!("for {:.0} s", plan.duration().as_secs_f64());
+    describe_plan_for(plan, &length)
+}
+
+/// [`describe_plan`] with the length written as `length` ("for 10 s", "until the run ends").
+fn describe_plan_for(plan: &LoadPlan, length: &str) -> String {
     let url = format!("{}{}", plan.target.base_url(), plan.requests[0].path);
     let more = if plan.requests.len() > 1 {
         format!(" (+{} more request kinds)", plan.requests.len() - 1)
@@ -244,37 +323,48 @@ pub(crate) fn describe_plan(plan: &LoadPlan) -> String {
         String::new()
     };
     match &plan.model {
-        Model::Closed {
-            concurrency,
-            duration,
-        } => format!(
-            "{url}{more} · closed model, {concurrency} connections for {:.0} s",
-            duration.as_secs_f64()
-        ),
+        Model::Closed { concurrency, .. } => {
+            format!("{url}{more} · closed model, {concurrency} connections {length}")
+        }
         Model::Open { stages, arrivals } => {
-            let what = match (stages.len(), plan.expected_requests()) {
-                (1, _) if stages[0].kind() == "constant" => {
-                    let n = plan.expected_requests().unwrap_or(0.0);
-                    format!("{:.0} req/s", n / plan.duration().as_secs_f64())
-                }
-                (_, n) => format!(
-                    "{} stage(s): {}, {:.0} requests",
+            let what = match stages.as_slice() {
+                [Stage::Constant { rate, .. }] => format!("{rate:.0} req/s"),
+                _ => format!(
+                    "{} stage{} ({}), {:.0} requests",
                     stages.len(),
+                    if stages.len() == 1 { "" } else { "s" },
                     stages
                         .iter()
                         .map(|s| s.kind())
                         .collect::<Vec<_>>()
                         .join(", "),
-                    n.unwrap_or(0.0)
+                    plan.expected_requests().unwrap_or(0.0)
                 ),
             };
             format!(
-                "{url}{more} · open model, {} arrivals, {what} for {:.0} s, at most {} in flight",
+                "{url}{more} · open model, {} arrivals, {what} {length}, at most {} in flight",
                 arrivals.as_str(),
-                plan.duration().as_secs_f64(),
                 plan.max_in_flight
             )
         }
+    }
+}
+
+/// What `run` will send: the plan from [`run_plan`] without the idle tail it adds (the load is
+/// stopped when sampling ends, before that tail), and "until the run ends" for an open-ended
+/// `--load URL --rate N`.
+pub(crate) fn describe_run_plan(plan: &LoadPlan) -> String {
+    let mut shown = plan.clone();
+    if let Model::Open { stages, .. } = &mut shown.model
+        && stages.len() > 1
+        && matches!(stages.last(), Some(Stage::Idle { duration }) if *duration == LINGER)
+    {
+        stages.pop();
+    }
+    if shown.duration() >= OPEN_ENDED {
+        describe_plan_for(&shown, "until the run ends")
+    } else {
+        describe_plan(&shown)
     }
 }
 
@@ -495,7 +585,7 @@ pub(crate) struct RunningLoad {
 
 impl RunningLoad {
     pub(crate) fn start(plan: LoadPlan, out: &Output) -> anyhow::Result<RunningLoad> {
-        out.status(&format!("leakhound: load {}", describe_plan(&plan)));
+        out.status(&format!("leakhound: load {}", describe_run_plan(&plan)));
         let planned = planned_without_linger(&plan);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);

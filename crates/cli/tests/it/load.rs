@@ -426,3 +426,282 @@ fn run_with_load_still_finds_memory_retained_per_request() {
         "{report:#}"
     );
 }
+
+/// A rate above the ceiling (`leakhound_load::MAX_RATE`, 1,000,000 req/s) is refused before
+/// anything runs, on the command line and in a scenario's stages, by `load` and `run --load`
+/// alike. Without the ceiling, 1e12 req/s grew the schedule until the process was killed.
+#[test]
+fn load_rate_above_the_ceiling_exits_2_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("fast.toml");
+    std::fs::write(
+        &scenario,
+        "[[stage]]\nkind = \"constant\"\nrate = 10\nduration = \"1s\"\n\n[[stage]]\nkind = \"ramp\"\nfrom = 10\nto = 1e9\nduration = \"1s\"\n",
+    )
+    .unwrap();
+    let scenario = scenario.to_str().unwrap();
+    let run_dir = dir.path().join("run");
+    let run_dir = run_dir.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "load",
+                "http://127.0.0.1:1/",
+                "--rate",
+                "1e12",
+                "--duration",
+                "1s",
+            ],
+            "--rate must be at most 1000000 req/s (got 1000000000000)",
+        ),
+        (
+            &["load", "http://127.0.0.1:1/", "--rate", "1000001"],
+            "--rate must be at most 1000000 req/s",
+        ),
+        (
+            &["load", "http://127.0.0.1:1/", "--scenario", scenario],
+            "line 9, field `stage.to`: must be at most 1000000 req/s",
+        ),
+        (
+            &[
+                "run",
+                "--out",
+                run_dir,
+                "--load",
+                "http://127.0.0.1:1/",
+                "--rate",
+                "1e9",
+                "--",
+                "sleep",
+                "30",
+            ],
+            "--rate must be at most 1000000 req/s",
+        ),
+        (
+            &[
+                "run",
+                "--out",
+                run_dir,
+                "--load",
+                "http://127.0.0.1:1/",
+                "--scenario",
+                scenario,
+                "--",
+                "sleep",
+                "30",
+            ],
+            "field `stage.to`: must be at most 1000000 req/s",
+        ),
+    ];
+    for (args, msg) in cases {
+        let out = leakhound()
+            .args(args)
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(msg), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+}
+
+/// Far more scheduled than the driver can send (a refused port, 1,000,000 req/s): the schedule
+/// is consumed lazily and what is unsent when the plan ends is dropped, so the test ends with
+/// its duration (it used to run 11 s for `--duration 1s`, and held every time in memory).
+#[test]
+fn load_huge_backlog_ends_with_the_duration_and_is_accounted() {
+    let (_closed, port) = closed_port();
+    let t0 = Instant::now();
+    let out = leakhound()
+        .args([
+            "load",
+            &format!("http://127.0.0.1:{port}/"),
+            "--rate",
+            "1e6",
+            "--duration",
+            "200ms",
+            // One thread and four connections keep the test from taking both cores from the
+            // tests beside it; the backlog is the same.
+            "--threads",
+            "1",
+            "--max-in-flight",
+            "4",
+            "--json",
+        ])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let wall = t0.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    // 200 ms, the 2 s drain bound (not needed here: a refused connect fails at once) and
+    // slack for a loaded machine; the unbounded backlog took about 7 s.
+    assert!(wall < Duration::from_secs(4), "{wall:?}");
+    assert!(v["elapsed_s"].as_f64().unwrap() < 2.3, "{v:#}");
+    assert_eq!(v["scheduled"], 200_000);
+    let connect = v["errors"]["connect"].as_u64().unwrap();
+    let dropped = v["dropped"].as_u64().unwrap();
+    assert!(dropped > 0, "{v:#}");
+    assert_eq!(connect + dropped, 200_000, "{v:#}");
+}
+
+/// An unwritable `--csv` fails before any request is sent (exit 2, one line), not after the
+/// whole test with its results lost (it used to exit 101, "a bug in leakhound").
+#[test]
+fn load_unwritable_csv_fails_before_the_load() {
+    let (_closed, port) = closed_port();
+    let t0 = Instant::now();
+    let out = leakhound()
+        .args([
+            "load",
+            &format!("http://127.0.0.1:{port}/"),
+            "--rate",
+            "10",
+            "--duration",
+            "30s",
+            "--csv",
+            "/nonexistent/d/x.csv",
+        ])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(10), "the load ran first");
+    assert!(
+        err.contains("failed to create the CSV file /nonexistent/d/x.csv"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+/// A CSV that opens but cannot be written (/dev/full): the summary is still printed, then one
+/// error line and exit 2 (not 101).
+#[test]
+fn load_csv_write_failure_keeps_the_summary_and_exits_2() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    let server = Server::start(&[]);
+    let out = leakhound()
+        .args([
+            "load",
+            &server.url,
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+            "--csv",
+            "/dev/full",
+        ])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(text.contains("requests  scheduled 20"), "{text}");
+    assert!(!text.contains("written to"), "{text}");
+    assert!(
+        err.contains("failed to write the CSV file /dev/full"),
+        "{err}"
+    );
+}
+
+/// Ctrl-C counts only the requests intended before it (not those claimed ahead by the
+/// connections), and the rates are over the time actually run: the offered rate is the rate
+/// asked for (it read 132 req/s for `--rate 100`).
+#[test]
+fn load_ctrl_c_counts_only_requests_intended_before_it() {
+    let server = Server::start(&[]);
+    let child = Command::new(leakhound_path())
+        .args([
+            "load",
+            &server.url,
+            "--rate",
+            "100",
+            "--duration",
+            "60s",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["interrupted"], true);
+    let n = |k: &str| v[k].as_u64().unwrap();
+    assert_eq!(n("scheduled"), n("sent") + n("dropped"), "{v:#}");
+    assert_eq!(n("completed"), n("sent"), "{v:#}");
+    let offered = v["offered_rate"].as_f64().unwrap();
+    // 100 × (time run) + 1 (the request at t = 0) over at least a second.
+    assert!(
+        (100.0..=101.0).contains(&offered),
+        "offered {offered}: {v:#}"
+    );
+    let achieved = v["achieved_rate"].as_f64().unwrap();
+    assert!((achieved / offered - 1.0).abs() < 0.02, "{v:#}");
+}
+
+/// The start-up line of `run --load`: the load as planned, without the idle tail `run` adds
+/// (the load is stopped when sampling ends), and "N stages" for a scenario.
+#[test]
+fn run_load_start_line_shows_the_real_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("two.toml");
+    std::fs::write(
+        &scenario,
+        "[[stage]]\nkind = \"constant\"\nrate = 50\nduration = \"1s\"\n\n[[stage]]\nkind = \"ramp\"\nfrom = 50\nto = 150\nduration = \"1s\"\n",
+    )
+    .unwrap();
+    let cases: [(Vec<&str>, &str); 2] = [
+        (
+            vec!["--rate", "100", "--duration", "2s"],
+            "open model, constant arrivals, 100 req/s for 2 s, at most 64 in flight",
+        ),
+        (
+            vec!["--scenario", scenario.to_str().unwrap()],
+            "open model, constant arrivals, 2 stages (constant, ramp), 150 requests for 2 s,",
+        ),
+    ];
+    for (i, (load_args, want)) in cases.into_iter().enumerate() {
+        let port = free_port().to_string();
+        let url = format!("http://127.0.0.1:{port}/");
+        let out = leakhound()
+            .args(["run", "--interval", "200ms", "--load", &url])
+            .args(&load_args)
+            .args(["--ready", &format!("{url}health"), "--out"])
+            .arg(dir.path().join(format!("run{i}")))
+            .arg("--")
+            .arg(testserver())
+            .args(["--port", &port])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("leakhound: load "))
+            .unwrap_or_else(|| panic!("no start-up line: {err}"));
+        assert!(line.contains(want), "{line}");
+        assert!(
+            !line.contains("stage(s)") && !line.contains("idle"),
+            "{line}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ use leakhound_load::{
     Arrivals, LoadError, LoadModel, LoadPlan, LoadSummary, Model, Stage, run_load,
 };
 
+mod bounds;
 mod keepalive;
 mod raw_server;
 
