@@ -343,6 +343,19 @@ pub fn diff_snapshots_with_progress(
     let Some(last) = last else {
         return Err(HeapError::Incompatible("no snapshots".into()));
     };
+    // V8 object ids only grow within a process, and a serving process always keeps some new
+    // objects between two snapshots: ids falling all along the list mean the snapshots were
+    // given newest first (judged in that order, a leak would read as memory given back).
+    if summaries.len() >= 2
+        && summaries.iter().all(|s| s.max_id > 0)
+        && summaries.windows(2).all(|w| w[1].max_id < w[0].max_id)
+    {
+        return Err(HeapError::Incompatible(format!(
+            "object ids fall from {} to {}: the snapshots look newest first (or come from different processes); give them oldest first, from one process",
+            paths[0].display(),
+            paths[paths.len() - 1].display()
+        )));
+    }
     let first_max_id = summaries[0].max_id;
     if summaries
         .last()
@@ -468,46 +481,110 @@ fn explain(findings: &mut [Finding], a: &Analysed) {
             f.path_steps = steps;
         }
         f.location = g.location(node).map(|l| l.to_string());
-        f.grows_via = g
-            .edges(node)
-            .filter(|&e| a.idom[g.edge_to[e] as usize] == node)
-            .max_by_key(|&e| (a.retained[g.edge_to[e] as usize], std::cmp::Reverse(e)))
-            .filter(|&e| a.retained[g.edge_to[e] as usize] > 0)
-            .map(|e| {
-                format!(
-                    "{}{} -> {}",
-                    g.display_name(node),
-                    g.edge_label(e),
-                    g.display_name(g.edge_to[e])
-                )
-            });
+        // The edge of `from` that retains the most of what it dominates.
+        let heaviest = |from: u32| {
+            g.edges(from)
+                .filter(|&e| a.idom[g.edge_to[e] as usize] == from)
+                .max_by_key(|&e| (a.retained[g.edge_to[e] as usize], std::cmp::Reverse(e)))
+                .filter(|&e| a.retained[g.edge_to[e] as usize] > 0)
+        };
+        f.grows_via = heaviest(node).map(|e| {
+            let to = g.edge_to[e];
+            let mut via = format!(
+                "{}{} -> {}",
+                g.display_name(node),
+                g.edge_label(e),
+                g.display_name(to)
+            );
+            // Through a listener table, one step more: an event's array of listeners (a
+            // listener leak) or a single handler (not one); see `hint`.
+            if is_listener_table(&via)
+                && let Some(e2) = heaviest(to)
+            {
+                via.push_str(&format!(
+                    "{} -> {}",
+                    g.edge_label(e2),
+                    g.display_name(g.edge_to[e2])
+                ));
+            }
+            via
+        });
         f.hint = hint(f);
     }
 }
 
 /// A fix hint from the shape of the retainer path.
+///
+/// Only the part of the path that says something about the grown object counts: in a Node
+/// service nearly everything is reached through the request handler (`Server._events ->
+/// Object.request -> (closure).context -> …`), so "the path goes through `_events`" or "through
+/// a closure context" says nothing by itself. A listener leak shows as an event's *array* of
+/// listeners on the path (one event, more and more listeners) or as an object that grows
+/// through its own listener table.
 fn hint(f: &Finding) -> String {
-    let path = format!(
-        "{} {}",
-        f.retainer_path.as_deref().unwrap_or(""),
-        f.grows_via.as_deref().unwrap_or("")
-    );
+    let path = f.retainer_path.as_deref().unwrap_or("");
+    let via = f.grows_via.as_deref().unwrap_or("");
     if f.class == GroupClass::WarmUp {
         return "grew only in the first interval: a cache filling, a table built lazily or a ring buffer; not a leak".into();
     }
-    if path.contains("._events") || path.contains("listeners") || path.contains("_handlers") {
+    if listener_array_in(path) || listener_array_in(via) {
         return "listener never removed: each request adds a listener (on/addListener) that is never taken off; call off()/removeListener when the request ends, or use once()".into();
     }
-    if path.contains("context.") {
+    if via.contains(".context ->") || f.type_name.contains("(closure)") {
         return "closure capturing request state: a long-lived closure keeps request objects alive through its context; drop the closure or copy only the fields it needs".into();
     }
     if path.contains("class ") && (path.contains("Map") || path.contains("List")) {
         return "static map never pruned: a collection in a static field gains entries per request and never loses them; remove entries when the work is done or bound it".into();
     }
+    if f.class == GroupClass::Growing {
+        return "grew between two snapshots: take a third after more of the same load to tell a leak (grows again) from a warm-up (stops)".into();
+    }
     if path.contains("Map") || path.contains("Set") || path.contains("table") {
         return "unbounded cache / map never pruned: entries are added per request and never deleted; bound it (LRU with a max size, TTL) or delete entries when done".into();
     }
     "collection never pruned: instances are kept in a long-lived collection; remove them when they are no longer needed or bound the collection".into()
+}
+
+/// A step into a listener table: Node's `_events`, DOM-style `listeners`, `_handlers`.
+fn is_listener_table(step: &str) -> bool {
+    step.contains("._events") || step.contains(".listeners") || step.contains("._handlers")
+}
+
+/// Whether `path` (steps joined by ` -> `) holds an event's array of listeners: a listener
+/// table followed within two steps by an `Array` (`Bus._events -> Object.config -> Array[9]`),
+/// which is what `on()` called again and again builds. A single listener (`Server._events ->
+/// Object.request -> (closure)`) is not one.
+fn listener_array_in(path: &str) -> bool {
+    let steps: Vec<&str> = path.split(" -> ").collect();
+    steps.iter().enumerate().any(|(i, s)| {
+        is_listener_table(s)
+            && steps[i + 1..]
+                .iter()
+                .take(2)
+                .any(|n| n.starts_with("Array"))
+    })
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::listener_array_in;
+
+    #[test]
+    fn only_an_array_of_listeners_is_a_listener_leak() {
+        // A listener per request on one event: the leak.
+        assert!(listener_array_in(
+            "Node / TCPServerWrap.native_to_javascript -> TCP['<symbol owner_symbol>'] -> \
+             Server._events -> Object.request -> (anonymous closure).context -> \
+             context.configBus -> ConfigBus._events -> Object.config -> Array[9] -> \
+             onConfig().context -> context.ctx -> RequestContext"
+        ));
+        // Module state reached through the one request handler: not a listener leak.
+        assert!(!listener_array_in(
+            "Node / TCPServerWrap.native_to_javascript -> TCP['<symbol owner_symbol>'] -> \
+             Server._events -> Object.request -> (anonymous closure).context -> \
+             context.countryTable -> CountryTable"
+        ));
+    }
 }
 
 #[cfg(test)]

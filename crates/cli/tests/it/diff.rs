@@ -330,3 +330,13 @@ fn snapshot_of_another_process_is_refused() {
     assert_bad_input(code, &err, "s3.heapsnapshot");
     assert!(err.contains("different processes"), "{err}");
 }
+
+#[test]
+fn snapshots_given_newest_first_are_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = leaking(dir.path());
+    files.reverse();
+    let (code, _, err) = diff(&[], &files);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("newest first"), "{err}");
+}
