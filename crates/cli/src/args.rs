@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::props::{LimitArg, parse_duration, parse_limit, parse_limit_arg};
+use crate::props::{
+    LimitArg, parse_duration, parse_interval, parse_limit, parse_limit_arg, parse_threads,
+};
 
 /// Find memory and resource leaks in services, with statistics instead of eyeballing graphs.
 #[derive(Debug, Parser)]
@@ -179,7 +181,7 @@ pub(crate) struct HeapArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "exact", value_name = "MODE")]
     pub(crate) heap: Option<String>,
     /// Time between the agent's heap snapshots (it also snapshots every 32 MiB allocated).
-    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    #[arg(long, value_parser = parse_interval, default_value = "1s")]
     pub(crate) heap_interval: Duration,
     /// How heap stacks are grouped into sites: function, line, or stack:N.
     #[arg(long, default_value = "line", value_name = "GROUP")]
@@ -374,7 +376,7 @@ pub(crate) struct LoadTargetArgs {
     #[arg(long, value_parser = parse_duration)]
     pub(crate) timeout: Option<Duration>,
     /// Worker threads of the load driver [default: number of CPUs].
-    #[arg(long)]
+    #[arg(long, value_parser = parse_threads)]
     pub(crate) threads: Option<usize>,
 }
 

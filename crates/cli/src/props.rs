@@ -51,6 +51,25 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     duration_from_secs(total).ok_or_else(err)
 }
 
+/// [`parse_duration`] for an interval that must not be 0 (at least 10 ms).
+pub(crate) fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(10) {
+        return Err(format!("`{s}` is too short: use at least 10ms"));
+    }
+    Ok(d)
+}
+
+/// A thread count: 1 to 1024.
+pub(crate) fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "invalid thread count `{s}`: use a number from 1 to 1024"
+        )),
+    }
+}
+
 fn duration_from_secs(secs: f64) -> Option<Duration> {
     (secs.is_finite() && (0.0..1e9).contains(&secs)).then(|| Duration::from_secs_f64(secs))
 }

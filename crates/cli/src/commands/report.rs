@@ -48,6 +48,10 @@ pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
     };
     report.fold_verdict();
     print_report(&report, args.json, out)?;
+    // `run --load`: the load summary, as the run printed it.
+    if let (Some(l), false) = (&report.load, args.json) {
+        super::load::write_summary(&mut std::io::stdout().lock(), l, false)?;
+    }
     // `run --snapshots`: the diff of the saved snapshots, as the run printed it.
     if let (Some(d), false) = (&report.heap_diff, args.json) {
         let outcome = super::run_snapshots::HeapOutcome::from_saved(d.clone(), dir);
@@ -95,7 +99,14 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
             leakhound_core::SCHEMA_VERSION
         )));
     }
-    let (_, data) = read_series_csv(&dir.join("samples.csv"))?;
+    let samples_csv = dir.join("samples.csv");
+    if !samples_csv.exists() {
+        return Err(ExpectedError::usage(format!(
+            "{shown}: the run recorded no samples (it stopped before the first one: the target \
+             failed to start or never became ready)"
+        )));
+    }
+    let (_, data) = read_series_csv(&samples_csv)?;
     let verdict_json = dir.join("verdict.json");
     if verdict_json.exists() {
         let text = std::fs::read_to_string(&verdict_json)

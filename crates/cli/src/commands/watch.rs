@@ -26,6 +26,19 @@ pub(crate) fn run(args: &WatchArgs, out: &Output) -> anyhow::Result<u8> {
                 args.pid
             ))
         })?;
+    // A zombie has exited and holds no memory or descriptors: nothing to watch.
+    if std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|st| {
+            st.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned))
+        })
+        .is_some_and(|state| state == "Z")
+    {
+        return Err(ExpectedError::usage(format!(
+            "PID {pid} has exited (a zombie its parent has not reaped yet): nothing to watch"
+        )));
+    }
     let mut sampler = Sampler::new(pid).map_err(|e| match e {
         SamplerError::NoSuchProcess { .. } => {
             ExpectedError::usage(format!("no process with PID {pid}"))

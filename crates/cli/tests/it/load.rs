@@ -255,6 +255,10 @@ fn run_cycles(server_args: &[&str]) -> (Option<i32>, serde_json::Value) {
         "load.csv in the run directory"
     );
     let report = read_json(&out_dir.join("verdict.json"));
+    // `report` shows the run again with its load summary, as `run` printed it.
+    let shown = leakhound().arg("report").arg(&out_dir).output().unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains(&format!("load: {url}")), "{text}");
     (out.status.code(), report)
 }
 
