@@ -252,7 +252,8 @@ fn make_phases(stages: &[Stage], min: usize) -> (Vec<Vec<Stage>>, Vec<String>) {
         if phases.len() > before {
             let each = phases[0].iter().map(Stage::duration).sum::<Duration>();
             notes.push(format!(
-                "the load has {before} phase(s): split into {} equal phases of {:.1} s so the leak can be told from warm-up",
+                "the load has {before} {}: split into {} equal phases of {:.1} s so the leak can be told from warm-up",
+                if before == 1 { "phase" } else { "phases" },
                 phases.len(),
                 each.as_secs_f64()
             ));
