@@ -73,3 +73,47 @@ impl Output {
         pb
     }
 }
+
+/// Standard output that a closed pipe does not stop: `leakhound report RUN | head -1` must
+/// still exit with the verdict's code (1 for a leak), not fail on the first write after `head`
+/// went away. Once the reader is gone, further output is dropped.
+pub(crate) struct Stdout {
+    inner: std::io::StdoutLock<'static>,
+    closed: bool,
+}
+
+/// Standard output, locked, that ignores a closed pipe (see [`Stdout`]).
+pub(crate) fn stdout() -> Stdout {
+    Stdout {
+        inner: std::io::stdout().lock(),
+        closed: false,
+    }
+}
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            r => r,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            r => r,
+        }
+    }
+}

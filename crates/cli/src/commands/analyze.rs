@@ -1,6 +1,6 @@
 //! `leakhound analyze FILE…`: judge time series from CSV files.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity};
@@ -68,8 +68,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         loads.push(Some(covariate_column(path, series, col, "--load")?.clone()));
     }
     let mode = if args.online { "online" } else { "end_of_run" };
-    let stdout = io::stdout();
-    let mut w = stdout.lock();
+    let mut w = crate::output::stdout();
     let mut all = Vec::new();
     for ((path, series), load) in inputs.iter().zip(&loads) {
         let series: Vec<Series> = series
@@ -161,8 +160,7 @@ fn per_request(
         let requests = covariate_column(path, series, col, "--requests")?;
         jobs.push((path, series, requests));
     }
-    let stdout = io::stdout();
-    let mut w = stdout.lock();
+    let mut w = crate::output::stdout();
     let mut all = Vec::new();
     for (path, series, requests) in jobs {
         let file = path.display().to_string();

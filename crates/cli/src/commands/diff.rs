@@ -40,8 +40,7 @@ pub(crate) fn run(args: &DiffArgs, out: &Output) -> anyhow::Result<u8> {
         | HeapError::Format { .. }
         | HeapError::Incompatible(_) => ExpectedError::usage(e.to_string()),
     })?;
-    let stdout = io::stdout();
-    let mut w = stdout.lock();
+    let mut w = crate::output::stdout();
     if args.json {
         serde_json::to_writer_pretty(&mut w, &report)?;
         writeln!(w)?;

@@ -71,10 +71,9 @@ pub(crate) fn run(args: &LoadArgs, out: &Output) -> anyhow::Result<u8> {
     // The CSV first, so the summary can say whether it was written; a failure to write it is
     // reported after the summary (which is never lost) and exits 2.
     let csv_written = csv.as_mut().map(|c| c.write(&summary.to_csv()));
-    let stdout = std::io::stdout();
-    let mut w = stdout.lock();
+    let mut w = crate::output::stdout();
     if args.json {
-        // Serialize first so a closed pipe surfaces as an io::Error (exit 0), not a JSON error.
+        // Serialize first, then write: a closed pipe is ignored (see `output::Stdout`).
         let mut text = serde_json::to_string_pretty(&LoadJson::new(&summary))?;
         text.push('\n');
         w.write_all(text.as_bytes())?;

@@ -1,6 +1,6 @@
 //! Printing a finished run: terminal summary or JSON on stdout.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use leakhound_core::RunReport;
 use leakhound_report::Renderer;
@@ -11,8 +11,7 @@ use crate::output::Output;
 
 /// Print `report` as JSON (`json`) or as the terminal summary.
 pub(crate) fn print_report(report: &RunReport, json: bool, out: &Output) -> anyhow::Result<()> {
-    let stdout = io::stdout();
-    let mut lock = stdout.lock();
+    let mut lock = crate::output::stdout();
     if json {
         JsonRenderer.render(report, &mut lock)?;
     } else {

@@ -50,14 +50,14 @@ pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
     print_report(&report, args.json, out)?;
     // `run --load`: the load summary, as the run printed it.
     if let (Some(l), false) = (&report.load, args.json) {
-        super::load::write_summary(&mut std::io::stdout().lock(), l, false)?;
+        super::load::write_summary(&mut crate::output::stdout(), l, false)?;
     }
     // `run --snapshots`: the diff of the saved snapshots, as the run printed it.
     if let (Some(d), false) = (&report.heap_diff, args.json) {
         let outcome = super::run_snapshots::HeapOutcome::from_saved(d.clone(), dir);
         outcome.print(
             out,
-            &mut std::io::stdout().lock(),
+            &mut crate::output::stdout(),
             report.series_verdict().exit_code(),
         )?;
         // What failed during the run, and saved snapshots that could not be diffed again.

@@ -130,7 +130,7 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     let code = match &heap_diff {
         Some(h) => {
             if !props.json {
-                h.print(out, &mut std::io::stdout().lock(), code)?;
+                h.print(out, &mut crate::output::stdout(), code)?;
             }
             for e in &h.run.errors {
                 eprintln!("error: run --snapshots: {e}");
@@ -171,7 +171,7 @@ pub(crate) fn finish(
     let report = session::conclude(session, rec, outcome, props, load)?;
     print_report(&report, props.json, out)?;
     if let (Some(l), false) = (&report.load, props.json) {
-        load::write_summary(&mut std::io::stdout().lock(), l, false)?;
+        load::write_summary(&mut crate::output::stdout(), l, false)?;
     }
     if failed {
         eprintln!(

@@ -383,3 +383,23 @@ fn a_warmup_longer_than_the_data_is_an_input_error() {
         .code(2)
         .stderr(predicate::str::contains("leaves no samples"));
 }
+
+#[test]
+fn a_closed_pipe_keeps_the_verdicts_exit_code() {
+    // `leakhound analyze leak.csv | head -c 1`: the leak is still exit 1 once head has gone.
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_csv(
+        dir.path(),
+        "leak.csv",
+        (0..400).map(|i| (i as f64 * 5.0, 100e6 + 20_000.0 * i as f64)),
+    );
+    let mut child = std::process::Command::new(crate::support::leakhound_path())
+        .arg("analyze")
+        .arg(&f)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end at once: every write after that meets a broken pipe.
+    drop(child.stdout.take());
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+}
