@@ -17,6 +17,8 @@ pub(crate) struct Output {
     pub(crate) style: Style,
     pub(crate) quiet: bool,
     progress: bool,
+    /// Colour in the progress display on stderr: not with `--color never` or `NO_COLOR`.
+    progress_color: bool,
 }
 
 impl Output {
@@ -29,10 +31,16 @@ impl Output {
                     && std::io::stdout().is_terminal()
             }
         };
+        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Output {
             style: Style { color },
             quiet: g.quiet,
             progress: !g.quiet && std::io::stderr().is_terminal(),
+            progress_color: match g.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => !no_color_env,
+            },
         }
     }
 
@@ -52,9 +60,11 @@ impl Output {
             Some(d) => {
                 let pb = ProgressBar::new(d.as_secs().max(1));
                 pb.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner:.cyan} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len}s {msg}",
-                    )
+                    ProgressStyle::with_template(if self.progress_color {
+                        "{spinner:.cyan} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len}s {msg}"
+                    } else {
+                        "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len}s {msg}"
+                    })
                     .expect("progress template is a valid constant")
                     .progress_chars("=> "),
                 );
@@ -63,8 +73,12 @@ impl Output {
             None => {
                 let pb = ProgressBar::new_spinner();
                 pb.set_style(
-                    ProgressStyle::with_template("{spinner:.cyan} {elapsed_precise} {msg}")
-                        .expect("progress template is a valid constant"),
+                    ProgressStyle::with_template(if self.progress_color {
+                        "{spinner:.cyan} {elapsed_precise} {msg}"
+                    } else {
+                        "{spinner} {elapsed_precise} {msg}"
+                    })
+                    .expect("progress template is a valid constant"),
                 );
                 pb
             }
