@@ -308,10 +308,10 @@ pub(crate) enum SnapshotKind {
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Total time for both variants (split evenly).
+    /// Total time for both variants (split evenly; at least 30s).
     #[arg(short, long, value_parser = parse_duration, default_value = "80s")]
     pub(crate) duration: Duration,
-    /// Requests per second sent to the demo service.
+    /// Requests per second sent to the demo service (1 to 20000).
     #[arg(long, default_value_t = 200)]
     pub(crate) rate: u32,
     /// Where to write the two run directories (default: leakhound-runs/).

@@ -43,9 +43,11 @@ struct VariantResult {
 }
 
 pub(crate) fn run(args: &DemoArgs, out: &Output) -> anyhow::Result<u8> {
-    if args.duration < Duration::from_secs(10) {
+    // Below 15 s per variant the detector cannot reach a verdict on either (too few samples
+    // after the warm-up): the demo would only ever say "not as expected".
+    if args.duration < Duration::from_secs(30) {
         return Err(ExpectedError::usage(
-            "--duration must be at least 10s (5 s per variant)",
+            "--duration must be at least 30s (15 s per variant; shorter runs cannot reach a verdict)",
         ));
     }
     if args.rate == 0 || args.rate > 20_000 {
@@ -193,6 +195,12 @@ fn run_variant(
         Err(_) => anyhow::bail!("the load driver thread panicked"),
     };
     let rec = rec?;
+    // The load runs a little past the sampling and is stopped when sampling ends: that is its
+    // planned end, not an interruption (unless Ctrl-C ended the sampling).
+    let load = load.map(|mut l| {
+        l.interrupted = matches!(rec.ended, Ended::Interrupted(_));
+        l
+    });
     let sig = match rec.ended {
         Ended::Interrupted(s) => s,
         _ => 15,

@@ -23,6 +23,8 @@ fn default_demo_flags_the_leaky_variant_only() {
     assert_eq!(fixed["verdict"], "no_leak");
     // The load driver's summary and per-second series are part of the run.
     assert!(leaky["load"]["completed"].as_u64().unwrap() > 6000);
+    // The load is stopped when sampling ends, as planned: not an interruption.
+    assert_eq!(leaky["load"]["interrupted"], false);
     let load_csv = std::fs::read_to_string(dir.path().join("leaky/load.csv")).unwrap();
     assert!(load_csv.starts_with("t_seconds,offered,achieved"));
 }
