@@ -108,7 +108,7 @@ pub fn write_verdict_table(
         .map(|r| r[1].chars().count())
         .max()
         .unwrap_or(0)
-        .max(4);
+        .max("rate (95% CI)".len());
     let w2 = rows
         .iter()
         .map(|r| r[2].chars().count())
