@@ -30,6 +30,15 @@ impl Verdict {
         }
     }
 
+    /// The words a person reads: `leak`, `no leak`, `inconclusive` (JSON keeps [`Self::as_str`]).
+    pub fn words(self) -> &'static str {
+        match self {
+            Verdict::Leak => "leak",
+            Verdict::NoLeak => "no leak",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+
     /// The exit code for a run whose overall verdict is `self`.
     pub fn exit_code(self) -> u8 {
         match self {

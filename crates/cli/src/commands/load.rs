@@ -458,8 +458,13 @@ pub(crate) fn write_summary(
     if let Some(r) = &s.retained {
         writeln!(
             w,
-            "  retained  {:.0} bytes/request (95 % CI {:.0} .. {:.0}) from {} {} floors of {}",
-            r.bytes_per_request, r.ci95[0], r.ci95[1], r.floors, r.method, r.series
+            "  retained  {:.0} bytes/request (95 % CI {:.0} .. {:.0}) from the {} floors of {} {}",
+            r.bytes_per_request,
+            r.ci95[0],
+            r.ci95[1],
+            r.series,
+            r.floors,
+            r.method.replace('_', " ")
         )?;
     }
     if per_second && !s.per_second.is_empty() {
@@ -651,13 +656,13 @@ pub(crate) fn retained_note(
     };
     Some(leakhound_core::Warning::Note {
         message: format!(
-            "retained {} per request (95 % CI {} .. {}), from {} {} floors of {} over {} requests: {conclusion}",
+            "retained {} per request (95 % CI {} .. {}), from the {} floors of {} {} over {} requests: {conclusion}",
             b(r.bytes_per_request),
             b(r.ci95[0]),
             b(r.ci95[1]),
+            r.series,
             r.floors,
             r.method.replace('_', " "),
-            r.series,
             s.completed
         ),
     })

@@ -792,10 +792,10 @@ impl HeapOutcome {
                 dir.display()
             )?;
         }
-        let heap = r.verdict.map_or("no heap diff", Verdict::as_str);
+        let heap = r.verdict.map_or("no heap diff", Verdict::words);
         let memory = match memory_code {
             ExitCodes::LEAK => "leak",
-            ExitCodes::OK => "no_leak",
+            ExitCodes::OK => "no leak",
             ExitCodes::INCONCLUSIVE => "inconclusive",
             _ => "target failed",
         };
