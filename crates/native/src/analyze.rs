@@ -100,6 +100,22 @@ impl HeapReport {
             Verdict::Inconclusive
         }
     }
+
+    /// Why growth cannot be judged, when [`HeapReport::verdict`] is inconclusive: the
+    /// detector's reason for the site with the most live bytes (every site is inconclusive, and
+    /// usually for the same reason, such as too few snapshots).
+    pub fn inconclusive_reason(&self) -> Option<String> {
+        if self.verdict() != Verdict::Inconclusive {
+            return None;
+        }
+        let why = self
+            .sites
+            .iter()
+            .map(|s| s.verdict.reason.as_str())
+            .find(|r| !r.is_empty())
+            .unwrap_or("no allocation site could be judged");
+        Some(why.to_owned())
+    }
 }
 
 #[derive(Default)]
@@ -155,8 +171,9 @@ fn hint(s: &SiteReport, sampled: bool) -> String {
             .unwrap_or_default();
         if s.total_allocs > 0 && s.live_blocks * 100 >= s.total_allocs * 95 {
             format!(
-                "{est}{} blocks allocated here are never freed; live bytes grow {rate} without levelling off",
-                s.live_blocks
+                "{est}{} allocated here {} never freed; live bytes grow {rate} without levelling off",
+                crate::render::count(s.live_blocks, "block"),
+                if s.live_blocks == 1 { "is" } else { "are" }
             )
         } else {
             let pct = 100.0 * s.live_blocks as f64 / s.total_allocs.max(1) as f64;
@@ -166,9 +183,9 @@ fn hint(s: &SiteReport, sampled: bool) -> String {
         }
     } else if s.live_bytes > 0 {
         format!(
-            "{est}{} still live in {est}{} blocks; not growing while running",
+            "{est}{} still live in {est}{}; not growing while running",
             format_bytes(s.live_bytes as f64),
-            s.live_blocks
+            crate::render::count(s.live_blocks, "block")
         )
     } else {
         "everything allocated here was freed".into()

@@ -29,6 +29,25 @@ pub fn sparkline(v: &[f64]) -> String {
         .collect()
 }
 
+/// `1 block`, `2 blocks`: `n` with `noun`, plural unless `n` is 1.
+pub(crate) fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A probability as a percentage with two decimals, `< 0.01 %` below that.
+fn percent(p: f64) -> String {
+    let pct = p * 100.0;
+    if pct > 0.0 && pct < 0.005 {
+        "< 0.01 %".into()
+    } else {
+        format!("{pct:.2} %")
+    }
+}
+
 fn site_block(out: &mut String, rank: usize, s: &SiteReport, sampled: bool) {
     let est = if sampled { "~" } else { "" };
     let _ = writeln!(out, "  #{rank} {}", s.site);
@@ -42,7 +61,7 @@ fn site_block(out: &mut String, rank: usize, s: &SiteReport, sampled: bool) {
         (Some(r), None) => format_rate(Unit::Bytes, r),
         _ => "-".into(),
     };
-    let _ = writeln!(out, "     growth   {rate}");
+    let _ = writeln!(out, "     growth   {est}{rate}");
     // Exact mode: the byte count too, so it can be compared with what the program reports.
     let exact = if sampled || s.live_bytes < 1024 {
         String::new()
@@ -51,10 +70,10 @@ fn site_block(out: &mut String, rank: usize, s: &SiteReport, sampled: bool) {
     };
     let _ = write!(
         out,
-        "     live     {est}{}{exact} in {est}{} blocks ({} allocations, {} total)",
+        "     live     {est}{}{exact} in {est}{} ({est}{}, {est}{} total)",
         format_bytes(s.live_bytes as f64),
-        s.live_blocks,
-        s.total_allocs,
+        count(s.live_blocks, "block"),
+        count(s.total_allocs, "allocation"),
         format_bytes(s.total_bytes as f64)
     );
     if let (Some([lo, hi]), Some(miss)) = (s.live_bytes_ci95, s.miss_probability) {
@@ -119,10 +138,10 @@ pub fn render_terminal(r: &HeapReport) -> String {
     );
     if let Some(mean) = r.sample_mean_bytes {
         // Poisson sampling by bytes: P(no sample in B bytes) = exp(-B / mean).
-        let miss = |b: f64| (-b / mean as f64).exp() * 100.0;
+        let miss = |b: f64| percent((-b / mean as f64).exp());
         let _ = writeln!(
             out,
-            "  sampled: a leak totalling 256 KiB / 1 MiB / 4 MiB goes unsampled with probability {:.1} % / {:.1} % / {:.2} %",
+            "  sampled: values marked ~ are estimates; a leak totalling 256 KiB / 1 MiB / 4 MiB goes unsampled with probability {} / {} / {}",
             miss(262_144.0),
             miss(1_048_576.0),
             miss(4_194_304.0)
@@ -136,7 +155,17 @@ pub fn render_terminal(r: &HeapReport) -> String {
         );
     }
     if r.suspects.is_empty() {
-        let _ = writeln!(out, "growing while running: none");
+        match r.inconclusive_reason() {
+            Some(why) => {
+                let _ = writeln!(
+                    out,
+                    "growing while running: cannot be judged yet (inconclusive): {why}"
+                );
+            }
+            None => {
+                let _ = writeln!(out, "growing while running: none");
+            }
+        }
     } else {
         let _ = writeln!(
             out,
@@ -148,14 +177,31 @@ pub fn render_terminal(r: &HeapReport) -> String {
             site_block(&mut out, i + 1, s, sampled);
         }
     }
-    if r.complete {
-        let _ = writeln!(out, "still live at exit ({} sites):", r.live_at_exit.len());
+    if r.complete && r.live_at_exit.is_empty() {
+        let _ = writeln!(out, "still live at exit: none");
+    } else if r.complete {
+        let _ = writeln!(
+            out,
+            "still live at exit ({}{}):",
+            count(r.live_at_exit.len() as u64, "site"),
+            if r.live_at_exit.len() > 10 {
+                ", largest 10 shown"
+            } else {
+                ""
+            }
+        );
+        let est = if sampled { "~" } else { "" };
         for s in r.live_at_exit.iter().take(10) {
             let _ = writeln!(
                 out,
-                "  {:>12} in {:>8} blocks  {}",
-                format_bytes(s.live_bytes as f64),
-                s.live_blocks,
+                "  {:>13} in {:>9} {:<6}  {}",
+                format!("{est}{}", format_bytes(s.live_bytes as f64)),
+                format!("{est}{}", s.live_blocks),
+                if s.live_blocks == 1 {
+                    "block"
+                } else {
+                    "blocks"
+                },
                 s.site
             );
         }

@@ -1,7 +1,11 @@
 //! Allocation sites: how stacks are grouped into rows.
 //!
 //! The site of a stack is its first frame outside the allocator plumbing (libc, libstdc++'s
-//! `operator new`, Rust's `alloc::`/`RawVec` layers, the agent). Grouping keys look only at
+//! `operator new`, the agent, and Rust's standard library: `Vec`, `RawVec`, `Box`, `String`
+//! and the global-allocator shims). Rust's liballoc is linked statically and its inlined frames
+//! come back with bare names (`alloc`, `try_allocate_in<…>`, `from_elem<u8>`), so those frames
+//! are recognised by their source file (`/rustc/<commit>/library/alloc/src/…`), not by name or
+//! module. Grouping keys look only at
 //! that frame (and, for `stack:N`, the N frames from it with recursion collapsed), so recursion
 //! and middleware depth never split one leak into many rows.
 
@@ -58,10 +62,11 @@ pub fn is_plumbing(f: &Frame) -> bool {
     {
         return true;
     }
-    // Inlined standard-library templates (std::vector, std::allocator ...) from the C++ headers.
+    // Inlined standard-library templates (std::vector, std::allocator ...) from the C++ headers,
+    // and the Rust standard library's own source (inlined `Vec`/`RawVec`/`Box` layers).
     if f.file
         .as_deref()
-        .is_some_and(|p| p.starts_with("/usr/include/c++/"))
+        .is_some_and(|p| p.starts_with("/usr/include/c++/") || is_rust_std_source(p))
     {
         return true;
     }
@@ -78,6 +83,38 @@ pub fn is_plumbing(f: &Frame) -> bool {
         || n.starts_with("<std::alloc::")
         || n.starts_with("core::alloc::")
         || n.starts_with("xmalloc")
+}
+
+/// The standard-library crates whose code sits between a program and `malloc`.
+const RUST_STD_CRATES: [&str; 3] = ["alloc", "core", "std"];
+
+/// Whether `path` is a source file of Rust's standard library as rustc records it in debug info:
+/// `/rustc/<commit>/library/{alloc,core,std}/src/…` (the remapped sysroot path of official
+/// toolchains), `…/lib/rustlib/src/rust/library/…` (a `rust-src` sysroot) or
+/// `library/{alloc,core,std}/src/…` relative to a rustc checkout, plus the standard library's
+/// vendored dependencies (`/rust/deps/hashbrown-…/`, behind `HashMap`). A program's own
+/// `src/alloc.rs` or a path that merely contains `library/` does not match.
+pub fn is_rust_std_source(path: &str) -> bool {
+    if path.starts_with("/rust/deps/") {
+        return true;
+    }
+    let rest = if let Some(r) = path.strip_prefix("/rustc/") {
+        // `<commit>/library/...`: the commit hash (or a version string) is one component.
+        match r.split_once('/') {
+            Some((_, r)) => r,
+            None => return false,
+        }
+    } else if let Some(i) = path.find("/lib/rustlib/src/rust/") {
+        &path[i + "/lib/rustlib/src/rust/".len()..]
+    } else {
+        path
+    };
+    let Some(rest) = rest.strip_prefix("library/") else {
+        return false;
+    };
+    RUST_STD_CRATES
+        .iter()
+        .any(|c| rest.strip_prefix(c).is_some_and(|r| r.starts_with("/src/")))
 }
 
 /// The source frames of a stack, innermost first.
@@ -166,6 +203,88 @@ mod tests {
             site_key(&a, GroupBy::Stack(3)),
             "leaf (app/main.c:10) <- mid <- main"
         );
+    }
+
+    fn rs(f: &str, file: &str, line: u32) -> Frame {
+        Frame {
+            function: f.into(),
+            file: Some(file.into()),
+            line: Some(line),
+            inlined: true,
+            module: "/work/target/release/server".into(),
+        }
+    }
+
+    // See: audit "every Rust site is `alloc (src/alloc.rs:95)`". The frames are what blazesym
+    // returns for `vec![0u8; n]` inlined into `resident` in lh-testserver (rustc 1.9x).
+    #[test]
+    fn inlined_liballoc_frames_with_bare_names_are_plumbing() {
+        const STD: &str = "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library";
+        let frames = vec![
+            fr("malloc", 1, "/lib/x86_64-linux-gnu/libc.so.6"),
+            rs(
+                "__rustc::__rdl_alloc",
+                &format!("{STD}/std/src/alloc.rs"),
+                1,
+            ),
+            rs("alloc", &format!("{STD}/alloc/src/alloc.rs"), 95),
+            rs("allocate", &format!("{STD}/alloc/src/alloc.rs"), 429),
+            rs(
+                "try_allocate_in<alloc::alloc::Global>",
+                &format!("{STD}/alloc/src/raw_vec/mod.rs"),
+                464,
+            ),
+            rs(
+                "from_elem<u8>",
+                &format!("{STD}/alloc/src/vec/mod.rs"),
+                3651,
+            ),
+            rs(
+                "resident",
+                "/work/crates/load/src/bin/lh-testserver.rs",
+                129,
+            ),
+            rs(
+                "{async_fn#0}",
+                "/work/crates/load/src/bin/lh-testserver.rs",
+                150,
+            ),
+        ];
+        assert_eq!(
+            site_key(&frames, GroupBy::Line),
+            "resident (bin/lh-testserver.rs:129)"
+        );
+        assert_eq!(site_key(&frames, GroupBy::Function), "resident");
+        // A program's own `src/alloc.rs` (or any user file) is never plumbing, whatever the
+        // function is called, so user code that calls `Vec::push` keeps its own name.
+        let user = vec![
+            rs("push<u8>", &format!("{STD}/alloc/src/vec/mod.rs"), 2400),
+            rs("alloc", "/home/me/app/src/alloc.rs", 7),
+        ];
+        assert_eq!(site_key(&user, GroupBy::Line), "alloc (src/alloc.rs:7)");
+    }
+
+    #[test]
+    fn rust_std_source_paths() {
+        for p in [
+            "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/alloc/src/alloc.rs",
+            "/rustc/1.93.0/library/core/src/ptr/mod.rs",
+            "/root/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/lib/rustlib/src/rust/library/std/src/io/mod.rs",
+            "library/alloc/src/raw_vec/mod.rs",
+            "/rust/deps/hashbrown-0.15.2/src/raw/mod.rs",
+        ] {
+            assert!(is_rust_std_source(p), "{p}");
+        }
+        for p in [
+            "src/alloc.rs",
+            "/home/me/app/src/alloc.rs",
+            "/home/me/library/alloc/src/lib.rs",
+            "library/allocator/src/lib.rs",
+            "/rustc/abc",
+            "/usr/include/c++/13/bits/stl_vector.h",
+        ] {
+            assert!(!is_rust_std_source(p), "{p}");
+        }
     }
 
     #[test]
