@@ -118,7 +118,8 @@ interval is warm-up (caches filling, lazily built tables). Exit: 1 leak, 0 none,
 A JSON body usually wants -H 'Content-Type: application/json' as well.
 
 Scenario files (TOML): weighted [[request]]s with {{seq}}/{{random}} placeholders and [[stage]]s
-(constant, ramp, steps, cycles); see docs/load.md. Ctrl-C prints the summary of what was done.")]
+(constant, ramp, steps, cycles, idle); see docs/load.md.
+Ctrl-C prints the summary of what was done.")]
     Load(LoadArgs),
     /// Run the built-in demo: a leaky service is caught, the fixed one passes (about 90 s).
     #[command(after_help = "Examples:
@@ -136,7 +137,7 @@ pub(crate) struct SamplingArgs {
     /// Stop after this long (e.g. 90s, 10m, 1h30m); default: until the target exits or Ctrl-C.
     #[arg(short, long, value_parser = parse_duration)]
     pub(crate) duration: Option<Duration>,
-    /// Time between samples.
+    /// Time between samples (at least 10ms).
     #[arg(short, long, value_parser = parse_duration, default_value = "1s")]
     pub(crate) interval: Duration,
     /// Leave out this much start-up time from the verdict (samples are still recorded).
