@@ -49,6 +49,37 @@ fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("leakhound")
 }
 
+/// Agent copies of other leakhound builds older than this are removed when a new one is
+/// written: one per build would otherwise pile up (~5 MB each). A week leaves any run of an
+/// older build that is still going (its agent is mapped, and a deleted file stays readable
+/// while mapped, but a process about to start with it needs the path).
+const STALE_AGENT_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Remove `agent-*.so` files in `dir` other than `keep` not modified for [`STALE_AGENT_AGE`].
+/// Best effort: errors are ignored (another user's cache, a file in use elsewhere).
+fn remove_stale_agents(dir: &std::path::Path, keep: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if p == keep || !(name.starts_with("agent-") && name.ends_with(".so")) {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AGENT_AGE);
+        if old {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
 /// Path of a ready-to-preload agent shared object.
 pub fn agent_path() -> Result<PathBuf, AgentError> {
     if let Some(p) = std::env::var_os("LEAKHOUND_AGENT") {
@@ -80,5 +111,6 @@ pub fn agent_path() -> Result<PathBuf, AgentError> {
         path: path.clone(),
         err,
     })?;
+    remove_stale_agents(&dir, &path);
     Ok(path)
 }

@@ -64,19 +64,25 @@ pub(crate) fn run(args: &DemoArgs, out: &Output) -> anyhow::Result<u8> {
             rundir::prepare_out(&b.join(variant))?;
         }
     }
-    println!(
+    // The introduction and the progress lines are status: `--quiet` leaves the verdicts.
+    let say = |msg: &str| {
+        if !out.quiet {
+            println!("{msg}");
+        }
+    };
+    say(&format!(
         "leakhound demo: two runs of a small HTTP service on 127.0.0.1, {} req/s for {:.0} s each.\n\
          Both variants have a bounded LRU cache that fills in the first seconds (not a leak).\n\
          The leaky one also keeps every request's session data and leaks a socket every 10th request.\n",
         args.rate,
         half.as_secs_f64()
-    );
+    ));
     let mut results = Vec::new();
     for (i, variant) in ["leaky", "fixed"].into_iter().enumerate() {
-        println!(
+        say(&format!(
             "[{}/2] {variant} variant: starting the service and sending requests…",
             i + 1
-        );
+        ));
         let r = run_variant(
             variant,
             &exe,
@@ -143,7 +149,9 @@ fn run_variant(
         .ok_or_else(|| {
             ExpectedError::target_failed(format!("demo service did not start: {first:?}"))
         })?;
-    println!("      service pid {} listening on {addr}", target.pid());
+    if !out.quiet {
+        println!("      service pid {} listening on {addr}", target.pid());
+    }
 
     let props = SamplingProps {
         duration: Some(duration),

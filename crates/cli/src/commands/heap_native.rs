@@ -15,6 +15,7 @@ use leakhound_native::{AnalyzeOptions, GroupBy, analyze_profile, render, summary
 
 use crate::args::HeapArgs;
 use crate::errors::ExpectedError;
+use crate::output::Output;
 
 /// A prepared heap-tracing setup.
 pub(crate) struct HeapSetup {
@@ -67,7 +68,11 @@ pub(crate) fn prepare(args: &HeapArgs) -> anyhow::Result<Option<HeapSetup>> {
     }
     let ms = args.heap_interval.as_millis().max(10);
     env.push(("LEAKHOUND_HEAP_INTERVAL_MS".into(), ms.to_string().into()));
-    let agent = leakhound_native::agent_path()?;
+    // A LEAKHOUND_AGENT that names no file is the user's setting, not a bug.
+    let agent = leakhound_native::agent_path().map_err(|e| match e {
+        leakhound_native::AgentError::Missing(_) => ExpectedError::usage(e.to_string()),
+        other => anyhow::Error::from(other),
+    })?;
     let tmp = std::env::temp_dir().join(format!(
         "leakhound-heap-{}-{}",
         std::process::id(),
@@ -116,7 +121,7 @@ impl HeapOutcome {
         print!("{}", self.text);
         let memory = match code {
             ExitCodes::LEAK => "leak",
-            ExitCodes::OK => "no_leak",
+            ExitCodes::OK => "no leak",
             ExitCodes::INCONCLUSIVE => "inconclusive",
             ExitCodes::TARGET_FAILED => "target failed",
             _ => "error",
@@ -141,7 +146,7 @@ impl HeapOutcome {
         };
         println!(
             "overall: {overall} (memory: {memory}, heap: {}{detail}) · exit {exit}",
-            self.run.verdict.as_str()
+            self.run.verdict.words()
         );
         exit
     }
@@ -235,6 +240,7 @@ pub(crate) fn export(
     run_dir: &Path,
     pprof: Option<&Path>,
     flamegraph: Option<&Path>,
+    out: &Output,
 ) -> anyhow::Result<()> {
     if pprof.is_none() && flamegraph.is_none() {
         return Ok(());
@@ -267,14 +273,17 @@ pub(crate) fn export(
     };
     if let Some(path) = pprof {
         export::pprof::write(&procs, path).map_err(fail)?;
-        eprintln!(
+        out.status(&format!(
             "leakhound: heap profile (pprof) written to {}",
             path.display()
-        );
+        ));
     }
     if let Some(path) = flamegraph {
         export::flamegraph::write(&procs, path).map_err(fail)?;
-        eprintln!("leakhound: heap flame graph written to {}", path.display());
+        out.status(&format!(
+            "leakhound: heap flame graph written to {}",
+            path.display()
+        ));
     }
     Ok(())
 }

@@ -28,7 +28,7 @@ struct RunJson {
 pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
     let dir = &args.run_dir;
     let mut report = load(dir)?;
-    super::heap_native::export(dir, args.pprof.as_deref(), args.flamegraph.as_deref())?;
+    super::heap_native::export(dir, args.pprof.as_deref(), args.flamegraph.as_deref(), out)?;
     // `run --heap` left the native agent's files in heap/: analyze them again (runs made before
     // the heap section existed get one too).
     let heap_dir = dir.join("heap");
