@@ -44,10 +44,19 @@ impl Output {
         }
     }
 
-    /// A status line on stderr (suppressed by `--quiet`).
+    /// A status line on stderr (suppressed by `--quiet`). While a progress bar is drawn, the
+    /// line is printed above it (the bar is cleared and redrawn), so neither is cut.
     pub(crate) fn status(&self, msg: &str) {
-        if !self.quiet {
-            eprintln!("{msg}");
+        if self.quiet {
+            return;
+        }
+        let bar = ACTIVE_BAR
+            .lock()
+            .ok()
+            .and_then(|b| b.as_ref().and_then(indicatif::WeakProgressBar::upgrade));
+        match bar {
+            Some(pb) if !pb.is_finished() && !pb.is_hidden() => pb.suspend(|| eprintln!("{msg}")),
+            _ => eprintln!("{msg}"),
         }
     }
 
@@ -61,9 +70,9 @@ impl Output {
                 let pb = ProgressBar::new(d.as_secs().max(1));
                 pb.set_style(
                     ProgressStyle::with_template(if self.progress_color {
-                        "{spinner:.cyan} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len}s {msg}"
+                        "{spinner:.cyan} {elapsed_precise} [{bar:30.cyan/blue}] {pos}/{len}s {wide_msg}"
                     } else {
-                        "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len}s {msg}"
+                        "{spinner} {elapsed_precise} [{bar:30}] {pos}/{len}s {wide_msg}"
                     })
                     .expect("progress template is a valid constant")
                     .progress_chars("=> "),
@@ -74,9 +83,9 @@ impl Output {
                 let pb = ProgressBar::new_spinner();
                 pb.set_style(
                     ProgressStyle::with_template(if self.progress_color {
-                        "{spinner:.cyan} {elapsed_precise} {msg}"
+                        "{spinner:.cyan} {elapsed_precise} {wide_msg}"
                     } else {
-                        "{spinner} {elapsed_precise} {msg}"
+                        "{spinner} {elapsed_precise} {wide_msg}"
                     })
                     .expect("progress template is a valid constant"),
                 );
@@ -84,9 +93,16 @@ impl Output {
             }
         };
         pb.enable_steady_tick(Duration::from_millis(200));
+        if let Ok(mut active) = ACTIVE_BAR.lock() {
+            *active = Some(pb.downgrade());
+        }
         pb
     }
 }
+
+/// The progress bar being drawn, if any, so status lines can print above it.
+static ACTIVE_BAR: std::sync::Mutex<Option<indicatif::WeakProgressBar>> =
+    std::sync::Mutex::new(None);
 
 /// Standard output that a closed pipe does not stop: `leakhound report RUN | head -1` must
 /// still exit with the verdict's code (1 for a leak), not fail on the first write after `head`
