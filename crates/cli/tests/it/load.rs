@@ -353,6 +353,12 @@ fn run_burst_quiet_ramp(leak_bytes: u32) -> (Option<i32>, serde_json::Value, tem
     let port = free_port().to_string();
     let url = format!("http://127.0.0.1:{port}/");
     let out_dir = dir.path().join("run");
+    // A private copy of the server: its code pages are then shared with no other test's
+    // server. With the shared binary, USS (pages mapped by this process alone) rose by the
+    // binary's text (~1 MiB) whenever another test's lh-testserver exited, RSS unchanged, and
+    // CI saw `uss_bytes` called a leak.
+    let server = dir.path().join("lh-testserver");
+    std::fs::copy(testserver(), &server).unwrap();
     let out = leakhound()
         .args(["run", "--json", "--interval", "200ms", "--load", &url])
         .arg("--scenario")
@@ -363,7 +369,7 @@ fn run_burst_quiet_ramp(leak_bytes: u32) -> (Option<i32>, serde_json::Value, tem
         // rather than keeping glibc's high-water mark.
         .env("MALLOC_MMAP_THRESHOLD_", "131072")
         .arg("--")
-        .arg(testserver())
+        .arg(&server)
         .args([
             "--port",
             &port,
