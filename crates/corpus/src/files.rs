@@ -4,6 +4,11 @@
 //! Series files are `t_seconds,<column>` CSV as `leakhound analyze` reads them (with a third
 //! column `requests_total`, the requests served, when written for `--load`); `labels.csv`
 //! holds one line per series: `file,family,class,unit,leak,onset_s,base,interval_s,samples,length_s`.
+//!
+//! [`read_corpus`] reads such a directory back, whoever wrote it (another generator, or series
+//! you labelled by hand), so the scorer can judge the detector on a corpus it was not tuned on.
+//! A series file may carry a `leak_part` column (the leak's own contribution at each sample,
+//! for the growth at detection) and a `requests_total` column (for `--with-load`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -13,7 +18,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use leakhound_core::Verdict;
 
-use crate::families::Item;
+use crate::families::{Class, Item};
 use crate::score::Outcome;
 
 /// File name of the `i`-th series.
@@ -128,4 +133,168 @@ pub fn run_cli(
         );
     }
     Ok(map)
+}
+
+/// The column of a series file holding the leak's own contribution at each sample.
+pub const LEAK_PART_COLUMN: &str = "leak_part";
+
+/// Read a labelled corpus from `dir` (`labels.csv` plus the series files it names, in the
+/// format [`write_corpus`] writes). Errors name the file and line.
+pub fn read_corpus(dir: &Path) -> anyhow::Result<Vec<Item>> {
+    let lp = dir.join("labels.csv");
+    let labels =
+        std::fs::read_to_string(&lp).with_context(|| format!("failed to read {}", lp.display()))?;
+    let mut lines = labels.lines().enumerate();
+    let header: Vec<&str> = match lines.next() {
+        Some((_, h)) => h.trim().split(',').map(str::trim).collect(),
+        None => bail!("{} is empty", lp.display()),
+    };
+    let col = |name: &str| -> anyhow::Result<usize> {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .with_context(|| format!("{}: no `{name}` column in the header", lp.display()))
+    };
+    let (c_file, c_family, c_class, c_unit, c_leak, c_onset, c_base, c_interval) = (
+        col("file")?,
+        col("family")?,
+        col("class")?,
+        col("unit")?,
+        col("leak")?,
+        col("onset_s")?,
+        col("base")?,
+        col("interval_s")?,
+    );
+    // Family names live as long as the process (a scorer's handful of names).
+    let mut names: HashMap<String, &'static str> = HashMap::new();
+    let mut items = Vec::new();
+    for (ln, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let at = || format!("{} line {}", lp.display(), ln + 1);
+        let field = |c: usize| -> anyhow::Result<&str> {
+            f.get(c)
+                .copied()
+                .with_context(|| format!("{}: too few fields", at()))
+        };
+        let num = |c: usize, what: &str| -> anyhow::Result<f64> {
+            let s = field(c)?;
+            s.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .with_context(|| format!("{}: {what} `{s}` is not a number", at()))
+        };
+        let file = field(c_file)?;
+        let family = field(c_family)?;
+        let family: &'static str = match names.get(family) {
+            Some(&n) => n,
+            None => {
+                let n: &'static str = Box::leak(family.to_string().into_boxed_str());
+                names.insert(family.to_string(), n);
+                n
+            }
+        };
+        let class = match field(c_class)? {
+            "memory" => Class::Memory,
+            "resources" => Class::Resource,
+            other => bail!("{}: class `{other}` is not `memory` or `resources`", at()),
+        };
+        let unit_s = field(c_unit)?;
+        let unit: leakhound_core::Unit =
+            serde_json::from_value(serde_json::Value::String(unit_s.to_string()))
+                .with_context(|| format!("{}: unit `{unit_s}` is not one leakhound knows", at()))?;
+        let leak = match field(c_leak)? {
+            "true" => true,
+            "false" => false,
+            other => bail!("{}: leak `{other}` is not `true` or `false`", at()),
+        };
+        let onset_s = match field(c_onset)? {
+            "" => None,
+            _ => Some(num(c_onset, "onset_s")?),
+        };
+        if leak != onset_s.is_some() {
+            bail!("{}: a leak needs an onset_s, a healthy series none", at());
+        }
+        let base = num(c_base, "base")?;
+        let interval_s = num(c_interval, "interval_s")?;
+        let path = dir.join(file);
+        let (series, leak_part, requests) = read_series(&path, unit)?;
+        items.push(Item {
+            id: items.len(),
+            family,
+            class,
+            leak,
+            onset_s,
+            base,
+            interval_s,
+            series,
+            leak_part,
+            requests,
+        });
+    }
+    if items.is_empty() {
+        bail!("{} lists no series", lp.display());
+    }
+    Ok(items)
+}
+
+/// One series file: `t_seconds,<value column>[,leak_part][,requests_total]`. Without a
+/// `leak_part` column the leak part is empty (no growth at detection); without
+/// `requests_total` the request series is empty.
+fn read_series(
+    path: &Path,
+    unit: leakhound_core::Unit,
+) -> anyhow::Result<(leakhound_core::Series, Vec<f64>, leakhound_core::Series)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .with_context(|| format!("{} is empty", path.display()))?
+        .split(',')
+        .map(str::trim)
+        .collect();
+    if header.len() < 2 || header[0] != "t_seconds" {
+        bail!(
+            "{}: the header must start with `t_seconds,<value column>`",
+            path.display()
+        );
+    }
+    let c_leak = header.iter().position(|h| *h == LEAK_PART_COLUMN);
+    let c_req = header.iter().position(|h| *h == REQUESTS_COLUMN);
+    let mut series = leakhound_core::Series::new(header[1], unit);
+    let mut requests = leakhound_core::Series::new(REQUESTS_COLUMN, leakhound_core::Unit::Requests);
+    let mut leak_part = Vec::new();
+    for (ln, line) in lines.enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let num = |c: usize| -> anyhow::Result<f64> {
+            f.get(c)
+                .and_then(|s| s.parse::<f64>().ok())
+                .with_context(|| {
+                    format!(
+                        "{} line {}: field {} is not a number",
+                        path.display(),
+                        ln + 2,
+                        c + 1
+                    )
+                })
+        };
+        let t = num(0)?;
+        series.push(t, num(1)?);
+        if let Some(c) = c_leak {
+            leak_part.push(num(c)?);
+        }
+        if let Some(c) = c_req {
+            requests.push(t, num(c)?);
+        }
+    }
+    series
+        .validate()
+        .with_context(|| format!("{}: not a usable series", path.display()))?;
+    Ok((series, leak_part, requests))
 }

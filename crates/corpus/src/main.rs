@@ -22,6 +22,7 @@ use leakhound_corpus::{evaluate_library, files, generate, summarize};
     version,
     after_help = "Examples:\n  leakhound-corpus score --seed 101 --n 300 --families\n  \
                   leakhound-corpus score --seed 101 --list leak_go\n  \
+                  leakhound-corpus score --dir crates/corpus/independent/out --families\n  \
                   leakhound-corpus generate --seed 101 --out /tmp/corpus --with-load"
 )]
 struct Cli {
@@ -63,6 +64,10 @@ struct CorpusArgs {
 struct ScoreArgs {
     #[command(flatten)]
     corpus: CorpusArgs,
+    /// Score the labelled corpus in this directory (`labels.csv` and the series files it
+    /// names, as `generate` writes them or another generator does) instead of generating one.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["seed", "n"])]
+    dir: Option<PathBuf>,
     /// Score this `leakhound` binary (`analyze --json [--online]` over the files) rather than
     /// the library in-process.
     #[arg(long, value_name = "PATH")]
@@ -118,14 +123,35 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         MEMORY_HEALTHY, MEMORY_LEAKS, RESOURCE_HEALTHY, RESOURCE_LEAKS,
     };
     let c = &a.corpus;
+    let t0 = Instant::now();
+    let items = match &a.dir {
+        Some(dir) => files::read_corpus(dir)?,
+        None => generate(c.seed, c.n),
+    };
+    let gen_s = t0.elapsed().as_secs_f64();
+    if c.with_load
+        && let Some(it) = items.iter().find(|it| it.requests.len() != it.series.len())
+    {
+        anyhow::bail!(
+            "--with-load: series {} ({}) has no `{}` value at every sample",
+            it.id,
+            it.family,
+            files::REQUESTS_COLUMN
+        );
+    }
     if let Some(f) = &a.list {
-        let families: Vec<&str> = [
+        let mut families: Vec<&str> = [
             &MEMORY_HEALTHY[..],
             &MEMORY_LEAKS[..],
             &RESOURCE_HEALTHY[..],
             &RESOURCE_LEAKS[..],
         ]
         .concat();
+        if a.dir.is_some() {
+            families = items.iter().map(|it| it.family).collect();
+            families.sort_unstable();
+            families.dedup();
+        }
         if f != "all" && f != "errors" && !families.contains(&f.as_str()) {
             anyhow::bail!(
                 "--list {f}: not a family (families: {}; or `errors`, `all`)",
@@ -136,15 +162,15 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
     let threads = a
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let t0 = Instant::now();
-    let items = generate(c.seed, c.n);
-    let gen_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let outcomes = match &a.leakhound {
         None => evaluate_library(&items, threads, c.with_load),
         Some(bin) => {
             let dir = a.out.clone().unwrap_or_else(|| {
-                std::env::temp_dir().join(format!("leakhound-corpus-{}", c.seed))
+                std::env::temp_dir().join(match &a.dir {
+                    Some(_) => format!("leakhound-corpus-dir-{}", std::process::id()),
+                    None => format!("leakhound-corpus-{}", c.seed),
+                })
             });
             let paths = files::write_corpus(&dir, &items, c.with_load)?;
             let t2 = Instant::now();
@@ -173,11 +199,15 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
     let det_s = t1.elapsed().as_secs_f64();
     let report = summarize(&items, &outcomes);
     let points: usize = items.iter().map(|i| i.series.len()).sum();
+    let source = match &a.dir {
+        Some(d) => format!("corpus {}", d.display()),
+        None => format!("seed {}", c.seed),
+    };
     println!(
-        "seed {} · {} series · {} points · generated in {:.2} s · analysed (both modes) in {:.2} s{}",
-        c.seed,
+        "{source} · {} series · {} points · {} in {:.2} s · analysed (both modes) in {:.2} s{}",
         items.len(),
         points,
+        if a.dir.is_some() { "read" } else { "generated" },
         gen_s,
         det_s,
         match (a.leakhound.is_some(), c.with_load) {

@@ -185,8 +185,15 @@ fn add(st: &mut Stats, it: &Item, o: &Outcome) {
     st.detected += 1;
     st.ttd.push((at - onset).max(0.0));
     let k = it.series.t.partition_point(|&t| t <= at);
-    let part = if k > 0 { it.leak_part[k - 1] } else { 0.0 };
-    st.growth_at.push(100.0 * part / it.base);
+    let part = if k > 0 {
+        it.leak_part.get(k - 1).copied().unwrap_or(f64::NAN)
+    } else {
+        0.0
+    };
+    // Corpora read from disk without a `leak_part` column have no growth to report.
+    if part.is_finite() {
+        st.growth_at.push(100.0 * part / it.base);
+    }
 }
 
 /// Fold outcomes (end of run, online) per item into a report.

@@ -96,3 +96,47 @@ fn corpus_files_hold_every_series_and_a_label_line_each() {
     assert!(first.starts_with("t_seconds,"));
     assert_eq!(first.lines().count(), items[0].series.len() + 1);
 }
+
+#[test]
+fn a_corpus_written_to_disk_reads_back_with_its_labels() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let items = generate(5, 24);
+    leakhound_corpus::files::write_corpus(dir.path(), &items, true).expect("write corpus");
+    let back = leakhound_corpus::files::read_corpus(dir.path()).expect("read corpus");
+    assert_eq!(back.len(), items.len());
+    for (a, b) in items.iter().zip(&back) {
+        assert_eq!(
+            (a.family, a.class, a.leak, a.series.unit),
+            (b.family, b.class, b.leak, b.series.unit)
+        );
+        assert_eq!(a.onset_s.is_some(), b.onset_s.is_some());
+        assert!((a.onset_s.unwrap_or(0.0) - b.onset_s.unwrap_or(0.0)).abs() < 1e-3);
+        assert_eq!(a.series.v, b.series.v);
+        assert_eq!(a.series.len(), b.requests.len());
+        // Times are written to the millisecond.
+        assert!(
+            a.series
+                .t
+                .iter()
+                .zip(&b.series.t)
+                .all(|(x, y)| (x - y).abs() <= 5e-4)
+        );
+        // No leak_part column in files written for `leakhound analyze`.
+        assert!(b.leak_part.is_empty());
+    }
+}
+
+#[test]
+fn a_corpus_with_a_broken_label_line_is_an_error_naming_the_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let items = generate(5, 3);
+    leakhound_corpus::files::write_corpus(dir.path(), &items, false).expect("write corpus");
+    let lp = dir.path().join("labels.csv");
+    let labels = std::fs::read_to_string(&lp).expect("labels");
+    let broken = labels.replacen(",memory,", ",mem,", 1);
+    std::fs::write(&lp, broken).expect("write labels");
+    let err = leakhound_corpus::files::read_corpus(dir.path())
+        .expect_err("an unknown class is an error")
+        .to_string();
+    assert!(err.contains("line 2") && err.contains("`mem`"), "{err}");
+}
