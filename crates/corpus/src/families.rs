@@ -525,6 +525,17 @@ fn memory(rng: &mut Rng, lrng: &mut Rng, id: usize, family: &'static str) -> Ite
     if family == "leak_mid_onset" {
         onset = Some(t_onset);
     }
+    // An OOM-killed process is down for a while before it serves (and is scraped) again:
+    // 5 s - 5 min (a restart, then the orchestrator's back-off), at most a tenth of a cycle.
+    // Drawn from the load stream so no other family's draws move.
+    let t = if family == "leak_oom_cycles" {
+        let down = lrng.log_uniform(5.0, 300.0).min(0.1 * cycle);
+        t.into_iter()
+            .filter(|&x| x < cycle || x % cycle >= down)
+            .collect()
+    } else {
+        t
+    };
     let mut v = Vec::with_capacity(t.len());
     let mut leak_part = Vec::with_capacity(t.len());
     for &x in &t {

@@ -338,6 +338,7 @@ fn inconclusive(samples: usize, window_s: f64, needs: f64, reason: String) -> Ju
     }
 }
 
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     unit: Unit,
     opts: &'a DetectOptions,
@@ -347,6 +348,9 @@ struct Ctx<'a> {
     /// Requests served, when load is known: memory that follows it is taken out before judging
     /// (see `load_following`).
     load: Option<&'a LoadAxis>,
+    /// The falls of the judged stretch are collections, not restarts (see [`restart_evidence`]):
+    /// judge its per-cycle floors.
+    sawtooth: bool,
 }
 
 impl Ctx<'_> {
@@ -385,7 +389,7 @@ struct Trend {
     thirds_deficit: Option<Deficit>,
 }
 
-fn trend(env: &Envelope, quantum: f64) -> Option<Trend> {
+fn trend(env: &Envelope, quantum: f64, sawtooth: bool) -> Option<Trend> {
     let mut tmp = env.y.clone();
     let level = median_in_place(&mut tmp);
     let level = if level.abs() > 0.0 {
@@ -412,7 +416,10 @@ fn trend(env: &Envelope, quantum: f64) -> Option<Trend> {
         .filter(|&(k, &i)| k + 1 >= falls.len() || falls[k + 1] != i + 1)
         .map(|(_, &i)| i)
         .collect();
-    if jumps.ups.is_empty() && jumps.restarts.is_empty() && falls.len() + 1 >= MIN_CYCLES {
+    if jumps.ups.is_empty()
+        && (jumps.restarts.is_empty() || sawtooth)
+        && falls.len() + 1 >= MIN_CYCLES
+    {
         let mut start = 0;
         let mut ct = Vec::with_capacity(falls.len() + 1);
         let mut cy = Vec::with_capacity(falls.len() + 1);
@@ -645,7 +652,7 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             ),
         );
     }
-    let Some(tr) = trend(&env, quantum(ctx.unit)) else {
+    let Some(tr) = trend(&env, quantum(ctx.unit), ctx.sawtooth) else {
         return inconclusive(n, span, span, "no usable pairs of samples".to_string());
     };
     let unit = ctx.unit;
@@ -1004,10 +1011,18 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     let Some(&last_restart) = jumps.restarts.last() else {
         return judge_segment(ctx, &c.t, &c.v);
     };
+    let span_end = |r: usize| env.t[(r + 2).min(env.t.len() - 1)];
+    // Repeated falls none of which looks like a restart are a collector's sawtooth (a JVM's
+    // old generation, Node's mark-sweep) as much as OOM-kill cycles (see below).
+    let sawtooth_like = !ctx.sawtooth
+        && jumps.restarts.len() >= SAWTOOTH_MIN_FALLS
+        && !jumps.restarts.iter().any(|&r| {
+            let cut = refine_cut(c, env.t[r], span_end(r)).unwrap_or(env.t[r + 1]);
+            restart_evidence(c, c.t.partition_point(|&t| t < cut))
+        });
     // Cut at the restart: the first raw sample after the last pre-restart bin.
     let cut_t = 0.5 * (env.t[last_restart] + env.t[last_restart + 1]);
     // The drop may lie up to the next bin's centre (a restart straddling a bin boundary).
-    let span_end = |r: usize| env.t[(r + 2).min(env.t.len() - 1)];
     let cut_t = refine_cut(c, env.t[last_restart], span_end(last_restart)).unwrap_or(cut_t);
     let k = c.t.partition_point(|&t| t < cut_t);
     let mut seg = judge_segment(ctx, &c.t[k..], &c.v[k..]);
@@ -1066,6 +1081,32 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     // longer than a typical cycle took to climb.
     let typical_cycle = median_in_place(&mut cycle_len.clone());
     let vetoed = seg.verdict == Verdict::NoLeak && seg.window_s > typical_cycle;
+    if sawtooth_like {
+        // Judge the whole series on its cycle floors rather than its latest climb alone (a
+        // collector's sawtooth climbs in every cycle). If the climbs alone would make OOM-kill
+        // cycles, the series cannot tell the two apart: say so rather than guess.
+        let saw = Ctx {
+            sawtooth: true,
+            ..*ctx
+        };
+        let mut whole = judge_segment(&saw, &c.t, &c.v);
+        if whole.verdict == Verdict::Leak || !cycles_leak || vetoed {
+            return whole;
+        }
+        let mut g = cycle_growth.clone();
+        let med = median_in_place(&mut g);
+        whole.verdict = Verdict::Inconclusive;
+        whole.needs_more_s = None;
+        whole.reason = format!(
+            "{} climbs by about {} and falls back, {} times: a garbage collector's sawtooth, or restarts (OOM kills) resetting a leak? No fall looks like a restart (no samples missing across it, under {:.0} % given back); across the cycles, {}",
+            what(ctx.unit),
+            format_quantity(ctx.unit, med),
+            rising,
+            100.0 * RESTART_FALL,
+            whole.reason
+        );
+        return whole;
+    }
     if cycles_leak && !vetoed {
         let mut g = cycle_growth.clone();
         let med = median_in_place(&mut g);
@@ -1090,6 +1131,36 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         );
     }
     seg
+}
+
+/// Falls that make a collector's sawtooth rather than restarts, when none of them shows
+/// [`restart_evidence`]: two (three cycles). A single unexplained fall stays a restart (a
+/// process restarted once, a cache flushed).
+const SAWTOOTH_MIN_FALLS: usize = 2;
+
+/// A restart gives back at least this share of the memory: the three samples after the fall
+/// have a median under 55 % of the three before it. A fresh process starts from its bare
+/// working set, and a process killed at its limit had the leak on top of it.
+const RESTART_FALL: f64 = 0.45;
+
+/// … or the samples stop across the fall for at least 2.5 typical intervals (the process was
+/// down: missed scrapes while it restarted).
+const RESTART_GAP_INTERVALS: f64 = 2.5;
+
+/// Whether the fall just before raw sample `end` looks like a restart rather than a
+/// collection (see [`RESTART_FALL`], [`RESTART_GAP_INTERVALS`]).
+fn restart_evidence(c: &Clean, end: usize) -> bool {
+    let n = c.len();
+    if end < 3 || end + 3 > n {
+        // Too near an end of the series to tell: keep calling it a restart.
+        return true;
+    }
+    let mut before = c.v[end - 3..end].to_vec();
+    let mut after = c.v[end..end + 3].to_vec();
+    let (b, a) = (median_in_place(&mut before), median_in_place(&mut after));
+    let fell = b > 0.0 && 1.0 - a / b >= RESTART_FALL;
+    let gap = c.t[end] - c.t[end - 1] >= RESTART_GAP_INTERVALS * c.median_dt();
+    fell || gap
 }
 
 /// The time of the largest sample-to-sample drop between two bin centres.
@@ -1144,6 +1215,7 @@ pub(crate) fn analyze_loaded(
         alpha: opts.alpha,
         online: false,
         load,
+        sawtooth: false,
     };
     let j = judge(&ctx, &c);
     let at = c.t.last().copied();
@@ -1168,6 +1240,7 @@ pub(crate) fn analyze_online_loaded(
         alpha: opts.alpha_online,
         online: true,
         load,
+        sawtooth: false,
     };
     let n = c.len();
     // Every checkpoint so far: (time, leak?). Persistence looks back over them.
@@ -1266,7 +1339,7 @@ pub(crate) fn explain(series: &Series, opts: &DetectOptions) -> String {
         "restarts {:?} ups {:?} all {:?}",
         jumps.restarts, jumps.ups, jumps.all
     );
-    if let Some(tr) = trend(&env, quantum(series.unit)) {
+    if let Some(tr) = trend(&env, quantum(series.unit), false) {
         let _ = writeln!(
             s,
             "mk z {:.2} p {:.2e} | slope {:.3e} ci {:.3e}..{:.3e} | g_full {:.4} | late p {:.3} late slope {:.3e} g_late {:.4} | curv {:?} | sat {:?} | rise_start {:.0}",
@@ -1333,6 +1406,7 @@ pub(crate) fn analyze_per_request(
         alpha: opts.alpha,
         online: false,
         load: None,
+        sawtooth: false,
     };
     let j = judge(&ctx, &c2);
     let served = c2.span();

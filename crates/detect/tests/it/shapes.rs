@@ -280,3 +280,55 @@ fn slow_leak_after_a_cache_filled_is_a_leak_at_the_end_of_a_run() {
         Verdict::NoLeak
     );
 }
+
+/// Climb-and-fall cycles sampled every 10 s for 4 h: the live floor at 1 GiB, each 40-minute
+/// cycle climbing by 450 MiB and falling back to the floor (30 % of the peak given back).
+/// With `down_s` > 0 the samples stop for that long after each fall (a process restarting).
+fn climb_and_fall(down_s: f64, floor_growth_per_cycle: f64) -> Series {
+    let cycle: f64 = 2400.0;
+    let mut noise = Noise(0x2545_F491_4F6C_DD1D);
+    let mut t = Vec::new();
+    let mut v = Vec::new();
+    let mut x: f64 = 0.0;
+    while x < 4.0 * 3600.0 {
+        let k = (x / cycle).floor();
+        let phase = x - k * cycle;
+        if k == 0.0 || phase >= down_s {
+            let floor = 1024.0 * MIB * (1.0 + floor_growth_per_cycle * k);
+            t.push(x);
+            v.push(floor + 450.0 * MIB * phase / cycle + 4.0 * MIB * noise.next());
+        }
+        x += 10.0;
+    }
+    Series::from_parts("rss_bytes", Unit::Bytes, t, v)
+}
+
+#[test]
+fn a_collectors_sawtooth_with_level_floors_is_not_a_leak() {
+    // A JVM's old generation or Node's mark-sweep: every collection returns to the same
+    // floor, no samples are missing. Judged only from its latest climb it looked like a
+    // leak, and its climbs alone like OOM-kill cycles.
+    let s = climb_and_fall(0.0, 0.0);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Inconclusive, "{}", v.reason);
+    assert!(v.reason.contains("sawtooth"), "{}", v.reason);
+    // (Online, its first 40-minute climb, before any collection was seen, still alarms: no
+    // detector can tell it from a leak then.)
+}
+
+#[test]
+fn a_sawtooth_whose_floors_rise_is_a_leak() {
+    // The same collections, but each leaves 4 % more behind: a leak under the sawtooth.
+    let s = climb_and_fall(0.0, 0.04);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+}
+
+#[test]
+fn climbs_that_end_in_restarts_with_downtime_are_oom_cycles() {
+    // The same climbs, but the process is down for a minute after each fall: restarts.
+    let s = climb_and_fall(60.0, 0.0);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert!(v.reason.contains("OOM kill"), "{}", v.reason);
+}
