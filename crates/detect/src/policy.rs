@@ -52,6 +52,14 @@ pub const MIN_SAMPLES: usize = 18;
 /// least 6 cycles (the fewest values a Mann-Kendall test can reject at 1 %, see [`MIN_SAMPLES`]).
 const MIN_CYCLES: usize = 6;
 
+/// A series whose repeated falls are collections rather than restarts (see
+/// [`restart_evidence`]) is judged on its cycle floors from 5 cycles on: five strictly rising
+/// floors give a one-sided Mann-Kendall p of 1/120 = 0.8 %, under the end-of-run 2 %. On the
+/// independent corpus (crates/corpus/independent, seeds 1-7) 5 rather than 6 gained 0.9 points
+/// of end-of-run memory recall (leaks under a JVM old generation collected 5-6 times) at
+/// unchanged false positives; the detector's own corpus did not change.
+const MIN_SAWTOOTH_CYCLES: usize = 5;
+
 /// Fewest envelope bins in a judged segment (see [`MIN_SAMPLES`]).
 const MIN_BINS: usize = 6;
 
@@ -439,7 +447,19 @@ fn trend(env: &Envelope, quantum: f64, sawtooth: bool) -> Option<Trend> {
             }
             start = end;
         }
-        if cy.len() >= MIN_CYCLES {
+        // The stretch before the first fall did not begin with a collection (the series
+        // starts somewhere in a climb), so its lowest point is not a floor; left out when
+        // enough cycles remain.
+        let min_cycles = if sawtooth {
+            MIN_SAWTOOTH_CYCLES
+        } else {
+            MIN_CYCLES
+        };
+        if cy.len() > min_cycles {
+            ct.remove(0);
+            cy.remove(0);
+        }
+        if cy.len() >= min_cycles {
             let floors = Envelope {
                 t: ct,
                 y: cy,

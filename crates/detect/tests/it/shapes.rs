@@ -285,17 +285,22 @@ fn slow_leak_after_a_cache_filled_is_a_leak_at_the_end_of_a_run() {
 /// cycle climbing by 450 MiB and falling back to the floor (30 % of the peak given back).
 /// With `down_s` > 0 the samples stop for that long after each fall (a process restarting).
 fn climb_and_fall(down_s: f64, floor_growth_per_cycle: f64) -> Series {
+    climb_and_fall_from(down_s, floor_growth_per_cycle, 0.0, 4.0 * 3600.0)
+}
+
+/// [`climb_and_fall`] seen from `from` s into the first cycle, for `length` s.
+fn climb_and_fall_from(down_s: f64, floor_growth_per_cycle: f64, from: f64, length: f64) -> Series {
     let cycle: f64 = 2400.0;
     let mut noise = Noise(0x2545_F491_4F6C_DD1D);
     let mut t = Vec::new();
     let mut v = Vec::new();
-    let mut x: f64 = 0.0;
-    while x < 4.0 * 3600.0 {
+    let mut x: f64 = from;
+    while x < from + length {
         let k = (x / cycle).floor();
         let phase = x - k * cycle;
         if k == 0.0 || phase >= down_s {
             let floor = 1024.0 * MIB * (1.0 + floor_growth_per_cycle * k);
-            t.push(x);
+            t.push(x - from);
             v.push(floor + 450.0 * MIB * phase / cycle + 4.0 * MIB * noise.next());
         }
         x += 10.0;
@@ -331,4 +336,13 @@ fn climbs_that_end_in_restarts_with_downtime_are_oom_cycles() {
     let v = analyze(&s, &DetectOptions::default());
     assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
     assert!(v.reason.contains("OOM kill"), "{}", v.reason);
+}
+
+#[test]
+fn a_sawtooth_seen_from_mid_climb_with_rising_floors_is_a_leak() {
+    // Five collections whose floors rise by 4 % each, the series starting 30 minutes into a
+    // climb: the stretch before the first fall has no floor of its own and is left out.
+    let s = climb_and_fall_from(0.0, 0.04, 1800.0, 5.0 * 2400.0);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
 }
