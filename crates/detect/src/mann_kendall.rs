@@ -130,8 +130,11 @@ pub(crate) fn best_hinge(y: &[f64]) -> Option<(usize, f64, Vec<f64>)> {
 /// Residuals after removing the trend's shape: the better (least squares) of a straight line
 /// and a hinge (see [`best_hinge`]). Hamed and Rao detrend with a line; a mid-run onset then
 /// leaves a V of residuals that the correction mistakes for serial correlation of the noise,
-/// and the test loses almost all its power.
-fn detrend(y: &[f64]) -> Vec<f64> {
+/// and the test loses almost all its power. Every shape within rounding of the best is
+/// returned: which of two equally good fits won would otherwise depend on the order of the
+/// samples (a forward and a backward hinge that fit equally well swap places when time runs
+/// backwards), and the correction must not.
+fn detrend(y: &[f64]) -> Vec<Vec<f64>> {
     let b = sen_slope_index(y);
     let line: Vec<f64> = y
         .iter()
@@ -141,32 +144,56 @@ fn detrend(y: &[f64]) -> Vec<f64> {
     let mean = line.iter().sum::<f64>() / line.len() as f64;
     let line: Vec<f64> = line.iter().map(|r| r - mean).collect();
     let sse_line: f64 = line.iter().map(|r| r * r).sum();
-    // Both orientations: flat-then-rise (onset) and rise-then-flat (levelling off), so the
-    // correction is the same whichever way time runs.
+    // Both orientations: flat-then-rise (onset) and rise-then-flat (levelling off).
     let rev: Vec<f64> = y.iter().rev().copied().collect();
     let fwd = best_hinge(y);
     let bwd = best_hinge(&rev).map(|(k, sse, mut r)| {
         r.reverse();
         (k, sse, r)
     });
-    let mut best = (sse_line, line);
-    for (_, sse, resid) in [fwd, bwd].into_iter().flatten() {
-        if sse < best.0 {
-            best = (sse, resid);
-        }
-    }
-    best.1
+    let mut fits: Vec<(f64, Vec<f64>)> = vec![(sse_line, line)];
+    fits.extend([fwd, bwd].into_iter().flatten().map(|(_, sse, r)| (sse, r)));
+    let best = fits.iter().map(|f| f.0).fold(f64::INFINITY, f64::min);
+    let tol = SSE_TIE * best.abs().max(f64::MIN_POSITIVE);
+    fits.into_iter()
+        .filter(|f| f.0 <= best + tol)
+        .map(|f| f.1)
+        .collect()
 }
+
+/// Two fits whose sums of squares differ by less than this share are equally good (rounding
+/// in sums taken in a different order differs by ~1e-15 of the total).
+const SSE_TIE: f64 = 1e-9;
+
+/// Residuals are ranked after rounding to this share of their range, so values equal but for
+/// rounding (a flat stretch's residuals, computed in another order) stay tied.
+const RANK_GRAIN: f64 = 1e-9;
 
 /// Hamed-Rao variance inflation n/n*: from the significant autocorrelations of the ranks of the
 /// Sen-detrended series. Never below 1 (we only ever want to be more careful, not less).
 pub(crate) fn hamed_rao_factor(y: &[f64]) -> f64 {
-    let n = y.len();
-    if n < 5 {
+    if y.len() < 5 {
         return 1.0;
     }
-    let detrended = detrend(y);
-    let r = ranks(&detrended);
+    // The most conservative of equally good detrendings (see [`detrend`]).
+    detrend(y).iter().map(|d| factor_of(d)).fold(1.0, f64::max)
+}
+
+/// The Hamed-Rao variance factor of detrended values.
+fn factor_of(detrended: &[f64]) -> f64 {
+    let n = detrended.len();
+    let (lo, hi) = detrended
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let grain = RANK_GRAIN * (hi - lo);
+    let rounded: Vec<f64> = if grain > 0.0 {
+        detrended.iter().map(|x| (x / grain).round()).collect()
+    } else {
+        detrended.to_vec()
+    };
+    let r = ranks(&rounded);
     let mean = r.iter().sum::<f64>() / n as f64;
     let c: Vec<f64> = r.iter().map(|x| x - mean).collect();
     let c0: f64 = c.iter().map(|x| x * x).sum();
