@@ -22,7 +22,8 @@ use leakhound_corpus::{evaluate_library, files, generate, summarize};
     version,
     after_help = "Examples:\n  leakhound-corpus score --seed 101 --n 300 --families\n  \
                   leakhound-corpus score --seed 101 --list leak_go\n  \
-                  leakhound-corpus score --dir crates/corpus/independent/out --families\n  \
+                  python3 crates/corpus/independent/gen.py --seed 4 --n 300 --out /tmp/indep4\n  \
+                  leakhound-corpus score --dir /tmp/indep4 --families\n  \
                   leakhound-corpus generate --seed 101 --out /tmp/corpus --with-load"
 )]
 struct Cli {
@@ -168,7 +169,7 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         Some(bin) => {
             let dir = a.out.clone().unwrap_or_else(|| {
                 std::env::temp_dir().join(match &a.dir {
-                    Some(_) => format!("leakhound-corpus-dir-{}", std::process::id()),
+                    Some(_) => "leakhound-corpus-dir".to_string(),
                     None => format!("leakhound-corpus-{}", c.seed),
                 })
             });

@@ -1034,12 +1034,18 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     let span_end = |r: usize| env.t[(r + 2).min(env.t.len() - 1)];
     // Repeated falls none of which looks like a restart are a collector's sawtooth (a JVM's
     // old generation, Node's mark-sweep) as much as OOM-kill cycles (see below).
-    let sawtooth_like = !ctx.sawtooth
-        && jumps.restarts.len() >= SAWTOOTH_MIN_FALLS
-        && !jumps.restarts.iter().any(|&r| {
+    // The first raw sample after each fall.
+    let fall_ends: Vec<usize> = jumps
+        .restarts
+        .iter()
+        .map(|&r| {
             let cut = refine_cut(c, env.t[r], span_end(r)).unwrap_or(env.t[r + 1]);
-            restart_evidence(c, c.t.partition_point(|&t| t < cut))
-        });
+            c.t.partition_point(|&t| t < cut)
+        })
+        .collect();
+    let sawtooth_like = !ctx.sawtooth
+        && fall_ends.len() >= SAWTOOTH_MIN_FALLS
+        && !fall_ends.iter().any(|&end| restart_evidence(c, end));
     // Cut at the restart: the first raw sample after the last pre-restart bin.
     let cut_t = 0.5 * (env.t[last_restart] + env.t[last_restart + 1]);
     // The drop may lie up to the next bin's centre (a restart straddling a bin boundary).
@@ -1053,9 +1059,7 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     let mut start = 0;
     let mut cycle_growth = Vec::new();
     let mut cycle_len = Vec::new();
-    for &r in &jumps.restarts {
-        let cut = refine_cut(c, env.t[r], span_end(r)).unwrap_or(env.t[r + 1]);
-        let end = c.t.partition_point(|&t| t < cut);
+    for &end in &fall_ends {
         let (ct, cv) = (&c.t[start..end], &c.v[start..end]);
         start = end;
         if ct.len() < MIN_SAMPLES_PER_CYCLE {
