@@ -1247,7 +1247,9 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
                 && !jumps.ups.iter().any(|&u| {
                     // The fall (over up to two bins) gives back half of the up-jump or more.
                     let after = env.y[i + 1].min(*env.y.get(i + 2).unwrap_or(&f64::INFINITY));
-                    let given_back = after <= env.y[u] + 0.5 * (env.y[u + 1] - env.y[u]);
+                    // (A step straddling two bins rose from the first.)
+                    let u0 = if u >= 1 && up(u - 1) { u - 1 } else { u };
+                    let given_back = after <= env.y[u0] + 0.5 * (env.y[u + 1] - env.y[u0]);
                     let warm_up = jumps.restarts.iter().any(|&r| u > r && u <= r + 3);
                     u < i
                         && isolated_up(u)
