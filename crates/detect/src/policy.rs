@@ -1230,35 +1230,19 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         // when there are enough of them; with fewer, the envelope's leak stands only when
         // those floors rise too (independent corpus seeds 1-7: −0.4 points of end-of-run
         // memory FPR and −0.3 of resources, a restart inside a JVM's old-generation
-        // sawtooth; no end-of-run leak lost, one online). A fall that gives back an up-jump
-        // since the previous fall is a burst ending, not a collection (runs of three or more
-        // up-jumps are a ramp, not a burst, and so are up-jumps within three bins after a
-        // restart that the fall does not give back by half: its warm-up).
-        let up = |u: usize| jumps.ups.binary_search(&u).is_ok();
-        let isolated_up = |u: usize| {
-            let before =
-                (u >= 1 && up(u - 1)) as usize + (u >= 2 && up(u - 1) && up(u - 2)) as usize;
-            let after = up(u + 1) as usize + (up(u + 1) && up(u + 2)) as usize;
-            before + after < 2
-        };
+        // sawtooth; no end-of-run leak lost, one online). A collection ends a climb: the
+        // envelope rose since the previous jump by at least half of what the fall gives back
+        // (a burst's end, or the later steps of its descent, follow no such climb).
         let is_fall = |i: usize| {
+            let prev = jumps
+                .all
+                .iter()
+                .rev()
+                .find(|&&j| j < i)
+                .map_or(0, |&j| j + 1);
             env.y[i + 1] < env.y[i]
                 && !jumps.restarts.contains(&i)
-                && !jumps.ups.iter().any(|&u| {
-                    // The fall (over up to two bins) gives back half of the up-jump or more.
-                    let after = env.y[i + 1].min(*env.y.get(i + 2).unwrap_or(&f64::INFINITY));
-                    // (A step straddling two bins rose from the first.)
-                    let u0 = if u >= 1 && up(u - 1) { u - 1 } else { u };
-                    let given_back = after <= env.y[u0] + 0.5 * (env.y[u + 1] - env.y[u0]);
-                    let warm_up = jumps.restarts.iter().any(|&r| u > r && u <= r + 3);
-                    u < i
-                        && isolated_up(u)
-                        && (given_back || !warm_up)
-                        && !jumps
-                            .all
-                            .iter()
-                            .any(|&f| f > u && f < i && env.y[f + 1] < env.y[f])
-                })
+                && env.y[i] - env.y[prev] >= 0.5 * (env.y[i] - env.y[i + 1])
         };
         let saw_falls = jumps.all.iter().filter(|&&i| is_fall(i)).count();
         let since: Vec<usize> = jumps
