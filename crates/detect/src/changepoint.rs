@@ -149,7 +149,7 @@ pub(crate) fn find_jumps(y: &[f64], level: f64, quantum: f64) -> Jumps {
 }
 
 /// A fall ends a hump when it brings the floor back to within 30 % of the preceding rise.
-const HUMP_RETURN: f64 = 0.3;
+pub(crate) const HUMP_RETURN: f64 = 0.3;
 
 /// Where to cut an envelope into blocks for the within-block trend test.
 #[derive(Debug, Clone, Default)]
