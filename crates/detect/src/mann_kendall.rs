@@ -96,18 +96,49 @@ pub(crate) fn best_hinge(y: &[f64]) -> Option<(usize, f64, Vec<f64>)> {
     if n < 6 {
         return None;
     }
-    let my = y.iter().sum::<f64>() / n as f64;
-    let mut best: Option<(usize, f64, f64, f64)> = None;
-    for k in 1..n - 3 {
+    let nf = n as f64;
+    let my = y.iter().sum::<f64>() / nf;
+    let syy: f64 = y.iter().map(|v| (v - my) * (v - my)).sum();
+    // Suffix sums of (y - my) and i·(y - my): with x_i = max(0, i - k) and m = n - 1 - k,
+    // Σx = m(m+1)/2, Σx² = m(m+1)(2m+1)/6 and Σx(y - my) = Σ_{i>k} (i - k)(y_i - my), so each
+    // hinge's sum of squares, Syy - Sxy²/Sxx, costs O(1) rather than O(n).
+    let mut suf_d = vec![0.0; n + 1];
+    let mut suf_id = vec![0.0; n + 1];
+    for i in (0..n).rev() {
+        let d = y[i] - my;
+        suf_d[i] = suf_d[i + 1] + d;
+        suf_id[i] = suf_id[i + 1] + i as f64 * d;
+    }
+    let quick = |k: usize| -> Option<f64> {
+        let m = (n - 1 - k) as f64;
+        let sx = m * (m + 1.0) / 2.0;
+        let sxx = m * (m + 1.0) * (2.0 * m + 1.0) / 6.0 - sx * sx / nf;
+        if sxx <= 0.0 {
+            return None;
+        }
+        let sxy = suf_id[k + 1] - k as f64 * suf_d[k + 1];
+        Some(syy - sxy * sxy / sxx)
+    };
+    // The closed form loses digits to cancellation when a hinge fits almost exactly, so it
+    // only shortlists: every hinge within rounding of its best is fitted exactly as before,
+    // and the first best of those wins (the same choice as fitting every hinge exactly).
+    let quick_sse: Vec<Option<f64>> = (1..n - 3).map(quick).collect();
+    let q_best = quick_sse
+        .iter()
+        .flatten()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let slack = 1e-6 * syy + 1e-9 * q_best.abs();
+    let exact = |k: usize| -> Option<(f64, f64, f64)> {
         let x = |i: usize| (i as f64 - k as f64).max(0.0);
-        let mx = (0..n).map(x).sum::<f64>() / n as f64;
+        let mx = (0..n).map(x).sum::<f64>() / nf;
         let (mut sxx, mut sxy) = (0.0, 0.0);
         for (i, yi) in y.iter().enumerate() {
             sxx += (x(i) - mx) * (x(i) - mx);
             sxy += (x(i) - mx) * (yi - my);
         }
         if sxx <= 0.0 {
-            continue;
+            return None;
         }
         let c = sxy / sxx;
         let a = my - c * mx;
@@ -116,7 +147,17 @@ pub(crate) fn best_hinge(y: &[f64]) -> Option<(usize, f64, Vec<f64>)> {
             .enumerate()
             .map(|(i, yi)| (yi - a - c * x(i)).powi(2))
             .sum();
-        if best.is_none_or(|b| sse < b.1) {
+        Some((sse, a, c))
+    };
+    let mut best: Option<(usize, f64, f64, f64)> = None;
+    for (j, q) in quick_sse.iter().enumerate() {
+        let k = j + 1;
+        if !q.is_some_and(|q| q <= q_best + slack) {
+            continue;
+        }
+        if let Some((sse, a, c)) = exact(k)
+            && best.is_none_or(|b| sse < b.1)
+        {
             best = Some((k, sse, a, c));
         }
     }
@@ -292,5 +333,55 @@ mod proptests {
             prop_assert_eq!(fwd.s, -back.s);
             prop_assert!((fwd.z + back.z).abs() <= 1e-6 * (1.0 + fwd.z.abs()));
         }
+
+        /// The shortlisted hinge search picks the hinge an exact fit of every hinge picks.
+        #[test]
+        fn best_hinge_matches_fitting_every_hinge(
+            y in proptest::collection::vec(-1e3f64..1e3, 6..90),
+            ramp in -50.0f64..50.0,
+            at in 0usize..90,
+        ) {
+            let y: Vec<f64> = y
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v + ramp * (i as f64 - at as f64).max(0.0))
+                .collect();
+            let (k, sse, _) = best_hinge(&y).expect("6 or more values");
+            prop_assert_eq!((k, sse), brute_hinge(&y));
+        }
+    }
+
+    #[test]
+    fn best_hinge_on_flat_lines_and_exact_hinges() {
+        for y in [
+            vec![5.0; 30],
+            (0..30).map(|i| 3.0 + 0.5 * i as f64).collect::<Vec<_>>(),
+            (0..30)
+                .map(|i| 1e9 + 1e6 * (i as f64 - 12.0).max(0.0))
+                .collect::<Vec<_>>(),
+        ] {
+            let (k, sse, _) = best_hinge(&y).expect("30 values");
+            assert_eq!((k, sse), brute_hinge(&y), "{y:?}");
+        }
+    }
+
+    /// Every hinge fitted exactly (the definition `best_hinge` must agree with).
+    fn brute_hinge(y: &[f64]) -> (usize, f64) {
+        let n = y.len();
+        let my = y.iter().sum::<f64>() / n as f64;
+        let mut best: Option<(usize, f64)> = None;
+        for k in 1..n - 3 {
+            let x = |i: usize| (i as f64 - k as f64).max(0.0);
+            let mx = (0..n).map(x).sum::<f64>() / n as f64;
+            let sxx: f64 = (0..n).map(|i| (x(i) - mx) * (x(i) - mx)).sum();
+            let sxy: f64 = (0..n).map(|i| (x(i) - mx) * (y[i] - my)).sum();
+            let c = sxy / sxx;
+            let a = my - c * mx;
+            let sse: f64 = (0..n).map(|i| (y[i] - a - c * x(i)).powi(2)).sum();
+            if best.is_none_or(|b| sse < b.1) {
+                best = Some((k, sse));
+            }
+        }
+        best.expect("n >= 6")
     }
 }

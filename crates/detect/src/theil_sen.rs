@@ -46,20 +46,30 @@ pub(crate) fn theil_sen_blocks(blocks: &[(&[f64], &[f64])], var_s: f64) -> Optio
     if n < 2 {
         return None;
     }
-    slopes.sort_by(f64::total_cmp);
-    let slope = if n % 2 == 1 {
-        slopes[n / 2]
-    } else {
-        0.5 * (slopes[n / 2 - 1] + slopes[n / 2])
-    };
     let c = Z_975 * var_s.max(0.0).sqrt();
     let nf = n as f64;
     // Sen (1968): the bounds are the M1-th and (M2+1)-th ordered slopes, 1-based.
     let m1 = ((nf - c) / 2.0).floor().clamp(1.0, nf) as usize;
     let m2 = ((nf + c) / 2.0).floor().clamp(0.0, nf - 1.0) as usize + 1;
+    // Only four order statistics are needed: selected, not sorted (the same values).
+    let mut ranks = [m1 - 1, (n - 1) / 2, n / 2, m2.min(n) - 1];
+    ranks.sort_unstable();
+    let mut at = [0.0; 4];
+    let mut lo = 0;
+    for (slot, &r) in at.iter_mut().zip(&ranks) {
+        let (_, &mut v, _) = slopes[lo..].select_nth_unstable_by(r - lo, f64::total_cmp);
+        *slot = v;
+        lo = r;
+    }
+    let value = |r: usize| at[ranks.iter().position(|&x| x == r).expect("a selected rank")];
+    let slope = if n % 2 == 1 {
+        value(n / 2)
+    } else {
+        0.5 * (value(n / 2 - 1) + value(n / 2))
+    };
     Some(SenFit {
         slope,
-        ci95: [slopes[m1 - 1], slopes[m2.min(n) - 1]],
+        ci95: [value(m1 - 1), value(m2.min(n) - 1)],
     })
 }
 
