@@ -1189,6 +1189,8 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     // longer than a typical cycle took to climb.
     let typical_cycle = median_in_place(&mut cycle_len.clone());
     let vetoed = seg.verdict == Verdict::NoLeak && seg.window_s > typical_cycle;
+    // The typical climb of a cycle, for the sentences below.
+    let med = median_in_place(&mut cycle_growth);
     if sawtooth_like {
         // Judge the whole series on its cycle floors rather than its latest climb alone (a
         // collector's sawtooth climbs in every cycle). If the climbs alone would make OOM-kill
@@ -1201,8 +1203,6 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         if whole.verdict == Verdict::Leak || !cycles_leak || vetoed {
             return whole;
         }
-        let mut g = cycle_growth.clone();
-        let med = median_in_place(&mut g);
         whole.verdict = Verdict::Inconclusive;
         whole.needs_more_s = None;
         whole.reason = format!(
@@ -1216,8 +1216,6 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         return whole;
     }
     if cycles_leak && !vetoed {
-        let mut g = cycle_growth.clone();
-        let med = median_in_place(&mut g);
         seg.verdict = Verdict::Leak;
         seg.needs_more_s = None;
         seg.reason = format!(
