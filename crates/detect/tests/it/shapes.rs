@@ -435,3 +435,49 @@ fn a_restart_inside_a_collectors_sawtooth_leaves_its_climbs_to_the_floors() {
     let v = analyze(&s, &DetectOptions::default());
     assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
 }
+
+/// Two hours flat at 200 MiB sampled every 10 s, a restart (30 s without samples, back at
+/// 90 MiB), a warm-up back to the old level with a 3-minute time constant, then `after_s` more
+/// seconds during which memory also rises by `rise` of the old level (0: none).
+fn restart_then_warm_up(after_s: f64, rise: f64, rising_before: f64) -> Series {
+    let mut noise = Noise(0x6A09_E667_F3BC_C908);
+    let old = 200.0 * MIB;
+    let restart = 7200.0;
+    let mut t = Vec::new();
+    let mut v = Vec::new();
+    let mut x: f64 = 0.0;
+    while x < restart + after_s {
+        let y = if x < restart {
+            old * (1.0 + rising_before * x / restart)
+        } else if x < restart + 30.0 {
+            x += 10.0;
+            continue;
+        } else {
+            let s = x - restart;
+            old - (old - 90.0 * MIB) * (-s / 180.0).exp() + rise * old * s / after_s
+        };
+        t.push(x);
+        v.push(y + 0.5 * MIB * noise.next());
+        x += 10.0;
+    }
+    Series::from_parts("rss_bytes", Unit::Bytes, t, v)
+}
+
+#[test]
+fn a_restart_that_warms_up_back_to_its_old_level_is_not_a_leak() {
+    // Judged only since the restart, the warm-up's 12 minutes read as growth; the two flat
+    // hours before say where this process lives, and it is back there.
+    let s = restart_then_warm_up(720.0, 0.0, 0.0);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::NoLeak, "{}", v.reason);
+    assert!(v.reason.contains("climbed back"), "{}", v.reason);
+    // Past the old level by 15 % and still rising: a leak all the same.
+    let s = restart_then_warm_up(1800.0, 0.15, 0.0);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    // Memory that rose before the restart (a leak the restart reset) is not "back to a
+    // level": the stretch before is no steady state.
+    let s = restart_then_warm_up(720.0, 0.0, 0.3);
+    let v = analyze(&s, &DetectOptions::default());
+    assert!(!v.reason.contains("climbed back"), "{}", v.reason);
+}
