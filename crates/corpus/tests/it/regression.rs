@@ -192,3 +192,23 @@ fn a_load_bursts_end_is_no_restart() {
         );
     }
 }
+
+#[test]
+fn a_slow_leak_under_a_warm_up_counts_at_its_own_rate() {
+    // Slow leaks under a warm-up whose recent half rises significantly, at a rate that makes
+    // more than `min_growth` over the window but less than that within the half alone: they
+    // were "levelled off" when the half had to make `min_growth` on its own. (Seed 606 #24
+    // and #153, seed 1010 #239.)
+    for (seed, i) in [(606, 24), (606, 153), (1010, 239)] {
+        let item = generate_one(seed, i);
+        assert!(item.leak);
+        let v = leakhound_detect::analyze(&item.series, &DetectOptions::default());
+        assert_eq!(
+            v.verdict,
+            Verdict::Leak,
+            "seed {seed} #{i} {}: {}",
+            item.family,
+            v.reason
+        );
+    }
+}
