@@ -65,6 +65,11 @@ fn ended_words(t: &TargetOutcome) -> String {
     }
 }
 
+/// A series that is no leak but grew by at least this much (in % of its start) has its
+/// reason printed under the table, as leaks and inconclusive series do: 3 %, the growth the
+/// detector counts as a leak by default.
+const NOTABLE_GROWTH_PCT: f64 = 3.0;
+
 fn signal_suffix(sig: i32) -> &'static str {
     match sig {
         6 => " (SIGABRT)",
@@ -144,9 +149,14 @@ pub fn write_verdict_table(
             s.dim(&format!("  ({hidden} series stayed at zero; not shown)"))
         )?;
     }
+    // Leaks and inconclusive series say why; so does a series that grew visibly but is no
+    // leak (levelled off, steps, a restart's warm-up, memory that follows load): the table's
+    // growth column alone would contradict its verdict.
     let explained: Vec<&&SeriesVerdict> = shown
         .iter()
-        .filter(|v| v.verdict != Verdict::NoLeak)
+        .filter(|v| {
+            v.verdict != Verdict::NoLeak || v.growth_pct.is_some_and(|g| g >= NOTABLE_GROWTH_PCT)
+        })
         .collect();
     if !explained.is_empty() {
         writeln!(out)?;
@@ -176,10 +186,10 @@ pub fn write_verdict_table(
             }
             done[i] = true;
             let label = format!("{}:", v.series);
-            let label = if v.verdict == Verdict::Leak {
-                s.bad(&label)
-            } else {
-                s.warn(&label)
+            let label = match v.verdict {
+                Verdict::Leak => s.bad(&label),
+                Verdict::Inconclusive => s.warn(&label),
+                Verdict::NoLeak => label,
             };
             writeln!(out, "  {label} {}{}", v.reason, limit_note(v))?;
         }

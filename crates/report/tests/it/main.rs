@@ -153,3 +153,25 @@ fn json_analyze_line_is_flat_and_versioned() {
     assert_eq!(v["rate_ci95"][1], 1100000.0);
     assert!(out.ends_with(b"\n") && !out[..out.len() - 1].contains(&b'\n'));
 }
+
+#[test]
+fn terminal_explains_a_no_leak_that_grew() {
+    // The fixture's flat fds say nothing under the table (see the snapshot); fds that grew
+    // 40 % and levelled off would contradict their "no leak" without their reason.
+    let mut report = fixture();
+    let fds = &mut report.series[1];
+    fds.growth_abs = Some(5.0);
+    fds.growth_pct = Some(40.0);
+    fds.reason =
+        "open fd count grew 5 fds early but has levelled off (recent half: 0 fds/h)".into();
+    let out = render(
+        &TerminalRenderer {
+            style: Style::PLAIN,
+        },
+        &report,
+    );
+    assert!(
+        out.contains("  fds: open fd count grew 5 fds early but has levelled off"),
+        "{out}"
+    );
+}
