@@ -436,9 +436,10 @@ fn a_restart_inside_a_collectors_sawtooth_leaves_its_climbs_to_the_floors() {
     assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
 }
 
-/// Two hours flat at 200 MiB sampled every 10 s, a restart (30 s without samples, back at
-/// 90 MiB), a warm-up back to the old level with a 3-minute time constant, then `after_s` more
-/// seconds during which memory also rises by `rise` of the old level (0: none).
+/// Two hours at 200 MiB sampled every 10 s (rising by `rising_before` of it over those hours;
+/// 0: flat), a restart (30 s without samples, back at 90 MiB), a warm-up back to the old level
+/// with a 3-minute time constant, over `after_s` seconds during which memory also rises by
+/// `rise` of the old level (0: none).
 fn restart_then_warm_up(after_s: f64, rise: f64, rising_before: f64) -> Series {
     let mut noise = Noise(0x6A09_E667_F3BC_C908);
     let old = 200.0 * MIB;
