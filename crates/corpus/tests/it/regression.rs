@@ -216,3 +216,58 @@ fn a_leak_between_load_bursts_is_judged_without_them() {
     // #283, seed 404 #197.)
     assert_leaks(&[(101, 283), (505, 283), (404, 197)]);
 }
+
+#[test]
+fn restarts_that_miss_a_scrape_make_oom_kill_cycles() {
+    // OOM-kill cycles whose restarts each lose one scrape (a gap of about two intervals) and
+    // give back less than a restart's 45 %: with no fall counted as a restart they read as a
+    // collector's sawtooth and came out inconclusive. (Seed 303 #113, seed 909 #285.)
+    assert_leaks(&[(303, 113), (909, 285)]);
+}
+
+#[test]
+fn one_outage_inside_a_slow_sawtooth_makes_no_oom_kill_cycles() {
+    // A slow collector's sawtooth (climbs of 30 % over 3.5 h, each given back in one
+    // collection, the floor drifting slowly down) with one scrape outage across a fall: that
+    // one fall looks like a restart, the other three do not. Judged as OOM-kill cycles (every
+    // climb "reset by a restart") it was a leak for most placements of the outage; its floors
+    // do not rise (independent corpus seed 2 #192 was one).
+    let (dt, period, base) = (30.0, 12_600.0, 190e6);
+    for (before, after) in [
+        (60.0, 300.0),
+        (300.0, 600.0),
+        (600.0, 600.0),
+        (900.0, 300.0),
+    ] {
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        let mut seed = 0x2545_f491_u64;
+        let mut noise = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+        };
+        let outage = (2.0 * period - before)..(2.0 * period + after);
+        let mut x: f64 = 0.0;
+        while x < 56_000.0 {
+            if !outage.contains(&x) {
+                let phase = (x % period) / period;
+                let floor = base * (1.0 - 0.05 * x / 56_000.0);
+                t.push(x);
+                v.push(floor * (1.0 + 0.3 * phase) + 0.004 * base * noise());
+            }
+            x += dt * (1.0 + 0.1 * noise());
+        }
+        let series = leakhound_core::Series {
+            name: "rss_bytes".into(),
+            unit: leakhound_core::Unit::Bytes,
+            t,
+            v,
+        };
+        let v = leakhound_detect::analyze(&series, &DetectOptions::default());
+        assert_ne!(
+            v.verdict,
+            Verdict::Leak,
+            "outage {before} s before the fall, {after} s after: {}",
+            v.reason
+        );
+    }
+}
