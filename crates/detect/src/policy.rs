@@ -1172,9 +1172,12 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         })
         .collect();
     // A fall counts for a restart here with a restart's own sign or a missed scrape across it.
+    let dt = c.median_dt();
     let restart_like = fall_ends
         .iter()
-        .filter(|&&end| restart_evidence(c, end) || missed_scrape(c, end))
+        .filter(|&&end| {
+            restart_evidence(c, end) || gap_intervals(c, end, dt) >= MISSED_SCRAPE_INTERVALS
+        })
         .count();
     let sawtooth_like = !ctx.sawtooth
         && fall_ends.len() - restart_like >= SAWTOOTH_MIN_FALLS
@@ -1496,18 +1499,24 @@ fn restart_evidence(c: &Clean, end: usize) -> bool {
     let mut after = c.v[end..end + 3].to_vec();
     let (b, a) = (median_in_place(&mut before), median_in_place(&mut after));
     let fell = b > 0.0 && 1.0 - a / b >= RESTART_FALL;
-    let gap = c.t[end] - c.t[end - 1] >= RESTART_GAP_INTERVALS * c.median_dt();
-    fell || gap
+    fell || gap_intervals(c, end, c.median_dt()) >= RESTART_GAP_INTERVALS
 }
 
-/// A scrape is missing just before `end`: the samples stop for at least
-/// [`MISSED_SCRAPE_INTERVALS`] typical intervals. Weaker than [`restart_evidence`]'s gap: it
-/// only tips the balance between a collector's sawtooth and restarts among repeated falls.
-fn missed_scrape(c: &Clean, end: usize) -> bool {
-    end >= 1 && end < c.len() && c.t[end] - c.t[end - 1] >= MISSED_SCRAPE_INTERVALS * c.median_dt()
+/// How many typical intervals (`dt`, the series' median) the samples stopped for just before
+/// `end` (0 at the series' start or past its end; infinite when `dt` is 0).
+fn gap_intervals(c: &Clean, end: usize, dt: f64) -> f64 {
+    if end == 0 || end >= c.len() {
+        return 0.0;
+    }
+    if dt <= 0.0 {
+        return f64::INFINITY;
+    }
+    (c.t[end] - c.t[end - 1]) / dt
 }
 
-/// One scrape missed: twice the typical interval, less the sampling jitter (own corpus
+/// Among repeated falls, a fall with one scrape missed across it counts for a restart (weaker
+/// than [`restart_evidence`]'s gap, so it only tips the balance between a collector's sawtooth
+/// and restarts). One scrape missed: twice the typical interval, less the sampling jitter (own corpus
 /// intervals jitter by up to ±10 %, real scrapers by less). A restart that takes longer than
 /// one interval (a container's restart back-off, a JVM's start) loses at least one scrape.
 const MISSED_SCRAPE_INTERVALS: f64 = 1.8;
