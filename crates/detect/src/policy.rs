@@ -1515,10 +1515,11 @@ fn gap_intervals(c: &Clean, end: usize, dt: f64) -> f64 {
 }
 
 /// Among repeated falls, a fall with one scrape missed across it counts for a restart (weaker
-/// than [`restart_evidence`]'s gap, so it only tips the balance between a collector's sawtooth
-/// and restarts). One scrape missed: twice the typical interval, less the sampling jitter (own corpus
-/// intervals jitter by up to ±10 %, real scrapers by less). A restart that takes longer than
-/// one interval (a container's restart back-off, a JVM's start) loses at least one scrape.
+/// than [`restart_evidence`]'s gap, so it only tips the balance between a collector's
+/// sawtooth and restarts). One scrape missed: twice the typical interval, less the sampling
+/// jitter (own corpus intervals jitter by up to ±10 %, real scrapers by less). A restart that
+/// takes longer than one interval (a container's restart back-off, a JVM's start) loses at
+/// least one scrape.
 const MISSED_SCRAPE_INTERVALS: f64 = 1.8;
 
 /// The time of the largest sample-to-sample drop between two bin centres.
