@@ -2,7 +2,7 @@
 //! below what the detector reaches on the tuning seed, so a regression fails), causality of
 //! every online alarm, determinism of the generator and the files it writes.
 
-use leakhound_core::Verdict;
+use leakhound_core::{Series, Unit, Verdict};
 use leakhound_corpus::{Class, Mode, evaluate_library, generate, generate_one, summarize};
 use leakhound_detect::{DetectOptions, analyze_online};
 
@@ -10,6 +10,8 @@ use leakhound_detect::{DetectOptions, analyze_online};
 const SEED: u64 = 11;
 /// Seven rounds of the family rotation (about 8 s with the optimised detector).
 const N: usize = 301;
+/// Bytes in a mebibyte.
+const MIB: f64 = 1024.0 * 1024.0;
 
 #[test]
 fn r4_small_corpus_meets_recall_and_fpr_floors() {
@@ -270,4 +272,55 @@ fn one_outage_inside_a_slow_sawtooth_makes_no_oom_kill_cycles() {
             v.reason
         );
     }
+}
+
+/// A collector's sawtooth sampled every second: each climb adds `climb` bytes on `floor` at a
+/// steady rate for its own duration, then one collection gives it back (and `leak_per_s` more
+/// bytes stay behind each second). Deterministic noise of ±0.3 % of the floor.
+fn node_like_sawtooth(durations: &[f64], floor: f64, climb: f64, leak_per_s: f64) -> Series {
+    let (mut t, mut v) = (Vec::new(), Vec::new());
+    let mut seed = 0x9e37_79b9_u64;
+    let mut noise = || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        ((seed >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+    };
+    let mut x = 0.0;
+    for &d in durations {
+        let start = x;
+        while x < start + d {
+            let into = (x - start) / d;
+            t.push(x);
+            v.push(floor + leak_per_s * x + climb * into + 0.006 * floor * noise());
+            x += 1.0;
+        }
+    }
+    Series {
+        name: "rss_bytes".into(),
+        unit: Unit::Bytes,
+        t,
+        v,
+    }
+}
+
+#[test]
+fn a_climb_after_one_collection_is_no_online_alarm_until_it_passes_the_old_level() {
+    // Early in a run a Node or JVM heap has collected once and climbs again: the envelope
+    // since that fall rises steadily, but only back to where the climb before it ended.
+    // Independent corpus seed 2 #75 (a Node sawtooth of 40-135 s climbs at 1 s) alarmed 46 s
+    // after its first collection.
+    let (floor, climb) = (430.0 * MIB, 180.0 * MIB);
+    // Three climbs (4.4 min): the old detector alarmed 2 s into the third.
+    let healthy = node_like_sawtooth(&[40.0, 134.0, 90.0], floor, climb, 0.0);
+    let v = analyze_online(&healthy, &DetectOptions::default());
+    assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+    // The same sawtooth over a leak of 0.1 %/s of its floor still alarms once the climbs
+    // pass the old levels.
+    let leaking = node_like_sawtooth(
+        &[40.0, 134.0, 90.0, 150.0, 70.0, 120.0, 100.0],
+        floor,
+        climb,
+        0.001 * floor,
+    );
+    let v = analyze_online(&leaking, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
 }
