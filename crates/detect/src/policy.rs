@@ -1927,6 +1927,9 @@ struct IdleFloor {
     span: f64,
     bins: usize,
     busy_bins: usize,
+    /// How far the busiest stretch rose above the quiet floor of its time: the next busy
+    /// stretch reaches a limit before the floor does.
+    busy_swing: f64,
 }
 
 impl IdleFloor {
@@ -1952,7 +1955,9 @@ impl IdleFloor {
             growth_abs: Some(growth),
             growth_pct: (self.start_level.abs() > 0.0)
                 .then(|| 100.0 * growth / self.start_level.abs()),
-            level_end: Some(self.start_level + growth),
+            // Time to a limit (an fd rlimit, a pool's maximum) counts from the busy level the
+            // next busy stretch reaches: the floor now plus the busiest swing seen.
+            level_end: Some(self.start_level + growth + self.busy_swing),
             onset_candidate: false,
             needs_more_s: None,
             reason,
@@ -2041,11 +2046,21 @@ fn idle_floor(ctx: &Ctx<'_>, c: &Clean) -> Option<IdleFloor> {
         .zip(&iy)
         .map(|(t, y)| y - fit.slope * (t - t0))
         .collect();
+    let start_level = median_in_place(&mut offsets);
+    // The busiest bin's height over the quiet floor of its time.
+    let (t_hi, _) = env
+        .t
+        .iter()
+        .zip(&env.y)
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(t, y)| (*t, *y))?;
+    let busy_swing = (hi - (start_level + fit.slope * (t_hi - t0))).max(0.0);
     Some(IdleFloor {
         fit,
-        start_level: median_in_place(&mut offsets),
+        start_level,
         span,
         bins: iy.len(),
         busy_bins,
+        busy_swing,
     })
 }

@@ -372,9 +372,20 @@ fn a_count_leak_under_a_pool_that_follows_load_is_found_where_load_is_quiet() {
     // rises by one socket every 10 minutes (independent corpus family res_leak_under_pool,
     // found at the end of runs only 25-50 % of the time before the quiet floor was judged).
     let leaking = pool_following_load(200.0, 600.0);
-    let v = leakhound_detect::analyze(&leaking, &DetectOptions::default());
+    let opts = DetectOptions {
+        limit: Some(400.0),
+        ..DetectOptions::default()
+    };
+    let v = leakhound_detect::analyze(&leaking, &opts);
     assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
     assert!(v.reason.contains("where load is quiet"), "{}", v.reason);
+    // A limit of 400 sockets is reached when a busy hour (+200) on the leaked floor (about 95
+    // by now) gets there: in about (400 - 295) / 6 per hour = 17.5 h, not the floor's 50 h.
+    let ttl_h = v
+        .time_to_limit_s
+        .expect("a leak with a limit has a time to it")
+        / 3600.0;
+    assert!((14.0..22.0).contains(&ttl_h), "time to limit {ttl_h} h");
     // The same pool without the leak comes back to the same floor every quiet hour.
     let healthy = pool_following_load(200.0, 0.0);
     let v = leakhound_detect::analyze(&healthy, &DetectOptions::default());
