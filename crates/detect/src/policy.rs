@@ -1625,6 +1625,7 @@ fn refine_cut(c: &Clean, from: f64, to: f64) -> Option<f64> {
 
 fn to_verdict(
     series: &Series,
+    c: &Clean,
     j: Judgement,
     opts: &DetectOptions,
     at: Option<f64>,
@@ -1640,13 +1641,36 @@ fn to_verdict(
     sv.window_s = j.window_s;
     sv.time_to_limit_s = match (opts.limit, j.rate, j.level_end) {
         (Some(limit), Some(rate), Some(level))
-            if rate > 0.0 && j.ci.is_some_and(|c| c[0] > 0.0) =>
+            if rate > 0.0 && j.ci.is_some_and(|ci| ci[0] > 0.0) =>
         {
-            Some(((limit - level) / rate).max(0.0))
+            let until = at.or(c.t.last().copied()).unwrap_or(0.0);
+            let top = level + peak_above_floor(c, level, rate, until - j.window_s, until);
+            Some(((limit - top) / rate).max(0.0))
         }
         _ => None,
     };
     sv
+}
+
+/// Share of the judged samples allowed above the level a limit is measured from.
+const PEAK_QUANTILE: f64 = 0.95;
+
+/// How far the series rises above its floor (the line through `level` at `until` with slope
+/// `rate`) over `[from, until]`: the 95th percentile of the samples' heights above it. A limit
+/// is reached by the tops, not by the floor: a collector's sawtooth at the end of its climbs,
+/// a pool in its busy hours, noise on a plain leak; the percentile leaves rare spikes out.
+fn peak_above_floor(c: &Clean, level: f64, rate: f64, from: f64, until: f64) -> f64 {
+    let a = c.t.partition_point(|&t| t < from);
+    let b = c.t.partition_point(|&t| t <= until);
+    let mut above: Vec<f64> = (a..b)
+        .map(|i| c.v[i] - (level - rate * (until - c.t[i])))
+        .collect();
+    if above.is_empty() {
+        return 0.0;
+    }
+    above.sort_by(f64::total_cmp);
+    let k = ((above.len() - 1) as f64 * PEAK_QUANTILE).round() as usize;
+    above[k].max(0.0)
 }
 
 pub(crate) fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
@@ -1670,7 +1694,7 @@ pub(crate) fn analyze_loaded(
     };
     let j = judge(&ctx, &c);
     let at = c.t.last().copied();
-    to_verdict(series, j, opts, at)
+    to_verdict(series, &c, j, opts, at)
 }
 
 pub(crate) fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
@@ -1726,7 +1750,7 @@ pub(crate) fn analyze_online_loaded(
         };
         let need = (PERSIST_FRACTION * age).max(min_samples * dt);
         if persistent(&history, t, need, persistence) {
-            return to_verdict(series, j, opts, Some(t));
+            return to_verdict(series, &c, j, opts, Some(t));
         }
     }
     // No alarm: the end-of-run verdict of the whole series, never a leak.
@@ -1734,7 +1758,7 @@ pub(crate) fn analyze_online_loaded(
     if sv.verdict == Verdict::Leak
         && let Some(j) = last_no_leak.filter(|j| j.verdict == Verdict::Inconclusive)
     {
-        return to_verdict(series, j, opts, None);
+        return to_verdict(series, &c, j, opts, None);
     }
     if sv.verdict == Verdict::Leak {
         sv.verdict = Verdict::Inconclusive;
@@ -1892,7 +1916,13 @@ pub(crate) fn analyze_per_request(
             served, j.samples
         ),
     };
-    let mut sv = to_verdict(series, Judgement { reason, ..j }, opts, c.t.last().copied());
+    let mut sv = to_verdict(
+        series,
+        &c,
+        Judgement { reason, ..j },
+        opts,
+        c.t.last().copied(),
+    );
     // The window is requests, not seconds; report the time the judged samples span instead.
     sv.window_s = c.span();
     sv.time_to_limit_s = None;
@@ -1927,9 +1957,6 @@ struct IdleFloor {
     span: f64,
     bins: usize,
     busy_bins: usize,
-    /// How far the busiest stretch rose above the quiet floor of its time: the next busy
-    /// stretch reaches a limit before the floor does.
-    busy_swing: f64,
 }
 
 impl IdleFloor {
@@ -1955,9 +1982,7 @@ impl IdleFloor {
             growth_abs: Some(growth),
             growth_pct: (self.start_level.abs() > 0.0)
                 .then(|| 100.0 * growth / self.start_level.abs()),
-            // Time to a limit (an fd rlimit, a pool's maximum) counts from the busy level the
-            // next busy stretch reaches: the floor now plus the busiest swing seen.
-            level_end: Some(self.start_level + growth + self.busy_swing),
+            level_end: Some(self.start_level + growth),
             onset_candidate: false,
             needs_more_s: None,
             reason,
@@ -2046,21 +2071,11 @@ fn idle_floor(ctx: &Ctx<'_>, c: &Clean) -> Option<IdleFloor> {
         .zip(&iy)
         .map(|(t, y)| y - fit.slope * (t - t0))
         .collect();
-    let start_level = median_in_place(&mut offsets);
-    // The busiest bin's height over the quiet floor of its time.
-    let (t_hi, _) = env
-        .t
-        .iter()
-        .zip(&env.y)
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(t, y)| (*t, *y))?;
-    let busy_swing = (hi - (start_level + fit.slope * (t_hi - t0))).max(0.0);
     Some(IdleFloor {
         fit,
-        start_level,
+        start_level: median_in_place(&mut offsets),
         span,
         bins: iy.len(),
         busy_bins,
-        busy_swing,
     })
 }

@@ -169,6 +169,24 @@ fn limit_gives_time_to_limit() {
     assert_eq!(analyze(&s, &DetectOptions::default()).time_to_limit_s, None);
 }
 
+#[test]
+fn time_to_limit_counts_from_the_tops_of_a_sawtooth() {
+    // A collector's sawtooth of 50 MiB climbs every minute over a floor leaking 0.1 MiB/s:
+    // the floor is near 220 MiB after 20 minutes, the tops near 270 MiB. A 300 MiB limit is
+    // reached by a top in about 5 minutes, not by the floor in 13.
+    let s = series("rss_bytes", Unit::Bytes, 1200, |t| {
+        100.0 * MIB + 0.1 * MIB * t + 50.0 * MIB * (t / 60.0).fract()
+    });
+    let o = DetectOptions {
+        limit: Some(300.0 * MIB),
+        ..DetectOptions::default()
+    };
+    let v = analyze(&s, &o);
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    let ttl = v.time_to_limit_s.expect("growing with a limit");
+    assert!((200.0..420.0).contains(&ttl), "{ttl} s: {}", v.reason);
+}
+
 /// Bursty load: 20 req/s, with bursts of 200 req/s; returns (t, cumulative requests, rate).
 fn bursty_load(n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let t: Vec<f64> = (0..n).map(|i| i as f64 * 5.0).collect();
