@@ -391,3 +391,80 @@ fn a_count_leak_under_a_pool_that_follows_load_is_found_where_load_is_quiet() {
     let v = leakhound_detect::analyze(&healthy, &DetectOptions::default());
     assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
 }
+
+/// A pool of `base` sockets that follows random load bursts (3-8 bursts of 10-60 minutes each,
+/// +50-200 % of `base`, with 5-minute ramps) over 2-12 h scraped every 10 s, plus `leak`
+/// sockets gained evenly over the run; deterministic from `seed`, noise of up to ±2 sockets.
+fn pool_with_bursts(seed: u64, base: f64, leak: f64) -> Series {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(1);
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let span = 3600.0 * (2.0 + 10.0 * uniform());
+    let bursts: Vec<(f64, f64, f64)> = (0..3 + (uniform() * 6.0) as usize)
+        .map(|_| {
+            let len = 600.0 + 3000.0 * uniform();
+            let start = uniform() * (span - len);
+            (start, len, base * (0.5 + 1.5 * uniform()))
+        })
+        .collect();
+    let (mut t, mut v) = (Vec::new(), Vec::new());
+    let mut x = 0.0;
+    while x <= span {
+        let busy: f64 = bursts
+            .iter()
+            .map(|&(s, len, h)| {
+                let ramp = ((x - s).min(s + len - x) / 300.0).clamp(0.0, 1.0);
+                h * ramp
+            })
+            .sum();
+        let noise = (uniform() * 5.0).floor() - 2.0;
+        t.push(x);
+        v.push((base + busy + leak * x / span + noise).round().max(0.0));
+        x += 10.0;
+    }
+    Series {
+        name: "sockets".into(),
+        unit: Unit::Sockets,
+        t,
+        v,
+    }
+}
+
+#[test]
+fn pools_that_follow_random_load_bursts_are_rarely_a_leak_at_the_end_of_a_run() {
+    // The quiet floor of a pool that gives back what each burst took stays where it was: of
+    // forty random burst patterns, the idle-floor rule may call none a leak. The detector as a
+    // whole calls one (seed 38: overlapping bursts keep the pool busy for two hours and end
+    // with the run, and the trend on the whole floor reads it as a rise; a veto from a flat
+    // quiet floor found no false alarm on the corpora and cost three mid-run count leaks).
+    // With a leak of 15 % of the base over the run, 36 of the same patterns are found (25
+    // before the idle floor was judged).
+    let o = DetectOptions::default();
+    let mut false_alarms = Vec::new();
+    let mut found = 0;
+    for seed in 0..40 {
+        let healthy = pool_with_bursts(seed, 80.0, 0.0);
+        let v = leakhound_detect::analyze(&healthy, &o);
+        if v.verdict == Verdict::Leak {
+            assert!(
+                !v.reason.contains("where load is quiet"),
+                "seed {seed}: {}",
+                v.reason
+            );
+            false_alarms.push(seed);
+        }
+        let leaking = pool_with_bursts(seed, 80.0, 12.0);
+        if leakhound_detect::analyze(&leaking, &o).verdict == Verdict::Leak {
+            found += 1;
+        }
+    }
+    assert!(
+        false_alarms.len() <= 1,
+        "false alarms on seeds {false_alarms:?}"
+    );
+    assert!(found >= 33, "{found} of 40 leaks under bursts found");
+}
