@@ -435,12 +435,11 @@ fn pool_with_bursts(seed: u64, base: f64, leak: f64) -> Series {
 }
 
 #[test]
-fn pools_that_follow_random_load_bursts_are_rarely_a_leak_at_the_end_of_a_run() {
+fn pools_that_follow_random_load_bursts_are_no_leak_at_the_end_of_a_run() {
     // The quiet floor of a pool that gives back what each burst took stays where it was: of
-    // forty random burst patterns, the idle-floor rule may call none a leak. The detector as a
-    // whole calls one (seed 38: overlapping bursts keep the pool busy for two hours and end
-    // with the run, and the trend on the whole floor reads it as a rise; a veto from a flat
-    // quiet floor found no false alarm on the corpora and cost three mid-run count leaks).
+    // forty random burst patterns, none may be called a leak. Seed 38 was (overlapping bursts
+    // keep the pool busy for two hours, and the trend on the whole floor read that as a rise)
+    // until a count back at its starting floor at the end counted as given back.
     // With a leak of 15 % of the base over the run, 36 of the same patterns are found (25
     // before the idle floor was judged).
     let o = DetectOptions::default();
@@ -450,21 +449,13 @@ fn pools_that_follow_random_load_bursts_are_rarely_a_leak_at_the_end_of_a_run() 
         let healthy = pool_with_bursts(seed, 80.0, 0.0);
         let v = leakhound_detect::analyze(&healthy, &o);
         if v.verdict == Verdict::Leak {
-            assert!(
-                !v.reason.contains("where load is quiet"),
-                "seed {seed}: {}",
-                v.reason
-            );
-            false_alarms.push(seed);
+            false_alarms.push((seed, v.reason));
         }
         let leaking = pool_with_bursts(seed, 80.0, 12.0);
         if leakhound_detect::analyze(&leaking, &o).verdict == Verdict::Leak {
             found += 1;
         }
     }
-    assert!(
-        false_alarms.len() <= 1,
-        "false alarms on seeds {false_alarms:?}"
-    );
+    assert!(false_alarms.is_empty(), "false alarms: {false_alarms:?}");
     assert!(found >= 33, "{found} of 40 leaks under bursts found");
 }
