@@ -1994,7 +1994,7 @@ impl IdleFloor {
     }
 }
 
-/// End of run, resource counts only: a leak under a pool or a cache that follows load. The
+/// End of run, resource counts only (fds, sockets, threads, processes): a leak under a pool or a cache that follows load. The
 /// busy stretches (a ramp, stairs, bursts, a daily peak) rise and give back far more than the
 /// leak adds, so a trend on every envelope bin sees a hump, not a rise, and the latest segment
 /// ends on its way down. The bins where the count is near its lowest are where load is quiet;
@@ -2011,7 +2011,8 @@ impl IdleFloor {
 /// alarm on either. A share of 0.3 or 0.35 found 0.4-1.1 points more and added false alarms
 /// (a thread pool following a daily cycle).
 fn idle_floor(ctx: &Ctx<'_>, c: &Clean) -> Option<IdleFloor> {
-    if ctx.unit == Unit::Bytes || c.len() < MIN_SAMPLES {
+    // A column of unknown unit may be memory.
+    if matches!(ctx.unit, Unit::Bytes | Unit::Count) || c.len() < MIN_SAMPLES {
         return None;
     }
     let env = ctx.envelope(&c.t, &c.v);
@@ -2096,7 +2097,8 @@ const BACK_AT_START_SHARE: f64 = 0.5;
 /// end-of-run recall. Measured (v13): no verdict changed on any corpus (own seeds 1-1010,
 /// independent seeds 1-7); 1.0 × `min_growth` rather than half lost one count leak.
 fn back_at_start(ctx: &Ctx<'_>, c: &Clean, j: &Judgement) -> Option<Judgement> {
-    if ctx.unit == Unit::Bytes || ctx.unit == Unit::Count {
+    // A column of unknown unit may be memory.
+    if matches!(ctx.unit, Unit::Bytes | Unit::Count) {
         return None;
     }
     let until = *c.t.last()?;
