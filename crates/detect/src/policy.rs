@@ -15,7 +15,7 @@ use crate::mann_kendall::{MkResult, best_hinge, mann_kendall, mann_kendall_block
 use crate::prep::{Clean, clean};
 use crate::saturation::{Saturation, compare, curvature};
 use crate::theil_sen::{SenFit, theil_sen, theil_sen_blocks};
-use crate::util::median_in_place;
+use crate::util::{median_in_place, quantile_in_place};
 
 /// End-of-run one-sided significance level: 2 %, the false-positive budget of issue 4. The
 /// trend test is not the only gate (the floor must also have grown by `min_growth`, its recent
@@ -1668,12 +1668,7 @@ fn peak_above_floor(c: &Clean, level: f64, rate: f64, from: f64, until: f64) -> 
     let mut above: Vec<f64> = (a..b)
         .map(|i| c.v[i] - (level - rate * (until - c.t[i])))
         .collect();
-    if above.is_empty() {
-        return 0.0;
-    }
-    above.sort_by(f64::total_cmp);
-    let k = ((above.len() - 1) as f64 * PEAK_QUANTILE).round() as usize;
-    above[k].max(0.0)
+    quantile_in_place(&mut above, PEAK_QUANTILE).max(0.0)
 }
 
 pub(crate) fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
