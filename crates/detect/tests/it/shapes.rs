@@ -500,3 +500,48 @@ fn a_restart_that_warms_up_back_to_its_old_level_is_not_a_leak() {
     let v = analyze(&s, &DetectOptions::default());
     assert!(!v.reason.contains("climbed back"), "{}", v.reason);
 }
+
+/// An fd count at 310 with ±3 fds of integer jitter, stepping up 45 fds a fifth of the way in
+/// and 24 more three-quarters of the way in (1 s samples for 4 h): two one-off steps. Between
+/// them it creeps by a single fd now and then (one more pooled connection kept), which makes
+/// the flat stretches rise significantly while tying most pairs of their envelope.
+fn two_step_fds(seed: u64) -> Series {
+    let mut noise = Noise(seed);
+    let n = 14_400;
+    let t: Vec<f64> = (0..n).map(f64::from).collect();
+    let v = t
+        .iter()
+        .map(|&x| {
+            let steps = match x {
+                x if x >= 10_800.0 => 69.0,
+                x if x >= 2_900.0 => 45.0,
+                _ => 0.0,
+            };
+            let creep = [1_500.0, 6_000.0, 12_600.0]
+                .iter()
+                .filter(|&&c| x >= c)
+                .count() as f64;
+            (310.0 + steps + creep + 6.0 * noise.next()).round()
+        })
+        .collect();
+    Series::from_parts("fds", Unit::Fds, t, v)
+}
+
+#[test]
+fn a_count_with_two_one_off_steps_takes_no_rate_from_them() {
+    // The flat stretches between the steps tie most pairs of the envelope, so Sen's slope is 0
+    // and the rate falls back on the ends of the envelope: those must be compared within the
+    // stretches, or the two steps (22 % of the level) become a rate of ~17 fds/h.
+    for seed in [
+        0x9E37_79B9_7F4A_7C15,
+        0x2545_F491_4F6C_DD1D,
+        0xD1B5_4A32_D192_ED03,
+    ] {
+        let s = two_step_fds(seed);
+        let v = analyze(&s, &DetectOptions::default());
+        assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+        let r = v.rate_per_s.unwrap_or(0.0) * 3600.0;
+        assert!(r.abs() < 3.0, "rate {r} fds/h: {}", v.reason);
+        assert!(v.reason.contains("stepped up 2 times"), "{}", v.reason);
+    }
+}
