@@ -409,10 +409,16 @@ struct Trend {
     full_curvature: Option<(f64, f64)>,
     /// The last third fell short of the first two-thirds' line (see [`third_deficit`]).
     thirds_deficit: Option<Deficit>,
+    /// Cut one-off steps in the recent half, and their total rise.
+    late_steps: usize,
+    late_step_rise: f64,
+    /// Judged with its steps left in after they kept coming (see [`stepping_on`]): how many
+    /// were cut in the recent half, and their rise.
+    stepped_on: Option<(usize, f64)>,
 }
 
 fn trend(env: &Envelope, quantum: f64, sawtooth: bool) -> Option<Trend> {
-    trend_joined(env, quantum, sawtooth, None)
+    trend_joined(env, quantum, sawtooth, None, MAX_ONE_OFF_STEPS)
 }
 
 /// [`trend`] of an envelope whose humps were masked out (`joins`: the indices `i` where bins
@@ -423,6 +429,7 @@ fn trend_joined(
     quantum: f64,
     sawtooth: bool,
     joins: Option<&[usize]>,
+    max_one_off: usize,
 ) -> Option<Trend> {
     let mut tmp = env.y.clone();
     let level = median_in_place(&mut tmp);
@@ -438,7 +445,7 @@ fn trend_joined(
             .all
             .retain(|u| !(j.contains(u) && env.y[u + 1] > env.y[*u]));
     }
-    let plan = plan_cuts(&env.y, &jumps, MAX_ONE_OFF_STEPS);
+    let plan = plan_cuts(&env.y, &jumps, max_one_off);
     // A slow sawtooth still visible in the envelope (collections rarer than bins: Node's
     // mark-sweep, a JVM's old generation): judge the post-collection floors, one per cycle.
     let falls: Vec<usize> = jumps
@@ -593,7 +600,7 @@ fn trend_joined(
             .filter(|&p| kept[p] != kept[p - 1] + 1)
             .map(|p| p - 1)
             .collect();
-        return trend_joined(&sub, quantum, sawtooth, Some(&joined));
+        return trend_joined(&sub, quantum, sawtooth, Some(&joined), max_one_off);
     }
     // Judged again already: mask and cut as planned.
     let cuts: Vec<usize> = plan
@@ -693,6 +700,16 @@ fn trend_with(
             None
         }
     };
+    let late_cuts: Vec<usize> = cuts
+        .iter()
+        .copied()
+        .filter(|&c| c + 1 < m && env.t[c + 1] >= late_start)
+        .collect();
+    let late_steps = late_cuts.len();
+    let late_step_rise = late_cuts
+        .iter()
+        .map(|&c| (env.y[c + 1] - env.y[c]).max(0.0))
+        .sum::<f64>();
     let rise_start = match best_hinge(&env.y) {
         Some((k, sse, _)) if cuts.is_empty() && sse < line_sse => env.t[k],
         _ => t0,
@@ -720,8 +737,46 @@ fn trend_with(
         window,
         ups: steps,
         step_rise,
+        late_steps,
+        late_step_rise,
+        stepped_on: None,
     })
 }
+
+/// Steps in the recent half are growth there too. A floor that rose significantly within its
+/// blocks by `min_growth` and then stepped up at least [`LATE_STEPS`] times in its recent
+/// half, by `min_growth` in all, kept growing: a staircase whose early steps were too small to
+/// stand out as jumps, so that only its later ones were cut, as one-off shifts, and the recent
+/// half between them looked levelled off. Such a window is judged again with every step left
+/// in, as a staircase is. (A floor that was flat apart from one to three steps never gets here:
+/// its blocks do not rise.)
+fn stepping_on(ctx: &Ctx<'_>, env: &Envelope, tr: Trend) -> Trend {
+    let rises = tr.mk.p_increasing < ctx.alpha
+        && tr.fit.slope * tr.window >= ctx.opts.min_growth * tr.level;
+    if !rises
+        || tr.late_steps < LATE_STEPS
+        || tr.late_step_rise < ctx.opts.min_growth * tr.level
+        || tr.cycle_floors
+    {
+        return tr;
+    }
+    match trend_joined(env, quantum(ctx.unit), ctx.sawtooth, None, 0) {
+        Some(mut uncut) => {
+            uncut.stepped_on = Some((tr.late_steps, tr.late_step_rise));
+            uncut
+        }
+        None => tr,
+    }
+}
+
+/// Steps in the recent half that make [`stepping_on`] read a window as a staircase: 2. On our
+/// seeds 1/7/11/101-1010 and independent seeds 1-7, 2 found two more leaks at the end of a run
+/// (independent seed 5: a memory staircase of four steps, two of them under the jump
+/// threshold, and an fd count growing with bursty load) and three more online (our seeds 1,
+/// 303 and 505: counts growing with bursty load), with no false alarm in either mode; 1 found
+/// four more and added two false alarms (independent seed 2: a warm-up followed by one late
+/// step of fragmentation is a healthy process too).
+const LATE_STEPS: usize = 2;
 
 /// Judge one segment (no restarts inside).
 fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
@@ -790,6 +845,7 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     let Some(tr) = trend(&env, quantum(ctx.unit), ctx.sawtooth) else {
         return inconclusive(n, span, span, "no usable pairs of samples".to_string());
     };
+    let tr = stepping_on(ctx, &env, tr);
     let unit = ctx.unit;
     let opts = ctx.opts;
     // Integer counts that change rarely tie most pairs, and Theil-Sen's median slope is then 0
@@ -946,7 +1002,14 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     }
     if significant && big_enough && late_ok && !saturating {
         // Worded as a staircase only when the steps make most of the growth.
-        let shape = if tr.ups > MAX_ONE_OFF_STEPS && tr.step_rise >= 0.5 * growth_abs {
+        let shape = if let Some((k, rise)) = tr.stepped_on {
+            format!(
+                "{fw} rises {} over {}: it kept stepping up ({k} steps in its recent half, {} together) and never gave any back",
+                format_rate(unit, rate),
+                dur(span),
+                format_quantity(unit, rise)
+            )
+        } else if tr.ups > MAX_ONE_OFF_STEPS && tr.step_rise >= 0.5 * growth_abs {
             format!(
                 "{fw} rose in {} steps that were never given back, {} over {}",
                 tr.ups,

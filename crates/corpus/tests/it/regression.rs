@@ -243,6 +243,26 @@ fn a_noisy_floor_that_dips_early_is_no_load_given_back() {
 }
 
 #[test]
+fn steps_that_keep_coming_in_the_recent_half_are_a_staircase() {
+    // Counts growing with bursty load whose early growth was gradual and whose recent half
+    // rose in two steps: cut as one-off shifts, those steps left a flat recent half and the
+    // rise "levelled off"; no online alarm came. (Seed 303 #214, seed 505 #171.)
+    for (seed, i) in [(303, 214), (505, 171)] {
+        let item = generate_one(seed, i);
+        assert!(item.leak);
+        let v = analyze_online(&item.series, &DetectOptions::default());
+        assert_eq!(
+            v.verdict,
+            Verdict::Leak,
+            "seed {seed} #{i} {}: {}",
+            item.family,
+            v.reason
+        );
+        assert!(v.reason.contains("kept stepping up"), "{}", v.reason);
+    }
+}
+
+#[test]
 fn restarts_that_miss_a_scrape_make_oom_kill_cycles() {
     // OOM-kill cycles whose restarts each lose one scrape (a gap of about two intervals) and
     // give back less than a restart's 45 %: with no fall counted as a restart they read as a
