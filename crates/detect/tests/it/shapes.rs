@@ -545,3 +545,25 @@ fn a_count_with_two_one_off_steps_takes_no_rate_from_them() {
         assert!(v.reason.contains("stepped up 2 times"), "{}", v.reason);
     }
 }
+
+#[test]
+fn a_small_count_rising_one_at_a_time_has_not_levelled_off() {
+    // Seven sockets, then one more stranded at each of eight irregular incidents over 8.7 h,
+    // sampled every 10 s with up to three connections in flight on top. The last quarter holds
+    // a single step, so Sen's slope of it is 0 (ties); its rate comes from its ends instead.
+    let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
+    let steps = [
+        5_505.0, 8_626.0, 9_055.0, 10_993.0, 17_581.0, 18_809.0, 22_081.0, 29_476.0,
+    ];
+    let t: Vec<f64> = (0..3_000).map(|i| 10.44 * i as f64).collect();
+    let v = t
+        .iter()
+        .map(|&x| {
+            let leaked = steps.iter().filter(|&&s| x >= s).count() as f64;
+            7.0 + leaked + (2.0 * (noise.next() + 0.5)).round()
+        })
+        .collect();
+    let s = Series::from_parts("sockets", Unit::Sockets, t, v);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+}
