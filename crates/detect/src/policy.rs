@@ -698,10 +698,18 @@ fn trend_with(
         })
         .collect();
     let tail_tie_slope = end_difference_slope_blocks(&env.t, &env.y, &tail_bl);
+    // With a step cut in the recent half, its curvature is that of its last block when that
+    // holds at least half of it (as for the plateau model above): a step that ramped up over a
+    // few bins and then stayed flat is concave there, not still rising (independent seed 4: one
+    // end-of-run false alarm fewer; nothing else changed on any corpus, nor without the
+    // half-of-it condition).
     let late_curvature = if late_bl.len() == 1 {
         curvature(&env.t[late_idx..], &env.y[late_idx..])
     } else {
-        None
+        late_bl
+            .last()
+            .filter(|r| 2 * r.len() >= m - late_idx)
+            .and_then(|r| curvature(&env.t[r.clone()], &env.y[r.clone()]))
     };
     let line_sse = {
         let b = fit.slope;

@@ -288,6 +288,40 @@ fn a_warm_up_whose_steep_start_is_cut_as_a_step_still_levels_off() {
     }
 }
 
+/// The independent generator's series `idx` of `seed` (generates the first `idx + 1`).
+fn independent_item(seed: u64, idx: usize) -> leakhound_corpus::Item {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gen_py = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("independent/gen.py");
+    let out = std::process::Command::new("python3")
+        .arg(&gen_py)
+        .args(["--quiet", "--seed", &seed.to_string(), "--n"])
+        .arg((idx + 1).to_string())
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .expect("python3 runs (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "gen.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut items = leakhound_corpus::files::read_corpus(dir.path()).expect("read the corpus");
+    items.swap_remove(idx)
+}
+
+#[test]
+fn a_step_that_ramps_up_and_stays_is_not_a_leak_at_the_end_of_a_run() {
+    // Independent seed 4 #224: a one-off step, then a second one that ramped up over seven
+    // envelope bins and stayed flat for the last twelve. With both cut, the recent half held
+    // two blocks and no curvature was measured, so the ramp read as a rise still going on
+    // ("memory floor rises 324 KiB/h for 6.5 h"); the curvature of its last block shows it
+    // bent over.
+    let item = independent_item(4, 224);
+    assert!(!item.leak, "{}", item.family);
+    let v = leakhound_detect::analyze(&item.series, &DetectOptions::default());
+    assert_ne!(v.verdict, Verdict::Leak, "{}: {}", item.family, v.reason);
+}
+
 #[test]
 fn restarts_that_miss_a_scrape_make_oom_kill_cycles() {
     // OOM-kill cycles whose restarts each lose one scrape (a gap of about two intervals) and
