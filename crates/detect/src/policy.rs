@@ -643,13 +643,16 @@ fn trend_with(
     // Late half: the same blocks, clipped to the last LATE_FRACTION of the window.
     let late_start = t1 - LATE_FRACTION * window;
     let late_idx = env.t.partition_point(|&t| t < late_start);
-    let late_bl: Vec<std::ops::Range<usize>> = bl
-        .iter()
-        .filter_map(|r| {
-            let s = r.start.max(late_idx);
-            (s < r.end).then_some(s..r.end)
-        })
-        .collect();
+    // The blocks clipped to start at bin `from` (those ending before it dropped).
+    let clipped = |from: usize| -> Vec<std::ops::Range<usize>> {
+        bl.iter()
+            .filter_map(|r| {
+                let s = r.start.max(from);
+                (s < r.end).then_some(s..r.end)
+            })
+            .collect()
+    };
+    let late_bl = clipped(late_idx);
     let late_ys: Vec<&[f64]> = late_bl.iter().map(|r| &env.y[r.clone()]).collect();
     let late_mk = mann_kendall_blocks(&late_ys);
     let late_pairs: Vec<(&[f64], &[f64])> = late_bl
@@ -682,21 +685,12 @@ fn trend_with(
     let start_level = median_in_place(&mut resid);
     // Last quarter, for the current rate of a decelerating rise.
     let tail_idx = env.t.partition_point(|&t| t < t1 - 0.25 * window);
-    let tail_pairs: Vec<(&[f64], &[f64])> = bl
+    let tail_bl = clipped(tail_idx);
+    let tail_pairs: Vec<(&[f64], &[f64])> = tail_bl
         .iter()
-        .filter_map(|r| {
-            let s = r.start.max(tail_idx);
-            (s < r.end).then(|| (&env.t[s..r.end], &env.y[s..r.end]))
-        })
+        .map(|r| (&env.t[r.clone()], &env.y[r.clone()]))
         .collect();
     let tail_fit = theil_sen_blocks(&tail_pairs, late_mk.var_s);
-    let tail_bl: Vec<std::ops::Range<usize>> = bl
-        .iter()
-        .filter_map(|r| {
-            let s = r.start.max(tail_idx);
-            (s < r.end).then_some(s..r.end)
-        })
-        .collect();
     let tail_tie_slope = end_difference_slope_blocks(&env.t, &env.y, &tail_bl);
     // With a step cut in the recent half, its curvature is that of its last block when that
     // holds at least half of it (as for the plateau model above): a step that ramped up over a

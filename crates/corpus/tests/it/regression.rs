@@ -2,7 +2,7 @@
 //! below what the detector reaches on the tuning seed, so a regression fails), causality of
 //! every online alarm, determinism of the generator and the files it writes.
 
-use leakhound_core::{Series, Unit, Verdict};
+use leakhound_core::{Series, SeriesVerdict, Unit, Verdict};
 use leakhound_corpus::{Class, Mode, evaluate_library, generate, generate_one, summarize};
 use leakhound_detect::{DetectOptions, analyze_online};
 
@@ -150,20 +150,7 @@ fn a_corpus_with_a_broken_label_line_is_an_error_naming_the_line() {
 /// were told from restarts, memory false positives were 9.2 % (6 of 65).
 #[test]
 fn r4_independent_corpus_meets_end_of_run_floors() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let gen_py = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("independent/gen.py");
-    let out = std::process::Command::new("python3")
-        .arg(&gen_py)
-        .args(["--seed", "7", "--n", "180", "--out"])
-        .arg(dir.path())
-        .output()
-        .expect("python3 runs (.ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "gen.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let items = leakhound_corpus::files::read_corpus(dir.path()).expect("read the corpus");
+    let items = independent_corpus(7, 180);
     assert_eq!(items.len(), 180);
     let r = summarize(&items, &evaluate_library(&items, 2, false));
     let table = r.summary_table();
@@ -175,20 +162,60 @@ fn r4_independent_corpus_meets_end_of_run_floors() {
     assert!(res.fpr() <= 0.04, "resource FPR\n{table}");
 }
 
+/// The first `n` series of the independent generator (`independent/gen.py`) for `seed`.
+fn independent_corpus(seed: u64, n: usize) -> Vec<leakhound_corpus::Item> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gen_py = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("independent/gen.py");
+    let out = std::process::Command::new("python3")
+        .arg(&gen_py)
+        .args([
+            "--quiet",
+            "--seed",
+            &seed.to_string(),
+            "--n",
+            &n.to_string(),
+        ])
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .expect("python3 runs (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "gen.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    leakhound_corpus::files::read_corpus(dir.path()).expect("read the corpus")
+}
+
+/// Judge each generated series (seed, index), online or at the end of a run, and check that it
+/// is labelled `leak` and judged a leak exactly when it is one; the verdicts, in order.
+fn assert_judged(items: &[(u64, usize)], online: bool, leak: bool) -> Vec<SeriesVerdict> {
+    let o = DetectOptions::default();
+    items
+        .iter()
+        .map(|&(seed, i)| {
+            let item = generate_one(seed, i);
+            assert_eq!(item.leak, leak, "seed {seed} #{i} {}", item.family);
+            let v = if online {
+                analyze_online(&item.series, &o)
+            } else {
+                leakhound_detect::analyze(&item.series, &o)
+            };
+            assert_eq!(
+                v.verdict == Verdict::Leak,
+                leak,
+                "seed {seed} #{i} {}: {}",
+                item.family,
+                v.reason
+            );
+            v
+        })
+        .collect()
+}
+
 /// Each of these generated series (seed, index) is a leak and is judged one at the end of a run.
 fn assert_leaks(items: &[(u64, usize)]) {
-    for &(seed, i) in items {
-        let item = generate_one(seed, i);
-        assert!(item.leak);
-        let v = leakhound_detect::analyze(&item.series, &DetectOptions::default());
-        assert_eq!(
-            v.verdict,
-            Verdict::Leak,
-            "seed {seed} #{i} {}: {}",
-            item.family,
-            v.reason
-        );
-    }
+    assert_judged(items, false, true);
 }
 
 #[test]
@@ -228,18 +255,11 @@ fn a_noisy_floor_that_dips_early_is_no_load_given_back() {
     assert_leaks(&[(404, 63), (909, 279), (909, 170), (505, 169), (7, 234)]);
     // The nights of daily cycles, which fall 16-28 times their noise over a quarter of the
     // window, are still load given back. (Seeds 1, 303, 606 and 909 #186, seed 11 #143.)
-    for (seed, i) in [(1, 186), (303, 186), (606, 186), (909, 186), (11, 143)] {
-        let item = generate_one(seed, i);
-        assert!(!item.leak);
-        let v = leakhound_detect::analyze(&item.series, &DetectOptions::default());
-        assert_ne!(
-            v.verdict,
-            Verdict::Leak,
-            "seed {seed} #{i} {}: {}",
-            item.family,
-            v.reason
-        );
-    }
+    assert_judged(
+        &[(1, 186), (303, 186), (606, 186), (909, 186), (11, 143)],
+        false,
+        false,
+    );
 }
 
 #[test]
@@ -247,17 +267,7 @@ fn steps_that_keep_coming_in_the_recent_half_are_a_staircase() {
     // Counts growing with bursty load whose early growth was gradual and whose recent half
     // rose in two steps: cut as one-off shifts, those steps left a flat recent half and the
     // rise "levelled off"; no online alarm came. (Seed 303 #214, seed 505 #171.)
-    for (seed, i) in [(303, 214), (505, 171)] {
-        let item = generate_one(seed, i);
-        assert!(item.leak);
-        let v = analyze_online(&item.series, &DetectOptions::default());
-        assert_eq!(
-            v.verdict,
-            Verdict::Leak,
-            "seed {seed} #{i} {}: {}",
-            item.family,
-            v.reason
-        );
+    for v in assert_judged(&[(303, 214), (505, 171)], true, true) {
         assert!(v.reason.contains("kept stepping up"), "{}", v.reason);
     }
 }
@@ -269,44 +279,8 @@ fn a_warm_up_whose_steep_start_is_cut_as_a_step_still_levels_off() {
     // one-off step: with a cut, no plateau model was fitted and the slow tail read as a leak
     // (at the end of the run for the first two, online for the pool). The plateau is now
     // fitted to what follows the step. (Seed 7 #266, seed 11 #188, seed 303 #116.)
-    let o = DetectOptions::default();
-    for (seed, i, online) in [(7, 266, false), (11, 188, false), (303, 116, true)] {
-        let item = generate_one(seed, i);
-        assert!(!item.leak);
-        let v = if online {
-            analyze_online(&item.series, &o)
-        } else {
-            leakhound_detect::analyze(&item.series, &o)
-        };
-        assert_ne!(
-            v.verdict,
-            Verdict::Leak,
-            "seed {seed} #{i} {}: {}",
-            item.family,
-            v.reason
-        );
-    }
-}
-
-/// The independent generator's series `idx` of `seed` (generates the first `idx + 1`).
-fn independent_item(seed: u64, idx: usize) -> leakhound_corpus::Item {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let gen_py = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("independent/gen.py");
-    let out = std::process::Command::new("python3")
-        .arg(&gen_py)
-        .args(["--quiet", "--seed", &seed.to_string(), "--n"])
-        .arg((idx + 1).to_string())
-        .arg("--out")
-        .arg(dir.path())
-        .output()
-        .expect("python3 runs (.ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "gen.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut items = leakhound_corpus::files::read_corpus(dir.path()).expect("read the corpus");
-    items.swap_remove(idx)
+    assert_judged(&[(7, 266), (11, 188)], false, false);
+    assert_judged(&[(303, 116)], true, false);
 }
 
 #[test]
@@ -316,7 +290,7 @@ fn a_step_that_ramps_up_and_stays_is_not_a_leak_at_the_end_of_a_run() {
     // two blocks and no curvature was measured, so the ramp read as a rise still going on
     // ("memory floor rises 324 KiB/h for 6.5 h"); the curvature of its last block shows it
     // bent over.
-    let item = independent_item(4, 224);
+    let item = independent_corpus(4, 225).swap_remove(224);
     assert!(!item.leak, "{}", item.family);
     let v = leakhound_detect::analyze(&item.series, &DetectOptions::default());
     assert_ne!(v.verdict, Verdict::Leak, "{}: {}", item.family, v.reason);
