@@ -361,9 +361,61 @@ fn envelopes_with(
     )
 }
 
+/// The lower convex hull of the points `(t, y)` (`t` increasing), evaluated at every `t`: the
+/// highest convex curve on or under every point (Andrew's monotone chain, lower half).
+pub(crate) fn lower_hull(t: &[f64], y: &[f64]) -> Vec<f64> {
+    let mut h: Vec<usize> = Vec::new();
+    for k in 0..t.len() {
+        while h.len() >= 2 {
+            let (a, b) = (h[h.len() - 2], h[h.len() - 1]);
+            // Drop b when it lies on or above the chord from a to k.
+            let cross = (t[b] - t[a]) * (y[k] - y[a]) - (y[b] - y[a]) * (t[k] - t[a]);
+            if cross <= 0.0 {
+                h.pop();
+            } else {
+                break;
+            }
+        }
+        h.push(k);
+    }
+    let mut out = Vec::with_capacity(t.len());
+    for w in h.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        for k in a..b {
+            let f = if t[b] > t[a] {
+                (t[k] - t[a]) / (t[b] - t[a])
+            } else {
+                0.0
+            };
+            out.push(y[a] + f * (y[b] - y[a]));
+        }
+    }
+    if let Some(&last) = h.last() {
+        out.push(y[last]);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_hull_runs_under_every_point_through_the_troughs() {
+        let t: Vec<f64> = (0..9).map(f64::from).collect();
+        // Humps over a floor rising from 1 to 3: the hull joins the troughs.
+        let y = [1.0, 5.0, 6.0, 2.0, 7.0, 8.0, 3.0, 9.0, 5.0];
+        let h = lower_hull(&t, &y);
+        assert_eq!(h.len(), y.len());
+        for (a, b) in h.iter().zip(&y) {
+            assert!(a <= b, "hull {a} above point {b}");
+        }
+        assert_eq!([h[0], h[3], h[6]], [1.0, 2.0, 3.0]);
+        assert_eq!(h[8], 5.0);
+        // Convex: slopes never decrease.
+        let s: Vec<f64> = h.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(s.windows(2).all(|w| w[1] >= w[0] - 1e-12), "{s:?}");
+    }
 
     #[test]
     fn sawtooth_envelope_is_flat() {
