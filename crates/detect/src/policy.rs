@@ -2092,12 +2092,13 @@ enum IdleBase {
 /// floor itself gained between its first and last idle bins: the pool swings by more than the
 /// leak adds. A pool warming to its cap, or one-off steps, has a hull that rises with the
 /// warm-up and a plateau whose noise sits above it by at most about the warm-up's own height
-/// (ratios 0.74-1.14 on our corpora); leaks under a pool that follows load mostly swing 1.5-3.4
-/// times their rise (the hull found some at 0.6-1.5 too, for these false alarms). Measured (v15), end of run, resources: independent seeds 1-7 recall 82.8 →
-/// 86.4 %, held-out independent seeds 8-10 +2.5-5 points, our fresh seeds 101-1010 96.8 →
-/// 97.8 %, tuning seeds 1/7/11 95.1 → 96.8 %, no new false alarm on any of them; without the
-/// ratio the hull added 5-12 points of false positives (warm-ups, steps); 1.25 found one leak
-/// more per corpus and left a warm-up at 1.14 close to the line; 1.0 added false alarms.
+/// (ratios 0.74-1.14 on our corpora); most leaks under a pool that follows load swing 1.5-3.4
+/// times their rise (those under 1.5 are left to the other rules). Measured (v15), end of run,
+/// resources: independent seeds 1-7 recall 82.8 → 86.4 %, held-out independent seeds 8-10
+/// +2.5-5 points, our fresh seeds 101-1010 96.8 → 97.8 %, tuning seeds 1/7/11 95.1 → 96.8 %,
+/// no new false alarm on any of them. Without the ratio the hull added 5-12 points of false
+/// positives (warm-ups, steps); 1.25 found one leak more per corpus and left a warm-up at 1.14
+/// close to the line; 1.0 added false alarms.
 const IDLE_HUMP_OVER_RISE: f64 = 1.5;
 
 /// The envelope must swing by at least four times `min_growth` of its level for busy and idle
@@ -2177,17 +2178,12 @@ impl IdleFloor {
 /// alarm on either. A share of 0.3 or 0.35 found 0.4-1.1 points more and added false alarms
 /// (a thread pool following a daily cycle).
 fn idle_floor(ctx: &Ctx<'_>, c: &Clean) -> Option<IdleFloor> {
-    idle_floor_on(ctx, c, IdleBase::Lowest).or_else(|| idle_floor_on(ctx, c, IdleBase::Hull))
-}
-
-fn idle_floor_on(ctx: &Ctx<'_>, c: &Clean, base: IdleBase) -> Option<IdleFloor> {
     // A column of unknown unit may be memory.
     if matches!(ctx.unit, Unit::Bytes | Unit::Count) || c.len() < MIN_SAMPLES {
         return None;
     }
     let env = ctx.envelope(&c.t, &c.v);
-    let n = env.y.len();
-    if n < 2 * MIN_BINS {
+    if env.y.len() < 2 * MIN_BINS {
         return None;
     }
     let level = median_in_place(&mut env.y.clone()).abs();
@@ -2197,6 +2193,19 @@ fn idle_floor_on(ctx: &Ctx<'_>, c: &Clean, base: IdleBase) -> Option<IdleFloor> 
     if hi - lo < IDLE_MIN_SWING * min_growth || hi - lo <= 0.0 {
         return None;
     }
+    let on = |base| idle_floor_on(ctx, &env, base, (lo, hi), min_growth);
+    on(IdleBase::Lowest).or_else(|| on(IdleBase::Hull))
+}
+
+/// [`idle_floor`] with idle bins measured from `base`; `(lo, hi)` is the envelope's range.
+fn idle_floor_on(
+    ctx: &Ctx<'_>,
+    env: &Envelope,
+    base: IdleBase,
+    (lo, hi): (f64, f64),
+    min_growth: f64,
+) -> Option<IdleFloor> {
+    let n = env.y.len();
     let floor = match base {
         IdleBase::Lowest => vec![lo; n],
         IdleBase::Hull => lower_hull(&env.t, &env.y),
