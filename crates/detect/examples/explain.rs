@@ -48,12 +48,17 @@ fn main() {
     let name = header.get(col).copied().unwrap_or("value");
     let series = Series::from_parts(name, Unit::guess_from_name(name), t, v);
     let opts = DetectOptions::default();
-    println!("{}", explain(&series, &opts));
     let end = analyze(&series, &opts);
     let online = analyze_online(&series, &opts);
-    println!("end of run: {:?}: {}", end.verdict, end.reason);
-    println!(
-        "online:     {:?} at {:?}: {}",
-        online.verdict, online.detected_at_s, online.reason
+    let report = format!(
+        "{}\nend of run: {:?}: {}\nonline:     {:?} at {:?}: {}\n",
+        explain(&series, &opts),
+        end.verdict,
+        end.reason,
+        online.verdict,
+        online.detected_at_s,
+        online.reason
     );
+    // A closed pipe (`| head`) ends the output quietly rather than panicking in `println!`.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes());
 }
