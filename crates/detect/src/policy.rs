@@ -906,11 +906,13 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     // A plateau that fits clearly better vetoes a leak unless the recent half still rises
     // significantly on its own (a slow leak under a warm-up: the plateau model cannot follow
     // its tail).
+    let plateau_better = tr
+        .sat
+        .is_some_and(|s| s.amplitude > 0.0 && s.sse_plateau < PLATEAU_SSE_RATIO * s.sse_linear);
     let saturating = tr.late_mk.p_increasing >= ctx.alpha
+        && plateau_better
         && tr.sat.is_some_and(|s| {
-            s.amplitude > 0.0
-                && s.sse_plateau < PLATEAU_SSE_RATIO * s.sse_linear
-                && s.end_slope * tr.window / tr.level < LATE_GROWTH_FACTOR * opts.min_growth
+            s.end_slope * tr.window / tr.level < LATE_GROWTH_FACTOR * opts.min_growth
         });
     let current_rate = match tr.late_curvature {
         Some((tc, _)) if tc < -CONCAVE_T => tr.tail_fit.map_or(late_rate, |f| {
@@ -987,13 +989,9 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     // pool, warm-ups, saturating growth, a restart's warm-up) and two leaks under a warm-up
     // lost (seeds 404 and 909, whose leak adds 2.5-3 % of the level over the window). Online
     // it also lost two leaks for one false alarm, so it is not used there.
-    let plateau_fits = !ctx.online
-        && tr
-            .sat
-            .is_some_and(|s| s.amplitude > 0.0 && s.sse_plateau < PLATEAU_SSE_RATIO * s.sse_linear);
     let levelled = !still_rising
         && (thirds_slowed
-            || (late_known && plateau_fits && g_late < opts.min_growth)
+            || (late_known && !ctx.online && plateau_better && g_late < opts.min_growth)
             || (late_known && late_hi < LEVELLED_RATIO * rate)
             || (late_known && decelerating && g_now < LATE_GROWTH_FACTOR * opts.min_growth)
             || (late_known
