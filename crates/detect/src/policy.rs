@@ -989,15 +989,22 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     // pool, warm-ups, saturating growth, a restart's warm-up) and two leaks under a warm-up
     // lost (seeds 404 and 909, whose leak adds 2.5-3 % of the level over the window). Online
     // it also lost two leaks for one false alarm, so it is not used there.
-    let levelled = !still_rising
-        && (thirds_slowed
-            || (late_known && !ctx.online && plateau_better && g_late < opts.min_growth)
-            || (late_known && late_hi < LEVELLED_RATIO * rate)
-            || (late_known && decelerating && g_now < LATE_GROWTH_FACTOR * opts.min_growth)
-            || (late_known
-                && tr.late_mk.p_increasing >= ALPHA_LATE
-                && g_late < LATE_GROWTH_FACTOR * opts.min_growth
-                && late_hi * tr.window / tr.level < opts.min_growth));
+    let slowed = thirds_slowed
+        || (late_known && !ctx.online && plateau_better && g_late < opts.min_growth)
+        || (late_known && late_hi < LEVELLED_RATIO * rate)
+        || (late_known && decelerating && g_now < LATE_GROWTH_FACTOR * opts.min_growth)
+        || (late_known
+            && tr.late_mk.p_increasing >= ALPHA_LATE
+            && g_late < LATE_GROWTH_FACTOR * opts.min_growth
+            && late_hi * tr.window / tr.level < opts.min_growth);
+    let levelled = !still_rising && slowed;
+    // A leak only because its recent half keeps rising after a steeper start (a leak under a
+    // warm-up or a cache filling): its own rate is the recent half's, not the window's, which
+    // the start inflates (and with it the time to a limit).
+    let own_rate = (still_rising && slowed)
+        .then_some(tr.late_fit)
+        .flatten()
+        .map(|f| (late_rate, f.ci95));
     // Online, a rise whose last quarter is clearly slower than its recent half is still
     // bending towards a plateau (a warm-up, a cache filling): wait rather than alarm.
     let bending = ctx.online && decelerating && current_rate < DECEL_RATIO * late_rate;
@@ -1068,6 +1075,13 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
                 format_quantity(unit, growth_abs),
                 dur(span)
             )
+        } else if let Some((r, _)) = own_rate {
+            format!(
+                "{fw} rises {} in the recent half of {} with no sign of levelling off, after a steeper start ({} over the whole window)",
+                format_rate(unit, r),
+                dur(span),
+                format_rate(unit, rate)
+            )
         } else {
             format!(
                 "{fw} rises {} for {} with no sign of levelling off",
@@ -1081,9 +1095,12 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             }
             _ => "",
         };
+        let (rate, ci) = own_rate.map_or((base.rate, base.ci), |(r, ci)| (Some(r), Some(ci)));
         return Judgement {
             verdict: Verdict::Leak,
             reason: format!("{shape}{tail}"),
+            rate,
+            ci,
             ..base
         };
     }
