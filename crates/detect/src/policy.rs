@@ -1004,7 +1004,7 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     let own_rate = (still_rising && slowed)
         .then_some(tr.late_fit)
         .flatten()
-        .map(|f| (late_rate, f.ci95));
+        .map(|f| (late_rate, [f.ci95[0], f.ci95[1].max(late_rate)]));
     // Online, a rise whose last quarter is clearly slower than its recent half is still
     // bending towards a plateau (a warm-up, a cache filling): wait rather than alarm.
     let bending = ctx.online && decelerating && current_rate < DECEL_RATIO * late_rate;
@@ -1061,6 +1061,9 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     }
     if significant && big_enough && late_ok && !saturating {
         // Worded as a staircase only when the steps make most of the growth.
+        let staircase = tr.stepped_on.is_some()
+            || (tr.ups > MAX_ONE_OFF_STEPS && tr.step_rise >= 0.5 * growth_abs);
+        let own_rate = own_rate.filter(|_| !staircase);
         let shape = if let Some((k, rise)) = tr.stepped_on {
             format!(
                 "{fw} rises {} over {}: it kept stepping up ({k} steps in its recent half, {} together) and never gave any back",
