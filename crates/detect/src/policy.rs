@@ -1001,9 +1001,9 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     // A leak only because its recent half keeps rising after a steeper start (a leak under a
     // warm-up or a cache filling): its own rate is the recent half's, not the window's, which
     // the start inflates (and with it the time to a limit).
-    let own_rate = (still_rising && slowed)
-        .then_some(tr.late_fit)
-        .flatten()
+    let own_rate = tr
+        .late_fit
+        .filter(|_| still_rising && slowed)
         .map(|f| (late_rate, [f.ci95[0], f.ci95[1].max(late_rate)]));
     // Online, a rise whose last quarter is clearly slower than its recent half is still
     // bending towards a plateau (a warm-up, a cache filling): wait rather than alarm.
@@ -1071,7 +1071,7 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
                 dur(span),
                 format_quantity(unit, rise)
             )
-        } else if tr.ups > MAX_ONE_OFF_STEPS && tr.step_rise >= 0.5 * growth_abs {
+        } else if staircase {
             format!(
                 "{fw} rose in {} steps that were never given back, {} over {}",
                 tr.ups,
