@@ -217,6 +217,16 @@ pub(crate) fn parse_series_csv(text: &str, name: &str) -> anyhow::Result<Vec<Ser
     if rows == 0 {
         return Err(bad("the file has a header but no samples".into()));
     }
+    // A column left empty on every line is a metric the sampler could not read on that
+    // machine (PSS without access to smaps_rollup, swap on a kernel without it): nothing to
+    // judge, and judged it would be an "inconclusive" that holds back every other verdict.
+    if series.iter().all(Series::is_empty) {
+        return Err(bad(format!(
+            "{rows} lines but no values: every cell after {} is empty",
+            cols[0]
+        )));
+    }
+    series.retain(|s| !s.is_empty());
     Ok(series)
 }
 
@@ -240,6 +250,21 @@ mod tests {
         assert_eq!(s[0].unit, Unit::Bytes);
         assert_eq!(s[1].v, vec![3.0, 4.0, 5.0]);
         assert_eq!(s[1].unit, Unit::Fds);
+    }
+
+    #[test]
+    fn a_column_with_no_value_at_all_is_left_out_and_no_values_anywhere_is_an_error() {
+        let s =
+            parse_series_csv("t_seconds,rss_bytes,pss_bytes\n0,100,\n1,120,\n", "x.csv").unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].name, "rss_bytes");
+        let e = parse_series_csv("t_seconds,rss_bytes,pss_bytes\n0,,\n1,,\n", "x.csv")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "x.csv: 2 lines but no values: every cell after t_seconds is empty"
+        );
     }
 
     #[test]

@@ -136,6 +136,28 @@ fn several_files_and_columns_give_one_json_line_each() {
     assert_eq!(recs[2]["unit"], "fds");
 }
 
+/// A run directory's `samples.csv` leaves a metric's cells empty where the machine cannot
+/// read it (PSS, swap): that column is no series, and never an "inconclusive" verdict.
+#[test]
+fn a_column_the_sampler_could_not_read_does_not_hold_back_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("samples.csv");
+    let mut text = String::from("t_seconds,rss_bytes,pss_bytes\n");
+    for i in 0..300 {
+        text.push_str(&format!("{i},{},\n", 50e6 + 1e3 * noise(i)));
+    }
+    std::fs::write(&f, text).unwrap();
+    let out = leakhound()
+        .args(["analyze", "--json"])
+        .arg(&f)
+        .assert()
+        .code(0);
+    let recs = json_lines(&out.get_output().stdout);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["series"], "rss_bytes");
+    assert_eq!(recs[0]["verdict"], "no_leak");
+}
+
 #[test]
 fn bad_input_gives_one_clear_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
@@ -156,6 +178,10 @@ fn bad_input_gives_one_clear_line_and_exit_2() {
             "back.csv: line 4: time goes backwards",
         ),
         (p("nohead.csv", "0,1\n1,2\n"), "expected a header line"),
+        (
+            p("blank.csv", "t_seconds,v\n0,\n1,\n"),
+            "blank.csv: 2 lines but no values",
+        ),
     ];
     for (file, msg) in cases {
         leakhound()
