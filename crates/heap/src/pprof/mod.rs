@@ -586,6 +586,7 @@ mod tests {
                             line: vec![Line {
                                 function_id: id,
                                 line: id as i64,
+                                ..Line::default()
                             }],
                             ..Location::default()
                         });
@@ -601,6 +602,7 @@ mod tests {
                 } else {
                     vec![*count]
                 },
+                ..Sample::default()
             });
         }
         Profile {

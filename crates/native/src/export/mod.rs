@@ -8,7 +8,6 @@
 
 pub mod flamegraph;
 pub mod pprof;
-pub mod proto;
 
 use crate::load::Profile;
 use crate::symbolize::{self, Symbols};

@@ -6,12 +6,13 @@
 //! one location per return address (the address of the call, `return address - 1`) carrying its
 //! inlined frames innermost first, as `profile.proto` orders `Location.line`; one mapping per
 //! loaded module with its build id. Functions and lines are already symbolized, so the mappings
-//! say `has_functions` and pprof does not try to symbolize again.
+//! say `has_functions` and pprof does not try to symbolize again. The messages are the ones
+//! `leakhound-heap` reads Go profiles with (one `profile.proto`, generated once).
 
-use super::proto;
 use super::{ExportError, ProcessHeap, last_totals, write_file};
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use leakhound_heap::pprof::profiles as proto;
 use prost::Message;
 use rustc_hash::FxHashMap;
 use std::io::Write;

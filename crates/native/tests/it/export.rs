@@ -1,7 +1,7 @@
 //! `export`: the pprof and flame graph files of a real traced run.
 
 use super::run_mode;
-use leakhound_native::export::proto::Profile as Pprof;
+use leakhound_heap::pprof::profiles::Profile as Pprof;
 use leakhound_native::export::{ExportError, ProcessHeap, flamegraph, pprof};
 use leakhound_native::load_dir;
 use prost::Message;

@@ -25,6 +25,9 @@ pub struct Profile {
     /// heap: sampling rate in bytes (Go default 512 KiB)
     #[prost(int64, tag = "12")]
     pub period: i64,
+    /// indices into string_table
+    #[prost(int64, repeated, tag = "13")]
+    pub comment: ::prost::alloc::vec::Vec<i64>,
     #[prost(int64, tag = "14")]
     pub default_sample_type: i64,
 }
@@ -35,12 +38,25 @@ pub struct ValueType {
     #[prost(int64, tag = "2")]
     pub unit: i64,
 }
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Sample {
     #[prost(uint64, repeated, tag = "1")]
     pub location_id: ::prost::alloc::vec::Vec<u64>,
     #[prost(int64, repeated, tag = "2")]
     pub value: ::prost::alloc::vec::Vec<i64>,
+    #[prost(message, repeated, tag = "3")]
+    pub label: ::prost::alloc::vec::Vec<Label>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Label {
+    #[prost(int64, tag = "1")]
+    pub key: i64,
+    #[prost(int64, tag = "2")]
+    pub str: i64,
+    #[prost(int64, tag = "3")]
+    pub num: i64,
+    #[prost(int64, tag = "4")]
+    pub num_unit: i64,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Mapping {
@@ -56,6 +72,14 @@ pub struct Mapping {
     pub filename: i64,
     #[prost(int64, tag = "6")]
     pub build_id: i64,
+    #[prost(bool, tag = "7")]
+    pub has_functions: bool,
+    #[prost(bool, tag = "8")]
+    pub has_filenames: bool,
+    #[prost(bool, tag = "9")]
+    pub has_line_numbers: bool,
+    #[prost(bool, tag = "10")]
+    pub has_inline_frames: bool,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Location {
@@ -67,6 +91,8 @@ pub struct Location {
     pub address: u64,
     #[prost(message, repeated, tag = "4")]
     pub line: ::prost::alloc::vec::Vec<Line>,
+    #[prost(bool, tag = "5")]
+    pub is_folded: bool,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Line {
@@ -74,6 +100,8 @@ pub struct Line {
     pub function_id: u64,
     #[prost(int64, tag = "2")]
     pub line: i64,
+    #[prost(int64, tag = "3")]
+    pub column: i64,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Function {
