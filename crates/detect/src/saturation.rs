@@ -82,6 +82,122 @@ pub(crate) fn compare(t: &[f64], y: &[f64]) -> Option<Saturation> {
     best
 }
 
+/// A line on top of a warm-up, `a + b·(1 − exp(−(t − t0)/τ)) + c·(t − t0)`: a leak that goes on
+/// under a warm-up that levels off. The line's slope `c` is the leak's own rate, which the
+/// warm-up's early climb inflates in any slope of the whole window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LineUnderWarmUp {
+    /// The line's slope (value units per second).
+    pub(crate) rate: f64,
+    /// Its standard error, widened for lag-1 autocorrelation of the residuals.
+    pub(crate) rate_se: f64,
+    /// The warm-up's time constant (seconds) and amplitude (`b`).
+    pub(crate) tau: f64,
+    pub(crate) amplitude: f64,
+    /// Residual sums of squares: this model, and the straight line.
+    pub(crate) sse: f64,
+    pub(crate) sse_linear: f64,
+}
+
+/// Fit [`LineUnderWarmUp`] on `(t, y)` over the same τ grid as [`compare`]; `None` with fewer
+/// than 8 points or a singular fit.
+pub(crate) fn line_under_warm_up(t: &[f64], y: &[f64]) -> Option<LineUnderWarmUp> {
+    let n = t.len();
+    if n < 8 {
+        return None;
+    }
+    let t0 = t[0];
+    let w = t[n - 1] - t0;
+    if w <= 0.0 {
+        return None;
+    }
+    let rel: Vec<f64> = t.iter().map(|x| (x - t0) / w).collect();
+    let (_, _, sse_linear) = fit2(&rel, y);
+    // A coarse geometric grid of τ (as a fraction of the window), then golden-section search
+    // on log τ between the best point's neighbours: the slope under a warm-up is sensitive to
+    // τ, and a grid step of 1.35× biased it by up to half.
+    let lo = (WARM_LINE_TAU_MIN_FRAC).ln();
+    let hi = (TAU_MAX_FRAC).ln();
+    let step = (hi - lo) / (WARM_LINE_GRID - 1) as f64;
+    let sse_at =
+        |ln_frac: f64| fit_warm_line(&rel, y, ln_frac.exp()).map_or(f64::INFINITY, |f| f.1);
+    let (k_best, _) = (0..WARM_LINE_GRID)
+        .map(|k| (k, sse_at(lo + step * k as f64)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (mut a, mut b) = (
+        lo + step * (k_best.max(1) - 1) as f64,
+        lo + step * (k_best + 1).min(WARM_LINE_GRID - 1) as f64,
+    );
+    let g = 0.5 * (5.0_f64.sqrt() - 1.0);
+    for _ in 0..30 {
+        let c = b - g * (b - a);
+        let d = a + g * (b - a);
+        if sse_at(c) <= sse_at(d) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    let frac = (0.5 * (a + b)).exp();
+    let (beta, sse, se, resid) = fit_warm_line(&rel, y, frac)?;
+    // Serially correlated residuals (an envelope's bins) carry less information than their
+    // number: the variance of a slope grows by about (1 + ρ)/(1 − ρ) for lag-1 correlation ρ.
+    let rho = lag1(&resid).clamp(0.0, 0.9);
+    Some(LineUnderWarmUp {
+        rate: beta[2] / w,
+        rate_se: se * ((1.0 + rho) / (1.0 - rho)).sqrt() / w,
+        tau: frac * w,
+        amplitude: beta[1],
+        sse,
+        sse_linear,
+    })
+}
+
+/// Shortest warm-up time constant tried for [`line_under_warm_up`], as a fraction of the window:
+/// 1/200 (a warm-up over within the first bin or two of a long window still bends them).
+const WARM_LINE_TAU_MIN_FRAC: f64 = 1.0 / 200.0;
+/// Grid points before the golden-section refinement.
+const WARM_LINE_GRID: usize = 24;
+
+/// Least squares of `y` on 1, `1 − exp(−x/frac)` and `x` (`x` in window units): the
+/// coefficients, the residual sum of squares, the slope's standard error (window units) and
+/// the residuals.
+fn fit_warm_line(x: &[f64], y: &[f64], frac: f64) -> Option<([f64; 3], f64, f64, Vec<f64>)> {
+    let mut m = [[0.0_f64; 3]; 3];
+    let mut r = [0.0_f64; 3];
+    for (xi, yi) in x.iter().zip(y) {
+        let p = [1.0, 1.0 - (-xi / frac).exp(), *xi];
+        for a in 0..3 {
+            for b in 0..3 {
+                m[a][b] += p[a] * p[b];
+            }
+            r[a] += p[a] * yi;
+        }
+    }
+    let inv = invert3(&m)?;
+    let mut beta = [0.0; 3];
+    for (a, v) in beta.iter_mut().enumerate() {
+        *v = (0..3).map(|b| inv[a][b] * r[b]).sum();
+    }
+    let resid: Vec<f64> = x
+        .iter()
+        .zip(y)
+        .map(|(xi, yi)| yi - beta[0] - beta[1] * (1.0 - (-xi / frac).exp()) - beta[2] * xi)
+        .collect();
+    let sse: f64 = resid.iter().map(|e| e * e).sum();
+    let s2 = sse / (x.len() - 3) as f64;
+    Some((beta, sse, (s2 * inv[2][2]).max(0.0).sqrt(), resid))
+}
+
+/// Lag-1 autocorrelation of `e` (0 when it has no variance).
+fn lag1(e: &[f64]) -> f64 {
+    let den: f64 = e.iter().map(|x| x * x).sum();
+    if den <= 0.0 {
+        return 0.0;
+    }
+    e.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / den
+}
+
 /// Curvature of `(t, y)` from a least-squares parabola: the t-statistic of the quadratic term
 /// and the parabola's slope at the last point (value units per second). `None` with fewer than 6 points.
 pub(crate) fn curvature(t: &[f64], y: &[f64]) -> Option<(f64, f64)> {
@@ -182,5 +298,34 @@ mod tests {
         let s = compare(&t, &line).expect("60 points");
         assert!(s.sse_linear < 1e-9);
         assert!(s.sse_plateau > 1e-3);
+    }
+
+    #[test]
+    fn the_line_under_a_warm_up_is_the_slope_after_it_whatever_its_time_constant() {
+        // τ between grid points and below the plateau model's shortest one, with a ±0.2 % wobble.
+        let t: Vec<f64> = (0..80).map(|i| f64::from(i) * 15.0).collect();
+        for tau in [9.0, 47.0, 130.0, 333.0] {
+            let y: Vec<f64> = t
+                .iter()
+                .map(|x| 500.0 - 200.0 * (-x / tau).exp() + 0.02 * x + 1.0 * (x * 0.37).sin())
+                .collect();
+            let m = line_under_warm_up(&t, &y).expect("80 points");
+            assert!((m.rate / 0.02 - 1.0).abs() < 0.05, "tau {tau}: {m:?}");
+            assert!(
+                m.amplitude > 150.0 && m.sse < 0.01 * m.sse_linear,
+                "tau {tau}: {m:?}"
+            );
+            assert!(m.rate_se > 0.0 && m.rate_se < 0.005, "tau {tau}: {m:?}");
+        }
+        // A plain line gains nothing from a warm-up term.
+        let y: Vec<f64> = t
+            .iter()
+            .map(|x| 100.0 + 0.1 * x + (x * 0.37).sin())
+            .collect();
+        let m = line_under_warm_up(&t, &y).expect("80 points");
+        assert!(
+            (m.rate / 0.1 - 1.0).abs() < 0.01 && m.sse > 0.8 * m.sse_linear,
+            "{m:?}"
+        );
     }
 }
