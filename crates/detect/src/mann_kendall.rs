@@ -1,10 +1,12 @@
-//! Mann-Kendall trend test with the Hamed-Rao correction for serial correlation, over one or
-//! several blocks (segments between steps) whose statistics are summed as in the seasonal
-//! Kendall test.
+//! Mann-Kendall trend test with a correction for serial correlation (Hamed-Rao, or at least
+//! the lag-one effective sample size, see [`Serial`]), over one or several blocks (segments
+//! between steps) whose statistics are summed as in the seasonal Kendall test.
 //!
 //! Input is already an envelope (see `envelope`), never the raw series. References: Mann (1945);
 //! Kendall (1975); Hamed & Rao (1998), "A modified Mann-Kendall trend test for autocorrelated
-//! data", J. Hydrology 204; Hirsch, Slack & Smith (1982) for summing over blocks.
+//! data", J. Hydrology 204; Yue & Wang (2004), "The Mann-Kendall test modified by effective
+//! sample size to detect trend in serially correlated hydrological series", Water Resources
+//! Management 18; Hirsch, Slack & Smith (1982) for summing over blocks.
 
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -13,6 +15,23 @@ use crate::theil_sen::sen_slope_index;
 /// Two-sided 95 % normal quantile, used as the significance bound of rank autocorrelations in
 /// the Hamed-Rao correction (only significant lags are counted, as in the original paper).
 pub(crate) const Z_975: f64 = 1.959_963_984_540_054;
+
+/// How the variance of Kendall's S is widened for serial correlation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Serial {
+    /// Hamed & Rao (1998): the rank autocorrelations of the detrended series at every lag, but
+    /// only those significant at 5 %. On 20-80 envelope bins a lag must pass 0.22-0.44 to
+    /// count, so a moderately autocorrelated floor (a lower quantile of AR noise) often passes
+    /// as independent. Kept for resource counts, whose integer steps make the ranks of a
+    /// detrended count correlated without any noise process behind it.
+    HamedRao,
+    /// Hamed-Rao, but never less than the lag-one effective sample size of Yue & Wang (2004),
+    /// n/n* = (1 + r₁)/(1 − r₁) with r₁ the lag-one rank autocorrelation (clamped to 0-0.9),
+    /// counted whether significant or not. For memory: on the independent corpus's linear
+    /// leaks in noise, Sen's 95 % interval held the true rate 71 % of the time with Hamed-Rao
+    /// alone and 89 % with this (heavy noise with gaps 80 → 92 %, Node 85 → 91 %).
+    LagOne,
+}
 
 /// Result of a Mann-Kendall test.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -212,16 +231,19 @@ const RANK_GRAIN: f64 = 1e-9;
 
 /// Hamed-Rao variance inflation n/n*: from the significant autocorrelations of the ranks of the
 /// Sen-detrended series. Never below 1 (we only ever want to be more careful, not less).
-pub(crate) fn hamed_rao_factor(y: &[f64]) -> f64 {
+pub(crate) fn hamed_rao_factor(y: &[f64], serial: Serial) -> f64 {
     if y.len() < 5 {
         return 1.0;
     }
     // The most conservative of equally good detrendings (see [`detrend`]).
-    detrend(y).iter().map(|d| factor_of(d)).fold(1.0, f64::max)
+    detrend(y)
+        .iter()
+        .map(|d| factor_of(d, serial))
+        .fold(1.0, f64::max)
 }
 
-/// The Hamed-Rao variance factor of detrended values.
-fn factor_of(detrended: &[f64]) -> f64 {
+/// The variance factor of detrended values (see [`Serial`]).
+fn factor_of(detrended: &[f64], serial: Serial) -> f64 {
     let n = detrended.len();
     let (lo, hi) = detrended
         .iter()
@@ -251,19 +273,26 @@ fn factor_of(detrended: &[f64]) -> f64 {
             sum += m * (m - 1.0) * (m - 2.0) * rk;
         }
     }
-    (1.0 + 2.0 / (nf * (nf - 1.0) * (nf - 2.0)) * sum).max(1.0)
+    let hamed_rao = (1.0 + 2.0 / (nf * (nf - 1.0) * (nf - 2.0)) * sum).max(1.0);
+    match serial {
+        Serial::HamedRao => hamed_rao,
+        Serial::LagOne => {
+            let r1 = ((0..n - 1).map(|i| c[i] * c[i + 1]).sum::<f64>() / c0).clamp(0.0, 0.9);
+            hamed_rao.max((1.0 + r1) / (1.0 - r1))
+        }
+    }
 }
 
 /// Mann-Kendall over blocks: S and corrected variances add up; blocks shorter than 3 values
 /// carry no information and are skipped.
-pub(crate) fn mann_kendall_blocks(blocks: &[&[f64]]) -> MkResult {
+pub(crate) fn mann_kendall_blocks(blocks: &[&[f64]], serial: Serial) -> MkResult {
     let mut s = 0.0;
     let mut var = 0.0;
     let mut n = 0;
     for b in blocks.iter().filter(|b| b.len() >= 3) {
         let (bs, bv) = s_and_var(b);
         s += bs;
-        var += bv * hamed_rao_factor(b);
+        var += bv * hamed_rao_factor(b, serial);
         n += b.len();
     }
     let z = if var > 0.0 {
@@ -282,8 +311,8 @@ pub(crate) fn mann_kendall_blocks(blocks: &[&[f64]]) -> MkResult {
 }
 
 /// Mann-Kendall on one series.
-pub(crate) fn mann_kendall(y: &[f64]) -> MkResult {
-    mann_kendall_blocks(&[y])
+pub(crate) fn mann_kendall(y: &[f64], serial: Serial) -> MkResult {
+    mann_kendall_blocks(&[y], serial)
 }
 
 #[cfg(test)]
@@ -293,17 +322,17 @@ mod tests {
     #[test]
     fn increasing_series_is_significant_and_reversal_flips_sign() {
         let y: Vec<f64> = (0..30).map(|i| i as f64 + ((i * 7) % 5) as f64).collect();
-        let up = mann_kendall(&y);
+        let up = mann_kendall(&y, Serial::HamedRao);
         assert!(up.p_increasing < 0.001);
         let rev: Vec<f64> = y.iter().rev().copied().collect();
-        let down = mann_kendall(&rev);
+        let down = mann_kendall(&rev, Serial::HamedRao);
         assert_eq!(up.s, -down.s);
         assert!(down.p_increasing > 0.999);
     }
 
     #[test]
     fn constant_series_has_no_trend() {
-        let r = mann_kendall(&[3.0; 20]);
+        let r = mann_kendall(&[3.0; 20], Serial::HamedRao);
         assert_eq!(r.s, 0.0);
         assert!(r.p_increasing >= 0.5);
     }
@@ -312,7 +341,7 @@ mod tests {
     fn autocorrelation_inflates_variance() {
         // A slow sine has strongly autocorrelated ranks.
         let y: Vec<f64> = (0..60).map(|i| (i as f64 / 6.0).sin()).collect();
-        assert!(hamed_rao_factor(&y) > 1.5);
+        assert!(hamed_rao_factor(&y, Serial::HamedRao) > 1.5);
     }
 }
 
@@ -327,9 +356,9 @@ mod proptests {
         fn statistic_flips_sign_under_time_reversal(
             y in proptest::collection::vec(-1e3f64..1e3, 3..80),
         ) {
-            let fwd = mann_kendall(&y);
+            let fwd = mann_kendall(&y, Serial::HamedRao);
             let rev: Vec<f64> = y.iter().rev().copied().collect();
-            let back = mann_kendall(&rev);
+            let back = mann_kendall(&rev, Serial::HamedRao);
             prop_assert_eq!(fwd.s, -back.s);
             prop_assert!((fwd.z + back.z).abs() <= 1e-6 * (1.0 + fwd.z.abs()));
         }

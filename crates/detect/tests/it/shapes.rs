@@ -442,12 +442,17 @@ fn a_restart_inside_a_collectors_sawtooth_leaves_its_climbs_to_the_floors() {
     // Seven old-generation cycles, a restart at the start of the fourth (half the memory gone,
     // warmed up again within minutes), four level cycles since: judged only on the envelope
     // since the restart, the warm-up and the climbs read as growth. The floors since the
-    // restart do not rise, and four cycles are too few to judge them.
+    // restart do not rise, and four cycles are too few to judge them (with memory's lag-one
+    // correction the segment since the restart is not significant on its own either).
     let cycles = [1500.0, 2900.0, 2100.0, 3300.0, 1700.0, 2600.0, 3100.0];
     let s = old_gen_sawtooth_with(&cycles, 0.0, 0.0, Some(3));
     let v = analyze(&s, &DetectOptions::default());
     assert_eq!(v.verdict, Verdict::Inconclusive, "{}", v.reason);
-    assert!(v.reason.contains("sawtooth"), "{}", v.reason);
+    assert!(
+        v.reason.contains("sawtooth") || v.reason.contains("need about"),
+        "{}",
+        v.reason
+    );
     // The same with floors rising 5 % a cycle: the floors agree with the envelope.
     let s = old_gen_sawtooth_with(&cycles, 0.05, 0.0, Some(3));
     let v = analyze(&s, &DetectOptions::default());
