@@ -163,10 +163,27 @@ const WARM_LINE_GRID: usize = 24;
 /// coefficients, the residual sum of squares, the slope's standard error (window units) and
 /// the residuals.
 fn fit_warm_line(x: &[f64], y: &[f64], frac: f64) -> Option<([f64; 3], f64, f64, Vec<f64>)> {
+    let f = least_squares3(x, y, |xi| [1.0, 1.0 - (-xi / frac).exp(), xi])?;
+    let s2 = f.sse / (x.len() - 3) as f64;
+    Some((f.beta, f.sse, (s2 * f.inv[2][2]).max(0.0).sqrt(), f.resid))
+}
+
+/// A least-squares fit of `y` on three functions of `x`.
+struct Fit3 {
+    beta: [f64; 3],
+    /// Inverse of the normal matrix: `s² · inv[k][k]` is coefficient k's variance.
+    inv: [[f64; 3]; 3],
+    resid: Vec<f64>,
+    sse: f64,
+}
+
+/// Least squares of `y` on `basis(x)` through the 3×3 normal equations; `None` when they are
+/// singular.
+fn least_squares3(x: &[f64], y: &[f64], basis: impl Fn(f64) -> [f64; 3]) -> Option<Fit3> {
     let mut m = [[0.0_f64; 3]; 3];
     let mut r = [0.0_f64; 3];
-    for (xi, yi) in x.iter().zip(y) {
-        let p = [1.0, 1.0 - (-xi / frac).exp(), *xi];
+    for (&xi, yi) in x.iter().zip(y) {
+        let p = basis(xi);
         for a in 0..3 {
             for b in 0..3 {
                 m[a][b] += p[a] * p[b];
@@ -182,11 +199,18 @@ fn fit_warm_line(x: &[f64], y: &[f64], frac: f64) -> Option<([f64; 3], f64, f64,
     let resid: Vec<f64> = x
         .iter()
         .zip(y)
-        .map(|(xi, yi)| yi - beta[0] - beta[1] * (1.0 - (-xi / frac).exp()) - beta[2] * xi)
+        .map(|(&xi, yi)| {
+            let p = basis(xi);
+            yi - beta[0] * p[0] - beta[1] * p[1] - beta[2] * p[2]
+        })
         .collect();
-    let sse: f64 = resid.iter().map(|e| e * e).sum();
-    let s2 = sse / (x.len() - 3) as f64;
-    Some((beta, sse, (s2 * inv[2][2]).max(0.0).sqrt(), resid))
+    let sse = resid.iter().map(|e| e * e).sum();
+    Some(Fit3 {
+        beta,
+        inv,
+        resid,
+        sse,
+    })
 }
 
 /// Lag-1 autocorrelation of `e` (0 when it has no variance).
@@ -211,26 +235,7 @@ pub(crate) fn curvature(t: &[f64], y: &[f64]) -> Option<(f64, f64)> {
     }
     // Centred, scaled x in [-1, 1] keeps the normal equations well conditioned.
     let x: Vec<f64> = t.iter().map(|v| 2.0 * (v - t0) / (t1 - t0) - 1.0).collect();
-    let mut m = [[0.0_f64; 3]; 3];
-    let mut r = [0.0_f64; 3];
-    for (xi, yi) in x.iter().zip(y) {
-        let p = [1.0, *xi, xi * xi];
-        for a in 0..3 {
-            for b in 0..3 {
-                m[a][b] += p[a] * p[b];
-            }
-            r[a] += p[a] * yi;
-        }
-    }
-    let inv = invert3(&m)?;
-    let beta: Vec<f64> = (0..3)
-        .map(|a| (0..3).map(|b| inv[a][b] * r[b]).sum())
-        .collect();
-    let sse: f64 = x
-        .iter()
-        .zip(y)
-        .map(|(xi, yi)| (yi - beta[0] - beta[1] * xi - beta[2] * xi * xi).powi(2))
-        .sum();
+    let Fit3 { beta, inv, sse, .. } = least_squares3(&x, y, |xi| [1.0, xi, xi * xi])?;
     let s2 = sse / (n - 3) as f64;
     let se_c = (s2 * inv[2][2]).max(0.0).sqrt();
     let t_c = if se_c > 0.0 {
