@@ -99,8 +99,9 @@ pub(crate) struct LineUnderWarmUp {
     pub(crate) sse_linear: f64,
 }
 
-/// Fit [`LineUnderWarmUp`] on `(t, y)` over the same τ grid as [`compare`]; `None` with fewer
-/// than 8 points or a singular fit.
+/// Fit [`LineUnderWarmUp`] on `(t, y)`: τ from a geometric grid of [`WARM_LINE_GRID`] points
+/// between [`WARM_LINE_TAU_MIN_FRAC`] and half the window, refined by golden-section search on
+/// log τ; `None` with fewer than 8 points or a singular fit.
 pub(crate) fn line_under_warm_up(t: &[f64], y: &[f64]) -> Option<LineUnderWarmUp> {
     let n = t.len();
     if n < 8 {
