@@ -177,6 +177,10 @@ const WARM_LINE_MAX_TAU: f64 = 1.0 / 3.0;
 /// 5-17 % low (independent corpus: five plain linear leaks).
 const WARM_LINE_MIN_AMPLITUDE: f64 = 0.5;
 
+/// A window whose longest stretch without samples is at least half of it is not judged (see
+/// `judge_window_once`). The corpora's outages are a few per cent of a window each.
+const GAP_SHARE: f64 = 0.5;
+
 /// Each part of the thirds comparison needs at least 3 envelope bins.
 const MIN_THIRD_BINS: usize = 3;
 
@@ -902,6 +906,25 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         );
     }
     let env = ctx.envelope(t, v);
+    // Samples that leave most of the window empty (two runs in one file, a scrape target gone
+    // for days) put the envelope's bins on either side of the gap: there is no floor to follow
+    // across it, and waiting longer does not fill it.
+    let gap = t.windows(2).map(|w| w[1] - w[0]).fold(0.0_f64, f64::max);
+    if env.y.len() < MIN_BINS && gap >= GAP_SHARE * span {
+        return Judgement {
+            needs_more_s: None,
+            ..inconclusive(
+                n,
+                span,
+                0.0,
+                format!(
+                    "{n} samples over {}, but none in {} of it: the floor cannot be followed across the gap; judge the parts on either side apart",
+                    dur(span),
+                    dur(gap)
+                ),
+            )
+        };
+    }
     if env.y.len() < MIN_BINS {
         return inconclusive(
             n,

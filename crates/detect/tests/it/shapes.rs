@@ -655,3 +655,34 @@ fn a_leak_under_a_warm_up_reports_its_own_rate_not_the_warm_ups() {
         assert!(ci[0] > 0.0 && ci[0] <= rate && rate <= ci[1], "{ci:?}");
     }
 }
+
+#[test]
+fn two_runs_days_apart_in_one_file_are_not_judged_across_the_gap() {
+    // 250 samples a second apart, then 250 more four months later: the envelope has a bin on
+    // either side of the gap, and "need about 231 days more" (the old reading) was no advice.
+    let t: Vec<f64> = (0..500)
+        .map(|i| {
+            if i < 250 {
+                f64::from(i)
+            } else {
+                f64::from(i) + 1e7
+            }
+        })
+        .collect();
+    let v: Vec<f64> = (0..500)
+        .map(|i| 100.0 * MIB + f64::from(i) * 4096.0)
+        .collect();
+    let s = Series::from_parts("rss_bytes", Unit::Bytes, t, v);
+    for verdict in [
+        analyze(&s, &DetectOptions::default()),
+        analyze_online(&s, &DetectOptions::default()),
+    ] {
+        assert_eq!(verdict.verdict, Verdict::Inconclusive, "{}", verdict.reason);
+        assert!(
+            verdict.reason.contains("across the gap"),
+            "{}",
+            verdict.reason
+        );
+        assert_eq!(verdict.needs_more_s, None, "{}", verdict.reason);
+    }
+}
