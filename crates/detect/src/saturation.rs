@@ -129,14 +129,19 @@ pub(crate) fn line_under_warm_up(t: &[f64], y: &[f64]) -> Option<LineUnderWarmUp
         lo + step * (k_best.max(1) - 1) as f64,
         lo + step * (k_best + 1).min(WARM_LINE_GRID - 1) as f64,
     );
+    // Each step keeps one of the two inner points and fits only the new one.
     let g = 0.5 * (5.0_f64.sqrt() - 1.0);
+    let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
+    let (mut fc, mut fd) = (sse_at(c), sse_at(d));
     for _ in 0..30 {
-        let c = b - g * (b - a);
-        let d = a + g * (b - a);
-        if sse_at(c) <= sse_at(d) {
-            b = d;
+        if fc <= fd {
+            (b, d, fd) = (d, c, fc);
+            c = b - g * (b - a);
+            fc = sse_at(c);
         } else {
-            a = c;
+            (a, c, fc) = (c, d, fd);
+            d = a + g * (b - a);
+            fd = sse_at(d);
         }
     }
     let frac = (0.5 * (a + b)).exp();
