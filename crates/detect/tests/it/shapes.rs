@@ -686,3 +686,43 @@ fn two_runs_days_apart_in_one_file_are_not_judged_across_the_gap() {
         assert_eq!(verdict.needs_more_s, None, "{}", verdict.reason);
     }
 }
+
+/// A 7 h run sampled every 15 s: a warm-up of `warm` GiB with a 16 min time constant, then
+/// `leak` MiB/min more for good (0 for none), in 0.3 % noise.
+fn big_warm_up_then(warm: f64, leak: f64) -> Series {
+    let mut noise = Noise(0x2545_F491_4F6C_DD1D);
+    let t: Vec<f64> = (0..1680).map(|i| f64::from(i) * 15.0).collect();
+    let v = t
+        .iter()
+        .map(|&x| {
+            let level = 2048.0 * MIB + warm * 1024.0 * MIB * (1.0 - (-x / 960.0).exp());
+            (level + leak * MIB * x / 60.0) * (1.0 + 0.003 * noise.next())
+        })
+        .collect();
+    Series::from_parts("rss_bytes", Unit::Bytes, t, v)
+}
+
+#[test]
+fn a_leak_under_a_big_warm_up_raises_an_online_alarm_once_the_warm_up_is_over() {
+    // 2.5 MiB/min for hours after a 1.4 GiB warm-up: its last third falls short of the line
+    // through the warm-up's climb, which held the online alarm back for the whole 7 h ("grew
+    // 1.4 GiB early but has levelled off"). The line under the warm-up is the leak.
+    let o = DetectOptions::default();
+    let s = big_warm_up_then(1.4, 2.5);
+    let v = analyze_online(&s, &o);
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    let at = v.detected_at_s.expect("an alarm has a time");
+    assert!(at < 4.0 * 3600.0, "alarm at {at} s: {}", v.reason);
+    // The warm-up alone, and the warm-up seen only during its climb, raise none.
+    let warm = big_warm_up_then(1.4, 0.0);
+    let climb = Series::from_parts(
+        "rss_bytes",
+        Unit::Bytes,
+        warm.t[..160].to_vec(),
+        warm.v[..160].to_vec(),
+    );
+    for s in [warm, climb] {
+        let v = analyze_online(&s, &o);
+        assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+    }
+}
