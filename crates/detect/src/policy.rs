@@ -13,7 +13,7 @@ use crate::envelope::{Envelope, floor_envelope, lower_hull};
 use crate::load_following::{self, LoadAxis};
 use crate::mann_kendall::{MkResult, Serial, Z_975, best_hinge, mann_kendall, mann_kendall_blocks};
 use crate::prep::{Clean, clean};
-use crate::saturation::{Saturation, compare, concave_sse, curvature, line_under_warm_up};
+use crate::saturation::{Saturation, compare, curvature, line_under_warm_up};
 use crate::theil_sen::{SenFit, theil_sen, theil_sen_blocks};
 use crate::util::{median_in_place, quantile_in_place};
 
@@ -176,15 +176,6 @@ const WARM_LINE_MAX_TAU: f64 = 1.0 / 3.0;
 /// leak the model otherwise took a slight bend of the envelope for a warm-up and gave a rate
 /// 5-17 % low (independent corpus: five plain linear leaks).
 const WARM_LINE_MIN_AMPLITUDE: f64 = 0.5;
-
-/// Online, the line under a warm-up explains a rise that still goes on only when the recent
-/// half rises no faster than 1.6 times the line: the warm-up has then run its course by the
-/// recent half. Growth that slows gradually (a logarithm or square root still climbing) is fitted
-/// by a steep early warm-up and a shallow line, and its recent half outruns the line. Measured
-/// (v17, online memory, our seeds 101-1010 / independent seeds 1-7): without this check
-/// 79.1 % at 16.8 % / 81.8 % at 26.5 %; with 1.6, 78.9 % at 16.8 % / 81.6 % at 26.0 % (four
-/// saturating growths fewer); 1.3 cost 0.3-0.7 points more of recall.
-const WARM_LINE_LATE_RATIO: f64 = 1.6;
 
 /// A window whose longest stretch without samples is at least half of it is not judged (see
 /// `judge_window_once`). The corpora's outages are a few per cent of a window each.
@@ -1045,15 +1036,12 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     // half that rate, while a leak under a warm-up keeps its own. Measured (v15): no verdict
     // changed on any corpus (our seeds, independent 1-10, held-out fresh 1111-1313); it fixes
     // the synthetic warm-ups of `a_warm_up_watched_for_five_time_constants_is_no_leak…`.
-    // Online, where the early part of any warm-up rises significantly in its recent half, the
-    // line under a warm-up that has run its course must also be seen (see
-    // [`line_after_warm_up`]).
-    let still_rising = tr.late_mk.p_increasing < ctx.alpha
+    let still_rising = !ctx.online
+        && tr.late_mk.p_increasing < ctx.alpha
         && tr.late_fit.is_some_and(|f| f.ci95[0] > 0.0)
         && late_rate * tr.window >= opts.min_growth * tr.level
         && current_rate * tr.window / tr.level >= LATE_GROWTH_FACTOR * opts.min_growth
-        && current_rate >= DECEL_RATIO * late_rate
-        && (!ctx.online || line_after_warm_up(ctx, &env, &tr, span));
+        && current_rate >= DECEL_RATIO * late_rate;
     // Two cycle floors in the recent half (no Theil-Sen fit there) cannot show a plateau, nor
     // a rise: the whole window's floors decide. Six strictly rising floors of a leak under a
     // JVM's old generation, the last two in the recent half, were "levelled off" (independent
@@ -1090,14 +1078,12 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     let bending = ctx.online && decelerating && current_rate < DECEL_RATIO * late_rate;
     // Online, a rise that is concave over the whole window and whose parabola's slope at the
     // end has fallen under DECEL_RATIO of its average rate is bending too (a warm-up or a pool
-    // filling seen within its first time constant or two), unless the bend is a warm-up that has
-    // run its course with a line still rising under it (online `still_rising`, see
-    // [`line_after_warm_up`]).
+    // filling seen within its first time constant or two).
     let bending_full = ctx.online
         && tr
             .full_curvature
             .is_some_and(|(tc, end)| tc < -CONCAVE_T_FULL && end < DECEL_RATIO * rate);
-    let late_ok = !levelled && !bending && (!bending_full || still_rising);
+    let late_ok = !levelled && !bending && !bending_full;
     // Memory that follows load gives itself back: a sustained, gradual fall of the floor
     // earlier in the window (a daily cycle's night, a ramp-down) means the rise that follows
     // is the load coming back, not a leak. A leak never lowers its own floor.
@@ -1305,47 +1291,6 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         )
     };
     Judgement { reason, ..base }
-}
-
-/// Online, a recent half that still rises overrides the levelling-off rules (and the bend of
-/// the whole window, `bending_full`) only when the envelope is a line on top of a warm-up that
-/// has run its course (see [`crate::saturation::line_under_warm_up`]):
-///
-/// * a time constant of at most [`WARM_LINE_MAX_TAU`] of the window;
-/// * residuals under [`PLATEAU_SSE_RATIO`] of both a line's and those of the best concave
-///   rise that never becomes a line (square root, logarithm, hyperbola:
-///   [`crate::saturation::concave_sse`]);
-/// * a slope that is positive with 95 % confidence and makes `min_growth` over the window;
-/// * a recent half that rises no faster than [`WARM_LINE_LATE_RATIO`] times that slope.
-///
-/// Memory only: a pool warming to its size has no line under it, and counts gained no alarm
-/// from it. Without it, a leak under a warm-up stayed "levelled off" online for hours after
-/// its warm-up ended, because its last third fell short of the line through the warm-up's
-/// climb (a leak of 2.5 MiB/min under a 1.4 GiB warm-up was never alarmed in 6.9 h).
-/// Allowing the override online without the model gained 1.8-4 points of recall for 3.2-3.6
-/// points of false alarms (warm-ups early on, square-root and logarithmic growth). With the
-/// model (v17), online memory recall / false positives: our seeds 101-1010 77.5 % / 16.8 % →
-/// 78.9 % / 16.8 %, independent seeds 1-7 78.5 % / 25.8 % → 81.6 % / 26.0 %; held-out fresh
-/// seeds 1111-1313 73.1 % → 75.7 % and independent seeds 8-10 75.7 % → 77.7 % at unchanged
-/// false positives. No end-of-run verdict changes.
-fn line_after_warm_up(ctx: &Ctx<'_>, env: &Envelope, tr: &Trend, span: f64) -> bool {
-    if quantum(ctx.unit) != 0.0 {
-        return false;
-    }
-    let Some(r) = tr.model_range.clone() else {
-        return false;
-    };
-    let (t, y) = (&env.t[r.clone()], &env.y[r]);
-    line_under_warm_up(t, y).is_some_and(|m| {
-        m.tau <= WARM_LINE_MAX_TAU * span
-            && m.sse < PLATEAU_SSE_RATIO * m.sse_linear
-            && m.rate - Z_975 * m.rate_se > 0.0
-            && m.rate * tr.window >= ctx.opts.min_growth * tr.level
-            && m.sse < PLATEAU_SSE_RATIO * concave_sse(t, y)
-            && tr
-                .late_fit
-                .is_some_and(|f| f.slope <= WARM_LINE_LATE_RATIO * m.rate)
-    })
 }
 
 /// The median absolute difference between neighbouring values of `y` (0 when fewer than two).

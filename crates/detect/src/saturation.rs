@@ -276,43 +276,6 @@ fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     Some(inv)
 }
 
-/// Scales tried for [`concave_sse`], as fractions of the window: 16 values from 1/1000 to 1
-/// (each ~1.6× the last), from a bend within the first bin to one spread over the window.
-const CONCAVE_GRID: usize = 16;
-const CONCAVE_C_MIN: f64 = 1e-3;
-
-/// The smallest residual sum of squares of `y ≈ a + b·g(x)` over concave rises that never turn
-/// into a line: `√(x + c)`, `ln(1 + x/c)` and `x/(x + c)`, with `x` in window units and `c` on a
-/// geometric grid from 1/1000 to 1 of the window. Infinite with fewer than 4 points.
-pub(crate) fn concave_sse(t: &[f64], y: &[f64]) -> f64 {
-    let n = t.len();
-    if n < 4 {
-        return f64::INFINITY;
-    }
-    let t0 = t[0];
-    let w = t[n - 1] - t0;
-    if w <= 0.0 {
-        return f64::INFINITY;
-    }
-    let rel: Vec<f64> = t.iter().map(|x| (x - t0) / w).collect();
-    let mut x = vec![0.0; n];
-    let mut best = f64::INFINITY;
-    for k in 0..CONCAVE_GRID {
-        let c = CONCAVE_C_MIN * (1.0 / CONCAVE_C_MIN).powf(k as f64 / (CONCAVE_GRID - 1) as f64);
-        for g in 0..3 {
-            for (xi, ri) in x.iter_mut().zip(&rel) {
-                *xi = match g {
-                    0 => (ri + c).sqrt(),
-                    1 => (1.0 + ri / c).ln(),
-                    _ => ri / (ri + c),
-                };
-            }
-            best = best.min(fit2(&x, y).2);
-        }
-    }
-    best
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,36 +338,5 @@ mod tests {
             (m.rate / 0.1 - 1.0).abs() < 0.01 && m.sse > 0.8 * m.sse_linear,
             "{m:?}"
         );
-    }
-
-    #[test]
-    fn a_square_root_is_a_concave_rise_and_a_line_under_a_warm_up_is_not() {
-        let t: Vec<f64> = (0..80).map(|i| f64::from(i) * 15.0).collect();
-        let wobble = |x: f64| 0.5 * (x * 0.37).sin();
-        // Square-root and logarithmic growth that never levels off within the window: the
-        // warm-up-plus-line model fits them too, but no better than a concave rise does.
-        for y in [
-            t.iter()
-                .map(|&x| 300.0 + 8.0 * x.sqrt() + wobble(x))
-                .collect::<Vec<_>>(),
-            t.iter()
-                .map(|&x| 300.0 + 40.0 * (1.0 + x / 30.0).ln() + wobble(x))
-                .collect(),
-        ] {
-            let m = line_under_warm_up(&t, &y).expect("80 points");
-            assert!(m.sse > 0.6 * concave_sse(&t, &y), "{m:?}");
-        }
-        // A line on top of a warm-up is fitted far better by its own model than by any of them.
-        let y: Vec<f64> = t
-            .iter()
-            .map(|&x| 500.0 - 200.0 * (-x / 90.0).exp() + 0.05 * x + wobble(x))
-            .collect();
-        let m = line_under_warm_up(&t, &y).expect("80 points");
-        assert!(
-            m.sse < 0.1 * concave_sse(&t, &y),
-            "{m:?} {}",
-            concave_sse(&t, &y)
-        );
-        assert_eq!(concave_sse(&t[..3], &y[..3]), f64::INFINITY);
     }
 }

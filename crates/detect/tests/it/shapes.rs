@@ -687,42 +687,38 @@ fn two_runs_days_apart_in_one_file_are_not_judged_across_the_gap() {
     }
 }
 
-/// A 7 h run sampled every 15 s: a warm-up of `warm` GiB with a 16 min time constant, then
-/// `leak` MiB/min more for good (0 for none), in 0.3 % noise.
-fn big_warm_up_then(warm: f64, leak: f64) -> Series {
+/// 6 h sampled every 15 s of a 1 GiB process warming up twice: 300 MiB with a time constant of
+/// 2 min (a JIT, pools) and 300 MiB more with one of `slow_min` minutes (caches), in 0.3 % noise.
+fn two_stage_warm_up(slow_min: f64) -> Series {
     let mut noise = Noise(0x2545_F491_4F6C_DD1D);
-    let t: Vec<f64> = (0..1680).map(|i| f64::from(i) * 15.0).collect();
+    let t: Vec<f64> = (0..1440).map(|i| f64::from(i) * 15.0).collect();
     let v = t
         .iter()
         .map(|&x| {
-            let level = 2048.0 * MIB + warm * 1024.0 * MIB * (1.0 - (-x / 960.0).exp());
-            (level + leak * MIB * x / 60.0) * (1.0 + 0.003 * noise.next())
+            let fast = 300.0 * MIB * (1.0 - (-x / 120.0).exp());
+            let slow = 300.0 * MIB * (1.0 - (-x / (slow_min * 60.0)).exp());
+            (1024.0 * MIB + fast + slow) * (1.0 + 0.003 * noise.next())
         })
         .collect();
     Series::from_parts("rss_bytes", Unit::Bytes, t, v)
 }
 
 #[test]
-fn a_leak_under_a_big_warm_up_raises_an_online_alarm_once_the_warm_up_is_over() {
-    // 2.5 MiB/min for hours after a 1.4 GiB warm-up: its last third falls short of the line
-    // through the warm-up's climb, which held the online alarm back for the whole 7 h ("grew
-    // 1.4 GiB early but has levelled off"). The line under the warm-up is the leak.
+fn a_warm_up_in_two_stages_raises_no_alarm_online_or_at_the_end() {
+    // Once the fast stage is over, the slow one rises almost in a line for a while: a line on
+    // top of a finished warm-up, the shape of a leak under a warm-up. Letting that model lift
+    // the online vetoes (v17, withdrawn) alarmed on all three after 17-21 min; on random
+    // two-stage warm-ups it alarmed on 29 of 40 against 6 before.
     let o = DetectOptions::default();
-    let s = big_warm_up_then(1.4, 2.5);
-    let v = analyze_online(&s, &o);
-    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
-    let at = v.detected_at_s.expect("an alarm has a time");
-    assert!(at < 4.0 * 3600.0, "alarm at {at} s: {}", v.reason);
-    // The warm-up alone, and the warm-up seen only during its climb, raise none.
-    let warm = big_warm_up_then(1.4, 0.0);
-    let climb = Series::from_parts(
-        "rss_bytes",
-        Unit::Bytes,
-        warm.t[..160].to_vec(),
-        warm.v[..160].to_vec(),
-    );
-    for s in [warm, climb] {
-        let v = analyze_online(&s, &o);
-        assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+    for slow_min in [20.0, 40.0, 80.0] {
+        let s = two_stage_warm_up(slow_min);
+        for v in [analyze(&s, &o), analyze_online(&s, &o)] {
+            assert_ne!(
+                v.verdict,
+                Verdict::Leak,
+                "slow {slow_min} min: {}",
+                v.reason
+            );
+        }
     }
 }
