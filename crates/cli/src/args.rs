@@ -247,7 +247,8 @@ pub(crate) struct AnalyzeArgs {
     /// CSV files (or run directories, meaning their samples.csv).
     #[arg(required = true, value_name = "FILE")]
     pub(crate) files: Vec<PathBuf>,
-    /// Evaluate causally as samples arrive and report the first alarm time.
+    /// Evaluate causally as samples arrive and report the first alarm: its time, and how far
+    /// into the series it came.
     #[arg(long)]
     pub(crate) online: bool,
     /// Limit for the time-to-limit estimate: a size (e.g. 2GiB) applies to memory series, a

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity};
 use leakhound_detect::DetectOptions;
 use leakhound_report::json::{AnalyzeRecord, write_json_line};
-use leakhound_report::terminal::{verdict_word, write_overall, write_verdict_table};
+use leakhound_report::terminal::{
+    human_duration, verdict_word, write_overall, write_verdict_table,
+};
 
 use crate::args::AnalyzeArgs;
 use crate::errors::ExpectedError;
@@ -107,6 +109,9 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         } else {
             writeln!(w, "{} ({mode})", out.style.bold(&file))?;
             write_verdict_table(&verdicts, series, out.style, &mut w)?;
+            if args.online {
+                write_alarm_times(&verdicts, series, &mut w)?;
+            }
             writeln!(w)?;
         }
         all.extend(verdicts);
@@ -117,6 +122,31 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     }
     w.flush()?;
     Ok(overall.exit_code())
+}
+
+/// Online, when each alarm was raised: the sample's own time and how far into the series it
+/// came (the JSON's `detected_at_s`).
+fn write_alarm_times(
+    verdicts: &[SeriesVerdict],
+    series: &[Series],
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    for v in verdicts.iter().filter(|v| v.verdict == Verdict::Leak) {
+        let (Some(at), Some(s)) = (v.detected_at_s, series.iter().find(|s| s.name == v.series))
+        else {
+            continue;
+        };
+        let first = s.t.first().copied().unwrap_or(at);
+        let n = s.t.partition_point(|&t| t <= at);
+        writeln!(
+            w,
+            "  {}: alarm raised at t = {at} s, {} after the first sample (sample {n} of {})",
+            v.series,
+            human_duration(at - first),
+            s.t.len()
+        )?;
+    }
+    Ok(())
 }
 
 /// The column `col` of one file, named by `flag` (`--load`, `--requests`): a usage error when

@@ -111,6 +111,21 @@ fn online_alarm_is_causal_cut_and_rerun_gives_the_same_alarm() {
         .code(1);
     let r2 = &json_lines(&out.get_output().stdout)[0];
     assert_eq!(r2["detected_at_s"].as_f64(), Some(at));
+    // The text output says when the alarm was raised, not only that there is one.
+    let out = leakhound()
+        .args(["analyze", "--online"])
+        .arg(&f)
+        .assert()
+        .code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let n = rows.iter().filter(|(t, _)| *t <= at).count();
+    assert!(
+        text.contains(&format!(
+            "value: alarm raised at t = {at} s, {:.0} min after the first sample (sample {n} of 720)",
+            at / 60.0
+        )),
+        "{text}"
+    );
 }
 
 #[test]
