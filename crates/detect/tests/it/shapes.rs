@@ -365,6 +365,30 @@ fn a_sawtooth_seen_from_mid_climb_with_rising_floors_is_a_leak() {
     assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
 }
 
+#[test]
+fn a_sawtooth_seen_from_late_in_a_climb_has_no_floor_before_its_first_fall() {
+    // An old generation collected six times in 2.2 h (25-minute cycles climbing 8 % of the
+    // floor), the series starting 20 minutes into the first climb; each collection leaves
+    // 1.5 % more behind. The five falls make six stretches, the fewest judged on their floors,
+    // but the first stretch's lowest point is the top of a climb, above the next four floors:
+    // kept as a floor, it hid the rise ("flat").
+    let cycle = 1500.0;
+    let from = 1200.0;
+    let mut noise = Noise(0x2545_F491_4F6C_DD1D);
+    let (mut t, mut v) = (Vec::new(), Vec::new());
+    let mut x: f64 = from;
+    while x < 6.0 * cycle {
+        let k = (x / cycle).floor();
+        let phase = x - k * cycle;
+        t.push(x - from);
+        v.push(1024.0 * MIB * (1.0 + 0.015 * k + 0.08 * phase / cycle) + 2.0 * MIB * noise.next());
+        x += 5.0;
+    }
+    let s = Series::from_parts("rss_bytes", Unit::Bytes, t, v);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+}
+
 /// A JVM-like heap sampled every 5 s for 6.8 h: a young generation collected every 47 s (5 % of
 /// the 1 GiB floor) on an old generation collected ten times at irregular intervals (25-55
 /// minutes, climbing about 3 % of the floor per 1000 s and falling back: too little given back
