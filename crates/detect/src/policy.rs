@@ -856,9 +856,15 @@ fn trend_with(
 /// stand out as jumps, so that only its later ones were cut, as one-off shifts, and the recent
 /// half between them looked levelled off. Such a window is judged again with every step left
 /// in, as a staircase is. (A floor that was flat apart from one to three steps never gets here:
-/// its blocks do not rise.)
+/// its blocks do not rise.) Within the blocks the rise need only be significant at
+/// [`ALPHA_LATE`], the recent half's level, not at the verdict's: the steps cut from it are
+/// most of what a staircase grows, and the window judged again must still pass the verdict's
+/// own test. Measured (the verdict's level before): end-of-run memory +1 leak on our seed 303
+/// (a staircase whose two late steps were cut, within-block p = 0.029) and resources +1 on
+/// seed 11, online +1 on independent seed 9; no false alarm on our seeds 1/7/11/101-1010,
+/// independent seeds 1-10 or the held-out seeds 1111-1313.
 fn stepping_on(ctx: &Ctx<'_>, env: &Envelope, tr: Trend) -> Trend {
-    let rises = tr.mk.p_increasing < ctx.alpha
+    let rises = tr.mk.p_increasing < ALPHA_LATE
         && tr.fit.slope * tr.window >= ctx.opts.min_growth * tr.level;
     if !rises
         || tr.late_steps < LATE_STEPS

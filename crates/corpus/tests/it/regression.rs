@@ -622,3 +622,19 @@ fn small_pools_that_warm_to_their_cap_are_no_quiet_floor_rising() {
         .collect();
     assert!(false_alarms.is_empty(), "false alarms: {false_alarms:?}");
 }
+
+#[test]
+fn a_sawtooth_seen_from_late_in_a_climb_keeps_its_floors() {
+    // A leak under a JVM's old generation, collected five times, the series starting near the
+    // top of a climb: the stretch before the first fall was taken for a floor, above the next
+    // four, and the five rising floors after it read "flat". (Seed 707 #19.)
+    assert_leaks(&[(707, 19)]);
+}
+
+#[test]
+fn a_staircase_whose_late_steps_are_cut_is_judged_with_them() {
+    // A staircase whose two late steps were cut as one-off shifts: its blocks rose at
+    // p = 0.029, short of the verdict's level, so it was not judged again with every step
+    // left in ("may be rising"). (Seed 303 #241.)
+    assert_leaks(&[(303, 241)]);
+}
