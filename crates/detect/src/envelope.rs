@@ -126,6 +126,20 @@ pub(crate) fn floor_envelope(t: &[f64], v: &[f64]) -> Envelope {
     }
 }
 
+/// The fine time bins reduced to their minimum (what [`floor_envelope`] weighs against their
+/// 10th percentile), before any coarser or per-cycle envelope is considered; `None` for series
+/// too short for minima (see [`MIN_SAMPLES_FOR_MINIMUM`]). The second floor
+/// `policy::judge_window_once` tests when the judged one shows no significant trend.
+pub(crate) fn minimum_envelope(t: &[f64], v: &[f64]) -> Option<Envelope> {
+    let n = t.len();
+    if n / 20 < MIN_SAMPLES_FOR_MINIMUM {
+        return None;
+    }
+    let per_bin = (n / 20).clamp(MIN_SAMPLES_PER_BIN, MAX_SAMPLES_PER_BIN);
+    let period = sawtooth_period(t, &collections(v));
+    envelopes_with(t, v, per_bin, period, true).1
+}
+
 /// [`lower_envelope`] and, with `with_minimum`, the same bins reduced to their minimum, from
 /// one pass over the samples: the collections, the bin partition and the cycle floors are
 /// shared, and each bin is read once for both reductions (the online mode computes the pair at

@@ -638,3 +638,17 @@ fn a_staircase_whose_late_steps_are_cut_is_judged_with_them() {
     // left in ("may be rising"). (Seed 303 #241.)
     assert_leaks(&[(303, 241)]);
 }
+
+#[test]
+fn a_leak_the_percentile_floor_misses_shows_on_the_bin_minima() {
+    // Leaks growing with bursty load whose bins' 10th percentile showed no significant trend
+    // ("flat"), while the bins' minima, a quieter floor between the bursts, rise at a quarter
+    // of the level. (Seed 101 #154, seed 808 #240.)
+    let v = assert_judged(&[(101, 154), (808, 240)], false, true);
+    assert!(
+        v.iter()
+            .all(|v| v.reason.contains("lowest sample of each time bin")),
+        "{:?}",
+        v.iter().map(|v| &v.reason).collect::<Vec<_>>()
+    );
+}
