@@ -347,6 +347,12 @@ struct Judgement {
     /// Not a leak only because the trend test did not reach significance ("may be rising",
     /// "flat"): no levelling off, step, sawtooth or load explained the window.
     unproven: bool,
+    /// Not a leak because the floor levelled off or a plateau fits better ("grew … early but
+    /// has levelled off").
+    levelled: bool,
+    /// The recent half rises on its own: Mann-Kendall at [`ALPHA_LATE`] and Sen's lower bound
+    /// above zero.
+    late_rises: bool,
 }
 
 fn what(unit: Unit) -> &'static str {
@@ -399,6 +405,8 @@ fn inconclusive(samples: usize, window_s: f64, needs: f64, reason: String) -> Ju
         window_s,
         reason,
         unproven: false,
+        levelled: false,
+        late_rises: false,
     }
 }
 
@@ -947,10 +955,14 @@ fn judge_window(ctx: &Ctx<'_>, t: &[f64], v: &[f64], allow_onset: bool) -> Judge
 /// two floors see the noise differently (a collector's sawtooth at random phases favours the
 /// minimum, Gaussian noise the percentile), and [`floor_envelope`]'s choice between them is
 /// made on their noise alone, which picks the wrong one on some series; a quarter keeps the
-/// pair of tests within 1.25 × the level. Only a verdict that failed for significance is
-/// judged again: a floor that levelled off, stepped, or followed load keeps its reason (the
-/// minima, noisier under Gaussian noise, show levelling off less clearly; judging them
-/// whatever the first verdict added false alarms on warm-ups and saturating growth).
+/// pair of tests within 1.25 × the level. Only a verdict that failed for significance, or
+/// that read levelling off, is judged again: a floor that stepped or followed load keeps its
+/// reason, and a levelling off stands unless the minima's recent half rises significantly on
+/// its own (the minima, noisier under Gaussian noise, show levelling off less clearly; judging
+/// them whatever the first verdict, with no such condition, added false alarms on warm-ups
+/// and saturating growth). The levelled-off case added +1 leak on seed 202 and +1 on
+/// independent seed 4 (leaks growing with bursty load and under Node's collector), no false
+/// alarm, and no change on the held-out seeds or the two-stage warm-ups.
 /// Measured at the end of a run: memory +2 leaks on our seeds 101-1010 (101, 808), +3 on
 /// independent seeds 1-7 (1, 4, 5), +1 each on the held-out seeds 1111, 1212 and independent
 /// 10; resource counts +1 each on seeds 1010, 1313 and independent 2; no false alarm more on
@@ -962,11 +974,11 @@ fn judge_window(ctx: &Ctx<'_>, t: &[f64], v: &[f64], allow_onset: bool) -> Judge
 const MINIMUM_FLOOR_ALPHA_SHARE: f64 = 0.25;
 
 /// [`judge_floor`], and at the end of a run, when the chosen floor (the bins' 10th percentile)
-/// shows no significant trend, the bins' minima judged too, at [`MINIMUM_FLOOR_ALPHA_SHARE`]
-/// of the level (see there).
+/// shows no significant trend or levelled off, the bins' minima judged too, at
+/// [`MINIMUM_FLOOR_ALPHA_SHARE`] of the level (see there).
 fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     let j = judge_floor(ctx, t, v);
-    if !j.unproven || ctx.online || ctx.minimum_floor {
+    if !(j.unproven || j.levelled) || ctx.online || ctx.minimum_floor {
         return j;
     }
     let Some(minima) = minimum_envelope(t, v) else {
@@ -981,7 +993,10 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         ..*ctx
     };
     let k = judge_floor(&alt, t, v);
-    if k.verdict != Verdict::Leak {
+    // Levelling off read on the chosen floor stands unless the minima's recent half rises on
+    // its own: the minima, noisier under Gaussian noise, show a warm-up's plateau less clearly,
+    // and "no sign of levelling off" on them is no evidence of a leak.
+    if k.verdict != Verdict::Leak || (j.levelled && !k.late_rises) {
         return j;
     }
     Judgement {
@@ -1215,6 +1230,9 @@ fn judge_floor(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         window_s: span,
         reason: String::new(),
         unproven: false,
+        levelled: false,
+        late_rises: tr.late_mk.p_increasing < ALPHA_LATE
+            && tr.late_fit.is_some_and(|f| f.ci95[0] > 0.0),
     };
     let fw = floor_word(unit);
     if significant && big_enough && late_ok && !saturating && gives_back {
@@ -1332,6 +1350,12 @@ fn judge_floor(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     }
     // A plateau after a step is worded as the step when the window did not grow beyond it.
     let stepped_flat = tr.ups > 0 && tr.ups <= MAX_ONE_OFF_STEPS && !(significant && big_enough);
+    let is_levelled =
+        (saturating && !stepped_flat) || ((significant && big_enough || rose) && !late_ok);
+    let base = Judgement {
+        levelled: is_levelled,
+        ..base
+    };
     let reason = if (saturating && !stepped_flat)
         || ((significant && big_enough || rose) && !late_ok)
     {
@@ -1517,6 +1541,8 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
                 dur(c.span())
             ),
             unproven: false,
+            levelled: false,
+            late_rises: false,
         };
     }
     if n < MIN_SAMPLES {

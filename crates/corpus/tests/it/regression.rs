@@ -644,8 +644,13 @@ fn a_leak_the_percentile_floor_misses_shows_on_the_bin_minima() {
     // Leaks growing with bursty load whose bins' 10th percentile showed no significant trend
     // ("flat", "may be rising"), while the bins' minima, a quieter floor between the bursts,
     // rise at a quarter of the level: two memory series and an fd count. (Seed 101 #154, seed
-    // 808 #240, seed 1010 #78.)
-    let v = assert_judged(&[(101, 154), (808, 240), (1010, 78)], false, true);
+    // 808 #240, seed 1010 #78.) And one whose percentile floor "levelled off" after a burst
+    // while its minima's recent half rises on its own. (Seed 202 #25.)
+    let v = assert_judged(
+        &[(101, 154), (808, 240), (1010, 78), (202, 25)],
+        false,
+        true,
+    );
     assert!(
         v.iter()
             .all(|v| v.reason.contains("lowest sample of each time bin")),
