@@ -140,6 +140,16 @@ pub(crate) fn minimum_envelope(t: &[f64], v: &[f64]) -> Option<Envelope> {
     envelopes_with(t, v, per_bin, period, true).1
 }
 
+/// The fine time bins reduced to their 10th percentile, before any coarser or per-cycle
+/// envelope is considered: the second floor `policy::judge_window_once` tests when the bins'
+/// minima were the chosen floor.
+pub(crate) fn percentile_envelope(t: &[f64], v: &[f64]) -> Envelope {
+    let n = t.len();
+    let per_bin = (n / 20).clamp(MIN_SAMPLES_PER_BIN, MAX_SAMPLES_PER_BIN);
+    let period = sawtooth_period(t, &collections(v));
+    envelopes_with(t, v, per_bin, period, false).0
+}
+
 /// [`lower_envelope`] and, with `with_minimum`, the same bins reduced to their minimum, from
 /// one pass over the samples: the collections, the bin partition and the cycle floors are
 /// shared, and each bin is read once for both reductions (the online mode computes the pair at

@@ -9,7 +9,9 @@ use leakhound_core::{
 
 use crate::DetectOptions;
 use crate::changepoint::{HUMP_RETURN, blocks, find_jumps, plan_cuts};
-use crate::envelope::{Envelope, floor_envelope, lower_hull, minimum_envelope};
+use crate::envelope::{
+    Envelope, floor_envelope, lower_hull, minimum_envelope, percentile_envelope,
+};
 use crate::load_following::{self, LoadAxis};
 use crate::mann_kendall::{MkResult, Serial, Z_975, best_hinge, mann_kendall, mann_kendall_blocks};
 use crate::prep::{Clean, clean};
@@ -423,18 +425,33 @@ struct Ctx<'a> {
     /// The falls of the judged stretch are collections, not restarts (see [`restart_evidence`]):
     /// judge its per-cycle floors.
     sawtooth: bool,
-    /// Judge the fine bins' minima rather than the chosen floor (see [`judge_window_once`]).
-    minimum_floor: bool,
+    /// Judge this floor rather than the chosen one (see [`judge_window_once`]).
+    second_floor: Option<SecondFloor>,
+}
+
+/// The floor judged second at the end of a run (see [`judge_window_once`]): the fine bins'
+/// other reduction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SecondFloor {
+    /// The bins' minima, when their 10th percentile (or a coarser or per-cycle envelope) was
+    /// chosen.
+    Minima,
+    /// The bins' 10th percentile, when their minima were chosen.
+    Percentile,
 }
 
 impl Ctx<'_> {
     /// The envelope judged, in both modes: the 10th-percentile envelope or the bin minima,
     /// whichever is the quieter floor (see `envelope::floor_envelope`).
     fn envelope(&self, t: &[f64], v: &[f64]) -> Envelope {
-        if self.minimum_floor
-            && let Some(e) = minimum_envelope(t, v)
-        {
-            return e;
+        match self.second_floor {
+            Some(SecondFloor::Minima) => {
+                if let Some(e) = minimum_envelope(t, v) {
+                    return e;
+                }
+            }
+            Some(SecondFloor::Percentile) => return percentile_envelope(t, v),
+            None => {}
         }
         floor_envelope(t, v)
     }
@@ -950,57 +967,67 @@ fn judge_window(ctx: &Ctx<'_>, t: &[f64], v: &[f64], allow_onset: bool) -> Judge
     }
 }
 
-/// The bins' minima are judged at a quarter of the verdict's level when the chosen floor (the
-/// bins' 10th percentile, or a coarser or per-cycle envelope) shows no significant trend. The
+/// The fine bins' other floor (their minima when the 10th percentile or a coarser or per-cycle
+/// envelope was chosen, their 10th percentile when the minima were) is judged at a quarter of
+/// the verdict's level when the chosen floor shows no significant trend or levelled off. The
 /// two floors see the noise differently (a collector's sawtooth at random phases favours the
 /// minimum, Gaussian noise the percentile), and [`floor_envelope`]'s choice between them is
 /// made on their noise alone, which picks the wrong one on some series; a quarter keeps the
 /// pair of tests within 1.25 × the level. Only a verdict that failed for significance, or
 /// that read levelling off, is judged again: a floor that stepped or followed load keeps its
-/// reason, and a levelling off stands unless the minima's recent half rises significantly on
-/// its own (the minima, noisier under Gaussian noise, show levelling off less clearly; judging
-/// them whatever the first verdict, with no such condition, added false alarms on warm-ups
-/// and saturating growth). The levelled-off case added +1 leak on seed 202 and +1 on
-/// independent seed 4 (leaks growing with bursty load and under Node's collector), no false
-/// alarm, and no change on the held-out seeds or the two-stage warm-ups.
-/// Measured at the end of a run: memory +2 leaks on our seeds 101-1010 (101, 808), +3 on
-/// independent seeds 1-7 (1, 4, 5), +1 each on the held-out seeds 1111, 1212 and independent
-/// 10; resource counts +1 each on seeds 1010, 1313 and independent 2; no false alarm more on
-/// any corpus (our seeds 1/7/11 unchanged). Half the level added false alarms on independent
-/// seeds 1, 5 and 6; every candidate floor (coarse bins, cycle floors) rather than the minima
-/// alone added one on seed 707. Online (every checkpoint) it found 1-3 more leaks per group
-/// of corpora for two false alarms more on the held-out ones, and cost 30 % more time: not
-/// used there.
-const MINIMUM_FLOOR_ALPHA_SHARE: f64 = 0.25;
+/// reason, and a levelling off stands unless the second floor's recent half rises
+/// significantly on its own (the minima, noisier under Gaussian noise, show levelling off less
+/// clearly; judging them whatever the first verdict, with no such condition, added false
+/// alarms on warm-ups and saturating growth).
+///
+/// Measured at the end of a run, the minima as the second floor: memory +2 leaks on our seeds
+/// 101-1010 (101, 808), +3 on independent seeds 1-7 (1, 4, 5), +1 each on the held-out seeds
+/// 1111, 1212 and independent 10; resource counts +1 each on seeds 1010, 1313 and independent
+/// 2; no false alarm more on any corpus (our seeds 1/7/11 unchanged). Levelled-off verdicts
+/// judged again: +1 leak on seed 202 and +1 on independent seed 4 (leaks growing with bursty
+/// load and under Node's collector). The percentile as the second floor: counts +1 each on
+/// independent seeds 3 and 5 and held-out seed 1212. No false alarm more in any of these,
+/// nor on the two-stage warm-ups. Half the level added false alarms on independent seeds 1, 5
+/// and 6; every candidate floor (coarse bins, cycle floors) rather than the other fine one
+/// added one on seed 707. Online (every checkpoint) it found 1-3 more leaks per group of
+/// corpora for two false alarms more on the held-out ones, and cost 30 % more time: not used
+/// there.
+const SECOND_FLOOR_ALPHA_SHARE: f64 = 0.25;
 
-/// [`judge_floor`], and at the end of a run, when the chosen floor (the bins' 10th percentile)
-/// shows no significant trend or levelled off, the bins' minima judged too, at
-/// [`MINIMUM_FLOOR_ALPHA_SHARE`] of the level (see there).
+/// [`judge_floor`], and at the end of a run, when the chosen floor shows no significant trend
+/// or levelled off, the fine bins' other floor judged too, at [`SECOND_FLOOR_ALPHA_SHARE`] of
+/// the level (see there).
 fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     let j = judge_floor(ctx, t, v);
-    if !(j.unproven || j.levelled) || ctx.online || ctx.minimum_floor {
+    if !(j.unproven || j.levelled) || ctx.online || ctx.second_floor.is_some() {
         return j;
     }
     let Some(minima) = minimum_envelope(t, v) else {
         return j;
     };
-    if minima.y == floor_envelope(t, v).y {
-        return j;
-    }
+    let second = if minima.y == floor_envelope(t, v).y {
+        SecondFloor::Percentile
+    } else {
+        SecondFloor::Minima
+    };
     let alt = Ctx {
-        minimum_floor: true,
-        alpha: ctx.alpha * MINIMUM_FLOOR_ALPHA_SHARE,
+        second_floor: Some(second),
+        alpha: ctx.alpha * SECOND_FLOOR_ALPHA_SHARE,
         ..*ctx
     };
     let k = judge_floor(&alt, t, v);
-    // Levelling off read on the chosen floor stands unless the minima's recent half rises on
-    // its own: the minima, noisier under Gaussian noise, show a warm-up's plateau less clearly,
-    // and "no sign of levelling off" on them is no evidence of a leak.
+    // Levelling off read on the chosen floor stands unless the second floor's recent half
+    // rises on its own: a noisier floor shows a warm-up's plateau less clearly, and "no sign
+    // of levelling off" on it is no evidence of a leak.
     if k.verdict != Verdict::Leak || (j.levelled && !k.late_rises) {
         return j;
     }
+    let floor = match second {
+        SecondFloor::Minima => "the lowest sample of each time bin",
+        SecondFloor::Percentile => "the 10th percentile of each time bin",
+    };
     Judgement {
-        reason: format!("{} (floor: the lowest sample of each time bin)", k.reason),
+        reason: format!("{} (floor: {floor})", k.reason),
         ..k
     }
 }
@@ -2107,7 +2134,7 @@ pub(crate) fn analyze_loaded(
         online: false,
         load,
         sawtooth: false,
-        minimum_floor: false,
+        second_floor: None,
     };
     let j = judge(&ctx, &c);
     let at = c.t.last().copied();
@@ -2133,7 +2160,7 @@ pub(crate) fn analyze_online_loaded(
         online: true,
         load,
         sawtooth: false,
-        minimum_floor: false,
+        second_floor: None,
     };
     let n = c.len();
     // Every checkpoint so far: (time, leak?). Persistence looks back over them.
@@ -2309,7 +2336,7 @@ pub(crate) fn analyze_per_request(
         online: false,
         load: None,
         sawtooth: false,
-        minimum_floor: false,
+        second_floor: None,
     };
     let j = judge(&ctx, &c2);
     let served = c2.span();

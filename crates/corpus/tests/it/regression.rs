@@ -658,3 +658,16 @@ fn a_leak_the_percentile_floor_misses_shows_on_the_bin_minima() {
         v.iter().map(|v| &v.reason).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_count_leak_the_minima_floor_misses_shows_on_the_bin_percentile() {
+    // A thread count growing with bursty load whose bins' minima were the chosen floor and
+    // showed no significant trend, while the bins' 10th percentile rises at a quarter of the
+    // level. (Seed 1212 #214.)
+    let v = assert_judged(&[(1212, 214)], false, true);
+    assert!(
+        v[0].reason.contains("10th percentile of each time bin"),
+        "{}",
+        v[0].reason
+    );
+}
