@@ -442,7 +442,8 @@ enum SecondFloor {
 
 impl Ctx<'_> {
     /// The envelope judged, in both modes: the 10th-percentile envelope or the bin minima,
-    /// whichever is the quieter floor (see `envelope::floor_envelope`).
+    /// whichever is the quieter floor (see `envelope::floor_envelope`), or the second floor
+    /// asked for (see [`judge_window_once`]).
     fn envelope(&self, t: &[f64], v: &[f64]) -> Envelope {
         match self.second_floor {
             Some(SecondFloor::Minima) => {
@@ -1383,9 +1384,7 @@ fn judge_floor(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
         levelled: is_levelled,
         ..base
     };
-    let reason = if (saturating && !stepped_flat)
-        || ((significant && big_enough || rose) && !late_ok)
-    {
+    let reason = if is_levelled {
         format!(
             "{} grew {} early but has levelled off (recent half: {})",
             what(unit),
