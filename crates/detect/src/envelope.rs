@@ -126,30 +126,22 @@ pub(crate) fn floor_envelope(t: &[f64], v: &[f64]) -> Envelope {
     }
 }
 
-/// The fine time bins reduced to their minimum (what [`floor_envelope`] weighs against their
-/// 10th percentile), before any coarser or per-cycle envelope is considered; `None` for series
-/// too short for minima (see [`MIN_SAMPLES_FOR_MINIMUM`]). The second floor
-/// `policy::judge_window_once` tests when the judged one shows no significant trend.
-pub(crate) fn minimum_envelope(t: &[f64], v: &[f64]) -> Option<Envelope> {
-    if t.len() / 20 < MIN_SAMPLES_FOR_MINIMUM {
+/// The fine time bins of [`lower_envelopes`] (the same samples per bin, widened the same way
+/// for a fast sawtooth) reduced to their 10th percentile and to their minimum, before any
+/// coarser or per-cycle envelope is considered: the pair [`floor_envelope`] chooses from, and
+/// the second floor `policy::judge_window_once` tests. `None` for series too short for minima
+/// (see [`MIN_SAMPLES_FOR_MINIMUM`]).
+pub(crate) fn fine_floors(t: &[f64], v: &[f64]) -> Option<(Envelope, Envelope)> {
+    let n = t.len();
+    if n / 20 < MIN_SAMPLES_FOR_MINIMUM {
         return None;
     }
-    fine_envelopes(t, v, true).1
-}
-
-/// The fine time bins reduced to their 10th percentile, before any coarser or per-cycle
-/// envelope is considered: the second floor `policy::judge_window_once` tests when the bins'
-/// minima were the chosen floor.
-pub(crate) fn percentile_envelope(t: &[f64], v: &[f64]) -> Envelope {
-    fine_envelopes(t, v, false).0
-}
-
-/// The fine time bins of [`lower_envelopes`] (same samples per bin, widened the same way for a
-/// fast sawtooth), reduced to their 10th percentile and, with `with_minimum`, their minimum.
-fn fine_envelopes(t: &[f64], v: &[f64], with_minimum: bool) -> (Envelope, Option<Envelope>) {
-    let per_bin = (t.len() / 20).clamp(MIN_SAMPLES_PER_BIN, MAX_SAMPLES_PER_BIN);
+    let per_bin = (n / 20).clamp(MIN_SAMPLES_PER_BIN, MAX_SAMPLES_PER_BIN);
     let period = sawtooth_period(t, &collections(v));
-    envelopes_with(t, v, per_bin, period, with_minimum)
+    match envelopes_with(t, v, per_bin, period, true) {
+        (q10, Some(min)) => Some((q10, min)),
+        _ => None,
+    }
 }
 
 /// [`lower_envelope`] and, with `with_minimum`, the same bins reduced to their minimum, from

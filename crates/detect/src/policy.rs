@@ -9,9 +9,7 @@ use leakhound_core::{
 
 use crate::DetectOptions;
 use crate::changepoint::{HUMP_RETURN, blocks, find_jumps, plan_cuts};
-use crate::envelope::{
-    Envelope, floor_envelope, lower_hull, minimum_envelope, percentile_envelope,
-};
+use crate::envelope::{Envelope, fine_floors, floor_envelope, lower_hull};
 use crate::load_following::{self, LoadAxis};
 use crate::mann_kendall::{MkResult, Serial, Z_975, best_hinge, mann_kendall, mann_kendall_blocks};
 use crate::prep::{Clean, clean};
@@ -425,13 +423,11 @@ struct Ctx<'a> {
     /// The falls of the judged stretch are collections, not restarts (see [`restart_evidence`]):
     /// judge its per-cycle floors.
     sawtooth: bool,
-    /// Judge this floor rather than the chosen one (see [`judge_window_once`]).
-    second_floor: Option<SecondFloor>,
 }
 
 /// The floor judged second at the end of a run (see [`judge_window_once`]): the fine bins'
 /// other reduction.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 enum SecondFloor {
     /// The bins' minima, when their 10th percentile (or a coarser or per-cycle envelope) was
     /// chosen.
@@ -442,18 +438,8 @@ enum SecondFloor {
 
 impl Ctx<'_> {
     /// The envelope judged, in both modes: the 10th-percentile envelope or the bin minima,
-    /// whichever is the quieter floor (see `envelope::floor_envelope`), or the second floor
-    /// asked for (see [`judge_window_once`]).
+    /// whichever is the quieter floor (see `envelope::floor_envelope`).
     fn envelope(&self, t: &[f64], v: &[f64]) -> Envelope {
-        match self.second_floor {
-            Some(SecondFloor::Minima) => {
-                if let Some(e) = minimum_envelope(t, v) {
-                    return e;
-                }
-            }
-            Some(SecondFloor::Percentile) => return percentile_envelope(t, v),
-            None => {}
-        }
         floor_envelope(t, v)
     }
 }
@@ -999,24 +985,24 @@ const SECOND_FLOOR_ALPHA_SHARE: f64 = 0.25;
 /// or levelled off, the fine bins' other floor judged too, at [`SECOND_FLOOR_ALPHA_SHARE`] of
 /// the level (see there).
 fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
-    let j = judge_floor(ctx, t, v);
-    if !(j.unproven || j.levelled) || ctx.online || ctx.second_floor.is_some() {
+    let chosen = ctx.envelope(t, v);
+    let j = judge_floor(ctx, t, &chosen);
+    if !(j.unproven || j.levelled) || ctx.online {
         return j;
     }
-    let Some(minima) = minimum_envelope(t, v) else {
+    let Some((percentile, minima)) = fine_floors(t, v) else {
         return j;
     };
-    let second = if minima.y == floor_envelope(t, v).y {
-        SecondFloor::Percentile
+    let (second, env) = if minima.y == chosen.y {
+        (SecondFloor::Percentile, percentile)
     } else {
-        SecondFloor::Minima
+        (SecondFloor::Minima, minima)
     };
     let alt = Ctx {
-        second_floor: Some(second),
         alpha: ctx.alpha * SECOND_FLOOR_ALPHA_SHARE,
         ..*ctx
     };
-    let k = judge_floor(&alt, t, v);
+    let k = judge_floor(&alt, t, &env);
     // Levelling off read on the chosen floor stands unless the second floor's recent half
     // rises on its own: a noisier floor shows a warm-up's plateau less clearly, and "no sign
     // of levelling off" on it is no evidence of a leak.
@@ -1033,7 +1019,8 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
     }
 }
 
-fn judge_floor(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
+/// Judge the samples at times `t` on their floor `env`.
+fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement {
     let n = t.len();
     let span = if n > 1 { t[n - 1] - t[0] } else { 0.0 };
     let dt = if n > 1 { span / (n - 1) as f64 } else { 1.0 };
@@ -1049,7 +1036,6 @@ fn judge_floor(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             ),
         );
     }
-    let env = ctx.envelope(t, v);
     // Samples that leave most of the window empty (two runs in one file, a scrape target gone
     // for days) put the envelope's bins on either side of the gap: there is no floor to follow
     // across it, and waiting longer does not fill it.
@@ -1082,10 +1068,10 @@ fn judge_floor(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
             ),
         );
     }
-    let Some(tr) = trend(&env, ctx.unit, ctx.sawtooth) else {
+    let Some(tr) = trend(env, ctx.unit, ctx.sawtooth) else {
         return inconclusive(n, span, span, "no usable pairs of samples".to_string());
     };
-    let tr = stepping_on(ctx, &env, tr);
+    let tr = stepping_on(ctx, env, tr);
     let unit = ctx.unit;
     let opts = ctx.opts;
     // Integer counts that change rarely tie most pairs, and Theil-Sen's median slope is then 0
@@ -1398,7 +1384,7 @@ fn judge_floor(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
                 }
             )
         )
-    } else if tr.ups > 0 && tr.ups <= MAX_ONE_OFF_STEPS && significant_raw(&env, unit) {
+    } else if tr.ups > 0 && tr.ups <= MAX_ONE_OFF_STEPS && significant_raw(env, unit) {
         format!(
             "{fw} stepped up {} but is flat between the steps over {}",
             if tr.ups == 1 {
@@ -2133,7 +2119,6 @@ pub(crate) fn analyze_loaded(
         online: false,
         load,
         sawtooth: false,
-        second_floor: None,
     };
     let j = judge(&ctx, &c);
     let at = c.t.last().copied();
@@ -2159,7 +2144,6 @@ pub(crate) fn analyze_online_loaded(
         online: true,
         load,
         sawtooth: false,
-        second_floor: None,
     };
     let n = c.len();
     // Every checkpoint so far: (time, leak?). Persistence looks back over them.
@@ -2335,7 +2319,6 @@ pub(crate) fn analyze_per_request(
         online: false,
         load: None,
         sawtooth: false,
-        second_floor: None,
     };
     let j = judge(&ctx, &c2);
     let served = c2.span();
