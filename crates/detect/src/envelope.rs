@@ -144,6 +144,49 @@ pub(crate) fn fine_floors(t: &[f64], v: &[f64]) -> Option<(Envelope, Envelope)> 
     }
 }
 
+/// The window cut into `bins` time bins of equal width, each reduced to its lowest sample: a
+/// coarser floor than the fine bins of [`fine_floors`], for a trend the fine floors leave short
+/// of significance (see `policy::COARSE_FLOOR_BINS`). The lowest of k samples of a sawtooth
+/// seen at random phases lies about amplitude/(k+1) above its floor, so k samples per point
+/// beat finer bins for a trend test on uniform-like noise (the test's power grows like
+/// √k·(k+1) / √n per point). `None` unless its bins hold more samples than the fine bins do
+/// (up to ~36 samples, or with samples missing over most bins, it would be no coarser).
+pub(crate) fn coarse_minima(t: &[f64], v: &[f64], bins: usize) -> Option<Envelope> {
+    let n = t.len();
+    let fine_per_bin = (n / 20).clamp(MIN_SAMPLES_PER_BIN, MAX_SAMPLES_PER_BIN);
+    if bins == 0 || n / bins <= fine_per_bin || t[n - 1] <= t[0] {
+        return None;
+    }
+    let width = (t[n - 1] - t[0]) / bins as f64;
+    let mut out_t = Vec::with_capacity(bins);
+    let mut out_y = Vec::with_capacity(bins);
+    let mut i = 0;
+    for b in 0..bins {
+        let end = if b + 1 == bins {
+            f64::INFINITY
+        } else {
+            t[0] + (b + 1) as f64 * width
+        };
+        let from = i;
+        let mut tsum = 0.0;
+        let mut low = f64::INFINITY;
+        while i < n && t[i] < end {
+            tsum += t[i];
+            low = low.min(v[i]);
+            i += 1;
+        }
+        if i > from {
+            out_t.push(tsum / (i - from) as f64);
+            out_y.push(low);
+        }
+    }
+    (out_y.len() == bins).then_some(Envelope {
+        t: out_t,
+        y: out_y,
+        width,
+    })
+}
+
 /// [`lower_envelope`] and, with `with_minimum`, the same bins reduced to their minimum, from
 /// one pass over the samples: the collections, the bin partition and the cycle floors are
 /// shared, and each bin is read once for both reductions (the online mode computes the pair at
