@@ -1888,7 +1888,7 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         );
         said = true;
     }
-    if seg.verdict != Verdict::Leak && !said {
+    if !said {
         seg.reason = format!(
             "{} (judged since the restart {} ago)",
             seg.reason,

@@ -519,10 +519,16 @@ fn a_restart_that_warms_up_back_to_its_old_level_is_not_a_leak() {
     let v = analyze(&s, &DetectOptions::default());
     assert_eq!(v.verdict, Verdict::NoLeak, "{}", v.reason);
     assert!(v.reason.contains("climbed back"), "{}", v.reason);
-    // Past the old level by 15 % and still rising: a leak all the same.
+    // Past the old level by 15 % and still rising: a leak all the same, judged since the
+    // restart, and the reason says so (its rate and "for 30 min" are that stretch's).
     let s = restart_then_warm_up(1800.0, 0.15, 0.0);
     let v = analyze(&s, &DetectOptions::default());
     assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert!(
+        v.reason.contains("judged since the restart"),
+        "{}",
+        v.reason
+    );
     // Memory that rose before the restart (a leak the restart reset) is not "back to a
     // level": the stretch before is no steady state.
     let s = restart_then_warm_up(720.0, 0.0, 0.3);
