@@ -727,3 +727,17 @@ fn an_online_rise_too_noisy_for_the_fine_floor_alarms_on_twelve_coarse_bins() {
         v.iter().map(|v| &v.reason).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_leak_the_fine_floors_read_as_levelled_off_rises_on_twelve_coarse_bins() {
+    // A leak under a warm-up, 84 samples, whose fine floors (four samples a bin, spiky) read
+    // "levelled off" after the warm-up, while the recent half of twelve coarse bins' minima
+    // rises significantly on its own. (Seed 202 #110.)
+    let v = assert_judged(&[(202, 110)], false, true);
+    assert!(
+        v[0].reason
+            .contains("lowest sample of each twelfth of the window"),
+        "{}",
+        v[0].reason
+    );
+}
