@@ -978,38 +978,40 @@ fn judge_window(ctx: &Ctx<'_>, t: &[f64], v: &[f64], allow_onset: bool) -> Judge
 const SECOND_FLOOR_ALPHA_SHARE: f64 = 0.25;
 
 /// A floor that "may be rising" (its trend close to significance, no levelling off) on the
-/// chosen and, at the end of a run, on the second floor is judged once more on 12 coarse
-/// bins, each reduced to its lowest sample ([`coarse_minima`]), at
-/// [`SECOND_FLOOR_ALPHA_SHARE`] of the level: the three tests together stay within 1.5 × α
-/// (online, at each checkpoint, the two within 1.25 × α).
+/// chosen floor and, at the end of a run, on the second floor is judged once more on 12
+/// coarse bins, each reduced to its lowest sample ([`coarse_minima`]), at
+/// [`SECOND_FLOOR_ALPHA_SHARE`] of the level: at the end of a run the three tests together
+/// stay within 1.5 × α, online (where the second floor is not judged) the two within 1.25 × α.
+///
 /// The fine bins hold 3-8 samples; a collector's sawtooth scraped at random phases (Go's heap
 /// swings by half to twice its live size), or a leak that grows only with bursts of load,
 /// leaves their floors too noisy for 20-80 points to show a rise of a few percent, while the
 /// lowest of n/12 samples sits much closer to the true floor. Twelve is the fewest bins whose
 /// recent half keeps the six points the trend tests need (`MIN_BINS`), so the levelling-off
-/// rules still run on it. Only "may be rising" is judged again, and at the end of a run a
-/// levelling off, which stands unless the coarse floor's recent half rises significantly on
-/// its own (Mann-Kendall at [`ALPHA_LATE`], Sen's lower bound above zero), as on the second
-/// floor. A flat floor or a step keep their reason, and so does a chosen floor whose recent
-/// half bends down (a parabola's quadratic term at t < −[`CONCAVE_T`]): that is a shape the
-/// fine bins resolve, a rise slowing towards a crest or a plateau, not noise the coarse bins
-/// would cut. The leaks the coarse floor finds keep to a line there (|t| < 2); the daily
-/// cycle it took for one (seed 101 #143, a slight fall then a 9 % rise) bent at t = −33.
+/// rules still run on it.
 ///
-/// Measured (v19), end of run: our seeds 101-1010 +4 leaks from the files, +3 in-process (Go,
-/// load-proportional, slow hidden), independent seeds 1-7 +5, held out +1 (seed 1313), no
-/// false alarm more. Online
-/// at every checkpoint (the persistence rules unchanged): +20 alarms on leaks over our seeds
+/// At the end of a run a levelling off is judged again too, and stands unless the coarse
+/// floor's recent half rises significantly on its own (Mann-Kendall at [`ALPHA_LATE`], Sen's
+/// lower bound above zero), as on the second floor. A flat floor or a step keep their
+/// reason, and so does a chosen floor whose recent half bends down (a parabola's quadratic
+/// term at t < −[`CONCAVE_T`]): that is a shape the fine bins resolve, a rise slowing towards
+/// a crest or a plateau, not noise the coarse bins would cut. The leaks the coarse floor finds
+/// keep to a line there (|t| < 2); the daily cycle it took for one (seed 101 #143, a slight
+/// fall then a 9 % rise) bent at t = −33.
+///
+/// Measured (v19), end of run, "may be rising": our seeds 101-1010 +4 leaks from the files,
+/// +3 in-process (Go, load-proportional, slow hidden), independent seeds 1-7 +5, held out +1
+/// (seed 1313), no false alarm more. Levelled-off verdicts judged again: +1 leak each on seed
+/// 202 (#110, under a warm-up), independent 7 and held-out 1111, no false alarm more. Online
+/// at every checkpoint (persistence unchanged): +20 alarms on leaks over our seeds
 /// 1/7/11/101-1010, independent 1-7 and the held-out seeds (fresh memory recall 77.5 → 78.0 %,
 /// counts 90.5 → 91.0 %), +7 false alarms (one-off steps, pools, a JVM's old generation;
 /// fresh FPR 16.8 → 16.9 % and 14.1 → 14.3 %), no premature alarm more, 5 % more time.
-/// Levelled-off verdicts judged again (end of run): +1 leak each on seed 202 (#110, under a
-/// warm-up), independent 7 and held-out 1111, no false alarm more. Tried
-/// and dropped: the
-/// same for "flat" verdicts too (+1 false alarm on held-out seed 1111 and on independent
-/// seeds 6 and 7: short Go and bursty sawtooths); 8, 10 or 16 bins (the same leaks or fewer
-/// for 1-2 more false alarms); the bins' 10th percentile rather than their minimum (half the
-/// leaks); half the level rather than a quarter (+5 fresh leaks, +2 false alarms).
+/// Tried and dropped: the same for "flat" verdicts too (+1 false alarm on held-out seed 1111
+/// and on independent seeds 6 and 7: short Go and bursty sawtooths); 8, 10 or 16 bins (the
+/// same leaks or fewer for 1-2 more false alarms); the bins' 10th percentile rather than their
+/// minimum (half the leaks); half the level rather than a quarter (+5 fresh leaks, +2 false
+/// alarms).
 const COARSE_FLOOR_BINS: usize = 12;
 
 /// [`judge_floor`], and at the end of a run, when the chosen floor shows no significant trend
