@@ -549,6 +549,56 @@ mod tests {
     }
 
     #[test]
+    fn coarse_minima_sit_closer_to_a_random_phase_sawtooths_floor() {
+        // A heap swinging up to twice its floor, scraped at random phases, on a floor rising
+        // from 100 to 110 over 240 samples: the fine bins hold 12 samples and the coarse ones 20.
+        let t: Vec<f64> = (0..240).map(f64::from).collect();
+        let n = t.len();
+        let floor = |x: f64| 100.0 + 10.0 * x / 240.0;
+        let u = uniform(n, 0x1234_5678_9abc_def1);
+        let v: Vec<f64> = t
+            .iter()
+            .zip(&u)
+            .map(|(&x, p)| floor(x) * (1.0 + p))
+            .collect();
+        let c = coarse_minima(&t, &v, 12).expect("20 samples a bin");
+        assert_eq!(c.y.len(), 12);
+        // Each point is the lowest sample of its twelfth.
+        for (k, &y) in c.y.iter().enumerate() {
+            let bin = &v[20 * k..20 * (k + 1)];
+            assert_eq!(y, bin.iter().copied().fold(f64::INFINITY, f64::min));
+        }
+        // Closer to the floor on average than the fine bins' minima.
+        let above = |e: &Envelope| {
+            e.y.iter()
+                .zip(&e.t)
+                .map(|(y, x)| y - floor(*x))
+                .sum::<f64>()
+                / e.y.len() as f64
+        };
+        let (_, fine) = fine_floors(&t, &v).expect("240 samples");
+        assert!(
+            above(&c) < above(&fine),
+            "{} vs {}",
+            above(&c),
+            above(&fine)
+        );
+    }
+
+    #[test]
+    fn coarse_minima_need_coarser_bins_and_no_empty_one() {
+        // 36 samples: three a bin, no coarser than the fine bins.
+        let t: Vec<f64> = (0..36).map(f64::from).collect();
+        assert!(coarse_minima(&t, &vec![1.0; 36], 12).is_none());
+        // A gap over a third of the window leaves bins empty: no coarse floor across it.
+        let mut t: Vec<f64> = (0..100).map(f64::from).collect();
+        t.extend((200..300).map(f64::from));
+        assert!(coarse_minima(&t, &vec![1.0; t.len()], 12).is_none());
+        let t: Vec<f64> = (0..100).map(f64::from).collect();
+        assert!(coarse_minima(&t, &vec![1.0; 100], 12).is_some());
+    }
+
+    #[test]
     fn gaps_leave_no_empty_bins() {
         let mut t: Vec<f64> = (0..100).map(f64::from).collect();
         t.extend((300..400).map(f64::from));
