@@ -160,26 +160,10 @@ pub(crate) fn coarse_minima(t: &[f64], v: &[f64], bins: usize) -> Option<Envelop
     let width = (t[n - 1] - t[0]) / bins as f64;
     let mut out_t = Vec::with_capacity(bins);
     let mut out_y = Vec::with_capacity(bins);
-    let mut i = 0;
-    for b in 0..bins {
-        let end = if b + 1 == bins {
-            f64::INFINITY
-        } else {
-            t[0] + (b + 1) as f64 * width
-        };
-        let from = i;
-        let mut tsum = 0.0;
-        let mut low = f64::INFINITY;
-        while i < n && t[i] < end {
-            tsum += t[i];
-            low = low.min(v[i]);
-            i += 1;
-        }
-        if i > from {
-            out_t.push(tsum / (i - from) as f64);
-            out_y.push(low);
-        }
-    }
+    for_each_bin(t, v, width, bins, |bt, buf| {
+        out_t.push(bt);
+        out_y.push(buf.iter().copied().fold(f64::INFINITY, f64::min));
+    });
     (out_y.len() == bins).then_some(Envelope {
         t: out_t,
         y: out_y,
@@ -350,6 +334,39 @@ const COARSE_FACTOR: usize = 4;
 /// It must still have at least 20 bins, so the recent-half test keeps 10.
 const COARSE_MIN_BINS: usize = 20;
 
+/// Cut `(t, v)` into `bins` time bins of `width` seconds from `t[0]` (the last one absorbing
+/// the remainder) and hand each non-empty bin to `f` as its mean time and its values (in time
+/// order; `f` may reorder them). An empty bin (a gap in the data) is skipped rather than
+/// given an invented value.
+fn for_each_bin(
+    t: &[f64],
+    v: &[f64],
+    width: f64,
+    bins: usize,
+    mut f: impl FnMut(f64, &mut Vec<f64>),
+) {
+    let n = t.len();
+    let mut buf: Vec<f64> = Vec::new();
+    let mut i = 0;
+    for b in 0..bins {
+        let end = if b + 1 == bins {
+            f64::INFINITY
+        } else {
+            t[0] + (b + 1) as f64 * width
+        };
+        buf.clear();
+        let mut tsum = 0.0;
+        while i < n && t[i] < end {
+            buf.push(v[i]);
+            tsum += t[i];
+            i += 1;
+        }
+        if !buf.is_empty() {
+            f(tsum / buf.len() as f64, &mut buf);
+        }
+    }
+}
+
 /// Envelope with about `per_bin` samples per bin, each reduced to its
 /// [`LOWER_QUANTILE`] and, with `with_minimum`, also to its minimum (see [`lower_envelope`]).
 fn envelopes_with(
@@ -383,30 +400,13 @@ fn envelopes_with(
     let mut out_t = Vec::with_capacity(bins);
     let mut out_y = Vec::with_capacity(bins);
     let mut out_min = Vec::with_capacity(if with_minimum { bins } else { 0 });
-    let mut buf: Vec<f64> = Vec::new();
-    let mut i = 0;
-    for b in 0..bins {
-        let end = if b + 1 == bins {
-            f64::INFINITY
-        } else {
-            t[0] + (b + 1) as f64 * width
-        };
-        buf.clear();
-        let mut tsum = 0.0;
-        while i < n && t[i] < end {
-            buf.push(v[i]);
-            tsum += t[i];
-            i += 1;
-        }
-        if buf.is_empty() {
-            continue; // a gap in the data: no bin rather than an invented value
-        }
-        out_t.push(tsum / buf.len() as f64);
+    for_each_bin(t, v, width, bins, |bt, buf| {
+        out_t.push(bt);
         if with_minimum {
             out_min.push(buf.iter().copied().fold(f64::INFINITY, f64::min));
         }
-        out_y.push(quantile_in_place(&mut buf, LOWER_QUANTILE));
-    }
+        out_y.push(quantile_in_place(buf, LOWER_QUANTILE));
+    });
     let minima = with_minimum.then(|| Envelope {
         t: out_t.clone(),
         y: out_min,
