@@ -218,6 +218,12 @@ fn assert_leaks(items: &[(u64, usize)]) {
     assert_judged(items, false, true);
 }
 
+/// Every verdict's reason names the floor it was found on.
+fn assert_floor(v: &[SeriesVerdict], floor: &str) {
+    let reasons: Vec<&String> = v.iter().map(|v| &v.reason).collect();
+    assert!(reasons.iter().all(|r| r.contains(floor)), "{reasons:?}");
+}
+
 #[test]
 fn a_load_bursts_end_is_no_restart() {
     // Two leaks growing with bursty load whose first burst ended in a fall as big as a
@@ -652,12 +658,7 @@ fn a_leak_the_percentile_floor_misses_shows_on_the_bin_minima() {
         false,
         true,
     );
-    assert!(
-        v.iter()
-            .all(|v| v.reason.contains("lowest sample of each time bin")),
-        "{:?}",
-        v.iter().map(|v| &v.reason).collect::<Vec<_>>()
-    );
+    assert_floor(&v, "lowest sample of each time bin");
 }
 
 #[test]
@@ -666,11 +667,7 @@ fn a_count_leak_the_minima_floor_misses_shows_on_the_bin_percentile() {
     // showed no significant trend, while the bins' 10th percentile rises at a quarter of the
     // level. (Seed 1212 #214.)
     let v = assert_judged(&[(1212, 214)], false, true);
-    assert!(
-        v[0].reason.contains("10th percentile of each time bin"),
-        "{}",
-        v[0].reason
-    );
+    assert_floor(&v, "10th percentile of each time bin");
 }
 
 #[test]
@@ -681,13 +678,7 @@ fn a_leak_too_noisy_for_the_fine_floors_shows_on_twelve_coarse_bins() {
     // sawtooth (seed 101 #194). The lowest sample of each twelfth of the window sits close
     // enough to the floor to show the rise.
     let v = assert_judged(&[(909, 20), (202, 154), (101, 194)], false, true);
-    assert!(
-        v.iter().all(|v| v
-            .reason
-            .contains("lowest sample of each twelfth of the window")),
-        "{:?}",
-        v.iter().map(|v| &v.reason).collect::<Vec<_>>()
-    );
+    assert_floor(&v, "lowest sample of each twelfth of the window");
 }
 
 #[test]
@@ -734,10 +725,5 @@ fn a_leak_the_fine_floors_read_as_levelled_off_rises_on_twelve_coarse_bins() {
     // "levelled off" after the warm-up, while the recent half of twelve coarse bins' minima
     // rises significantly on its own. (Seed 202 #110.)
     let v = assert_judged(&[(202, 110)], false, true);
-    assert!(
-        v[0].reason
-            .contains("lowest sample of each twelfth of the window"),
-        "{}",
-        v[0].reason
-    );
+    assert_floor(&v, "lowest sample of each twelfth of the window");
 }
