@@ -148,9 +148,10 @@ pub(crate) fn fine_floors(t: &[f64], v: &[f64]) -> Option<(Envelope, Envelope)> 
 /// coarser floor than the fine bins of [`fine_floors`], for a trend the fine floors leave short
 /// of significance (see `policy::COARSE_FLOOR_BINS`). The lowest of k samples of a sawtooth
 /// seen at random phases lies about amplitude/(k+1) above its floor, so k samples per point
-/// beat finer bins for a trend test on uniform-like noise (the test's power grows like
-/// √k·(k+1) / √n per point). `None` unless its bins hold more samples than the fine bins do
-/// (up to ~36 samples, or with samples missing over most bins, it would be no coarser).
+/// beat finer bins for a trend test on uniform-like noise (for n samples, the test's z on
+/// n/k such points grows like (k+1)/√k). `None` unless its bins hold more samples than the
+/// fine bins do (up to ~36 samples it would be no coarser), and `None` when a bin is empty
+/// (a gap in the data: no floor to follow across it).
 pub(crate) fn coarse_minima(t: &[f64], v: &[f64], bins: usize) -> Option<Envelope> {
     let n = t.len();
     let fine_per_bin = (n / 20).clamp(MIN_SAMPLES_PER_BIN, MAX_SAMPLES_PER_BIN);
@@ -551,7 +552,7 @@ mod tests {
     #[test]
     fn coarse_minima_sit_closer_to_a_random_phase_sawtooths_floor() {
         // A heap swinging up to twice its floor, scraped at random phases, on a floor rising
-        // from 100 to 110 over 240 samples: the fine bins hold 12 samples and the coarse ones 20.
+        // from 100 to 110 over 240 samples: the fine bins hold 8 samples and the coarse ones 20.
         let t: Vec<f64> = (0..240).map(f64::from).collect();
         let n = t.len();
         let floor = |x: f64| 100.0 + 10.0 * x / 240.0;
