@@ -180,6 +180,32 @@ fn realloc_chains_aligned_allocations_and_errno_behave_like_plain_glibc() {
     assert_eq!((al.live_blocks, al.live_bytes), (1, 100));
 }
 
+/// A program that allocates hard for half a second gets a timeline long enough to judge its
+/// sites with the default 1 s interval: threshold snapshots come every 20 ms during the first
+/// 2 s (at 50 ms it had about 10 and every site was inconclusive).
+#[test]
+fn half_a_second_of_hard_allocation_is_enough_to_name_the_leak() {
+    let r = run_mode("burst", &[("LEAKHOUND_HEAP_INTERVAL_MS", "1000")]);
+    assert!(r.output.status.success(), "{:?}", r.output);
+    let reps = reports(r.out_dir.path());
+    assert_eq!(reps.len(), 1);
+    let rep = &reps[0];
+    assert!(rep.complete, "exit record written");
+    // All but the at-exit snapshot make the timeline; the detector needs 18 points.
+    assert!(
+        rep.snapshots > 18,
+        "{} snapshots in {:.2} s",
+        rep.snapshots,
+        rep.duration_s
+    );
+    let top = rep.suspects.first().unwrap_or_else(|| {
+        let leak = site(&rep.sites, "burst_leak").map(|s| &s.verdict);
+        panic!("no suspect; {} snapshots; {leak:?}", rep.snapshots)
+    });
+    assert!(top.site.starts_with("burst_leak ("), "{}", top.site);
+    assert_eq!(top.live_blocks, 500);
+}
+
 #[test]
 fn sigkilled_target_leaves_data_up_to_the_last_snapshot() {
     let work = tempfile::tempdir().unwrap();

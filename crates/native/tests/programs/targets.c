@@ -1,5 +1,5 @@
 /* Target programs for leakhound-native's integration tests (built by the tests with gcc).
- * Usage: targets MODE   (known | thread | fork | realloc | forever)
+ * Usage: targets MODE   (known | thread | fork | realloc | forever | burst)
  * Each mode prints "ok" on success; the expected leak counts are fixed constants below. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -181,6 +181,28 @@ static int dlopen_tls(void) {
     return 0;
 }
 
+/* Half a second of hard allocation (100 x 64 KiB allocated and freed per millisecond, far
+ * over the agent's 32 MiB snapshot threshold) with BURST_BLOCKS x 512 bytes leaked. */
+#define BURST_BLOCKS 500
+NOINLINE static void burst_leak(void) {
+    char *p = malloc(512);
+    memset(p, 4, 512);
+    sink = p;
+}
+static int burst(void) {
+    for (int i = 0; i < BURST_BLOCKS; i++) {
+        burst_leak();
+        for (int j = 0; j < 100; j++) {
+            char *t = malloc(64 << 10);
+            t[0] = 1;
+            sink = t;
+            free(sink);
+        }
+        pause_us(1000);
+    }
+    return 0;
+}
+
 static int forever(void) {
     for (;;) {
         leak_here();
@@ -196,6 +218,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(m, "fork")) rc = forked();
     else if (!strcmp(m, "realloc")) rc = reallocs();
     else if (!strcmp(m, "forever")) rc = forever();
+    else if (!strcmp(m, "burst")) rc = burst();
     else if (!strcmp(m, "dlopen-tls") && argc > 2) { tls_module = argv[2]; rc = dlopen_tls(); }
     if (rc == 0) puts("ok");
     return rc;
