@@ -182,7 +182,7 @@ fn realloc_chains_aligned_allocations_and_errno_behave_like_plain_glibc() {
 
 /// A program that allocates hard for half a second gets a timeline long enough to judge its
 /// sites with the default 1 s interval: threshold snapshots come every 20 ms during the first
-/// 2 s (at 50 ms it had about 10 and every site was inconclusive).
+/// second (at 50 ms it had about 10 and every site was inconclusive).
 #[test]
 fn half_a_second_of_hard_allocation_is_enough_to_name_the_leak() {
     let r = run_mode("burst", &[("LEAKHOUND_HEAP_INTERVAL_MS", "1000")]);
