@@ -720,6 +720,38 @@ fn an_online_rise_too_noisy_for_the_fine_floor_alarms_on_twelve_coarse_bins() {
 }
 
 #[test]
+fn a_leak_whose_coarse_minima_only_may_be_rising_shows_midway_between_lowest_and_highest() {
+    // Leaks under Go's collector (seed 101 #235, seed 707 #106) and a JVM's (seed 1010 #105)
+    // scraped at random phases: every floor, down to the lowest sample of each twelfth of the
+    // window, "may be rising" but falls short of significance; the midpoint of each twelfth's
+    // lowest and highest sample scatters less and shows the rise.
+    let v = assert_judged(&[(101, 235), (707, 106), (1010, 105)], false, true);
+    assert_floor(
+        &v,
+        "level: midway between the lowest and highest sample of each twelfth of the window",
+    );
+}
+
+#[test]
+fn an_online_rise_too_noisy_for_the_coarse_minima_alarms_on_their_midranges() {
+    // Online, leaks whose chosen floor and coarse minima only "may be rising" at the
+    // checkpoints: a slow leak in a sawtooth (seed 303 #108), under Go's collector (seed 606
+    // #106, 707 #235), a mid-run onset (seed 1010 #152) and a leak growing with bursty load
+    // (seed 404 #283). On the coarse bins' midranges the rise is significant and persists.
+    let v = assert_judged(
+        &[(303, 108), (606, 106), (707, 235), (1010, 152), (404, 283)],
+        true,
+        true,
+    );
+    assert!(
+        v.iter()
+            .any(|v| v.reason.contains("midway between the lowest and highest")),
+        "{:?}",
+        v.iter().map(|v| &v.reason).collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn a_leak_the_fine_floors_read_as_levelled_off_rises_on_twelve_coarse_bins() {
     // A leak under a warm-up, 84 samples, whose fine floors (four samples a bin, spiky) read
     // "levelled off" after the warm-up, while the recent half of twelve coarse bins' minima
