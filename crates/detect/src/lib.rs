@@ -2,9 +2,9 @@
 //! its evidence out. No I/O, no clock, no threads.
 //!
 //! Pipeline (see each module): clean the samples (`prep`), take a robust lower envelope
-//! (`envelope`; where its trend falls short of significance, the bins' other floor and the
-//! minima of twelve coarse bins are judged too, at a quarter of the level), cut at restarts and
-//! one-off level steps (`changepoint`), then judge the latest
+//! (`envelope`; where its trend falls short of significance, the bins' other floor, the
+//! minima of twelve coarse bins and then their midranges are judged too, each at a quarter of
+//! the level), cut at restarts and one-off level steps (`changepoint`), then judge the latest
 //! segment with an autocorrelation-corrected Mann-Kendall test (`mann_kendall`), a Theil-Sen rate
 //! with a 95 % interval (`theil_sen`), a recent-half trend, a plateau-versus-line model
 //! comparison (`saturation`) and a thirds test (does the last third keep to the line of the
