@@ -51,6 +51,7 @@ fn min_gap_ns(now: u64, start: u64) -> u64 {
         MIN_GAP_NS
     }
 }
+
 /// Output buffer: a full snapshot of every stack plus headroom.
 const BUF_LEN: usize = 16 << 20;
 /// Values kept per stack to detect changes.

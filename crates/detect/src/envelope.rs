@@ -159,11 +159,11 @@ pub(crate) fn coarse_minima(t: &[f64], v: &[f64], bins: usize) -> Option<Envelop
 }
 
 /// The same coarse bins as [`coarse_minima`], each reduced to the midpoint of its lowest and
-/// highest sample (see `policy::COARSE_MIDRANGE`). For samples spread evenly between a floor
+/// highest sample (see `policy::judge_midranges`). For samples spread evenly between a floor
 /// and a peak (a sawtooth seen at random phases), the lowest of k misses the floor by about
 /// amplitude/(k+1) and the highest misses the peak by as much, nearly independently, so their
 /// midpoint scatters about 1/√2 as much as the lowest alone; and a leak lifts the peak at least
-/// as fast as the floor (Go's heap target is a multiple of the live heap: twice as fast).
+/// as fast as the floor (Go's heap target is a multiple of the live heap).
 /// `None` in the same cases as [`coarse_minima`].
 pub(crate) fn coarse_midranges(t: &[f64], v: &[f64], bins: usize) -> Option<Envelope> {
     coarse_bins(t, v, bins, |b| {

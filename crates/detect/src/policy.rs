@@ -1077,7 +1077,7 @@ fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
 /// that is itself close to a significant rise (the "may be rising" of the chosen floor, not a
 /// flat one, a levelling off, a step or a rise bending down) is judged this way: peaks that
 /// rise over a flat floor are load, not retention. The rate reported is then the middle's,
-/// which for Go's heap runs up to 1.5 × the live heap's.
+/// which under Go's collector runs 1.25-2 × the live heap's (GOGC 50-200).
 ///
 /// Measured (v20): end of run, our seeds 101-1010 in-process +10 leaks (Go 5, JVM 2, a slow
 /// leak under a sawtooth, heavy noise, a mid-run onset; memory recall 89.5 → 90.8 %), tuning
