@@ -70,7 +70,7 @@ static void *worker(void *arg) {
     for (int i = 0; i < THREAD_BLOCKS; i++) {
         thread_leak();
         churn();
-        pause_us(1000);
+        pause_us(1500); /* ~3.2 s: about 64 snapshots at 50 ms, margin on a loaded machine */
     }
     return NULL;
 }
