@@ -114,37 +114,7 @@ pub(crate) fn line_under_warm_up(t: &[f64], y: &[f64]) -> Option<LineUnderWarmUp
     }
     let rel: Vec<f64> = t.iter().map(|x| (x - t0) / w).collect();
     let (_, _, sse_linear) = fit2(&rel, y);
-    // A coarse geometric grid of τ (as a fraction of the window), then golden-section search
-    // on log τ between the best point's neighbours: the slope under a warm-up is sensitive to
-    // τ, and a grid step of 1.35× biased it by up to half.
-    let lo = (WARM_LINE_TAU_MIN_FRAC).ln();
-    let hi = (TAU_MAX_FRAC).ln();
-    let step = (hi - lo) / (WARM_LINE_GRID - 1) as f64;
-    let sse_at =
-        |ln_frac: f64| fit_warm_line(&rel, y, ln_frac.exp()).map_or(f64::INFINITY, |f| f.1);
-    let (k_best, _) = (0..WARM_LINE_GRID)
-        .map(|k| (k, sse_at(lo + step * k as f64)))
-        .min_by(|a, b| a.1.total_cmp(&b.1))?;
-    let (mut a, mut b) = (
-        lo + step * (k_best.max(1) - 1) as f64,
-        lo + step * (k_best + 1).min(WARM_LINE_GRID - 1) as f64,
-    );
-    // Each step keeps one of the two inner points and fits only the new one.
-    let g = 0.5 * (5.0_f64.sqrt() - 1.0);
-    let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
-    let (mut fc, mut fd) = (sse_at(c), sse_at(d));
-    for _ in 0..30 {
-        if fc <= fd {
-            (b, d, fd) = (d, c, fc);
-            c = b - g * (b - a);
-            fc = sse_at(c);
-        } else {
-            (a, c, fc) = (c, d, fd);
-            d = a + g * (b - a);
-            fd = sse_at(d);
-        }
-    }
-    let frac = (0.5 * (a + b)).exp();
+    let frac = best_frac(|frac| fit_warm_line(&rel, y, frac).map_or(f64::INFINITY, |f| f.1))?;
     let (beta, sse, se, resid) = fit_warm_line(&rel, y, frac)?;
     // Serially correlated residuals (an envelope's bins) carry less information than their
     // number: the variance of a slope grows by about (1 + ρ)/(1 − ρ) for lag-1 correlation ρ.
@@ -156,6 +126,97 @@ pub(crate) fn line_under_warm_up(t: &[f64], y: &[f64]) -> Option<LineUnderWarmUp
         amplitude: beta[1],
         sse,
         sse_linear,
+    })
+}
+
+/// The time constant (a fraction of the window) that minimises `sse_at`: a coarse geometric grid
+/// of [`WARM_LINE_GRID`] points between [`WARM_LINE_TAU_MIN_FRAC`] and [`TAU_MAX_FRAC`], then
+/// golden-section search on log τ between the best point's neighbours (a model's slope under a
+/// warm-up is sensitive to τ, and a grid step of 1.35× biased it by up to half). `None` when
+/// no point of the grid can be fitted.
+fn best_frac(sse_at: impl Fn(f64) -> f64) -> Option<f64> {
+    let lo = (WARM_LINE_TAU_MIN_FRAC).ln();
+    let hi = (TAU_MAX_FRAC).ln();
+    let step = (hi - lo) / (WARM_LINE_GRID - 1) as f64;
+    let sse_ln = |ln_frac: f64| sse_at(ln_frac.exp());
+    let (k_best, best) = (0..WARM_LINE_GRID)
+        .map(|k| (k, sse_ln(lo + step * k as f64)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    if !best.is_finite() {
+        return None;
+    }
+    let (mut a, mut b) = (
+        lo + step * (k_best.max(1) - 1) as f64,
+        lo + step * (k_best + 1).min(WARM_LINE_GRID - 1) as f64,
+    );
+    // Each step keeps one of the two inner points and fits only the new one.
+    let g = 0.5 * (5.0_f64.sqrt() - 1.0);
+    let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
+    let (mut fc, mut fd) = (sse_ln(c), sse_ln(d));
+    for _ in 0..30 {
+        if fc <= fd {
+            (b, d, fd) = (d, c, fc);
+            c = b - g * (b - a);
+            fc = sse_ln(c);
+        } else {
+            (a, c, fc) = (c, d, fd);
+            d = a + g * (b - a);
+            fd = sse_ln(d);
+        }
+    }
+    Some((0.5 * (a + b)).exp())
+}
+
+/// Whether a rise needs a line under its warm-up: the plateau model `a + b·(1 − exp(−t/τ))` and
+/// [`LineUnderWarmUp`], both with τ refined ([`best_frac`]), on the same points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct NestedWarmUp {
+    /// The plateau model alone: residual sum of squares, time constant (s), amplitude.
+    pub(crate) sse_plateau: f64,
+    pub(crate) tau: f64,
+    pub(crate) amplitude: f64,
+    /// The warm-up with a line under it.
+    pub(crate) with_line: LineUnderWarmUp,
+    /// Points fitted.
+    pub(crate) n: usize,
+}
+
+impl NestedWarmUp {
+    /// The line's share of the fit: the F statistic of the line's one extra parameter,
+    /// `(sse_plateau − sse) / (sse / (n − 4))` (∞ when the richer model fits exactly and the
+    /// plateau does not).
+    pub(crate) fn line_f(&self) -> f64 {
+        let gain = (self.sse_plateau - self.with_line.sse).max(0.0);
+        let s2 = self.with_line.sse / (self.n - 4) as f64;
+        if s2 > 0.0 {
+            gain / s2
+        } else if gain > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Fit [`NestedWarmUp`] on `(t, y)`; `None` with fewer than 8 points or a singular fit.
+pub(crate) fn nested_warm_up(t: &[f64], y: &[f64]) -> Option<NestedWarmUp> {
+    let with_line = line_under_warm_up(t, y)?;
+    let n = t.len();
+    let t0 = t[0];
+    let w = t[n - 1] - t0;
+    let rel: Vec<f64> = t.iter().map(|x| (x - t0) / w).collect();
+    let plateau = |frac: f64| {
+        let x: Vec<f64> = rel.iter().map(|r| 1.0 - (-r / frac).exp()).collect();
+        fit2(&x, y)
+    };
+    let frac = best_frac(|frac| plateau(frac).2)?;
+    let (_, amplitude, sse_plateau) = plateau(frac);
+    Some(NestedWarmUp {
+        sse_plateau,
+        tau: frac * w,
+        amplitude,
+        with_line,
+        n,
     })
 }
 
