@@ -1,5 +1,5 @@
 /* Target programs for leakhound-native's integration tests (built by the tests with gcc).
- * Usage: targets MODE   (known | thread | fork | realloc | forever | burst)
+ * Usage: targets MODE   (known | thread | fork | realloc | forever | burst | lookup)
  * Each mode prints "ok" on success; the expected leak counts are fixed constants below. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -203,6 +203,36 @@ static int burst(void) {
     return 0;
 }
 
+/* A cache of LOOKUP_KEYS entries of 256 bytes filled by random lookups (a new key is
+ * allocated, a known one found): it fills like 1 - exp(-i/LOOKUP_KEYS), four time constants
+ * over LOOKUP_ITERS lookups, and is never freed. Beside it, one 64-byte block leaked every
+ * LOOKUP_LEAK_EVERY lookups. About 2.5 s. */
+#define LOOKUP_KEYS 20000
+#define LOOKUP_ITERS 80000
+#define LOOKUP_LEAK_EVERY 40
+static char *lookup_table[LOOKUP_KEYS];
+NOINLINE static char *lookup_insert(unsigned k) {
+    char *p = malloc(256);
+    memset(p, (int)(k & 0xff), 256);
+    return p;
+}
+NOINLINE static void lookup_leak(void) {
+    char *p = malloc(64);
+    memset(p, 5, 64);
+    sink = p;
+}
+static int lookup(void) {
+    unsigned s = 12345;
+    for (int i = 0; i < LOOKUP_ITERS; i++) {
+        s = s * 1103515245u + 12345u;
+        unsigned k = (s >> 8) % LOOKUP_KEYS;
+        if (!lookup_table[k]) lookup_table[k] = lookup_insert(k);
+        if (i % LOOKUP_LEAK_EVERY == 0) lookup_leak();
+        if (i % 100 == 0) pause_us(3000);
+    }
+    return 0;
+}
+
 static int forever(void) {
     for (;;) {
         leak_here();
@@ -219,6 +249,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(m, "realloc")) rc = reallocs();
     else if (!strcmp(m, "forever")) rc = forever();
     else if (!strcmp(m, "burst")) rc = burst();
+    else if (!strcmp(m, "lookup")) rc = lookup();
     else if (!strcmp(m, "dlopen-tls") && argc > 2) { tls_module = argv[2]; rc = dlopen_tls(); }
     if (rc == 0) puts("ok");
     return rc;
