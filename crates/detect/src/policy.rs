@@ -689,21 +689,10 @@ fn trend_joined(
             });
         }
     }
-    if plan.humps.is_empty() {
-        return trend_with(
-            env,
-            plan.cuts,
-            plan.steps,
-            plan.step_rise,
-            level,
-            unit,
-            serial,
-        );
-    }
-    // Mask the raised bins of humps.
+    // Mask the raised bins of humps (none: every bin is kept).
     let masked = |i: usize| plan.humps.iter().any(|&(a, b)| i >= a && i <= b);
     let kept: Vec<usize> = (0..env.y.len()).filter(|&i| !masked(i)).collect();
-    if kept.len() < MIN_BINS {
+    if plan.humps.is_empty() || kept.len() < MIN_BINS {
         return trend_with(
             env,
             plan.cuts,
