@@ -221,10 +221,9 @@ fn serial(unit: Unit) -> Serial {
 /// noise-free ([`noise_free`]): a fifth. A count that sits still most of the time and steps up
 /// now and then (a thread or two, an fd pool filling) keeps the usual tests, which its ties
 /// already suit; a heap timeline rounded to 4 KiB pages still rises at over a fifth of its
-/// snapshots late in a warm-up. Half (the first choice) left such timelines to the usual
-/// tests, which called 4 of 40 warm-ups watched for three time constants leaks (see
-/// `crates/corpus/independent/noise_free.py`: `warm_exact` 21.8 → 16.8 % false alarms at the
-/// end of a run). No verdict changed at either share on any corpus with noise (our seeds
+/// snapshots late in a warm-up. Half (the first choice) left 14 more of such timelines to the
+/// usual tests, which called them leaks (`crates/corpus/independent/noise_free.py`:
+/// `warm_exact` 16.8 % false alarms at the end of a run with a fifth, 21.8 % with half). No verdict changed at either share on any corpus with noise (our seeds
 /// 1/7/11/101-1010, held-out 1111-1313, independent seeds 1-10): none of their series is
 /// noise-free.
 const NOISE_FREE_MIN_RISES: f64 = 0.2;
@@ -453,7 +452,7 @@ struct Ctx<'a> {
     /// The falls of the judged stretch are collections, not restarts (see [`restart_evidence`]):
     /// judge its per-cycle floors.
     sawtooth: bool,
-    /// The judged window never falls (see [`NOISE_FREE_MIN_RISES`]): its trend test takes no
+    /// The judged window never falls (see [`noise_free`]): its trend tests take no
     /// serial-correlation correction.
     noise_free: bool,
 }
@@ -1154,7 +1153,7 @@ const NOISE_FREE_WARM_FIT: f64 = 0.1;
 
 /// The line under a noise-free warm-up is real when it lowers the residual sum of squares by
 /// this F statistic or more (one extra parameter: F(1, n − 4), whose 99.9th percentile is
-/// 10.8 at 100 points). The residual is rounding and snapshot timing, not independent noise,
+/// 10.8 for many points). The residual is rounding and snapshot timing, not independent noise,
 /// so the figure is a yardstick rather than a test level. Measured on the corpora of
 /// `crates/corpus/independent/noise_free.py` at the end of a run, against 10: 4 found one
 /// leak under a warm-up more for 8 more false alarms (of 1,160 healthy timelines); 30 lost
@@ -1162,13 +1161,15 @@ const NOISE_FREE_WARM_FIT: f64 = 0.1;
 /// growth, the ambiguous shapes); 100 lost 11 for 41 fewer.
 const NOISE_FREE_LINE_F: f64 = 10.0;
 
-/// The verdict on a noise-free rise that bends like a warm-up: an exponential approach to a
-/// plateau with a line under it ([`line_under_warm_up`]) fits at least 1/[`NOISE_FREE_WARM_FIT`]
-/// times better than a line, and its line adds under `min_growth` over the window. Then there is
-/// no leak under the warm-up; what matters is how much of the warm-up is still to come: under
-/// `min_growth` of the level, it has levelled off; more, and it is too early to tell ("need
-/// about N more", the time for the rest to fall under `min_growth`). `None` otherwise: a line
-/// that rises by `min_growth` or more under the warm-up is a leak, judged as usual.
+/// The verdict on a noise-free rise (a would-be leak, or "may be rising") that bends like a
+/// warm-up, fitted on the raw samples ([`nested_warm_up`]): an exponential approach to a plateau
+/// fits it at least 1/[`NOISE_FREE_WARM_FIT`] times better than a line, and the line that the
+/// same warm-up with a line under it adds either rises less than `min_growth` over the window
+/// or improves the fit by an F statistic under [`NOISE_FREE_LINE_F`]. Then there is no leak
+/// under the warm-up, and what is still to come of it decides: under `min_growth` of the level,
+/// it has levelled off; more, and it is too early to tell ("need about N more", the time for
+/// the rest to fall under `min_growth`). `None` otherwise: the verdict stands (a line under the
+/// warm-up that is real and rises by `min_growth` or more is a leak).
 ///
 /// Why: with noise, the recent half of a warm-up watched for a few time constants rises by
 /// less than the noise can show, and the usual tests call it levelled off. Without noise,
