@@ -399,9 +399,15 @@ fn samples_word(n: usize) -> &'static str {
 }
 
 fn dur(s: f64) -> String {
-    if s < 0.95 {
-        // A sub-second window (a short program's heap timeline) is not "0 s".
-        format!("{s:.1} s")
+    if s < 9.95 {
+        // Tenths under 10 s (a short program's heap timeline, a warm-up's time constant): a
+        // sub-second window is not "0 s", nor a 1.7 s time constant "2 s".
+        let tenths = (s * 10.0).round() / 10.0;
+        if tenths.fract() == 0.0 {
+            format!("{tenths:.0} s")
+        } else {
+            format!("{tenths:.1} s")
+        }
     } else if s < 120.0 {
         format!("{s:.0} s")
     } else if s < 2.0 * 3600.0 {

@@ -119,6 +119,10 @@ fn a_noise_free_warm_up_with_much_still_to_come_asks_for_more_time() {
             "{more}: {}",
             v.reason
         );
+        if n == 120 {
+            // A third of the 5.1 s window, in tenths (it read "2 s").
+            assert!(v.reason.contains("time constant 1.7 s"), "{}", v.reason);
+        }
     }
 }
 
