@@ -31,8 +31,8 @@ pub(crate) enum Serial {
     /// leaks in noise, Sen's 95 % interval held the true rate 71 % of the time with Hamed-Rao
     /// alone and 89 % with this (heavy noise with gaps 80 → 92 %, Node 85 → 91 %).
     LagOne,
-    /// No correction: for a window that never falls (see `policy::NOISE_FREE_MIN_RISES`),
-    /// whose detrended ranks follow the shape of a noise-free rise rather than any noise.
+    /// No correction: for a window that never falls (see `policy::noise_free`), whose detrended
+    /// ranks follow the shape of a noise-free rise rather than any noise.
     None,
 }
 
@@ -278,7 +278,8 @@ fn factor_of(detrended: &[f64], serial: Serial) -> f64 {
     }
     let hamed_rao = (1.0 + 2.0 / (nf * (nf - 1.0) * (nf - 2.0)) * sum).max(1.0);
     match serial {
-        Serial::None | Serial::HamedRao => hamed_rao,
+        Serial::None => 1.0,
+        Serial::HamedRao => hamed_rao,
         Serial::LagOne => {
             let r1 = ((0..n - 1).map(|i| c[i] * c[i + 1]).sum::<f64>() / c0).clamp(0.0, 0.9);
             hamed_rao.max((1.0 + r1) / (1.0 - r1))

@@ -373,6 +373,29 @@ mod tests {
     }
 
     #[test]
+    fn nested_fits_tell_a_plain_warm_up_from_one_with_a_line_under_it() {
+        // A warm-up rounded to whole units (as a heap timeline is to pages), with and without a
+        // line under it adding 10 % of its amplitude over the window.
+        let t: Vec<f64> = (0..120).map(|i| f64::from(i) * 0.05).collect();
+        let w = t[t.len() - 1];
+        let warm = |line: f64| -> Vec<f64> {
+            t.iter()
+                .map(|x| (1000.0 + 400.0 * (1.0 - (-x / (w / 3.5)).exp()) + line * x / w).floor())
+                .collect()
+        };
+        let plain = nested_warm_up(&t, &warm(0.0)).expect("120 points");
+        assert!((plain.tau / (w / 3.5) - 1.0).abs() < 0.1, "{plain:?}");
+        assert!((plain.amplitude / 400.0 - 1.0).abs() < 0.05, "{plain:?}");
+        assert!(plain.line_f() < 10.0, "{}: {plain:?}", plain.line_f());
+        let leak = nested_warm_up(&t, &warm(40.0)).expect("120 points");
+        assert!(leak.line_f() > 100.0, "{}: {leak:?}", leak.line_f());
+        assert!(
+            (leak.with_line.rate * w / 40.0 - 1.0).abs() < 0.2,
+            "{leak:?}"
+        );
+    }
+
+    #[test]
     fn the_line_under_a_warm_up_is_the_slope_after_it_whatever_its_time_constant() {
         // τ between grid points and below the plateau model's shortest one, with a ±0.2 % wobble.
         let t: Vec<f64> = (0..80).map(|i| f64::from(i) * 15.0).collect();
