@@ -108,6 +108,14 @@ pub fn analyze_online_with_load(
     policy::analyze_online_loaded(series, opts, load.as_ref())
 }
 
+/// Whether the series is judged as memory (rather than as a count of resources): always for
+/// bytes, never for fds, sockets, threads or processes, and for a column of unknown unit
+/// ([`leakhound_core::Unit::Count`]) unless its samples are whole numbers of modest size. A size
+/// limit (`2GiB`) applies to the series judged as memory.
+pub fn judged_as_memory(series: &Series) -> bool {
+    policy::judged_as_memory(series)
+}
+
 /// A multi-line dump of the evidence behind the end-of-run verdict, for tuning and bug reports
 /// (the format is not stable).
 #[doc(hidden)]

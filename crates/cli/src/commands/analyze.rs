@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity};
-use leakhound_detect::DetectOptions;
+use leakhound_core::{Series, SeriesVerdict, Verdict, format_quantity};
+use leakhound_detect::{DetectOptions, judged_as_memory};
 use leakhound_report::json::{AnalyzeRecord, write_json_line};
 use leakhound_report::terminal::{
     human_duration, verdict_word, write_overall, write_verdict_table,
@@ -21,11 +21,11 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         warmup_s: args.warmup.as_secs_f64(),
         ..DetectOptions::default()
     };
-    // A size limit is for memory (and columns of unknown unit); a plain number for any series,
-    // in its own unit. A size on an fd or thread count is meaningless.
+    // A size limit is for memory (and columns of unknown unit judged as memory); a plain number
+    // for any series, in its own unit. A size on an fd or thread count is meaningless.
     let limit_for = |s: &Series| {
         args.limit
-            .filter(|l| !l.size || matches!(s.unit, Unit::Bytes | Unit::Count))
+            .filter(|l| !l.size || judged_as_memory(s))
             .map(|l| l.value)
     };
     // Read and validate every file before printing anything, so bad input fails cleanly.

@@ -414,6 +414,57 @@ fn a_size_limit_is_not_applied_to_counts_and_a_passed_limit_is_named() {
 }
 
 #[test]
+fn a_column_named_value_is_judged_by_its_values() {
+    // The same file twice, once as `value` (as many exports name a column) and once under a name
+    // that says what it counts: a thread count of about 22 that strands 3.5 threads in 44
+    // minutes, scraped every 15 s and jittering by a thread or two. Judged by memory's rules
+    // (no grain of whole units) it is no leak: three one-off steps.
+    let dir = tempfile::tempdir().unwrap();
+    let rows = || {
+        (0..176).map(|i| {
+            let jitter = ((i * 7) % 4) as f64 - 1.0;
+            (
+                i as f64 * 15.0,
+                (22.0 + 3.5 * i as f64 / 175.0 + jitter).round(),
+            )
+        })
+    };
+    let generic = write_csv(dir.path(), "value.csv", rows());
+    let named = dir.path().join("threads.csv");
+    std::fs::write(
+        &named,
+        std::fs::read_to_string(&generic)
+            .unwrap()
+            .replace("t_seconds,value", "t_seconds,threads"),
+    )
+    .unwrap();
+    let judge = |f: &std::path::Path| {
+        let out = leakhound()
+            .args(["analyze", "--json", "--limit", "2GiB"])
+            .arg(f)
+            .assert()
+            .code(1);
+        json_lines(&out.get_output().stdout).remove(0)
+    };
+    let (g, n) = (judge(&generic), judge(&named));
+    assert_eq!(g["unit"], "count");
+    assert_eq!(n["unit"], "threads");
+    for k in ["verdict", "rate_per_s", "growth_abs"] {
+        assert_eq!(g[k], n[k], "{k}: {g:#} vs {n:#}");
+    }
+    // A size limit is for memory: not applied to a count, whatever its column is called.
+    assert!(g["limit"].is_null(), "{g:#}");
+    // Large values in the same column are memory, and the size limit applies.
+    let bytes = write_csv(
+        dir.path(),
+        "bytes.csv",
+        (0..400).map(|i| (i as f64 * 5.0, 100e6 + 20_000.0 * i as f64)),
+    );
+    let b = judge(&bytes);
+    assert!(b["time_to_limit_s"].as_f64().unwrap() > 0.0, "{b:#}");
+}
+
+#[test]
 fn a_warmup_longer_than_the_data_is_an_input_error() {
     let dir = tempfile::tempdir().unwrap();
     let f = write_csv(dir.path(), "short.csv", (0..100).map(|i| (i as f64, 100e6)));
