@@ -7,6 +7,8 @@
 //!
 //! [`read_corpus`] reads such a directory back, whoever wrote it (another generator, or series
 //! you labelled by hand), so the scorer can judge the detector on a corpus it was not tuned on.
+//! Only `file` and `leak` are required in its labels; the other columns are read from the
+//! series when missing or empty.
 //! A series file may carry a `leak_part` column (the leak's own contribution at each sample,
 //! for the growth at detection) and a `requests_total` column (for `--with-load`).
 
@@ -149,21 +151,19 @@ pub fn read_corpus(dir: &Path) -> anyhow::Result<Vec<Item>> {
         Some((_, h)) => h.trim().split(',').map(str::trim).collect(),
         None => bail!("{} is empty", lp.display()),
     };
-    let col = |name: &str| -> anyhow::Result<usize> {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .with_context(|| format!("{}: no `{name}` column in the header", lp.display()))
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let need = |name: &str| -> anyhow::Result<usize> {
+        col(name).with_context(|| format!("{}: no `{name}` column in the header", lp.display()))
     };
-    let (c_file, c_family, c_class, c_unit, c_leak, c_onset, c_base, c_interval) = (
-        col("file")?,
-        col("family")?,
-        col("class")?,
-        col("unit")?,
-        col("leak")?,
-        col("onset_s")?,
-        col("base")?,
-        col("interval_s")?,
+    // `file` and `leak` are all a label needs; the rest is read from the series when missing.
+    let (c_file, c_leak) = (need("file")?, need("leak")?);
+    let (c_family, c_class, c_unit, c_onset, c_base, c_interval) = (
+        col("family"),
+        col("class"),
+        col("unit"),
+        col("onset_s"),
+        col("base"),
+        col("interval_s"),
     );
     // Family names live as long as the process (a scorer's handful of names).
     let mut names: HashMap<String, &'static str> = HashMap::new();
@@ -179,15 +179,24 @@ pub fn read_corpus(dir: &Path) -> anyhow::Result<Vec<Item>> {
                 .copied()
                 .with_context(|| format!("{}: too few fields", at()))
         };
-        let num = |c: usize, what: &str| -> anyhow::Result<f64> {
-            let s = field(c)?;
-            s.parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite())
-                .with_context(|| format!("{}: {what} `{s}` is not a number", at()))
+        // An optional column: `None` when the header has none or the cell is empty.
+        let opt = |c: Option<usize>| -> anyhow::Result<Option<&str>> {
+            c.map(field)
+                .transpose()
+                .map(|s| s.filter(|s| !s.is_empty()))
+        };
+        let num = |c: Option<usize>, what: &str| -> anyhow::Result<Option<f64>> {
+            opt(c)?
+                .map(|s| {
+                    s.parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite())
+                        .with_context(|| format!("{}: {what} `{s}` is not a number", at()))
+                })
+                .transpose()
         };
         let file = field(c_file)?;
-        let family = field(c_family)?;
+        let family = opt(c_family)?.unwrap_or("unlabelled");
         let family: &'static str = match names.get(family) {
             Some(&n) => n,
             None => {
@@ -196,31 +205,42 @@ pub fn read_corpus(dir: &Path) -> anyhow::Result<Vec<Item>> {
                 n
             }
         };
-        let class = match field(c_class)? {
-            "memory" => Class::Memory,
-            "resources" => Class::Resource,
-            other => bail!("{}: class `{other}` is not `memory` or `resources`", at()),
+        let class = match opt(c_class)? {
+            None => None,
+            Some("memory") => Some(Class::Memory),
+            Some("resources") => Some(Class::Resource),
+            Some(other) => bail!("{}: class `{other}` is not `memory` or `resources`", at()),
         };
-        let unit_s = field(c_unit)?;
-        let unit: leakhound_core::Unit =
-            serde_json::from_value(serde_json::Value::String(unit_s.to_string()))
-                .with_context(|| format!("{}: unit `{unit_s}` is not one leakhound knows", at()))?;
-        let leak = match field(c_leak)? {
-            "true" => true,
-            "false" => false,
+        let unit = opt(c_unit)?
+            .map(|u| {
+                serde_json::from_value::<leakhound_core::Unit>(serde_json::Value::String(
+                    u.to_string(),
+                ))
+                .with_context(|| format!("{}: unit `{u}` is not one leakhound knows", at()))
+            })
+            .transpose()?;
+        let leak = match field(c_leak)?.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "leak" => true,
+            "false" | "0" | "no" | "no_leak" | "" => false,
             other => bail!("{}: leak `{other}` is not `true` or `false`", at()),
         };
-        let onset_s = match field(c_onset)? {
-            "" => None,
-            _ => Some(num(c_onset, "onset_s")?),
-        };
-        if leak != onset_s.is_some() {
-            bail!("{}: a leak needs an onset_s, a healthy series none", at());
+        let onset_s = num(c_onset, "onset_s")?;
+        if !leak && onset_s.is_some() {
+            bail!("{}: a healthy series has no onset_s", at());
         }
+        // A leak without an onset leaks from the start.
+        let onset_s = leak.then(|| onset_s.unwrap_or(0.0));
         let base = num(c_base, "base")?;
         let interval_s = num(c_interval, "interval_s")?;
         let path = dir.join(file);
         let (series, leak_part, requests) = read_series(&path, unit)?;
+        let class = class.unwrap_or(if leakhound_detect::judged_as_memory(&series) {
+            Class::Memory
+        } else {
+            Class::Resource
+        });
+        let base = base.unwrap_or_else(|| start_level(&series.v));
+        let interval_s = interval_s.unwrap_or_else(|| median_spacing(&series.t));
         items.push(Item {
             id: items.len(),
             family,
@@ -245,7 +265,7 @@ pub fn read_corpus(dir: &Path) -> anyhow::Result<Vec<Item>> {
 /// `requests_total` the request series is empty.
 fn read_series(
     path: &Path,
-    unit: leakhound_core::Unit,
+    unit: Option<leakhound_core::Unit>,
 ) -> anyhow::Result<(leakhound_core::Series, Vec<f64>, leakhound_core::Series)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read {}", path.display()))?;
@@ -264,6 +284,7 @@ fn read_series(
     }
     let c_leak = header.iter().position(|h| *h == LEAK_PART_COLUMN);
     let c_req = header.iter().position(|h| *h == REQUESTS_COLUMN);
+    let unit = unit.unwrap_or_else(|| leakhound_core::Unit::guess_from_name(header[1]));
     let mut series = leakhound_core::Series::new(header[1], unit);
     let mut requests = leakhound_core::Series::new(REQUESTS_COLUMN, leakhound_core::Unit::Requests);
     let mut leak_part = Vec::new();
@@ -297,4 +318,20 @@ fn read_series(
         .validate()
         .with_context(|| format!("{}: not a usable series", path.display()))?;
     Ok((series, leak_part, requests))
+}
+
+/// The level a series starts from when its labels give no `base`: the median of its first
+/// twentieth (at least its first sample), the same for a leak and a healthy series.
+fn start_level(v: &[f64]) -> f64 {
+    let k = (v.len() / 20).max(1).min(v.len());
+    let mut head: Vec<f64> = v[..k].iter().copied().filter(|x| x.is_finite()).collect();
+    head.sort_by(f64::total_cmp);
+    head.get(head.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The median spacing of a series' samples when its labels give no `interval_s`.
+fn median_spacing(t: &[f64]) -> f64 {
+    let mut d: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+    d.sort_by(f64::total_cmp);
+    d.get(d.len() / 2).copied().unwrap_or(1.0)
 }

@@ -67,6 +67,8 @@ struct ScoreArgs {
     corpus: CorpusArgs,
     /// Score the labelled corpus in this directory (`labels.csv` and the series files it
     /// names, as `generate` writes them or another generator does) instead of generating one.
+    /// The labels need only `file` and `leak` columns; unit, class, onset (0 for a leak), base
+    /// and interval are otherwise read from the series.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["seed", "n"])]
     dir: Option<PathBuf>,
     /// Score this `leakhound` binary (`analyze --json [--online]` over the files) rather than

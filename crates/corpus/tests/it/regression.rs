@@ -129,6 +129,47 @@ fn a_corpus_written_to_disk_reads_back_with_its_labels() {
 }
 
 #[test]
+fn another_generators_corpus_needs_only_file_and_leak_labels_and_value_columns() {
+    // The issue's own format: `t_seconds,value` series and labels that say little more than
+    // which file leaks. Scored, it must read as the same corpus with every label given.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let items = generate(5, 48);
+    let paths =
+        leakhound_corpus::files::write_corpus(dir.path(), &items, false).expect("write corpus");
+    let mut labels = String::from("file,leak\n");
+    for (it, p) in items.iter().zip(&paths) {
+        let text = std::fs::read_to_string(p).expect("series file");
+        let (head, rest) = text.split_once('\n').expect("header");
+        assert!(head.starts_with("t_seconds,"), "{head}");
+        std::fs::write(p, format!("t_seconds,value\n{rest}")).expect("rewrite");
+        let name = p.file_name().unwrap().to_string_lossy();
+        labels.push_str(&format!("{name},{}\n", if it.leak { 1 } else { 0 }));
+    }
+    std::fs::write(dir.path().join("labels.csv"), labels).expect("labels");
+    let back = leakhound_corpus::files::read_corpus(dir.path()).expect("read corpus");
+    assert_eq!(back.len(), items.len());
+    for (a, b) in items.iter().zip(&back) {
+        assert_eq!((a.class, a.leak), (b.class, b.leak), "{}", a.family);
+        assert_eq!(b.series.unit, Unit::Count);
+        assert!(
+            (b.interval_s / a.interval_s - 1.0).abs() < 0.5,
+            "{}",
+            a.family
+        );
+        assert!(b.base > 0.0, "{}", a.family);
+    }
+    // Judged the same, series by series, online and at the end of the run (alarm times may
+    // move a little: the files hold times to the millisecond, and online checkpoints follow
+    // them).
+    let full = evaluate_library(&items, 2, false);
+    let bare = evaluate_library(&back, 2, false);
+    for ((it, f), b) in items.iter().zip(&full).zip(&bare) {
+        assert_eq!(f.0.verdict, b.0.verdict, "end of run, {}", it.family);
+        assert_eq!(f.1.verdict, b.1.verdict, "online, {}", it.family);
+    }
+}
+
+#[test]
 fn a_corpus_with_a_broken_label_line_is_an_error_naming_the_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let items = generate(5, 3);
