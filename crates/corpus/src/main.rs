@@ -232,8 +232,19 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         if !(it.family == f.as_str() || f == "all" || f == "errors" && is_error(it, e, o)) {
             continue;
         }
+        // The leak's own growth at the online alarm, in % of base (when the corpus has it).
+        let grown = o
+            .detected_at_s
+            .filter(|_| it.leak && !it.leak_part.is_empty())
+            .and_then(|at| {
+                let k = it.series.t.partition_point(|&t| t <= at);
+                it.leak_part.get(k.checked_sub(1)?).copied()
+            })
+            .map_or_else(String::new, |p| {
+                format!(" grown={:.1}%", 100.0 * p / it.base)
+            });
         println!(
-            "{:4} {:<20} leak={} onset={:?} n={} span={:.0}s dt={:.1}s  end={} online={} at={:?}",
+            "{:4} {:<20} leak={} onset={:?} n={} span={:.0}s dt={:.1}s  end={} online={} at={:?}{grown}",
             it.id,
             it.family,
             it.leak,
