@@ -78,6 +78,12 @@ struct ScoreArgs {
     /// With --leakhound: where to write the files (default: a directory under the temp dir).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Score a yardstick instead of the detector, on the same series and scoring: the usual
+    /// Prometheus alert rules (`deriv`, `predict-linear`) or the textbook trend test
+    /// (`mann-kendall`); their parameters are in `crates/corpus/src/baseline.rs`.
+    #[arg(long, value_name = "RULE", conflicts_with = "leakhound",
+          value_parser = ["deriv", "predict-linear", "mann-kendall"])]
+    baseline: Option<String>,
     /// Worker threads for the in-process scorer (default: the available cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -166,7 +172,14 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let t1 = Instant::now();
+    let baseline = a
+        .baseline
+        .as_deref()
+        .and_then(leakhound_corpus::baseline::Baseline::from_name);
     let outcomes = match &a.leakhound {
+        None if baseline.is_some() => {
+            leakhound_corpus::baseline::evaluate(&items, baseline.expect("checked"))
+        }
         None => evaluate_library(&items, threads, c.with_load),
         Some(bin) => {
             let dir = a.out.clone().unwrap_or_else(|| {
@@ -214,12 +227,16 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         gen_s,
         det_s,
         match (a.leakhound.is_some(), c.with_load) {
+            _ if baseline.is_some() => " by a yardstick, not the detector",
             (true, true) => " via leakhound analyze --load",
             (true, false) => " via leakhound analyze",
             (false, true) => " in-process, with load",
             (false, false) => " in-process",
         }
     );
+    if let Some(b) = baseline {
+        println!("yardstick: {}", b.describe());
+    }
     print!("{}", report.summary_table());
     if a.families {
         println!();
@@ -256,6 +273,10 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
             o.verdict,
             o.detected_at_s.map(|x| x.round())
         );
+        // The detector's sentences say nothing about a yardstick's verdicts.
+        if baseline.is_some() {
+            continue;
+        }
         let opts = leakhound_detect::DetectOptions::default();
         if std::env::var_os("EXPLAIN").is_some() {
             print!("{}", leakhound_detect::explain(&it.series, &opts));
