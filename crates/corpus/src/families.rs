@@ -59,6 +59,19 @@ pub struct Item {
     pub requests: Series,
 }
 
+impl Item {
+    /// The leak's growth at time `at`, in % of base: 0 before the first sample, `None` for a
+    /// corpus read from disk without a `leak_part` column.
+    pub fn grown_pct_at(&self, at: f64) -> Option<f64> {
+        let k = self.series.t.partition_point(|&t| t <= at);
+        let part = match k {
+            0 => 0.0,
+            _ => *self.leak_part.get(k - 1)?,
+        };
+        Some(100.0 * part / self.base).filter(|g| g.is_finite())
+    }
+}
+
 /// Healthy memory families.
 pub const MEMORY_HEALTHY: [&str; 18] = [
     "flat_noise",

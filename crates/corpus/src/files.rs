@@ -221,7 +221,7 @@ pub fn read_corpus(dir: &Path) -> anyhow::Result<Vec<Item>> {
             .transpose()?;
         let leak = match field(c_leak)?.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "leak" => true,
-            "false" | "0" | "no" | "no_leak" | "" => false,
+            "false" | "0" | "no" | "no_leak" => false,
             other => bail!("{}: leak `{other}` is not `true` or `false`", at()),
         };
         let onset_s = num(c_onset, "onset_s")?;

@@ -176,12 +176,10 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         .baseline
         .as_deref()
         .and_then(leakhound_corpus::baseline::Baseline::from_name);
-    let outcomes = match &a.leakhound {
-        None if baseline.is_some() => {
-            leakhound_corpus::baseline::evaluate(&items, baseline.expect("checked"))
-        }
-        None => evaluate_library(&items, threads, c.with_load),
-        Some(bin) => {
+    let outcomes = match (&a.leakhound, baseline) {
+        (None, Some(b)) => leakhound_corpus::baseline::evaluate(&items, b),
+        (None, None) => evaluate_library(&items, threads, c.with_load),
+        (Some(bin), _) => {
             let dir = a.out.clone().unwrap_or_else(|| {
                 std::env::temp_dir().join(match &a.dir {
                     Some(_) => "leakhound-corpus-dir".to_string(),
@@ -252,14 +250,9 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         // The leak's own growth at the online alarm, in % of base (when the corpus has it).
         let grown = o
             .detected_at_s
-            .filter(|_| it.leak && !it.leak_part.is_empty())
-            .and_then(|at| {
-                let k = it.series.t.partition_point(|&t| t <= at);
-                it.leak_part.get(k.checked_sub(1)?).copied()
-            })
-            .map_or_else(String::new, |p| {
-                format!(" grown={:.1}%", 100.0 * p / it.base)
-            });
+            .filter(|_| it.leak)
+            .and_then(|at| it.grown_pct_at(at))
+            .map_or_else(String::new, |g| format!(" grown={g:.1}%"));
         println!(
             "{:4} {:<20} leak={} onset={:?} n={} span={:.0}s dt={:.1}s  end={} online={} at={:?}{grown}",
             it.id,

@@ -184,15 +184,9 @@ fn add(st: &mut Stats, it: &Item, o: &Outcome) {
     }
     st.detected += 1;
     st.ttd.push((at - onset).max(0.0));
-    let k = it.series.t.partition_point(|&t| t <= at);
-    let part = if k > 0 {
-        it.leak_part.get(k - 1).copied().unwrap_or(f64::NAN)
-    } else {
-        0.0
-    };
     // Corpora read from disk without a `leak_part` column have no growth to report.
-    if part.is_finite() {
-        st.growth_at.push(100.0 * part / it.base);
+    if let Some(g) = it.grown_pct_at(at) {
+        st.growth_at.push(g);
     }
 }
 
