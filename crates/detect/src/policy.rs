@@ -193,7 +193,9 @@ const LEVELLED_RATIO: f64 = 0.5;
 /// Integer counts change in steps of one: a change of up to 2.5 fds, sockets or threads between
 /// envelope bins is the grain of the data (a slow count leak is nothing but such changes), never
 /// a one-off level step or a restart. Memory has no such grain (pages are far below any
-/// threshold). This is the one place where a verdict on counts depends on absolute values.
+/// threshold). This is the one place where a verdict on counts depends on absolute values
+/// (besides [`WHOLE_COUNT_MAX_MEDIAN`], which tells a column of unknown unit's counts from
+/// memory).
 const COUNT_QUANTUM: f64 = 2.5;
 
 fn quantum(grain: Grain) -> f64 {
