@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use leakhound_core::{Series, SeriesVerdict, Verdict, format_quantity};
+use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity};
 use leakhound_detect::{DetectOptions, judged_as_memory};
 use leakhound_report::json::{AnalyzeRecord, write_json_line};
 use leakhound_report::terminal::{
@@ -112,6 +112,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
             if args.online {
                 write_alarm_times(&verdicts, series, &mut w)?;
             }
+            write_generic_columns(series, &mut w)?;
             writeln!(w)?;
         }
         all.extend(verdicts);
@@ -145,6 +146,20 @@ fn write_alarm_times(
             human_duration(at - first),
             s.t.len()
         )?;
+    }
+    Ok(())
+}
+
+/// How each column whose name gives no unit (`value`) was judged, since its values decided it
+/// (see `leakhound_detect::judged_as_memory`).
+fn write_generic_columns(series: &[Series], w: &mut dyn Write) -> std::io::Result<()> {
+    for s in series.iter().filter(|s| s.unit == Unit::Count) {
+        let how = if judged_as_memory(s) {
+            "memory (its samples are not all whole numbers under a million)"
+        } else {
+            "a count, as fds or threads are (its samples are whole numbers under a million)"
+        };
+        writeln!(w, "  {}: the name gives no unit; judged as {how}", s.name)?;
     }
     Ok(())
 }

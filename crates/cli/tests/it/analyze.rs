@@ -462,6 +462,18 @@ fn a_column_named_value_is_judged_by_its_values() {
     );
     let b = judge(&bytes);
     assert!(b["time_to_limit_s"].as_f64().unwrap() > 0.0, "{b:#}");
+    // The human output says how a generic column was judged, and only for generic columns.
+    let says = |f: &std::path::Path, what: &str| {
+        leakhound()
+            .arg("analyze")
+            .arg(f)
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains(what))
+    };
+    says(&generic, "value: the name gives no unit; judged as a count");
+    says(&bytes, "value: the name gives no unit; judged as memory");
+    says(&named, "LEAK").stdout(predicate::str::contains("gives no unit").not());
 }
 
 #[test]
