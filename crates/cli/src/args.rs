@@ -79,7 +79,9 @@ verdict.json. Ctrl-C stops the target and still writes the verdict of what was r
   leakhound analyze --online --load requests_total metrics.csv  # memory that follows load taken out
 
 CSV: a header line, first column t_seconds (float seconds, non-decreasing), further columns are
-values (bytes or counts). Empty cells are missing samples.")]
+values (bytes or counts). Empty cells are missing samples. Also read as they are: Grafana's CSV
+download (quoted Prometheus label sets, times in milliseconds since 1970 or as date-times, sizes
+such as 1.02 GiB) and tab- or semicolon-separated files; see docs/analyze.md.")]
     Analyze(AnalyzeArgs),
     /// Compare heap snapshots of one process (V8 .heapsnapshot, Java HPROF, Go pprof; plain or
     /// .gz): what grows in every interval, who owns it, and the retainer path that keeps it alive.

@@ -260,60 +260,49 @@ pub fn read_corpus(dir: &Path) -> anyhow::Result<Vec<Item>> {
     Ok(items)
 }
 
-/// One series file: `t_seconds,<value column>[,leak_part][,requests_total]`. Without a
-/// `leak_part` column the leak part is empty (no growth at detection); without
-/// `requests_total` the request series is empty.
+/// One series file: `t_seconds,<value column>[,leak_part][,requests_total]`, read as
+/// `leakhound analyze` reads a file (quoted cells, times in milliseconds or as date-times, see
+/// `leakhound_core::table`). The series is the first column that is neither `leak_part` nor
+/// `requests_total`. Without a `leak_part` column the leak part is empty (no growth at
+/// detection); without `requests_total` the request series is empty.
 fn read_series(
     path: &Path,
     unit: Option<leakhound_core::Unit>,
 ) -> anyhow::Result<(leakhound_core::Series, Vec<f64>, leakhound_core::Series)> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("failed to read {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .with_context(|| format!("{} is empty", path.display()))?
-        .split(',')
-        .map(str::trim)
-        .collect();
-    if header.len() < 2 || header[0] != "t_seconds" {
-        bail!(
-            "{}: the header must start with `t_seconds,<value column>`",
+    let bytes =
+        std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+    let table = leakhound_core::parse_table(&bytes)
+        .with_context(|| format!("{}: not a table of samples", path.display()))?;
+    let mut series = None;
+    let mut leak_part = None;
+    let mut requests = None;
+    for s in table.series {
+        match s.name.as_str() {
+            LEAK_PART_COLUMN => leak_part = Some(s),
+            REQUESTS_COLUMN => requests = Some(s),
+            _ if series.is_none() => series = Some(s),
+            _ => {}
+        }
+    }
+    let Some(mut series) = series else {
+        bail!("{}: no value column besides its time", path.display());
+    };
+    if let Some(u) = unit {
+        series.unit = u;
+    }
+    // The leak part is read per sample of the series: it must be on the same lines.
+    let leak_part = match leak_part {
+        None => Vec::new(),
+        Some(l) if l.t == series.t => l.v,
+        Some(_) => bail!(
+            "{}: `{LEAK_PART_COLUMN}` is not given on the lines the series is",
             path.display()
-        );
-    }
-    let c_leak = header.iter().position(|h| *h == LEAK_PART_COLUMN);
-    let c_req = header.iter().position(|h| *h == REQUESTS_COLUMN);
-    let unit = unit.unwrap_or_else(|| leakhound_core::Unit::guess_from_name(header[1]));
-    let mut series = leakhound_core::Series::new(header[1], unit);
-    let mut requests = leakhound_core::Series::new(REQUESTS_COLUMN, leakhound_core::Unit::Requests);
-    let mut leak_part = Vec::new();
-    for (ln, line) in lines.enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        let num = |c: usize| -> anyhow::Result<f64> {
-            f.get(c)
-                .and_then(|s| s.parse::<f64>().ok())
-                .with_context(|| {
-                    format!(
-                        "{} line {}: field {} is not a number",
-                        path.display(),
-                        ln + 2,
-                        c + 1
-                    )
-                })
-        };
-        let t = num(0)?;
-        series.push(t, num(1)?);
-        if let Some(c) = c_leak {
-            leak_part.push(num(c)?);
-        }
-        if let Some(c) = c_req {
-            requests.push(t, num(c)?);
-        }
-    }
+        ),
+    };
+    let mut requests = requests.unwrap_or_else(|| {
+        leakhound_core::Series::new(REQUESTS_COLUMN, leakhound_core::Unit::Requests)
+    });
+    requests.unit = leakhound_core::Unit::Requests;
     series
         .validate()
         .with_context(|| format!("{}: not a usable series", path.display()))?;

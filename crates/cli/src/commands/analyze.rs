@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity};
+use leakhound_core::{Series, SeriesVerdict, Table, Unit, Verdict, format_quantity};
 use leakhound_detect::{DetectOptions, judged_as_memory};
 use leakhound_report::json::{AnalyzeRecord, write_json_line};
 use leakhound_report::terminal::{
@@ -30,14 +30,18 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     };
     // Read and validate every file before printing anything, so bad input fails cleanly.
     let mut inputs = Vec::with_capacity(args.files.len());
+    let mut tables = Vec::with_capacity(args.files.len());
     for f in &args.files {
-        let (path, mut series) = read_series_csv(f)?;
+        let (path, mut table) = read_series_csv(f)?;
         // A run directory is judged as `run` and `report` judge it (PSS is recorded, not
         // judged: see `session::NOT_JUDGED`).
         if f.is_dir() {
-            series.retain(|s| !NOT_JUDGED.iter().any(|m| m.name() == s.name));
+            table
+                .series
+                .retain(|s| !NOT_JUDGED.iter().any(|m| m.name() == s.name));
         }
-        inputs.push((path, series));
+        inputs.push((path, std::mem::take(&mut table.series)));
+        tables.push(table);
     }
     // A warm-up that covers a whole file leaves nothing to judge: say so rather than "only 0
     // samples".
@@ -58,7 +62,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         }
     }
     if let Some(col) = &args.requests {
-        return per_request(&inputs, col, &opts, args.json, out);
+        return per_request(&inputs, &tables, col, &opts, args.json, out);
     }
     // With --load, every file must have the column (checked before printing anything).
     let mut loads: Vec<Option<Series>> = Vec::with_capacity(inputs.len());
@@ -72,7 +76,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     let mode = if args.online { "online" } else { "end_of_run" };
     let mut w = crate::output::stdout();
     let mut all = Vec::new();
-    for ((path, series), load) in inputs.iter().zip(&loads) {
+    for (((path, series), load), table) in inputs.iter().zip(&loads).zip(&tables) {
         let series: Vec<Series> = series
             .iter()
             .filter(|s| args.load.as_ref() != Some(&s.name))
@@ -110,8 +114,9 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
             writeln!(w, "{} ({mode})", out.style.bold(&file))?;
             write_verdict_table(&verdicts, series, out.style, &mut w)?;
             if args.online {
-                write_alarm_times(&verdicts, series, &mut w)?;
+                write_alarm_times(&verdicts, series, table.clock, &mut w)?;
             }
+            write_how_read(table, &mut w)?;
             write_generic_columns(series, &mut w)?;
             writeln!(w)?;
         }
@@ -125,11 +130,12 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     Ok(overall.exit_code())
 }
 
-/// Online, when each alarm was raised: the sample's own time and how far into the series it
-/// came (the JSON's `detected_at_s`).
+/// Online, when each alarm was raised: the sample's own time (the JSON's `detected_at_s`; as a
+/// date when the times are a wall clock) and how far into the series it came.
 fn write_alarm_times(
     verdicts: &[SeriesVerdict],
     series: &[Series],
+    clock: bool,
     w: &mut dyn Write,
 ) -> std::io::Result<()> {
     for v in verdicts.iter().filter(|v| v.verdict == Verdict::Leak) {
@@ -139,12 +145,39 @@ fn write_alarm_times(
         };
         let first = s.t.first().copied().unwrap_or(at);
         let n = s.t.partition_point(|&t| t <= at);
+        let when = match clock_time(at).filter(|_| clock) {
+            Some(date) => date,
+            None => format!("t = {at} s"),
+        };
         writeln!(
             w,
-            "  {}: alarm raised at t = {at} s, {} after the first sample (sample {n} of {})",
+            "  {}: alarm raised at {when}, {} after the first sample (sample {n} of {})",
             v.series,
             human_duration(at - first),
             s.t.len()
+        )?;
+    }
+    Ok(())
+}
+
+/// Seconds since 1970 as an RFC 3339 time in UTC, to the millisecond.
+fn clock_time(t: f64) -> Option<String> {
+    jiff::Timestamp::from_millisecond((t * 1e3).round() as i64)
+        .ok()
+        .map(|ts| ts.to_string())
+}
+
+/// How the file's cells were read when it was not leakhound's own format: times on a clock
+/// (milliseconds since 1970, date-times) and sizes written with units.
+fn write_how_read(table: &Table, w: &mut dyn Write) -> std::io::Result<()> {
+    if let Some(how) = table.time_kind.describe() {
+        writeln!(w, "  {}: times read as {how}", table.time_column)?;
+    }
+    for c in &table.sized_columns {
+        writeln!(
+            w,
+            "  {c}: values written with size units (as Grafana's \"formatted data\" writes them) \
+             read as bytes, rounded as written; export raw values for the full precision"
         )?;
     }
     Ok(())
@@ -194,6 +227,7 @@ fn covariate_column<'a>(
 /// `mode` is `per_request`), `rate_per_s` and `rate_ci95` are per request served.
 fn per_request(
     inputs: &[(PathBuf, Vec<Series>)],
+    tables: &[Table],
     col: &str,
     opts: &DetectOptions,
     json: bool,
@@ -207,7 +241,7 @@ fn per_request(
     }
     let mut w = crate::output::stdout();
     let mut all = Vec::new();
-    for (path, series, requests) in jobs {
+    for ((path, series, requests), table) in jobs.into_iter().zip(tables) {
         let file = path.display().to_string();
         let verdicts: Vec<SeriesVerdict> = series
             .iter()
@@ -235,6 +269,7 @@ fn per_request(
                 writeln!(w, "  {:<18} {word}  {rate}", v.series)?;
                 writeln!(w, "  {:<18} {}", "", v.reason)?;
             }
+            write_how_read(table, &mut w)?;
             writeln!(w)?;
         }
         all.extend(verdicts);

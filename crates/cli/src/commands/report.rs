@@ -106,7 +106,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
              failed to start or never became ready)"
         )));
     }
-    let (_, data) = read_series_csv(&samples_csv)?;
+    let data = read_series_csv(&samples_csv)?.1.series;
     let verdict_json = dir.join("verdict.json");
     if verdict_json.exists() {
         let text = std::fs::read_to_string(&verdict_json)

@@ -183,6 +183,10 @@ fn bad_input_gives_one_clear_line_and_exit_2() {
     };
     let cases = [
         (dir.path().join("missing.csv"), "missing.csv: no such file"),
+        (
+            p("when.csv", "time,v\n2026-12-05 09:00:00,1\n09:00:15,2\n"),
+            "when.csv: line 3, column time: `09:00:15` is not a date-time",
+        ),
         (p("empty.csv", ""), "empty.csv: the file is empty"),
         (
             p("cell.csv", "t_seconds,v\n0,1\n1,12x\n"),
@@ -506,4 +510,108 @@ fn a_closed_pipe_keeps_the_verdicts_exit_code() {
     // Close the read end at once: every write after that meets a broken pipe.
     drop(child.stdout.take());
     assert_eq!(child.wait().unwrap().code(), Some(1));
+}
+
+#[test]
+fn a_grafana_export_is_read_as_the_same_series_in_seconds() {
+    // One service over 100 min at a 15 s scrape: resident memory that leaks 40 kB per sample
+    // and an fd count that stays put. Written three ways: leakhound's own `t_seconds` columns,
+    // Grafana's "Series joined by time" CSV (byte-order mark, every cell quoted, the series as
+    // Prometheus label sets holding commas, times in milliseconds since 1970, CRLF) and its
+    // "formatted data" variant (date-times, sizes with units). The verdicts, rates and growth
+    // must be the same; before, the label sets' commas split the header and the milliseconds
+    // were read as seconds (a rate a thousand times too small).
+    let dir = tempfile::tempdir().unwrap();
+    let t0_ms: u64 = 1_796_461_200_000; // 2026-12-05T09:00:00Z
+    let rows: Vec<(u64, f64, f64)> = (0..400u64)
+        .map(|i| {
+            let mem = (300e6 + 40e3 * i as f64 + 2e5 * noise(i)).round();
+            let fds = (40.0 + 2.0 * noise(i + 1000)).round();
+            (i * 15, mem, fds)
+        })
+        .collect();
+    let mut own = String::from("t_seconds,rss_bytes,fds\n");
+    let mut grafana = String::from(
+        "\u{feff}\"Time\",\"{__name__=\"\"process_resident_memory_bytes\"\", instance=\"\"10.0.0.7:9100\"\", job=\"\"api\"\"}\",\"{__name__=\"\"process_open_fds\"\", instance=\"\"10.0.0.7:9100\"\", job=\"\"api\"\"}\"\r\n",
+    );
+    let mut formatted = String::from("\"Time\",\"api\"\n");
+    for &(t, mem, fds) in &rows {
+        own.push_str(&format!("{t},{mem},{fds}\n"));
+        grafana.push_str(&format!("\"{}\",\"{mem}\",\"{fds}\"\r\n", t0_ms + t * 1000));
+        let when = jiff::Timestamp::from_second((t0_ms / 1000 + t) as i64).unwrap();
+        let civil = jiff::tz::TimeZone::UTC.to_datetime(when);
+        formatted.push_str(&format!(
+            "\"{}\",\"{} kB\"\n",
+            civil.strftime("%Y-%m-%d %H:%M:%S"),
+            mem / 1e3
+        ));
+    }
+    let write = |name: &str, text: &str| {
+        let f = dir.path().join(name);
+        std::fs::write(&f, text).unwrap();
+        f
+    };
+    let (own, grafana, formatted) = (
+        write("own.csv", &own),
+        write("grafana.csv", &grafana),
+        write("formatted.csv", &formatted),
+    );
+    let judge = |f: &std::path::Path, online: bool| {
+        let mut cmd = leakhound();
+        cmd.args(["analyze", "--json"]);
+        if online {
+            cmd.arg("--online");
+        }
+        let out = cmd.arg(f).assert().code(1);
+        json_lines(&out.get_output().stdout)
+    };
+    for online in [false, true] {
+        let (a, b, c) = (
+            judge(&own, online),
+            judge(&grafana, online),
+            judge(&formatted, online),
+        );
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            b[0]["series"],
+            "process_resident_memory_bytes{instance=\"10.0.0.7:9100\", job=\"api\"}"
+        );
+        assert_eq!(b[0]["unit"], "bytes");
+        assert_eq!(b[1]["unit"], "fds");
+        assert_eq!(c[0]["unit"], "bytes");
+        for (x, y) in [(&a[0], &b[0]), (&a[1], &b[1]), (&a[0], &c[0])] {
+            assert_eq!(x["verdict"], y["verdict"], "{x:#} vs {y:#}");
+            for k in ["rate_per_s", "growth_abs"] {
+                let (p, q) = (x[k].as_f64().unwrap(), y[k].as_f64().unwrap());
+                assert!((p - q).abs() <= 1e-9 * p.abs().max(1.0), "{k}: {p} vs {q}");
+            }
+        }
+        assert_eq!(a[0]["verdict"], "leak");
+        assert_eq!(a[1]["verdict"], "no_leak");
+        if online {
+            // The alarm's time is on the file's clock: seconds since 1970.
+            let at = a[0]["detected_at_s"].as_f64().unwrap();
+            let at_clock = b[0]["detected_at_s"].as_f64().unwrap();
+            assert_eq!(at_clock, at + (t0_ms / 1000) as f64);
+        }
+    }
+    // The human output says how the cells were read, and when the alarm came as a date.
+    leakhound()
+        .args(["analyze", "--online"])
+        .arg(&grafana)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "Time: times read as milliseconds since 1970-01-01 UTC",
+        ))
+        .stdout(predicate::str::contains("alarm raised at 2026-12-05T"));
+    leakhound()
+        .arg("analyze")
+        .arg(&formatted)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("taken as UTC"))
+        .stdout(predicate::str::contains(
+            "api: values written with size units",
+        ));
 }

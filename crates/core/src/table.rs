@@ -1,0 +1,735 @@
+//! Time series from delimited text: a run's `samples.csv`, a corpus file, a column exported from
+//! Grafana, Prometheus or a spreadsheet.
+//!
+//! The first column is time and every further column one series. What the reader accepts,
+//! beyond leakhound's own `t_seconds,<series>,…`:
+//!
+//! * real CSV: quoted cells (a Grafana header such as
+//!   `"{__name__=""process_resident_memory_bytes"", job=""api""}"` holds commas and quotes), a
+//!   UTF-8 byte-order mark, CRLF line ends, `#` comment lines; tab- or semicolon-separated
+//!   files when the header has no comma;
+//! * times as seconds, as milliseconds, microseconds or nanoseconds since 1970 (named by the
+//!   column, `t_ms`, or told by their size when the name gives no unit: Grafana writes
+//!   milliseconds under `Time`), or as date-times (`2026-12-05T09:00:00Z`,
+//!   `2026-12-05 09:00:00`, taken as UTC when they carry no offset);
+//! * a Prometheus series as a header (`name{label="v", …}` or Grafana's `{__name__="name", …}`):
+//!   the unit comes from the metric's name, never from its labels;
+//! * sizes as Grafana's "formatted data" writes them (`1.02 GiB`, `512 MB`): read as bytes;
+//! * an empty cell, `NaN` or `null` as a missing sample.
+//!
+//! Everything else is an error that names the line, the column and the cell. Parsing is pure:
+//! the caller reads the file.
+
+use crate::{Metric, Series, Unit};
+
+/// Times at or after this many seconds (2001-09-09) are taken for a wall clock (seconds since
+/// 1970) rather than seconds since a start: no run lasts 31 years.
+pub const CLOCK_MIN_S: f64 = 1e9;
+
+/// How the time column was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeKind {
+    /// Numbers of seconds (`t_seconds`, or a column whose name gives no unit holding numbers
+    /// below 1e11: seconds since a start, or since 1970 as Prometheus writes them).
+    Seconds,
+    /// Milliseconds since 1970: a column named `*_ms`, or numbers of 1e11 to 1e14 under a name
+    /// that gives no unit (Grafana's CSV export).
+    UnixMillis,
+    /// Microseconds since 1970 (`*_us`, or numbers of 1e14 to 1e17).
+    UnixMicros,
+    /// Nanoseconds since 1970 (`*_ns`, or numbers of 1e17 and more).
+    UnixNanos,
+    /// Date-times; `offset` is false when they carried none and were taken as UTC.
+    DateTime {
+        /// Whether the date-times carried a UTC offset (`Z`, `+01:00`).
+        offset: bool,
+    },
+}
+
+impl TimeKind {
+    /// How the times were read, in words ("milliseconds since 1970"), or `None` for plain
+    /// seconds.
+    pub fn describe(self) -> Option<&'static str> {
+        match self {
+            TimeKind::Seconds => None,
+            TimeKind::UnixMillis => Some("milliseconds since 1970-01-01 UTC"),
+            TimeKind::UnixMicros => Some("microseconds since 1970-01-01 UTC"),
+            TimeKind::UnixNanos => Some("nanoseconds since 1970-01-01 UTC"),
+            TimeKind::DateTime { offset: true } => Some("date-times"),
+            TimeKind::DateTime { offset: false } => {
+                Some("date-times without a UTC offset, taken as UTC")
+            }
+        }
+    }
+
+    /// Units of a numeric time column per second.
+    fn per_second(self) -> f64 {
+        match self {
+            TimeKind::UnixMillis => 1e3,
+            TimeKind::UnixMicros => 1e6,
+            TimeKind::UnixNanos => 1e9,
+            TimeKind::Seconds | TimeKind::DateTime { .. } => 1.0,
+        }
+    }
+}
+
+/// The series of one file, with how its times were read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The time column's name as written.
+    pub time_column: String,
+    /// How its cells were read. Times in [`Table::series`] are always seconds (since 1970 for
+    /// every kind but [`TimeKind::Seconds`]).
+    pub time_kind: TimeKind,
+    /// One series per further column that has at least one value, in column order.
+    pub series: Vec<Series>,
+    /// Columns whose cells carried a size unit (`1.02 GiB`): read as bytes, rounded as written.
+    pub sized_columns: Vec<String>,
+    /// Data lines read.
+    pub rows: usize,
+    /// Whether the times are a wall clock (seconds since 1970: any kind but plain seconds, or
+    /// seconds from [`CLOCK_MIN_S`] on), so a time can be shown as a date.
+    pub clock: bool,
+}
+
+/// Why a table could not be read. Lines are counted from 1, as an editor shows them.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TableError {
+    /// No line at all (or only comments and blank lines).
+    #[error("the file is empty (expected a header line like t_seconds,value)")]
+    Empty,
+    /// The first line holds numbers.
+    #[error("line {line}: expected a header line like t_seconds,value but found numbers")]
+    NoHeader {
+        /// Line of the would-be header.
+        line: u64,
+    },
+    /// The header has a single column.
+    #[error("line {line}: need at least two columns (t_seconds and one value column)")]
+    OneColumn {
+        /// Line of the header.
+        line: u64,
+    },
+    /// Two columns share a name.
+    #[error("line {line}: column `{name}` appears twice in the header")]
+    DuplicateColumn {
+        /// Line of the header.
+        line: u64,
+        /// The name.
+        name: String,
+    },
+    /// A data line with more or fewer cells than the header.
+    #[error("line {line}: {cells} cells, but the header has {columns} columns")]
+    Ragged {
+        /// Line.
+        line: u64,
+        /// Cells on it.
+        cells: usize,
+        /// Columns in the header.
+        columns: usize,
+    },
+    /// A value cell that is not a number (nor a size, nor missing).
+    #[error("line {line}, column {column}: `{cell}` is not a number")]
+    NotANumber {
+        /// Line.
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The cell as written.
+        cell: String,
+    },
+    /// A time cell that is not a time of the kind the column holds.
+    #[error("line {line}, column {column}: `{cell}` is not {expected}")]
+    NotATime {
+        /// Line.
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The cell as written.
+        cell: String,
+        /// What the column holds ("a number of seconds", "a date-time like …").
+        expected: &'static str,
+    },
+    /// A time earlier than the line before.
+    #[error("line {line}: time goes backwards (`{cell}` after `{prev}`)")]
+    Backwards {
+        /// Line.
+        line: u64,
+        /// The time as written.
+        cell: String,
+        /// The previous line's time as written.
+        prev: String,
+    },
+    /// A header and no data line.
+    #[error("the file has a header but no samples")]
+    NoRows,
+    /// Data lines whose value cells are all empty.
+    #[error("{rows} lines but no values: every cell after {time_column} is empty")]
+    NoValues {
+        /// Data lines.
+        rows: usize,
+        /// Name of the time column.
+        time_column: String,
+    },
+    /// Text the CSV reader rejects (bad UTF-8, a quote left open).
+    #[error("line {line}: {message}")]
+    Malformed {
+        /// Line where the reader stopped.
+        line: u64,
+        /// What it said.
+        message: String,
+    },
+}
+
+/// Parse a table of time series from the bytes of a delimited text file.
+pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let delimiter = sniff_delimiter(bytes);
+    // Semicolons separate cells where the comma is the decimal mark.
+    let decimal_comma = delimiter == b';';
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut records = reader.records();
+    let malformed = |e: csv::Error| TableError::Malformed {
+        line: e.position().map_or(0, |p| p.line()),
+        message: match e.kind() {
+            csv::ErrorKind::Utf8 { .. } => "not UTF-8 text".to_string(),
+            _ => e.to_string(),
+        },
+    };
+    let line_of = |r: &csv::StringRecord| r.position().map_or(0, |p| p.line());
+    // The header: the first record that is not blank.
+    let header = loop {
+        match records.next() {
+            None => return Err(TableError::Empty),
+            Some(r) => {
+                let r = r.map_err(malformed)?;
+                if r.iter().any(|c| !c.is_empty()) {
+                    break r;
+                }
+            }
+        }
+    };
+    let hline = line_of(&header);
+    if header.iter().all(|c| c.parse::<f64>().is_ok()) {
+        return Err(TableError::NoHeader { line: hline });
+    }
+    if header.len() < 2 {
+        return Err(TableError::OneColumn { line: hline });
+    }
+    let cols: Vec<String> = header.iter().map(str::to_string).collect();
+    let mut series: Vec<Series> = Vec::with_capacity(cols.len() - 1);
+    for (i, c) in cols[1..].iter().enumerate() {
+        let (name, unit) = column_name_and_unit(c, i + 2);
+        if series.iter().any(|s| s.name == name) {
+            return Err(TableError::DuplicateColumn { line: hline, name });
+        }
+        series.push(Series::new(name, unit));
+    }
+    let explicit = time_kind_from_name(&cols[0]);
+    let mut kind: Option<TimeKind> = explicit;
+    let mut sized = vec![false; series.len()];
+    let mut prev: Option<(f64, String)> = None;
+    let mut rows = 0usize;
+    for r in records {
+        let mut r = r.map_err(malformed)?;
+        if r.iter().all(str::is_empty) {
+            continue;
+        }
+        if decimal_comma && r.iter().any(|c| c.contains(',')) {
+            let pos = r.position().cloned();
+            r = r
+                .iter()
+                .map(|c| {
+                    if c.contains('.') {
+                        c.to_string()
+                    } else {
+                        c.replace(',', ".")
+                    }
+                })
+                .collect();
+            r.set_position(pos);
+        }
+        let line = line_of(&r);
+        if r.len() != cols.len() {
+            return Err(TableError::Ragged {
+                line,
+                cells: r.len(),
+                columns: cols.len(),
+            });
+        }
+        let cell = &r[0];
+        let k = *kind.get_or_insert_with(|| guess_time_kind(cell));
+        let t = parse_time(cell, k).ok_or_else(|| TableError::NotATime {
+            line,
+            column: cols[0].clone(),
+            cell: cell.to_string(),
+            expected: match k {
+                TimeKind::DateTime { .. } => "a date-time like 2026-12-05T09:00:00Z",
+                TimeKind::Seconds if explicit.is_some() => "a number of seconds",
+                TimeKind::Seconds => "a number of seconds or a date-time like 2026-12-05T09:00:00Z",
+                _ => "a whole number of the column's unit since 1970",
+            },
+        })?;
+        if let Some((pt, pcell)) = &prev
+            && t < *pt
+        {
+            return Err(TableError::Backwards {
+                line,
+                cell: cell.to_string(),
+                prev: pcell.clone(),
+            });
+        }
+        prev = Some((t, cell.to_string()));
+        for (i, cell) in r.iter().skip(1).enumerate() {
+            match parse_value(cell) {
+                Ok(None) => {}
+                Ok(Some((v, with_unit))) => {
+                    sized[i] |= with_unit;
+                    series[i].push(t, v);
+                }
+                Err(()) => {
+                    return Err(TableError::NotANumber {
+                        line,
+                        column: cols[i + 1].clone(),
+                        cell: cell.to_string(),
+                    });
+                }
+            }
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(TableError::NoRows);
+    }
+    // A column left empty on every line is a metric that could not be read there (PSS
+    // without access to smaps_rollup): nothing to judge.
+    if series.iter().all(Series::is_empty) {
+        return Err(TableError::NoValues {
+            rows,
+            time_column: cols[0].clone(),
+        });
+    }
+    let mut sized_columns = Vec::new();
+    for (s, &b) in series.iter_mut().zip(&sized) {
+        if b {
+            s.unit = Unit::Bytes;
+            sized_columns.push(s.name.clone());
+        }
+    }
+    series.retain(|s| !s.is_empty());
+    let time_kind = kind.unwrap_or(TimeKind::Seconds);
+    let clock = time_kind != TimeKind::Seconds || prev.is_some_and(|(t, _)| t >= CLOCK_MIN_S);
+    Ok(Table {
+        time_column: cols[0].clone(),
+        time_kind,
+        series,
+        sized_columns,
+        rows,
+        clock,
+    })
+}
+
+/// Commas unless the first line has none and has tabs or semicolons (a spreadsheet's export
+/// in a locale whose decimal mark is the comma).
+fn sniff_delimiter(bytes: &[u8]) -> u8 {
+    let first = bytes
+        .split(|&b| b == b'\n')
+        .find(|l| !l.iter().all(u8::is_ascii_whitespace) && !l.starts_with(b"#"))
+        .unwrap_or(&[]);
+    if first.contains(&b',') {
+        b','
+    } else if first.contains(&b'\t') {
+        b'\t'
+    } else if first.contains(&b';') {
+        b';'
+    } else {
+        b','
+    }
+}
+
+/// A series' name and unit from its header cell. leakhound's own columns keep their units; a
+/// Prometheus series (`name{label="v"}`, or `{__name__="name", …}` as Grafana writes it) is
+/// named `name{labels}` and gets its unit from the metric's name alone (a label such as
+/// `instance="memcached:11211"` says nothing about the values); anything else is guessed from
+/// its name.
+fn column_name_and_unit(cell: &str, number: usize) -> (String, Unit) {
+    if cell.is_empty() {
+        return (format!("column{number}"), Unit::Count);
+    }
+    if let Some(m) = Metric::from_name(cell) {
+        return (cell.to_string(), m.unit());
+    }
+    if let Some((metric, labels)) = prometheus_series(cell) {
+        let unit = if metric.is_empty() {
+            Unit::Count
+        } else {
+            Unit::guess_from_name(&metric)
+        };
+        let name = if labels.is_empty() {
+            metric
+        } else {
+            format!("{metric}{{{}}}", labels.join(", "))
+        };
+        return (name, unit);
+    }
+    (cell.to_string(), Unit::guess_from_name(cell))
+}
+
+/// Split `name{a="x", b="y"}` (or `{__name__="name", a="x"}`) into the metric name and its
+/// other labels as written (`a="x"`); `None` when the cell is not of that shape.
+fn prometheus_series(cell: &str) -> Option<(String, Vec<String>)> {
+    let open = cell.find('{')?;
+    let inner = cell.strip_suffix('}')?.get(open + 1..)?;
+    let mut metric = cell[..open].trim().to_string();
+    let mut labels = Vec::new();
+    let mut rest = inner.trim();
+    while !rest.is_empty() {
+        let eq = rest.find('=')?;
+        let key = rest[..eq].trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        let after = rest[eq + 1..].trim_start().strip_prefix('"')?;
+        // The value runs to the first quote not escaped by a backslash.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, ch) in after.char_indices() {
+            match ch {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let end = end?;
+        let value = &after[..end];
+        if key == "__name__" {
+            metric = value.to_string();
+        } else {
+            labels.push(format!("{key}=\"{value}\""));
+        }
+        rest = after[end + 1..].trim_start();
+        rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
+    }
+    Some((metric, labels))
+}
+
+/// The time unit a column's name gives (`t_seconds`, `t_ms`, `timestamp_ns`), if any.
+fn time_kind_from_name(name: &str) -> Option<TimeKind> {
+    let n = name.to_ascii_lowercase();
+    let ends = |s: &[&str]| s.iter().any(|x| n.ends_with(x));
+    if ends(&["_ms", "millis", "milliseconds"]) {
+        Some(TimeKind::UnixMillis)
+    } else if ends(&["_us", "micros", "microseconds"]) {
+        Some(TimeKind::UnixMicros)
+    } else if ends(&["_ns", "nanos", "nanoseconds"]) {
+        Some(TimeKind::UnixNanos)
+    } else if ends(&["seconds", "_s", "_secs", "_sec"]) || n == "s" || n == "t" {
+        Some(TimeKind::Seconds)
+    } else {
+        None
+    }
+}
+
+/// The time unit told by the first time cell under a name that gives none: a number's size
+/// (1e11 seconds would be 3,000 years, so it is milliseconds since 1970, as Grafana writes), or
+/// a date-time.
+fn guess_time_kind(cell: &str) -> TimeKind {
+    if let Ok(x) = cell.parse::<f64>() {
+        let a = x.abs();
+        if a >= 1e17 {
+            TimeKind::UnixNanos
+        } else if a >= 1e14 {
+            TimeKind::UnixMicros
+        } else if a >= 1e11 {
+            TimeKind::UnixMillis
+        } else {
+            TimeKind::Seconds
+        }
+    } else if let Some((_, offset)) = parse_datetime(cell) {
+        TimeKind::DateTime { offset }
+    } else {
+        // Not a time at all: the caller reports the cell as not a number of seconds.
+        TimeKind::Seconds
+    }
+}
+
+/// One time cell in seconds, read as `kind` says.
+fn parse_time(cell: &str, kind: TimeKind) -> Option<f64> {
+    match kind {
+        TimeKind::DateTime { .. } => parse_datetime(cell).map(|(t, _)| t),
+        _ => cell
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .map(|x| x / kind.per_second()),
+    }
+}
+
+/// A date-time in seconds since 1970, and whether it carried an offset: RFC 3339
+/// (`2026-12-05T09:00:00Z`, `2026-12-05 09:00:00+01:00`) or a civil date-time
+/// (`2026-12-05 09:00:00`, `2026-12-05T09:00:00.250`), the latter taken as UTC.
+fn parse_datetime(cell: &str) -> Option<(f64, bool)> {
+    let secs = |ts: jiff::Timestamp| ts.as_second() as f64 + ts.subsec_nanosecond() as f64 / 1e9;
+    if let Ok(ts) = cell.parse::<jiff::Timestamp>() {
+        return Some((secs(ts), true));
+    }
+    let dt = cell.parse::<jiff::civil::DateTime>().ok()?;
+    let ts = jiff::tz::TimeZone::UTC.to_timestamp(dt).ok()?;
+    Some((secs(ts), false))
+}
+
+/// A value cell: `Ok(None)` for a missing sample (empty, `NaN`, `null`), the number and
+/// whether it carried a size unit, or `Err` for anything else (infinities included).
+fn parse_value(cell: &str) -> Result<Option<(f64, bool)>, ()> {
+    if cell.is_empty() || cell.eq_ignore_ascii_case("nan") || cell.eq_ignore_ascii_case("null") {
+        return Ok(None);
+    }
+    if let Ok(v) = cell.parse::<f64>() {
+        return if v.is_finite() {
+            Ok(Some((v, false)))
+        } else {
+            Err(())
+        };
+    }
+    parse_size(cell).map(|v| Some((v, true))).ok_or(())
+}
+
+/// A size as dashboards write it: a number, optional spaces, then `B`, an SI unit (`kB`, `MB`,
+/// `GB`, `TB`, `PB`: powers of 1000, as Grafana's "bytes(SI)") or an IEC one (`KiB`, `MiB`,
+/// `GiB`, `TiB`, `PiB`: powers of 1024).
+fn parse_size(cell: &str) -> Option<f64> {
+    let split = cell
+        .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
+        .or_else(|| {
+            cell.rfind(|c: char| c.is_ascii_digit() || c == '.')
+                .map(|i| i + 1)
+        })?;
+    let (num, unit) = cell.split_at(split);
+    let x: f64 = num.trim().parse().ok().filter(|x: &f64| x.is_finite())?;
+    let factor = match unit.trim() {
+        "B" => 1.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        "PB" => 1e15,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TiB" => 1024f64.powi(4),
+        "PiB" => 1024f64.powi(5),
+        _ => return None,
+    };
+    Some(x * factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> Table {
+        parse_table(text.as_bytes()).unwrap()
+    }
+
+    fn err(text: &str) -> String {
+        parse_table(text.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn leakhounds_own_format_keeps_its_units_and_skips_empty_cells() {
+        let t = table("t_seconds,rss_bytes,fds\n0,100,3\n1,,4\n2,120,5\n");
+        assert_eq!(t.time_kind, TimeKind::Seconds);
+        assert!(!t.clock);
+        assert_eq!(t.rows, 3);
+        assert_eq!(t.series.len(), 2);
+        assert_eq!(t.series[0].t, vec![0.0, 2.0]);
+        assert_eq!(t.series[0].unit, Unit::Bytes);
+        assert_eq!(t.series[1].v, vec![3.0, 4.0, 5.0]);
+        assert_eq!(t.series[1].unit, Unit::Fds);
+    }
+
+    #[test]
+    fn a_grafana_export_reads_its_quoted_label_sets_and_millisecond_times() {
+        let text = "\u{feff}\"Time\",\"{__name__=\"\"process_resident_memory_bytes\"\", instance=\"\"memcached:9150\"\", job=\"\"api\"\"}\",\"{__name__=\"\"process_open_fds\"\", job=\"\"api\"\"}\"\r\n\
+                    1764892800000,104857600,12\r\n\
+                    1764892815000,,13\r\n\
+                    1764892830000,105906176,null\r\n";
+        let t = table(text);
+        assert_eq!(t.time_kind, TimeKind::UnixMillis);
+        assert!(t.clock);
+        assert_eq!(t.time_column, "Time");
+        let mem = &t.series[0];
+        assert_eq!(
+            mem.name,
+            "process_resident_memory_bytes{instance=\"memcached:9150\", job=\"api\"}"
+        );
+        assert_eq!(mem.unit, Unit::Bytes);
+        assert_eq!(mem.t, vec![1764892800.0, 1764892830.0]);
+        let fds = &t.series[1];
+        assert_eq!(fds.name, "process_open_fds{job=\"api\"}");
+        assert_eq!(fds.unit, Unit::Fds);
+        assert_eq!(fds.v, vec![12.0, 13.0]);
+    }
+
+    #[test]
+    fn a_labelled_series_takes_its_unit_from_the_metric_name_alone() {
+        // `instance` mentions memory, the metric counts goroutines.
+        let t =
+            table("t,go_goroutines{instance=\"mem-cache:1\"},{pod=\"a\"}\n0,10,1.5\n1,11,2.5\n");
+        assert_eq!(t.series[0].unit, Unit::Threads);
+        assert_eq!(t.series[0].name, "go_goroutines{instance=\"mem-cache:1\"}");
+        // No metric name: the unit is unknown (judged by the values later).
+        assert_eq!(t.series[1].unit, Unit::Count);
+        assert_eq!(t.series[1].name, "{pod=\"a\"}");
+    }
+
+    #[test]
+    fn times_are_read_in_the_unit_the_name_or_their_size_gives() {
+        let secs = |text: &str| table(text).series[0].t.clone();
+        assert_eq!(secs("t_ms,v\n1500,1\n2500,2\n"), vec![1.5, 2.5]);
+        assert_eq!(secs("ts_us,v\n1500000,1\n"), vec![1.5]);
+        assert_eq!(secs("time_ns,v\n1500000000,1\n"), vec![1.5]);
+        assert_eq!(
+            secs("timestamp,v\n1764892800123456,1\n"),
+            vec![1764892800.123456]
+        );
+        assert_eq!(secs("timestamp,v\n1764892800,1\n"), vec![1764892800.0]);
+        // A name in seconds is believed, however large the numbers.
+        assert_eq!(
+            secs("t_seconds,v\n1764892800000,1\n"),
+            vec![1764892800000.0]
+        );
+        assert!(table("timestamp,v\n1764892800,1\n").clock);
+        assert!(!table("time,v\n0,1\n").clock);
+    }
+
+    #[test]
+    fn date_times_with_and_without_an_offset() {
+        let t = table("time,rss\n2026-12-05T09:00:00Z,1\n2026-12-05T10:00:00.5+01:00,2\n");
+        assert_eq!(t.time_kind, TimeKind::DateTime { offset: true });
+        assert_eq!(t.series[0].t, vec![1796461200.0, 1796461200.5]);
+        let t = table("Time;mem\n2026-12-05 09:00:00;1,5\n2026-12-05 09:00:15;2\n");
+        assert_eq!(t.series[0].v, vec![1.5, 2.0]);
+        assert_eq!(t.time_kind, TimeKind::DateTime { offset: false });
+        assert_eq!(t.series[0].t, vec![1796461200.0, 1796461215.0]);
+        assert!(t.clock);
+        let e = err("time,v\n2026-12-05 09:00:00,1\n17,2\n");
+        assert_eq!(
+            e,
+            "line 3, column time: `17` is not a date-time like 2026-12-05T09:00:00Z"
+        );
+        let e = err("t_seconds,v\n2026-12-05 09:00:00,1\n");
+        assert_eq!(
+            e,
+            "line 2, column t_seconds: `2026-12-05 09:00:00` is not a number of seconds"
+        );
+    }
+
+    #[test]
+    fn sizes_with_units_are_bytes_and_the_column_says_so() {
+        let t = table("Time\tapi\n0\t1.5 GiB\n15\t1.51GiB\n30\t1600 MB\n45\t0 B\n60\t2e3 kB\n");
+        assert_eq!(t.series[0].unit, Unit::Bytes);
+        assert_eq!(t.sized_columns, vec!["api".to_string()]);
+        let gib = 1024.0 * 1024.0 * 1024.0;
+        assert_eq!(t.series[0].v, vec![1.5 * gib, 1.51 * gib, 1.6e9, 0.0, 2e6]);
+        assert_eq!(
+            err("t,v\n0,1.5 Gb\n"),
+            "line 2, column v: `1.5 Gb` is not a number"
+        );
+        assert_eq!(
+            err("t,v\n0,inf\n"),
+            "line 2, column v: `inf` is not a number"
+        );
+        assert_eq!(
+            err("t,v\n0,12 %\n"),
+            "line 2, column v: `12 %` is not a number"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line_the_column_and_the_cell() {
+        assert_eq!(
+            err("t_seconds,v\n0,1\n1,abc\n"),
+            "line 3, column v: `abc` is not a number"
+        );
+        assert_eq!(
+            err("t_seconds,v\n5,1\n4,1\n"),
+            "line 3: time goes backwards (`4` after `5`)"
+        );
+        assert_eq!(
+            err(""),
+            "the file is empty (expected a header line like t_seconds,value)"
+        );
+        assert_eq!(err("# only a comment\n\n"), TableError::Empty.to_string());
+        assert_eq!(
+            err("t_seconds,rss_bytes,rss_bytes\n0,1,2\n"),
+            "line 1: column `rss_bytes` appears twice in the header"
+        );
+        assert!(err("0,1\n1,2\n").contains("header"));
+        assert_eq!(err("t,v\n"), "the file has a header but no samples");
+        assert_eq!(
+            err("t,v\n0,1,2\n"),
+            "line 2: 3 cells, but the header has 2 columns"
+        );
+        assert_eq!(
+            err("t_seconds,rss_bytes,pss_bytes\n0,,\n1,,\n"),
+            "2 lines but no values: every cell after t_seconds is empty"
+        );
+        assert_eq!(
+            parse_table(b"t,v\n0,\xff\n").unwrap_err().to_string(),
+            "line 2: not UTF-8 text"
+        );
+    }
+
+    #[test]
+    fn comments_blank_lines_and_missing_values() {
+        let t = table("# leakhound\nt_seconds,v\n\n0,1\n# pause\n1,NaN\n2,3\n");
+        assert_eq!(t.series[0].t, vec![0.0, 2.0]);
+        assert_eq!(t.rows, 3);
+        let t = table("t_seconds,a,\n0,1,\n1,2,\n");
+        assert_eq!(t.series.len(), 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_give_a_table_or_an_error_never_a_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)
+        ) {
+            let _ = parse_table(&bytes);
+        }
+
+        #[test]
+        fn what_leakhound_writes_reads_back_exactly(
+            mut rows in proptest::collection::vec(
+                (0.0f64..1e6, proptest::option::of(-1e12f64..1e12), 0u32..5000),
+                1..40,
+            )
+        ) {
+            rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut text = String::from("t_seconds,rss_bytes,fds\n");
+            for (t, v, n) in &rows {
+                let v = v.map(|v| v.to_string()).unwrap_or_default();
+                text.push_str(&format!("{t},{v},{n}\n"));
+            }
+            let table = parse_table(text.as_bytes()).unwrap();
+            let fds = table.series.last().unwrap();
+            proptest::prop_assert_eq!(&fds.t, &rows.iter().map(|r| r.0).collect::<Vec<_>>());
+            proptest::prop_assert_eq!(&fds.v, &rows.iter().map(|r| f64::from(r.2)).collect::<Vec<_>>());
+            let rss: Vec<f64> = rows.iter().filter_map(|r| r.1).collect();
+            if rss.is_empty() {
+                proptest::prop_assert_eq!(table.series.len(), 1);
+            } else {
+                proptest::prop_assert_eq!(&table.series[0].v, &rss);
+            }
+        }
+    }
+}
