@@ -752,3 +752,35 @@ fn a_warm_up_in_two_stages_raises_no_alarm_online_or_at_the_end() {
         }
     }
 }
+
+#[test]
+fn a_restart_just_before_the_end_leaves_the_verdict_to_what_came_before() {
+    // What a real Prometheus recorded of a test server's open fds (a 1 s scrape): 64 load
+    // connections held for 43 s, closed when the load stopped two scrapes before the end.
+    // The fall reads as a restart; the two samples since it cannot be judged, and the 43
+    // before it are flat: no leak, not "only 2 samples".
+    let t: Vec<f64> = (0..45).map(f64::from).collect();
+    let v: Vec<f64> = (0..45).map(|i| if i < 43 { 78.0 } else { 14.0 }).collect();
+    let fds = Series::from_parts("process_open_fds", Unit::Fds, t.clone(), v);
+    let j = analyze(&fds, &DetectOptions::default());
+    assert_eq!(j.verdict, Verdict::NoLeak, "{}", j.reason);
+    assert!(
+        j.reason
+            .contains("judged before the restart 1 s ago: 2 samples since"),
+        "{}",
+        j.reason
+    );
+    // Memory that climbed 1 MiB/s for 43 s and fell at the end: the climb is the evidence.
+    let v: Vec<f64> = (0..45)
+        .map(|i| {
+            if i < 43 {
+                64.0 * MIB + f64::from(i) * MIB
+            } else {
+                8.0 * MIB
+            }
+        })
+        .collect();
+    let mem = Series::from_parts("rss_bytes", Unit::Bytes, t, v);
+    let j = analyze(&mem, &DetectOptions::default());
+    assert_eq!(j.verdict, Verdict::Leak, "{}", j.reason);
+}
