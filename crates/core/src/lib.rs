@@ -14,6 +14,7 @@ pub mod heap_diff;
 pub mod load;
 pub mod metrics;
 pub mod native_heap;
+pub mod prom_json;
 pub mod report;
 pub mod series;
 pub mod table;

@@ -15,7 +15,8 @@
 //! * a Prometheus series as a header (`name{label="v", …}` or Grafana's `{__name__="name", …}`):
 //!   the unit comes from the metric's name, never from its labels;
 //! * sizes as Grafana's "formatted data" writes them (`1.02 GiB`, `512 MB`): read as bytes;
-//! * an empty cell, `NaN` or `null` as a missing sample.
+//! * an empty cell, `NaN` or `null` as a missing sample;
+//! * a Prometheus query result saved as JSON (see [`crate::prom_json`]).
 //!
 //! Everything else is an error that names the line, the column and the cell. Parsing is pure:
 //! the caller reads the file.
@@ -171,6 +172,44 @@ pub enum TableError {
         /// Name of the time column.
         time_column: String,
     },
+    /// A file that starts as JSON but is not a Prometheus query result.
+    #[error("line {line}: not a Prometheus query result: {message}")]
+    Json {
+        /// Line where the JSON reader stopped.
+        line: u64,
+        /// What it said.
+        message: String,
+    },
+    /// A sample of a Prometheus result that is not a finite number.
+    #[error("series {series}: `{value}` is not a number")]
+    BadSample {
+        /// The series' name.
+        series: String,
+        /// The value as written.
+        value: String,
+    },
+    /// A Prometheus result whose times go backwards.
+    #[error("series {series}: time goes backwards ({t} s after {prev} s)")]
+    SeriesBackwards {
+        /// The series' name.
+        series: String,
+        /// The later time.
+        t: f64,
+        /// The one before.
+        prev: f64,
+    },
+    /// A saved Prometheus response whose query failed.
+    #[error("the query failed: {message}")]
+    QueryFailed {
+        /// Prometheus's `errorType: error`.
+        message: String,
+    },
+    /// A Prometheus result that holds no series (a scalar or a string).
+    #[error("a `{result_type}` result holds no series (query a range vector: /api/v1/query_range)")]
+    NotSeries {
+        /// The result's `resultType`.
+        result_type: String,
+    },
     /// Text the CSV reader rejects (bad UTF-8, a quote left open).
     #[error("line {line}: {message}")]
     Malformed {
@@ -184,6 +223,13 @@ pub enum TableError {
 /// Parse a table of time series from the bytes of a delimited text file.
 pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    // A Prometheus query result saved as JSON.
+    if matches!(
+        bytes.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    ) {
+        return crate::prom_json::parse_query_result(bytes);
+    }
     let delimiter = sniff_delimiter(bytes);
     // Semicolons separate cells where the comma is the decimal mark.
     let decimal_comma = delimiter == b';';

@@ -10,7 +10,7 @@ use crate::support::{closed_port, free_port, leakhound, leakhound_path, read_jso
 
 /// The test server binary, next to `leakhound` in the target directory; built on demand when a
 /// lone `cargo test -p leakhound` did not build it (`cargo test --workspace` does).
-fn testserver() -> PathBuf {
+pub(crate) fn testserver() -> PathBuf {
     let dir = leakhound_path()
         .parent()
         .expect("the binary has a directory")
@@ -35,13 +35,13 @@ fn testserver() -> PathBuf {
 }
 
 /// A running `lh-testserver`, killed on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
-    fn start(args: &[&str]) -> Server {
+    pub(crate) fn start(args: &[&str]) -> Server {
         let mut child = Command::new(testserver())
             .args(args)
             .stdout(Stdio::piped())

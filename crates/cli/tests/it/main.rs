@@ -8,6 +8,7 @@ mod demo;
 mod diff;
 mod heap_native;
 mod load;
+mod prometheus;
 mod run;
 mod snapshot;
 mod snapshots;

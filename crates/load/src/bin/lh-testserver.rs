@@ -1,7 +1,9 @@
 //! `lh-testserver`: a small, fast HTTP/1.1 server for leakhound's load tests and benchmarks.
 //!
 //! Listens on 127.0.0.1 only and prints `listening on http://127.0.0.1:PORT` on stdout. Every
-//! path answers `200 ok`; `/health` also answers but never stalls, leaks or caches. Options:
+//! path answers `200 ok`; `/health` also answers but never stalls, leaks or caches, and
+//! `/metrics` gives the process's resident memory, open fds and requests served in
+//! Prometheus's text format (for a real Prometheus to scrape in tests). Options:
 //!
 //! ```text
 //! --port N               port (0: pick a free one)                         [0]
@@ -133,8 +135,10 @@ async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    if req.uri().path() == "/health" {
-        return Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))));
+    match req.uri().path() {
+        "/health" => return Ok(Response::new(Full::new(Bytes::from_static(b"ok\n")))),
+        "/metrics" => return Ok(Response::new(Full::new(Bytes::from(metrics(&state))))),
+        _ => {}
     }
     let seq = state.seq.fetch_add(1, Ordering::Relaxed);
     if let Some(until) = state.stall_until(Instant::now()) {
@@ -168,6 +172,34 @@ async fn handle(
         return Ok(r);
     }
     Ok(Response::new(Full::new(Bytes::from_static(b"ok\n"))))
+}
+
+/// `/metrics` in Prometheus's text format: what a client library's process collector would
+/// give (resident memory from `/proc/self/status`, open fds from `/proc/self/fd`) and the
+/// requests served so far.
+fn metrics(state: &State) -> String {
+    let rss_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+    format!(
+        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+         # TYPE process_resident_memory_bytes gauge\n\
+         process_resident_memory_bytes {}\n\
+         # HELP process_open_fds Number of open file descriptors.\n\
+         # TYPE process_open_fds gauge\n\
+         process_open_fds {fds}\n\
+         # HELP lh_requests_total Requests served (not counting /health and /metrics).\n\
+         # TYPE lh_requests_total counter\n\
+         lh_requests_total {}\n",
+        rss_kib * 1024,
+        state.seq.load(Ordering::Relaxed)
+    )
 }
 
 async fn serve(opts: Opts) -> std::io::Result<()> {
