@@ -210,7 +210,7 @@ pub enum TableError {
         /// The result's `resultType`.
         result_type: String,
     },
-    /// Text the CSV reader rejects (bad UTF-8, a quote left open).
+    /// Text the CSV reader rejects (not UTF-8).
     #[error("line {line}: {message}")]
     Malformed {
         /// Line where the reader stopped.
@@ -280,7 +280,9 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
     let explicit = time_kind_from_name(&cols[0]);
     let mut kind: Option<TimeKind> = explicit;
     let mut sized = vec![false; series.len()];
-    let mut prev: Option<(f64, String)> = None;
+    // The previous line's time, and its cell as written (for the error when time goes back).
+    let mut prev: Option<f64> = None;
+    let mut prev_cell = String::new();
     let mut rows = 0usize;
     for r in records {
         let mut r = r.map_err(malformed)?;
@@ -322,16 +324,16 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
                 _ => "a whole number of the column's unit since 1970",
             },
         })?;
-        if let Some((pt, pcell)) = &prev
-            && t < *pt
-        {
+        if prev.is_some_and(|p| t < p) {
             return Err(TableError::Backwards {
                 line,
                 cell: cell.to_string(),
-                prev: pcell.clone(),
+                prev: prev_cell,
             });
         }
-        prev = Some((t, cell.to_string()));
+        prev = Some(t);
+        prev_cell.clear();
+        prev_cell.push_str(cell);
         for (i, cell) in r.iter().skip(1).enumerate() {
             match parse_value(cell) {
                 Ok(None) => {}
@@ -370,7 +372,7 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
     }
     series.retain(|s| !s.is_empty());
     let time_kind = kind.unwrap_or(TimeKind::Seconds);
-    let clock = time_kind != TimeKind::Seconds || prev.is_some_and(|(t, _)| t >= CLOCK_MIN_S);
+    let clock = time_kind != TimeKind::Seconds || prev.is_some_and(|t| t >= CLOCK_MIN_S);
     Ok(Table {
         time_column: cols[0].clone(),
         time_kind,
