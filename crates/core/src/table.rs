@@ -383,21 +383,29 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
     })
 }
 
-/// Commas unless the first line has none and has tabs or semicolons (a spreadsheet's export
-/// in a locale whose decimal mark is the comma).
+/// Commas unless the first line has none outside quotes and has tabs or semicolons there (a
+/// spreadsheet's export in a locale whose decimal mark is the comma). A quoted Prometheus
+/// label set (`"{job=""a,b""}"`) holds commas of its own, which do not count.
 fn sniff_delimiter(bytes: &[u8]) -> u8 {
     let first = bytes
         .split(|&b| b == b'\n')
         .find(|l| !l.iter().all(u8::is_ascii_whitespace) && !l.starts_with(b"#"))
         .unwrap_or(&[]);
-    if first.contains(&b',') {
-        b','
-    } else if first.contains(&b'\t') {
-        b'\t'
-    } else if first.contains(&b';') {
-        b';'
-    } else {
-        b','
+    let mut quoted = false;
+    let mut seen = [false; 3];
+    for &b in first {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => seen[0] = true,
+            b'\t' if !quoted => seen[1] = true,
+            b';' if !quoted => seen[2] = true,
+            _ => {}
+        }
+    }
+    match seen {
+        [false, true, _] => b'\t',
+        [false, false, true] => b';',
+        _ => b',',
     }
 }
 
@@ -684,6 +692,10 @@ mod tests {
 
     #[test]
     fn sizes_with_units_are_bytes_and_the_column_says_so() {
+        let t = table("\"Time\"\t\"{job=\"\"a,b\"\"}\"\n0\t1\n");
+        assert_eq!(t.series[0].name, "{job=\"a,b\"}");
+        let t = table("Time;{job=\"a,b\"}\n0;1,5\n");
+        assert_eq!(t.series[0].v, vec![1.5]);
         let t = table("Time\tapi\n0\t1.5 GiB\n15\t1.51GiB\n30\t1600 MB\n45\t0 B\n60\t2e3 kB\n");
         assert_eq!(t.series[0].unit, Unit::Bytes);
         assert_eq!(t.sized_columns, vec!["api".to_string()]);
