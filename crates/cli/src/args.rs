@@ -77,6 +77,8 @@ verdict.json. Ctrl-C stops the target and still writes the verdict of what was r
   leakhound analyze --online --limit 2GiB --json a.csv b.csv   # JSON lines, one per series
   leakhound analyze --requests requests_total metrics.csv       # bytes retained per request
   leakhound analyze --online --load requests_total metrics.csv  # memory that follows load taken out
+  leakhound analyze answer.json          # a Prometheus /api/v1/query_range answer, saved
+  curl -s \"$PROM/api/v1/query_range?query=…\" | leakhound analyze -     # …or from standard input
 
 CSV: a header line, first column t_seconds (float seconds, non-decreasing), further columns are
 values (bytes or counts). Empty cells are missing samples. Also read as they are: Grafana's CSV
@@ -246,7 +248,8 @@ pub(crate) struct WatchArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct AnalyzeArgs {
-    /// CSV files (or run directories, meaning their samples.csv).
+    /// CSV files, saved Prometheus query results (JSON), run directories (meaning their
+    /// samples.csv), or - for standard input.
     #[arg(required = true, value_name = "FILE")]
     pub(crate) files: Vec<PathBuf>,
     /// Evaluate causally as samples arrive and report the first alarm: its time, and how far

@@ -101,8 +101,18 @@ impl SeriesSet {
 }
 
 /// Read a CSV of time series (see [`leakhound_core::table`] for what is accepted). `path` may
-/// be a run directory, meaning its `samples.csv`.
+/// be a run directory, meaning its `samples.csv`, or `-` for standard input.
 pub(crate) fn read_series_csv(path: &Path) -> anyhow::Result<(PathBuf, Table)> {
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes).map_err(|e| {
+            ExpectedError::usage(format!("cannot read standard input: {}", io_reason(&e)))
+        })?;
+        return Ok((
+            PathBuf::from("-"),
+            parse_series_csv(&bytes, "standard input")?,
+        ));
+    }
     let file = if path.is_dir() {
         path.join("samples.csv")
     } else {

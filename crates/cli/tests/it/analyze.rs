@@ -595,6 +595,21 @@ fn a_grafana_export_is_read_as_the_same_series_in_seconds() {
             assert_eq!(at_clock, at + (t0_ms / 1000) as f64);
         }
     }
+    // `-` reads standard input, as `curl … | leakhound analyze -` gives it.
+    let piped = leakhound()
+        .args(["analyze", "--json", "-"])
+        .write_stdin(std::fs::read(&grafana).unwrap())
+        .assert()
+        .code(1);
+    let piped = json_lines(&piped.get_output().stdout);
+    let from_file = judge(&grafana, false);
+    assert_eq!(piped.len(), from_file.len());
+    for (p, f) in piped.iter().zip(&from_file) {
+        assert_eq!(p["file"], "-");
+        for k in ["series", "verdict", "rate_per_s", "growth_abs", "reason"] {
+            assert_eq!(p[k], f[k], "{k}");
+        }
+    }
     // The human output says how the cells were read, and when the alarm came as a date.
     leakhound()
         .args(["analyze", "--online"])
