@@ -132,7 +132,16 @@ fn series_name(metric: &serde_json::Map<String, Value>, number: usize) -> (Strin
     let labels: Vec<String> = metric
         .iter()
         .filter(|(k, _)| *k != "__name__")
-        .map(|(k, v)| format!("{k}=\"{}\"", v.as_str().unwrap_or_default()))
+        .map(|(k, v)| {
+            // Escaped as Prometheus writes a label value.
+            let v = v
+                .as_str()
+                .unwrap_or_default()
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            format!("{k}=\"{v}\"")
+        })
         .collect();
     let unit = if name.is_empty() {
         Unit::Count
@@ -156,7 +165,7 @@ mod tests {
         let body = r#"{"status":"success","data":{"resultType":"matrix","result":[
             {"metric":{"__name__":"process_resident_memory_bytes","job":"api","instance":"mem-1:9100"},
              "values":[[1764892800,"104857600"],[1764892815.5,"NaN"],[1764892830,"104898560"]]},
-            {"metric":{"job":"api"},"values":[[1764892800,"3"]]},
+            {"metric":{"job":"api","path":"/a\"b"},"values":[[1764892800,"3"]]},
             {"metric":{},"values":[[1764892800,"7"]]}]}}"#;
         let t = crate::parse_table(body.as_bytes()).unwrap();
         assert!(t.clock);
@@ -169,7 +178,7 @@ mod tests {
         assert_eq!(m.unit, Unit::Bytes);
         assert_eq!(m.t, vec![1764892800.0, 1764892830.0]);
         assert_eq!(m.v, vec![104857600.0, 104898560.0]);
-        assert_eq!(t.series[1].name, "{job=\"api\"}");
+        assert_eq!(t.series[1].name, r#"{job="api", path="/a\"b"}"#);
         assert_eq!(t.series[1].unit, Unit::Count);
         assert_eq!(t.series[2].name, "result 3");
     }
