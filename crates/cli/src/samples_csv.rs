@@ -100,8 +100,9 @@ impl SeriesSet {
     }
 }
 
-/// Read a CSV of time series (see [`leakhound_core::table`] for what is accepted). `path` may
-/// be a run directory, meaning its `samples.csv`, or `-` for standard input.
+/// Read a CSV of time series (see [`leakhound_core::table`] for what is accepted; gzip
+/// compressed too). `path` may be a run directory, meaning its `samples.csv`, or `-` for
+/// standard input.
 pub(crate) fn read_series_csv(path: &Path) -> anyhow::Result<(PathBuf, Table)> {
     if path == Path::new("-") {
         let mut bytes = Vec::new();
@@ -133,9 +134,17 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// Parse CSV bytes; `name` is used in error messages.
+/// Parse CSV (or Prometheus JSON) bytes, gzip-compressed or not; `name` is used in error
+/// messages.
 pub(crate) fn parse_series_csv(bytes: &[u8], name: &str) -> anyhow::Result<Table> {
-    parse_table(bytes).map_err(|e| ExpectedError::usage(format!("{name}: {e}")))
+    let bad = |e: String| ExpectedError::usage(format!("{name}: {e}"));
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(bytes), &mut plain)
+            .map_err(|e| bad(format!("not a readable gzip file: {e}")))?;
+        return parse_table(&plain).map_err(|e| bad(e.to_string()));
+    }
+    parse_table(bytes).map_err(|e| bad(e.to_string()))
 }
 
 #[cfg(test)]
@@ -150,6 +159,21 @@ mod tests {
         assert_eq!(e, "x.csv: line 3, column v: `abc` is not a number");
         let e = parse_series_csv(b"", "x.csv").unwrap_err();
         assert!(e.downcast_ref::<ExpectedError>().is_some(), "{e}");
+    }
+
+    #[test]
+    fn a_gzip_compressed_file_is_read_as_the_plain_one() {
+        use std::io::Write as _;
+        let text = b"t_seconds,rss_bytes\n0,100\n1,120\n";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text).unwrap();
+        let gz = gz.finish().unwrap();
+        let plain = parse_series_csv(text, "x.csv").unwrap();
+        assert_eq!(parse_series_csv(&gz, "x.csv.gz").unwrap(), plain);
+        let e = parse_series_csv(&gz[..gz.len() / 2], "cut.csv.gz")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("cut.csv.gz: not a readable gzip file"), "{e}");
     }
 
     #[test]
