@@ -248,8 +248,8 @@ pub(crate) struct WatchArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct AnalyzeArgs {
-    /// CSV files, saved Prometheus query results (JSON), run directories (meaning their
-    /// samples.csv), or - for standard input.
+    /// CSV files or saved Prometheus query results (JSON), plain or gzip-compressed; run
+    /// directories (meaning their samples.csv); - for standard input.
     #[arg(required = true, value_name = "FILE")]
     pub(crate) files: Vec<PathBuf>,
     /// Evaluate causally as samples arrive and report the first alarm: its time, and how far
