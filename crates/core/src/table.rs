@@ -33,13 +33,13 @@ pub enum TimeKind {
     /// Numbers of seconds (`t_seconds`, or a column whose name gives no unit holding numbers
     /// below 1e11: seconds since a start, or since 1970 as Prometheus writes them).
     Seconds,
-    /// Milliseconds since 1970: a column named `*_ms`, or numbers of 1e11 to 1e14 under a name
-    /// that gives no unit (Grafana's CSV export).
-    UnixMillis,
-    /// Microseconds since 1970 (`*_us`, or numbers of 1e14 to 1e17).
-    UnixMicros,
-    /// Nanoseconds since 1970 (`*_ns`, or numbers of 1e17 and more).
-    UnixNanos,
+    /// Milliseconds: a column named `*_ms`, or numbers of 1e11 to 1e14 under a name that gives
+    /// no unit (milliseconds since 1970, as Grafana's CSV export writes them).
+    Millis,
+    /// Microseconds (`*_us`, or numbers of 1e14 to 1e17).
+    Micros,
+    /// Nanoseconds (`*_ns`, or numbers of 1e17 and more).
+    Nanos,
     /// Date-times; `offset` is false when they carried none and were taken as UTC.
     DateTime {
         /// Whether the date-times carried a UTC offset (`Z`, `+01:00`).
@@ -48,27 +48,12 @@ pub enum TimeKind {
 }
 
 impl TimeKind {
-    /// How the times were read, in words ("milliseconds since 1970"), or `None` for plain
-    /// seconds.
-    pub fn describe(self) -> Option<&'static str> {
-        match self {
-            TimeKind::Seconds => None,
-            TimeKind::UnixMillis => Some("milliseconds since 1970-01-01 UTC"),
-            TimeKind::UnixMicros => Some("microseconds since 1970-01-01 UTC"),
-            TimeKind::UnixNanos => Some("nanoseconds since 1970-01-01 UTC"),
-            TimeKind::DateTime { offset: true } => Some("date-times"),
-            TimeKind::DateTime { offset: false } => {
-                Some("date-times without a UTC offset, taken as UTC")
-            }
-        }
-    }
-
     /// Units of a numeric time column per second.
     fn per_second(self) -> f64 {
         match self {
-            TimeKind::UnixMillis => 1e3,
-            TimeKind::UnixMicros => 1e6,
-            TimeKind::UnixNanos => 1e9,
+            TimeKind::Millis => 1e3,
+            TimeKind::Micros => 1e6,
+            TimeKind::Nanos => 1e9,
             TimeKind::Seconds | TimeKind::DateTime { .. } => 1.0,
         }
     }
@@ -88,9 +73,31 @@ pub struct Table {
     pub sized_columns: Vec<String>,
     /// Data lines read.
     pub rows: usize,
-    /// Whether the times are a wall clock (seconds since 1970: any kind but plain seconds, or
-    /// seconds from [`CLOCK_MIN_S`] on), so a time can be shown as a date.
+    /// Whether the times are a wall clock (date-times, or numbers from [`CLOCK_MIN_S`] seconds
+    /// since 1970 on), so a time can be shown as a date.
     pub clock: bool,
+}
+
+impl Table {
+    /// How the times were read, in words ("milliseconds since 1970-01-01 UTC"), or `None` for
+    /// plain seconds.
+    pub fn time_read_as(&self) -> Option<String> {
+        let unit = match self.time_kind {
+            TimeKind::Seconds => return None,
+            TimeKind::Millis => "milliseconds",
+            TimeKind::Micros => "microseconds",
+            TimeKind::Nanos => "nanoseconds",
+            TimeKind::DateTime { offset: true } => return Some("date-times".to_string()),
+            TimeKind::DateTime { offset: false } => {
+                return Some("date-times without a UTC offset, taken as UTC".to_string());
+            }
+        };
+        Some(if self.clock {
+            format!("{unit} since 1970-01-01 UTC")
+        } else {
+            unit.to_string()
+        })
+    }
 }
 
 /// Why a table could not be read. Lines are counted from 1, as an editor shows them.
@@ -372,7 +379,11 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
     }
     series.retain(|s| !s.is_empty());
     let time_kind = kind.unwrap_or(TimeKind::Seconds);
-    let clock = time_kind != TimeKind::Seconds || prev.is_some_and(|t| t >= CLOCK_MIN_S);
+    let clock = matches!(time_kind, TimeKind::DateTime { .. })
+        || series
+            .iter()
+            .filter_map(|s| s.t.first())
+            .any(|&t| t >= CLOCK_MIN_S);
     Ok(Table {
         time_column: cols[0].clone(),
         time_kind,
@@ -483,11 +494,11 @@ fn time_kind_from_name(name: &str) -> Option<TimeKind> {
     let n = name.to_ascii_lowercase();
     let ends = |s: &[&str]| s.iter().any(|x| n.ends_with(x));
     if ends(&["_ms", "millis", "milliseconds"]) {
-        Some(TimeKind::UnixMillis)
+        Some(TimeKind::Millis)
     } else if ends(&["_us", "micros", "microseconds"]) {
-        Some(TimeKind::UnixMicros)
+        Some(TimeKind::Micros)
     } else if ends(&["_ns", "nanos", "nanoseconds"]) {
-        Some(TimeKind::UnixNanos)
+        Some(TimeKind::Nanos)
     } else if ends(&["seconds", "_s", "_secs", "_sec"]) || n == "s" || n == "t" {
         Some(TimeKind::Seconds)
     } else {
@@ -502,11 +513,11 @@ fn guess_time_kind(cell: &str) -> TimeKind {
     if let Ok(x) = cell.parse::<f64>() {
         let a = x.abs();
         if a >= 1e17 {
-            TimeKind::UnixNanos
+            TimeKind::Nanos
         } else if a >= 1e14 {
-            TimeKind::UnixMicros
+            TimeKind::Micros
         } else if a >= 1e11 {
-            TimeKind::UnixMillis
+            TimeKind::Millis
         } else {
             TimeKind::Seconds
         }
@@ -620,8 +631,12 @@ mod tests {
                     1764892815000,,13\r\n\
                     1764892830000,105906176,null\r\n";
         let t = table(text);
-        assert_eq!(t.time_kind, TimeKind::UnixMillis);
+        assert_eq!(t.time_kind, TimeKind::Millis);
         assert!(t.clock);
+        assert_eq!(
+            t.time_read_as().as_deref(),
+            Some("milliseconds since 1970-01-01 UTC")
+        );
         assert_eq!(t.time_column, "Time");
         let mem = &t.series[0];
         assert_eq!(
@@ -652,6 +667,10 @@ mod tests {
     fn times_are_read_in_the_unit_the_name_or_their_size_gives() {
         let secs = |text: &str| table(text).series[0].t.clone();
         assert_eq!(secs("t_ms,v\n1500,1\n2500,2\n"), vec![1.5, 2.5]);
+        // Milliseconds since a start are no clock.
+        let t = table("t_ms,v\n1500,1\n");
+        assert!(!t.clock);
+        assert_eq!(t.time_read_as().as_deref(), Some("milliseconds"));
         assert_eq!(secs("ts_us,v\n1500000,1\n"), vec![1.5]);
         assert_eq!(secs("time_ns,v\n1500000000,1\n"), vec![1.5]);
         assert_eq!(

@@ -170,7 +170,7 @@ fn clock_time(t: f64) -> Option<String> {
 /// How the file's cells were read when it was not leakhound's own format: times on a clock
 /// (milliseconds since 1970, date-times) and sizes written with units.
 fn write_how_read(table: &Table, w: &mut dyn Write) -> std::io::Result<()> {
-    if let Some(how) = table.time_kind.describe() {
+    if let Some(how) = table.time_read_as() {
         writeln!(w, "  {}: times read as {how}", table.time_column)?;
     }
     for c in &table.sized_columns {
