@@ -79,7 +79,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     for (((path, series), load), table) in inputs.iter().zip(&loads).zip(&tables) {
         let series: Vec<Series> = series
             .iter()
-            .filter(|s| args.load.as_ref() != Some(&s.name))
+            .filter(|s| load.as_ref().is_none_or(|l| l.name != s.name))
             .cloned()
             .collect();
         let series = &series;
@@ -197,21 +197,46 @@ fn write_generic_columns(series: &[Series], w: &mut dyn Write) -> std::io::Resul
     Ok(())
 }
 
-/// The column `col` of one file, named by `flag` (`--load`, `--requests`): a usage error when
-/// the file lacks it (listing the columns it has) or has no other column to judge.
+/// The column `col` of one file, named by `flag` (`--load`, `--requests`): the series of that
+/// name, or else the one Prometheus series of that metric (`lh_requests_total` for
+/// `lh_requests_total{job="api"}`, as a saved query result names it). A usage error when the
+/// file has none (listing the columns it has), several of that metric, or no other column to
+/// judge.
 fn covariate_column<'a>(
     path: &std::path::Path,
     series: &'a [Series],
     col: &str,
     flag: &str,
 ) -> anyhow::Result<&'a Series> {
-    let Some(requests) = series.iter().find(|s| s.name == col) else {
-        let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-        return Err(ExpectedError::usage(format!(
-            "{}: no column `{col}` for {flag} (columns: {})",
-            path.display(),
-            names.join(", ")
-        )));
+    let names = || {
+        series
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let of_metric: Vec<&Series> = series
+        .iter()
+        .filter(|s| s.name.split_once('{').is_some_and(|(m, _)| m == col))
+        .collect();
+    let requests: &Series = match (series.iter().find(|s| s.name == col), &of_metric[..]) {
+        (Some(s), _) => s,
+        (None, [s]) => s,
+        (None, []) => {
+            return Err(ExpectedError::usage(format!(
+                "{}: no column `{col}` for {flag} (columns: {})",
+                path.display(),
+                names()
+            )));
+        }
+        (None, _) => {
+            return Err(ExpectedError::usage(format!(
+                "{}: {flag} {col} names {} series; give one in full (columns: {})",
+                path.display(),
+                of_metric.len(),
+                names()
+            )));
+        }
     };
     if series.len() < 2 {
         return Err(ExpectedError::usage(format!(
@@ -245,7 +270,7 @@ fn per_request(
         let file = path.display().to_string();
         let verdicts: Vec<SeriesVerdict> = series
             .iter()
-            .filter(|s| s.name != col)
+            .filter(|s| s.name != requests.name)
             .map(|s| leakhound_detect::analyze_per_request(s, requests, opts))
             .collect();
         if json {

@@ -301,6 +301,21 @@ fn requests_column_must_exist_and_is_end_of_run_only() {
         .arg(&f)
         .assert()
         .code(2);
+    // A metric's name picks its one series; with two (two jobs) it must be given in full.
+    let two = dir.path().join("two.csv");
+    std::fs::write(
+        &two,
+        "t,\"reqs{job=\"\"a\"\"}\",\"reqs{job=\"\"b\"\"}\",rss_bytes\n0,0,0,1\n1,5,5,2\n",
+    )
+    .unwrap();
+    leakhound()
+        .args(["analyze", "--requests", "reqs"])
+        .arg(&two)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--requests reqs names 2 series; give one in full",
+        ));
 }
 
 /// Two hours at 10 s: 40 min quiet at 50 req/s, a 40 min ramp to 250 req/s, then busy; memory

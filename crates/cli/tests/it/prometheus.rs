@@ -1,7 +1,8 @@
 //! `leakhound analyze` on what a real Prometheus answers: two `lh-testserver`s under load (one
 //! leaking 16 KiB per request, one with a bounded cache that fills and stops), scraped every
 //! second by the Debian package's `prometheus` started here, queried over
-//! `/api/v1/query_range` and saved as `curl` would save it.
+//! `/api/v1/query_range` and saved as `curl` would save it; memory per request served from one
+//! answer holding both the memory and the request counter.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -131,6 +132,14 @@ fn a_query_range_answer_from_a_real_prometheus_is_judged_as_saved() {
     std::thread::sleep(Duration::from_secs(2));
     let end = unix_now();
     let save = |query: &str, name: &str| {
+        // Percent-encoded: PromQL has braces, quotes and `=~`.
+        let query: String = query
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => char::from(b).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
         let (code, body) = http_get(
             prom.port,
             &format!("/api/v1/query_range?query={query}&start={start:.3}&end={end:.3}&step=1"),
@@ -179,6 +188,31 @@ fn a_query_range_answer_from_a_real_prometheus_is_judged_as_saved() {
         assert_eq!(f["unit"], "fds");
         assert_eq!(f["verdict"], "no_leak", "{f:#}");
     }
+    // Memory and the request counter of one job in one answer: memory retained per request
+    // served, the counter named by its metric alone.
+    let both = save(
+        r#"{__name__=~"process_resident_memory_bytes|lh_requests_total",job="leaky"}"#,
+        "both.json",
+    );
+    let out = leakhound()
+        .args(["analyze", "--json", "--requests", "lh_requests_total"])
+        .arg(&both)
+        .assert()
+        .code(1);
+    let per: Vec<Value> = String::from_utf8_lossy(&out.get_output().stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(per.len(), 1, "{per:#?}");
+    assert_eq!(per[0]["mode"], "per_request");
+    assert_eq!(per[0]["verdict"], "leak");
+    // The server keeps 16 KiB per request; RSS counts it in whole pages.
+    let per_request = per[0]["rate_per_s"].as_f64().unwrap();
+    assert!(
+        (per_request - 16384.0).abs() < 0.1 * 16384.0,
+        "{:#}",
+        per[0]
+    );
     // The human output gives the series as Prometheus names them.
     leakhound()
         .arg("analyze")
