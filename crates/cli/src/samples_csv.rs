@@ -138,12 +138,14 @@ fn io_reason(e: &std::io::Error) -> String {
 /// messages.
 pub(crate) fn parse_series_csv(bytes: &[u8], name: &str) -> anyhow::Result<Table> {
     let bad = |e: String| ExpectedError::usage(format!("{name}: {e}"));
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut plain = Vec::new();
+    let mut plain = Vec::new();
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
         std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(bytes), &mut plain)
             .map_err(|e| bad(format!("not a readable gzip file: {e}")))?;
-        return parse_table(&plain).map_err(|e| bad(e.to_string()));
-    }
+        &plain[..]
+    } else {
+        bytes
+    };
     parse_table(bytes).map_err(|e| bad(e.to_string()))
 }
 
