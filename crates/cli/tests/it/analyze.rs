@@ -1,16 +1,8 @@
 //! `leakhound analyze`: verdicts, JSON fields, online causality, bad input.
 
 use predicates::prelude::*;
-use serde_json::Value;
 
-use crate::support::{leakhound, noise, write_csv};
-
-fn json_lines(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
-}
+use crate::support::{json_lines, leakhound, noise, write_csv};
 
 #[test]
 fn linear_growth_is_a_leak_with_versioned_json() {

@@ -10,10 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-
 use crate::load::Server;
-use crate::support::{free_port, leakhound, leakhound_path};
+use crate::support::{free_port, json_lines, leakhound, leakhound_path};
 
 /// `prometheus` on the PATH (`.ci/run` installs the Debian package).
 fn prometheus_binary() -> PathBuf {
@@ -158,10 +156,7 @@ fn a_query_range_answer_from_a_real_prometheus_is_judged_as_saved() {
         .arg(&fds)
         .assert()
         .code(1);
-    let recs: Vec<Value> = String::from_utf8_lossy(&out.get_output().stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let recs = json_lines(&out.get_output().stdout);
     let find = |metric: &str, job: &str| {
         recs.iter()
             .find(|r| {
@@ -199,10 +194,7 @@ fn a_query_range_answer_from_a_real_prometheus_is_judged_as_saved() {
         .arg(&both)
         .assert()
         .code(1);
-    let per: Vec<Value> = String::from_utf8_lossy(&out.get_output().stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let per = json_lines(&out.get_output().stdout);
     assert_eq!(per.len(), 1, "{per:#?}");
     assert_eq!(per[0]["mode"], "per_request");
     assert_eq!(per[0]["verdict"], "leak");

@@ -97,3 +97,11 @@ pub(crate) fn noise(i: u64) -> f64 {
         .wrapping_add(1442695040888963407);
     ((x >> 33) as f64 / (1u64 << 31) as f64) - 1.0
 }
+
+/// The JSON lines `--json` prints, one value per line.
+pub(crate) fn json_lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
