@@ -30,7 +30,6 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     };
     // Read and validate every file before printing anything, so bad input fails cleanly.
     let mut inputs = Vec::with_capacity(args.files.len());
-    let mut tables = Vec::with_capacity(args.files.len());
     for f in &args.files {
         let (path, mut table) = read_series_csv(f)?;
         // A run directory is judged as `run` and `report` judge it (PSS is recorded, not
@@ -40,15 +39,14 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
                 .series
                 .retain(|s| !NOT_JUDGED.iter().any(|m| m.name() == s.name));
         }
-        inputs.push((path, std::mem::take(&mut table.series)));
-        tables.push(table);
+        inputs.push((path, table));
     }
     // A warm-up that covers a whole file leaves nothing to judge: say so rather than "only 0
     // samples".
     let warm = args.warmup.as_secs_f64();
     if warm > 0.0 {
-        for (path, series) in &inputs {
-            if let Some(s) = series.first()
+        for (path, table) in &inputs {
+            if let Some(s) = table.series.first()
                 && !s.t.is_empty()
                 && s.t[s.t.len() - 1] < s.t[0] + warm
             {
@@ -62,22 +60,25 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         }
     }
     if let Some(col) = &args.requests {
-        return per_request(&inputs, &tables, col, &opts, args.json, out);
+        return per_request(&inputs, col, &opts, args.json, out);
     }
     // With --load, every file must have the column (checked before printing anything).
     let mut loads: Vec<Option<Series>> = Vec::with_capacity(inputs.len());
-    for (path, series) in &inputs {
+    for (path, table) in &inputs {
         let Some(col) = &args.load else {
             loads.push(None);
             continue;
         };
-        loads.push(Some(covariate_column(path, series, col, "--load")?.clone()));
+        loads.push(Some(
+            covariate_column(path, &table.series, col, "--load")?.clone(),
+        ));
     }
     let mode = if args.online { "online" } else { "end_of_run" };
     let mut w = crate::output::stdout();
     let mut all = Vec::new();
-    for (((path, series), load), table) in inputs.iter().zip(&loads).zip(&tables) {
-        let series: Vec<Series> = series
+    for ((path, table), load) in inputs.iter().zip(&loads) {
+        let series: Vec<Series> = table
+            .series
             .iter()
             .filter(|s| load.as_ref().is_none_or(|l| l.name != s.name))
             .cloned()
@@ -251,8 +252,7 @@ fn covariate_column<'a>(
 /// `col` (see `leakhound_detect::analyze_per_request`). In the verdicts (and the JSON, whose
 /// `mode` is `per_request`), `rate_per_s` and `rate_ci95` are per request served.
 fn per_request(
-    inputs: &[(PathBuf, Vec<Series>)],
-    tables: &[Table],
+    inputs: &[(PathBuf, Table)],
     col: &str,
     opts: &DetectOptions,
     json: bool,
@@ -260,15 +260,16 @@ fn per_request(
 ) -> anyhow::Result<u8> {
     // Check every file has the column before printing anything.
     let mut jobs = Vec::with_capacity(inputs.len());
-    for (path, series) in inputs {
-        let requests = covariate_column(path, series, col, "--requests")?;
-        jobs.push((path, series, requests));
+    for (path, table) in inputs {
+        let requests = covariate_column(path, &table.series, col, "--requests")?;
+        jobs.push((path, table, requests));
     }
     let mut w = crate::output::stdout();
     let mut all = Vec::new();
-    for ((path, series, requests), table) in jobs.into_iter().zip(tables) {
+    for (path, table, requests) in jobs {
         let file = path.display().to_string();
-        let verdicts: Vec<SeriesVerdict> = series
+        let verdicts: Vec<SeriesVerdict> = table
+            .series
             .iter()
             .filter(|s| s.name != requests.name)
             .map(|s| leakhound_detect::analyze_per_request(s, requests, opts))
