@@ -216,3 +216,56 @@ fn memory_that_follows_a_load_ramp_is_no_leak_with_the_load() {
         analyze_online(&mem, &o).detected_at_s
     );
 }
+
+/// Memory and a request counter for `rate(t)`, memory given by `mem(t, rate, served)`.
+fn loaded_by(
+    n: usize,
+    dt: f64,
+    rate: impl Fn(f64) -> f64,
+    mem: impl Fn(f64, f64, f64) -> f64,
+) -> (Series, Series) {
+    let t: Vec<f64> = (0..n).map(|i| i as f64 * dt).collect();
+    let mut served = 0.0;
+    let mut c = Vec::with_capacity(n);
+    let mut v = Vec::with_capacity(n);
+    for &x in &t {
+        served += rate(x) * dt;
+        c.push(served.round());
+        v.push(mem(x, rate(x), served) + 2e6 * (x * 0.21).sin());
+    }
+    (
+        Series::from_parts("rss_bytes", Unit::Bytes, t.clone(), v),
+        Series::from_parts("requests_total", Unit::Count, t, c),
+    )
+}
+
+#[test]
+fn a_rise_while_the_load_climbs_waits_for_the_load_to_stop() {
+    let o = DetectOptions::default();
+    // The morning of a daily cycle, 8 h from the night's 100 req/s towards the afternoon's
+    // 1100, sampled every minute; the memory held for the work in flight grows with the load
+    // but less than in proportion (pools and buffers are shared): 40 MB per √(req/s).
+    let day = |x: f64| 100.0 + 1000.0 * (0.5 - 0.5 * (std::f64::consts::TAU * x / 86_400.0).cos());
+    let (mem, req) = loaded_by(480, 60.0, day, |_, r, _| 4e8 + 4e7 * r.sqrt());
+    // Without the load it is a leak; with it, no alarm and no leak verdict: the load climbed
+    // with the memory all along.
+    assert_eq!(analyze_online(&mem, &o).verdict, Verdict::Leak);
+    let v = analyze_online_with_load(&mem, &req, &o);
+    assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+    let v = analyze_with_load(&mem, &req, &o);
+    assert_eq!(v.verdict, Verdict::Inconclusive, "{}", v.reason);
+    assert!(v.reason.contains("the load is still climbing"), "{}", v.reason);
+    // A leak of 2 kB per request under a ramp from 100 to 600 req/s over the first 40 min,
+    // then a steady 600 req/s for 3 h 20 min: no alarm while the load climbs, an alarm once
+    // it has held for a while.
+    let ramp = |x: f64| 100.0 + 500.0 * (x / 2400.0).min(1.0);
+    let (mem, req) = loaded_by(1440, 10.0, ramp, |_, r, s| 4e8 + 1e6 * r + 2e3 * s);
+    let v = analyze_online_with_load(&mem, &req, &o);
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    let at = v.detected_at_s.expect("an alarm");
+    assert!(at > 2400.0, "alarm at {at} s, while the load still climbed");
+    assert_eq!(
+        analyze_with_load(&mem.prefix_until(2400.0), &req.prefix_until(2400.0), &o).verdict,
+        Verdict::Inconclusive
+    );
+}
