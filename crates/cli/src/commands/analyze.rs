@@ -59,6 +59,28 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
             }
         }
     }
+    // A file whose only columns are counters (or the covariate) has nothing to judge.
+    for (path, table) in &inputs {
+        let covariate = args.requests.as_deref().or(args.load.as_deref());
+        let judged = table.series.iter().filter(|s| {
+            !is_counter(s) && covariate.is_none_or(|c| !names_column(&s.name, c))
+        });
+        if judged.count() == 0 && table.series.iter().any(is_counter) {
+            let counters: Vec<&str> = table
+                .series
+                .iter()
+                .filter(|s| is_counter(s))
+                .map(|s| s.name.as_str())
+                .collect();
+            return Err(ExpectedError::usage(format!(
+                "{}: nothing to judge: {} only ever {} (a counter, named `…_total`); judge a \
+                 gauge (memory, open fds, threads…), with a counter as --load or --requests",
+                path.display(),
+                counters.join(", "),
+                if counters.len() == 1 { "rises" } else { "rise" }
+            )));
+        }
+    }
     if let Some(col) = &args.requests {
         return per_request(&inputs, col, &opts, args.json, out);
     }
@@ -80,7 +102,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         let series: Vec<Series> = table
             .series
             .iter()
-            .filter(|s| load.as_ref().is_none_or(|l| l.name != s.name))
+            .filter(|s| load.as_ref().is_none_or(|l| l.name != s.name) && !is_counter(s))
             .cloned()
             .collect();
         let series = &series;
@@ -119,6 +141,8 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
             }
             write_how_read(table, &mut w)?;
             write_generic_columns(series, &mut w)?;
+            let load_name = load.as_ref().map(|l| l.name.as_str());
+            write_counters(table, load_name, &mut w)?;
             writeln!(w)?;
         }
         all.extend(verdicts);
@@ -179,6 +203,45 @@ fn write_how_read(table: &Table, w: &mut dyn Write) -> std::io::Result<()> {
             w,
             "  {c}: values written with size units (as Grafana's \"formatted data\" writes them) \
              read as bytes, rounded as written; export raw values for the full precision"
+        )?;
+    }
+    Ok(())
+}
+
+/// A Prometheus counter: the metric's name ends in `_total` (the naming convention for
+/// counters, which OpenMetrics requires) and the values never fall, but for a reset now and
+/// then (at most one fall per hundred samples, or one). Requests served, errors, CPU seconds:
+/// a counter only ever rises, so judging it for a leak says nothing; it is left out (and can be
+/// the covariate of `--load` or `--requests`). A gauge misnamed `…_total` falls often and is
+/// judged.
+fn is_counter(s: &Series) -> bool {
+    let metric = s.name.split_once('{').map_or(s.name.as_str(), |(m, _)| m);
+    if !metric.ends_with("_total") {
+        return false;
+    }
+    let falls = s.v.windows(2).filter(|w| w[1] < w[0]).count();
+    falls <= (s.v.len() / 100).max(1)
+}
+
+/// Whether the column `name` is the one `col` names on the command line: in full, or as the
+/// metric of a Prometheus series (see [`covariate_column`]).
+fn names_column(name: &str, col: &str) -> bool {
+    name == col || name.split_once('{').is_some_and(|(m, _)| m == col)
+}
+
+/// The counters left out of the judgement (see [`is_counter`]), but the one given as `--load`.
+fn write_counters(table: &Table, load: Option<&str>, w: &mut dyn Write) -> std::io::Result<()> {
+    for s in table
+        .series
+        .iter()
+        .filter(|s| is_counter(s) && Some(s.name.as_str()) != load)
+    {
+        writeln!(
+            w,
+            "  {}: a counter (named `…_total`, it never falls), not judged: it only ever rises; \
+             give it as --load to take out memory that follows load, or as --requests to judge \
+             per request",
+            s.name
         )?;
     }
     Ok(())
@@ -271,7 +334,7 @@ fn per_request(
         let verdicts: Vec<SeriesVerdict> = table
             .series
             .iter()
-            .filter(|s| s.name != requests.name)
+            .filter(|s| s.name != requests.name && !is_counter(s))
             .map(|s| leakhound_detect::analyze_per_request(s, requests, opts))
             .collect();
         if json {
@@ -296,6 +359,7 @@ fn per_request(
                 writeln!(w, "  {:<18} {}", "", v.reason)?;
             }
             write_how_read(table, &mut w)?;
+            write_counters(table, Some(requests.name.as_str()), &mut w)?;
             writeln!(w)?;
         }
         all.extend(verdicts);

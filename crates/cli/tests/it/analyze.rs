@@ -276,6 +276,60 @@ fn requests_column_is_a_covariate_bytes_retained_per_request() {
 }
 
 #[test]
+fn a_counter_is_not_judged_for_a_leak() {
+    let dir = tempfile::tempdir().unwrap();
+    // Flat memory, two counters (requests and errors: they only ever rise), and a gauge
+    // misnamed `…_total` that goes up and down.
+    let f = load_csv(dir.path(), "flat.csv", 0.0);
+    let text = std::fs::read_to_string(&f).unwrap();
+    let mut more = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 {
+            more.push_str(&format!("{line},errors_total,pool_total\n"));
+        } else {
+            more.push_str(&format!("{line},{},{}\n", i / 50, 40 + (i % 7)));
+        }
+    }
+    std::fs::write(&f, more).unwrap();
+    let judged = |args: &[&str]| -> (Vec<String>, Option<i32>) {
+        let out = leakhound().args(args).arg(&f).assert().get_output().clone();
+        let names = json_lines(&out.stdout)
+            .iter()
+            .map(|v| v["series"].as_str().unwrap().to_string())
+            .collect();
+        (names, out.status.code())
+    };
+    let (names, code) = judged(&["analyze", "--json"]);
+    assert_eq!(names, ["rss_bytes", "pool_total"]);
+    assert_ne!(code, Some(1), "{names:?}");
+    // Per request and with the load taken out, the other counter is left out too.
+    let (names, _) = judged(&["analyze", "--json", "--requests", "requests_total"]);
+    assert_eq!(names, ["rss_bytes", "pool_total"]);
+    let (names, _) = judged(&["analyze", "--json", "--load", "requests_total"]);
+    assert_eq!(names, ["rss_bytes", "pool_total"]);
+    leakhound()
+        .arg("analyze")
+        .arg(&f)
+        .assert()
+        .stdout(predicate::str::contains(
+            "requests_total: a counter (named `…_total`, it never falls), not judged",
+        ))
+        .stdout(predicate::str::contains("errors_total: a counter"))
+        .stdout(predicate::str::contains("LEAK").not());
+    // A file of counters only has nothing to judge.
+    let only = dir.path().join("only.csv");
+    std::fs::write(&only, "t_seconds,errors_total\n0,1\n10,3\n20,3\n30,9\n").unwrap();
+    leakhound()
+        .arg("analyze")
+        .arg(&only)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "nothing to judge: errors_total only ever rises (a counter, named `…_total`)",
+        ));
+}
+
+#[test]
 fn requests_column_must_exist_and_is_end_of_run_only() {
     let dir = tempfile::tempdir().unwrap();
     let f = load_csv(dir.path(), "m.csv", 0.0);
