@@ -62,9 +62,10 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     // A file whose only columns are counters (or the covariate) has nothing to judge.
     for (path, table) in &inputs {
         let covariate = args.requests.as_deref().or(args.load.as_deref());
-        let judged = table.series.iter().filter(|s| {
-            !is_counter(s) && covariate.is_none_or(|c| !names_column(&s.name, c))
-        });
+        let judged = table
+            .series
+            .iter()
+            .filter(|s| !is_counter(s) && covariate.is_none_or(|c| !names_column(&s.name, c)));
         if judged.count() == 0 && table.series.iter().any(is_counter) {
             let counters: Vec<&str> = table
                 .series

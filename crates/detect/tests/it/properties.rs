@@ -254,7 +254,11 @@ fn a_rise_while_the_load_climbs_waits_for_the_load_to_stop() {
     assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
     let v = analyze_with_load(&mem, &req, &o);
     assert_eq!(v.verdict, Verdict::Inconclusive, "{}", v.reason);
-    assert!(v.reason.contains("the load is still climbing"), "{}", v.reason);
+    assert!(
+        v.reason.contains("the load is still climbing"),
+        "{}",
+        v.reason
+    );
     // A leak of 2 kB per request under a ramp from 100 to 600 req/s over the first 40 min,
     // then a steady 600 req/s for 3 h 20 min: no alarm while the load climbs, an alarm once
     // it has held for a while.
