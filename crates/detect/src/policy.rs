@@ -1844,8 +1844,9 @@ fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     j
 }
 
-/// A leak found while the load still climbs (its rate correlated `corr` with time over the
-/// recent half, at least [`load_following::CONFOUNDED_CORR`]) becomes inconclusive: memory
+/// A leak found while the load climbed with it and still climbs (its rate correlated `corr`
+/// with time, over the window and its recent half, at least
+/// [`load_following::CONFOUNDED_CORR`]) becomes inconclusive: memory
 /// held for the load (`per_rate` per req/s) and a leak both rise with time then, and how much
 /// of the rise is which rests on a model of the load's share that nothing in the window can
 /// check (with the load's linear share taken out, the busy half of a daily cycle or a load
@@ -1863,7 +1864,7 @@ fn load_rose_with(ctx: &Ctx<'_>, j: Judgement, per_rate: f64, corr: f64) -> Judg
         verdict: Verdict::Inconclusive,
         needs_more_s: None,
         reason: format!(
-            "{}, but the load is still climbing (request rate correlated {corr:.2} with time over the recent half): memory held for the load ({} per req/s) cannot be told from a leak until the load levels off or falls",
+            "{}, but the load is still climbing with it (its rate correlates {corr:.2} with time, over the window and its recent half): memory held for the load ({} per req/s) cannot be told from a leak until the load levels off or falls",
             j.reason,
             format_quantity(ctx.unit, per_rate)
         ),
