@@ -151,6 +151,17 @@ fn with_load(
     held: f64,
     retained: f64,
 ) -> (Series, Series) {
+    loaded_by(n, dt, rate, |_, r, s| 4e8 + held * r + retained * s)
+}
+
+/// Memory and a request counter for `rate(t)`: memory `mem(t, rate, served)` plus a
+/// deterministic ripple.
+fn loaded_by(
+    n: usize,
+    dt: f64,
+    rate: impl Fn(f64) -> f64,
+    mem: impl Fn(f64, f64, f64) -> f64,
+) -> (Series, Series) {
     let t: Vec<f64> = (0..n).map(|i| i as f64 * dt).collect();
     let mut served = 0.0;
     let mut c = Vec::with_capacity(n);
@@ -158,7 +169,7 @@ fn with_load(
     for &x in &t {
         served += rate(x) * dt;
         c.push(served.round());
-        v.push(4e8 + held * rate(x) + retained * served + 2e6 * (x * 0.21).sin());
+        v.push(mem(x, rate(x), served) + 2e6 * (x * 0.21).sin());
     }
     (
         Series::from_parts("rss_bytes", Unit::Bytes, t.clone(), v),
@@ -215,28 +226,6 @@ fn memory_that_follows_a_load_ramp_is_no_leak_with_the_load() {
         analyze_online_with_load(&mem, &req, &o).detected_at_s,
         analyze_online(&mem, &o).detected_at_s
     );
-}
-
-/// Memory and a request counter for `rate(t)`, memory given by `mem(t, rate, served)`.
-fn loaded_by(
-    n: usize,
-    dt: f64,
-    rate: impl Fn(f64) -> f64,
-    mem: impl Fn(f64, f64, f64) -> f64,
-) -> (Series, Series) {
-    let t: Vec<f64> = (0..n).map(|i| i as f64 * dt).collect();
-    let mut served = 0.0;
-    let mut c = Vec::with_capacity(n);
-    let mut v = Vec::with_capacity(n);
-    for &x in &t {
-        served += rate(x) * dt;
-        c.push(served.round());
-        v.push(mem(x, rate(x), served) + 2e6 * (x * 0.21).sin());
-    }
-    (
-        Series::from_parts("rss_bytes", Unit::Bytes, t.clone(), v),
-        Series::from_parts("requests_total", Unit::Count, t, c),
-    )
 }
 
 #[test]
