@@ -347,9 +347,17 @@ duration = "14s"
 /// end of the ramp read as a rise the rate did not explain (a CI failure on `uss_bytes`; 1 of 6
 /// runs a leak and 3 inconclusive with two CPU burners beside six runs, 0 of 6 at 256 KiB).
 fn run_burst_quiet_ramp(leak_bytes: u32) -> (Option<i32>, serde_json::Value, tempfile::TempDir) {
+    run_holding_server(BURST_QUIET_RAMP, leak_bytes)
+}
+
+/// `run --scenario SCENARIO` against the test server of [`run_burst_quiet_ramp`].
+fn run_holding_server(
+    scenario_toml: &str,
+    leak_bytes: u32,
+) -> (Option<i32>, serde_json::Value, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("ramp.toml");
-    std::fs::write(&scenario, BURST_QUIET_RAMP).unwrap();
+    std::fs::write(&scenario, scenario_toml).unwrap();
     let port = free_port().to_string();
     let url = format!("http://127.0.0.1:{port}/");
     let out_dir = dir.path().join("run");
@@ -465,6 +473,36 @@ fn run_with_load_still_finds_memory_retained_per_request() {
         "leak",
         "{report:#}"
     );
+}
+
+/// A load that only climbs (one ramp from 20 to 300 req/s over 24 s): the memory the server
+/// holds for requests in flight climbs with it, and nothing in the run can tell it from a
+/// leak. Judged without the load it is a leak at about 20 MiB/min; with it, inconclusive (before
+/// the climbing-load rule: a leak, exit 1, from a server that retains nothing).
+#[test]
+fn run_with_a_load_that_only_climbs_is_not_called_a_leak() {
+    const RAMP_ONLY: &str = r#"
+max_in_flight = 256
+
+[[stage]]
+kind = "ramp"
+from = 20
+to = 300
+duration = "24s"
+"#;
+    let (code, report, _dir) = run_holding_server(RAMP_ONLY, 0);
+    assert_ne!(code, Some(1), "{report:#}");
+    for name in ["rss_bytes", "uss_bytes", "anon_bytes"] {
+        let s = series(&report, name);
+        assert_ne!(s["verdict"], "leak", "{report:#}");
+        if s["verdict"] == "inconclusive" {
+            let reason = s["reason"].as_str().unwrap_or_default();
+            assert!(
+                reason.contains("the load is still climbing") || reason.contains("samples"),
+                "{reason}"
+            );
+        }
+    }
 }
 
 /// A rate above the ceiling (`leakhound_load::MAX_RATE`, 1,000,000 req/s) is refused before
