@@ -327,7 +327,8 @@ const MIN_LOAD_RISE: f64 = 0.1;
 /// (`score --with-load`, online false alarms fewer on seeds 101-1010 / on 1/7/11/1111-1313,
 /// no leak lost in any): the recent half 27 / 9 (a rise floor of 0.02 or 0.05: 28 / 9); the
 /// last third 17 / 6; the whole window 31 / 10, but a leak under a ramp that then held for
-/// half the window, which the steady half shows, was held back too.
+/// the last third of the window, which the steady third shows, was held back too (test
+/// `memory_that_follows_a_load_ramp_is_no_leak_with_the_load`).
 const CLIMB_SHARE: f64 = 0.5;
 
 /// The load-following part of `v` (sampled at `t`) taken out, or why not (see the module doc
