@@ -350,11 +350,22 @@ fn run_burst_quiet_ramp(leak_bytes: u32) -> (Option<i32>, serde_json::Value, tem
     run_holding_server(BURST_QUIET_RAMP, leak_bytes)
 }
 
+/// One [`run_holding_server`] at a time: each pushes a server through up to 300 req/s of
+/// requests holding 256 KiB for 100 ms, and a starved server piles requests up (memory in
+/// flight beyond rate × latency, see above). With three such runs at once on the two cores
+/// of a CI run, shared with the other tests, one read the 139 KiB of `anon_bytes` left after
+/// the load's share as a leak; two at once had passed every CI run before.
+static HOLDING_SERVER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// `run --scenario SCENARIO` against the test server of [`run_burst_quiet_ramp`].
 fn run_holding_server(
     scenario_toml: &str,
     leak_bytes: u32,
 ) -> (Option<i32>, serde_json::Value, tempfile::TempDir) {
+    // A test that failed while holding the lock leaves it poisoned; the next run is still fine.
+    let _one_at_a_time = HOLDING_SERVER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("ramp.toml");
     std::fs::write(&scenario, scenario_toml).unwrap();
