@@ -216,18 +216,23 @@ fn write_how_read(table: &Table, w: &mut dyn Write) -> std::io::Result<()> {
 /// the covariate of `--load` or `--requests`). A gauge misnamed `…_total` falls often and is
 /// judged.
 fn is_counter(s: &Series) -> bool {
-    let metric = s.name.split_once('{').map_or(s.name.as_str(), |(m, _)| m);
-    if !metric.ends_with("_total") {
+    if !metric_name(&s.name).ends_with("_total") {
         return false;
     }
     let falls = s.v.windows(2).filter(|w| w[1] < w[0]).count();
     falls <= (s.v.len() / 100).max(1)
 }
 
+/// The metric's name of a column: `lh_requests_total` for `lh_requests_total{job="api"}` (a
+/// Prometheus series as a saved query result names it), the column's name otherwise.
+fn metric_name(name: &str) -> &str {
+    name.split_once('{').map_or(name, |(m, _)| m)
+}
+
 /// Whether the column `name` is the one `col` names on the command line: in full, or as the
 /// metric of a Prometheus series (see [`covariate_column`]).
 fn names_column(name: &str, col: &str) -> bool {
-    name == col || name.split_once('{').is_some_and(|(m, _)| m == col)
+    name == col || metric_name(name) == col
 }
 
 /// The counters left out of the judgement (see [`is_counter`]), but the one given as `--load`.
@@ -282,7 +287,7 @@ fn covariate_column<'a>(
     };
     let of_metric: Vec<&Series> = series
         .iter()
-        .filter(|s| s.name.split_once('{').is_some_and(|(m, _)| m == col))
+        .filter(|s| metric_name(&s.name) == col)
         .collect();
     let requests: &Series = match (series.iter().find(|s| s.name == col), &of_metric[..]) {
         (Some(s), _) => s,
