@@ -454,16 +454,10 @@ fn a_climb_after_one_collection_is_no_online_alarm_until_it_passes_the_old_level
 /// 10-minute ramp down) between quiet hours of 50 minutes, on a floor of 60 sockets that gains one socket every
 /// `leak_every_s` seconds (never, when 0). Deterministic noise of up to ±2 sockets.
 fn pool_following_load(busy: f64, leak_every_s: f64) -> Series {
-    let (mut t, mut v) = (Vec::new(), Vec::new());
-    let mut seed = 0x2545_f491_u64;
-    let mut noise = || {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        ((seed >> 33) % 5) as f64 - 2.0
-    };
+    let mut noise = integer_noise(0x2545_f491, 2);
     let period = 7200.0;
     // From the middle of a busy hour to the end of the third quiet hour after it.
-    let mut x: f64 = 0.0;
-    while x <= 3.0 * period {
+    count_series("sockets", Unit::Sockets, 10.0, 3.0 * period, |x| {
         let phase = (x + 3600.0) % period;
         let pool = match phase {
             p if p < 3000.0 => 0.0,
@@ -477,13 +471,40 @@ fn pool_following_load(busy: f64, leak_every_s: f64) -> Series {
         } else {
             0.0
         };
+        (60.0 + pool + leaked + noise()).round().max(0.0)
+    })
+}
+
+/// Deterministic integer noise, each value uniform over −`k`..=`k` (a linear congruential
+/// generator started at `seed`): the jitter of a scraped count.
+fn integer_noise(seed: u64, k: u64) -> impl FnMut() -> f64 {
+    let mut state = seed;
+    move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        ((state >> 33) % (2 * k + 1)) as f64 - k as f64
+    }
+}
+
+/// A count named `name` scraped every `step` seconds from 0 to `span`: `value(t)` at each.
+fn count_series(
+    name: &str,
+    unit: Unit,
+    step: f64,
+    span: f64,
+    mut value: impl FnMut(f64) -> f64,
+) -> Series {
+    let (mut t, mut v) = (Vec::new(), Vec::new());
+    let mut x: f64 = 0.0;
+    while x <= span {
         t.push(x);
-        v.push((60.0 + pool + leaked + noise()).round().max(0.0));
-        x += 10.0;
+        v.push(value(x));
+        x += step;
     }
     Series {
-        name: "sockets".into(),
-        unit: Unit::Sockets,
+        name: name.into(),
+        unit,
         t,
         v,
     }
@@ -589,27 +610,13 @@ fn pools_that_follow_random_load_bursts_are_no_leak_at_the_end_of_a_run() {
 /// after, plus `leak` sockets gained evenly over those 28 h; deterministic noise of up to ±2
 /// sockets.
 fn pool_over_a_day(leak: f64) -> Series {
-    let mut seed = 0x5851_f42d_u64;
-    let mut noise = || {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        ((seed >> 33) % 5) as f64 - 2.0
-    };
+    let mut noise = integer_noise(0x5851_f42d, 2);
     let (day, span) = (86_400.0, 28.0 * 3600.0);
-    let (mut t, mut v) = (Vec::new(), Vec::new());
-    let mut x: f64 = 0.0;
-    while x <= span {
+    count_series("sockets", Unit::Sockets, 60.0, span, |x| {
         let hour = (x - 2.0 * 3600.0) / day;
         let busy = 80.0 * (0.5 - 0.5 * (std::f64::consts::TAU * hour).cos()).powi(2);
-        t.push(x);
-        v.push((200.0 + busy + leak * x / span + noise()).round());
-        x += 60.0;
-    }
-    Series {
-        name: "sockets".into(),
-        unit: Unit::Sockets,
-        t,
-        v,
-    }
+        (200.0 + busy + leak * x / span + noise()).round()
+    })
 }
 
 #[test]
@@ -806,33 +813,18 @@ fn a_leak_the_fine_floors_read_as_levelled_off_rises_on_twelve_coarse_bins() {
 /// slowly: 70 % of them in the first ten minutes) and quiet again for the last 25; `leak` fds
 /// gained evenly over the run. Deterministic integer noise of up to ±2 fds.
 fn pool_drained_slowly(leak: f64) -> Series {
-    let mut seed = 0x1b87_3593_u64;
-    let mut noise = || {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        ((seed >> 33) % 5) as f64 - 2.0
-    };
+    let mut noise = integer_noise(0x1b87_3593, 2);
     let span = 2.0 * 3600.0;
-    let (mut t, mut v) = (Vec::new(), Vec::new());
-    let mut x: f64 = 0.0;
-    while x <= span {
-        let m = x / 60.0;
-        let busy = match m {
+    count_series("fds", Unit::Fds, 15.0, span, |x| {
+        let busy = match x / 60.0 {
             m if m < 25.0 => 0.0,
             m if m < 35.0 => 60.0 * (m - 25.0) / 10.0,
             m if m < 60.0 => 60.0,
             m if m < 95.0 => 60.0 * (-(m - 60.0) / 8.3).exp(),
             _ => 0.0,
         };
-        t.push(x);
-        v.push((120.0 + busy + leak * x / span + noise()).round());
-        x += 15.0;
-    }
-    Series {
-        name: "fds".into(),
-        unit: Unit::Fds,
-        t,
-        v,
-    }
+        (120.0 + busy + leak * x / span + noise()).round()
+    })
 }
 
 #[test]
@@ -854,27 +846,13 @@ fn a_pool_that_drained_and_then_held_has_shown_its_quiet_floor() {
 /// more threads from minute 5 to 28 (two minutes up, ten down); `leak` threads gained evenly
 /// over the run, one at a time. Deterministic noise of up to ±1 thread.
 fn small_thread_pool(leak: f64) -> Series {
-    let mut seed = 0x2f6b_9d51_u64;
-    let mut noise = || {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        ((seed >> 33) % 3) as f64 - 1.0
-    };
+    let mut noise = integer_noise(0x2f6b_9d51, 1);
     let span = 43.0 * 60.0;
-    let (mut t, mut v) = (Vec::new(), Vec::new());
-    let mut x: f64 = 0.0;
-    while x <= span {
+    count_series("threads", Unit::Threads, 22.0, span, |x| {
         let m = x / 60.0;
         let busy = (11.0 * ((m - 5.0) / 2.0).min((28.0 - m) / 10.0).clamp(0.0, 1.0)).round();
-        t.push(x);
-        v.push(11.0 + busy + (leak * x / span).floor() + noise());
-        x += 22.0;
-    }
-    Series {
-        name: "threads".into(),
-        unit: Unit::Threads,
-        t,
-        v,
-    }
+        11.0 + busy + (leak * x / span).floor() + noise()
+    })
 }
 
 #[test]
