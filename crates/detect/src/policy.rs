@@ -2784,9 +2784,10 @@ const IDLE_TAIL_BINS: usize = 4;
 /// needs), no longer fall has reached its floor: the bins it drained through are left out of
 /// the idle ones and the held bins kept (a pool back to its quiet size only slowly after a
 /// ramp down). Before, the whole run was left unjudged. Measured (v24), end of run, resources:
-/// +1 leak on independent seed 7 (a 4 % fd leak under a load ramp whose pool drained over an
-/// hour, then held for eight bins), no verdict changed on any other corpus (our seeds 1/7/11,
-/// 101-1010, 1111-1313, independent 1-10). 4, 5, 8 or 10 bins gave the same.
+/// +1 leak on independent seed 7 (#286: 64 sockets leaked over 24 h, 14 % of the quiet floor,
+/// under a daily pool whose busy hours drained for about seven hours into the night, which
+/// then held for its last five), no verdict changed on any other corpus (our seeds 1/7/11,
+/// 101-1010, 1111-1313, independent 1-10). 4, 5, 8 or 10 bins found the same leak.
 const IDLE_HELD_BINS: usize = MIN_BINS;
 
 /// Sen's lower bound on the idle floor's slope sits exactly on 0 when most pairs of quiet bins
