@@ -832,8 +832,8 @@ fn a_pool_that_drained_and_then_held_has_shown_its_quiet_floor() {
     // After the busy stretch the pool drains for half an hour, so the last quiet stretch
     // falls significantly as a whole and was taken for a pool still draining: the run was
     // not judged on its quiet floor, and the leak's 8 fds (7 % of the pool, hidden under a
-    // swing of 60) read "grew early but has levelled off". Its last bins held: that is the
-    // floor (independent corpus family res_leak_under_pool, ramp variant).
+    // swing of 60) read "flat over 2.0 h (0 fds/h …)". Its last bins held: that is the floor
+    // (independent corpus family res_leak_under_pool, seed 7 #286: a daily pool).
     let o = DetectOptions::default();
     let v = leakhound_detect::analyze(&pool_drained_slowly(8.0), &o);
     assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
