@@ -333,6 +333,13 @@ pub(crate) fn conclude(
         });
         warnings.extend(crate::commands::load::retained_note(l, of_series));
     }
+    warnings.extend(young_heap_note(
+        &session.info.mode,
+        &rec.processes,
+        &verdicts,
+        rec.elapsed_s,
+        props.warmup.as_secs_f64(),
+    ));
     if overall == Verdict::Inconclusive {
         let warm = props.warmup.as_secs_f64();
         let after_warmup = rec
@@ -374,6 +381,47 @@ pub(crate) fn conclude(
     }
     rundir::write_verdict_json(&session.dir, &report)?;
     Ok(report)
+}
+
+/// Runtimes whose heap grows for minutes under new load before it settles, by the process's
+/// `comm`: measured on our test services (`bench/runtimes.sh`, docs/run.md) for Node (steps at
+/// 55 s and 105-120 s, settled after about 3 minutes at 200 req/s) and Java (300 MiB in the
+/// first 36 s).
+const GROWING_HEAP_RUNTIMES: [&str; 2] = ["node", "java"];
+
+/// Runs shorter than this, from the target's start, get the note of [`young_heap_note`].
+const YOUNG_HEAP_S: f64 = 300.0;
+
+/// A note for a memory leak found in a `run` of a Node or Java service shorter than
+/// [`YOUNG_HEAP_S`] without `--warmup`: such a runtime grows its heap for the first minutes
+/// under new load, and that growth has the shape of a leak (docs/run.md, "Garbage-collected
+/// runtimes"). The verdict and the exit code stay as they are: a leak in the first minutes is
+/// a leak too, and only a longer run tells the two apart.
+fn young_heap_note(
+    mode: &str,
+    processes: &[leakhound_core::ProcessChange],
+    verdicts: &[SeriesVerdict],
+    elapsed_s: f64,
+    warmup_s: f64,
+) -> Option<Warning> {
+    if mode != "run" || warmup_s > 0.0 || elapsed_s >= YOUNG_HEAP_S {
+        return None;
+    }
+    let memory_leak = verdicts
+        .iter()
+        .any(|v| v.unit == leakhound_core::Unit::Bytes && v.verdict == Verdict::Leak);
+    let runtime = processes
+        .iter()
+        .map(|p| p.comm.as_str())
+        .find(|c| GROWING_HEAP_RUNTIMES.contains(c))?;
+    memory_leak.then(|| Warning::Note {
+        message: format!(
+            "a {runtime} process grows its heap for the first minutes under new load, and that \
+             growth looks like a leak; this run lasted {elapsed_s:.0} s: run for several minutes \
+             and leave the start out (--duration 10m --warmup 2m), or use a scenario with idle \
+             phases, to tell the two apart (docs/run.md, \"Garbage-collected runtimes\")"
+        ),
+    })
 }
 
 /// Idle phases needed before their floors may overrule the detector.

@@ -48,6 +48,66 @@ fn growing_list_is_a_memory_leak_and_the_run_directory_is_complete() {
     assert_eq!(run["command"][0], "python3");
     assert_eq!(run["schema_version"], 1);
     assert_eq!(read_json(&dir.path().join("verdict.json")), stdout);
+    // python3 is not a runtime whose heap grows for minutes: no such note.
+    assert!(!notes(&stdout).contains("grows its heap"), "{stdout:#}");
+}
+
+/// The messages of a run's warnings, joined.
+fn notes(report: &serde_json::Value) -> String {
+    report["warnings"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .filter_map(|w| w["message"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+/// The same leak in Node: a 100 KB buffer kept every 0.1 s.
+const NODE_LEAK_MEMORY: &str =
+    "const l = []; setInterval(() => l.push(Buffer.alloc(100_000, 1)), 100);";
+
+#[test]
+fn a_short_run_of_a_node_service_says_its_heap_may_still_be_growing() {
+    // A leak found in the first minutes of a Node (or Java) service may be its heap growing to
+    // its working size (docs/run.md): the run says so, and keeps its verdict and exit code;
+    // with --warmup the start is already left out and the note is not given.
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakhound()
+        .args([
+            "run",
+            "--json",
+            "--interval",
+            "250ms",
+            "--duration",
+            "15s",
+            "--out",
+        ])
+        .arg(dir.path())
+        .args(["--", "node", "-e", NODE_LEAK_MEMORY])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(series(&v, "rss_bytes")["verdict"], "leak", "{v:#}");
+    let n = notes(&v);
+    assert!(
+        n.contains("a node process grows its heap for the first minutes") && n.contains("--warmup"),
+        "{n}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakhound()
+        .args(["run", "--json", "--interval", "250ms", "--duration", "20s"])
+        .args(["--warmup", "2s", "--out"])
+        .arg(dir.path())
+        .args(["--", "node", "-e", NODE_LEAK_MEMORY])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert!(!notes(&v).contains("grows its heap"), "{v:#}");
 }
 
 #[test]
