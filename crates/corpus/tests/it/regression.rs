@@ -625,11 +625,17 @@ fn a_leak_that_lifts_the_second_night_of_a_daily_pool_is_found() {
     // range measured from the first one, so no quiet bin was seen at the end of the run; on
     // the envelope's lower hull both nights are quiet and the floor between them rises
     // (independent corpus family res_leak_under_pool, daily variant).
+    assert_quiet_floor_leak(&pool_over_a_day(30.0), &pool_over_a_day(0.0));
+}
+
+/// `leaking` is a leak found on its quiet floor ("where load is quiet") at the end of a run,
+/// and `healthy`, the same pool without the leak, is not a leak.
+fn assert_quiet_floor_leak(leaking: &Series, healthy: &Series) {
     let o = DetectOptions::default();
-    let v = leakhound_detect::analyze(&pool_over_a_day(30.0), &o);
+    let v = leakhound_detect::analyze(leaking, &o);
     assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
     assert!(v.reason.contains("where load is quiet"), "{}", v.reason);
-    let v = leakhound_detect::analyze(&pool_over_a_day(0.0), &o);
+    let v = leakhound_detect::analyze(healthy, &o);
     assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
 }
 
@@ -834,12 +840,7 @@ fn a_pool_that_drained_and_then_held_has_shown_its_quiet_floor() {
     // not judged on its quiet floor, and the leak's 8 fds (7 % of the pool, hidden under a
     // swing of 60) read "flat over 2.0 h (0 fds/h …)". Its last bins held: that is the floor
     // (independent corpus family res_leak_under_pool, seed 7 #286: a daily pool).
-    let o = DetectOptions::default();
-    let v = leakhound_detect::analyze(&pool_drained_slowly(8.0), &o);
-    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
-    assert!(v.reason.contains("where load is quiet"), "{}", v.reason);
-    let v = leakhound_detect::analyze(&pool_drained_slowly(0.0), &o);
-    assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert_quiet_floor_leak(&pool_drained_slowly(8.0), &pool_drained_slowly(0.0));
 }
 
 /// A pool of 11 threads scraped every 22 s for 43 minutes that follows a burst of load: 11
@@ -861,10 +862,5 @@ fn a_small_pools_quiet_floor_that_rises_one_thread_at_a_time_is_a_leak() {
     // threads, so Sen's lower bound on their slope sits on 0 although Mann-Kendall finds the
     // rise significant; the rise is several times the smallest growth counted (independent
     // corpus family res_leak_under_pool, seeds 3, 5 and 6).
-    let o = DetectOptions::default();
-    let v = leakhound_detect::analyze(&small_thread_pool(5.0), &o);
-    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
-    assert!(v.reason.contains("where load is quiet"), "{}", v.reason);
-    let v = leakhound_detect::analyze(&small_thread_pool(0.0), &o);
-    assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert_quiet_floor_leak(&small_thread_pool(5.0), &small_thread_pool(0.0));
 }
