@@ -319,6 +319,55 @@ fn steps_that_keep_coming_in_the_recent_half_are_a_staircase() {
     }
 }
 
+/// A thread count of 40 (integer noise of ±1) over 6 h, scraped every 15 s, that steps up by
+/// `size` threads at each of `steps` (seconds), for good.
+fn count_with_steps(steps: &[f64], size: f64) -> Series {
+    let mut noise = integer_noise(0x9e37_79b9, 1);
+    count_series("threads", Unit::Threads, 15.0, 6.0 * 3600.0, |x| {
+        let stranded = steps.iter().filter(|&&s| x >= s).count() as f64 * size;
+        40.0 + stranded + noise()
+    })
+}
+
+#[test]
+fn a_count_that_keeps_stepping_up_to_the_end_is_a_leak_in_incidents() {
+    // Threads stranded by an error path, a few at a time in incidents at 1.8, 3.7 and 5.6 h of
+    // a 6 h run: each step cut as a one-off shift, the flat stretches between them showed no
+    // trend ("thread count stepped up 3 times but is flat between the steps"; independent
+    // corpus family res_leak_error_bursts, seeds 4, 7 and 8).
+    let o = DetectOptions::default();
+    let hour = 3600.0;
+    for steps in [
+        &[1.8 * hour, 3.7 * hour, 5.6 * hour][..],
+        &[2.5 * hour, 5.5 * hour],
+    ] {
+        let v = leakhound_detect::analyze(&count_with_steps(steps, 4.0), &o);
+        assert_eq!(v.verdict, Verdict::Leak, "{steps:?}: {}", v.reason);
+        assert!(v.reason.contains("steps that keep coming"), "{}", v.reason);
+        // Online, every checkpoint just after a step sees a recent one: no alarm from it.
+        let v = leakhound_detect::analyze_online(&count_with_steps(steps, 4.0), &o);
+        assert_ne!(v.verdict, Verdict::Leak, "{steps:?} online: {}", v.reason);
+    }
+    // One-off steps that are done (the last one long before the end, or one step alone) and
+    // steps that are given back are no leak.
+    for steps in [
+        &[0.5 * hour, 2.0 * hour][..],
+        &[1.0 * hour, 2.0 * hour, 3.5 * hour],
+        &[5.7 * hour],
+    ] {
+        let v = leakhound_detect::analyze(&count_with_steps(steps, 4.0), &o);
+        assert_ne!(v.verdict, Verdict::Leak, "{steps:?}: {}", v.reason);
+    }
+    let mut noise = integer_noise(0x9e37_79b9, 1);
+    let batch = count_series("threads", Unit::Threads, 15.0, 6.0 * hour, |x| {
+        let up = [1.8, 3.7, 5.6].iter().filter(|&&s| x >= s * hour).count() as f64;
+        let down = [2.9, 4.8].iter().filter(|&&s| x >= s * hour).count() as f64;
+        40.0 + 4.0 * (up - down) + noise()
+    });
+    let v = leakhound_detect::analyze(&batch, &o);
+    assert_ne!(v.verdict, Verdict::Leak, "batches: {}", v.reason);
+}
+
 #[test]
 fn a_warm_up_whose_steep_start_is_cut_as_a_step_still_levels_off() {
     // Growth that flattens (a square root), a warm-up after a restart and a socket pool warming
