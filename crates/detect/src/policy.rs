@@ -1777,8 +1777,9 @@ const STEPS_RECENT_GAP: f64 = 0.25;
 /// and are done; steps that keep coming up to the end have not been shown to be done. The
 /// rule is for counts at the end of a run only: memory steps up for fragmentation and
 /// one-time allocations at any time (on our seeds it called 14 `steps_one_off` series with a
-/// late second step a leak, for 7 staircases on the independent seeds), and online every
-/// checkpoint just after a step sees a recent step (+24 false alarms on counts).
+/// late second step a leak, for 7 staircases on the independent seeds, measured at half the
+/// gap), and online every checkpoint just after a step sees a recent step (+24 false alarms on
+/// counts at half the gap).
 fn steps_keep_coming(
     ctx: &Ctx<'_>,
     env: &Envelope,
