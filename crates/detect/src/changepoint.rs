@@ -164,6 +164,19 @@ pub(crate) struct CutPlan {
     pub(crate) humps: Vec<(usize, usize)>,
 }
 
+/// Up-jumps (`ups`, in order) grouped into runs of consecutive bins: a run of one or two is one
+/// step (two: a step straddling a bin boundary), three or more a ramp.
+pub(crate) fn up_runs(ups: &[usize]) -> Vec<Vec<usize>> {
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    for &u in ups {
+        match runs.last_mut() {
+            Some(r) if r.last().is_some_and(|&l| l + 1 == u) => r.push(u),
+            _ => runs.push(vec![u]),
+        }
+    }
+    runs
+}
+
 /// Plan the cuts. Up-jumps in runs of three or more consecutive bins are a ramp, not steps
 /// (integer counts climbing steadily jump at every bin); runs of one or two are one step (two:
 /// a step straddling a bin boundary). A step followed by a fall that gives it back is a hump
@@ -178,14 +191,7 @@ pub(crate) struct CutPlan {
 /// pooled Theil-Sen slope, dominated by the long flat blocks, hid the ramp entirely.
 pub(crate) fn plan_cuts(y: &[f64], jumps: &Jumps, max_one_off: usize) -> CutPlan {
     let n = y.len();
-    // Runs of consecutive up-jumps.
-    let mut runs: Vec<Vec<usize>> = Vec::new();
-    for &u in &jumps.ups {
-        match runs.last_mut() {
-            Some(r) if r.last().is_some_and(|&l| l + 1 == u) => r.push(u),
-            _ => runs.push(vec![u]),
-        }
-    }
+    let runs = up_runs(&jumps.ups);
     // Ramps (runs of three or more) are never cut, but each is a rise that stayed: one step
     // towards the staircase. A 7-step leak whose last steps came in consecutive bins (ups at
     // 6-7, 16, 20, 23-25) had three "one-off" steps cut and its ramp drowned in the flat

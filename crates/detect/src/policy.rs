@@ -8,7 +8,7 @@ use leakhound_core::{
 };
 
 use crate::DetectOptions;
-use crate::changepoint::{HUMP_RETURN, blocks, find_jumps, plan_cuts};
+use crate::changepoint::{HUMP_RETURN, blocks, find_jumps, plan_cuts, up_runs};
 use crate::envelope::{
     Envelope, coarse_midranges, coarse_minima, fine_floors, floor_envelope, lower_hull,
 };
@@ -1794,23 +1794,15 @@ fn steps_keep_coming(
     if jumps.ups.is_empty() || jumps.all.len() != jumps.ups.len() {
         return None;
     }
-    // Up-jumps in neighbouring bins are one step straddling a bin boundary; three or more in
-    // a row are a ramp, judged by the trend tests.
-    let mut steps: Vec<(usize, usize)> = Vec::new();
-    for &u in &jumps.ups {
-        match steps.last_mut() {
-            Some(s) if s.1 + 1 == u => s.1 = u,
-            _ => steps.push((u, u)),
-        }
-    }
-    if !(LATE_STEPS..=MAX_ONE_OFF_STEPS).contains(&steps.len())
-        || steps.iter().any(|s| s.1 > s.0 + 1)
+    // A ramp (three or more up-jumps in a row) is judged by the trend tests.
+    let steps = up_runs(&jumps.ups);
+    if !(LATE_STEPS..=MAX_ONE_OFF_STEPS).contains(&steps.len()) || steps.iter().any(|s| s.len() > 2)
     {
         return None;
     }
     let bins = env.y.len();
-    let first = steps[0].0;
-    let last = steps[steps.len() - 1].1;
+    // The up-jumps are in order: the first opens the first step, the last closes the last.
+    let (first, last) = (jumps.ups[0], jumps.ups[jumps.ups.len() - 1]);
     let since_last = (bins - 1 - last) as f64;
     let gap = (last - first) as f64 / (steps.len() - 1) as f64;
     if since_last > STEPS_RECENT_GAP * gap {
