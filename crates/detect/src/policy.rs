@@ -1688,15 +1688,38 @@ fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement {
     let stepped_flat = tr.ups > 0 && tr.ups <= MAX_ONE_OFF_STEPS && !(significant && big_enough);
     let is_levelled =
         (saturating && !stepped_flat) || ((significant && big_enough || rose) && !late_ok);
+    // A plateau reached early leaves most pairs of the window flat, and Sen's slope (so the
+    // window's growth) near 0: "grew 0 fds early" for a pool that grew by 180. When a plateau
+    // fits clearly better than a line, its own rise (capped at the range of the bins it was
+    // fitted on) is the window's growth.
+    let grew = match (
+        is_levelled && plateau_better,
+        tr.sat,
+        tr.model_range.clone(),
+    ) {
+        (true, Some(s), Some(r)) => {
+            let w = env.t[r.end - 1] - env.t[r.start];
+            let (lo, hi) = env.y[r]
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &y| {
+                    (lo.min(y), hi.max(y))
+                });
+            growth_abs.max((s.amplitude * (1.0 - (-w / s.tau).exp())).min(hi - lo))
+        }
+        _ => growth_abs,
+    };
     let base = Judgement {
         levelled: is_levelled,
+        growth_abs: Some(grew),
+        growth_pct: (tr.start_level.abs() > 0.0).then(|| 100.0 * grew / tr.start_level.abs()),
+        level_end: Some(tr.start_level + grew),
         ..base
     };
     let reason = if is_levelled {
         format!(
             "{} grew {} early but has levelled off (recent half: {})",
             what(unit),
-            format_quantity(unit, growth_abs.max(0.0)),
+            format_quantity(unit, grew.max(0.0)),
             format_rate(
                 unit,
                 if decelerating {
@@ -1743,13 +1766,28 @@ fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement {
             dur(span)
         )
     } else {
-        let reason = format!(
-            "{fw} is flat over {} ({}, 95 % CI {} to {})",
-            dur(span),
-            format_rate(unit, rate),
-            format_rate_like(unit, tr.fit.ci95[0], rate),
-            format_rate_like(unit, tr.fit.ci95[1], rate)
-        );
+        // The interval is two-sided 95 %, the trend test one-sided at `alpha` (2 % at the end
+        // of a run, 1 % online): an interval just clear of 0 with a test short of its level
+        // is a slight rise not yet proven, not "flat".
+        let reason = if tr.fit.ci95[0] > 0.0 && rate > 0.0 {
+            format!(
+                "{fw} rises {} over {} (95 % CI {} to {}), but not significantly enough for a leak (trend test p = {:.3}, needs under {})",
+                format_rate(unit, rate),
+                dur(span),
+                format_rate_like(unit, tr.fit.ci95[0], rate),
+                format_rate_like(unit, tr.fit.ci95[1], rate),
+                tr.mk.p_increasing,
+                ctx.alpha
+            )
+        } else {
+            format!(
+                "{fw} is flat over {} ({}, 95 % CI {} to {})",
+                dur(span),
+                format_rate(unit, rate),
+                format_rate_like(unit, tr.fit.ci95[0], rate),
+                format_rate_like(unit, tr.fit.ci95[1], rate)
+            )
+        };
         return Judgement {
             reason,
             unproven: true,
