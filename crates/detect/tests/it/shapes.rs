@@ -318,6 +318,17 @@ fn climb_and_fall(down_s: f64, floor_growth_per_cycle: f64) -> Series {
 
 /// [`climb_and_fall`] seen from `from` s into the first cycle, for `length` s.
 fn climb_and_fall_from(down_s: f64, floor_growth_per_cycle: f64, from: f64, length: f64) -> Series {
+    climb_and_fall_by(450.0 * MIB, down_s, floor_growth_per_cycle, from, length)
+}
+
+/// [`climb_and_fall_from`] with cycles that climb by `climb` bytes.
+fn climb_and_fall_by(
+    climb: f64,
+    down_s: f64,
+    floor_growth_per_cycle: f64,
+    from: f64,
+    length: f64,
+) -> Series {
     let cycle: f64 = 2400.0;
     let mut noise = Noise(0x2545_F491_4F6C_DD1D);
     let mut t = Vec::new();
@@ -329,7 +340,7 @@ fn climb_and_fall_from(down_s: f64, floor_growth_per_cycle: f64, from: f64, leng
         if k == 0.0 || phase >= down_s {
             let floor = 1024.0 * MIB * (1.0 + floor_growth_per_cycle * k);
             t.push(x - from);
-            v.push(floor + 450.0 * MIB * phase / cycle + 4.0 * MIB * noise.next());
+            v.push(floor + climb * phase / cycle + 4.0 * MIB * noise.next());
         }
         x += 10.0;
     }
@@ -347,6 +358,23 @@ fn a_collectors_sawtooth_with_level_floors_is_not_a_leak() {
     assert!(v.reason.contains("sawtooth"), "{}", v.reason);
     // (Online, its first 40-minute climb, before any collection was seen, still alarms: no
     // detector can tell it from a leak then.)
+}
+
+#[test]
+fn a_deep_sawtooth_with_no_scrape_missed_is_not_called_oom_cycles() {
+    // Heap used of a JVM whose old generation is collected at its initiating occupancy: each
+    // cycle climbs by 1.3 GiB over the 1 GiB live set and falls back to it, giving back 56 %,
+    // as much as a restart would, but no scrape is missed across any fall. The previous
+    // detector counted such falls for restarts and called the climbs OOM-kill cycles.
+    let s = climb_and_fall_by(1331.0 * MIB, 0.0, 0.0, 0.0, 4.0 * 3600.0);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert!(v.reason.contains("sawtooth"), "{}", v.reason);
+    // With the process down for a minute after each fall, they are restarts.
+    let s = climb_and_fall_by(1331.0 * MIB, 60.0, 0.0, 0.0, 4.0 * 3600.0);
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert!(v.reason.contains("OOM kill"), "{}", v.reason);
 }
 
 #[test]
