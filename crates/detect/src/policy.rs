@@ -2107,10 +2107,10 @@ fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         .collect();
     // A fall counts for a restart here only with a missed scrape across it. How much it gives
     // back tells nothing among repeated falls: a JVM's major collection drops heap used from
-    // its initiating occupancy (45-85 % of the old generation) to the live set, more than half
-    // as often as not. Counting falls of 45 % for restarts (the first version) made OOM-kill
+    // its initiating occupancy (45-85 % of the old generation) to the live set, often by more
+    // than half. Counting falls of 45 % for restarts (the previous version) made OOM-kill
     // cycles of a JVM's old-generation sawtooth: on the mechanism corpus (seeds 1-3) 14 end-of-
-    // run memory false alarms fewer, 4 leaks fewer (now inconclusive) and 2 more; on our seeds
+    // run memory false alarms fewer, 6 leaks fewer (now inconclusive) and 2 more; on our seeds
     // 1/7/11/101-1010/1111-1313 and independent seeds 1-10 one false alarm fewer and three
     // OOM-kill leaks of the independent corpus, restarted without a missed scrape, inconclusive;
     // online, over all of them, 14 false alarms gone and one new (a Go sawtooth, our seed
@@ -2525,8 +2525,8 @@ fn burst_end(y: &[f64], all: &[usize], r: usize) -> bool {
 }
 
 /// Falls that make a collector's sawtooth rather than restarts, when fewer than half of them
-/// have a scrape missed across them: two (three cycles). A single unexplained fall stays a restart (a
-/// process restarted once, a cache flushed).
+/// have a scrape missed across them: two (three cycles). A single unexplained fall stays a
+/// restart (a process restarted once, a cache flushed).
 const SAWTOOTH_MIN_FALLS: usize = 2;
 
 /// A restart gives back at least this share of the memory: the three samples after the fall
