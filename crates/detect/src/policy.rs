@@ -8,7 +8,7 @@ use leakhound_core::{
 };
 
 use crate::DetectOptions;
-use crate::changepoint::{HUMP_RETURN, blocks, find_jumps, plan_cuts, up_runs};
+use crate::changepoint::{HUMP_RETURN, blocks, find_jumps, level_steps, plan_cuts, up_runs};
 use crate::envelope::{
     Envelope, coarse_midranges, coarse_minima, fine_floors, floor_envelope, lower_hull,
 };
@@ -611,6 +611,18 @@ fn trend_joined(
         env.y.iter().fold(0.0_f64, |a, b| a.max(b.abs()))
     };
     let mut jumps = find_jumps(&env.y, level, quantum(grain));
+    // Level steps the outlier test cannot see in a noisy envelope (see [`level_steps`]) are
+    // steps too, unless a restart splits the envelope (then its segments are judged apart).
+    if jumps.restarts.is_empty() {
+        for u in level_steps(&env.y, level, quantum(grain), max_one_off) {
+            if jumps.all.iter().all(|&a| a.abs_diff(u) > 1) {
+                jumps.ups.push(u);
+                jumps.all.push(u);
+            }
+        }
+        jumps.ups.sort_unstable();
+        jumps.all.sort_unstable();
+    }
     if let Some(j) = joins {
         jumps.ups.retain(|u| !j.contains(u));
         jumps
@@ -2763,6 +2775,11 @@ pub(crate) fn explain(series: &Series, opts: &DetectOptions) -> String {
     let mut tmp = env.y.clone();
     let level = median_in_place(&mut tmp).abs();
     let jumps = find_jumps(&env.y, level, quantum(Grain::of(series)));
+    let _ = writeln!(
+        s,
+        "level steps {:?}",
+        level_steps(&env.y, level, quantum(Grain::of(series)), MAX_ONE_OFF_STEPS)
+    );
     let _ = writeln!(
         s,
         "samples {} span {:.0}s bins {} width {:.1}s level {:.4e}",
