@@ -212,9 +212,9 @@ pub(crate) fn level_steps(y: &[f64], level: f64, quantum: f64, max_one_off: usiz
         s1[i + 1] = s1[i] + d;
         s2[i + 1] = s2[i] + d * d;
     }
-    // Levels that only go up, by more than `min_abs` each, put the last level (from some bin
-    // b on) above the first (up to some bin a ≤ b) by more than `min_abs`: without such a
-    // pair of stretches there is nothing to fit.
+    // Levels that only go up, one step of them by more than `min_abs` (else none is
+    // returned), put the last level (from some bin b on) above the first (up to some bin
+    // a ≤ b) by more than `min_abs`: without such a pair of stretches there is nothing to fit.
     let min_abs = (JUMP_MIN_REL * level.abs()).max(quantum);
     let mut lowest_start = f64::INFINITY;
     let mut room = f64::NEG_INFINITY;
@@ -264,7 +264,7 @@ pub(crate) fn level_steps(y: &[f64], level: f64, quantum: f64, max_one_off: usiz
     }
     let floor = 1e-12 * (s2[n] + mean * mean * nf).max(f64::MIN_POSITIVE);
     let bic = |sse: f64, params: usize| nf * (sse.max(floor) / nf).ln() + params as f64 * nf.ln();
-    // The alternatives: a line (2 parameters) and the best hinge (3).
+    // The alternatives: a line (2 parameters) and the best hinge either way round (3).
     let x_mean = (nf - 1.0) / 2.0;
     let sxx: f64 = (0..n).map(|i| (i as f64 - x_mean).powi(2)).sum();
     let sxy: f64 = y
