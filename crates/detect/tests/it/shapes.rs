@@ -574,6 +574,13 @@ fn a_restart_that_warms_up_back_to_its_old_level_is_not_a_leak() {
     assert!(!v.reason.contains("climbed back"), "{}", v.reason);
 }
 
+/// Noise seeds the step tests run each shape with.
+const STEP_SEEDS: [u64; 3] = [
+    0x9E37_79B9_7F4A_7C15,
+    0x2545_F491_4F6C_DD1D,
+    0xD1B5_4A32_D192_ED03,
+];
+
 /// An fd count at 310 with ±3 fds of integer jitter, stepping up 45 fds a fifth of the way in
 /// and 24 more three-quarters of the way in (1 s samples for 4 h): two one-off steps. Between
 /// them it creeps by a single fd now and then (one more pooled connection kept), which makes
@@ -605,11 +612,7 @@ fn a_count_with_two_one_off_steps_takes_no_rate_from_them() {
     // The flat stretches between the steps tie most pairs of the envelope, so Sen's slope is 0
     // and the rate falls back on the ends of the envelope: those must be compared within the
     // stretches, or the two steps (22 % of the level) become a rate of ~17 fds/h.
-    for seed in [
-        0x9E37_79B9_7F4A_7C15,
-        0x2545_F491_4F6C_DD1D,
-        0xD1B5_4A32_D192_ED03,
-    ] {
+    for seed in STEP_SEEDS {
         let s = two_step_fds(seed);
         let v = analyze(&s, &DetectOptions::default());
         assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
@@ -908,11 +911,7 @@ fn two_steps_in_noise(seed: u64) -> Series {
 
 #[test]
 fn two_one_off_steps_hidden_in_noise_are_steps_not_a_leak() {
-    for seed in [
-        0x9E37_79B9_7F4A_7C15,
-        0x2545_F491_4F6C_DD1D,
-        0xD1B5_4A32_D192_ED03,
-    ] {
+    for seed in STEP_SEEDS {
         let s = two_steps_in_noise(seed);
         let o = DetectOptions::default();
         let end = analyze(&s, &o);
