@@ -1,0 +1,1012 @@
+//! Judging one window of a series (the whole of it, or the segment after its last restart):
+//! the floor envelope and its second and coarse floors, warm-ups, load given back, the checks
+//! in order and the sentence for the service owner.
+//!
+//! Not for cutting the series at restarts (`restarts`) nor for the online checkpoints (`online`).
+
+use leakhound_core::{Verdict, format_quantity, format_rate, format_rate_like};
+
+use crate::changepoint::{find_jumps, up_runs};
+use crate::envelope::{Envelope, coarse_midranges, coarse_minima, fine_floors};
+use crate::mann_kendall::{Z_975, mann_kendall};
+use crate::saturation::{line_under_warm_up, nested_warm_up};
+use crate::util::median_in_place;
+
+use super::*;
+
+/// The recent-half rate, extrapolated over the whole window, must reach this fraction of
+/// `min_growth`: growth that has slowed to under half its threshold is levelling off.
+pub(super) const LATE_GROWTH_FACTOR: f64 = 0.5;
+
+/// …and the rise since the bend covers at least 15 % of the window.
+pub(super) const ONSET_MIN_FRACTION: f64 = 0.15;
+
+/// … and the last third shows no rise of its own: Mann-Kendall p ≥ 0.25 (a slow leak under a
+/// warm-up falls far short of the warm-up's line but its last third still trends up; with the
+/// 5 % of [`ALPHA_LATE`] those were lost at the end of a run).
+pub(super) const THIRDS_LATE_P: f64 = 0.25;
+
+/// A leak's rate is read from a line on top of a warm-up (see
+/// [`crate::saturation::line_under_warm_up`]) when the warm-up's time constant is at most a third
+/// of the window (it has run its course, so the line is told from its curve), the model fits
+/// clearly better than a line (residuals under [`PLATEAU_SSE_RATIO`] of the line's), its slope is
+/// positive with 95 % confidence and below the window's slope, which the warm-up's climb
+/// inflates. Only the reported rate and its interval change, not the verdict. On synthetic leaks
+/// of 5-30 % under warm-ups of τ = 60-300 s over 22-100 min (288 leak verdicts), the window's
+/// slope was off the leak's own rate by more than 35 % in 84 of them (up to 7.8×).
+pub(super) const WARM_LINE_MAX_TAU: f64 = 1.0 / 3.0;
+
+/// … and when the warm-up rose by at least half of what the line adds over the window: a
+/// smaller one inflates the window's slope by less than that, and on a nearly noiseless linear
+/// leak the model otherwise took a slight bend of the envelope for a warm-up and gave a rate
+/// 5-17 % low (independent corpus: five plain linear leaks).
+pub(super) const WARM_LINE_MIN_AMPLITUDE: f64 = 0.5;
+
+/// A window whose longest stretch without samples is at least half of it is not judged (see
+/// `judge_window_once`). The corpora's outages are a few per cent of a window each.
+pub(super) const GAP_SHARE: f64 = 0.5;
+
+/// The recent half has levelled off when its rate's upper 95 % bound is under half the
+/// overall rate.
+pub(super) const LEVELLED_RATIO: f64 = 0.5;
+
+/// Share of sample-to-sample steps that must rise for a window that never falls to be judged as
+/// noise-free ([`noise_free`]): a fifth. A count that sits still most of the time and steps up
+/// now and then (a thread or two, an fd pool filling) keeps the usual tests, which its ties
+/// already suit; a heap timeline rounded to 4 KiB pages still rises at over a fifth of its
+/// snapshots late in a warm-up. Half (the first choice) left 14 more of such timelines to the
+/// usual tests, which called them leaks (`crates/corpus/independent/noise_free.py`:
+/// `warm_exact` 16.8 % false alarms at the end of a run with a fifth, 21.8 % with half). No verdict changed at either share on any corpus with noise (our seeds
+/// 1/7/11/101-1010, held-out 1111-1313, independent seeds 1-10): none of their series is
+/// noise-free.
+pub(super) const NOISE_FREE_MIN_RISES: f64 = 0.2;
+
+/// A plateau model is preferred when its residual sum of squares is below 60 % of the line's:
+/// with ≥ 6 bins that is an F-ratio of at least 1.67 for one extra parameter, about the 80th
+/// percentile of F(1, 4) under no difference; combined with its end slope it vetoes a leak.
+pub(super) const PLATEAU_SSE_RATIO: f64 = 0.6;
+
+/// Online, the whole window (not only its recent half) is concave when its parabola's
+/// quadratic term has t < −4: an exponential warm-up or a pool filling towards its size, seen
+/// within its first time constant or two, bends over the whole window before its recent half
+/// alone shows it. Stricter than [`CONCAVE_T`] because the whole window's envelope carries
+/// more serial correlation (GC sawtooth, AR noise) that inflates t; on the tuning seeds
+/// 1/7/11, −4 removed 1.8 points of resource false positives on two seeds at no recall cost,
+/// −3 cost 1.3 points of memory recall (check seeds 2-5: resource false positives −0-1.8
+/// points, memory recall −0-1.3 points).
+pub(super) const CONCAVE_T_FULL: f64 = 4.0;
+
+/// Memory that follows load gives itself back: a floor that fell gradually (Mann-Kendall
+/// significantly decreasing) by at least this multiple of `min_growth` of the level before
+/// its lowest point is load coming and going (a daily cycle's night, a ramp down), and a rise
+/// after it is the load returning. A leak never lowers its own floor by as much as the
+/// smallest leak growth. 1× rather than 2× removed 0.8 points of end-of-run false positives
+/// on each tuning seed 1/7/11 (daily cycles seen for 12-17 h whose night fell 5 %) and 1 of
+/// 77 leaks on seed 7.
+pub(super) const GIVE_BACK_FRACTION: f64 = 1.0;
+
+/// …and by at least this multiple of the envelope's bin-to-bin noise (the median absolute
+/// difference between neighbouring bins, [`bin_noise`]): stationary noise around a line
+/// draws down by about four times that at most over a window, so twelve leaves a wide margin,
+/// while the night of a daily cycle falls 16-28 times it on our corpus. Without it, the
+/// noisy envelope of a leak under Go's or Node's collector, or of a small count, "fell" 1.5-10
+/// times its noise over its first 5-9 bins and was taken for load given back: on our seeds
+/// 1/7/11/101-1010 and independent seeds 1-7, seven end-of-run leaks more, no false alarm
+/// more (the five daily cycles the rule exists for stay). At the end of a run only: online,
+/// where a noisy fall also holds back rises that stop later, it gained 2 alarms for 3 false
+/// ones.
+pub(super) const GIVE_BACK_NOISE: f64 = 12.0;
+
+/// A staircase's steps add up to at most this multiple of the window's growth (see the
+/// staircase wording in [`judge_floor`]).
+pub(super) const STAIRCASE_KEPT: f64 = 2.0;
+
+/// Judge one segment (no restarts inside).
+pub(super) fn judge_segment(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
+    judge_window(ctx, t, v, true)
+}
+
+/// Judge `(t, v)`; with `allow_onset`, a window that is not a leak as a whole but whose floor
+/// bends from flat into a rise (the hinge fits better than a line) is judged again from the
+/// bend on: a leak that starts mid-run, as issue 4 asks ("judge the latest segment").
+pub(super) fn judge_window(ctx: &Ctx<'_>, t: &[f64], v: &[f64], allow_onset: bool) -> Judgement {
+    let j = judge_window_once(ctx, t, v);
+    if !allow_onset || j.verdict == Verdict::Leak || !j.onset_candidate {
+        return j;
+    }
+    let k = t.partition_point(|&x| x < j.rise_start);
+    if k == 0
+        || t.len() - k < MIN_SAMPLES
+        || (t[t.len() - 1] - j.rise_start) < ONSET_MIN_FRACTION * (t[t.len() - 1] - t[0])
+    {
+        return j;
+    }
+    let sub = judge_window_once(ctx, &t[k..], &v[k..]);
+    if sub.verdict != Verdict::Leak {
+        return j;
+    }
+    Judgement {
+        reason: format!(
+            "{} (flat before, since about {:.0} s)",
+            sub.reason, j.rise_start
+        ),
+        rise_start: j.rise_start,
+        ..sub
+    }
+}
+
+/// A floor that "may be rising" (its trend close to significance, no levelling off) on the
+/// chosen floor and, at the end of a run, on the second floor is judged once more on 12
+/// coarse bins, each reduced to its lowest sample ([`coarse_minima`]), at
+/// [`SECOND_FLOOR_ALPHA_SHARE`] of the level: at the end of a run the three tests together
+/// stay within 1.5 × α, online (where the second floor is not judged) the two within 1.25 × α.
+///
+/// The fine bins hold 3-8 samples; a collector's sawtooth scraped at random phases (Go's heap
+/// swings by half to twice its live size), or a leak that grows only with bursts of load,
+/// leaves their floors too noisy for 20-80 points to show a rise of a few percent, while the
+/// lowest of n/12 samples sits much closer to the true floor. Twelve is the fewest bins whose
+/// recent half keeps the six points the trend tests need (`MIN_BINS`), so the levelling-off
+/// rules still run on it.
+///
+/// At the end of a run a levelling off is judged again too, and stands unless the coarse
+/// floor's recent half rises significantly on its own (Mann-Kendall at [`ALPHA_LATE`], Sen's
+/// lower bound above zero), as on the second floor. A flat floor or a step keep their
+/// reason, and so does a chosen floor whose recent half bends down (a parabola's quadratic
+/// term at t < −[`CONCAVE_T`]): that is a shape the fine bins resolve, a rise slowing towards
+/// a crest or a plateau, not noise the coarse bins would cut. The leaks the coarse floor finds
+/// keep to a line there (|t| < 2); the daily cycle it took for one (seed 101 #143, a slight
+/// fall then a 9 % rise) bent at t = −33.
+///
+/// Measured (v19), end of run, "may be rising": our seeds 101-1010 +4 leaks from the files,
+/// +3 in-process (Go, load-proportional, slow hidden), independent seeds 1-7 +5, held out +1
+/// (seed 1313), no false alarm more. Levelled-off verdicts judged again: +1 leak each on seed
+/// 202 (#110, under a warm-up), independent 7 and held-out 1111, no false alarm more. Online
+/// at every checkpoint (persistence unchanged): +20 alarms on leaks over our seeds
+/// 1/7/11/101-1010, independent 1-7 and the held-out seeds (fresh memory recall 77.5 → 78.0 %,
+/// counts 90.5 → 91.0 %), +7 false alarms (one-off steps, pools, a JVM's old generation;
+/// fresh FPR 16.8 → 16.9 % and 14.1 → 14.3 %), no premature alarm more, 5 % more time.
+/// Tried and dropped: the same for "flat" verdicts too (+1 false alarm on held-out seed 1111
+/// and on independent seeds 6 and 7: short Go and bursty sawtooths); 8, 10 or 16 bins (the
+/// same leaks or fewer for 1-2 more false alarms); the bins' 10th percentile rather than their
+/// minimum (half the leaks); half the level rather than a quarter (+5 fresh leaks, +2 false
+/// alarms).
+pub(super) const COARSE_FLOOR_BINS: usize = 12;
+
+/// [`judge_floor`], and at the end of a run, when the chosen floor shows no significant trend
+/// or levelled off, the fine bins' other floor judged too, at [`SECOND_FLOOR_ALPHA_SHARE`] of
+/// the level (see there); a floor that still "may be rising" after both (online: on the chosen
+/// floor) is judged on [`COARSE_FLOOR_BINS`] coarse bins (see there), first on their minima,
+/// then on their midranges (see [`judge_midranges`]).
+pub(super) fn judge_window_once(ctx: &Ctx<'_>, t: &[f64], v: &[f64]) -> Judgement {
+    let chosen = ctx.envelope(t, v);
+    if noise_free(v) {
+        // No noise to see past: the other floors would judge the same values again.
+        let exact = Ctx {
+            noise_free: true,
+            ..*ctx
+        };
+        let j = judge_floor(&exact, t, &chosen);
+        if j.verdict == Verdict::Leak || j.unproven {
+            return noise_free_warm_up(&exact, t, v, &j).unwrap_or(j);
+        }
+        return j;
+    }
+    let j = judge_floor(ctx, t, &chosen);
+    if !(j.unproven || j.levelled) {
+        return j;
+    }
+    let alt = Ctx {
+        alpha: ctx.alpha * SECOND_FLOOR_ALPHA_SHARE,
+        ..*ctx
+    };
+    // The second floor is an end-of-run look (see [`SECOND_FLOOR_ALPHA_SHARE`]).
+    let fine = if ctx.online { None } else { fine_floors(t, v) };
+    let second = fine.and_then(|(percentile, minima)| {
+        let (floor, env) = if minima.y == chosen.y {
+            ("floor: the 10th percentile of each time bin", percentile)
+        } else {
+            ("floor: the lowest sample of each time bin", minima)
+        };
+        let k = judge_floor(&alt, t, &env);
+        // Levelling off read on the chosen floor stands unless the second floor's recent half
+        // rises on its own: a noisier floor shows a warm-up's plateau less clearly, and "no
+        // sign of levelling off" on it is no evidence of a leak.
+        (k.verdict == Verdict::Leak && (!j.levelled || k.late_rises)).then_some((floor, k))
+    });
+    let coarse = || {
+        if !(j.rising || (j.levelled && !ctx.online)) || j.late_concave {
+            return None;
+        }
+        let env = coarse_minima(t, v, COARSE_FLOOR_BINS)?;
+        let k = judge_floor(&alt, t, &env);
+        // As for the second floor, a levelling off stands unless the coarse floor's recent
+        // half rises on its own.
+        (k.verdict == Verdict::Leak && (!j.levelled || k.late_rises))
+            .then_some(("floor: the lowest sample of each twelfth of the window", k))
+    };
+    let midranges = || judge_midranges(&alt, &j, t, v);
+    match second.or_else(coarse).or_else(midranges) {
+        Some((floor, k)) => Judgement {
+            reason: format!("{} ({floor})", k.reason),
+            ..k
+        },
+        None => j,
+    }
+}
+
+/// A window whose samples never fall and rise at least [`NOISE_FREE_MIN_RISES`] of the time,
+/// over at least [`MIN_SAMPLES`]: an exact account (a heap site's live bytes in the agent's
+/// exact mode, a count of objects created and never destroyed) rather than a level sampled with
+/// noise around it. Memory read from the kernel moves both ways by a page or more between
+/// scrapes; 18 samples in a row that never do carry no noise to see past.
+///
+/// Such a window is judged on its chosen floor only, without a serial-correlation correction
+/// ([`Serial::None`] through [`Ctx::noise_free`]): the correction models the residual around
+/// the trend as noise, and a noise-free rise has none; its residual is the bend of the rise
+/// itself (the program paused, or busy elsewhere), whose lag-one rank autocorrelation is close
+/// to 1. With the correction, the 15 bins of a 47-snapshot C++ heap timeline that slowed for a
+/// while had less than one effective sample ("may be rising, not yet significant", a CI flake
+/// of the native tests). Then a rise that bends like a warm-up is judged by the line under it
+/// ([`noise_free_warm_up`]). Measured on `crates/corpus/independent/noise_free.py`: steady
+/// rises with pauses (`pauses`, 400 leaks) found at the end of a run 95.8 → 99.2 %.
+pub(super) fn noise_free(v: &[f64]) -> bool {
+    if v.len() < MIN_SAMPLES {
+        return false;
+    }
+    let mut rises = 0;
+    for w in v.windows(2) {
+        if w[1] < w[0] {
+            return false;
+        }
+        rises += usize::from(w[1] > w[0]);
+    }
+    rises as f64 >= NOISE_FREE_MIN_RISES * (v.len() - 1) as f64
+}
+
+/// A noise-free rise is taken for a warm-up only when the plateau model fits it at least
+/// 1/0.1 = 10 times better than a line (residual sums of squares, the same points): a
+/// plateau reached within the window or clearly bending towards one. A steady rise with pauses
+/// fits neither much better than the other. See [`noise_free_warm_up`].
+pub(super) const NOISE_FREE_WARM_FIT: f64 = 0.1;
+
+/// The line under a noise-free warm-up is real when it lowers the residual sum of squares by
+/// this F statistic or more (one extra parameter: F(1, n − 4), whose 99.9th percentile is
+/// 10.8 for many points). The residual is rounding and snapshot timing, not independent noise,
+/// so the figure is a yardstick rather than a test level. Measured on the corpora of
+/// `crates/corpus/independent/noise_free.py` at the end of a run, against 10: 4 found one
+/// leak under a warm-up more for 8 more false alarms (of 1,160 healthy timelines); 30 lost
+/// two of the 300 leaks under a warm-up for 20 false alarms fewer (hyperbolic, log and sqrt
+/// growth, the ambiguous shapes); 100 lost 11 for 41 fewer.
+pub(super) const NOISE_FREE_LINE_F: f64 = 10.0;
+
+/// The verdict on a noise-free rise (a would-be leak, or "may be rising") that bends like a
+/// warm-up, fitted on the raw samples ([`nested_warm_up`]): an exponential approach to a plateau
+/// fits it at least 1/[`NOISE_FREE_WARM_FIT`] times better than a line, and the line that the
+/// same warm-up with a line under it adds either rises less than `min_growth` over the window
+/// or improves the fit by an F statistic under [`NOISE_FREE_LINE_F`]. Then there is no leak
+/// under the warm-up, and what is still to come of it decides: under `min_growth` of the level,
+/// it has levelled off; more, and it is too early to tell ("need about N more", the time for
+/// the rest to fall under `min_growth`). `None` otherwise: the verdict stands (a line under the
+/// warm-up that is real and rises by `min_growth` or more is a leak).
+///
+/// Why: with noise, the recent half of a warm-up watched for a few time constants rises by
+/// less than the noise can show, and the usual tests call it levelled off. Without noise,
+/// every rise is significant, and exponential warm-ups watched for three time constants were
+/// leaks "with no sign of levelling off" (38 of 40; 9 of 40 at five, with under 1 % of their
+/// growth still to come). Measured on `crates/corpus/independent/noise_free.py` at the end of
+/// a run (before → after this and [`noise_free`]): warm-ups watched for 1-8 time constants
+/// called leaks 51.8 → 16.8 % (`warm_exact`; 40 of its 47 remaining are watched for one time
+/// constant, where a line fits as well), 53.9 → 21.8 % with jittered snapshot times; all the
+/// healthy shapes 63.5 → 56.3 % (hyperbolic, log and sqrt growth still rising at the end stay
+/// leaks); leaks under a warm-up found 97.3 % both ways. Online: 0 to 1 alarm more per corpus.
+pub(super) fn noise_free_warm_up(
+    ctx: &Ctx<'_>,
+    t: &[f64],
+    v: &[f64],
+    j: &Judgement,
+) -> Option<Judgement> {
+    let m = nested_warm_up(t, v)?;
+    let w = t[t.len() - 1] - t[0];
+    let mut tmp = v.to_vec();
+    let level = median_in_place(&mut tmp).abs();
+    let min = ctx.opts.min_growth * level;
+    // The line under the warm-up is no leak when it adds under `min_growth` over the window,
+    // or when it explains too little of the fit to be told from the warm-up's shape.
+    let no_line = m.with_line.rate * w < min || m.line_f() < NOISE_FREE_LINE_F;
+    if !(m.amplitude > 0.0
+        && m.sse_plateau < NOISE_FREE_WARM_FIT * m.with_line.sse_linear
+        && no_line)
+    {
+        return None;
+    }
+    let unit = ctx.unit;
+    let left = m.amplitude * (-w / m.tau).exp();
+    let grew = format_quantity(unit, j.growth_abs.unwrap_or(0.0).max(0.0));
+    if left < min {
+        return Some(Judgement {
+            verdict: Verdict::NoLeak,
+            levelled: true,
+            unproven: false,
+            // The warm-up's later part is no onset of anything.
+            onset_candidate: false,
+            reason: format!(
+                "{} grew {grew} in a warm-up that has levelled off (time constant {}; {} at most still to come, and no steady rise under it)",
+                what(unit),
+                dur(m.tau),
+                format_quantity(unit, left)
+            ),
+            ..j.clone()
+        });
+    }
+    let more = whole_s(m.tau * (left / min).ln());
+    Some(Judgement {
+        verdict: Verdict::Inconclusive,
+        needs_more_s: Some(more),
+        unproven: false,
+        onset_candidate: false,
+        reason: format!(
+            "{} grew {grew} and is slowing like a warm-up (time constant {}; about {} still to come, and no steady rise under it); need about {} more to tell it from a leak",
+            what(unit),
+            dur(m.tau),
+            format_quantity(unit, left),
+            dur(more)
+        ),
+        ..j.clone()
+    })
+}
+
+/// A floor that still "may be rising" after the coarse minima of [`COARSE_FLOOR_BINS`] is
+/// judged once more on the same 12 bins, each reduced to the midpoint of its lowest and highest
+/// sample ([`coarse_midranges`]), again at [`SECOND_FLOOR_ALPHA_SHARE`] of the level: at the
+/// end of a run the four tests stay within 1.75 × α, online the three within 1.5 × α.
+///
+/// Under a collector's sawtooth scraped at random phases the lowest sample of a bin is as far
+/// above the floor as the highest is below the peak; averaging the two ends halves the
+/// scatter's variance, and a leak lifts the peaks too (Go's faster than its floor). Only a floor
+/// that is itself close to a significant rise (the "may be rising" of the chosen floor, not a
+/// flat one, a levelling off, a step or a rise bending down) is judged this way: peaks that
+/// rise over a flat floor are load, not retention. The rate reported is then the middle's,
+/// which under Go's collector runs 1.25-2 × the live heap's (GOGC 50-200).
+///
+/// Measured (v20): end of run, our seeds 101-1010 in-process +10 leaks (Go 5, JVM 2, a slow
+/// leak under a sawtooth, heavy noise, a mid-run onset; memory recall 89.5 → 90.8 %), tuning
+/// seeds 1/7/11 +3, independent seeds 1-7 +4 and held-out independent 10 +1, no false alarm
+/// more on any of them. Online at every checkpoint: +12 alarms on leaks over the same corpora
+/// for +3 false alarms (independent seeds), no premature alarm more. Tried and dropped: also for
+/// flat verdicts (+3 leaks, +2 false alarms), half the level rather than a quarter (+1 leak, +3
+/// false alarms), the bins' 90th percentile for their highest (two thirds of the leaks).
+pub(super) fn judge_midranges(
+    alt: &Ctx<'_>,
+    j: &Judgement,
+    t: &[f64],
+    v: &[f64],
+) -> Option<(&'static str, Judgement)> {
+    if !j.rising || j.late_concave {
+        return None;
+    }
+    let env = coarse_midranges(t, v, COARSE_FLOOR_BINS)?;
+    let k = judge_floor(alt, t, &env);
+    (k.verdict == Verdict::Leak).then_some((
+        "level: midway between the lowest and highest sample of each twelfth of the window",
+        k,
+    ))
+}
+
+/// Judge the samples at times `t` on their floor `env`.
+pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement {
+    let n = t.len();
+    let span = if n > 1 { t[n - 1] - t[0] } else { 0.0 };
+    let dt = if n > 1 { span / (n - 1) as f64 } else { 1.0 };
+    if n < MIN_SAMPLES {
+        return inconclusive(
+            n,
+            span,
+            (MIN_SAMPLES - n) as f64 * dt,
+            format!(
+                "only {n} {} over {}; need at least {MIN_SAMPLES}",
+                samples_word(n),
+                dur(span)
+            ),
+        );
+    }
+    // Samples that leave most of the window empty (two runs in one file, a scrape target gone
+    // for days) put the envelope's bins on either side of the gap: there is no floor to follow
+    // across it, and waiting longer does not fill it.
+    let gap = t.windows(2).map(|w| w[1] - w[0]).fold(0.0_f64, f64::max);
+    if env.y.len() < MIN_BINS && gap >= GAP_SHARE * span {
+        return Judgement {
+            needs_more_s: None,
+            ..inconclusive(
+                n,
+                span,
+                0.0,
+                format!(
+                    "{n} samples over {}, but none in {} of it: the floor cannot be followed across the gap; judge the parts on either side apart",
+                    dur(span),
+                    dur(gap)
+                ),
+            )
+        };
+    }
+    if env.y.len() < MIN_BINS {
+        let more = whole_s(span * (MIN_BINS as f64 / env.y.len().max(1) as f64 - 1.0));
+        return inconclusive(
+            n,
+            span,
+            more,
+            format!(
+                "{} samples over {} are too few to see past the sawtooth; need about {} more",
+                n,
+                dur(span),
+                dur(more)
+            ),
+        );
+    }
+    let Some(tr) = trend(env, ctx.grain, ctx.serial(), ctx.sawtooth) else {
+        return inconclusive(n, span, span, "no usable pairs of samples".to_string());
+    };
+    let tr = stepping_on(ctx, env, tr);
+    let unit = ctx.unit;
+    let opts = ctx.opts;
+    // Integer counts that change rarely tie most pairs, and Theil-Sen's median slope is then 0
+    // however significant the trend; the rate then comes from the medians of the first and
+    // last fifth of the envelope (a robust two-group slope, Wald 1940).
+    let tied = tr.fit.slope == 0.0 && tr.mk.p_increasing < ctx.alpha && tr.tie_slope > 0.0;
+    let rate = if tied { tr.tie_slope } else { tr.fit.slope };
+    let ci = if tied {
+        [tr.fit.ci95[0], tr.fit.ci95[1].max(rate)]
+    } else {
+        tr.fit.ci95
+    };
+    let growth_abs = rate * tr.window;
+    let g_full = growth_abs / tr.level;
+    let late_rate = match tr.late_fit.map_or(0.0, |f| f.slope) {
+        0.0 if tr.late_mk.p_increasing < ALPHA_LATE => tr.late_tie_slope.max(0.0),
+        r => r,
+    };
+    let g_late = late_rate * tr.window / tr.level;
+    let min_abs = match ctx.grain {
+        Grain::Fine => 0.0,
+        Grain::Whole => MIN_ABS_GROWTH_COUNT,
+    };
+    let growth_pct = if tr.start_level.abs() > 0.0 {
+        Some(100.0 * growth_abs / tr.start_level.abs())
+    } else {
+        None
+    };
+    let level_end = tr.start_level + growth_abs;
+    // A plateau that fits clearly better vetoes a leak unless the recent half still rises
+    // significantly on its own (a slow leak under a warm-up: the plateau model cannot follow
+    // its tail).
+    let plateau_better = tr
+        .sat
+        .is_some_and(|s| s.amplitude > 0.0 && s.sse_plateau < PLATEAU_SSE_RATIO * s.sse_linear);
+    let saturating = tr.late_mk.p_increasing >= ctx.alpha
+        && plateau_better
+        && tr.sat.is_some_and(|s| {
+            s.end_slope * tr.window / tr.level < LATE_GROWTH_FACTOR * opts.min_growth
+        });
+    let current_rate = match tr.late_curvature {
+        Some((tc, _)) if tc < -CONCAVE_T => tr.tail_fit.map_or(late_rate, |f| {
+            let tail = if f.slope == 0.0 {
+                tr.tail_tie_slope.max(0.0)
+            } else {
+                f.slope
+            };
+            tail.min(late_rate)
+        }),
+        _ => late_rate,
+    };
+    let decelerating = current_rate < late_rate;
+    // Sen's lower bound sits exactly on 0 when many pairs are tied (integer counts); a positive
+    // rate with a significant Mann-Kendall test is then enough.
+    let significant =
+        tr.mk.p_increasing < ctx.alpha && (ci[0] > 0.0 || tied || (ci[0] == 0.0 && rate > 0.0));
+    let big_enough = g_full >= opts.min_growth && growth_abs >= min_abs;
+    let g_now = current_rate * tr.window / tr.level;
+    // Levelling off needs evidence: the recent half's rate is, with 95 % confidence, under half
+    // the overall rate, or the rise is decelerating and its current rate no longer amounts to
+    // much. A noisy recent half on its own is not evidence of a plateau (that would miss the
+    // hard leaks under a GC sawtooth).
+    let late_hi = match tr.late_fit {
+        Some(f) if f.slope != 0.0 || tr.late_mk.p_increasing >= ALPHA_LATE => f.ci95[1],
+        _ => late_rate,
+    };
+    // A rise that decelerates within its own age: the last third of the window lies clearly
+    // under the line of the first two-thirds (a linear leak keeps to its line; a warm-up, a
+    // cache reaching its cap, a sqrt/log rise falls short of it).
+    // At the end of a run the last third must also have stopped rising on its own (a slow
+    // leak under a warm-up falls short of the warm-up's line but keeps rising).
+    let thirds_slowed = tr.thirds_deficit.is_some_and(|d| {
+        if ctx.online {
+            d.short
+        } else {
+            d.stopped && d.late_p >= THIRDS_LATE_P
+        }
+    });
+    // At the end of a run, a recent half that rises significantly on its own (at the
+    // end-of-run level) at a rate that makes `min_growth` over the whole window has not
+    // levelled off, however much steeper the start was: a leak under a warm-up or a cache
+    // filling, whose early rise makes any later rate look small next to the overall one. The
+    // leak's own rate is what counts, over the window as for any leak: asking for
+    // `min_growth` within the half alone asked for twice that rate (+6 end-of-run leaks
+    // under warm-ups on our seeds 101-1010 and independent seeds 1-7, no false alarm once
+    // a restart's warm-up back to its old level was told apart, see `back_to_old_level`).
+    // Its current rate must still count (as in the deceleration rule): the rising half of a
+    // daily cycle that has just turned over at its peak rises significantly over the recent
+    // half too. And it must keep to the recent half's rate (its last quarter at least
+    // `DECEL_RATIO` of it, as online): an exponential warm-up watched for five time constants
+    // still adds 4-8 % over the window in its recent half, but its last quarter runs at under
+    // half that rate, while a leak under a warm-up keeps its own. Measured (v15): no verdict
+    // changed on any corpus (our seeds, independent 1-10, held-out fresh 1111-1313); it fixes
+    // the synthetic warm-ups of `a_warm_up_watched_for_five_time_constants_is_no_leak…`.
+    let still_rising = !ctx.online
+        && tr.late_mk.p_increasing < ctx.alpha
+        && tr.late_fit.is_some_and(|f| f.ci95[0] > 0.0)
+        && late_rate * tr.window >= opts.min_growth * tr.level
+        && current_rate * tr.window / tr.level >= LATE_GROWTH_FACTOR * opts.min_growth
+        && current_rate >= DECEL_RATIO * late_rate;
+    // Two cycle floors in the recent half (no Theil-Sen fit there) cannot show a plateau, nor
+    // a rise: the whole window's floors decide. Six strictly rising floors of a leak under a
+    // JVM's old generation, the last two in the recent half, were "levelled off" (independent
+    // corpus seeds 5 and 7: +2 leaks; our seed 707: +1).
+    let late_known = tr.late_fit.is_some() || !tr.cycle_floors;
+    // At the end of a run, a recent half that still rises, but at a rate that would not make
+    // `min_growth` over the whole window, has levelled off when a plateau fits the window
+    // clearly better than a line: the mirror of `still_rising`, decided by the saturating
+    // model. A warm-up or a cache nearing its cap creeps on for a while (independent seeds 3,
+    // 8 and 10: 2 % over the window in the recent half, significant), a leak under a warm-up
+    // keeps its own rate over the window. Measured (v15): on our seeds 1/7/11/101-1010,
+    // independent seeds 1-7 and the held-out seeds 8-10/1111-1313, six false alarms fewer (a
+    // pool, warm-ups, saturating growth, a restart's warm-up) and two leaks under a warm-up
+    // lost (seeds 404 and 909, whose leak adds 2.5-3 % of the level over the window). Online
+    // it also lost two leaks for one false alarm, so it is not used there.
+    let slowed = thirds_slowed
+        || (late_known && !ctx.online && plateau_better && g_late < opts.min_growth)
+        || (late_known && late_hi < LEVELLED_RATIO * rate)
+        || (late_known && decelerating && g_now < LATE_GROWTH_FACTOR * opts.min_growth)
+        || (late_known
+            && tr.late_mk.p_increasing >= ALPHA_LATE
+            && g_late < LATE_GROWTH_FACTOR * opts.min_growth
+            && late_hi * tr.window / tr.level < opts.min_growth);
+    let levelled = !still_rising && slowed;
+    // A leak only because its recent half keeps rising after a steeper start (a leak under a
+    // warm-up or a cache filling): its own rate is the recent half's, not the window's, which
+    // the start inflates (and with it the time to a limit).
+    let own_rate = tr
+        .late_fit
+        .filter(|_| still_rising && slowed)
+        .map(|f| (late_rate, [f.ci95[0], f.ci95[1].max(late_rate)]));
+    // Online, a rise whose last quarter is clearly slower than its recent half is still
+    // bending towards a plateau (a warm-up, a cache filling): wait rather than alarm.
+    let bending = ctx.online && decelerating && current_rate < DECEL_RATIO * late_rate;
+    // Online, a rise that is concave over the whole window and whose parabola's slope at the
+    // end has fallen under DECEL_RATIO of its average rate is bending too (a warm-up or a pool
+    // filling seen within its first time constant or two).
+    let bending_full = ctx.online
+        && tr
+            .full_curvature
+            .is_some_and(|(tc, end)| tc < -CONCAVE_T_FULL && end < DECEL_RATIO * rate);
+    let late_ok = !levelled && !bending && !bending_full;
+    // Memory that follows load gives itself back: a sustained, gradual fall of the floor
+    // earlier in the window (a daily cycle's night, a ramp-down) means the rise that follows
+    // is the load coming back, not a leak. A leak never lowers its own floor.
+    let k_min = env
+        .y
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(k, _)| k);
+    let gives_back = k_min + 1 >= MIN_BINS && {
+        let before = &env.y[..=k_min];
+        let peak = before.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        mann_kendall(before, serial(ctx.grain)).p_increasing > 1.0 - ctx.alpha
+            && peak - env.y[k_min] >= GIVE_BACK_FRACTION * opts.min_growth * tr.level
+            && (ctx.online || peak - env.y[k_min] >= GIVE_BACK_NOISE * bin_noise(&env.y))
+    };
+    let base = Judgement {
+        verdict: Verdict::NoLeak,
+        rate: Some(rate),
+        ci: Some(ci),
+        growth_abs: Some(growth_abs),
+        growth_pct,
+        level_end: Some(level_end),
+        onset_candidate: tr.mk.p_increasing < ONSET_GATE && tr.rise_start > env.t[0] && !gives_back,
+        rise_start: tr.rise_start,
+        needs_more_s: None,
+        samples: n,
+        window_s: span,
+        reason: String::new(),
+        unproven: false,
+        rising: false,
+        levelled: false,
+        late_rises: tr.late_mk.p_increasing < ALPHA_LATE
+            && tr.late_fit.is_some_and(|f| f.ci95[0] > 0.0),
+        late_concave: tr.late_curvature.is_some_and(|(tc, _)| tc < -CONCAVE_T),
+    };
+    let fw = floor_word(unit);
+    if significant && big_enough && late_ok && !saturating && gives_back {
+        let before = &env.y[..=k_min];
+        let peak = before.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        return Judgement {
+            reason: format!(
+                "{} follows load: the floor fell {} before rising again, so the memory is given back",
+                what(unit),
+                format_quantity(unit, peak - env.y[k_min])
+            ),
+            ..base
+        };
+    }
+    if significant && big_enough && late_ok && !saturating {
+        // Worded as a staircase only when the steps make most of the growth and were kept:
+        // steps that add up to more than twice the growth were given back between them (a
+        // sawtooth that jumps up and drains slowly, finer than the envelope's bins), and "never
+        // given back" would be untrue (independent seed 3 #295: 35 up-jumps of 7 % each, 5.5 %
+        // net).
+        let staircase = tr.stepped_on.is_some()
+            || (tr.ups > MAX_ONE_OFF_STEPS
+                && tr.step_rise >= 0.5 * growth_abs
+                && tr.step_rise <= STAIRCASE_KEPT * growth_abs);
+        let own_rate = own_rate.filter(|_| !staircase);
+        // A leak on top of a warm-up: the line under the warm-up gives its own rate (see
+        // [`WARM_LINE_MAX_TAU`]).
+        let warm_line = tr
+            .model_range
+            .clone()
+            .filter(|_| !staircase && tr.stepped_on.is_none())
+            .and_then(|r| line_under_warm_up(&env.t[r.clone()], &env.y[r]))
+            .filter(|m| {
+                m.amplitude >= WARM_LINE_MIN_AMPLITUDE * m.rate * span
+                    && m.tau <= WARM_LINE_MAX_TAU * span
+                    && m.sse < PLATEAU_SSE_RATIO * m.sse_linear
+                    && m.rate - Z_975 * m.rate_se > 0.0
+                    && m.rate < rate
+            })
+            .map(|m| (m, [m.rate - Z_975 * m.rate_se, m.rate + Z_975 * m.rate_se]));
+        let shape = if let Some((k, rise)) = tr.stepped_on {
+            format!(
+                "{fw} rises {} over {}: it kept stepping up ({k} steps in its recent half, {} together) and never gave any back",
+                format_rate(unit, rate),
+                dur(span),
+                format_quantity(unit, rise)
+            )
+        } else if staircase {
+            format!(
+                "{fw} rose in {} steps that were never given back, {} over {}",
+                tr.ups,
+                format_quantity(unit, growth_abs),
+                dur(span)
+            )
+        } else if let Some((m, _)) = warm_line {
+            format!(
+                "{fw} rises {} for {} with no sign of levelling off, on top of a warm-up that levelled off (time constant {}; {} over the whole window)",
+                format_rate(unit, m.rate),
+                dur(span),
+                dur(m.tau),
+                format_rate(unit, rate)
+            )
+        } else if let Some((r, _)) = own_rate {
+            format!(
+                "{fw} rises {} in the recent half of {} with no sign of levelling off, after a steeper start ({} over the whole window)",
+                format_rate(unit, r),
+                dur(span),
+                format_rate(unit, rate)
+            )
+        } else {
+            format!(
+                "{fw} rises {} for {} with no sign of levelling off",
+                format_rate(unit, rate),
+                dur(span)
+            )
+        };
+        let tail = match tr.sat {
+            Some(s) if s.sse_plateau >= PLATEAU_SSE_RATIO * s.sse_linear => {
+                "; a saturating model fits worse"
+            }
+            _ => "",
+        };
+        let own_rate = warm_line.map(|(m, ci)| (m.rate, ci)).or(own_rate);
+        let (rate, ci) = own_rate.map_or((base.rate, base.ci), |(r, ci)| (Some(r), Some(ci)));
+        return Judgement {
+            verdict: Verdict::Leak,
+            reason: format!("{shape}{tail}"),
+            rate,
+            ci,
+            ..base
+        };
+    }
+    // Not a leak: say why, or ask for more data when the trend is there but not yet proven.
+    // A rise of `min_growth` whose trend is close to significant may be a leak that needs more
+    // data, unless its recent half already shows it levelling off: then it is a warm-up whose
+    // early climb alone carries the trend (with the lag-one correction of memory's trend test,
+    // a warm-up followed by a noisy plateau was "may be rising, need 10 s more").
+    let rose = tr.mk.p_increasing < 0.1 && g_full >= opts.min_growth;
+    let nearly = rose && !saturating && late_ok;
+    if nearly && !(significant && big_enough) {
+        // Mann-Kendall's z grows like n^1.5 for a fixed linear trend in white noise, so the
+        // window needed scales like (z_needed / z)^(2/3).
+        let z_need = statrs_z(ctx.alpha);
+        let factor = if tr.mk.z > 0.0 {
+            (z_need / tr.mk.z).powf(2.0 / 3.0)
+        } else {
+            2.0
+        };
+        let more = whole_s((span * (factor - 1.0)).max(span * 0.25));
+        return Judgement {
+            verdict: Verdict::Inconclusive,
+            needs_more_s: Some(more),
+            reason: format!(
+                "{fw} may be rising ({}, not yet significant); need about {} more",
+                format_rate(unit, rate),
+                dur(more)
+            ),
+            unproven: true,
+            rising: true,
+            ..base
+        };
+    }
+    if let Some(j) = steps_keep_coming(ctx, env, &tr, &base) {
+        return j;
+    }
+    // A plateau after a step is worded as the step when the window did not grow beyond it.
+    let stepped_flat = tr.ups > 0 && tr.ups <= MAX_ONE_OFF_STEPS && !(significant && big_enough);
+    let is_levelled =
+        (saturating && !stepped_flat) || ((significant && big_enough || rose) && !late_ok);
+    // A plateau reached early leaves most pairs of the window flat, and Sen's slope (so the
+    // window's growth) near 0: "grew 0 fds early" for a pool that grew by 180. When a plateau
+    // fits clearly better than a line, its own rise (capped at the range of the bins it was
+    // fitted on) is the window's growth.
+    let grew = match (
+        is_levelled && plateau_better,
+        tr.sat,
+        tr.model_range.clone(),
+    ) {
+        (true, Some(s), Some(r)) => {
+            let w = env.t[r.end - 1] - env.t[r.start];
+            let (lo, hi) = env.y[r]
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &y| {
+                    (lo.min(y), hi.max(y))
+                });
+            growth_abs.max((s.amplitude * (1.0 - (-w / s.tau).exp())).min(hi - lo))
+        }
+        _ => growth_abs,
+    };
+    let base = Judgement {
+        levelled: is_levelled,
+        growth_abs: Some(grew),
+        growth_pct: (tr.start_level.abs() > 0.0).then(|| 100.0 * grew / tr.start_level.abs()),
+        level_end: Some(tr.start_level + grew),
+        ..base
+    };
+    let reason = if is_levelled {
+        format!(
+            "{} grew {} early but has levelled off (recent half: {})",
+            what(unit),
+            format_quantity(unit, grew.max(0.0)),
+            format_rate(
+                unit,
+                if decelerating {
+                    current_rate
+                } else {
+                    late_rate
+                }
+            )
+        )
+    } else if tr.ups > 0 && tr.ups <= MAX_ONE_OFF_STEPS && significant_raw(env, ctx.grain) {
+        format!(
+            "{fw} stepped up {} but is flat between the steps over {}",
+            if tr.ups == 1 {
+                "once".to_string()
+            } else {
+                format!("{} times", tr.ups)
+            },
+            dur(span)
+        )
+    } else if significant && !big_enough && rate > 0.0 {
+        // A real but small rise: say so rather than "flat", with the threshold it missed.
+        if g_full < opts.min_growth {
+            format!(
+                "{fw} rises {} over {} (95 % CI {} to {}), {:.1} % of its level: under the {:.0} % counted as a leak",
+                format_rate(unit, rate),
+                dur(span),
+                format_rate_like(unit, ci[0], rate),
+                format_rate_like(unit, ci[1], rate),
+                100.0 * g_full,
+                100.0 * opts.min_growth
+            )
+        } else {
+            format!(
+                "{fw} rises by only {} over {}: under the {} counted as a leak",
+                format_quantity(unit, growth_abs),
+                dur(span),
+                format_quantity(unit, min_abs)
+            )
+        }
+    } else if rate < 0.0 && tr.mk.p_increasing > 0.99 {
+        format!(
+            "{fw} is falling ({}) over {}",
+            format_rate(unit, rate),
+            dur(span)
+        )
+    } else {
+        // The interval is two-sided 95 %, the trend test one-sided at `alpha` (2 % at the end
+        // of a run, 1 % online): an interval just clear of 0 with a test short of its level
+        // is a slight rise not yet proven, not "flat".
+        let reason = if tr.fit.ci95[0] > 0.0 && rate > 0.0 {
+            format!(
+                "{fw} rises {} over {} (95 % CI {} to {}), but not significantly enough for a leak (trend test p = {:.3}, needs under {})",
+                format_rate(unit, rate),
+                dur(span),
+                format_rate_like(unit, tr.fit.ci95[0], rate),
+                format_rate_like(unit, tr.fit.ci95[1], rate),
+                tr.mk.p_increasing,
+                ctx.alpha
+            )
+        } else {
+            format!(
+                "{fw} is flat over {} ({}, 95 % CI {} to {})",
+                dur(span),
+                format_rate(unit, rate),
+                format_rate_like(unit, tr.fit.ci95[0], rate),
+                format_rate_like(unit, tr.fit.ci95[1], rate)
+            )
+        };
+        return Judgement {
+            reason,
+            unproven: true,
+            ..base
+        };
+    };
+    Judgement { reason, ..base }
+}
+
+/// At the end of a run, a count whose latest step came within this share of the usual gap
+/// between its steps before the end has not been shown to have stopped stepping (see
+/// [`steps_keep_coming`]). Measured on independent seeds 1-10: four leaks of threads and
+/// sockets stranded in incidents (two or three steps over 55 min - 19 h) took their latest
+/// step 0.08-0.15 of the gap before the end, and are found with 0.25, with no false alarm on
+/// any corpus. 0.5 found the same four but also called a count with two one-off steps, the
+/// second 0.46 of the gap before the end, a leak (`a_count_with_two_one_off_steps_…` in
+/// `tests/it/shapes.rs`); 1.0 added a false alarm on independent seed 5 (0.8 of the gap).
+pub(super) const STEPS_RECENT_GAP: f64 = 0.25;
+
+/// A count that stepped up two or three times, gave none of it back and took its latest step
+/// recently (within [`STEPS_RECENT_GAP`] of the mean gap between its steps before the end) is
+/// a leak in incidents: an error path that strands a handful of handles each time it runs.
+/// Such steps are cut as one-off level shifts, and the flat stretches between them show no
+/// trend. One-off shifts in a count (a pool opened on first use, a worker started once) come
+/// and are done; steps that keep coming up to the end have not been shown to be done. The
+/// rule is for counts at the end of a run only: memory steps up for fragmentation and
+/// one-time allocations at any time (on our seeds it called 14 `steps_one_off` series with a
+/// late second step a leak, for 7 staircases on the independent seeds, measured at half the
+/// gap), and online every checkpoint just after a step sees a recent step (+24 false alarms on
+/// counts at half the gap).
+pub(super) fn steps_keep_coming(
+    ctx: &Ctx<'_>,
+    env: &Envelope,
+    tr: &Trend,
+    base: &Judgement,
+) -> Option<Judgement> {
+    if ctx.online || ctx.grain != Grain::Whole || tr.cycle_floors {
+        return None;
+    }
+    let jumps = find_jumps(&env.y, tr.level, quantum(ctx.grain));
+    // Up-steps only: any fall (a restart, a batch ending) gives something back.
+    if jumps.ups.is_empty() || jumps.all.len() != jumps.ups.len() {
+        return None;
+    }
+    // A ramp (three or more up-jumps in a row) is judged by the trend tests.
+    let steps = up_runs(&jumps.ups);
+    if !(LATE_STEPS..=MAX_ONE_OFF_STEPS).contains(&steps.len()) || steps.iter().any(|s| s.len() > 2)
+    {
+        return None;
+    }
+    let bins = env.y.len();
+    // The up-jumps are in order: the first opens the first step, the last closes the last.
+    let (first, last) = (jumps.ups[0], jumps.ups[jumps.ups.len() - 1]);
+    let since_last = (bins - 1 - last) as f64;
+    let gap = (last - first) as f64 / (steps.len() - 1) as f64;
+    if since_last > STEPS_RECENT_GAP * gap {
+        return None;
+    }
+    // Never given back: every bin after the last step lies above every bin before the first
+    // by a leak's worth.
+    let before = env.y[..=first]
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let after = env.y[last + 1..]
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let rise = after - before;
+    if rise < ctx.opts.min_growth * tr.level || rise < MIN_ABS_GROWTH_COUNT {
+        return None;
+    }
+    let span = base.window_s;
+    let rate = rise / span;
+    // The steps may stop (a lower bound of 0), or keep their pace since the first one.
+    let pace = rise / (env.t[bins - 1] + 0.5 * env.width - env.t[first + 1]).max(env.width);
+    Some(Judgement {
+        verdict: Verdict::Leak,
+        rate: Some(rate),
+        ci: Some([0.0, pace.max(rate)]),
+        growth_abs: Some(rise),
+        growth_pct: (tr.start_level.abs() > 0.0).then(|| 100.0 * rise / tr.start_level.abs()),
+        reason: format!(
+            "{} stepped up {} times over {} and never gave any back ({} in all), the latest step about {} before the end: steps that keep coming, as when an error path strands a few handles each time it runs",
+            what(ctx.unit),
+            steps.len(),
+            dur(span),
+            format_quantity(ctx.unit, rise),
+            dur((since_last + 0.5) * env.width)
+        ),
+        ..base.clone()
+    })
+}
+
+/// The median absolute difference between neighbouring values of `y` (0 when fewer than two).
+pub(super) fn bin_noise(y: &[f64]) -> f64 {
+    let mut d: Vec<f64> = y.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+    if d.is_empty() {
+        0.0
+    } else {
+        median_in_place(&mut d)
+    }
+}
+
+/// [`end_difference_slope`] within each block of `(t, y)`, pooled with the blocks' durations as
+/// weights (blocks too short for it count for nothing): the cut steps are level shifts, not
+/// growth, as in the block-wise Theil-Sen fit. Across the cuts, a count that stepped up twice
+/// and was flat otherwise (independent corpus, `res_oneoff_steps`) took its steps for its rate
+/// whenever the flat blocks tied Sen's slope at 0. Measured on our seeds 1/7/11/101-1010 and
+/// independent seeds 1-7: one online false alarm fewer (independent seed 1), one online alarm
+/// lost (our seed 404: a leak of 5 fds on a level of 4 whose growth came as a cut "step").
+/// The recent half's tie slope stays whole-span: blocked too, it also lost an end-of-run leak
+/// of the same kind and gained nothing.
+pub(super) fn end_difference_slope_blocks(
+    t: &[f64],
+    y: &[f64],
+    bl: &[std::ops::Range<usize>],
+) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for r in bl {
+        let (bt, by) = (&t[r.clone()], &y[r.clone()]);
+        if bt.len() < 5 {
+            continue;
+        }
+        let w = bt[bt.len() - 1] - bt[0];
+        num += w * end_difference_slope(bt, by);
+        den += w;
+    }
+    if den > 0.0 { num / den } else { 0.0 }
+}
+
+/// Slope between the medians of the first and the last fifth of `(t, y)` (0 when too short).
+pub(super) fn end_difference_slope(t: &[f64], y: &[f64]) -> f64 {
+    let n = t.len();
+    let k = n / 5;
+    if k == 0 {
+        return 0.0;
+    }
+    let med = |a: &[f64]| median_in_place(&mut a.to_vec());
+    let dt = med(&t[n - k..]) - med(&t[..k]);
+    if dt > 0.0 {
+        (med(&y[n - k..]) - med(&y[..k])) / dt
+    } else {
+        0.0
+    }
+}
+
+/// Whether the plain (unblocked) envelope trend is significant at 5 %: used only to word the
+/// explanation of step series.
+pub(super) fn significant_raw(env: &Envelope, grain: Grain) -> bool {
+    mann_kendall(&env.y, serial(grain)).p_increasing < 0.05
+}
+
+/// Standard normal quantile for an upper-tail probability `alpha`.
+pub(super) fn statrs_z(alpha: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    Normal::standard().inverse_cdf(1.0 - alpha)
+}
