@@ -309,7 +309,31 @@ struct Ctx<'a> {
     noise_free: bool,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of a whole series judged at the end of a run (`online` false, at
+    /// `opts.alpha`) or at online checkpoints (at `opts.alpha_online`).
+    fn new(
+        series: &Series,
+        opts: &'a DetectOptions,
+        load: Option<&'a LoadAxis>,
+        online: bool,
+    ) -> Self {
+        Ctx {
+            unit: series.unit,
+            grain: Grain::of(series),
+            opts,
+            alpha: if online {
+                opts.alpha_online
+            } else {
+                opts.alpha
+            },
+            online,
+            load,
+            sawtooth: false,
+            noise_free: false,
+        }
+    }
+
     /// The serial-correlation correction of this window's trend tests.
     fn serial(&self) -> Serial {
         if self.noise_free {
@@ -483,16 +507,7 @@ pub(crate) fn analyze_loaded(
     load: Option<&LoadAxis>,
 ) -> SeriesVerdict {
     let c = clean(series, opts.warmup_s);
-    let ctx = Ctx {
-        unit: series.unit,
-        grain: Grain::of(series),
-        opts,
-        alpha: opts.alpha,
-        online: false,
-        load,
-        sawtooth: false,
-        noise_free: false,
-    };
+    let ctx = Ctx::new(series, opts, load, false);
     let j = judge(&ctx, &c);
     let at = c.t.last().copied();
     to_verdict(series, &c, j, opts, at)
@@ -597,16 +612,7 @@ pub(crate) fn analyze_per_request(
         ..opts.clone()
     };
     let c2 = clean(&by_load, 0.0);
-    let ctx = Ctx {
-        unit: series.unit,
-        grain: Grain::of(series),
-        opts: &inner,
-        alpha: opts.alpha,
-        online: false,
-        load: None,
-        sawtooth: false,
-        noise_free: false,
-    };
+    let ctx = Ctx::new(series, &inner, None, false);
     let j = judge(&ctx, &c2);
     let served = c2.span();
     let unit = series.unit;

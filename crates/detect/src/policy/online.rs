@@ -70,16 +70,7 @@ pub(crate) fn analyze_online_loaded(
     load: Option<&LoadAxis>,
 ) -> SeriesVerdict {
     let c = clean(series, opts.warmup_s);
-    let ctx = Ctx {
-        unit: series.unit,
-        grain: Grain::of(series),
-        opts,
-        alpha: opts.alpha_online,
-        online: true,
-        load,
-        sawtooth: false,
-        noise_free: false,
-    };
+    let ctx = Ctx::new(series, opts, load, true);
     let n = c.len();
     // Every checkpoint so far: (time, leak?). Persistence looks back over them.
     let mut history: Vec<(f64, bool)> = Vec::new();
