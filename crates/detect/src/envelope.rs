@@ -5,6 +5,8 @@
 //! bounds the cost of the O(m²) tests to a few thousand pairs whatever the sample count.
 //! Not for change points or trend tests (see `changepoint`, `mann_kendall`, `theil_sen`).
 
+use std::cell::RefCell;
+
 use crate::util::{median_in_place, quantile_in_place, robust_sigma};
 
 /// At most this many bins: 80 bins give 3,160 pairs for Mann-Kendall and Theil-Sen (cheap enough
@@ -124,6 +126,37 @@ pub(crate) fn floor_envelope(t: &[f64], v: &[f64]) -> Envelope {
         (q10, Some(min)) if min.y.len() == q10.y.len() && noise(&min) < noise(&q10) => min,
         (q10, _) => q10,
     }
+}
+
+/// The last [`floor_envelope`] computed, kept with the samples it came from, so that judging
+/// one window twice in a row does not bin it twice: a series without restarts is enveloped
+/// whole to look for them, then the same samples again as the segment to judge (at every
+/// online checkpoint, about two in five envelopes were such repeats). A hit needs the same
+/// samples bit for bit, so the memo can only return what [`floor_envelope`] would.
+#[derive(Default)]
+pub(crate) struct FloorMemo {
+    last: RefCell<Option<(Vec<f64>, Vec<f64>, Envelope)>>,
+}
+
+impl FloorMemo {
+    /// [`floor_envelope`] of `(t, v)`, from the memo when it holds these very samples.
+    pub(crate) fn floor_envelope(&self, t: &[f64], v: &[f64]) -> Envelope {
+        if let Some((mt, mv, e)) = self.last.borrow().as_ref()
+            && same_bits(mt, t)
+            && same_bits(mv, v)
+        {
+            return e.clone();
+        }
+        let e = floor_envelope(t, v);
+        *self.last.borrow_mut() = Some((t.to_vec(), v.to_vec(), e.clone()));
+        e
+    }
+}
+
+/// Whether two slices hold the same values bit for bit (so `-0.0` and `0.0` differ, and a NaN
+/// equals itself).
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// The fine time bins of [`lower_envelopes`] (the same samples per bin, widened the same way
@@ -546,6 +579,22 @@ mod tests {
     }
 
     /// Deterministic uniform numbers in [0, 1) (xorshift64), for synthetic noise.
+    #[test]
+    fn the_memo_returns_what_floor_envelope_computes() {
+        let t: Vec<f64> = (0..400).map(|i| i as f64 * 15.0).collect();
+        let saw: Vec<f64> = uniform(400, 7).iter().map(|u| 1e9 + 3e8 * u).collect();
+        let rising: Vec<f64> = saw.iter().zip(&t).map(|(v, x)| v + 1e5 * x).collect();
+        let memo = FloorMemo::default();
+        for v in [&saw, &saw, &rising, &saw, &rising, &rising] {
+            let want = floor_envelope(&t, v);
+            let got = memo.floor_envelope(&t, v);
+            assert_eq!((got.t, got.y, got.width), (want.t, want.y, want.width));
+        }
+        // A prefix of the memoised samples is a different window.
+        let got = memo.floor_envelope(&t[..200], &rising[..200]);
+        assert_eq!(got.y, floor_envelope(&t[..200], &rising[..200]).y);
+    }
+
     fn uniform(n: usize, mut x: u64) -> Vec<f64> {
         (0..n)
             .map(|_| {

@@ -106,7 +106,11 @@ impl LoadAxis {
     /// Requests served by time `x` (linear between counter samples), `None` outside the
     /// counter's time range.
     pub(crate) fn at(&self, x: f64) -> Option<f64> {
-        let k = self.t.partition_point(|&a| a < x);
+        self.interpolate(self.t.partition_point(|&a| a < x), x)
+    }
+
+    /// The count at `x`, given `k`, the first counter sample at or after it.
+    fn interpolate(&self, k: usize, x: f64) -> Option<f64> {
         if k < self.t.len() && self.t[k] == x {
             return Some(self.c[k]);
         }
@@ -115,6 +119,22 @@ impl LoadAxis {
         }
         let (t0, t1) = (self.t[k - 1], self.t[k]);
         Some(self.c[k - 1] + (x - t0) / (t1 - t0) * (self.c[k] - self.c[k - 1]))
+    }
+
+    /// [`LoadAxis::at`] at every time of `xs`, which must not decrease: one walk along the
+    /// counter rather than a search per sample (the online mode reads the counter at every
+    /// sample at every checkpoint).
+    fn at_each(&self, xs: &[f64]) -> Vec<Option<f64>> {
+        let mut k = 0;
+        xs.iter()
+            .map(|&x| {
+                // The first counter sample at or after `x`, as `at`'s search finds it.
+                while k < self.t.len() && self.t[k] < x {
+                    k += 1;
+                }
+                self.interpolate(k, x)
+            })
+            .collect()
     }
 }
 
@@ -158,7 +178,11 @@ pub(crate) struct Adjustment {
 /// load over-corrected it into a dip of the whole load-following amount (an "up step" of the
 /// floor, then a leak, on a service that retained nothing).
 fn rates(load: &LoadAxis, t: &[f64]) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
-    let served: Vec<Option<f64>> = t.iter().map(|&x| load.at(x)).collect();
+    let served = if t.is_sorted() {
+        load.at_each(t)
+    } else {
+        t.iter().map(|&x| load.at(x)).collect()
+    };
     let n = t.len();
     let rate_between = |a: usize, b: usize| -> Option<f64> {
         let (ca, cb) = (served[a]?, served[b]?);
@@ -512,6 +536,22 @@ mod tests {
         assert_eq!(l.at(3.0), Some(15.0));
         assert_eq!(l.at(0.5), Some(5.0));
         assert_eq!(l.at(4.0), None);
+    }
+
+    #[test]
+    fn reading_the_counter_in_one_walk_matches_reading_it_per_sample() {
+        // Counter samples on a jittered clock, read at times before, between, on and after them.
+        let ct: Vec<f64> = (0..50).map(|i| i as f64 * 10.0 + (i % 3) as f64).collect();
+        let cv: Vec<f64> = (0..50).map(|i| (i * i) as f64).collect();
+        let l = LoadAxis::new(&Series::from_parts("r", Unit::Count, ct.clone(), cv))
+            .expect("a counter");
+        let mut xs: Vec<f64> = (0..130).map(|i| i as f64 * 4.0 - 7.0).collect();
+        xs.extend_from_slice(&ct);
+        xs.push(ct[10]);
+        xs.sort_by(f64::total_cmp);
+        let one_by_one: Vec<Option<f64>> = xs.iter().map(|&x| l.at(x)).collect();
+        assert_eq!(l.at_each(&xs), one_by_one);
+        assert!(one_by_one.iter().any(Option::is_none) && one_by_one.iter().any(Option::is_some));
     }
 
     #[test]

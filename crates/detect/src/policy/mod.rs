@@ -13,7 +13,7 @@ use leakhound_core::{Series, SeriesVerdict, Unit, Verdict, format_quantity};
 
 use crate::DetectOptions;
 use crate::changepoint::{find_jumps, level_steps};
-use crate::envelope::{Envelope, floor_envelope};
+use crate::envelope::{Envelope, FloorMemo, floor_envelope};
 use crate::load_following::{self, LoadAxis, LoadFit};
 use crate::mann_kendall::Serial;
 use crate::prep::{Clean, clean};
@@ -307,6 +307,8 @@ struct Ctx<'a> {
     /// The judged window never falls (see [`noise_free`]): its trend tests take no
     /// serial-correlation correction.
     noise_free: bool,
+    /// The last floor envelope, so a window judged twice in a row is binned once.
+    memo: &'a FloorMemo,
 }
 
 impl<'a> Ctx<'a> {
@@ -317,6 +319,7 @@ impl<'a> Ctx<'a> {
         opts: &'a DetectOptions,
         load: Option<&'a LoadAxis>,
         online: bool,
+        memo: &'a FloorMemo,
     ) -> Self {
         Ctx {
             unit: series.unit,
@@ -331,6 +334,7 @@ impl<'a> Ctx<'a> {
             load,
             sawtooth: false,
             noise_free: false,
+            memo,
         }
     }
 
@@ -346,7 +350,7 @@ impl<'a> Ctx<'a> {
     /// The envelope judged, in both modes: the 10th-percentile envelope or the bin minima,
     /// whichever is the quieter floor (see `envelope::floor_envelope`).
     fn envelope(&self, t: &[f64], v: &[f64]) -> Envelope {
-        floor_envelope(t, v)
+        self.memo.floor_envelope(t, v)
     }
 }
 
@@ -507,7 +511,8 @@ pub(crate) fn analyze_loaded(
     load: Option<&LoadAxis>,
 ) -> SeriesVerdict {
     let c = clean(series, opts.warmup_s);
-    let ctx = Ctx::new(series, opts, load, false);
+    let memo = FloorMemo::default();
+    let ctx = Ctx::new(series, opts, load, false, &memo);
     let j = judge(&ctx, &c);
     let at = c.t.last().copied();
     to_verdict(series, &c, j, opts, at)
@@ -612,7 +617,8 @@ pub(crate) fn analyze_per_request(
         ..opts.clone()
     };
     let c2 = clean(&by_load, 0.0);
-    let ctx = Ctx::new(series, &inner, None, false);
+    let memo = FloorMemo::default();
+    let ctx = Ctx::new(series, &inner, None, false, &memo);
     let j = judge(&ctx, &c2);
     let served = c2.span();
     let unit = series.unit;

@@ -70,7 +70,8 @@ pub(crate) fn analyze_online_loaded(
     load: Option<&LoadAxis>,
 ) -> SeriesVerdict {
     let c = clean(series, opts.warmup_s);
-    let ctx = Ctx::new(series, opts, load, true);
+    let memo = FloorMemo::default();
+    let ctx = Ctx::new(series, opts, load, true, &memo);
     let n = c.len();
     // Every checkpoint so far: (time, leak?). Persistence looks back over them.
     let mut history: Vec<(f64, bool)> = Vec::new();
