@@ -135,8 +135,11 @@ pub(crate) fn floor_envelope(t: &[f64], v: &[f64]) -> Envelope {
 /// samples bit for bit, so the memo can only return what [`floor_envelope`] would.
 #[derive(Default)]
 pub(crate) struct FloorMemo {
-    last: RefCell<Option<(Vec<f64>, Vec<f64>, Envelope)>>,
+    last: RefCell<Option<Memoised>>,
 }
+
+/// The samples an envelope was computed from (times, values) and the envelope.
+type Memoised = (Vec<f64>, Vec<f64>, Envelope);
 
 impl FloorMemo {
     /// [`floor_envelope`] of `(t, v)`, from the memo when it holds these very samples.
