@@ -4,13 +4,15 @@
 //! families); `score` runs the detector on them (in process, or the real `leakhound analyze`
 //! binary via `files`) and computes recall, false-positive rate, precision, time to detect,
 //! growth at detection and premature alarms, per family and per mode; `baseline` scores the
-//! usual alert rules and the textbook trend test on the same series. Not a library for users:
+//! usual alert rules and the textbook trend test on the same series; `calibrate` checks how
+//! well an inconclusive verdict's "need about N more" holds. Not a library for users:
 //! `publish = false`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod baseline;
+pub mod calibrate;
 pub mod families;
 pub mod files;
 pub mod rng;

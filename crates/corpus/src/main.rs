@@ -3,6 +3,7 @@
 //! ```text
 //! leakhound-corpus generate --seed 7 --n 300 --out DIR [--with-load]
 //! leakhound-corpus score --seed 7 --n 300 [--leakhound PATH] [--threads 2] [--families] [--with-load] [--list FAMILY|errors|all]
+//! leakhound-corpus calibrate --dir DIR [--threads 2]
 //! leakhound-corpus bench
 //! ```
 
@@ -43,6 +44,21 @@ enum Cmd {
     },
     /// Score the detector: recall, false-positive rate, time to detect, per mode and class.
     Score(ScoreArgs),
+    /// Check "need about N more": cut each series at 25/40/55/70 % of its span and, where the
+    /// end-of-run verdict is inconclusive with N seconds needed, judge it again at +N and +2N.
+    #[command(after_help = "Example:\n  leakhound-corpus calibrate --seed 101\n  \
+                            leakhound-corpus calibrate --dir /tmp/indep4 --dir /tmp/indep5")]
+    Calibrate {
+        #[command(flatten)]
+        corpus: CorpusArgs,
+        /// Check the labelled corpus in this directory rather than a generated one (repeat to
+        /// pool several).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["seed", "n"])]
+        dir: Vec<PathBuf>,
+        /// Worker threads (default: the available cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Time analyze and analyze_online on 86,400-point series.
     Bench,
 }
@@ -102,6 +118,11 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Cmd::Generate { corpus, out } => generate_cmd(&corpus, &out),
         Cmd::Score(a) => score(&a),
+        Cmd::Calibrate {
+            corpus,
+            dir,
+            threads,
+        } => calibrate(&corpus, &dir, threads),
         Cmd::Bench => {
             bench();
             Ok(())
@@ -295,6 +316,31 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         };
         println!("       end: {}\n       onl: {}", end.reason, onl.reason);
     }
+    Ok(())
+}
+
+fn calibrate(c: &CorpusArgs, dirs: &[PathBuf], threads: Option<usize>) -> anyhow::Result<()> {
+    let mut items = Vec::new();
+    for d in dirs {
+        items.extend(files::read_corpus(d)?);
+    }
+    if dirs.is_empty() {
+        items = generate(c.seed, c.n);
+    }
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let t0 = Instant::now();
+    let opts = leakhound_detect::DetectOptions::default();
+    let checks = leakhound_corpus::calibrate::run(&items, &opts, threads);
+    println!(
+        "{} series cut at {:?} of their span · {} inconclusive verdicts with a time needed · {:.1} s",
+        items.len(),
+        leakhound_corpus::calibrate::CUTS,
+        checks.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    print!("{}", leakhound_corpus::calibrate::table(&checks));
     Ok(())
 }
 
