@@ -52,7 +52,10 @@ pub fn run(items: &[Item], opts: &DetectOptions, threads: usize) -> Vec<Check> {
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|_| Vec::<Check>::new()))
+            // A worker's panic is the detector's bug: pass it on rather than drop its checks.
+            .flat_map(|h| -> Vec<Check> {
+                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+            })
             .collect()
     })
 }

@@ -581,7 +581,6 @@ mod tests {
         assert!(e.y[e.y.len() - 1] > 115.0, "{:?}", &e.y[e.y.len() - 5..]);
     }
 
-    /// Deterministic uniform numbers in [0, 1) (xorshift64), for synthetic noise.
     #[test]
     fn the_memo_returns_what_floor_envelope_computes() {
         let t: Vec<f64> = (0..400).map(|i| i as f64 * 15.0).collect();
@@ -598,6 +597,7 @@ mod tests {
         assert_eq!(got.y, floor_envelope(&t[..200], &rising[..200]).y);
     }
 
+    /// Deterministic uniform numbers in [0, 1) (xorshift64), for synthetic noise.
     fn uniform(n: usize, mut x: u64) -> Vec<f64> {
         (0..n)
             .map(|_| {
