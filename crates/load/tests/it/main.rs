@@ -254,9 +254,12 @@ cycles = 2
     );
     assert_eq!(s.per_second[1].offered, 0);
     // The next phase's first request is due exactly at the boundary (and may leave up to half a
-    // timer tick early), so it can land in the idle second's tally.
+    // timer tick early), so it can land in the idle second's tally; and a request sent in the
+    // load second's last milliseconds completes in the idle one when the machine is busy (a
+    // fresh-clone CI run on 2 cores, other test binaries running, counted 302: two
+    // stragglers, no new load). A handful at most.
     assert!(
-        (300..=301).contains(&s.per_second[1].requests_total),
+        (300..=305).contains(&s.per_second[1].requests_total),
         "{:?}",
         s.per_second
     );
