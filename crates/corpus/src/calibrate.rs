@@ -11,7 +11,7 @@ use leakhound_core::{SeriesVerdict, Verdict};
 use leakhound_detect::DetectOptions;
 
 use crate::families::{Class, Item};
-use crate::score::quantile;
+use crate::score::{par_map, quantile};
 
 /// Where each series is cut, as shares of its span.
 pub const CUTS: [f64; 4] = [0.25, 0.4, 0.55, 0.7];
@@ -43,21 +43,10 @@ pub const SCAN_STEP: f64 = 0.05;
 
 /// Every check on the corpus (in-process, end of run, `threads` workers).
 pub fn run(items: &[Item], opts: &DetectOptions, threads: usize) -> Vec<Check> {
-    let threads = threads.max(1);
-    let chunk = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().flat_map(|it| checks(it, opts)).collect()))
-            .collect();
-        handles
-            .into_iter()
-            // A worker's panic is the detector's bug: pass it on rather than drop its checks.
-            .flat_map(|h| -> Vec<Check> {
-                h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-            })
-            .collect()
-    })
+    par_map(items, threads, |it| checks(it, opts))
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 fn checks(it: &Item, opts: &DetectOptions) -> Vec<Check> {

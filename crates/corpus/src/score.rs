@@ -52,45 +52,50 @@ pub fn evaluate_library(
     with_load: bool,
 ) -> Vec<(Outcome, Outcome)> {
     let opts = DetectOptions::default();
-    let threads = threads.max(1);
-    let mut out: Vec<Option<(Outcome, Outcome)>> = vec![None; items.len()];
+    par_map(items, threads, |it| {
+        let (e, o) = if with_load {
+            (
+                analyze_with_load(&it.series, &it.requests, &opts),
+                analyze_online_with_load(&it.series, &it.requests, &opts),
+            )
+        } else {
+            (
+                analyze(&it.series, &opts),
+                analyze_online(&it.series, &opts),
+            )
+        };
+        (
+            Outcome {
+                verdict: e.verdict,
+                detected_at_s: e.detected_at_s,
+            },
+            Outcome {
+                verdict: o.verdict,
+                detected_at_s: o.detected_at_s,
+            },
+        )
+    })
+}
+
+/// `f` applied to every item on `threads` scoped threads, each taking a contiguous share, the
+/// results in the items' order. A worker's panic is passed on.
+pub fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    let f = &f;
     std::thread::scope(|s| {
-        let chunks: Vec<_> = out
-            .chunks_mut(items.len().div_ceil(threads).max(1))
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
             .collect();
-        let mut start = 0;
-        for chunk in chunks {
-            let from = start;
-            start += chunk.len();
-            let opts = &opts;
-            s.spawn(move || {
-                for (k, slot) in chunk.iter_mut().enumerate() {
-                    let it = &items[from + k];
-                    let (e, o) = if with_load {
-                        (
-                            analyze_with_load(&it.series, &it.requests, opts),
-                            analyze_online_with_load(&it.series, &it.requests, opts),
-                        )
-                    } else {
-                        (analyze(&it.series, opts), analyze_online(&it.series, opts))
-                    };
-                    *slot = Some((
-                        Outcome {
-                            verdict: e.verdict,
-                            detected_at_s: e.detected_at_s,
-                        },
-                        Outcome {
-                            verdict: o.verdict,
-                            detected_at_s: o.detected_at_s,
-                        },
-                    ));
-                }
-            });
-        }
-    });
-    out.into_iter()
-        .map(|o| o.expect("every slot is filled by exactly one worker"))
-        .collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// Scores of one group of series (a class, or a family) in one mode.
