@@ -67,8 +67,8 @@ fn checks(it: &Item, opts: &DetectOptions) -> Vec<Check> {
         let (Verdict::Inconclusive, Some(n)) = (v.verdict, v.needs_more_s) else {
             continue;
         };
-        let later = |k: f64| (cut + k * n <= t1).then(|| judge(cut + k * n).verdict);
         let seen = cut - t0;
+        let later = |k: f64| (cut + k * n <= t1).then(|| judge(cut + k * n).verdict);
         let first_leak_s = (1..)
             .map(|k| k as f64 * SCAN_STEP * seen)
             .take_while(|&d| seen > 0.0 && cut + d <= t1)
@@ -77,7 +77,7 @@ fn checks(it: &Item, opts: &DetectOptions) -> Vec<Check> {
             id: it.id,
             class: it.class,
             leak: it.leak,
-            seen_s: cut - t0,
+            seen_s: seen,
             needs_s: n,
             at_n: later(1.0),
             at_2n: later(2.0),
@@ -88,8 +88,9 @@ fn checks(it: &Item, opts: &DetectOptions) -> Vec<Check> {
 }
 
 /// The table: per class and label, the checks made, how many were decided at +N and +2N, how
-/// many leaks were called leaks (healthy series: false alarms), and the median N as a share of
-/// the time already seen.
+/// many were called leaks there (on healthy series: false alarms), N as a share of the time
+/// already seen (median, p90), and when the first leak verdict came, in units of N (how many
+/// had one, p25, median, p75).
 pub fn table(checks: &[Check]) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
