@@ -455,7 +455,10 @@ fn run_with_load_takes_out_memory_that_follows_the_request_rate() {
     );
     // The same samples without the load: the ramp reads as a rise. Mostly as a leak; on a
     // starved machine the load generator can fall behind and catch up, and a CI run read its
-    // ramp as "memory floor stepped up 2 times but is flat between the steps".
+    // ramp as "memory floor stepped up 2 times but is flat between the steps"; another (a
+    // fresh clone on 2 cores, other test binaries running) read the quiet stage's fall as a
+    // restart and the ramp as the climb back: "memory fell at the restart 21 s ago and has
+    // climbed back to its level before it".
     let plain = leakhound()
         .args(["analyze", "--json"])
         .arg(dir.path().join("run/samples.csv"))
@@ -469,7 +472,9 @@ fn run_with_load_takes_out_memory_that_follows_the_request_rate() {
         .expect("rss_bytes judged");
     let plain_reason = rss_plain["reason"].as_str().unwrap_or_default();
     assert!(
-        rss_plain["verdict"] == "leak" || plain_reason.contains("stepped up"),
+        rss_plain["verdict"] == "leak"
+            || plain_reason.contains("stepped up")
+            || plain_reason.contains("climbed back"),
         "{rss_plain:#}"
     );
 }
