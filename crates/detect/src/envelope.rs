@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 
-use crate::util::{median_in_place, quantile_in_place, robust_sigma};
+use crate::util::{median_in_place, quantile_in_place, robust_sigma, same_bits};
 
 /// At most this many bins: 80 bins give 3,160 pairs for Mann-Kendall and Theil-Sen (cheap enough
 /// to re-run at every online checkpoint) and still resolve a mid-run onset to ~1 % of the window.
@@ -154,12 +154,6 @@ impl FloorMemo {
         *self.last.borrow_mut() = Some((t.to_vec(), v.to_vec(), e.clone()));
         e
     }
-}
-
-/// Whether two slices hold the same values bit for bit (so `-0.0` and `0.0` differ, and a NaN
-/// equals itself).
-fn same_bits(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// The fine time bins of [`lower_envelopes`] (the same samples per bin, widened the same way

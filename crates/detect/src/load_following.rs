@@ -34,9 +34,11 @@
 //! Not here: cumulative retained bytes per request at the end of a run (see `covariate`), the
 //! verdict (see `policy`).
 
+use std::cell::RefCell;
+
 use leakhound_core::Series;
 
-use crate::util::quantile_in_place;
+use crate::util::{quantile_in_place, same_bits};
 
 /// Standard errors from zero the load coefficient must be before the load-following part is
 /// removed. A conservative bound (rather than the 1.96 of a 5 % test) because the
@@ -77,6 +79,17 @@ const MAX_R2_COMPLEMENT: f64 = 1e-3;
 pub(crate) struct LoadAxis {
     t: Vec<f64>,
     c: Vec<f64>,
+    /// The last [`rates`] read against this counter, so the next checkpoint of the online mode
+    /// (the same samples and a few more) reads only the new ones.
+    memo: RefCell<Option<Rates>>,
+}
+
+/// The sample times [`rates`] was given and what it returned for them.
+#[derive(Debug, Clone)]
+struct Rates {
+    t: Vec<f64>,
+    rate: Vec<Option<f64>>,
+    served: Vec<Option<f64>>,
 }
 
 impl LoadAxis {
@@ -100,7 +113,11 @@ impl LoadAxis {
             t.push(ti);
             c.push(vi + offset);
         }
-        (t.len() >= 2).then_some(LoadAxis { t, c })
+        (t.len() >= 2).then_some(LoadAxis {
+            t,
+            c,
+            memo: RefCell::new(None),
+        })
     }
 
     /// Requests served by time `x` (linear between counter samples), `None` outside the
@@ -125,7 +142,9 @@ impl LoadAxis {
     /// counter rather than a search per sample (the online mode reads the counter at every
     /// sample at every checkpoint).
     fn at_each(&self, xs: &[f64]) -> Vec<Option<f64>> {
-        let mut k = 0;
+        let mut k = xs
+            .first()
+            .map_or(0, |&x| self.t.partition_point(|&a| a < x));
         xs.iter()
             .map(|&x| {
                 // The first counter sample at or after `x`, as `at`'s search finds it.
@@ -178,11 +197,41 @@ pub(crate) struct Adjustment {
 /// load over-corrected it into a dip of the whole load-following amount (an "up step" of the
 /// floor, then a leak, on a service that retained nothing).
 fn rates(load: &LoadAxis, t: &[f64]) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
-    let served = if t.is_sorted() {
-        load.at_each(t)
-    } else {
-        t.iter().map(|&x| load.at(x)).collect()
+    let mut memo = load.memo.borrow_mut();
+    // Samples the memo already read, when `t` continues its times (an online checkpoint).
+    let known = match memo.as_ref() {
+        Some(m) if m.t.len() <= t.len() && same_bits(&m.t, &t[..m.t.len()]) && t.is_sorted() => {
+            m.t.len()
+        }
+        _ => 0,
     };
+    let mut served = Vec::with_capacity(t.len());
+    let mut rate = Vec::with_capacity(t.len());
+    if let Some(m) = memo.as_ref().filter(|_| known > 0) {
+        // A sample's rate window reaches at most `WINDOW_SAMPLES` intervals after it, and
+        // stops short of the last sample: the rates of samples further than that from the
+        // memo's end are what the longer series gives them too.
+        served.extend_from_slice(&m.served);
+        rate.extend_from_slice(&m.rate[..known.saturating_sub(WINDOW_SAMPLES + 2)]);
+    }
+    if t.is_sorted() {
+        served.extend(load.at_each(&t[known..]));
+    } else {
+        served.extend(t.iter().map(|&x| load.at(x)));
+    }
+    for i in rate.len()..t.len() {
+        rate.push(rate_at(t, &served, i));
+    }
+    *memo = Some(Rates {
+        t: t.to_vec(),
+        rate: rate.clone(),
+        served: served.clone(),
+    });
+    (rate, served)
+}
+
+/// The load at sample `i` of `t` (see [`rates`]), from the requests served by each sample.
+fn rate_at(t: &[f64], served: &[Option<f64>], i: usize) -> Option<f64> {
     let n = t.len();
     let rate_between = |a: usize, b: usize| -> Option<f64> {
         let (ca, cb) = (served[a]?, served[b]?);
@@ -193,40 +242,35 @@ fn rates(load: &LoadAxis, t: &[f64]) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
         (Some(ca), Some(cb)) => cb - ca,
         _ => 0.0,
     };
-    let rate = (0..n)
-        .map(|i| {
-            if i == 0 || i + 1 >= n || served[i].is_none() {
-                return None;
-            }
-            let mut j = i.saturating_sub(1);
-            while j > 0 && i - j < WINDOW_SAMPLES && count(j, i) < WINDOW_REQUESTS {
-                j -= 1;
-            }
-            let mut k = i + 1;
-            while k + 1 < n && k - i < WINDOW_SAMPLES && count(i, k) < WINDOW_REQUESTS {
-                k += 1;
-            }
-            let after = rate_between(i, k);
-            let before = if j < i { rate_between(j, i) } else { None };
-            match (before, after) {
-                (Some(a), Some(b)) => {
-                    // Both windows pooled unless they differ by more than counting noise
-                    // (`EDGE_Z` Poisson standard deviations): then an edge lies between them.
-                    let (da, db) = (t[i] - t[j], t[k] - t[i]);
-                    let pooled = (a * da + b * db) / (da + db);
-                    let sd = (pooled.max(0.0) * (1.0 / da + 1.0 / db)).sqrt();
-                    Some(if (a - b).abs() > EDGE_Z * sd {
-                        a.min(b)
-                    } else {
-                        pooled
-                    })
-                }
-                (None, b) => b,
-                (a, None) => a,
-            }
-        })
-        .collect();
-    (rate, served)
+    if i == 0 || i + 1 >= n || served[i].is_none() {
+        return None;
+    }
+    let mut j = i.saturating_sub(1);
+    while j > 0 && i - j < WINDOW_SAMPLES && count(j, i) < WINDOW_REQUESTS {
+        j -= 1;
+    }
+    let mut k = i + 1;
+    while k + 1 < n && k - i < WINDOW_SAMPLES && count(i, k) < WINDOW_REQUESTS {
+        k += 1;
+    }
+    let after = rate_between(i, k);
+    let before = if j < i { rate_between(j, i) } else { None };
+    match (before, after) {
+        (Some(a), Some(b)) => {
+            // Both windows pooled unless they differ by more than counting noise
+            // (`EDGE_Z` Poisson standard deviations): then an edge lies between them.
+            let (da, db) = (t[i] - t[j], t[k] - t[i]);
+            let pooled = (a * da + b * db) / (da + db);
+            let sd = (pooled.max(0.0) * (1.0 / da + 1.0 / db)).sqrt();
+            Some(if (a - b).abs() > EDGE_Z * sd {
+                a.min(b)
+            } else {
+                pooled
+            })
+        }
+        (None, b) => b,
+        (a, None) => a,
+    }
 }
 
 /// A least-squares fit of `y` on `[1, p]` or `[1, p, q]`.
@@ -279,12 +323,19 @@ fn fit(p: &[f64], q: Option<&[f64]>, y: &[f64]) -> Option<Fit> {
         }
         (spy / spp, 0.0, 1.0 / spp, 0.0)
     };
-    let res: Vec<f64> = (0..y.len())
-        .map(|i| (y[i] - my) - bp * (p[i] - mp) - bq * qv(i))
-        .collect();
-    let sse: f64 = res.iter().map(|r| r * r).sum();
+    // The residuals' sum of squares and lag-1 products in one pass (the same sums, in the same
+    // order, as summing a vector of them).
+    let (mut sse, mut lag_sum, mut prev) = (0.0, 0.0, None::<f64>);
+    for i in 0..y.len() {
+        let r = (y[i] - my) - bp * (p[i] - mp) - bq * qv(i);
+        sse += r * r;
+        if let Some(pr) = prev {
+            lag_sum += pr * r;
+        }
+        prev = Some(r);
+    }
     let dof = n - if q.is_some() { 3.0 } else { 2.0 };
-    let rho = lag1(&res);
+    let rho = lag1(y.len(), sse, lag_sum);
     let var = sse / dof * (1.0 + rho) / (1.0 - rho);
     Some(Fit {
         bp,
@@ -295,13 +346,12 @@ fn fit(p: &[f64], q: Option<&[f64]>, y: &[f64]) -> Option<Fit> {
     })
 }
 
-/// Lag-1 autocorrelation of residuals, clamped to `[0, MAX_RHO]`.
-fn lag1(r: &[f64]) -> f64 {
-    let den: f64 = r.iter().map(|x| x * x).sum();
-    if r.len() < 3 || den <= 0.0 {
+/// Lag-1 autocorrelation of `n` residuals, from their sum of squares `den` and sum of lag-1
+/// products `num`, clamped to `[0, MAX_RHO]`.
+fn lag1(n: usize, den: f64, num: f64) -> f64 {
+    if n < 3 || den <= 0.0 {
         return 0.0;
     }
-    let num: f64 = r.windows(2).map(|w| w[0] * w[1]).sum();
     (num / den).clamp(0.0, MAX_RHO)
 }
 
@@ -552,6 +602,33 @@ mod tests {
         let one_by_one: Vec<Option<f64>> = xs.iter().map(|&x| l.at(x)).collect();
         assert_eq!(l.at_each(&xs), one_by_one);
         assert!(one_by_one.iter().any(Option::is_none) && one_by_one.iter().any(Option::is_some));
+    }
+
+    #[test]
+    fn rates_read_from_the_memo_match_rates_read_afresh() {
+        // Samples on a jittered clock with a gap, bursts of load between them; read as an
+        // online run reads them (growing prefixes, the same one twice, then a shorter one and
+        // the whole), each against a counter whose memo was used before and a fresh one.
+        let t: Vec<f64> = (0..400)
+            .map(|i| {
+                i as f64 * 2.0 + ((i * 37) % 7) as f64 * 0.1 + if i > 250 { 90.0 } else { 0.0 }
+            })
+            .collect();
+        let rate = |x: f64| if (x % 120.0) < 25.0 { 350.0 } else { 20.0 };
+        let ctr = counter(&t, rate);
+        let used = LoadAxis::new(&ctr).expect("counter");
+        let bits = |r: &(Vec<Option<f64>>, Vec<Option<f64>>)| -> Vec<Option<u64>> {
+            r.0.iter()
+                .chain(&r.1)
+                .map(|x| x.map(f64::to_bits))
+                .collect()
+        };
+        for m in [30, 31, 37, 60, 60, 61, 200, 252, 253, 300, 120, 399, 400] {
+            let fresh = LoadAxis::new(&ctr).expect("counter");
+            let (a, b) = (rates(&used, &t[..m]), rates(&fresh, &t[..m]));
+            assert_eq!(bits(&a), bits(&b), "prefix of {m} samples");
+            assert!(a.0.iter().filter(|r| r.is_some()).count() >= m - 2);
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Small order statistics shared by the tests (median, quantile, MAD).
+//! Small order statistics shared by the tests (median, quantile, MAD), and the bit-for-bit
+//! comparison the memos use.
 
 /// Median of a slice (reorders it). `0.0` for an empty slice.
 pub(crate) fn median_in_place(x: &mut [f64]) -> f64 {
@@ -20,6 +21,12 @@ pub(crate) fn quantile_in_place(x: &mut [f64], q: f64) -> f64 {
     }
     let b = rest.iter().copied().fold(f64::INFINITY, f64::min);
     a + frac * (b - a)
+}
+
+/// Whether two slices hold the same values bit for bit (so `-0.0` and `0.0` differ, and a NaN
+/// equals itself): what a memo must check before it returns an earlier result.
+pub(crate) fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// 1.4826 converts a median absolute deviation into a normal-consistent standard deviation
