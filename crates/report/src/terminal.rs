@@ -342,6 +342,8 @@ fn rate_cell(v: &SeriesVerdict) -> String {
             let half = (hi - lo).abs() / 2.0 * scale;
             let half = match v.unit {
                 leakhound_core::Unit::Bytes => format_quantity(v.unit, half),
+                // Beyond any real count, no 300-digit number (as the rate itself reads).
+                _ if half.abs() >= 1e15 => format!("{half:.2e}"),
                 _ => format!("{half:.2}"),
             };
             format!("{main} ± {half}")
@@ -459,6 +461,17 @@ mod tests {
             display_command(&args),
             r#"sh -c 'trap "" INT; echo it'\''s \ok'"#
         );
+    }
+
+    #[test]
+    fn an_absurd_rate_keeps_its_interval_short() {
+        let mut v = SeriesVerdict::empty("v", leakhound_core::Unit::Count, Verdict::Leak, "");
+        v.rate_per_s = Some(1e300);
+        v.rate_ci95 = Some([0.5e300, 1.5e300]);
+        assert_eq!(rate_cell(&v), "+1.00e300/s ± 5.00e299");
+        v.rate_per_s = Some(2.0);
+        v.rate_ci95 = Some([1.5, 2.5]);
+        assert_eq!(rate_cell(&v), "+2.00/s ± 0.50");
     }
 
     #[test]
