@@ -198,11 +198,10 @@ pub(crate) struct Adjustment {
 /// floor, then a leak, on a service that retained nothing).
 fn rates(load: &LoadAxis, t: &[f64]) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
     let mut memo = load.memo.borrow_mut();
+    let sorted = t.is_sorted();
     // Samples the memo already read, when `t` continues its times (an online checkpoint).
     let known = match memo.as_ref() {
-        Some(m) if m.t.len() <= t.len() && same_bits(&m.t, &t[..m.t.len()]) && t.is_sorted() => {
-            m.t.len()
-        }
+        Some(m) if sorted && m.t.len() <= t.len() && same_bits(&m.t, &t[..m.t.len()]) => m.t.len(),
         _ => 0,
     };
     let mut served = Vec::with_capacity(t.len());
@@ -214,7 +213,7 @@ fn rates(load: &LoadAxis, t: &[f64]) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
         served.extend_from_slice(&m.served);
         rate.extend_from_slice(&m.rate[..known.saturating_sub(WINDOW_SAMPLES + 2)]);
     }
-    if t.is_sorted() {
+    if sorted {
         served.extend(load.at_each(&t[known..]));
     } else {
         served.extend(t.iter().map(|&x| load.at(x)));
