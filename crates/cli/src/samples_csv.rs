@@ -149,6 +149,27 @@ pub(crate) fn parse_series_csv(bytes: &[u8], name: &str) -> anyhow::Result<Table
     parse_table(bytes).map_err(|e| bad(e.to_string()))
 }
 
+/// Each process's first and last sample time in a run directory's `processes.csv` (see
+/// [`SamplesWriter`]), for [`crate::orchestrate::processes::same_processes_throughout`].
+/// `None` when the file is missing or unreadable, or a line (other than an unfinished last one,
+/// from a run killed mid-write) does not start with a time and a PID.
+pub(crate) fn process_spans(run_dir: &Path) -> Option<Vec<(f64, f64)>> {
+    let text = std::fs::read_to_string(run_dir.join("processes.csv")).ok()?;
+    let body = text.strip_prefix("t_seconds,pid,")?;
+    // The header line, and an unfinished last line.
+    let complete = &body[..body.rfind('\n')?];
+    let mut spans: std::collections::HashMap<u32, (f64, f64)> = std::collections::HashMap::new();
+    for line in complete.lines().skip(1) {
+        let mut cells = line.split(',');
+        let t: f64 = cells.next()?.parse().ok()?;
+        let pid: u32 = cells.next()?.parse().ok()?;
+        let e = spans.entry(pid).or_insert((t, t));
+        e.0 = e.0.min(t);
+        e.1 = e.1.max(t);
+    }
+    Some(spans.into_values().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +197,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("cut.csv.gz: not a readable gzip file"), "{e}");
+    }
+
+    #[test]
+    fn process_spans_are_read_from_what_the_writer_writes() {
+        use leakhound_sampler::ProcessSample;
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = SamplesWriter::create(dir.path()).unwrap();
+        let proc_ = |pid: u32| ProcessSample {
+            pid,
+            ppid: 1,
+            comm: "svc, v2".into(),
+            counters: Counters::default(),
+        };
+        let mut sample = TreeSample {
+            processes: vec![proc_(10), proc_(11)],
+            ..TreeSample::default()
+        };
+        w.append(0.0, &sample).unwrap();
+        w.append(1.0, &sample).unwrap();
+        sample.processes = vec![proc_(10), proc_(12)];
+        w.append(2.0, &sample).unwrap();
+        drop(w);
+        let mut spans = process_spans(dir.path()).unwrap();
+        spans.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(spans, vec![(0.0, 1.0), (0.0, 2.0), (2.0, 2.0)]);
+        // A line cut short by a kill is left out; a missing file is unknown.
+        let path = dir.path().join("processes.csv");
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("3.0,1");
+        std::fs::write(&path, text).unwrap();
+        assert_eq!(process_spans(dir.path()).unwrap().len(), 3);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(process_spans(dir.path()), None);
     }
 
     #[test]

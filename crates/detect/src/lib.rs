@@ -52,6 +52,14 @@ pub struct DetectOptions {
     /// Consecutive online checkpoints that must agree before an alarm (default
     /// [`DEFAULT_PERSISTENCE`]).
     pub persistence: usize,
+    /// Known: no process restarted while the series was recorded (a `run` or `watch` that saw
+    /// the same process IDs from its first sample to its last, or a Prometheus series whose
+    /// `process_start_time_seconds` never changed). A large fall is then memory given back (a
+    /// heap shrinking, a cache dropped), never a restart: the series is still judged from the
+    /// last such fall on, but repeated falls are a collector's sawtooth and never OOM-kill
+    /// cycles, and the reason says "since memory fell" rather than "since the restart".
+    /// Default `false`: restarts are inferred from the samples (a large fall, a missed scrape).
+    pub no_restarts: bool,
 }
 
 impl Default for DetectOptions {
@@ -63,6 +71,7 @@ impl Default for DetectOptions {
             alpha_online: DEFAULT_ALPHA_ONLINE,
             min_growth: DEFAULT_MIN_GROWTH,
             persistence: DEFAULT_PERSISTENCE,
+            no_restarts: false,
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::samples_csv::read_series_csv;
 pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     let opts = DetectOptions {
         warmup_s: args.warmup.as_secs_f64(),
+        no_restarts: args.no_restarts,
         ..DetectOptions::default()
     };
     // A size limit is for memory (and columns of unknown unit judged as memory); a plain number
@@ -99,7 +100,15 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     let mode = if args.online { "online" } else { "end_of_run" };
     let mut w = crate::output::stdout();
     let mut all = Vec::new();
-    for ((path, table), load) in inputs.iter().zip(&loads) {
+    for (((path, table), load), f) in inputs.iter().zip(&loads).zip(&args.files) {
+        // A run directory knows whether its processes changed (see `processes.csv`).
+        let opts = DetectOptions {
+            no_restarts: args.no_restarts
+                || (f.is_dir()
+                    && crate::samples_csv::process_spans(f)
+                        .is_some_and(crate::orchestrate::processes::same_processes_throughout)),
+            ..opts.clone()
+        };
         let series: Vec<Series> = table
             .series
             .iter()

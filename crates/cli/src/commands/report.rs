@@ -123,6 +123,8 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
     // leakhound was killed before writing the verdict: judge what was recorded.
     let opts = leakhound_detect::DetectOptions {
         warmup_s: run.run.warmup_s,
+        no_restarts: crate::samples_csv::process_spans(dir)
+            .is_some_and(crate::orchestrate::processes::same_processes_throughout),
         ..leakhound_detect::DetectOptions::default()
     };
     let (series, verdict) = judge(&data, None, &opts, &TargetLimits::user(run.run.limit));

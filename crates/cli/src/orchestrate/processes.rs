@@ -81,3 +81,39 @@ impl ProcessTracker {
         out
     }
 }
+
+/// Whether the same processes were sampled from the first sample to the last, none starting or
+/// ending in between (`spans`: each process's first and last sample time, on one clock). Then
+/// no process restarted, and a large fall of memory is memory given back rather than a restart
+/// (`leakhound_detect::DetectOptions::no_restarts`). False for fewer than two samples, and
+/// whenever any process came or went: a pre-fork server recycling its workers, a supervisor
+/// restarting its child, or a short-lived helper (then restarts are inferred from the data, as
+/// for any CSV).
+pub(crate) fn same_processes_throughout(spans: impl IntoIterator<Item = (f64, f64)>) -> bool {
+    let spans: Vec<(f64, f64)> = spans.into_iter().collect();
+    let first = spans.iter().map(|s| s.0).fold(f64::INFINITY, f64::min);
+    let last = spans.iter().map(|s| s.1).fold(f64::NEG_INFINITY, f64::max);
+    !spans.is_empty() && last > first && spans.iter().all(|&(a, b)| a == first && b == last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_that_came_or_went_means_restarts_are_not_known_absent() {
+        assert!(same_processes_throughout([(0.0, 60.0)]));
+        assert!(same_processes_throughout([(0.0, 60.0), (0.0, 60.0)]));
+        // A worker replaced at 30 s (the old one ended, a new one started).
+        assert!(!same_processes_throughout([
+            (0.0, 60.0),
+            (0.0, 29.0),
+            (30.0, 60.0)
+        ]));
+        // A helper that lived for one sample.
+        assert!(!same_processes_throughout([(0.0, 60.0), (12.0, 12.0)]));
+        // One sample, or none: nothing is known.
+        assert!(!same_processes_throughout([(0.0, 0.0)]));
+        assert!(!same_processes_throughout([]));
+    }
+}

@@ -312,12 +312,14 @@ pub(crate) fn conclude(
     load: Option<LoadSummary>,
 ) -> anyhow::Result<RunReport> {
     let requests = load.as_ref().and_then(requests_served);
-    let (mut verdicts, mut overall) = judge(
-        &rec.series,
-        requests.as_ref(),
-        &props.detect_options(),
-        &session.limits,
-    );
+    // The same processes from the first sample to the last: no fall was a restart.
+    let opts = DetectOptions {
+        no_restarts: super::processes::same_processes_throughout(
+            rec.processes.iter().map(|p| (p.first_t, p.last_t)),
+        ),
+        ..props.detect_options()
+    };
+    let (mut verdicts, mut overall) = judge(&rec.series, requests.as_ref(), &opts, &session.limits);
     if let Some(l) = &load
         && apply_idle_phase_evidence(&mut verdicts, l)
     {

@@ -691,3 +691,74 @@ fn a_grafana_export_is_read_as_the_same_series_in_seconds() {
             "api: values written with size units",
         ));
 }
+
+/// A run directory (samples.csv and processes.csv as `run` writes them): 4 minutes at 900 MiB,
+/// a fall to 540 MiB, then a climb of 0.5 MiB/s for 8 minutes. `pids` gives the PID sampled at
+/// each second.
+fn fall_then_climb_run(dir: &std::path::Path, pids: impl Fn(usize) -> u32) {
+    let mib = |i: usize| {
+        let x = i as f64;
+        let m = if i < 240 {
+            900.0
+        } else {
+            540.0 + 0.5 * (x - 240.0)
+        };
+        (m + 0.5 * noise(i as u64)) * 1048576.0
+    };
+    let mut samples = String::from("t_seconds,rss_bytes\n");
+    let mut procs = String::from("t_seconds,pid,ppid,comm,rss_bytes\n");
+    for i in 0..720 {
+        samples.push_str(&format!("{i}.000,{}\n", mib(i)));
+        procs.push_str(&format!("{i}.000,{},1,svc,{}\n", pids(i), mib(i)));
+    }
+    std::fs::write(dir.join("samples.csv"), samples).unwrap();
+    std::fs::write(dir.join("processes.csv"), procs).unwrap();
+}
+
+fn reason_of(out: &assert_cmd::assert::Assert) -> String {
+    let recs = json_lines(&out.get_output().stdout);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["verdict"], "leak");
+    recs[0]["reason"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_fall_is_a_restart_only_when_the_processes_changed() {
+    // One process throughout: the fall is memory given back, and the reason says so.
+    let same = tempfile::tempdir().unwrap();
+    fall_then_climb_run(same.path(), |_| 42);
+    let out = leakhound()
+        .args(["analyze", "--json"])
+        .arg(same.path())
+        .assert()
+        .code(1);
+    let r = reason_of(&out);
+    assert!(r.contains("(judged since it fell 8 min ago)"), "{r}");
+    assert!(!r.contains("restart"), "{r}");
+    // A new PID from the fall on: a restart.
+    let restarted = tempfile::tempdir().unwrap();
+    fall_then_climb_run(restarted.path(), |i| if i < 240 { 42 } else { 43 });
+    let out = leakhound()
+        .args(["analyze", "--json"])
+        .arg(restarted.path())
+        .assert()
+        .code(1);
+    let r = reason_of(&out);
+    assert!(r.contains("(judged since the restart 8 min ago)"), "{r}");
+    // A plain CSV says nothing of processes: a restart, unless --no-restarts says otherwise.
+    let csv = restarted.path().join("samples.csv");
+    let r = reason_of(
+        &leakhound()
+            .args(["analyze", "--json"])
+            .arg(&csv)
+            .assert()
+            .code(1),
+    );
+    assert!(r.contains("since the restart"), "{r}");
+    let out = leakhound()
+        .args(["analyze", "--json", "--no-restarts"])
+        .arg(&csv)
+        .assert()
+        .code(1);
+    assert!(reason_of(&out).contains("since it fell"));
+}

@@ -100,7 +100,7 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
             return true;
         }
         let cut = refine_cut(c, env.t[r], span_end(r)).unwrap_or(env.t[r + 1]);
-        restart_evidence(c, c.t.partition_point(|&t| t < cut))
+        !ctx.opts.no_restarts && restart_evidence(c, c.t.partition_point(|&t| t < cut))
     });
     let Some(&last_restart) = jumps.restarts.last() else {
         return judge_segment(ctx, &c.t, &c.v);
@@ -130,11 +130,17 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     // OOM-kill leaks of the independent corpus, restarted without a missed scrape, inconclusive;
     // online, over all of them, 14 false alarms gone and one new (a Go sawtooth, our seed
     // 808), 6 alarms on leaks gone.
+    // Known to be one process throughout (`DetectOptions::no_restarts`): no fall is a restart,
+    // whatever scrapes were missed (a stop-the-world collection can delay a sample too).
     let dt = c.median_dt();
-    let restart_like = fall_ends
-        .iter()
-        .filter(|&&end| gap_intervals(c, end, dt) >= MISSED_SCRAPE_INTERVALS)
-        .count();
+    let restart_like = if ctx.opts.no_restarts {
+        0
+    } else {
+        fall_ends
+            .iter()
+            .filter(|&&end| gap_intervals(c, end, dt) >= MISSED_SCRAPE_INTERVALS)
+            .count()
+    };
     let sawtooth_like = !ctx.sawtooth
         && fall_ends.len() - restart_like >= SAWTOOTH_MIN_FALLS
         && 2 * restart_like < fall_ends.len();
@@ -192,7 +198,8 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     } else {
         MIN_RISING_CYCLES
     };
-    let cycles_leak = rising >= need && 2 * rising >= total;
+    // No restarts, no OOM-kill cycles: the climbs are a collector's.
+    let cycles_leak = rising >= need && 2 * rising >= total && !ctx.opts.no_restarts;
     // The segment since the last restart vetoes the cycles only when it has stayed flat for
     // longer than a typical cycle took to climb.
     let typical_cycle = median_in_place(&mut cycle_len.clone());
@@ -249,11 +256,11 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     {
         let mut before = judge_series(ctx, &c.prefix(k));
         if before.verdict != Verdict::Inconclusive {
-            // An earlier restart as close to the prefix's end is said once, from now.
-            const SAID: &str = " (judged before the restart";
-            let reason = before.reason.split(SAID).next().unwrap_or_default();
+            // An earlier cut as close to the prefix's end is said once, from now.
+            let said = format!(" (judged before {}", cut_name(ctx));
+            let reason = before.reason.split(&said).next().unwrap_or_default();
             before.reason = format!(
-                "{reason}{SAID} {} ago: {} {} since, too few to judge)",
+                "{reason}{said} {} ago: {} {} since, too few to judge)",
                 dur(c.t[n - 1] - cut_t),
                 seg.samples,
                 samples_word(seg.samples)
@@ -314,8 +321,9 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
                     seg.window_s,
                     more,
                     format!(
-                        "{} climbs and falls back like a garbage collector's sawtooth, and its floor has not risen since the restart {} ago ({} {} since: too few to judge it; need about {} more)",
+                        "{} climbs and falls back like a garbage collector's sawtooth, and its floor has not risen since {} {} ago ({} {} since: too few to judge it; need about {} more)",
                         what(ctx.unit),
+                        cut_name(ctx),
                         dur(c.t[n - 1] - cut_t),
                         since.len(),
                         if since.len() == 1 {
@@ -339,8 +347,9 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         && ctx.grain == Grain::Fine
         && seg.verdict == Verdict::Leak
         && let Some(&end_last) = fall_ends.last()
-        && !restart_evidence(c, end_last)
-        && gap_intervals(c, end_last, dt) < MISSED_SCRAPE_INTERVALS
+        && (ctx.opts.no_restarts
+            || (!restart_evidence(c, end_last)
+                && gap_intervals(c, end_last, dt) < MISSED_SCRAPE_INTERVALS))
         && let Some((old, now)) = climbing_back(
             c,
             &env.y,
@@ -388,23 +397,44 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     {
         seg.verdict = Verdict::NoLeak;
         seg.needs_more_s = None;
-        seg.reason = format!(
-            "{} fell at the restart {} ago and has climbed back to its level before it ({}, flat for {}), not past it: a restarted process warming up",
-            what(ctx.unit),
-            dur(c.t[n - 1] - cut_t),
-            format_quantity(ctx.unit, back.level),
-            dur(back.flat_for)
-        );
+        seg.reason = if ctx.opts.no_restarts {
+            format!(
+                "{} fell {} ago and has climbed back to its level before the fall ({}, flat for {}), not past it: what it gave back was taken again",
+                what(ctx.unit),
+                dur(c.t[n - 1] - cut_t),
+                format_quantity(ctx.unit, back.level),
+                dur(back.flat_for)
+            )
+        } else {
+            format!(
+                "{} fell at the restart {} ago and has climbed back to its level before it ({}, flat for {}), not past it: a restarted process warming up",
+                what(ctx.unit),
+                dur(c.t[n - 1] - cut_t),
+                format_quantity(ctx.unit, back.level),
+                dur(back.flat_for)
+            )
+        };
         said = true;
     }
     if !said {
         seg.reason = format!(
-            "{} (judged since the restart {} ago)",
+            "{} (judged since {} {} ago)",
             seg.reason,
+            cut_name(ctx),
             dur(c.t[n - 1] - cut_t)
         );
     }
     seg
+}
+
+/// What the series is judged since, in a sentence ("since {} 5 min ago"): a restart, or with
+/// no restarts known ([`crate::DetectOptions::no_restarts`]) a fall of memory given back.
+fn cut_name(ctx: &Ctx<'_>) -> &'static str {
+    if ctx.opts.no_restarts {
+        "it fell"
+    } else {
+        "the restart"
+    }
 }
 
 /// Where the climb before the last fall ended (the median of the three raw samples before

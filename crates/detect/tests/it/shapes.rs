@@ -395,6 +395,52 @@ fn climbs_that_end_in_restarts_with_downtime_are_oom_cycles() {
 }
 
 #[test]
+fn with_no_restarts_known_falls_with_downtime_are_collections_not_oom_cycles() {
+    // The climbs of the test above, a minute without samples after each fall, but the sampler
+    // saw one process throughout (`no_restarts`): a collection that paused the process, or a
+    // sampler that fell behind, not a restart. Judged on the floors of its cycles, flat.
+    let known = DetectOptions {
+        no_restarts: true,
+        ..DetectOptions::default()
+    };
+    let s = climb_and_fall(60.0, 0.0);
+    let v = analyze(&s, &known);
+    assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert!(!v.reason.contains("OOM"), "{}", v.reason);
+    assert!(!v.reason.contains("restart"), "{}", v.reason);
+    // Floors that rise by 4 % a cycle are still a leak.
+    let v = analyze(&climb_and_fall(60.0, 0.04), &known);
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert!(!v.reason.contains("restart"), "{}", v.reason);
+}
+
+#[test]
+fn with_no_restarts_known_a_fall_is_named_as_a_fall() {
+    // One large fall (a heap shrinking, a cache dropped: 40 % given back), then a steady climb
+    // for an hour: judged since the fall, and said so without calling it a restart.
+    let s = series("rss", Unit::Bytes, 720, |x| {
+        let mib = if x < 240.0 {
+            900.0
+        } else {
+            540.0 + 0.5 * (x - 240.0)
+        };
+        mib * MIB
+    });
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert!(v.reason.contains("since the restart"), "{}", v.reason);
+    let known = DetectOptions {
+        no_restarts: true,
+        ..DetectOptions::default()
+    };
+    let w = analyze(&s, &known);
+    assert_eq!(w.verdict, Verdict::Leak, "{}", w.reason);
+    assert!(w.reason.contains("since it fell"), "{}", w.reason);
+    assert!(!w.reason.contains("restart"), "{}", w.reason);
+    assert_eq!((w.rate_per_s, w.window_s), (v.rate_per_s, v.window_s));
+}
+
+#[test]
 fn a_sawtooth_seen_from_mid_climb_with_rising_floors_is_a_leak() {
     // Five collections whose floors rise by 4 % each, the series starting 30 minutes into a
     // climb: the stretch before the first fall has no floor of its own and is left out.
