@@ -66,8 +66,20 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         let judged = table
             .series
             .iter()
-            .filter(|s| !is_counter(s) && covariate.is_none_or(|c| !names_column(&s.name, c)));
-        if judged.count() == 0 && table.series.iter().any(is_counter) {
+            .filter(|s| !not_judged(s) && covariate.is_none_or(|c| !names_column(&s.name, c)));
+        let judged = judged.count();
+        if judged == 0
+            && let Some(start) = table.series.iter().find(|s| is_start_time(s))
+            && !table.series.iter().any(is_counter)
+        {
+            return Err(ExpectedError::usage(format!(
+                "{}: nothing to judge: {} is the process's start time, which tells restarts \
+                 and does not leak; judge a gauge (memory, open fds, threads…) with it",
+                path.display(),
+                start.name
+            )));
+        }
+        if judged == 0 && table.series.iter().any(is_counter) {
             let counters: Vec<&str> = table
                 .series
                 .iter()
@@ -101,9 +113,11 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     let mut w = crate::output::stdout();
     let mut all = Vec::new();
     for (((path, table), load), f) in inputs.iter().zip(&loads).zip(&args.files) {
-        // A run directory knows whether its processes changed (see `processes.csv`).
+        // A run directory knows whether its processes changed (see `processes.csv`), and a
+        // Prometheus export may carry the process's start time.
         let opts = DetectOptions {
             no_restarts: args.no_restarts
+                || never_restarted(table)
                 || (f.is_dir()
                     && crate::samples_csv::process_spans(f)
                         .is_some_and(crate::orchestrate::processes::same_processes_throughout)),
@@ -112,7 +126,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         let series: Vec<Series> = table
             .series
             .iter()
-            .filter(|s| load.as_ref().is_none_or(|l| l.name != s.name) && !is_counter(s))
+            .filter(|s| load.as_ref().is_none_or(|l| l.name != s.name) && !not_judged(s))
             .cloned()
             .collect();
         let series = &series;
@@ -153,6 +167,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
             write_generic_columns(series, &mut w)?;
             let load_name = load.as_ref().map(|l| l.name.as_str());
             write_counters(table, load_name, &mut w)?;
+            write_start_times(table, &mut w)?;
             writeln!(w)?;
         }
         all.extend(verdicts);
@@ -230,6 +245,47 @@ fn is_counter(s: &Series) -> bool {
     }
     let falls = s.v.windows(2).filter(|w| w[1] < w[0]).count();
     falls <= (s.v.len() / 100).max(1)
+}
+
+/// A process's start time (`process_start_time_seconds`, which every Prometheus client
+/// library's process collector exports, in seconds since 1970): it tells when the process
+/// restarted and does not leak, so it is not judged.
+fn is_start_time(s: &Series) -> bool {
+    metric_name(&s.name) == "process_start_time_seconds"
+}
+
+/// Columns left out of the judgement: counters and start times.
+fn not_judged(s: &Series) -> bool {
+    is_counter(s) || is_start_time(s)
+}
+
+/// Whether the file has a process start time (`process_start_time_seconds`, every series of
+/// it when there are several) over at least two samples, and it never changed: no process
+/// restarted while the file was recorded (`DetectOptions::no_restarts`).
+fn never_restarted(table: &Table) -> bool {
+    let mut starts = table.series.iter().filter(|s| is_start_time(s)).peekable();
+    starts.peek().is_some() && starts.all(|s| s.len() >= 2 && s.v.iter().all(|&x| x == s.v[0]))
+}
+
+/// What the process start times of a file say of restarts (see [`never_restarted`]).
+fn write_start_times(table: &Table, w: &mut dyn Write) -> std::io::Result<()> {
+    for s in table.series.iter().filter(|s| is_start_time(s)) {
+        let changes = s.v.windows(2).filter(|p| p[1] != p[0]).count();
+        let said = match changes {
+            0 if s.len() >= 2 => {
+                "it never changed, so no fall of memory is read as a restart".to_string()
+            }
+            0 => "one sample says nothing of restarts".to_string(),
+            1 => "it changed once: the process restarted".to_string(),
+            k => format!("it changed {k} times: the process restarted"),
+        };
+        writeln!(
+            w,
+            "  {}: the process's start time, not judged; {said}",
+            s.name
+        )?;
+    }
+    Ok(())
 }
 
 /// The metric's name of a column: `lh_requests_total` for `lh_requests_total{job="api"}` (a
@@ -349,8 +405,14 @@ fn per_request(
         let verdicts: Vec<SeriesVerdict> = table
             .series
             .iter()
-            .filter(|s| s.name != requests.name && !is_counter(s))
-            .map(|s| leakhound_detect::analyze_per_request(s, requests, opts))
+            .filter(|s| s.name != requests.name && !not_judged(s))
+            .map(|s| {
+                let opts = &DetectOptions {
+                    no_restarts: opts.no_restarts || never_restarted(table),
+                    ..opts.clone()
+                };
+                leakhound_detect::analyze_per_request(s, requests, opts)
+            })
             .collect();
         if json {
             for v in &verdicts {

@@ -762,3 +762,64 @@ fn a_fall_is_a_restart_only_when_the_processes_changed() {
         .code(1);
     assert!(reason_of(&out).contains("since it fell"));
 }
+
+/// Four hours at 10 s of 40-minute climbs of 450 MiB over 1 GiB, each falling back, with a
+/// minute of samples missing after each fall, and the process's start time beside it:
+/// unchanged (a collector that paused the process), or moved to each fall (OOM kills).
+fn paused_sawtooth_with_start_time(dir: &std::path::Path, restarts: bool) -> std::path::PathBuf {
+    let mut text = String::from("t_seconds,rss_bytes,process_start_time_seconds\n");
+    let mut i = 0u64;
+    let mut x = 0.0_f64;
+    while x < 4.0 * 3600.0 {
+        let k = (x / 2400.0).floor();
+        let phase = x - k * 2400.0;
+        if k == 0.0 || phase >= 60.0 {
+            let mib = 1024.0 + 450.0 * phase / 2400.0 + 4.0 * noise(i);
+            let start = 1.7e9 + if restarts { k * 2400.0 } else { 0.0 };
+            text.push_str(&format!("{x},{},{start}\n", (mib * 1048576.0).round()));
+            i += 1;
+        }
+        x += 10.0;
+    }
+    let p = dir.join(if restarts { "oom.csv" } else { "paused.csv" });
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn a_process_start_time_in_the_file_tells_a_paused_sawtooth_from_oom_kills() {
+    let dir = tempfile::tempdir().unwrap();
+    // The start time never changed: the falls are collections, judged on their floors.
+    let paused = paused_sawtooth_with_start_time(dir.path(), false);
+    leakhound()
+        .args(["analyze", "--color", "never"])
+        .arg(&paused)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "process_start_time_seconds: the process's start time, not judged; it never changed",
+        ));
+    // The same memory with a new start time after each fall: OOM-kill cycles, a leak.
+    let oom = paused_sawtooth_with_start_time(dir.path(), true);
+    let out = leakhound()
+        .args(["analyze", "--json"])
+        .arg(&oom)
+        .assert()
+        .code(1);
+    let recs = json_lines(&out.get_output().stdout);
+    assert_eq!(recs.len(), 1, "the start time is not judged");
+    assert!(recs[0]["reason"].as_str().unwrap().contains("OOM kill"));
+    // A start time alone has nothing to judge.
+    let alone = dir.path().join("alone.csv");
+    std::fs::write(
+        &alone,
+        "t_seconds,process_start_time_seconds\n0,1.7e9\n10,1.7e9\n",
+    )
+    .unwrap();
+    leakhound()
+        .arg("analyze")
+        .arg(&alone)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nothing to judge"));
+}
