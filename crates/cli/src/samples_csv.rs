@@ -150,7 +150,7 @@ pub(crate) fn parse_series_csv(bytes: &[u8], name: &str) -> anyhow::Result<Table
 }
 
 /// Each process's first and last sample time in a run directory's `processes.csv` (see
-/// [`SamplesWriter`]), for [`crate::orchestrate::processes::same_processes_throughout`].
+/// [`SamplesWriter`]), for [`crate::orchestrate::processes::no_process_ended`].
 /// `None` when the file is missing or unreadable, or a line (other than an unfinished last one,
 /// from a run killed mid-write) does not start with a time and a PID.
 pub(crate) fn process_spans(run_dir: &Path) -> Option<Vec<(f64, f64)>> {

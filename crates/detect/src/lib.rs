@@ -52,12 +52,12 @@ pub struct DetectOptions {
     /// Consecutive online checkpoints that must agree before an alarm (default
     /// [`DEFAULT_PERSISTENCE`]).
     pub persistence: usize,
-    /// Known: no process restarted while the series was recorded (a `run` or `watch` that saw
-    /// the same process IDs from its first sample to its last, or a Prometheus series whose
+    /// Known: no process restarted while the series was recorded (a `run` or `watch` in which
+    /// no process of the tree ended before the last sample, or a Prometheus series whose
     /// `process_start_time_seconds` never changed). A large fall is then memory given back (a
     /// heap shrinking, a cache dropped), never a restart: the series is still judged from the
     /// last such fall on, but repeated falls are a collector's sawtooth and never OOM-kill
-    /// cycles, and the reason says "since memory fell" rather than "since the restart".
+    /// cycles, and the reason says "since it fell" rather than "since the restart".
     /// Default `false`: restarts are inferred from the samples (a large fall, a missed scrape).
     pub no_restarts: bool,
 }

@@ -120,7 +120,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
                 || never_restarted(table)
                 || (f.is_dir()
                     && crate::samples_csv::process_spans(f)
-                        .is_some_and(crate::orchestrate::processes::same_processes_throughout)),
+                        .is_some_and(crate::orchestrate::processes::no_process_ended)),
             ..opts.clone()
         };
         let series: Vec<Series> = table

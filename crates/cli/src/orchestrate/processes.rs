@@ -82,18 +82,20 @@ impl ProcessTracker {
     }
 }
 
-/// Whether the same processes were sampled from the first sample to the last, none starting or
-/// ending in between (`spans`: each process's first and last sample time, on one clock). Then
-/// no process restarted, and a large fall of memory is memory given back rather than a restart
-/// (`leakhound_detect::DetectOptions::no_restarts`). False for fewer than two samples, and
-/// whenever any process came or went: a pre-fork server recycling its workers, a supervisor
-/// restarting its child, or a short-lived helper (then restarts are inferred from the data, as
-/// for any CSV).
-pub(crate) fn same_processes_throughout(spans: impl IntoIterator<Item = (f64, f64)>) -> bool {
+/// Whether every process sampled was still there at the last sample (`spans`: each process's
+/// first and last sample time, on one clock): none ended, so none restarted, and a large fall of
+/// memory is memory given back rather than a restart
+/// (`leakhound_detect::DetectOptions::no_restarts`). Processes that started later (a wrapper's
+/// child, a worker spawned under load) reset nothing. False for fewer than two samples, and
+/// whenever a process ended before the end: a pre-fork server recycling its workers, a
+/// supervisor restarting its child, a short-lived helper (then restarts are inferred from the
+/// data, as for any CSV). A process that replaced its own program (`exec`) keeps its PID and
+/// is not seen as a restart.
+pub(crate) fn no_process_ended(spans: impl IntoIterator<Item = (f64, f64)>) -> bool {
     let spans: Vec<(f64, f64)> = spans.into_iter().collect();
     let first = spans.iter().map(|s| s.0).fold(f64::INFINITY, f64::min);
     let last = spans.iter().map(|s| s.1).fold(f64::NEG_INFINITY, f64::max);
-    !spans.is_empty() && last > first && spans.iter().all(|&(a, b)| a == first && b == last)
+    !spans.is_empty() && last > first && spans.iter().all(|&(_, b)| b == last)
 }
 
 #[cfg(test)]
@@ -101,19 +103,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_process_that_came_or_went_means_restarts_are_not_known_absent() {
-        assert!(same_processes_throughout([(0.0, 60.0)]));
-        assert!(same_processes_throughout([(0.0, 60.0), (0.0, 60.0)]));
+    fn a_process_that_ended_means_restarts_are_not_known_absent() {
+        assert!(no_process_ended([(0.0, 60.0)]));
+        assert!(no_process_ended([(0.0, 60.0), (0.0, 60.0)]));
+        // A child that started later (a shell wrapper's service) and is still there.
+        assert!(no_process_ended([(0.0, 60.0), (1.0, 60.0)]));
         // A worker replaced at 30 s (the old one ended, a new one started).
-        assert!(!same_processes_throughout([
-            (0.0, 60.0),
-            (0.0, 29.0),
-            (30.0, 60.0)
-        ]));
+        assert!(!no_process_ended([(0.0, 60.0), (0.0, 29.0), (30.0, 60.0)]));
         // A helper that lived for one sample.
-        assert!(!same_processes_throughout([(0.0, 60.0), (12.0, 12.0)]));
+        assert!(!no_process_ended([(0.0, 60.0), (12.0, 12.0)]));
         // One sample, or none: nothing is known.
-        assert!(!same_processes_throughout([(0.0, 0.0)]));
-        assert!(!same_processes_throughout([]));
+        assert!(!no_process_ended([(0.0, 0.0)]));
+        assert!(!no_process_ended([]));
     }
 }

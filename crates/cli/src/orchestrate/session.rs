@@ -312,9 +312,9 @@ pub(crate) fn conclude(
     load: Option<LoadSummary>,
 ) -> anyhow::Result<RunReport> {
     let requests = load.as_ref().and_then(requests_served);
-    // The same processes from the first sample to the last: no fall was a restart.
+    // No process of the tree ended before the last sample: no fall was a restart.
     let opts = DetectOptions {
-        no_restarts: super::processes::same_processes_throughout(
+        no_restarts: super::processes::no_process_ended(
             rec.processes.iter().map(|p| (p.first_t, p.last_t)),
         ),
         ..props.detect_options()
