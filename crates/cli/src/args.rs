@@ -282,7 +282,8 @@ pub(crate) struct AnalyzeArgs {
     /// No process restarted while the series were recorded (e.g. `process_start_time_seconds`
     /// never changed): a large fall is memory given back, never a restart, so repeated falls
     /// are a collector's sawtooth rather than OOM-kill cycles. A run directory whose
-    /// processes.csv shows no process ending before the end is read this way without the flag.
+    /// processes.csv shows no process ending before the end (but helpers) is read this way
+    /// without the flag.
     #[arg(long)]
     pub(crate) no_restarts: bool,
 }

@@ -14,6 +14,7 @@ use leakhound_core::{Metric, Series, Table, parse_table};
 use leakhound_sampler::{Counters, TreeSample};
 
 use crate::errors::ExpectedError;
+use crate::orchestrate::processes::Span;
 
 /// Appends samples to `samples.csv` (tree totals) and `processes.csv` (one line per process).
 pub(crate) struct SamplesWriter {
@@ -149,23 +150,37 @@ pub(crate) fn parse_series_csv(bytes: &[u8], name: &str) -> anyhow::Result<Table
     parse_table(bytes).map_err(|e| bad(e.to_string()))
 }
 
-/// Each process's first and last sample time in a run directory's `processes.csv` (see
-/// [`SamplesWriter`]), for [`crate::orchestrate::processes::no_process_ended`].
-/// `None` when the file is missing or unreadable, or a line (other than an unfinished last one,
-/// from a run killed mid-write) does not start with a time and a PID.
-pub(crate) fn process_spans(run_dir: &Path) -> Option<Vec<(f64, f64)>> {
+/// Each process's first and last sample time and last RSS in a run directory's
+/// `processes.csv` (see [`SamplesWriter`]), for
+/// [`crate::orchestrate::processes::no_process_ended`]. `None` when the file is missing or
+/// unreadable, has no `rss_bytes` column, or a line (other than an unfinished last one, from a
+/// run killed mid-write) does not start with a time and a PID.
+pub(crate) fn process_spans(run_dir: &Path) -> Option<Vec<Span>> {
     let text = std::fs::read_to_string(run_dir.join("processes.csv")).ok()?;
-    let body = text.strip_prefix("t_seconds,pid,")?;
-    // The header line, and an unfinished last line.
-    let complete = &body[..body.rfind('\n')?];
-    let mut spans: std::collections::HashMap<u32, (f64, f64)> = std::collections::HashMap::new();
-    for line in complete.lines().skip(1) {
-        let mut cells = line.split(',');
-        let t: f64 = cells.next()?.parse().ok()?;
-        let pid: u32 = cells.next()?.parse().ok()?;
-        let e = spans.entry(pid).or_insert((t, t));
-        e.0 = e.0.min(t);
-        e.1 = e.1.max(t);
+    // Complete lines only: a run killed mid-write may leave the last one unfinished.
+    let complete = &text[..text.rfind('\n')?];
+    let mut lines = complete.lines();
+    let header: Vec<&str> = lines.next()?.split(',').collect();
+    if header.get(..2) != Some(&["t_seconds", "pid"][..]) {
+        return None;
+    }
+    let rss = header.iter().position(|&h| h == Metric::RssBytes.name())?;
+    let mut spans: std::collections::HashMap<u32, Span> = std::collections::HashMap::new();
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let t: f64 = cells.first()?.parse().ok()?;
+        let pid: u32 = cells.get(1)?.parse().ok()?;
+        let last_rss = cells.get(rss).and_then(|c| c.parse().ok()).unwrap_or(0.0);
+        let e = spans.entry(pid).or_insert(Span {
+            first_t: t,
+            last_t: t,
+            last_rss,
+        });
+        e.first_t = e.first_t.min(t);
+        if t >= e.last_t {
+            e.last_t = t;
+            e.last_rss = last_rss;
+        }
     }
     Some(spans.into_values().collect())
 }
@@ -204,24 +219,36 @@ mod tests {
         use leakhound_sampler::ProcessSample;
         let dir = tempfile::tempdir().unwrap();
         let mut w = SamplesWriter::create(dir.path()).unwrap();
-        let proc_ = |pid: u32| ProcessSample {
-            pid,
-            ppid: 1,
-            comm: "svc, v2".into(),
-            counters: Counters::default(),
+        let proc_ = |pid: u32, rss: f64| {
+            let mut counters = Counters::default();
+            counters.set(Metric::RssBytes, rss);
+            ProcessSample {
+                pid,
+                ppid: 1,
+                comm: "svc, v2".into(),
+                counters,
+            }
         };
         let mut sample = TreeSample {
-            processes: vec![proc_(10), proc_(11)],
+            processes: vec![proc_(10, 100.0), proc_(11, 5.0)],
             ..TreeSample::default()
         };
         w.append(0.0, &sample).unwrap();
+        sample.processes = vec![proc_(10, 120.0), proc_(11, 6.0)];
         w.append(1.0, &sample).unwrap();
-        sample.processes = vec![proc_(10), proc_(12)];
+        sample.processes = vec![proc_(10, 130.0), proc_(12, 7.0)];
         w.append(2.0, &sample).unwrap();
         drop(w);
-        let mut spans = process_spans(dir.path()).unwrap();
+        let mut spans: Vec<(f64, f64, f64)> = process_spans(dir.path())
+            .unwrap()
+            .iter()
+            .map(|s| (s.first_t, s.last_t, s.last_rss))
+            .collect();
         spans.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        assert_eq!(spans, vec![(0.0, 1.0), (0.0, 2.0), (2.0, 2.0)]);
+        assert_eq!(
+            spans,
+            vec![(0.0, 1.0, 6.0), (0.0, 2.0, 130.0), (2.0, 2.0, 7.0)]
+        );
         // A line cut short by a kill is left out; a missing file is unknown.
         let path = dir.path().join("processes.csv");
         let mut text = std::fs::read_to_string(&path).unwrap();

@@ -53,7 +53,7 @@ pub struct DetectOptions {
     /// [`DEFAULT_PERSISTENCE`]).
     pub persistence: usize,
     /// Known: no process restarted while the series was recorded (a `run` or `watch` in which
-    /// no process of the tree ended before the last sample, or a Prometheus series whose
+    /// no process of the tree that held memory ended before the last sample, or a series whose
     /// `process_start_time_seconds` never changed). A large fall is then memory given back (a
     /// heap shrinking, a cache dropped), never a restart: the series is still judged from the
     /// last such fall on, but repeated falls are a collector's sawtooth and never OOM-kill

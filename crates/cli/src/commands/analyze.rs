@@ -120,7 +120,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
                 || never_restarted(table)
                 || (f.is_dir()
                     && crate::samples_csv::process_spans(f)
-                        .is_some_and(crate::orchestrate::processes::no_process_ended)),
+                        .is_some_and(|s| crate::orchestrate::processes::no_process_ended(&s))),
             ..opts.clone()
         };
         let series: Vec<Series> = table

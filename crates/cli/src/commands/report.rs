@@ -124,7 +124,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
     let opts = leakhound_detect::DetectOptions {
         warmup_s: run.run.warmup_s,
         no_restarts: crate::samples_csv::process_spans(dir)
-            .is_some_and(crate::orchestrate::processes::no_process_ended),
+            .is_some_and(|s| crate::orchestrate::processes::no_process_ended(&s)),
         ..leakhound_detect::DetectOptions::default()
     };
     let (series, verdict) = judge(&data, None, &opts, &TargetLimits::user(run.run.limit));

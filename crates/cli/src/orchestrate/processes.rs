@@ -50,6 +50,19 @@ impl ProcessTracker {
         }
     }
 
+    /// Each process's first and last sample time and its RSS at the last (see
+    /// [`no_process_ended`]).
+    pub(crate) fn spans(&self) -> Vec<Span> {
+        self.procs
+            .values()
+            .map(|p| Span {
+                first_t: p.first_t,
+                last_t: p.last_t,
+                last_rss: p.last.get(Metric::RssBytes).unwrap_or(0.0),
+            })
+            .collect()
+    }
+
     /// Changes per process, largest RSS growth first.
     pub(crate) fn into_changes(self) -> Vec<ProcessChange> {
         let mut out: Vec<ProcessChange> = self
@@ -82,20 +95,50 @@ impl ProcessTracker {
     }
 }
 
-/// Whether every process sampled was still there at the last sample (`spans`: each process's
-/// first and last sample time, on one clock): none ended, so none restarted, and a large fall of
-/// memory is memory given back rather than a restart
-/// (`leakhound_detect::DetectOptions::no_restarts`). Processes that started later (a wrapper's
-/// child, a worker spawned under load) reset nothing. False for fewer than two samples, and
-/// whenever a process ended before the end: a pre-fork server recycling its workers, a
-/// supervisor restarting its child, a short-lived helper (then restarts are inferred from the
-/// data, as for any CSV). A process that replaced its own program (`exec`) keeps its PID and
-/// is not seen as a restart.
-pub(crate) fn no_process_ended(spans: impl IntoIterator<Item = (f64, f64)>) -> bool {
-    let spans: Vec<(f64, f64)> = spans.into_iter().collect();
-    let first = spans.iter().map(|s| s.0).fold(f64::INFINITY, f64::min);
-    let last = spans.iter().map(|s| s.1).fold(f64::NEG_INFINITY, f64::max);
-    !spans.is_empty() && last > first && spans.iter().all(|&(_, b)| b == last)
+/// A process that ended before the last sample holding at most this share of the RSS of the
+/// processes still there at the end is a helper, not a restart: a wrapper's short-lived
+/// children (a pyenv shim runs a few `bash` and `readlink` processes before it execs python),
+/// a health-check command. A restart of the process that holds the memory gives back far more.
+/// (The detector itself calls a fall a restart only when it gives back a fifth of the level.)
+pub(crate) const HELPER_RSS_SHARE: f64 = 0.1;
+
+/// One process as [`no_process_ended`] needs it: its first and last sample time (on the run's
+/// clock) and its RSS at its last sample (0 when unreadable).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Span {
+    pub(crate) first_t: f64,
+    pub(crate) last_t: f64,
+    pub(crate) last_rss: f64,
+}
+
+/// Whether no process of the tree that mattered ended before the last sample: none restarted,
+/// and a large fall of memory is memory given back rather than a restart
+/// (`leakhound_detect::DetectOptions::no_restarts`). Processes that started later (a
+/// wrapper's child, a worker spawned under load) reset nothing, and one that ended holding
+/// little (see [`HELPER_RSS_SHARE`]) was a helper. False for fewer than two samples, and when a
+/// process that held memory ended before the end: a pre-fork server recycling its workers, a
+/// supervisor restarting its child (then restarts are inferred from the data, as for any CSV).
+/// A process that replaced its own program (`exec`) keeps its PID and is not seen as a
+/// restart.
+pub(crate) fn no_process_ended(spans: &[Span]) -> bool {
+    let first = spans
+        .iter()
+        .map(|s| s.first_t)
+        .fold(f64::INFINITY, f64::min);
+    let last = spans
+        .iter()
+        .map(|s| s.last_t)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let survivors: f64 = spans
+        .iter()
+        .filter(|s| s.last_t == last)
+        .map(|s| s.last_rss)
+        .sum();
+    !spans.is_empty()
+        && last > first
+        && spans
+            .iter()
+            .all(|s| s.last_t == last || s.last_rss <= HELPER_RSS_SHARE * survivors)
 }
 
 #[cfg(test)]
@@ -103,17 +146,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_process_that_ended_means_restarts_are_not_known_absent() {
-        assert!(no_process_ended([(0.0, 60.0)]));
-        assert!(no_process_ended([(0.0, 60.0), (0.0, 60.0)]));
+    fn a_process_that_ended_holding_memory_means_restarts_are_not_known_absent() {
+        let p = |first_t: f64, last_t: f64, mib: f64| Span {
+            first_t,
+            last_t,
+            last_rss: mib * 1048576.0,
+        };
+        assert!(no_process_ended(&[p(0.0, 60.0, 200.0)]));
+        assert!(no_process_ended(&[p(0.0, 60.0, 200.0), p(0.0, 60.0, 50.0)]));
         // A child that started later (a shell wrapper's service) and is still there.
-        assert!(no_process_ended([(0.0, 60.0), (1.0, 60.0)]));
-        // A worker replaced at 30 s (the old one ended, a new one started).
-        assert!(!no_process_ended([(0.0, 60.0), (0.0, 29.0), (30.0, 60.0)]));
-        // A helper that lived for one sample.
-        assert!(!no_process_ended([(0.0, 60.0), (12.0, 12.0)]));
+        assert!(no_process_ended(&[p(0.0, 60.0, 3.0), p(1.0, 60.0, 200.0)]));
+        // A wrapper's helpers that ran for a moment at the start.
+        assert!(no_process_ended(&[
+            p(0.0, 60.0, 200.0),
+            p(0.1, 0.1, 3.5),
+            p(0.1, 0.1, 1.0)
+        ]));
+        // A worker replaced at 30 s (the old one ended holding memory, a new one started).
+        assert!(!no_process_ended(&[
+            p(0.0, 60.0, 20.0),
+            p(0.0, 29.0, 180.0),
+            p(30.0, 60.0, 150.0)
+        ]));
         // One sample, or none: nothing is known.
-        assert!(!no_process_ended([(0.0, 0.0)]));
-        assert!(!no_process_ended([]));
+        assert!(!no_process_ended(&[p(0.0, 0.0, 200.0)]));
+        assert!(!no_process_ended(&[]));
     }
 }

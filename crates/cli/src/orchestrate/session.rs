@@ -58,6 +58,9 @@ pub(crate) struct Recording {
     pub(crate) elapsed_s: f64,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) processes: Vec<ProcessChange>,
+    /// No process that held memory ended before the last sample (see
+    /// [`super::processes::no_process_ended`]): no fall was a restart.
+    pub(crate) no_restarts: bool,
     /// Heap snapshots and their diff (`run --snapshots`), set by the caller before `conclude`.
     pub(crate) heap_diff: Option<HeapDiffRun>,
     /// Native heap agent analysis (`run --heap`), set by the caller before `conclude`.
@@ -215,6 +218,7 @@ pub(crate) fn record(
         ended,
         elapsed_s,
         warnings,
+        no_restarts: super::processes::no_process_ended(&tracker.spans()),
         processes: tracker.into_changes(),
         heap_diff: None,
         heap: None,
@@ -312,11 +316,8 @@ pub(crate) fn conclude(
     load: Option<LoadSummary>,
 ) -> anyhow::Result<RunReport> {
     let requests = load.as_ref().and_then(requests_served);
-    // No process of the tree ended before the last sample: no fall was a restart.
     let opts = DetectOptions {
-        no_restarts: super::processes::no_process_ended(
-            rec.processes.iter().map(|p| (p.first_t, p.last_t)),
-        ),
+        no_restarts: rec.no_restarts,
         ..props.detect_options()
     };
     let (mut verdicts, mut overall) = judge(&rec.series, requests.as_ref(), &opts, &session.limits);

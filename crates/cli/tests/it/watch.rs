@@ -45,7 +45,13 @@ fn watching_a_leaking_child_process_finds_the_leak() {
     assert_eq!(series(&v, "processes")["verdict"], "no_leak");
     // The growth is attributed to the python child, not the shell that was watched.
     let procs = v["processes"].as_array().expect("per-process changes");
-    assert_eq!(procs.len(), 2, "{procs:#?}");
+    // A version manager's shim for python3 (pyenv) runs a few helpers for a moment before it
+    // execs python; the first samples may catch them. The shell and python lasted the run.
+    let lasting = procs
+        .iter()
+        .filter(|p| p["last_t"].as_f64().unwrap() - p["first_t"].as_f64().unwrap() > 5.0)
+        .count();
+    assert_eq!(lasting, 2, "{procs:#?}");
     assert_eq!(procs[0]["comm"], "python3");
     assert!(procs[0]["change"]["rss_bytes"].as_f64().unwrap() > 10e6);
     assert!(dir.path().join("samples.csv").exists());
