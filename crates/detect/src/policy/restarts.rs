@@ -130,7 +130,7 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     // OOM-kill leaks of the independent corpus, restarted without a missed scrape, inconclusive;
     // online, over all of them, 14 false alarms gone and one new (a Go sawtooth, our seed
     // 808), 6 alarms on leaks gone.
-    // Known to be one process throughout (`DetectOptions::no_restarts`): no fall is a restart,
+    // Known that no process restarted (`DetectOptions::no_restarts`): no fall is a restart,
     // whatever scrapes were missed (a stop-the-world collection can delay a sample too).
     let dt = c.median_dt();
     let restart_like = if ctx.opts.no_restarts {
