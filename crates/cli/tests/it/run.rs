@@ -356,3 +356,38 @@ fn processes_the_target_left_in_its_group_are_stopped_at_the_end() {
         String::from_utf8_lossy(&left.stdout)
     );
 }
+
+/// Climbs to about 240 MB in 8 MB blocks over 3 s, frees them all (large blocks go back to the
+/// system at once), then keeps 200 KB every 0.05 s: one process throughout.
+const GIVE_BACK_THEN_LEAK: &str = "import time\nl=[]\nfor i in range(30):\n    b=bytearray(8_000_000); b[::4096]=b'x'*len(b[::4096]); l.append(b); time.sleep(0.1)\ntime.sleep(1)\nl=[]\nk=[]\nwhile True:\n    k.append(bytearray(200_000)); time.sleep(0.05)";
+
+#[test]
+fn memory_given_back_is_no_restart_when_no_process_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakhound()
+        .args([
+            "run",
+            "--json",
+            "-q",
+            "--interval",
+            "100ms",
+            "--duration",
+            "12s",
+        ])
+        .arg("--out")
+        .arg(dir.path())
+        .args(["--", "python3", "-c", GIVE_BACK_THEN_LEAK])
+        .timeout(Duration::from_secs(45))
+        .assert()
+        .code(1);
+    let stdout: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let rss = series(&stdout, "rss_bytes");
+    assert_eq!(rss["verdict"], "leak", "{rss:#}");
+    // The fall of 240 MB is judged as what it was: memory given back by a running process.
+    let reason = rss["reason"].as_str().unwrap();
+    assert!(reason.contains("(judged since it fell"), "{reason}");
+    assert!(!reason.contains("restart"), "{reason}");
+    // The rate is the leak's, 4 MB/s, measured after the fall.
+    let rate = rss["rate_per_s"].as_f64().unwrap();
+    assert!((2.5e6..6e6).contains(&rate), "rss rate {rate} B/s");
+}
