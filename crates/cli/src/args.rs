@@ -279,11 +279,10 @@ pub(crate) struct AnalyzeArgs {
     /// judged as usual. Works with --online (fitted on the samples seen so far).
     #[arg(long, value_name = "COLUMN", conflicts_with = "requests")]
     pub(crate) load: Option<String>,
-    /// No process restarted while the series were recorded (e.g. `process_start_time_seconds`
-    /// never changed): a large fall is memory given back, never a restart, so repeated falls
-    /// are a collector's sawtooth rather than OOM-kill cycles. A run directory whose
-    /// processes.csv shows no process ending before the end (but helpers) is read this way
-    /// without the flag.
+    /// No process restarted while the series were recorded: a large fall is memory given back,
+    /// never a restart, so repeated falls are a collector's sawtooth rather than OOM-kill
+    /// cycles. Without the flag, a `process_start_time_seconds` column in the file, or a run
+    /// directory's processes.csv, says whether and when processes restarted.
     #[arg(long)]
     pub(crate) no_restarts: bool,
 }

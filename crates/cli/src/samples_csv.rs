@@ -152,7 +152,7 @@ pub(crate) fn parse_series_csv(bytes: &[u8], name: &str) -> anyhow::Result<Table
 
 /// Each process's first and last sample time and last RSS in a run directory's
 /// `processes.csv` (see [`SamplesWriter`]), for
-/// [`crate::orchestrate::processes::no_process_ended`]. `None` when the file is missing or
+/// [`crate::orchestrate::processes::known_restarts`]. `None` when the file is missing or
 /// unreadable, has no `rss_bytes` column, or a line (other than an unfinished last one, from a
 /// run killed mid-write) does not start with a time and a PID.
 pub(crate) fn process_spans(run_dir: &Path) -> Option<Vec<Span>> {

@@ -52,14 +52,9 @@ pub struct DetectOptions {
     /// Consecutive online checkpoints that must agree before an alarm (default
     /// [`DEFAULT_PERSISTENCE`]).
     pub persistence: usize,
-    /// Known: no process restarted while the series was recorded (a `run` or `watch` in which
-    /// no process of the tree that held memory ended before the last sample, or a series whose
-    /// `process_start_time_seconds` never changed). A large fall is then memory given back (a
-    /// heap shrinking, a cache dropped), never a restart: the series is still judged from the
-    /// last such fall on, but repeated falls are a collector's sawtooth and never OOM-kill
-    /// cycles, and the reason says "since it fell" rather than "since the restart".
-    /// Default `false`: restarts are inferred from the samples (a large fall, a missed scrape).
-    pub no_restarts: bool,
+    /// What is known of process restarts while the series was recorded (default
+    /// [`Restarts::Unknown`]: inferred from the samples).
+    pub restarts: Restarts,
 }
 
 impl Default for DetectOptions {
@@ -71,7 +66,44 @@ impl Default for DetectOptions {
             alpha_online: DEFAULT_ALPHA_ONLINE,
             min_growth: DEFAULT_MIN_GROWTH,
             persistence: DEFAULT_PERSISTENCE,
-            no_restarts: false,
+            restarts: Restarts::Unknown,
+        }
+    }
+}
+
+/// What is known of process restarts while a series was recorded. A restart resets memory, so
+/// the series is judged from the last one on, and climbs that end in restarts are OOM-kill
+/// cycles; a fall with no restart is memory given back (a heap that shrank, a cache dropped):
+/// the series is still judged from the last large fall on, but repeated falls are then a
+/// collector's sawtooth, never OOM-kill cycles, and the reason says "since it fell".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Restarts {
+    /// Nothing is known: a fall is a restart when the samples say so (it gives back most of the
+    /// level, or samples are missing across it as when a process is down).
+    #[default]
+    Unknown,
+    /// No process restarted (a `run` or `watch` in which no process of the tree that held
+    /// memory ended, or a `process_start_time_seconds` that never changed).
+    None,
+    /// Processes restarted at these times, on the series' clock (the last sample of the process
+    /// that ended, or the first of the new one); a fall is a restart when it lies within two
+    /// sampling intervals of one of them, and no other fall is.
+    At(Vec<f64>),
+}
+
+impl Restarts {
+    /// Whether a fall between samples at `before` and `after` is a known restart (`Some(true)`),
+    /// known not to be one (`Some(false)`), or unknown (`None`); `dt` is the series' typical
+    /// sampling interval.
+    pub fn fall_is_restart(&self, before: f64, after: f64, dt: f64) -> Option<bool> {
+        match self {
+            Restarts::Unknown => None,
+            Restarts::None => Some(false),
+            Restarts::At(times) => Some(
+                times
+                    .iter()
+                    .any(|&r| r >= before - 2.0 * dt && r <= after + 2.0 * dt),
+            ),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use leakhound_core::{Series, SeriesVerdict, Table, Unit, Verdict, format_quantity};
-use leakhound_detect::{DetectOptions, judged_as_memory};
+use leakhound_detect::{DetectOptions, Restarts, judged_as_memory};
 use leakhound_report::json::{AnalyzeRecord, write_json_line};
 use leakhound_report::terminal::{
     human_duration, verdict_word, write_overall, write_verdict_table,
@@ -19,7 +19,11 @@ use crate::samples_csv::read_series_csv;
 pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     let opts = DetectOptions {
         warmup_s: args.warmup.as_secs_f64(),
-        no_restarts: args.no_restarts,
+        restarts: if args.no_restarts {
+            Restarts::None
+        } else {
+            Restarts::Unknown
+        },
         ..DetectOptions::default()
     };
     // A size limit is for memory (and columns of unknown unit judged as memory); a plain number
@@ -116,11 +120,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         // A run directory knows whether its processes changed (see `processes.csv`), and a
         // Prometheus export may carry the process's start time.
         let opts = DetectOptions {
-            no_restarts: args.no_restarts
-                || never_restarted(table)
-                || (f.is_dir()
-                    && crate::samples_csv::process_spans(f)
-                        .is_some_and(|s| crate::orchestrate::processes::no_process_ended(&s))),
+            restarts: file_restarts(&opts.restarts, table, f),
             ..opts.clone()
         };
         let series: Vec<Series> = table
@@ -259,15 +259,47 @@ fn not_judged(s: &Series) -> bool {
     is_counter(s) || is_start_time(s)
 }
 
-/// Whether the file has a process start time (`process_start_time_seconds`, every series of
-/// it when there are several) over at least two samples, and it never changed: no process
-/// restarted while the file was recorded (`DetectOptions::no_restarts`).
-fn never_restarted(table: &Table) -> bool {
-    let mut starts = table.series.iter().filter(|s| is_start_time(s)).peekable();
-    starts.peek().is_some() && starts.all(|s| s.len() >= 2 && s.v.iter().all(|&x| x == s.v[0]))
+/// What the file's process start times (`process_start_time_seconds`, every series of it
+/// when there are several) say of restarts (`DetectOptions::restarts`): none when none
+/// changed over at least two samples, else the time of each sample where one changed (the
+/// first of the new process); `Unknown` without one.
+fn start_time_restarts(table: &Table) -> Restarts {
+    let starts: Vec<&Series> = table.series.iter().filter(|s| is_start_time(s)).collect();
+    if starts.is_empty() || starts.iter().any(|s| s.len() < 2) {
+        return Restarts::Unknown;
+    }
+    let mut at: Vec<f64> = starts
+        .iter()
+        .flat_map(|s| {
+            (1..s.len())
+                .filter(|&i| s.v[i] != s.v[i - 1])
+                .map(|i| s.t[i])
+        })
+        .collect();
+    if at.is_empty() {
+        return Restarts::None;
+    }
+    at.sort_by(f64::total_cmp);
+    at.dedup();
+    Restarts::At(at)
 }
 
-/// What the process start times of a file say of restarts (see [`never_restarted`]).
+/// What is known of restarts for one file: `--no-restarts` (in `given`) first, then the
+/// file's own process start times, then a run directory's `processes.csv`.
+fn file_restarts(given: &Restarts, table: &Table, path: &std::path::Path) -> Restarts {
+    if *given != Restarts::Unknown {
+        return given.clone();
+    }
+    match start_time_restarts(table) {
+        Restarts::Unknown if path.is_dir() => crate::samples_csv::process_spans(path)
+            .map_or(Restarts::Unknown, |s| {
+                crate::orchestrate::processes::known_restarts(&s)
+            }),
+        known => known,
+    }
+}
+
+/// What the process start times of a file say of restarts (see [`start_time_restarts`]).
 fn write_start_times(table: &Table, w: &mut dyn Write) -> std::io::Result<()> {
     for s in table.series.iter().filter(|s| is_start_time(s)) {
         let changes = s.v.windows(2).filter(|p| p[1] != p[0]).count();
@@ -276,8 +308,11 @@ fn write_start_times(table: &Table, w: &mut dyn Write) -> std::io::Result<()> {
                 "it never changed, so no fall of memory is read as a restart".to_string()
             }
             0 => "one sample says nothing of restarts".to_string(),
-            1 => "it changed once: the process restarted".to_string(),
-            k => format!("it changed {k} times: the process restarted"),
+            1 => "it changed once: a fall there is a restart, any other is memory given back"
+                .to_string(),
+            k => format!(
+                "it changed {k} times: a fall there is a restart, any other is memory given back"
+            ),
         };
         writeln!(
             w,
@@ -408,7 +443,7 @@ fn per_request(
             .filter(|s| s.name != requests.name && !not_judged(s))
             .map(|s| {
                 let opts = &DetectOptions {
-                    no_restarts: opts.no_restarts || never_restarted(table),
+                    restarts: file_restarts(&opts.restarts, table, path),
                     ..opts.clone()
                 };
                 leakhound_detect::analyze_per_request(s, requests, opts)

@@ -123,8 +123,10 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
     // leakhound was killed before writing the verdict: judge what was recorded.
     let opts = leakhound_detect::DetectOptions {
         warmup_s: run.run.warmup_s,
-        no_restarts: crate::samples_csv::process_spans(dir)
-            .is_some_and(|s| crate::orchestrate::processes::no_process_ended(&s)),
+        restarts: crate::samples_csv::process_spans(dir)
+            .map_or(leakhound_detect::Restarts::Unknown, |s| {
+                crate::orchestrate::processes::known_restarts(&s)
+            }),
         ..leakhound_detect::DetectOptions::default()
     };
     let (series, verdict) = judge(&data, None, &opts, &TargetLimits::user(run.run.limit));

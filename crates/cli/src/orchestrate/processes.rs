@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use leakhound_core::{Metric, ProcessChange};
+use leakhound_detect::Restarts;
 use leakhound_sampler::{Counters, TreeSample};
 
 struct Tracked {
@@ -51,7 +52,7 @@ impl ProcessTracker {
     }
 
     /// Each process's first and last sample time and its RSS at the last (see
-    /// [`no_process_ended`]).
+    /// [`known_restarts`]).
     pub(crate) fn spans(&self) -> Vec<Span> {
         self.procs
             .values()
@@ -102,7 +103,7 @@ impl ProcessTracker {
 /// (The detector itself calls a fall a restart only when it gives back a fifth of the level.)
 pub(crate) const HELPER_RSS_SHARE: f64 = 0.1;
 
-/// One process as [`no_process_ended`] needs it: its first and last sample time (on the run's
+/// One process as [`known_restarts`] needs it: its first and last sample time (on the run's
 /// clock) and its RSS at its last sample (0 when unreadable).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Span {
@@ -111,16 +112,15 @@ pub(crate) struct Span {
     pub(crate) last_rss: f64,
 }
 
-/// Whether no process of the tree that mattered ended before the last sample: none restarted,
-/// and a large fall of memory is memory given back rather than a restart
-/// (`leakhound_detect::DetectOptions::no_restarts`). Processes that started later (a
-/// wrapper's child, a worker spawned under load) reset nothing, and one that ended holding
-/// little (see [`HELPER_RSS_SHARE`]) was a helper. False for fewer than two samples, and when a
-/// process that held memory ended before the end: a pre-fork server recycling its workers, a
-/// supervisor restarting its child (then restarts are inferred from the data, as for any CSV).
+/// What the processes sampled say of restarts (`leakhound_detect::DetectOptions::restarts`):
+/// [`Restarts::None`] when no process of the tree that held memory ended before the last
+/// sample, [`Restarts::At`] the last sample of each that did (a supervisor restarting its
+/// child, a pre-fork server recycling a worker), [`Restarts::Unknown`] with fewer than two
+/// samples. Processes that started later (a wrapper's child, a worker spawned under load)
+/// reset nothing, and one that ended holding little (see [`HELPER_RSS_SHARE`]) was a helper.
 /// A process that replaced its own program (`exec`) keeps its PID and is not seen as a
 /// restart.
-pub(crate) fn no_process_ended(spans: &[Span]) -> bool {
+pub(crate) fn known_restarts(spans: &[Span]) -> Restarts {
     let first = spans
         .iter()
         .map(|s| s.first_t)
@@ -129,16 +129,25 @@ pub(crate) fn no_process_ended(spans: &[Span]) -> bool {
         .iter()
         .map(|s| s.last_t)
         .fold(f64::NEG_INFINITY, f64::max);
+    if spans.is_empty() || last <= first {
+        return Restarts::Unknown;
+    }
     let survivors: f64 = spans
         .iter()
         .filter(|s| s.last_t == last)
         .map(|s| s.last_rss)
         .sum();
-    !spans.is_empty()
-        && last > first
-        && spans
-            .iter()
-            .all(|s| s.last_t == last || s.last_rss <= HELPER_RSS_SHARE * survivors)
+    let mut ended: Vec<f64> = spans
+        .iter()
+        .filter(|s| s.last_t < last && s.last_rss > HELPER_RSS_SHARE * survivors)
+        .map(|s| s.last_t)
+        .collect();
+    if ended.is_empty() {
+        return Restarts::None;
+    }
+    ended.sort_by(f64::total_cmp);
+    ended.dedup();
+    Restarts::At(ended)
 }
 
 #[cfg(test)]
@@ -146,30 +155,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_process_that_ended_holding_memory_means_restarts_are_not_known_absent() {
+    fn a_process_that_ended_holding_memory_is_a_known_restart() {
         let p = |first_t: f64, last_t: f64, mib: f64| Span {
             first_t,
             last_t,
             last_rss: mib * 1048576.0,
         };
-        assert!(no_process_ended(&[p(0.0, 60.0, 200.0)]));
-        assert!(no_process_ended(&[p(0.0, 60.0, 200.0), p(0.0, 60.0, 50.0)]));
+        assert_eq!(known_restarts(&[p(0.0, 60.0, 200.0)]), Restarts::None);
+        assert_eq!(
+            known_restarts(&[p(0.0, 60.0, 200.0), p(0.0, 60.0, 50.0)]),
+            Restarts::None
+        );
         // A child that started later (a shell wrapper's service) and is still there.
-        assert!(no_process_ended(&[p(0.0, 60.0, 3.0), p(1.0, 60.0, 200.0)]));
+        assert_eq!(
+            known_restarts(&[p(0.0, 60.0, 3.0), p(1.0, 60.0, 200.0)]),
+            Restarts::None
+        );
         // A wrapper's helpers that ran for a moment at the start.
-        assert!(no_process_ended(&[
-            p(0.0, 60.0, 200.0),
-            p(0.1, 0.1, 3.5),
-            p(0.1, 0.1, 1.0)
-        ]));
-        // A worker replaced at 30 s (the old one ended holding memory, a new one started).
-        assert!(!no_process_ended(&[
-            p(0.0, 60.0, 20.0),
-            p(0.0, 29.0, 180.0),
-            p(30.0, 60.0, 150.0)
-        ]));
+        assert_eq!(
+            known_restarts(&[p(0.0, 60.0, 200.0), p(0.1, 0.1, 3.5), p(0.1, 0.1, 1.0)]),
+            Restarts::None
+        );
+        // A child restarted by its supervisor at 30 s (the old one ended holding memory).
+        assert_eq!(
+            known_restarts(&[
+                p(0.0, 60.0, 20.0),
+                p(0.0, 29.0, 180.0),
+                p(30.0, 60.0, 150.0)
+            ]),
+            Restarts::At(vec![29.0])
+        );
         // One sample, or none: nothing is known.
-        assert!(!no_process_ended(&[p(0.0, 0.0, 200.0)]));
-        assert!(!no_process_ended(&[]));
+        assert_eq!(known_restarts(&[p(0.0, 0.0, 200.0)]), Restarts::Unknown);
+        assert_eq!(known_restarts(&[]), Restarts::Unknown);
     }
 }

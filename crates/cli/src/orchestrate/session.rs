@@ -58,9 +58,9 @@ pub(crate) struct Recording {
     pub(crate) elapsed_s: f64,
     pub(crate) warnings: Vec<Warning>,
     pub(crate) processes: Vec<ProcessChange>,
-    /// No process that held memory ended before the last sample (see
-    /// [`super::processes::no_process_ended`]): no fall was a restart.
-    pub(crate) no_restarts: bool,
+    /// What the processes sampled say of restarts (see
+    /// [`super::processes::known_restarts`]).
+    pub(crate) restarts: leakhound_detect::Restarts,
     /// Heap snapshots and their diff (`run --snapshots`), set by the caller before `conclude`.
     pub(crate) heap_diff: Option<HeapDiffRun>,
     /// Native heap agent analysis (`run --heap`), set by the caller before `conclude`.
@@ -218,7 +218,7 @@ pub(crate) fn record(
         ended,
         elapsed_s,
         warnings,
-        no_restarts: super::processes::no_process_ended(&tracker.spans()),
+        restarts: super::processes::known_restarts(&tracker.spans()),
         processes: tracker.into_changes(),
         heap_diff: None,
         heap: None,
@@ -317,7 +317,7 @@ pub(crate) fn conclude(
 ) -> anyhow::Result<RunReport> {
     let requests = load.as_ref().and_then(requests_served);
     let opts = DetectOptions {
-        no_restarts: rec.no_restarts,
+        restarts: rec.restarts.clone(),
         ..props.detect_options()
     };
     let (mut verdicts, mut overall) = judge(&rec.series, requests.as_ref(), &opts, &session.limits);

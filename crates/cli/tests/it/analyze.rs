@@ -763,17 +763,22 @@ fn a_fall_is_a_restart_only_when_the_processes_changed() {
     assert!(reason_of(&out).contains("since it fell"));
 }
 
-/// Four hours at 10 s of 40-minute climbs of 450 MiB over 1 GiB, each falling back, with a
-/// minute of samples missing after each fall, and the process's start time beside it:
-/// unchanged (a collector that paused the process), or moved to each fall (OOM kills).
-fn paused_sawtooth_with_start_time(dir: &std::path::Path, restarts: bool) -> std::path::PathBuf {
+/// Four hours at 10 s of 40-minute climbs of 450 MiB over 1 GiB, each falling back, with
+/// `down_s` seconds of samples missing after each fall, and the process's start time beside
+/// it: unchanged (a collector that paused the process), or moved to each fall (OOM kills).
+fn sawtooth_with_start_time(
+    dir: &std::path::Path,
+    name: &str,
+    down_s: f64,
+    restarts: bool,
+) -> std::path::PathBuf {
     let mut text = String::from("t_seconds,rss_bytes,process_start_time_seconds\n");
     let mut i = 0u64;
     let mut x = 0.0_f64;
     while x < 4.0 * 3600.0 {
         let k = (x / 2400.0).floor();
         let phase = x - k * 2400.0;
-        if k == 0.0 || phase >= 60.0 {
+        if k == 0.0 || phase >= down_s {
             let mib = 1024.0 + 450.0 * phase / 2400.0 + 4.0 * noise(i);
             let start = 1.7e9 + if restarts { k * 2400.0 } else { 0.0 };
             text.push_str(&format!("{x},{},{start}\n", (mib * 1048576.0).round()));
@@ -781,16 +786,17 @@ fn paused_sawtooth_with_start_time(dir: &std::path::Path, restarts: bool) -> std
         }
         x += 10.0;
     }
-    let p = dir.join(if restarts { "oom.csv" } else { "paused.csv" });
+    let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
 }
 
 #[test]
-fn a_process_start_time_in_the_file_tells_a_paused_sawtooth_from_oom_kills() {
+fn a_process_start_time_in_the_file_tells_a_collectors_sawtooth_from_oom_kills() {
     let dir = tempfile::tempdir().unwrap();
-    // The start time never changed: the falls are collections, judged on their floors.
-    let paused = paused_sawtooth_with_start_time(dir.path(), false);
+    // A minute of samples missing after each fall, as when a process is down, but the start
+    // time never changed: the falls are collections, judged on their floors.
+    let paused = sawtooth_with_start_time(dir.path(), "paused.csv", 60.0, false);
     leakhound()
         .args(["analyze", "--color", "never"])
         .arg(&paused)
@@ -799,8 +805,9 @@ fn a_process_start_time_in_the_file_tells_a_paused_sawtooth_from_oom_kills() {
         .stdout(predicate::str::contains(
             "process_start_time_seconds: the process's start time, not judged; it never changed",
         ));
-    // The same memory with a new start time after each fall: OOM-kill cycles, a leak.
-    let oom = paused_sawtooth_with_start_time(dir.path(), true);
+    // No scrape missed across any fall: the samples cannot tell a collector from OOM kills
+    // (inconclusive without the start time), but a new start time after each fall can.
+    let oom = sawtooth_with_start_time(dir.path(), "oom.csv", 0.0, true);
     let out = leakhound()
         .args(["analyze", "--json"])
         .arg(&oom)
@@ -808,7 +815,17 @@ fn a_process_start_time_in_the_file_tells_a_paused_sawtooth_from_oom_kills() {
         .code(1);
     let recs = json_lines(&out.get_output().stdout);
     assert_eq!(recs.len(), 1, "the start time is not judged");
-    assert!(recs[0]["reason"].as_str().unwrap().contains("OOM kill"));
+    let reason = recs[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("OOM kill"), "{reason}");
+    // The same memory with the start time left out: inconclusive.
+    let text = std::fs::read_to_string(&oom).unwrap();
+    let memory_only: String = text
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
+        .collect();
+    let bare = dir.path().join("bare.csv");
+    std::fs::write(&bare, memory_only).unwrap();
+    leakhound().arg("analyze").arg(&bare).assert().code(3);
     // A start time alone has nothing to judge.
     let alone = dir.path().join("alone.csv");
     std::fs::write(

@@ -6,6 +6,7 @@
 
 use leakhound_core::{Verdict, format_quantity, format_rate};
 
+use crate::Restarts;
 use crate::changepoint::{HUMP_RETURN, find_jumps};
 use crate::envelope::Envelope;
 use crate::mann_kendall::mann_kendall;
@@ -100,7 +101,8 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
             return true;
         }
         let cut = refine_cut(c, env.t[r], span_end(r)).unwrap_or(env.t[r + 1]);
-        !ctx.opts.no_restarts && restart_evidence(c, c.t.partition_point(|&t| t < cut))
+        let end = c.t.partition_point(|&t| t < cut);
+        known_restart(ctx, c, end).unwrap_or_else(|| restart_evidence(c, end))
     });
     let Some(&last_restart) = jumps.restarts.last() else {
         return judge_segment(ctx, &c.t, &c.v);
@@ -130,17 +132,17 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     // OOM-kill leaks of the independent corpus, restarted without a missed scrape, inconclusive;
     // online, over all of them, 14 false alarms gone and one new (a Go sawtooth, our seed
     // 808), 6 alarms on leaks gone.
-    // Known that no process restarted (`DetectOptions::no_restarts`): no fall is a restart,
-    // whatever scrapes were missed (a stop-the-world collection can delay a sample too).
+    // With restarts known (`DetectOptions::restarts`), a fall counts for one only when a
+    // process restarted there, whatever scrapes were missed (a stop-the-world collection can
+    // delay a sample too).
     let dt = c.median_dt();
-    let restart_like = if ctx.opts.no_restarts {
-        0
-    } else {
-        fall_ends
-            .iter()
-            .filter(|&&end| gap_intervals(c, end, dt) >= MISSED_SCRAPE_INTERVALS)
-            .count()
-    };
+    let restart_like = fall_ends
+        .iter()
+        .filter(|&&end| {
+            known_restart(ctx, c, end)
+                .unwrap_or_else(|| gap_intervals(c, end, dt) >= MISSED_SCRAPE_INTERVALS)
+        })
+        .count();
     let sawtooth_like = !ctx.sawtooth
         && fall_ends.len() - restart_like >= SAWTOOTH_MIN_FALLS
         && 2 * restart_like < fall_ends.len();
@@ -198,8 +200,12 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     } else {
         MIN_RISING_CYCLES
     };
-    // No restarts, no OOM-kill cycles: the climbs are a collector's.
-    let cycles_leak = rising >= need && 2 * rising >= total && !ctx.opts.no_restarts;
+    // With restarts known, OOM-kill cycles need most of their falls to be restarts.
+    let falls_restart = match ctx.opts.restarts {
+        Restarts::Unknown => true,
+        Restarts::None | Restarts::At(_) => 2 * restart_like >= fall_ends.len(),
+    };
+    let cycles_leak = rising >= need && 2 * rising >= total && falls_restart;
     // The segment since the last restart vetoes the cycles only when it has stayed flat for
     // longer than a typical cycle took to climb.
     let typical_cycle = median_in_place(&mut cycle_len.clone());
@@ -257,7 +263,7 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         let mut before = judge_series(ctx, &c.prefix(k));
         if before.verdict != Verdict::Inconclusive {
             // An earlier cut as close to the prefix's end is said once, from now.
-            let said = format!(" (judged before {}", cut_name(ctx));
+            let said = format!(" (judged before {}", cut_name(ctx, c, k));
             let reason = before.reason.split(&said).next().unwrap_or_default();
             before.reason = format!(
                 "{reason}{said} {} ago: {} {} since, too few to judge)",
@@ -323,7 +329,7 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
                     format!(
                         "{} climbs and falls back like a garbage collector's sawtooth, and its floor has not risen since {} {} ago ({} {} since: too few to judge it; need about {} more)",
                         what(ctx.unit),
-                        cut_name(ctx),
+                        cut_name(ctx, c, k),
                         dur(c.t[n - 1] - cut_t),
                         since.len(),
                         if since.len() == 1 {
@@ -347,9 +353,10 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         && ctx.grain == Grain::Fine
         && seg.verdict == Verdict::Leak
         && let Some(&end_last) = fall_ends.last()
-        && (ctx.opts.no_restarts
-            || (!restart_evidence(c, end_last)
-                && gap_intervals(c, end_last, dt) < MISSED_SCRAPE_INTERVALS))
+        && !known_restart(ctx, c, end_last).unwrap_or_else(|| {
+            restart_evidence(c, end_last)
+                || gap_intervals(c, end_last, dt) >= MISSED_SCRAPE_INTERVALS
+        })
         && let Some((old, now)) = climbing_back(
             c,
             &env.y,
@@ -397,7 +404,7 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     {
         seg.verdict = Verdict::NoLeak;
         seg.needs_more_s = None;
-        seg.reason = if ctx.opts.no_restarts {
+        seg.reason = if !restarted(ctx, c, k) {
             format!(
                 "{} fell {} ago and has climbed back to its level before the fall ({}, flat for {}), not past it: what it gave back was taken again",
                 what(ctx.unit),
@@ -420,20 +427,36 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         seg.reason = format!(
             "{} (judged since {} {} ago)",
             seg.reason,
-            cut_name(ctx),
+            cut_name(ctx, c, k),
             dur(c.t[n - 1] - cut_t)
         );
     }
     seg
 }
 
-/// What the series is judged since, in a sentence ("since {} 5 min ago"): a restart, or with
-/// no restarts known ([`crate::DetectOptions::no_restarts`]) a fall of memory given back.
-fn cut_name(ctx: &Ctx<'_>) -> &'static str {
-    if ctx.opts.no_restarts {
-        "it fell"
-    } else {
+/// Whether the fall whose first sample after it is `end` is a known restart (`Some(true)`),
+/// known not to be one (`Some(false)`: `DetectOptions::restarts` says so), or unknown.
+fn known_restart(ctx: &Ctx<'_>, c: &Clean, end: usize) -> Option<bool> {
+    let before = c.t[end.saturating_sub(1).min(c.len() - 1)];
+    let after = c.t[end.min(c.len() - 1)];
+    ctx.opts
+        .restarts
+        .fall_is_restart(before, after, c.median_dt())
+}
+
+/// Whether the cut at sample `k` is told as a restart: unless restarts are known and none was
+/// there.
+fn restarted(ctx: &Ctx<'_>, c: &Clean, k: usize) -> bool {
+    known_restart(ctx, c, k).unwrap_or(true)
+}
+
+/// What the series is judged since, in a sentence ("since {} 5 min ago"): the restart, or a
+/// fall of memory given back when restarts are known and none was there.
+fn cut_name(ctx: &Ctx<'_>, c: &Clean, k: usize) -> &'static str {
+    if restarted(ctx, c, k) {
         "the restart"
+    } else {
+        "it fell"
     }
 }
 

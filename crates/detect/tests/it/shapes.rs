@@ -2,7 +2,7 @@
 //! See: issue #3.
 
 use leakhound_core::{Series, Unit, Verdict};
-use leakhound_detect::{DetectOptions, analyze, analyze_online};
+use leakhound_detect::{DetectOptions, Restarts, analyze, analyze_online};
 
 /// A small deterministic noise source (xorshift), so the tests need no RNG crate.
 struct Noise(u64);
@@ -397,10 +397,10 @@ fn climbs_that_end_in_restarts_with_downtime_are_oom_cycles() {
 #[test]
 fn with_no_restarts_known_falls_with_downtime_are_collections_not_oom_cycles() {
     // The climbs of the test above, a minute without samples after each fall, but the sampler
-    // saw one process throughout (`no_restarts`): a collection that paused the process, or a
+    // saw one process throughout (`Restarts::None`): a collection that paused the process, or a
     // sampler that fell behind, not a restart. Judged on the floors of its cycles, flat.
     let known = DetectOptions {
-        no_restarts: true,
+        restarts: Restarts::None,
         ..DetectOptions::default()
     };
     let s = climb_and_fall(60.0, 0.0);
@@ -412,6 +412,28 @@ fn with_no_restarts_known_falls_with_downtime_are_collections_not_oom_cycles() {
     let v = analyze(&climb_and_fall(60.0, 0.04), &known);
     assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
     assert!(!v.reason.contains("restart"), "{}", v.reason);
+}
+
+#[test]
+fn restarts_known_at_the_falls_make_oom_cycles_of_a_deep_sawtooth() {
+    // The deep sawtooth above, no scrape missed: a collector's or OOM kills, the samples cannot
+    // tell. Known restarts at every fall (a process start time that changed there) settle it.
+    let s = climb_and_fall_by(1331.0 * MIB, 0.0, 0.0, 0.0, 4.0 * 3600.0);
+    let at = DetectOptions {
+        restarts: Restarts::At((1..6).map(|k| k as f64 * 2400.0).collect()),
+        ..DetectOptions::default()
+    };
+    let v = analyze(&s, &at);
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert!(v.reason.contains("OOM kill"), "{}", v.reason);
+    // Known restarts elsewhere only: the falls are collections.
+    let elsewhere = DetectOptions {
+        restarts: Restarts::At(vec![1200.0]),
+        ..DetectOptions::default()
+    };
+    let v = analyze(&s, &elsewhere);
+    assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert!(!v.reason.contains("OOM"), "{}", v.reason);
 }
 
 #[test]
@@ -430,7 +452,7 @@ fn with_no_restarts_known_a_fall_is_named_as_a_fall() {
     assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
     assert!(v.reason.contains("since the restart"), "{}", v.reason);
     let known = DetectOptions {
-        no_restarts: true,
+        restarts: Restarts::None,
         ..DetectOptions::default()
     };
     let w = analyze(&s, &known);
