@@ -94,15 +94,16 @@ pub enum Restarts {
 impl Restarts {
     /// Whether a fall between samples at `before` and `after` is a known restart (`Some(true)`),
     /// known not to be one (`Some(false)`), or unknown (`None`); `dt` is the series' typical
-    /// sampling interval.
-    pub fn fall_is_restart(&self, before: f64, after: f64, dt: f64) -> Option<bool> {
+    /// sampling interval, and restarts after `now` (the last sample seen, online) are not known
+    /// yet.
+    pub fn fall_is_restart(&self, before: f64, after: f64, dt: f64, now: f64) -> Option<bool> {
         match self {
             Restarts::Unknown => None,
             Restarts::None => Some(false),
             Restarts::At(times) => Some(
                 times
                     .iter()
-                    .any(|&r| r >= before - 2.0 * dt && r <= after + 2.0 * dt),
+                    .any(|&r| r >= before - 2.0 * dt && r <= (after + 2.0 * dt).min(now)),
             ),
         }
     }

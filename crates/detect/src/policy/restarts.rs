@@ -441,7 +441,7 @@ fn known_restart(ctx: &Ctx<'_>, c: &Clean, end: usize) -> Option<bool> {
     let after = c.t[end.min(c.len() - 1)];
     ctx.opts
         .restarts
-        .fall_is_restart(before, after, c.median_dt())
+        .fall_is_restart(before, after, c.median_dt(), c.t[c.len() - 1])
 }
 
 /// Whether the cut at sample `k` is told as a restart: unless restarts are known and none was
