@@ -437,6 +437,9 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
 /// Whether the fall whose first sample after it is `end` is a known restart (`Some(true)`),
 /// known not to be one (`Some(false)`: `DetectOptions::restarts` says so), or unknown.
 fn known_restart(ctx: &Ctx<'_>, c: &Clean, end: usize) -> Option<bool> {
+    if matches!(ctx.opts.restarts, Restarts::Unknown) {
+        return None;
+    }
     let before = c.t[end.saturating_sub(1).min(c.len() - 1)];
     let after = c.t[end.min(c.len() - 1)];
     ctx.opts
