@@ -92,6 +92,17 @@ pub enum Restarts {
 }
 
 impl Restarts {
+    /// Restarts known at `times` (any order, repeats allowed): [`Restarts::None`] when there
+    /// are none.
+    pub fn at(mut times: Vec<f64>) -> Restarts {
+        if times.is_empty() {
+            return Restarts::None;
+        }
+        times.sort_by(f64::total_cmp);
+        times.dedup();
+        Restarts::At(times)
+    }
+
     /// Whether a fall between samples at `before` and `after` is a known restart (`Some(true)`),
     /// known not to be one (`Some(false)`), or unknown (`None`); `dt` is the series' typical
     /// sampling interval, and restarts after `now` (the last sample seen, online) are not known

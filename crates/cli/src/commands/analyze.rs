@@ -268,20 +268,16 @@ fn start_time_restarts(table: &Table) -> Restarts {
     if starts.is_empty() || starts.iter().any(|s| s.len() < 2) {
         return Restarts::Unknown;
     }
-    let mut at: Vec<f64> = starts
-        .iter()
-        .flat_map(|s| {
-            (1..s.len())
-                .filter(|&i| s.v[i] != s.v[i - 1])
-                .map(|i| s.t[i])
-        })
-        .collect();
-    if at.is_empty() {
-        return Restarts::None;
-    }
-    at.sort_by(f64::total_cmp);
-    at.dedup();
-    Restarts::At(at)
+    Restarts::at(
+        starts
+            .iter()
+            .flat_map(|s| {
+                (1..s.len())
+                    .filter(|&i| s.v[i] != s.v[i - 1])
+                    .map(|i| s.t[i])
+            })
+            .collect(),
+    )
 }
 
 /// What is known of restarts for one file: `--no-restarts` (in `given`) first, then the

@@ -137,17 +137,13 @@ pub(crate) fn known_restarts(spans: &[Span]) -> Restarts {
         .filter(|s| s.last_t == last)
         .map(|s| s.last_rss)
         .sum();
-    let mut ended: Vec<f64> = spans
-        .iter()
-        .filter(|s| s.last_t < last && s.last_rss > HELPER_RSS_SHARE * survivors)
-        .map(|s| s.last_t)
-        .collect();
-    if ended.is_empty() {
-        return Restarts::None;
-    }
-    ended.sort_by(f64::total_cmp);
-    ended.dedup();
-    Restarts::At(ended)
+    Restarts::at(
+        spans
+            .iter()
+            .filter(|s| s.last_t < last && s.last_rss > HELPER_RSS_SHARE * survivors)
+            .map(|s| s.last_t)
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -404,23 +404,18 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     {
         seg.verdict = Verdict::NoLeak;
         seg.needs_more_s = None;
-        seg.reason = if !restarted(ctx, c, k) {
-            format!(
-                "{} fell {} ago and has climbed back to its level before the fall ({}, flat for {}), not past it: what it gave back was taken again",
-                what(ctx.unit),
-                dur(c.t[n - 1] - cut_t),
-                format_quantity(ctx.unit, back.level),
-                dur(back.flat_for)
-            )
+        let (fell, why) = if restarted(ctx, c, k) {
+            ("fell at the restart", "a restarted process warming up")
         } else {
-            format!(
-                "{} fell at the restart {} ago and has climbed back to its level before it ({}, flat for {}), not past it: a restarted process warming up",
-                what(ctx.unit),
-                dur(c.t[n - 1] - cut_t),
-                format_quantity(ctx.unit, back.level),
-                dur(back.flat_for)
-            )
+            ("fell", "what it gave back was taken again")
         };
+        seg.reason = format!(
+            "{} {fell} {} ago and has climbed back to its level before it ({}, flat for {}), not past it: {why}",
+            what(ctx.unit),
+            dur(c.t[n - 1] - cut_t),
+            format_quantity(ctx.unit, back.level),
+            dur(back.flat_for)
+        );
         said = true;
     }
     if !said {
