@@ -433,17 +433,15 @@ fn per_request(
     let mut all = Vec::new();
     for (path, table, requests) in jobs {
         let file = path.display().to_string();
+        let opts = &DetectOptions {
+            restarts: file_restarts(&opts.restarts, table, path),
+            ..opts.clone()
+        };
         let verdicts: Vec<SeriesVerdict> = table
             .series
             .iter()
             .filter(|s| s.name != requests.name && !not_judged(s))
-            .map(|s| {
-                let opts = &DetectOptions {
-                    restarts: file_restarts(&opts.restarts, table, path),
-                    ..opts.clone()
-                };
-                leakhound_detect::analyze_per_request(s, requests, opts)
-            })
+            .map(|s| leakhound_detect::analyze_per_request(s, requests, opts))
             .collect();
         if json {
             for v in &verdicts {
