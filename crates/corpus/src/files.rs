@@ -8,7 +8,8 @@
 //! [`read_corpus`] reads such a directory back, whoever wrote it (another generator, or series
 //! you labelled by hand), so the scorer can judge the detector on a corpus it was not tuned on.
 //! Only `file` and `leak` are required in its labels; the other columns are read from the
-//! series when missing or empty.
+//! series when missing or empty. `onset_s` is a time on the series' clock (on a Unix-time clock,
+//! one before the first sample counts from it).
 //! A series file may carry a `leak_part` column (the leak's own contribution at each sample,
 //! for the growth at detection) and a `requests_total` column (for `--with-load`).
 
@@ -228,8 +229,6 @@ pub fn read_corpus(dir: &Path) -> anyhow::Result<Vec<Item>> {
         if !leak && onset_s.is_some() {
             bail!("{}: a healthy series has no onset_s", at());
         }
-        // A leak without an onset leaks from the start.
-        let onset_s = leak.then(|| onset_s.unwrap_or(0.0));
         let base = num(c_base, "base")?;
         let interval_s = num(c_interval, "interval_s")?;
         let path = dir.join(file);
@@ -238,6 +237,18 @@ pub fn read_corpus(dir: &Path) -> anyhow::Result<Vec<Item>> {
             Class::Memory
         } else {
             Class::Resource
+        });
+        // `onset_s` is a time on the series' clock, which usually starts near 0; on a clock
+        // far from 0 (Unix times: the first sample lies further from 0 than the series spans)
+        // an onset before the first sample counts from it, as a corpus written with Unix times
+        // may give it. A leak without an onset leaks from the start.
+        let t0 = series.t.first().copied().unwrap_or(0.0);
+        let far = t0 > series.t.last().copied().unwrap_or(t0) - t0;
+        let onset_s = leak.then_some(match onset_s {
+            Some(o) if far && o < t0 => t0 + o,
+            Some(o) => o,
+            None if far => t0,
+            None => 0.0,
         });
         let base = base.unwrap_or_else(|| start_level(&series.v));
         let interval_s = interval_s.unwrap_or_else(|| median_spacing(&series.t));

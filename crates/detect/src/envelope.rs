@@ -51,6 +51,10 @@ const PERIODS_PER_BIN: f64 = 1.5;
 /// does that once in ~16,000 samples).
 const DROP_SIGMAS: f64 = 4.0;
 
+/// Relative slack when counting how many bins of a width fit in a span (see `envelopes_with`):
+/// far above rounding error (1e-16 per operation), far below any real difference in width.
+const BIN_COUNT_SLACK: f64 = 1e-9;
+
 /// Fewest bins we still bin into when widening bins for a slow sawtooth.
 pub(crate) const MIN_BINS: usize = 8;
 
@@ -458,7 +462,11 @@ fn envelopes_with(
             width = wide.min(span / MIN_BINS.min(target) as f64);
         }
     }
-    let bins = ((span / width).floor() as usize).max(1);
+    // `span / (span / target)` is a hair under `target` about one time in twenty in floating
+    // point: counting bins with `floor` alone then made one bin fewer, the last one twice as
+    // wide, depending on rounding (a series and the same series on a clock moved by a constant
+    // gave different envelopes).
+    let bins = ((span / width * (1.0 + BIN_COUNT_SLACK)).floor() as usize).max(1);
     let mut out_t = Vec::with_capacity(bins);
     let mut out_y = Vec::with_capacity(bins);
     let mut out_min = Vec::with_capacity(if with_minimum { bins } else { 0 });

@@ -122,7 +122,7 @@ impl Restarts {
 
 /// End-of-run verdict on the whole series (`detected_at_s` = last timestamp when a leak).
 pub fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
-    policy::analyze(series, opts)
+    Clock::of(series).judge(series, None, opts, |s, _, o| policy::analyze(s, o))
 }
 
 /// Online (causal) verdict: evaluated at checkpoints as samples arrive. A leak verdict carries
@@ -130,7 +130,7 @@ pub fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
 /// series at `detected_at_s` and re-running gives the same alarm). Without an alarm, the verdict
 /// of the whole series as at the end of a run, but never `leak`.
 pub fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
-    policy::analyze_online(series, opts)
+    Clock::of(series).judge(series, None, opts, |s, _, o| policy::analyze_online(s, o))
 }
 
 /// End-of-run verdict with memory that follows load taken out first. `requests` is the
@@ -145,8 +145,10 @@ pub fn analyze_with_load(
     requests: &Series,
     opts: &DetectOptions,
 ) -> SeriesVerdict {
-    let load = load_following::LoadAxis::new(requests);
-    policy::analyze_loaded(series, opts, load.as_ref())
+    Clock::of(series).judge(series, Some(requests), opts, |s, r, o| {
+        let load = r.and_then(load_following::LoadAxis::new);
+        policy::analyze_loaded(s, o, load.as_ref())
+    })
 }
 
 /// Online (causal) verdict with load as in [`analyze_with_load`]: at every checkpoint the
@@ -157,8 +159,10 @@ pub fn analyze_online_with_load(
     requests: &Series,
     opts: &DetectOptions,
 ) -> SeriesVerdict {
-    let load = load_following::LoadAxis::new(requests);
-    policy::analyze_online_loaded(series, opts, load.as_ref())
+    Clock::of(series).judge(series, Some(requests), opts, |s, r, o| {
+        let load = r.and_then(load_following::LoadAxis::new);
+        policy::analyze_online_loaded(s, o, load.as_ref())
+    })
 }
 
 /// Whether the series is judged as memory (rather than as a count of resources): always for
@@ -173,7 +177,8 @@ pub fn judged_as_memory(series: &Series) -> bool {
 /// (the format is not stable).
 #[doc(hidden)]
 pub fn explain(series: &Series, opts: &DetectOptions) -> String {
-    policy::explain(series, opts)
+    let clock = Clock::of(series);
+    policy::explain(&clock.rebase(series), &clock.rebase_opts(opts))
 }
 
 /// End-of-run verdict with load as the covariate: the floor of `series` judged against the
@@ -188,5 +193,76 @@ pub fn analyze_per_request(
     requests: &Series,
     opts: &DetectOptions,
 ) -> SeriesVerdict {
-    policy::analyze_per_request(series, requests, opts)
+    Clock::of(series).judge(series, Some(requests), opts, |s, r, o| match r {
+        Some(r) => policy::analyze_per_request(s, r, o),
+        None => policy::analyze(s, o),
+    })
+}
+
+/// Where a series' clock starts, taken out before judging, so that only the time since the
+/// first sample counts: a Prometheus export on Unix time (1.76e9 s) and the same samples on a
+/// run directory's clock from 0 get the same verdicts to the last digit. On Unix time a double
+/// resolves only 2.4e-7 s, and bin centres, fitted lines and checkpoints computed there are
+/// rounded to that grid (rates off in their tenth digit, and a verdict at a threshold could
+/// flip). Only a clock whose origin lies further from 0 than the series spans is moved: every
+/// time then lies within a factor of two of the origin, so `t − origin` is exact (Sterbenz's
+/// lemma) and adding the origin back gives the sample's own time to the bit (an online alarm's
+/// `detected_at_s` is a sample time one can cut the series at).
+#[derive(Clone, Copy)]
+struct Clock {
+    origin: f64,
+}
+
+impl Clock {
+    fn of(series: &Series) -> Clock {
+        let first = series.t.iter().copied().find(|t| t.is_finite());
+        let last = series.t.iter().rev().copied().find(|t| t.is_finite());
+        let origin = match (first, last) {
+            (Some(a), Some(b)) if a > 0.0 && a > b - a => a,
+            _ => 0.0,
+        };
+        Clock { origin }
+    }
+
+    fn rebase(self, s: &Series) -> Series {
+        Series::from_parts(
+            s.name.clone(),
+            s.unit,
+            s.t.iter().map(|t| t - self.origin).collect(),
+            s.v.clone(),
+        )
+    }
+
+    fn rebase_opts(self, opts: &DetectOptions) -> DetectOptions {
+        let restarts = match &opts.restarts {
+            Restarts::At(times) => Restarts::At(times.iter().map(|t| t - self.origin).collect()),
+            other => other.clone(),
+        };
+        DetectOptions {
+            restarts,
+            ..opts.clone()
+        }
+    }
+
+    /// `f` on the series (and its request counter, on the same clock) with the origin taken
+    /// out, and the verdict's time given back on the series' own clock.
+    fn judge(
+        self,
+        series: &Series,
+        requests: Option<&Series>,
+        opts: &DetectOptions,
+        f: impl FnOnce(&Series, Option<&Series>, &DetectOptions) -> SeriesVerdict,
+    ) -> SeriesVerdict {
+        if self.origin == 0.0 {
+            return f(series, requests, opts);
+        }
+        let requests = requests.map(|r| self.rebase(r));
+        let mut v = f(
+            &self.rebase(series),
+            requests.as_ref(),
+            &self.rebase_opts(opts),
+        );
+        v.detected_at_s = v.detected_at_s.map(|t| t + self.origin);
+        v
+    }
 }

@@ -99,6 +99,57 @@ fn corpus_files_hold_every_series_and_a_label_line_each() {
     assert_eq!(first.lines().count(), items[0].series.len() + 1);
 }
 
+/// A corpus written on Unix time (another generator's, a Prometheus export labelled by hand)
+/// scores as the same corpus on a clock from 0: the onsets in its labels count from each
+/// series' first sample, and the detector judges only the time since it.
+#[test]
+fn a_corpus_on_unix_time_scores_as_on_its_own_clock() {
+    let items = generate(5, 24);
+    let (here, moved) = (
+        tempfile::tempdir().expect("temp dir"),
+        tempfile::tempdir().expect("temp dir"),
+    );
+    leakhound_corpus::files::write_corpus(here.path(), &items, false).expect("write corpus");
+    let origin = 1_764_000_000.0;
+    for entry in std::fs::read_dir(here.path()).expect("list corpus") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read file");
+        let name = path.file_name().expect("file name");
+        let text = if name == "labels.csv" {
+            text
+        } else {
+            let mut lines = text.lines();
+            let mut out = format!("{}\n", lines.next().expect("header"));
+            for line in lines {
+                let (t, rest) = line.split_once(',').expect("two cells");
+                let t: f64 = t.parse().expect("time");
+                out.push_str(&format!("{:.3},{rest}\n", t + origin));
+            }
+            out
+        };
+        std::fs::write(moved.path().join(name), text).expect("write file");
+    }
+    let score = |dir: &std::path::Path| {
+        let items = leakhound_corpus::files::read_corpus(dir).expect("read corpus");
+        let out = evaluate_library(&items, 2, false);
+        (summarize(&items, &out).summary_table(), out)
+    };
+    let ((table_here, out_here), (table_moved, out_moved)) =
+        (score(here.path()), score(moved.path()));
+    assert_eq!(table_here, table_moved);
+    let mut alarms = 0;
+    for ((end_a, online_a), (end_b, online_b)) in out_here.iter().zip(&out_moved) {
+        for (a, b) in [(end_a, end_b), (online_a, online_b)] {
+            assert_eq!(a.verdict, b.verdict);
+            if let Some(at) = a.detected_at_s {
+                alarms += 1;
+                assert!((b.detected_at_s.expect("moved alarm") - origin - at).abs() < 1e-3);
+            }
+        }
+    }
+    assert!(alarms > 0);
+}
+
 #[test]
 fn a_corpus_written_to_disk_reads_back_with_its_labels() {
     let dir = tempfile::tempdir().expect("temp dir");

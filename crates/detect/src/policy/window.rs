@@ -127,8 +127,9 @@ pub(super) fn judge_window(ctx: &Ctx<'_>, t: &[f64], v: &[f64], allow_onset: boo
     }
     Judgement {
         reason: format!(
-            "{} (flat before, since about {:.0} s)",
-            sub.reason, j.rise_start
+            "{} (flat for {} before that)",
+            sub.reason,
+            dur(j.rise_start - t[0])
         ),
         rise_start: j.rise_start,
         ..sub

@@ -71,6 +71,37 @@ proptest! {
         prop_assert_eq!(a.detected_at_s, b.detected_at_s);
     }
 
+    /// Only time since the first sample counts, not the clock it is read on: the same series on
+    /// a Unix-time clock (a Prometheus export) gets the same verdicts, its alarm at the same
+    /// sample. Sample times on a 1/1024 s grid keep the moved clock exact in floating point.
+    #[test]
+    fn verdicts_do_not_depend_on_the_clocks_origin(s in arb_series(), origin in 1.0e9f64..2.0e9) {
+        let o = DetectOptions::default();
+        let origin = origin.round();
+        let grid = |t: f64| (t * 1024.0).round() / 1024.0;
+        let here = Series::from_parts(
+            s.name.clone(),
+            s.unit,
+            s.t.iter().map(|&t| grid(t)).collect(),
+            s.v.clone(),
+        );
+        let moved = Series::from_parts(
+            s.name.clone(),
+            s.unit,
+            here.t.iter().map(|&t| t + origin).collect(),
+            s.v.clone(),
+        );
+        for (a, b) in [
+            (analyze(&here, &o), analyze(&moved, &o)),
+            (analyze_online(&here, &o), analyze_online(&moved, &o)),
+        ] {
+            prop_assert_eq!(a.verdict, b.verdict);
+            prop_assert_eq!(a.detected_at_s.map(|t| t + origin), b.detected_at_s);
+            prop_assert_eq!(a.rate_per_s, b.rate_per_s);
+            prop_assert_eq!(a.reason, b.reason);
+        }
+    }
+
     /// An online alarm uses no sample after it: the prefix up to the alarm alarms at the same time.
     #[test]
     fn online_alarm_is_causal(s in arb_series()) {
