@@ -989,3 +989,23 @@ fn two_one_off_steps_hidden_in_noise_are_steps_not_a_leak() {
         assert_ne!(online.verdict, Verdict::Leak, "{}", online.reason);
     }
 }
+
+#[test]
+fn a_leak_only_the_end_of_run_rules_see_says_why_no_online_alarm_came() {
+    // A leak of 5 % under a warm-up of τ = 300 s over 22 min: at the end of a run the line
+    // under the warm-up makes it a leak; online, every checkpoint read it as a warm-up levelling
+    // off, so no alarm. The online verdict must say both, not "not yet persistent enough" (the
+    // last checkpoint called no leak, so persistence was never the question).
+    let s = warm_up_that_creeps(300.0, 0.05);
+    let o = DetectOptions::default();
+    assert_eq!(analyze(&s, &o).verdict, Verdict::Leak);
+    let v = analyze_online(&s, &o);
+    assert_eq!(v.verdict, Verdict::Inconclusive, "{}", v.reason);
+    assert!(
+        v.reason.contains("on top of a warm-up")
+            && v.reason
+                .contains("no online alarm yet: the online rules, stricter than those at the end of a run, read the latest check as: memory grew"),
+        "{}",
+        v.reason
+    );
+}
