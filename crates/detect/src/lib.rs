@@ -27,6 +27,8 @@ mod saturation;
 mod theil_sen;
 mod util;
 
+use std::borrow::Cow;
+
 use leakhound_core::{Series, SeriesVerdict};
 
 pub use policy::{
@@ -122,7 +124,11 @@ impl Restarts {
 
 /// End-of-run verdict on the whole series (`detected_at_s` = last timestamp when a leak).
 pub fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
-    Clock::of(series).judge(series, None, opts, |s, _, o| policy::analyze(s, o))
+    let clock = Clock::of(series);
+    clock.back(policy::analyze(
+        &clock.rebase(series),
+        &clock.rebase_opts(opts),
+    ))
 }
 
 /// Online (causal) verdict: evaluated at checkpoints as samples arrive. A leak verdict carries
@@ -130,7 +136,11 @@ pub fn analyze(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
 /// series at `detected_at_s` and re-running gives the same alarm). Without an alarm, the verdict
 /// of the whole series as at the end of a run, but never `leak`.
 pub fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
-    Clock::of(series).judge(series, None, opts, |s, _, o| policy::analyze_online(s, o))
+    let clock = Clock::of(series);
+    clock.back(policy::analyze_online(
+        &clock.rebase(series),
+        &clock.rebase_opts(opts),
+    ))
 }
 
 /// End-of-run verdict with memory that follows load taken out first. `requests` is the
@@ -145,10 +155,13 @@ pub fn analyze_with_load(
     requests: &Series,
     opts: &DetectOptions,
 ) -> SeriesVerdict {
-    Clock::of(series).judge(series, Some(requests), opts, |s, r, o| {
-        let load = r.and_then(load_following::LoadAxis::new);
-        policy::analyze_loaded(s, o, load.as_ref())
-    })
+    let clock = Clock::of(series);
+    let load = load_following::LoadAxis::new(&clock.rebase(requests));
+    clock.back(policy::analyze_loaded(
+        &clock.rebase(series),
+        &clock.rebase_opts(opts),
+        load.as_ref(),
+    ))
 }
 
 /// Online (causal) verdict with load as in [`analyze_with_load`]: at every checkpoint the
@@ -159,10 +172,13 @@ pub fn analyze_online_with_load(
     requests: &Series,
     opts: &DetectOptions,
 ) -> SeriesVerdict {
-    Clock::of(series).judge(series, Some(requests), opts, |s, r, o| {
-        let load = r.and_then(load_following::LoadAxis::new);
-        policy::analyze_online_loaded(s, o, load.as_ref())
-    })
+    let clock = Clock::of(series);
+    let load = load_following::LoadAxis::new(&clock.rebase(requests));
+    clock.back(policy::analyze_online_loaded(
+        &clock.rebase(series),
+        &clock.rebase_opts(opts),
+        load.as_ref(),
+    ))
 }
 
 /// Whether the series is judged as memory (rather than as a count of resources): always for
@@ -193,10 +209,12 @@ pub fn analyze_per_request(
     requests: &Series,
     opts: &DetectOptions,
 ) -> SeriesVerdict {
-    Clock::of(series).judge(series, Some(requests), opts, |s, r, o| match r {
-        Some(r) => policy::analyze_per_request(s, r, o),
-        None => policy::analyze(s, o),
-    })
+    let clock = Clock::of(series);
+    clock.back(policy::analyze_per_request(
+        &clock.rebase(series),
+        &clock.rebase(requests),
+        &clock.rebase_opts(opts),
+    ))
 }
 
 /// Where a series' clock starts, taken out before judging, so that only the time since the
@@ -224,44 +242,32 @@ impl Clock {
         Clock { origin }
     }
 
-    fn rebase(self, s: &Series) -> Series {
-        Series::from_parts(
+    /// `s` on the moved clock (the same series when the clock is not moved).
+    fn rebase(self, s: &Series) -> Cow<'_, Series> {
+        if self.origin == 0.0 {
+            return Cow::Borrowed(s);
+        }
+        Cow::Owned(Series::from_parts(
             s.name.clone(),
             s.unit,
             s.t.iter().map(|t| t - self.origin).collect(),
             s.v.clone(),
-        )
+        ))
     }
 
-    fn rebase_opts(self, opts: &DetectOptions) -> DetectOptions {
-        let restarts = match &opts.restarts {
-            Restarts::At(times) => Restarts::At(times.iter().map(|t| t - self.origin).collect()),
-            other => other.clone(),
-        };
-        DetectOptions {
-            restarts,
-            ..opts.clone()
+    /// Known restart times on the moved clock.
+    fn rebase_opts(self, opts: &DetectOptions) -> Cow<'_, DetectOptions> {
+        match &opts.restarts {
+            Restarts::At(times) if self.origin != 0.0 => Cow::Owned(DetectOptions {
+                restarts: Restarts::At(times.iter().map(|t| t - self.origin).collect()),
+                ..opts.clone()
+            }),
+            _ => Cow::Borrowed(opts),
         }
     }
 
-    /// `f` on the series (and its request counter, on the same clock) with the origin taken
-    /// out, and the verdict's time given back on the series' own clock.
-    fn judge(
-        self,
-        series: &Series,
-        requests: Option<&Series>,
-        opts: &DetectOptions,
-        f: impl FnOnce(&Series, Option<&Series>, &DetectOptions) -> SeriesVerdict,
-    ) -> SeriesVerdict {
-        if self.origin == 0.0 {
-            return f(series, requests, opts);
-        }
-        let requests = requests.map(|r| self.rebase(r));
-        let mut v = f(
-            &self.rebase(series),
-            requests.as_ref(),
-            &self.rebase_opts(opts),
-        );
+    /// A verdict's time given back on the series' own clock.
+    fn back(self, mut v: SeriesVerdict) -> SeriesVerdict {
         v.detected_at_s = v.detected_at_s.map(|t| t + self.origin);
         v
     }

@@ -115,32 +115,30 @@ pub(crate) fn analyze_online_loaded(
     }
     // No alarm: the end-of-run verdict of the whole series, never a leak.
     let mut sv = analyze_loaded(series, opts, load);
-    if sv.verdict == Verdict::Leak
-        && let Some(j) = last_no_leak
-            .as_ref()
-            .filter(|j| j.verdict == Verdict::Inconclusive)
-    {
-        return to_verdict(series, &c, j.clone(), opts, None);
+    if sv.verdict != Verdict::Leak {
+        return sv;
     }
-    if sv.verdict == Verdict::Leak {
-        sv.verdict = Verdict::Inconclusive;
-        sv.leak_detected = false;
-        sv.detected_at_s = None;
-        sv.reason = match last_no_leak {
-            // The last checkpoint called a leak, but not for long enough yet.
-            None => format!(
-                "{}; not yet persistent enough for an online alarm",
-                sv.reason
-            ),
-            // The end-of-run rules call a leak what the online ones do not (a rise that may
-            // still level off, a step): say both, or "no sign of levelling off" stands
-            // unexplained beside the missing alarm.
-            Some(j) => format!(
-                "{}; no online alarm yet: the online rules, stricter than those at the end of a run, read the latest check as: {}",
-                sv.reason, j.reason
-            ),
-        };
-    }
+    let reason = match last_no_leak {
+        Some(j) if j.verdict == Verdict::Inconclusive => {
+            return to_verdict(series, &c, j, opts, None);
+        }
+        // The last checkpoint called a leak, but not for long enough yet.
+        None => format!(
+            "{}; not yet persistent enough for an online alarm",
+            sv.reason
+        ),
+        // The end-of-run rules call a leak what the online ones do not (a rise that may still
+        // level off, a step): say both, or "no sign of levelling off" stands unexplained
+        // beside the missing alarm.
+        Some(j) => format!(
+            "{}; no online alarm yet: the online rules, stricter than those at the end of a run, read the latest check as: {}",
+            sv.reason, j.reason
+        ),
+    };
+    sv.verdict = Verdict::Inconclusive;
+    sv.leak_detected = false;
+    sv.detected_at_s = None;
+    sv.reason = reason;
     sv
 }
 
