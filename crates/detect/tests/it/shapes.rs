@@ -1009,3 +1009,26 @@ fn a_leak_only_the_end_of_run_rules_see_says_why_no_online_alarm_came() {
         v.reason
     );
 }
+
+#[test]
+fn a_slow_leak_with_a_few_spikes_is_judged_on_its_time_bins() {
+    // A 36 MB process leaking 4.5 % over 20 h, scraped every 30 s, white noise ±0.5 %, and six
+    // scrapes that caught a transient allocation (+4 %). Each fall back from a spike once
+    // counted as a collection, and the lowest samples of the six "cycles" between them became
+    // the floor: the growth read 3.6 % here (4.5 % on time bins), and on our seed 303 #104
+    // (with slower noise) 2.9 %, "under the 3 % counted as a leak".
+    let mut noise = Noise(0x2545_F491_4F6C_DD1D);
+    let n = 2400;
+    let t: Vec<f64> = (0..n).map(|i| f64::from(i) * 30.0).collect();
+    let mut v: Vec<f64> = (0..n)
+        .map(|i| 36e6 * (1.0 + 0.045 * f64::from(i) / f64::from(n) + 0.01 * noise.next()))
+        .collect();
+    for k in [150, 520, 900, 1300, 1750, 2100] {
+        v[k] *= 1.04;
+    }
+    let s = Series::from_parts("rss_bytes", Unit::Bytes, t, v);
+    let end = analyze(&s, &DetectOptions::default());
+    assert_eq!(end.verdict, Verdict::Leak, "{}", end.reason);
+    let growth = end.growth_pct.expect("a leak has a growth");
+    assert!((4.0..5.0).contains(&growth), "{growth} %: {}", end.reason);
+}
