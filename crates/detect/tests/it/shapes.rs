@@ -1032,3 +1032,33 @@ fn a_slow_leak_with_a_few_spikes_is_judged_on_its_time_bins() {
     let growth = end.growth_pct.expect("a leak has a growth");
     assert!((4.0..5.0).contains(&growth), "{growth} %: {}", end.reason);
 }
+
+#[test]
+fn a_climb_back_to_the_plateau_before_a_restart_is_no_leak() {
+    // A JVM commits its heap over 3 h (300 → 500 MiB), holds it for 5 h, restarts (one scrape
+    // missed, back to 350 MiB) and an hour later commits again, slowly (12.5 h), back to the
+    // same 500 MiB, where it has stayed for the last 2.5 h. The stretch before the restart rose as a whole, but its
+    // level is the plateau it ended on.
+    let mut noise = Noise(0x5851_F42D_4C95_7F2D);
+    let dt = 15.0;
+    let mut t = Vec::new();
+    let mut v = Vec::new();
+    for i in 0..5760 {
+        let x = f64::from(i) * dt;
+        if i == 1920 {
+            continue; // the scrape missed while the process restarts
+        }
+        let mib = if x < 8.0 * 3600.0 {
+            300.0 + 200.0 * (x / (3.0 * 3600.0)).min(1.0)
+        } else {
+            let since = x - 9.0 * 3600.0;
+            350.0 + 150.0 * (since / (12.5 * 3600.0)).clamp(0.0, 1.0)
+        };
+        t.push(x);
+        v.push(mib * MIB * (1.0 + 0.003 * noise.next()));
+    }
+    let s = Series::from_parts("rss_bytes", Unit::Bytes, t, v);
+    let end = analyze(&s, &DetectOptions::default());
+    assert_eq!(end.verdict, Verdict::NoLeak, "{}", end.reason);
+    assert!(end.reason.contains("climbed back"), "{}", end.reason);
+}
