@@ -88,12 +88,12 @@ const SPIKE_CYCLE_SAMPLES: f64 = 10.0;
 /// in 2,368 samples of a linear leak (a 30 s scrape over 20 h) made six "cycles" of about
 /// 400 samples, each reduced to its lowest sample, and the leak was judged on those six
 /// points (our seed 303 #104: "rises 63.2 KiB/h, 2.9 % of its level: under the 3 % counted
-/// as a leak", where a line through every sample grows 3.9 %). Measured (`tools/compare.py`) on our seeds
-/// 101-1010, independent seeds 1-10 and mechanism seeds 1-3, and on every second sample of
-/// our seed 101, independent and mechanism seed 1: end of run, memory one false alarm fewer
-/// and two leaks more, resources one false alarm fewer and two leaks fewer; online, memory
-/// six false alarms fewer and five leaks more, resources three false alarms fewer and one
-/// leak more.
+/// as a leak", where a line through every sample grows 3.9 %). Measured (`tools/compare.py`)
+/// on our seeds 101-1010, independent seeds 1-10 and mechanism seeds 1-3, and on every second
+/// sample of our seed 101, independent and mechanism seed 1: end of run, memory one false
+/// alarm fewer and two leaks more, resources one false alarm fewer and two leaks fewer;
+/// online, memory six false alarms fewer and five leaks more, resources three false alarms
+/// fewer and one leak more.
 fn collections(v: &[f64]) -> Vec<usize> {
     if v.len() < 8 {
         return Vec::new();

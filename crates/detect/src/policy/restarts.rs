@@ -523,10 +523,10 @@ pub(super) struct OldLevel {
 /// [`MIN_BINS`] bins) counts by that half: the process warmed up to its level first, as it
 /// does again after the restart (a JVM committing its heap over three hours, flat for three,
 /// and after a restart back to the same level over twelve; a level creeping 0.3 % over an
-/// hour, which Mann-Kendall calls rising). Measured on our seeds 101-1010, independent seeds 1-10,
-/// mechanism seeds 1-3 and the halved copies of three of them: two end-of-run false alarms
-/// fewer (mechanism seed 3), no other verdict changed; with a half of six bins allowed, a
-/// noisy thread-count leak (mechanism seed 3 #177) was lost.
+/// hour, which Mann-Kendall calls rising). Measured on our seeds 101-1010, independent seeds
+/// 1-10, mechanism seeds 1-3 and the halved copies of three of them: two end-of-run false
+/// alarms fewer (mechanism seed 3), no other verdict changed; with a half of six bins allowed,
+/// a noisy thread-count leak (mechanism seed 3 #177) was lost.
 pub(super) fn back_to_old_level(
     ctx: &Ctx<'_>,
     env: &Envelope,

@@ -1037,8 +1037,8 @@ fn a_slow_leak_with_a_few_spikes_is_judged_on_its_time_bins() {
 fn a_climb_back_to_the_plateau_before_a_restart_is_no_leak() {
     // A JVM commits its heap over 3 h (300 → 500 MiB), holds it for 5 h, restarts (one scrape
     // missed, back to 350 MiB) and an hour later commits again, slowly (12.5 h), back to the
-    // same 500 MiB, where it has stayed for the last 2.5 h. The stretch before the restart rose as a whole, but its
-    // level is the plateau it ended on.
+    // same 500 MiB, where it has stayed for the last 2.5 h. The stretch before the restart rose
+    // as a whole, but its level is the plateau it ended on.
     let mut noise = Noise(0x5851_F42D_4C95_7F2D);
     let dt = 15.0;
     let mut t = Vec::new();
