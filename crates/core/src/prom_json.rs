@@ -121,6 +121,7 @@ pub(crate) fn parse_query_result(bytes: &[u8]) -> Result<Table, TableError> {
         time_kind: TimeKind::Seconds,
         series,
         sized_columns: Vec::new(),
+        named_units: Vec::new(),
         rows: samples,
         clock: true,
     })

@@ -71,6 +71,9 @@ pub struct Table {
     pub series: Vec<Series>,
     /// Columns whose cells carried a size unit (`1.02 GiB`): read as bytes, rounded as written.
     pub sized_columns: Vec<String>,
+    /// Columns whose name gives the unit of their numbers (`rss_kb`, `heap_mib`): each with the
+    /// unit as read from the name; their numbers were multiplied into bytes.
+    pub named_units: Vec<(String, &'static str)>,
     /// Data lines read.
     pub rows: usize,
     /// Whether the times are a wall clock (date-times, or numbers from [`CLOCK_MIN_S`] seconds
@@ -277,12 +280,15 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
     }
     let cols: Vec<String> = header.iter().map(str::to_string).collect();
     let mut series: Vec<Series> = Vec::with_capacity(cols.len() - 1);
+    // Per column, the size unit its name gives (`rss_mb`) and the bytes in one of it.
+    let mut scale: Vec<Option<(&'static str, f64)>> = Vec::with_capacity(cols.len() - 1);
     for (i, c) in cols[1..].iter().enumerate() {
-        let (name, unit) = column_name_and_unit(c, i + 2);
+        let (name, unit, named) = column_name_and_unit(c, i + 2);
         if series.iter().any(|s| s.name == name) {
             return Err(TableError::DuplicateColumn { line: hline, name });
         }
         series.push(Series::new(name, unit));
+        scale.push(named);
     }
     let explicit = time_kind_from_name(&cols[0]);
     let mut kind: Option<TimeKind> = explicit;
@@ -346,6 +352,11 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
                 Ok(None) => {}
                 Ok(Some((v, with_unit))) => {
                     sized[i] |= with_unit;
+                    // A cell's own unit wins over the one its column's name gives.
+                    let v = match scale[i] {
+                        Some((_, bytes)) if !with_unit => v * bytes,
+                        _ => v,
+                    };
                     series[i].push(t, v);
                 }
                 Err(()) => {
@@ -377,6 +388,12 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
             sized_columns.push(s.name.clone());
         }
     }
+    let named_units = series
+        .iter()
+        .zip(&scale)
+        .filter(|(s, _)| !s.is_empty() && !sized_columns.contains(&s.name))
+        .filter_map(|(s, named)| named.map(|(unit, _)| (s.name.clone(), unit)))
+        .collect();
     series.retain(|s| !s.is_empty());
     let time_kind = kind.unwrap_or(TimeKind::Seconds);
     let clock = matches!(time_kind, TimeKind::DateTime { .. })
@@ -389,6 +406,7 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
         time_kind,
         series,
         sized_columns,
+        named_units,
         rows,
         clock,
     })
@@ -420,32 +438,57 @@ fn sniff_delimiter(bytes: &[u8]) -> u8 {
     }
 }
 
-/// A series' name and unit from its header cell. leakhound's own columns keep their units; a
-/// Prometheus series (`name{label="v"}`, or `{__name__="name", …}` as Grafana writes it) is
-/// named `name{labels}` and gets its unit from the metric's name alone (a label such as
+/// A series' name and unit from its header cell, and the size unit its name gives, if any
+/// (see [`size_unit_in_name`]). leakhound's own columns keep their units; a Prometheus series
+/// (`name{label="v"}`, or `{__name__="name", …}` as Grafana writes it) is named `name{labels}`
+/// and gets its unit from the metric's name alone (a label such as
 /// `instance="memcached:11211"` says nothing about the values); anything else is guessed from
 /// its name.
-fn column_name_and_unit(cell: &str, number: usize) -> (String, Unit) {
+fn column_name_and_unit(cell: &str, number: usize) -> (String, Unit, Option<(&'static str, f64)>) {
     if cell.is_empty() {
-        return (format!("column{number}"), Unit::Count);
+        return (format!("column{number}"), Unit::Count, None);
     }
     if let Some(m) = Metric::from_name(cell) {
-        return (cell.to_string(), m.unit());
+        return (cell.to_string(), m.unit(), None);
     }
+    let sized = |metric: &str, unit: Unit| match size_unit_in_name(metric) {
+        Some(named) => (Unit::Bytes, Some(named)),
+        None => (unit, None),
+    };
     if let Some((metric, labels)) = prometheus_series(cell) {
-        let unit = if metric.is_empty() {
-            Unit::Count
+        let (unit, named) = if metric.is_empty() {
+            (Unit::Count, None)
         } else {
-            Unit::guess_from_name(&metric)
+            sized(&metric, Unit::guess_from_name(&metric))
         };
         let name = if labels.is_empty() {
             metric
         } else {
             format!("{metric}{{{}}}", labels.join(", "))
         };
-        return (name, unit);
+        return (name, unit, named);
     }
-    (cell.to_string(), Unit::guess_from_name(cell))
+    let (unit, named) = sized(cell, Unit::guess_from_name(cell));
+    (cell.to_string(), unit, named)
+}
+
+/// The size unit a column's name gives its numbers, as a word of its own in the name
+/// (`rss_kb`, `heap_used_MiB`, `memory (MB)`), and the bytes in one: `kb`, `mb`, `gb` (also
+/// `kbytes`, `kilobytes`…) in powers of 1000 and `kib`, `mib`, `gib` in powers of 1024, as
+/// [`parse_size`] reads a unit written in a cell. Without it a column of megabytes was judged
+/// as bytes and said "rises 18 B/h". `ps -o rss` and `/proc` write kibibytes as "kB": name such
+/// a column `…_kib` for exact sizes (the verdict does not depend on the unit).
+fn size_unit_in_name(name: &str) -> Option<(&'static str, f64)> {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .find_map(|word| match word.to_ascii_lowercase().as_str() {
+            "kb" | "kbytes" | "kilobytes" => Some(("kB", 1e3)),
+            "mb" | "mbytes" | "megabytes" => Some(("MB", 1e6)),
+            "gb" | "gbytes" | "gigabytes" => Some(("GB", 1e9)),
+            "kib" => Some(("KiB", 1024.0)),
+            "mib" => Some(("MiB", 1024.0 * 1024.0)),
+            "gib" => Some(("GiB", 1024.0 * 1024.0 * 1024.0)),
+            _ => None,
+        })
 }
 
 /// Split `name{a="x", b="y"}` (or `{__name__="name", a="x"}`) into the metric name and its
@@ -707,6 +750,33 @@ mod tests {
             e,
             "line 2, column t_seconds: `2026-12-05 09:00:00` is not a number of seconds"
         );
+    }
+
+    #[test]
+    fn a_size_unit_in_the_columns_name_makes_its_numbers_bytes() {
+        let t = table(
+            "t_seconds,rss_mb,heap used (MiB),Memory_KB,fds,mem{job=\"db_mb\"},node_memory_bytes\n\
+             0,512,1.5,100,7,2,3\n15,513,1 GiB,101,8,2,3\n",
+        );
+        let mib = 1024.0 * 1024.0;
+        let by_name = |n: &str| t.series.iter().find(|s| s.name == n).expect(n);
+        assert_eq!(by_name("rss_mb").v, vec![512e6, 513e6]);
+        assert_eq!(by_name("rss_mb").unit, Unit::Bytes);
+        // A cell's own unit wins.
+        assert_eq!(by_name("heap used (MiB)").v, vec![1.5 * mib, 1024.0 * mib]);
+        assert_eq!(by_name("Memory_KB").v, vec![1e5, 1.01e5]);
+        assert_eq!(by_name("fds").v, vec![7.0, 8.0]);
+        // A label says nothing about the values; `bytes` needs no scaling.
+        assert_eq!(by_name("mem{job=\"db_mb\"}").v, vec![2.0, 2.0]);
+        assert_eq!(by_name("node_memory_bytes").v, vec![3.0, 3.0]);
+        assert_eq!(
+            t.named_units,
+            vec![
+                ("rss_mb".to_string(), "MB"),
+                ("Memory_KB".to_string(), "kB")
+            ]
+        );
+        assert_eq!(t.sized_columns, vec!["heap used (MiB)".to_string()]);
     }
 
     #[test]

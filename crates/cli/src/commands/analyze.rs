@@ -223,6 +223,12 @@ fn write_how_read(table: &Table, w: &mut dyn Write) -> std::io::Result<()> {
     if let Some(how) = table.time_read_as() {
         writeln!(w, "  {}: times read as {how}", table.time_column)?;
     }
+    for (c, unit) in &table.named_units {
+        writeln!(
+            w,
+            "  {c}: numbers in {unit}, as the column's name says, read as bytes"
+        )?;
+    }
     for c in &table.sized_columns {
         writeln!(
             w,
