@@ -71,8 +71,8 @@ pub struct Table {
     pub series: Vec<Series>,
     /// Columns whose cells carried a size unit (`1.02 GiB`): read as bytes, rounded as written.
     pub sized_columns: Vec<String>,
-    /// Columns whose name gives the unit of their numbers (`rss_kb`, `heap_mib`): each with the
-    /// unit as read from the name; their numbers were multiplied into bytes.
+    /// Columns whose name gives the unit of their numbers (`rss_kb`, `heap_mib`), each with
+    /// that unit: their plain numbers were multiplied into bytes.
     pub named_units: Vec<(String, &'static str)>,
     /// Data lines read.
     pub rows: usize,
@@ -293,6 +293,7 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
     let explicit = time_kind_from_name(&cols[0]);
     let mut kind: Option<TimeKind> = explicit;
     let mut sized = vec![false; series.len()];
+    let mut scaled = vec![false; series.len()];
     // The previous line's time, and its cell as written (for the error when time goes back).
     let mut prev: Option<f64> = None;
     let mut prev_cell = String::new();
@@ -354,7 +355,10 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
                     sized[i] |= with_unit;
                     // A cell's own unit wins over the one its column's name gives.
                     let v = match scale[i] {
-                        Some((_, bytes)) if !with_unit => v * bytes,
+                        Some((_, bytes)) if !with_unit => {
+                            scaled[i] = true;
+                            v * bytes
+                        }
                         _ => v,
                     };
                     series[i].push(t, v);
@@ -390,9 +394,12 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
     }
     let named_units = series
         .iter()
-        .zip(&scale)
-        .filter(|(s, _)| !s.is_empty() && !sized_columns.contains(&s.name))
-        .filter_map(|(s, named)| named.map(|(unit, _)| (s.name.clone(), unit)))
+        .zip(scale.iter().zip(&scaled))
+        .filter_map(|(s, (named, &scaled))| {
+            named
+                .filter(|_| scaled)
+                .map(|(unit, _)| (s.name.clone(), unit))
+        })
         .collect();
     series.retain(|s| !s.is_empty());
     let time_kind = kind.unwrap_or(TimeKind::Seconds);
@@ -773,6 +780,7 @@ mod tests {
             t.named_units,
             vec![
                 ("rss_mb".to_string(), "MB"),
+                ("heap used (MiB)".to_string(), "MiB"),
                 ("Memory_KB".to_string(), "kB")
             ]
         );
