@@ -30,6 +30,8 @@ DAY = 86400.0
 INF = float("inf")
 MAX_ROWS = 86400
 MIN_ROWS = 60
+# `--days LO HI`: every run lasts LO-HI days (log-uniform) instead of its family's own range.
+LENGTH_DAYS = None
 
 # Scrape intervals as they are configured in practice (Prometheus 15 s / 30 s / 60 s, agents 1-10 s).
 SCRAPES = (1, 1, 2, 5, 5, 5, 10, 10, 10, 15, 15, 15, 15, 30, 30, 60)
@@ -74,8 +76,12 @@ class Grid:
     in the output, never a zero and never a jump in the simulation."""
 
     def __init__(self, rng, lmin=300.0, lmax=DAY, ivs=SCRAPES, nmin=None, outages=True):
+        if LENGTH_DAYS:
+            lmin, lmax = LENGTH_DAYS[0] * DAY, LENGTH_DAYS[1] * DAY
         length = lu(rng, lmin, lmax)
         iv = rng.choice(ivs)
+        if LENGTH_DAYS and length / iv >= MAX_ROWS:   # a coarser scrape, not a shorter run
+            iv = next((x for x in STD_IV if length / x < MAX_ROWS), STD_IV[-1])
         nmin = nmin or rng.randint(100, 240)
         if length / iv < nmin:
             ok = [x for x in STD_IV if length / x >= nmin]
@@ -1771,7 +1777,11 @@ def main(argv=None):
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--days", type=float, nargs=2, metavar=("LO", "HI"),
+                    help="every run lasts LO-HI days (a multi-day corpus: daily cycles seen whole)")
     a = ap.parse_args(argv)
+    global LENGTH_DAYS
+    LENGTH_DAYS = a.days
     t0 = time.time()
     os.makedirs(a.out, exist_ok=True)
     rows = ["file,family,class,unit,leak,onset_s,base,interval_s,samples,length_s\n"]

@@ -19,12 +19,14 @@ use crate::mann_kendall::Serial;
 use crate::prep::{Clean, clean};
 use crate::util::{median_in_place, quantile_in_place};
 
+mod daily;
 mod idle;
 mod online;
 mod restarts;
 mod trend;
 mod window;
 
+use daily::*;
 use idle::*;
 pub(crate) use online::{analyze_online, analyze_online_loaded};
 use restarts::*;
@@ -401,10 +403,11 @@ fn judge(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         if j.verdict == Verdict::Leak {
             return back_at_start(ctx, c, &j).unwrap_or(j);
         }
-        return match idle_floor(ctx, c) {
+        let j = match idle_floor(ctx, c) {
             Some(rise) => rise.judgement(ctx, j),
             None => j,
         };
+        return day_over_day(ctx, c, j);
     };
     let (v, adj) = match load_following::remove(load, &c.t, &c.v) {
         LoadFit::Removed(v, adj) => (v, adj),

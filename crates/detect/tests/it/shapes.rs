@@ -1062,3 +1062,64 @@ fn a_climb_back_to_the_plateau_before_a_restart_is_no_leak() {
     assert_eq!(end.verdict, Verdict::NoLeak, "{}", end.reason);
     assert!(end.reason.contains("climbed back"), "{}", end.reason);
 }
+
+/// A day of an fd count sampled every 30 s: 120 fds at night, a pool that follows a day of
+/// traffic (`busy` fds more at the peak, a sharp afternoon peak), the run starting in the busy
+/// hours; plus `leak` fds never closed, spread evenly over the day, and ±1 fd of jitter.
+fn daily_pool(busy: f64, leak: f64) -> Series {
+    let mut noise = Noise(0x2545_F491_4F6C_DD1D);
+    let day = 86_400.0;
+    let (t, v): (Vec<f64>, Vec<f64>) = (0..2880)
+        .map(|i| {
+            let x = f64::from(i) * 30.0;
+            let phase = std::f64::consts::TAU * (x / day + 0.3);
+            let cycle = (0.5 - 0.5 * phase.cos()).powi(2);
+            let leaked = (leak * x / day).floor();
+            (
+                x,
+                (120.0 + busy * cycle + leaked + 2.0 * noise.next()).round(),
+            )
+        })
+        .unzip();
+    Series::from_parts("fds", Unit::Fds, t, v)
+}
+
+#[test]
+fn a_leak_under_a_daily_pool_is_judged_day_over_day() {
+    // 12 fds leaked over the day (10 % of the night's level) under a pool swinging by 80: the
+    // run starts at the busy hours and ends at the same hour a day later, 12 fds higher. A trend
+    // over the day reads the cycle's phase, the quiet floor is seen in one night only.
+    let end = analyze(&daily_pool(80.0, 12.0), &DetectOptions::default());
+    assert_eq!(end.verdict, Verdict::Leak, "{}", end.reason);
+    assert!(
+        end.reason.contains("the same hour a day apart"),
+        "{}",
+        end.reason
+    );
+    let rate_per_day = end.rate_per_s.unwrap() * 86_400.0;
+    assert!(
+        (8.0..16.0).contains(&rate_per_day),
+        "{rate_per_day} fds/day"
+    );
+}
+
+#[test]
+fn a_daily_pool_with_no_leak_is_no_leak() {
+    let end = analyze(&daily_pool(80.0, 0.0), &DetectOptions::default());
+    assert_ne!(end.verdict, Verdict::Leak, "{}", end.reason);
+}
+
+#[test]
+fn a_day_of_saturating_growth_is_no_daily_cycle() {
+    // Memory that grows fast and then slowly for a day (a cache filling from a large key space):
+    // four harmonics of a day bend to this shape too, but it never falls, so the day-over-day
+    // rule does not judge it, and the other rules see it levelling off.
+    let day = 86_400.0;
+    let s = series("rss_bytes", Unit::Bytes, 2880, |i| {
+        let x = i * 30.0;
+        (400.0 + 200.0 * (1.0 - (-x / (0.15 * day)).exp())) * MIB
+    });
+    let end = analyze(&s, &DetectOptions::default());
+    assert_ne!(end.verdict, Verdict::Leak, "{}", end.reason);
+    assert!(!end.reason.contains("daily cycle"), "{}", end.reason);
+}
