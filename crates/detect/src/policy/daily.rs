@@ -276,7 +276,7 @@ pub(super) fn daily_fit(c: &Clean) -> Option<DailyFit> {
 /// by the usual rules (a warm-up or a step under a daily cycle still levels off or steps there).
 /// A run whose envelope has a restart is left alone.
 pub(super) fn day_over_day(ctx: &Ctx<'_>, c: &Clean, j: Judgement) -> Judgement {
-    if ctx.online || j.verdict == Verdict::Leak {
+    if ctx.online || j.verdict == Verdict::Leak || c.span() < DAY_COVER * DAY_S {
         return j;
     }
     // A restart resets what the process holds: the same hour a day apart is then a fresh
@@ -292,15 +292,16 @@ pub(super) fn day_over_day(ctx: &Ctx<'_>, c: &Clean, j: Judgement) -> Judgement 
     let Some(fit) = daily_fit(c) else {
         return j;
     };
-    let span = c.span();
-    let growth = fit.rate * span;
+    let growth = fit.rate * c.span();
     let level = fit.level.abs();
-    if fit.cycle_share < DAY_CYCLE_SHARE
-        || fit.fall < DAY_MIN_FALL * level
-        || fit.fall < DAY_FALL_OF_SWING * fit.swing
-        || growth < ctx.opts.min_growth * level
-        || fit.rate < DAY_MIN_Z * fit.se
-    {
+    // Written so that a NaN (no variance left, a level of zero) fails.
+    let day_over_day = fit.cycle_share >= DAY_CYCLE_SHARE
+        && fit.fall >= DAY_MIN_FALL * level
+        && fit.fall >= DAY_FALL_OF_SWING * fit.swing
+        && growth > 0.0
+        && growth >= ctx.opts.min_growth * level
+        && fit.rate > DAY_MIN_Z * fit.se;
+    if !day_over_day {
         return j;
     }
     // The bins' medians, not every sample: a pool's noise grows with its size, so the floor of
