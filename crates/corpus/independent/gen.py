@@ -20,6 +20,8 @@ import time
 MIB = 1 << 20
 PAGE = 4096
 TWO_PI = 2.0 * math.pi
+# `--days LO HI`: every run lasts LO-HI days (log-uniform) instead of its family's own range.
+LENGTH_DAYS = None
 RUNTIMES = ("jvm", "go", "node")
 
 
@@ -355,6 +357,8 @@ class Series:
                  fixed_len=None, max_dt=60.0):
         r = self.r
         L = fixed_len if fixed_len else logu(r, min_len, max_len)
+        if LENGTH_DAYS:
+            L = logu(r, LENGTH_DAYS[0] * 86400.0, LENGTH_DAYS[1] * 86400.0)
         if r.random() < 0.6:
             dt = float(r.choice([1, 2, 5, 10, 15, 15, 30, 30, 60]))
         else:
@@ -1178,7 +1182,11 @@ def main(argv=None):
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--days", type=float, nargs=2, metavar=("LO", "HI"),
+                    help="every run lasts LO-HI days (a multi-day corpus: daily cycles seen whole)")
     a = ap.parse_args(argv)
+    global LENGTH_DAYS
+    LENGTH_DAYS = a.days
     os.makedirs(a.out, exist_ok=True)
     t0 = time.time()
     labels = ["file,family,class,unit,leak,onset_s,base,interval_s,samples,length_s"]
