@@ -24,10 +24,10 @@ use super::*;
 pub(super) const DAY_S: f64 = 86_400.0;
 
 /// The run must cover at least this share of a day. A line plus a periodic curve separates a
-/// trend from the cycle only when the ends are at the same phase: over 95 % of a day, healthy
-/// pools following a daily load read as growing 4-37 % (the fit puts the cycle's climb in the
-/// missing hour into the line), over 99 % at most 2.7 % of their level (independent seeds
-/// 1-10, 40 pools and load-following memory of a day).
+/// trend from the cycle only when the ends are at the same phase: cut to 95-97 % of a day,
+/// healthy pools and load-following memory (independent seeds 1-10, 50 runs of a day) read as
+/// growing up to 37 % day over day at up to 9.7 standard errors (the fit puts the cycle's climb
+/// in the missing hour into the line); cut to 99 %, none grew 3 % at more than 2.9.
 pub(super) const DAY_COVER: f64 = 0.99;
 
 /// The fit is made on the medians of 15-minute bins: 96 points a day, robust to spikes and a
@@ -61,10 +61,12 @@ const DAY_MIN_FALL: f64 = 0.1;
 const DAY_FALL_OF_SWING: f64 = 0.6;
 
 /// The day-over-day slope must be four standard errors from zero (with the lag-1
-/// autocorrelation of the residuals taken into account). The residuals of a fitted cycle are
-/// not noise alone: where the cycle's shape misfits (a lagging pool, a peak sharper than four
-/// harmonics), they repeat the misfit, and healthy days reached 3.8 standard errors at 1-2 %
-/// of their level; the leaks under daily pools on independent seeds 1-10 are 4.5-117.
+/// autocorrelation of the residuals taken into account), not the 2.05 of the 2 % significance
+/// used elsewhere: the residuals of a fitted cycle are not noise alone, where the cycle's shape
+/// misfits (a lagging pool, a peak sharper than four harmonics) they repeat the misfit. The
+/// healthy days of independent seeds 1-10 that grew `min_growth` or more day over day stayed
+/// under 3 standard errors (healthy days of 1-2 % reached 8: `min_growth` turns those away);
+/// the leaks under daily pools there are at 4.5-117.
 const DAY_MIN_Z: f64 = 4.0;
 
 /// Bins the fit needs: half a day of 15-minute bins that hold samples.
