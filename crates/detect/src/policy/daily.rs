@@ -346,7 +346,13 @@ pub(super) fn day_over_day(ctx: &Ctx<'_>, c: &Clean, j: Judgement) -> Judgement 
         fit.rate / fit.se,
         d.reason
     );
-    Judgement { reason, ..d }
+    // The rate and growth are the binned series'; the samples and the window are the run's.
+    Judgement {
+        reason,
+        samples: c.len(),
+        window_s: c.span(),
+        ..d
+    }
 }
 
 #[cfg(test)]
