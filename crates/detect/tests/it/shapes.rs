@@ -1101,6 +1101,8 @@ fn a_leak_under_a_daily_pool_is_judged_day_over_day() {
         (8.0..16.0).contains(&rate_per_day),
         "{rate_per_day} fds/day"
     );
+    // The fit is made on 15-minute bins; the verdict still counts the run's samples.
+    assert_eq!(end.samples, 2880);
 }
 
 #[test]
