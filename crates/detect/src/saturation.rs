@@ -281,7 +281,7 @@ fn least_squares3(x: &[f64], y: &[f64], basis: impl Fn(f64) -> [f64; 3]) -> Opti
 }
 
 /// Lag-1 autocorrelation of `e` (0 when it has no variance).
-fn lag1(e: &[f64]) -> f64 {
+pub(crate) fn lag1(e: &[f64]) -> f64 {
     let den: f64 = e.iter().map(|x| x * x).sum();
     if den <= 0.0 {
         return 0.0;

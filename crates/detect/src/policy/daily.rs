@@ -16,6 +16,7 @@
 use leakhound_core::{Verdict, format_quantity};
 
 use crate::prep::Clean;
+use crate::saturation::lag1;
 use crate::util::median_in_place;
 
 use super::*;
@@ -212,15 +213,6 @@ fn least_squares<const P: usize>(
         .map(|(r, &yi)| yi - r.iter().zip(&beta).map(|(a, b)| a * b).sum::<f64>())
         .collect();
     Some((beta, res, inv_diag))
-}
-
-/// Lag-1 autocorrelation of `e` (0 when it has no variance).
-fn lag1(e: &[f64]) -> f64 {
-    let den: f64 = e.iter().map(|x| x * x).sum();
-    if den <= 0.0 {
-        return 0.0;
-    }
-    e.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / den
 }
 
 /// Columns of the fit with the cycle: an intercept, the line and the harmonics.
