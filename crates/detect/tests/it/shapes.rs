@@ -690,6 +690,53 @@ fn a_count_with_two_one_off_steps_takes_no_rate_from_them() {
     }
 }
 
+/// Memory at 600 MiB with ±2 MiB of noise, scraped every 10 s for 2 h, stepping up by 40 MiB
+/// at each of `steps` (seconds) and never giving any back.
+fn stepped_memory(seed: u64, steps: &[f64]) -> Series {
+    let mut noise = Noise(seed);
+    let t: Vec<f64> = (0..720).map(|i| f64::from(i) * 10.0).collect();
+    let v = t
+        .iter()
+        .map(|&x| {
+            let up = steps.iter().filter(|&&s| x >= s).count() as f64;
+            (600.0 + 40.0 * up + 4.0 * noise.next()) * MIB
+        })
+        .collect();
+    Series::from_parts("rss_bytes", Unit::Bytes, t, v)
+}
+
+#[test]
+fn three_memory_steps_up_to_the_end_are_inconclusive() {
+    // Three steps of memory, the latest 6 minutes before the end of a 2-hour run after gaps
+    // of about 45 minutes: as many as one-off steps come, and as recent as a staircase's next
+    // one. Neither a leak nor "flat between the steps": wait for one more gap.
+    for seed in STEP_SEEDS {
+        let v = analyze(
+            &stepped_memory(seed, &[1_800.0, 4_500.0, 6_840.0]),
+            &DetectOptions::default(),
+        );
+        assert_eq!(v.verdict, Verdict::Inconclusive, "{}", v.reason);
+        assert!(v.reason.contains("stepped up 3 times"), "{}", v.reason);
+        let more = v.needs_more_s.expect("how much longer");
+        assert!((1_800.0..3_600.0).contains(&more), "{more} s: {}", v.reason);
+        let grown = v.growth_abs.expect("growth") / MIB;
+        assert!((100.0..140.0).contains(&grown), "{grown} MiB: {}", v.reason);
+    }
+}
+
+#[test]
+fn three_memory_steps_that_stopped_are_no_leak() {
+    // The same three steps, the latest an hour before the end: they stopped coming.
+    for seed in STEP_SEEDS {
+        let v = analyze(
+            &stepped_memory(seed, &[900.0, 2_100.0, 3_600.0]),
+            &DetectOptions::default(),
+        );
+        assert_eq!(v.verdict, Verdict::NoLeak, "{}", v.reason);
+        assert!(v.reason.contains("stepped up 3 times"), "{}", v.reason);
+    }
+}
+
 #[test]
 fn a_small_count_rising_one_at_a_time_has_not_levelled_off() {
     // Seven sockets, then one more stranded at each of eight irregular incidents over 8.7 h,
