@@ -15,6 +15,36 @@ use clap::{Args, Parser, Subcommand};
 use leakhound_core::Verdict;
 use leakhound_corpus::{evaluate_library, files, generate, summarize};
 
+/// `print!` that ends the program quietly when standard output is a closed pipe
+/// (`leakhound-corpus score … | head -1`, as `bench/detect-bench.sh` reads it), and with a clear
+/// error (exit 2) on any other write error, rather than panicking as `print!` does.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` with [`out!`]'s handling of a closed pipe.
+macro_rules! outln {
+    () => {
+        out!("\n")
+    };
+    ($($arg:tt)*) => {
+        out!("{}\n", format_args!($($arg)*))
+    };
+}
+
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to standard output: {e}");
+        std::process::exit(2);
+    }
+}
+
 /// The detector's labelled corpus (issue 4): write it to disk, or score `leakhound_detect` (or
 /// a `leakhound` binary) on it.
 #[derive(Parser)]
@@ -140,7 +170,7 @@ fn main() -> ExitCode {
 fn generate_cmd(c: &CorpusArgs, out: &std::path::Path) -> anyhow::Result<()> {
     let items = generate(c.seed, c.n);
     let paths = files::write_corpus(out, &items, c.with_load)?;
-    println!(
+    outln!(
         "wrote {} series and labels.csv to {}",
         paths.len(),
         out.display()
@@ -238,7 +268,7 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         Some(d) => format!("corpus {}", d.display()),
         None => format!("seed {}", c.seed),
     };
-    println!(
+    outln!(
         "{source} · {} series · {} points · {} in {:.2} s · analysed (both modes) in {:.2} s{}",
         items.len(),
         points,
@@ -254,12 +284,12 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         }
     );
     if let Some(b) = baseline {
-        println!("yardstick: {}", b.describe());
+        outln!("yardstick: {}", b.describe());
     }
-    print!("{}", report.summary_table());
+    out!("{}", report.summary_table());
     if a.families {
-        println!();
-        print!("{}", report.family_table());
+        outln!();
+        out!("{}", report.family_table());
     }
     let Some(f) = &a.list else {
         return Ok(());
@@ -274,7 +304,7 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
             .filter(|_| it.leak)
             .and_then(|at| it.grown_pct_at(at))
             .map_or_else(String::new, |g| format!(" grown={g:.1}%"));
-        println!(
+        outln!(
             "{:4} {:<20} leak={} onset={:?} n={} span={:.0}s dt={:.1}s  end={} online={} at={:?}{grown}",
             it.id,
             it.family,
@@ -293,11 +323,11 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         }
         let opts = leakhound_detect::DetectOptions::default();
         if std::env::var_os("EXPLAIN").is_some() {
-            print!("{}", leakhound_detect::explain(&it.series, &opts));
+            out!("{}", leakhound_detect::explain(&it.series, &opts));
             // …and the evidence as it stood at the online alarm.
             let on = leakhound_detect::analyze_online(&it.series, &opts);
             if let Some(at) = on.detected_at_s {
-                print!(
+                out!(
                     "at the online alarm ({at:.0} s):\n{}",
                     leakhound_detect::explain(&it.series.prefix_until(at), &opts)
                 );
@@ -314,7 +344,7 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
                 leakhound_detect::analyze_online(&it.series, &opts),
             )
         };
-        println!("       end: {}\n       onl: {}", end.reason, onl.reason);
+        outln!("       end: {}\n       onl: {}", end.reason, onl.reason);
     }
     Ok(())
 }
@@ -333,14 +363,14 @@ fn calibrate(c: &CorpusArgs, dirs: &[PathBuf], threads: Option<usize>) -> anyhow
     let t0 = Instant::now();
     let opts = leakhound_detect::DetectOptions::default();
     let checks = leakhound_corpus::calibrate::run(&items, &opts, threads);
-    println!(
+    outln!(
         "{} series cut at {:?} of their span · {} inconclusive verdicts with a time needed · {:.1} s",
         items.len(),
         leakhound_corpus::calibrate::CUTS,
         checks.len(),
         t0.elapsed().as_secs_f64()
     );
-    print!("{}", leakhound_corpus::calibrate::table(&checks));
+    out!("{}", leakhound_corpus::calibrate::table(&checks));
     Ok(())
 }
 
@@ -375,7 +405,7 @@ fn bench() {
         let t1 = Instant::now();
         let o = leakhound_detect::analyze_online(&s, &opts);
         let to = t1.elapsed().as_secs_f64();
-        println!(
+        outln!(
             "{name:<20} 86400 points: end-of-run {:>7.1} ms ({}), online {:>7.1} ms ({}, at {:?})",
             te * 1e3,
             e.verdict,
