@@ -143,6 +143,91 @@ pub fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
     ))
 }
 
+/// The online mode as samples arrive (`leakhound run` and `watch` raise alarms with it while
+/// they sample): feed it the series after each new sample and it returns the alarm verdict the
+/// first time one is raised, at the same sample and with the same words as [`analyze_online`]
+/// on the series cut there. Judging happens only at the online checkpoints (every 2 % of the
+/// elapsed time), so most calls return at once.
+///
+/// The series must only grow between calls (samples appended, none changed). Without a load
+/// covariate: memory that follows load is judged as [`analyze_online`] judges it.
+///
+/// ```
+/// use leakhound_core::{Series, Unit};
+/// use leakhound_detect::{DetectOptions, OnlineMonitor};
+///
+/// let mut s = Series::new("rss_bytes", Unit::Bytes);
+/// let mut monitor = OnlineMonitor::new();
+/// let opts = DetectOptions::default();
+/// for i in 0..600 {
+///     // 100 MB growing 1 MB/s, a sample per second
+///     s.push(i as f64, 100e6 + 1e6 * i as f64 + 3e5 * ((i * 7919) % 13) as f64);
+///     if let Some(alarm) = monitor.update(&s, &opts) {
+///         assert!(alarm.detected_at_s.unwrap() < 120.0);
+///         break;
+///     }
+/// }
+/// assert!(monitor.alarm().is_some());
+/// ```
+#[derive(Debug, Clone)]
+pub struct OnlineMonitor {
+    inner: policy::Monitor,
+    /// The clock of the first call, kept for every later one (see `Clock`).
+    clock: Option<Clock>,
+    alarm: Option<SeriesVerdict>,
+}
+
+impl Default for OnlineMonitor {
+    fn default() -> Self {
+        OnlineMonitor::new()
+    }
+}
+
+impl OnlineMonitor {
+    /// A monitor that has seen no sample.
+    pub fn new() -> OnlineMonitor {
+        OnlineMonitor {
+            inner: policy::Monitor::new(),
+            clock: None,
+            alarm: None,
+        }
+    }
+
+    /// Look at the samples of `series` added since the last call: `Some` with the alarm verdict
+    /// (a leak, `detected_at_s` the sample it was raised at) the first time an alarm is raised,
+    /// `None` before and after it.
+    pub fn update(&mut self, series: &Series, opts: &DetectOptions) -> Option<&SeriesVerdict> {
+        if self.alarm.is_some() || series.is_empty() {
+            return None;
+        }
+        // Most samples are no checkpoint: skip them before the series is copied or cleaned.
+        if !series.t.last().is_some_and(|&t| self.due(t)) {
+            return None;
+        }
+        let clock = *self.clock.get_or_insert_with(|| Clock::of(series));
+        let v = self
+            .inner
+            .update(&clock.rebase(series), &clock.rebase_opts(opts))?;
+        self.alarm = Some(clock.back(v));
+        self.alarm.as_ref()
+    }
+
+    /// Whether a sample at `t` (on the series' own clock) would be judged: `false` for most
+    /// samples (they fall between the online checkpoints) and after an alarm, so a caller
+    /// with work to do before [`OnlineMonitor::update`] can skip it.
+    pub fn due(&self, t: f64) -> bool {
+        self.alarm.is_none()
+            && self
+                .clock
+                .is_none_or(|clock| self.inner.due(t - clock.origin))
+    }
+
+    /// The alarm raised so far, if any.
+    pub fn alarm(&self) -> Option<&SeriesVerdict> {
+        self.alarm.as_ref()
+    }
+}
+
 /// End-of-run verdict with memory that follows load taken out first. `requests` is the
 /// cumulative count of requests served (the load driver's total, or a Prometheus
 /// `http_requests_total`), sampled on the same clock as `series`. The memory held per request
@@ -226,7 +311,7 @@ pub fn analyze_per_request(
 /// time then lies within a factor of two of the origin, so `t − origin` is exact (Sterbenz's
 /// lemma) and adding the origin back gives the sample's own time to the bit (an online alarm's
 /// `detected_at_s` is a sample time one can cut the series at).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Clock {
     origin: f64,
 }

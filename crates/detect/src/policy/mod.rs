@@ -28,7 +28,7 @@ mod window;
 
 use daily::*;
 use idle::*;
-pub(crate) use online::{analyze_online, analyze_online_loaded};
+pub(crate) use online::{Monitor, analyze_online, analyze_online_loaded};
 use restarts::*;
 use trend::*;
 use window::*;

@@ -73,44 +73,19 @@ pub(crate) fn analyze_online_loaded(
     let memo = FloorMemo::default();
     let ctx = Ctx::new(series, opts, load, true, &memo);
     let n = c.len();
-    // Every checkpoint so far: (time, leak?). Persistence looks back over them.
-    let mut history: Vec<(f64, bool)> = Vec::new();
-    let mut next_check = f64::NEG_INFINITY;
-    let persistence = opts.persistence.max(1);
+    let mut checkpoints = Checkpoints::new();
     // The online judgement of the whole series when it is no leak (it explains why a leak the
     // end-of-run rules see raised no alarm).
     let mut last_no_leak: Option<Judgement> = None;
-    for i in MIN_SAMPLES.min(n)..=n {
-        if i == 0 {
-            continue;
-        }
-        let t = c.t[i - 1];
-        if t < next_check && i < n {
-            continue;
-        }
-        next_check = t + CHECK_FRACTION * (t - c.t[0]);
-        let j = judge(&ctx, &c.prefix(i));
-        let leak = j.verdict == Verdict::Leak;
-        history.push((t, leak));
-        if !leak {
-            last_no_leak = (i == n).then_some(j);
-            continue;
-        }
-        let age = t - j.rise_start.max(c.t[0]);
-        // Mean spacing of the samples seen so far (causal: no later sample counts).
-        let dt = (t - c.t[0]) / (i - 1).max(1) as f64;
-        let min_samples = match ctx.grain {
-            Grain::Fine => MIN_PERSIST_SAMPLES,
-            Grain::Whole => MIN_PERSIST_SAMPLES_COUNT,
-        };
-        let need = (PERSIST_FRACTION * age).max(min_samples * dt);
-        // Counts: no alarm on the first two minutes of data (see [`MIN_ALARM_ELAPSED_COUNT`]).
-        let min_elapsed = match ctx.grain {
-            Grain::Fine => 0.0,
-            Grain::Whole => MIN_ALARM_ELAPSED_COUNT,
-        };
-        if t - c.t[0] >= min_elapsed && persistent(&history, t, need, persistence) {
-            return to_verdict(series, &c, j, opts, Some(t));
+    for i in MIN_SAMPLES.min(n).max(1)..=n {
+        match checkpoints.check(&ctx, &c, i, i == n) {
+            Check::Skipped => {}
+            Check::Alarm(j) => return to_verdict(series, &c, j, opts, Some(c.t[i - 1])),
+            Check::Judged(j) => {
+                if i == n && j.verdict != Verdict::Leak {
+                    last_no_leak = Some(j);
+                }
+            }
         }
     }
     // No alarm: the end-of-run verdict of the whole series, never a leak.
@@ -140,6 +115,126 @@ pub(crate) fn analyze_online_loaded(
     sv.detected_at_s = None;
     sv.reason = reason;
     sv
+}
+
+/// What one sample's checkpoint gave.
+pub(super) enum Check {
+    /// No checkpoint is due at this sample.
+    Skipped,
+    /// Judged, and no alarm (yet): not a leak, or a leak that has not persisted.
+    Judged(Judgement),
+    /// Judged a leak that has persisted: the alarm.
+    Alarm(Judgement),
+}
+
+/// The online mode's memory between samples: every checkpoint judged so far and when the next
+/// one is due. [`analyze_online_loaded`] walks it over a whole series, [`Monitor`] over a series
+/// that grows as samples arrive; both raise the same alarm at the same sample.
+#[derive(Debug, Clone)]
+pub(super) struct Checkpoints {
+    /// Every checkpoint so far: (time, leak?). Persistence looks back over them.
+    history: Vec<(f64, bool)>,
+    next_check: f64,
+}
+
+impl Checkpoints {
+    pub(super) fn new() -> Checkpoints {
+        Checkpoints {
+            history: Vec::new(),
+            next_check: f64::NEG_INFINITY,
+        }
+    }
+
+    /// The checkpoint at the `i`-th sample of `c` (`i` ≥ 1: the first `i` samples are seen),
+    /// judged when due ([`CHECK_FRACTION`]) or when `last`.
+    pub(super) fn check(&mut self, ctx: &Ctx, c: &Clean, i: usize, last: bool) -> Check {
+        let t = c.t[i - 1];
+        if t < self.next_check && !last {
+            return Check::Skipped;
+        }
+        self.next_check = t + CHECK_FRACTION * (t - c.t[0]);
+        let j = judge(ctx, &c.prefix(i));
+        let leak = j.verdict == Verdict::Leak;
+        self.history.push((t, leak));
+        if !leak {
+            return Check::Judged(j);
+        }
+        let age = t - j.rise_start.max(c.t[0]);
+        // Mean spacing of the samples seen so far (causal: no later sample counts).
+        let dt = (t - c.t[0]) / (i - 1).max(1) as f64;
+        let min_samples = match ctx.grain {
+            Grain::Fine => MIN_PERSIST_SAMPLES,
+            Grain::Whole => MIN_PERSIST_SAMPLES_COUNT,
+        };
+        let need = (PERSIST_FRACTION * age).max(min_samples * dt);
+        // Counts: no alarm on the first two minutes of data (see [`MIN_ALARM_ELAPSED_COUNT`]).
+        let min_elapsed = match ctx.grain {
+            Grain::Fine => 0.0,
+            Grain::Whole => MIN_ALARM_ELAPSED_COUNT,
+        };
+        if t - c.t[0] >= min_elapsed
+            && persistent(&self.history, t, need, ctx.opts.persistence.max(1))
+        {
+            Check::Alarm(j)
+        } else {
+            Check::Judged(j)
+        }
+    }
+
+    /// When the next checkpoint is due (a sample before it is skipped).
+    pub(super) fn next_check(&self) -> f64 {
+        self.next_check
+    }
+}
+
+/// The online mode fed a sample at a time (see `crate::OnlineMonitor`).
+#[derive(Debug, Clone)]
+pub(crate) struct Monitor {
+    checkpoints: Checkpoints,
+    /// Samples of the cleaned series already walked.
+    seen: usize,
+}
+
+impl Monitor {
+    pub(crate) fn new() -> Monitor {
+        Monitor {
+            checkpoints: Checkpoints::new(),
+            seen: 0,
+        }
+    }
+
+    /// Whether a sample at `t` may be a checkpoint: most samples are not, and are skipped
+    /// before the whole series is cleaned again.
+    pub(crate) fn due(&self, t: f64) -> bool {
+        t >= self.checkpoints.next_check()
+    }
+
+    /// Walk the samples of `series` not seen yet (the series holds every sample so far): the
+    /// alarm verdict when one is raised at one of them.
+    pub(crate) fn update(
+        &mut self,
+        series: &Series,
+        opts: &DetectOptions,
+    ) -> Option<SeriesVerdict> {
+        if !series.t.last().is_some_and(|&t| self.due(t)) {
+            return None;
+        }
+        let c = clean(series, opts.warmup_s);
+        let memo = FloorMemo::default();
+        let ctx = Ctx::new(series, opts, None, true, &memo);
+        let n = c.len();
+        // As [`analyze_online_loaded`], no checkpoint before [`MIN_SAMPLES`] (nor, here, at a
+        // last sample: more are coming).
+        let from = (self.seen + 1).max(MIN_SAMPLES).max(1);
+        self.seen = self.seen.max(n);
+        for i in from..=n {
+            if let Check::Alarm(j) = self.checkpoints.check(&ctx, &c, i, false) {
+                self.seen = i;
+                return Some(to_verdict(series, &c, j, opts, Some(c.t[i - 1])));
+            }
+        }
+        None
+    }
 }
 
 /// Whether the checkpoints of the last `need` seconds (up to `t`) agree on a leak: the first

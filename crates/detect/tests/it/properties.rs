@@ -3,7 +3,8 @@
 
 use leakhound_core::{Series, Unit, Verdict};
 use leakhound_detect::{
-    DetectOptions, analyze, analyze_online, analyze_online_with_load, analyze_with_load,
+    DetectOptions, OnlineMonitor, analyze, analyze_online, analyze_online_with_load,
+    analyze_with_load,
 };
 use proptest::prelude::*;
 
@@ -115,6 +116,38 @@ proptest! {
             prop_assert_eq!(cut.rate_per_s, v.rate_per_s);
         } else {
             prop_assert_ne!(v.verdict, Verdict::Leak);
+        }
+    }
+
+    /// The monitor `run` and `watch` feed a sample at a time raises the alarm of
+    /// `analyze_online` on the whole series, at the same sample and in the same words (the whole
+    /// series' last sample aside: `analyze_online` judges it as the end, the monitor waits for
+    /// more), and none when it has none.
+    #[test]
+    fn the_monitor_fed_sample_by_sample_alarms_as_the_online_mode(s in arb_series()) {
+        let o = DetectOptions::default();
+        let whole = analyze_online(&s, &o);
+        let mut monitor = OnlineMonitor::new();
+        let mut grown = Series::new(s.name.clone(), s.unit);
+        let mut raised = None;
+        for (&t, &v) in s.t.iter().zip(&s.v) {
+            grown.push(t, v);
+            if let Some(a) = monitor.update(&grown, &o) {
+                raised = Some(a.clone());
+            }
+        }
+        prop_assert_eq!(monitor.alarm().cloned(), raised.clone());
+        let last = s.t.last().copied();
+        match (whole.detected_at_s, raised) {
+            (Some(at), Some(r)) => {
+                prop_assert_eq!(r.detected_at_s, Some(at));
+                prop_assert_eq!(r.verdict, Verdict::Leak);
+                prop_assert_eq!(r.reason, whole.reason);
+                prop_assert_eq!(r.rate_per_s, whole.rate_per_s);
+            }
+            (Some(at), None) => prop_assert_eq!(Some(at), last),
+            (None, Some(r)) => prop_assert!(false, "monitor alarmed at {:?}, the online mode never", r.detected_at_s),
+            (None, None) => {}
         }
     }
 }
