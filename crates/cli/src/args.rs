@@ -61,6 +61,7 @@ pub(crate) enum Command {
   leakhound run --json -- ./batch-job input.dat > verdict.json
   leakhound run --snapshots node --load http://127.0.0.1:8080/ --rate 200 -d 60s -- node app.js
   leakhound run --heap --duration 60s -- ./native-server --port 8080
+  leakhound run --stop-on-leak --duration 2h -- ./svc --port 8080   # stop at the first leak alarm
 
 Writes a run directory (default leakhound-runs/<timestamp>/) with samples.csv, run.json and
 verdict.json. Ctrl-C stops the target and still writes the verdict of what was recorded.")]
@@ -68,7 +69,8 @@ verdict.json. Ctrl-C stops the target and still writes the verdict of what was r
     /// Sample an already running process tree and judge whether it leaks.
     #[command(after_help = "Examples:
   leakhound watch 4242 --duration 30m
-  leakhound watch $(pgrep -o nginx) --interval 5s     # Ctrl-C ends the watch and prints the verdict")]
+  leakhound watch $(pgrep -o nginx) --interval 5s     # Ctrl-C ends the watch and prints the verdict
+  leakhound watch 4242 --stop-on-leak --interval 10s  # until the first leak alarm")]
     Watch(WatchArgs),
     /// Judge time series from CSV files (t_seconds first, one series per further column).
     #[command(after_help = "Examples:
@@ -156,6 +158,11 @@ pub(crate) struct SamplingArgs {
     /// Print the verdict as JSON on stdout instead of the terminal summary.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Stop as soon as a series raises an online leak alarm, and judge what was recorded (exit
+    /// 1). Alarms are judged as `analyze --online` judges them (persistence, no alarm on a
+    /// rise that may still level off) and printed as they are raised, with or without this flag.
+    #[arg(long)]
+    pub(crate) stop_on_leak: bool,
 }
 
 #[derive(Debug, Args)]

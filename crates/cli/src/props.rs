@@ -121,6 +121,8 @@ pub(crate) struct SamplingProps {
     pub(crate) limit: Option<f64>,
     pub(crate) out: Option<PathBuf>,
     pub(crate) json: bool,
+    /// End the session at the first online leak alarm (`--stop-on-leak`).
+    pub(crate) stop_on_leak: bool,
 }
 
 /// Shortest accepted sampling interval: /proc reads of a big tree take milliseconds.
@@ -162,6 +164,7 @@ impl TryFrom<&SamplingArgs> for SamplingProps {
             limit: a.limit,
             out: a.out.clone(),
             json: a.json,
+            stop_on_leak: a.stop_on_leak,
         })
     }
 }

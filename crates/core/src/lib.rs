@@ -27,7 +27,7 @@ pub use heap_diff::{HeapDiffRun, SnapshotTaken};
 pub use load::LoadSummary;
 pub use metrics::Metric;
 pub use native_heap::NativeHeapRun;
-pub use report::{ProcessChange, RunInfo, RunReport, SCHEMA_VERSION, TargetOutcome};
+pub use report::{OnlineAlarm, ProcessChange, RunInfo, RunReport, SCHEMA_VERSION, TargetOutcome};
 pub use series::{Series, SeriesError};
 pub use table::{Table, TableError, TimeKind, parse_table};
 pub use units::{Unit, format_bytes, format_quantity, format_rate, format_rate_like};

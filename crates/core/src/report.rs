@@ -44,7 +44,8 @@ pub struct RunInfo {
 /// How the target (or the watch) ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetOutcome {
-    /// Why sampling stopped: `exited`, `duration`, `interrupted`, `vanished`.
+    /// Why sampling stopped: `exited`, `duration`, `interrupted`, `vanished`, or `leak alarm`
+    /// (`--stop-on-leak`: an online alarm was raised, see [`RunReport::alarms`]).
     pub ended_by: String,
     /// Exit code, when the target exited normally and we are its parent.
     pub exit_code: Option<i32>,
@@ -76,6 +77,21 @@ pub struct ProcessChange {
     pub change: std::collections::BTreeMap<String, f64>,
 }
 
+/// An online leak alarm raised while the run was sampling (`run` and `watch` judge every series
+/// at the online checkpoints as samples arrive, with the persistence rules of
+/// `analyze --online`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnlineAlarm {
+    /// The series' column name (`rss_bytes`, `fds`…).
+    pub series: String,
+    /// When it was raised, in seconds since the start of sampling.
+    pub at_s: f64,
+    /// The rate at the alarm, in the series' unit per second.
+    pub rate_per_s: Option<f64>,
+    /// The online verdict's sentence.
+    pub reason: String,
+}
+
 /// The full outcome of a run, as written to `verdict.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -96,6 +112,10 @@ pub struct RunReport {
     /// Per-process changes, largest memory growth first (empty for `analyze`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<ProcessChange>,
+    /// Online leak alarms raised while sampling, in the order they were raised (at most one per
+    /// series). Absent when none was, and in runs written before alarms were raised.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<OnlineAlarm>,
     /// The HTTP load driven during the run (`run --load`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<LoadSummary>,

@@ -49,6 +49,7 @@ impl Renderer for TerminalRenderer {
         writeln!(out)?;
         write_verdict_table(&report.series, &report.data, s, out)?;
         write_top_growers(report, s, out)?;
+        write_alarms(report, s, out)?;
         write_warnings(&report.warnings, s, out)?;
         writeln!(out)?;
         write_overall(report.series_verdict(), &report.series, s, out)
@@ -61,6 +62,7 @@ fn ended_words(t: &TargetOutcome) -> String {
     match (t.ended_by.as_str(), t.exit_code, t.signal) {
         ("exited", _, Some(sig)) => format!("killed by signal {sig}{}", signal_suffix(sig)),
         ("exited", Some(code), None) if code != 0 => format!("exited with code {code}"),
+        ("leak alarm", _, _) => "leak alarm (--stop-on-leak)".to_string(),
         (other, _, _) => other.to_string(),
     }
 }
@@ -227,6 +229,35 @@ fn write_top_growers(report: &RunReport, s: Style, out: &mut dyn Write) -> io::R
         for l in lines {
             writeln!(out, "{l}")?;
         }
+    }
+    Ok(())
+}
+
+/// The online leak alarms raised while sampling: when each was raised, and where the whole
+/// run's verdict of its series differs (a rise that levelled off after the alarm), that verdict.
+fn write_alarms(report: &RunReport, s: Style, out: &mut dyn Write) -> io::Result<()> {
+    if report.alarms.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    for a in &report.alarms {
+        let now = report
+            .series
+            .iter()
+            .find(|v| v.series == a.series)
+            .map(|v| v.verdict);
+        let tail = match now {
+            Some(Verdict::Leak) | None => String::new(),
+            Some(Verdict::NoLeak) => "; over the whole run it is no leak".to_string(),
+            Some(Verdict::Inconclusive) => "; over the whole run it is inconclusive".to_string(),
+        };
+        writeln!(
+            out,
+            "  {} {} at {}{tail}",
+            s.bad("leak alarm:"),
+            a.series,
+            human_duration(a.at_s)
+        )?;
     }
     Ok(())
 }

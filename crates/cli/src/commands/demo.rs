@@ -160,6 +160,7 @@ fn run_variant(
         limit: None,
         out: None,
         json: false,
+        stop_on_leak: false,
     };
     let dir = base.map(|b| b.join(variant));
     let suffix = format!("-demo-{variant}");

@@ -151,6 +151,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
                 .into(),
         }],
         processes: Vec::new(),
+        alarms: Vec::new(),
         load: None,
         heap_diff: None,
         heap: None,

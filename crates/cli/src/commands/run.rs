@@ -110,6 +110,10 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
             out.status("leakhound: press Ctrl-C again to kill it at once");
             target.terminate(args.grace, sig, &|| interrupts.take().is_some());
         }
+        Ended::Alarm => {
+            out.status("leakhound: stopping the target at the leak alarm (--stop-on-leak)");
+            target.terminate(args.grace, SIGTERM, &|| interrupts.take().is_some());
+        }
         Ended::Duration => {
             target.terminate(args.grace, SIGTERM, &|| interrupts.take().is_some());
         }

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use leakhound_core::load::LoadSummary;
 use leakhound_core::{
-    HeapDiffRun, Metric, ProcessChange, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome,
-    Verdict, Warning, format_bytes,
+    HeapDiffRun, Metric, OnlineAlarm, ProcessChange, RunInfo, RunReport, Series, SeriesVerdict,
+    TargetOutcome, Verdict, Warning, format_bytes,
 };
-use leakhound_detect::DetectOptions;
+use leakhound_detect::{DetectOptions, OnlineMonitor};
 use leakhound_sampler::Sampler;
 
 use super::child::Target;
@@ -37,6 +37,8 @@ pub(crate) enum Ended {
     Interrupted(i32),
     /// A watched tree disappeared.
     Vanished,
+    /// An online leak alarm was raised (`--stop-on-leak`).
+    Alarm,
 }
 
 impl Ended {
@@ -46,6 +48,7 @@ impl Ended {
             Ended::Duration => "duration",
             Ended::Interrupted(_) => "interrupted",
             Ended::Vanished => "vanished",
+            Ended::Alarm => "leak alarm",
         }
     }
 }
@@ -61,6 +64,8 @@ pub(crate) struct Recording {
     /// What the processes sampled say of restarts (see
     /// [`super::processes::known_restarts`]).
     pub(crate) restarts: leakhound_detect::Restarts,
+    /// Online leak alarms raised while sampling, with the verdict each was raised with.
+    pub(crate) alarms: Vec<(OnlineAlarm, SeriesVerdict)>,
     /// Heap snapshots and their diff (`run --snapshots`), set by the caller before `conclude`.
     pub(crate) heap_diff: Option<HeapDiffRun>,
     /// Native heap agent analysis (`run --heap`), set by the caller before `conclude`.
@@ -126,6 +131,7 @@ pub(crate) fn record(
     let mut writer = SamplesWriter::create(dir)?;
     let mut set = SeriesSet::new();
     let mut tracker = ProcessTracker::default();
+    let mut alarms = Alarms::new(props);
     let mut hook = hook;
     let pb = out.progress(props.duration);
     let start = Instant::now();
@@ -186,6 +192,9 @@ pub(crate) fn record(
         }
         pb.set_position(t as u64);
         pb.set_message(progress_message(&sample.total));
+        if alarms.update(&set, &tracker, out) && props.stop_on_leak {
+            break Ended::Alarm;
+        }
         if let Some(d) = props.duration
             && t + 1e-6 >= d.as_secs_f64()
         {
@@ -220,9 +229,68 @@ pub(crate) fn record(
         warnings,
         restarts: super::processes::known_restarts(&tracker.spans()),
         processes: tracker.into_changes(),
+        alarms: alarms.raised,
         heap_diff: None,
         heap: None,
     })
+}
+
+/// The online detector run on every judged series as samples arrive (see
+/// [`leakhound_detect::OnlineMonitor`]): an alarm is printed when it is raised and kept for
+/// the report.
+struct Alarms {
+    /// One per column of [`SeriesSet`], `None` for a series not judged.
+    monitors: Vec<Option<OnlineMonitor>>,
+    opts: DetectOptions,
+    raised: Vec<(OnlineAlarm, SeriesVerdict)>,
+}
+
+impl Alarms {
+    fn new(props: &SamplingProps) -> Alarms {
+        Alarms {
+            monitors: Metric::ALL
+                .iter()
+                .map(|m| (!NOT_JUDGED.contains(m)).then(OnlineMonitor::new))
+                .collect(),
+            opts: props.detect_options(),
+            raised: Vec::new(),
+        }
+    }
+
+    /// Look at the newest sample of every series; whether an alarm was raised on it.
+    fn update(&mut self, set: &SeriesSet, tracker: &ProcessTracker, out: &Output) -> bool {
+        // Restarts seen so far, as the end of the run judges them (a process of the tree that
+        // ended): read only when some series is at a checkpoint.
+        let mut opts: Option<DetectOptions> = None;
+        let mut any = false;
+        for (series, monitor) in set.series.iter().zip(&mut self.monitors) {
+            let Some(monitor) = monitor else { continue };
+            let Some(&t) = series.t.last() else { continue };
+            if !monitor.due(t) {
+                continue;
+            }
+            let o = opts.get_or_insert_with(|| DetectOptions {
+                restarts: super::processes::known_restarts(&tracker.spans()),
+                ..self.opts.clone()
+            });
+            let Some(v) = monitor.update(series, o) else {
+                continue;
+            };
+            let alarm = OnlineAlarm {
+                series: v.series.clone(),
+                at_s: v.detected_at_s.unwrap_or(t),
+                rate_per_s: v.rate_per_s,
+                reason: v.reason.clone(),
+            };
+            out.status(&format!(
+                "leakhound: leak alarm at {:.0} s: {}: {}",
+                alarm.at_s, alarm.series, alarm.reason
+            ));
+            self.raised.push((alarm, v.clone()));
+            any = true;
+        }
+        any
+    }
 }
 
 fn progress_message(total: &leakhound_sampler::Counters) -> String {
@@ -321,6 +389,9 @@ pub(crate) fn conclude(
         ..props.detect_options()
     };
     let (mut verdicts, mut overall) = judge(&rec.series, requests.as_ref(), &opts, &session.limits);
+    if rec.ended == Ended::Alarm && alarm_verdicts(&mut verdicts, &rec.alarms) {
+        overall = Verdict::combine(verdicts.iter().map(|v| v.verdict));
+    }
     if let Some(l) = &load
         && apply_idle_phase_evidence(&mut verdicts, l)
     {
@@ -371,6 +442,7 @@ pub(crate) fn conclude(
         series: verdicts,
         warnings,
         processes: rec.processes,
+        alarms: rec.alarms.into_iter().map(|(a, _)| a).collect(),
         load,
         heap_diff: rec.heap_diff,
         heap: rec.heap,
@@ -384,6 +456,25 @@ pub(crate) fn conclude(
     }
     rundir::write_verdict_json(&session.dir, &report)?;
     Ok(report)
+}
+
+/// A run stopped by an online alarm (`--stop-on-leak`) is judged on what was recorded up to
+/// it. Where the end-of-run rules do not call the alarmed series a leak on those samples (they
+/// judge the whole window at once, the online rules every checkpoint with persistence), the
+/// alarm's own verdict stands, so the run ends with the leak that stopped it. Returns whether
+/// any verdict changed.
+fn alarm_verdicts(verdicts: &mut [SeriesVerdict], alarms: &[(OnlineAlarm, SeriesVerdict)]) -> bool {
+    let mut changed = false;
+    for (_, alarm) in alarms {
+        if let Some(v) = verdicts
+            .iter_mut()
+            .find(|v| v.series == alarm.series && v.verdict != Verdict::Leak)
+        {
+            *v = alarm.clone();
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// Runtimes whose heap grows for minutes under new load before it settles, by the process's

@@ -391,3 +391,73 @@ fn memory_given_back_is_no_restart_when_no_process_ended() {
     let rate = rss["rate_per_s"].as_f64().unwrap();
     assert!((2.5e6..6e6).contains(&rate), "rss rate {rate} B/s");
 }
+
+/// `--stop-on-leak`: the run ends at the first online alarm, long before `--duration`, with
+/// the leak as its verdict (exit 1), the alarm in verdict.json and the target stopped.
+#[test]
+fn stop_on_leak_ends_the_run_at_the_first_alarm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakhound()
+        .args([
+            "run",
+            "--json",
+            "--stop-on-leak",
+            "--interval",
+            "100ms",
+            "--duration",
+            "120s",
+            "--out",
+        ])
+        .arg(dir.path())
+        .args(["--", "python3", "-c", LEAK_MEMORY])
+        .timeout(Duration::from_secs(150))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("leak alarm at"));
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["target"]["ended_by"], "leak alarm", "{v:#}");
+    let elapsed = v["target"]["elapsed_s"].as_f64().unwrap();
+    assert!(elapsed < 60.0, "stopped after {elapsed} s");
+    assert_eq!(v["verdict"], "leak");
+    let alarms = v["alarms"].as_array().expect("the alarms raised");
+    let rss = alarms
+        .iter()
+        .find(|a| a["series"] == "rss_bytes" || a["series"] == "anon_bytes")
+        .unwrap_or_else(|| panic!("a memory alarm: {alarms:#?}"));
+    let at = rss["at_s"].as_f64().unwrap();
+    assert!(
+        at <= elapsed + 1e-9,
+        "alarm at {at} s, run ended at {elapsed} s"
+    );
+    assert!(rss["reason"].as_str().unwrap().contains("rises"), "{rss:#}");
+    assert_eq!(
+        series(&v, rss["series"].as_str().unwrap())["verdict"],
+        "leak"
+    );
+    assert_eq!(read_json(&dir.path().join("verdict.json")), v);
+}
+
+/// No alarm on a bounded list: `--stop-on-leak` samples to the end of `--duration`.
+#[test]
+fn stop_on_leak_runs_to_the_end_without_an_alarm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakhound()
+        .args([
+            "run",
+            "--json",
+            "--stop-on-leak",
+            "--interval",
+            "100ms",
+            "--duration",
+            "12s",
+            "--out",
+        ])
+        .arg(dir.path())
+        .args(["--", "python3", "-c", BOUNDED_MEMORY])
+        .timeout(Duration::from_secs(40))
+        .assert()
+        .code(0);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["target"]["ended_by"], "duration", "{v:#}");
+    assert!(v.get("alarms").is_none(), "{v:#}");
+}

@@ -76,3 +76,42 @@ fn unknown_or_invalid_pid_exits_2() {
         .code(2)
         .stderr(predicate::str::contains("invalid PID `abc`"));
 }
+
+/// `watch --stop-on-leak`: the watch ends at the first alarm (exit 1) and leaves the process
+/// running.
+#[test]
+fn watch_stop_on_leak_ends_at_the_alarm_and_leaves_the_process_alone() {
+    let mut target = Command::new("python3")
+        .args([
+            "-c",
+            "import time\nl=[]\nwhile True:\n    l.append(bytearray(300_000)); time.sleep(0.1)",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = leakhound()
+        .args([
+            "watch",
+            &target.id().to_string(),
+            "--json",
+            "--stop-on-leak",
+            "--interval",
+            "100ms",
+            "--duration",
+            "90s",
+            "--out",
+        ])
+        .arg(dir.path())
+        .timeout(Duration::from_secs(120))
+        .assert();
+    let still_running = target.try_wait().unwrap().is_none();
+    let _ = target.kill();
+    let _ = target.wait();
+    let out = out.code(1);
+    assert!(still_running, "watch must leave the process alone");
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["target"]["ended_by"], "leak alarm", "{v:#}");
+    assert!(v["target"]["elapsed_s"].as_f64().unwrap() < 60.0, "{v:#}");
+    assert!(!v["alarms"].as_array().unwrap().is_empty());
+}

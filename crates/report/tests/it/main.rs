@@ -1,7 +1,8 @@
 //! Golden tests of every renderer over the same fixture report (STYLE rule 9).
 
 use leakhound_core::{
-    ProcessChange, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Unit, Verdict, Warning,
+    OnlineAlarm, ProcessChange, RunInfo, RunReport, Series, SeriesVerdict, TargetOutcome, Unit,
+    Verdict, Warning,
 };
 use leakhound_report::json::{AnalyzeRecord, JsonRenderer, write_json_line};
 use leakhound_report::terminal::TerminalRenderer;
@@ -70,6 +71,7 @@ fn fixture() -> RunReport {
         load: None,
         heap_diff: None,
         heap: None,
+        alarms: Vec::new(),
         processes: vec![
             ProcessChange {
                 pid: 4242,
@@ -174,4 +176,38 @@ fn terminal_explains_a_no_leak_that_grew() {
         out.contains("  fds: open fd count grew 5 fds early but has levelled off"),
         "{out}"
     );
+}
+
+#[test]
+fn terminal_lists_the_alarms_and_a_whole_run_that_disagrees() {
+    let mut report = fixture();
+    let alarm = |series: &str, at_s: f64| OnlineAlarm {
+        series: series.into(),
+        at_s,
+        rate_per_s: Some(1.0),
+        reason: "rises".into(),
+    };
+    // rss_bytes is a leak over the whole run, fds no leak: a rise that levelled off later.
+    report.alarms = vec![alarm("rss_bytes", 42.0), alarm("fds", 600.0)];
+    report.target.ended_by = "leak alarm".into();
+    let out = render(
+        &TerminalRenderer {
+            style: Style::PLAIN,
+        },
+        &report,
+    );
+    assert!(out.contains("\n  leak alarm: rss_bytes at 42 s\n"), "{out}");
+    assert!(
+        out.contains("\n  leak alarm: fds at 10 min; over the whole run it is no leak\n"),
+        "{out}"
+    );
+    assert!(out.contains("ended: leak alarm (--stop-on-leak)"), "{out}");
+    // verdict.json carries them; a report written before alarms existed reads as none.
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["alarms"][1]["series"], "fds");
+    let mut old = serde_json::to_value(fixture()).unwrap();
+    assert!(old.get("alarms").is_none());
+    old.as_object_mut().unwrap().remove("alarms");
+    let back: RunReport = serde_json::from_value(old).unwrap();
+    assert!(back.alarms.is_empty());
 }
