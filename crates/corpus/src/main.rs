@@ -413,6 +413,29 @@ fn bench() {
             o.verdict,
             o.detected_at_s
         );
+        // What `watch` pays per series: the online monitor fed one sample at a time, in all and
+        // at its slowest sample (the time a sample may be held up).
+        let mut monitor = leakhound_detect::OnlineMonitor::new();
+        let mut grown = Series::new("rss_bytes", Unit::Bytes);
+        let (mut total, mut worst) = (0.0f64, 0.0f64);
+        for (&x, &y) in s.t.iter().zip(&s.v) {
+            grown.push(x, y);
+            let t2 = Instant::now();
+            let alarm = monitor.update(&grown, &opts).is_some();
+            let dt = t2.elapsed().as_secs_f64();
+            total += dt;
+            worst = worst.max(dt);
+            if alarm {
+                break;
+            }
+        }
+        outln!(
+            "{:<20} fed a sample at a time: {:>7.1} ms in all, {:>5.1} ms at the slowest sample (alarm at {:?})",
+            "",
+            total * 1e3,
+            worst * 1e3,
+            monitor.alarm().and_then(|a| a.detected_at_s)
+        );
     }
 }
 
