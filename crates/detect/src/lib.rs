@@ -149,8 +149,8 @@ pub fn analyze_online(series: &Series, opts: &DetectOptions) -> SeriesVerdict {
 /// on the series cut there. Judging happens only at the online checkpoints (every 2 % of the
 /// elapsed time), so most calls return at once.
 ///
-/// The series must only grow between calls (samples appended, none changed). Without a load
-/// covariate: memory that follows load is judged as [`analyze_online`] judges it.
+/// The series must only grow between calls (samples appended, none changed).
+/// [`OnlineMonitor::update_with_load`] takes load out as [`analyze_online_with_load`] does.
 ///
 /// ```
 /// use leakhound_core::{Series, Unit};
@@ -197,17 +197,38 @@ impl OnlineMonitor {
     /// (a leak, `detected_at_s` the sample it was raised at) the first time an alarm is raised,
     /// `None` before and after it.
     pub fn update(&mut self, series: &Series, opts: &DetectOptions) -> Option<&SeriesVerdict> {
-        if self.alarm.is_some() || series.is_empty() {
-            return None;
-        }
+        self.update_inner(series, None, opts)
+    }
+
+    /// [`OnlineMonitor::update`] with load as the covariate, as [`analyze_online_with_load`]
+    /// judges it: `requests` is the cumulative count of requests served so far, on the same
+    /// clock.
+    pub fn update_with_load(
+        &mut self,
+        series: &Series,
+        requests: &Series,
+        opts: &DetectOptions,
+    ) -> Option<&SeriesVerdict> {
+        self.update_inner(series, Some(requests), opts)
+    }
+
+    fn update_inner(
+        &mut self,
+        series: &Series,
+        requests: Option<&Series>,
+        opts: &DetectOptions,
+    ) -> Option<&SeriesVerdict> {
         // Most samples are no checkpoint: skip them before the series is copied or cleaned.
-        if !series.t.last().is_some_and(|&t| self.due(t)) {
+        if series.is_empty() || !series.t.last().is_some_and(|&t| self.due(t)) {
             return None;
         }
         let clock = *self.clock.get_or_insert_with(|| Clock::of(series));
-        let v = self
-            .inner
-            .update(&clock.rebase(series), &clock.rebase_opts(opts))?;
+        let load = requests.and_then(|r| load_following::LoadAxis::new(&clock.rebase(r)));
+        let v = self.inner.update(
+            &clock.rebase(series),
+            &clock.rebase_opts(opts),
+            load.as_ref(),
+        )?;
         self.alarm = Some(clock.back(v));
         self.alarm.as_ref()
     }

@@ -22,7 +22,7 @@ use super::present::print_report;
 use crate::args::DemoArgs;
 use crate::errors::ExpectedError;
 use crate::orchestrate::child::{ChildSpec, Target};
-use crate::orchestrate::session::{self, Ended, SessionDir};
+use crate::orchestrate::session::{self, Ended, LiveRequests, SessionDir};
 use crate::orchestrate::signals::Interrupts;
 use crate::output::Output;
 use crate::props::SamplingProps;
@@ -185,7 +185,11 @@ fn run_variant(
     plan.max_in_flight = DEMO_MAX_IN_FLIGHT;
     let stop = Arc::new(AtomicBool::new(false));
     let load_stop = Arc::clone(&stop);
-    let load = thread::spawn(move || leakhound_load::run_load(&plan, load_stop, &mut |_| {}));
+    let requests = LiveRequests::new();
+    let served = requests.clone();
+    let load = thread::spawn(move || {
+        leakhound_load::run_load(&plan, load_stop, &mut |tick| served.record(tick))
+    });
     let mut sampler = Sampler::new(target.pid())
         .map_err(|e| ExpectedError::target_failed(format!("demo service vanished: {e}")))?;
     let rec = session::record(
@@ -195,7 +199,7 @@ fn run_variant(
         &session.dir,
         out,
         interrupts,
-        None,
+        Some(&requests),
     );
     stop.store(true, Ordering::SeqCst);
     let load = match load.join() {

@@ -23,6 +23,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::args::{ArrivalsArg, LoadArgs, LoadTargetArgs, RunLoadArgs};
 use crate::errors::ExpectedError;
+use crate::orchestrate::session::LiveRequests;
 use crate::output::Output;
 
 /// Default length of `leakhound load` without `--duration` or a scenario.
@@ -585,6 +586,8 @@ pub(crate) struct RunningLoad {
     planned: Duration,
     stop: Arc<AtomicBool>,
     handle: std::thread::JoinHandle<Result<LoadSummary, LoadError>>,
+    /// Requests served so far, for the online alarms while sampling.
+    pub(crate) requests: LiveRequests,
 }
 
 impl RunningLoad {
@@ -593,14 +596,17 @@ impl RunningLoad {
         let planned = planned_without_linger(&plan);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        let requests = LiveRequests::new();
+        let served = requests.clone();
         let handle = std::thread::Builder::new()
             .name("leakhound-load".into())
-            .spawn(move || run_load(&plan, flag, &mut |_| {}))
+            .spawn(move || run_load(&plan, flag, &mut |tick| served.record(tick)))
             .context("failed to start the load thread")?;
         Ok(RunningLoad {
             planned,
             stop,
             handle,
+            requests,
         })
     }
 

@@ -98,7 +98,7 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
         &session.dir,
         out,
         &interrupts,
-        None,
+        running_load.as_ref().map(|l| &l.requests),
     )?;
     // Stop the load before the target, so its shutdown is not counted as load errors.
     let load = running_load.map(|l| l.finish(&rec.series)).transpose()?;

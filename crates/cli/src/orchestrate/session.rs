@@ -6,6 +6,7 @@
 //! leakhound leaves `samples.csv` with everything sampled so far.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -72,8 +73,38 @@ pub(crate) struct Recording {
     pub(crate) heap: Option<leakhound_core::NativeHeapRun>,
 }
 
-/// Periodic work done between samples (e.g. reporting load), called with the elapsed seconds.
-pub(crate) type TickHook<'a> = &'a mut dyn FnMut(f64);
+/// Requests served so far, as the load driver reports them each second: the covariate of the
+/// online alarms while a load runs (the end of the run reads the same counts from the load
+/// summary, see [`requests_served`]). Shared between the load thread and the sampling loop.
+#[derive(Clone)]
+pub(crate) struct LiveRequests(Arc<Mutex<Series>>);
+
+impl LiveRequests {
+    /// No request served at the load's start, as [`requests_served`] begins.
+    pub(crate) fn new() -> LiveRequests {
+        LiveRequests(Arc::new(Mutex::new(Series::from_parts(
+            "requests_total",
+            leakhound_core::Unit::Requests,
+            vec![0.0],
+            vec![0.0],
+        ))))
+    }
+
+    /// Record one second of the load driver (its `on_tick`).
+    pub(crate) fn record(&self, tick: &leakhound_load::TickStats) {
+        if let Ok(mut s) = self.0.lock()
+            && s.t.last().is_none_or(|&t| tick.second.t_s > t)
+        {
+            s.push(tick.second.t_s, tick.second.requests_total as f64);
+        }
+    }
+
+    /// The counts so far, once there are two seconds of them.
+    fn snapshot(&self) -> Option<Series> {
+        let s = self.0.lock().ok()?;
+        (s.len() >= 3).then(|| s.clone())
+    }
+}
 
 /// Run directory and metadata of a session, created before the first sample.
 pub(crate) struct SessionDir {
@@ -126,13 +157,12 @@ pub(crate) fn record(
     dir: &Path,
     out: &Output,
     interrupts: &Interrupts,
-    hook: Option<TickHook<'_>>,
+    requests: Option<&LiveRequests>,
 ) -> anyhow::Result<Recording> {
     let mut writer = SamplesWriter::create(dir)?;
     let mut set = SeriesSet::new();
     let mut tracker = ProcessTracker::default();
     let mut alarms = Alarms::new(props);
-    let mut hook = hook;
     let pb = out.progress(props.duration);
     let start = Instant::now();
     let mut next = start;
@@ -187,12 +217,9 @@ pub(crate) fn record(
         set.push(t, &sample.total);
         tracker.observe(t, &sample);
         samples += 1;
-        if let Some(h) = hook.as_deref_mut() {
-            h(t);
-        }
         pb.set_position(t as u64);
         pb.set_message(progress_message(&sample.total));
-        if alarms.update(&set, &tracker, out) && props.stop_on_leak {
+        if alarms.update(&set, &tracker, requests, out) && props.stop_on_leak {
             break Ended::Alarm;
         }
         if let Some(d) = props.duration
@@ -257,11 +284,20 @@ impl Alarms {
         }
     }
 
-    /// Look at the newest sample of every series; whether an alarm was raised on it.
-    fn update(&mut self, set: &SeriesSet, tracker: &ProcessTracker, out: &Output) -> bool {
+    /// Look at the newest sample of every series; whether an alarm was raised on it. With
+    /// `requests` (a load is running), memory that follows it is taken out as at the end of the
+    /// run.
+    fn update(
+        &mut self,
+        set: &SeriesSet,
+        tracker: &ProcessTracker,
+        requests: Option<&LiveRequests>,
+        out: &Output,
+    ) -> bool {
         // Restarts seen so far, as the end of the run judges them (a process of the tree that
-        // ended): read only when some series is at a checkpoint.
-        let mut opts: Option<DetectOptions> = None;
+        // ended), and the requests served so far: read only when some series is at a
+        // checkpoint.
+        let mut opts: Option<(DetectOptions, Option<Series>)> = None;
         let mut any = false;
         for (series, monitor) in set.series.iter().zip(&mut self.monitors) {
             let Some(monitor) = monitor else { continue };
@@ -269,11 +305,18 @@ impl Alarms {
             if !monitor.due(t) {
                 continue;
             }
-            let o = opts.get_or_insert_with(|| DetectOptions {
-                restarts: super::processes::known_restarts(&tracker.spans()),
-                ..self.opts.clone()
+            let (o, served) = opts.get_or_insert_with(|| {
+                let o = DetectOptions {
+                    restarts: super::processes::known_restarts(&tracker.spans()),
+                    ..self.opts.clone()
+                };
+                (o, requests.and_then(LiveRequests::snapshot))
             });
-            let Some(v) = monitor.update(series, o) else {
+            let raised = match served {
+                Some(r) => monitor.update_with_load(series, r, o),
+                None => monitor.update(series, o),
+            };
+            let Some(v) = raised else {
                 continue;
             };
             let alarm = OnlineAlarm {

@@ -215,13 +215,14 @@ impl Monitor {
         &mut self,
         series: &Series,
         opts: &DetectOptions,
+        load: Option<&LoadAxis>,
     ) -> Option<SeriesVerdict> {
         if !series.t.last().is_some_and(|&t| self.due(t)) {
             return None;
         }
         let c = clean(series, opts.warmup_s);
         let memo = FloorMemo::default();
-        let ctx = Ctx::new(series, opts, None, true, &memo);
+        let ctx = Ctx::new(series, opts, load, true, &memo);
         let n = c.len();
         // As [`analyze_online_loaded`], no checkpoint before [`MIN_SAMPLES`] (nor, here, at a
         // last sample: more are coming).

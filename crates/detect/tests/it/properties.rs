@@ -267,6 +267,38 @@ proptest! {
             prop_assert_ne!(v.verdict, Verdict::Leak);
         }
     }
+
+    /// The monitor with load, fed memory and requests a sample at a time (as `run --load`
+    /// feeds it), raises the alarm of `analyze_online_with_load` at the same sample.
+    #[test]
+    fn the_monitor_with_load_alarms_as_the_online_mode(
+        n in 200usize..600,
+        period in 20usize..120,
+        busy in 200.0f64..2000.0,
+        retained in prop_oneof![Just(0.0f64), 200.0f64..4000.0],
+    ) {
+        let dt = 10.0;
+        let p = period as f64 * dt;
+        let (mem, req) = with_load(n, dt, |x| if x % p < p / 3.0 { busy } else { 100.0 }, 3e5, retained);
+        let o = DetectOptions::default();
+        let whole = analyze_online_with_load(&mem, &req, &o);
+        let mut monitor = OnlineMonitor::new();
+        let mut m = Series::new(mem.name.clone(), mem.unit);
+        let mut r = Series::new(req.name.clone(), req.unit);
+        for i in 0..mem.t.len() {
+            m.push(mem.t[i], mem.v[i]);
+            r.push(req.t[i], req.v[i]);
+            if monitor.update_with_load(&m, &r, &o).is_some() {
+                break;
+            }
+        }
+        let raised = monitor.alarm().and_then(|a| a.detected_at_s);
+        match whole.detected_at_s {
+            Some(at) if Some(at) != mem.t.last().copied() => prop_assert_eq!(raised, Some(at)),
+            Some(_) => {}
+            None => prop_assert_eq!(raised, None),
+        }
+    }
 }
 
 #[test]
