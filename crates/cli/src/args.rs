@@ -159,8 +159,8 @@ pub(crate) struct SamplingArgs {
     #[arg(long)]
     pub(crate) json: bool,
     /// Stop as soon as a series raises an online leak alarm, and judge what was recorded (exit
-    /// 1). Alarms are judged as `analyze --online` judges them (persistence, no alarm on a
-    /// rise that may still level off) and printed as they are raised, with or without this flag.
+    /// 1). Alarms are the online verdicts of `analyze --online` (a leak whose evidence has
+    /// persisted), printed as they are raised, with or without this flag.
     #[arg(long)]
     pub(crate) stop_on_leak: bool,
 }
