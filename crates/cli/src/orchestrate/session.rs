@@ -65,8 +65,8 @@ pub(crate) struct Recording {
     /// What the processes sampled say of restarts (see
     /// [`super::processes::known_restarts`]).
     pub(crate) restarts: leakhound_detect::Restarts,
-    /// Online leak alarms raised while sampling, with the verdict each was raised with.
-    pub(crate) alarms: Vec<(OnlineAlarm, SeriesVerdict)>,
+    /// Online leak alarms raised while sampling: the verdict each was raised with.
+    pub(crate) alarms: Vec<SeriesVerdict>,
     /// Heap snapshots and their diff (`run --snapshots`), set by the caller before `conclude`.
     pub(crate) heap_diff: Option<HeapDiffRun>,
     /// Native heap agent analysis (`run --heap`), set by the caller before `conclude`.
@@ -269,7 +269,7 @@ struct Alarms {
     /// One per column of [`SeriesSet`], `None` for a series not judged.
     monitors: Vec<Option<OnlineMonitor>>,
     opts: DetectOptions,
-    raised: Vec<(OnlineAlarm, SeriesVerdict)>,
+    raised: Vec<SeriesVerdict>,
 }
 
 impl Alarms {
@@ -319,21 +319,27 @@ impl Alarms {
             let Some(v) = raised else {
                 continue;
             };
-            let alarm = OnlineAlarm {
-                series: v.series.clone(),
-                at_s: v.detected_at_s.unwrap_or(t),
-                rate_per_s: v.rate_per_s,
-                reason: v.reason.clone(),
-            };
-            out.status(&format!(
-                "leakhound: leak alarm at {:.0} s: {}: {}",
-                alarm.at_s, alarm.series, alarm.reason
-            ));
-            self.raised.push((alarm, v.clone()));
+            if let Some(alarm) = online_alarm(v) {
+                out.status(&format!(
+                    "leakhound: leak alarm at {:.0} s: {}: {}",
+                    alarm.at_s, alarm.series, alarm.reason
+                ));
+            }
+            self.raised.push(v.clone());
             any = true;
         }
         any
     }
+}
+
+/// The report's record of an alarm verdict (which always has its time).
+fn online_alarm(v: &SeriesVerdict) -> Option<OnlineAlarm> {
+    Some(OnlineAlarm {
+        series: v.series.clone(),
+        at_s: v.detected_at_s?,
+        rate_per_s: v.rate_per_s,
+        reason: v.reason.clone(),
+    })
 }
 
 fn progress_message(total: &leakhound_sampler::Counters) -> String {
@@ -485,7 +491,7 @@ pub(crate) fn conclude(
         series: verdicts,
         warnings,
         processes: rec.processes,
-        alarms: rec.alarms.into_iter().map(|(a, _)| a).collect(),
+        alarms: rec.alarms.iter().filter_map(online_alarm).collect(),
         load,
         heap_diff: rec.heap_diff,
         heap: rec.heap,
@@ -506,9 +512,9 @@ pub(crate) fn conclude(
 /// judge the whole window at once, the online rules every checkpoint with persistence), the
 /// alarm's own verdict stands, so the run ends with the leak that stopped it. Returns whether
 /// any verdict changed.
-fn alarm_verdicts(verdicts: &mut [SeriesVerdict], alarms: &[(OnlineAlarm, SeriesVerdict)]) -> bool {
+fn alarm_verdicts(verdicts: &mut [SeriesVerdict], alarms: &[SeriesVerdict]) -> bool {
     let mut changed = false;
-    for (_, alarm) in alarms {
+    for alarm in alarms {
         if let Some(v) = verdicts
             .iter_mut()
             .find(|v| v.series == alarm.series && v.verdict != Verdict::Leak)
