@@ -392,12 +392,13 @@ fn memory_given_back_is_no_restart_when_no_process_ended() {
     assert!((2.5e6..6e6).contains(&rate), "rss rate {rate} B/s");
 }
 
-/// `--stop-on-leak`: the run ends at the first online alarm, long before `--duration`, with
-/// the leak as its verdict (exit 1), the alarm in verdict.json and the target stopped.
-#[test]
-fn stop_on_leak_ends_the_run_at_the_first_alarm() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = leakhound()
+/// `run --json --stop-on-leak` of a python program, sampled every 100 ms for at most `secs`.
+fn run_stopping_on_leak(
+    code: &str,
+    secs: u64,
+    dir: &std::path::Path,
+) -> assert_cmd::assert::Assert {
+    leakhound()
         .args([
             "run",
             "--json",
@@ -405,13 +406,21 @@ fn stop_on_leak_ends_the_run_at_the_first_alarm() {
             "--interval",
             "100ms",
             "--duration",
-            "120s",
-            "--out",
         ])
-        .arg(dir.path())
-        .args(["--", "python3", "-c", LEAK_MEMORY])
-        .timeout(Duration::from_secs(150))
+        .arg(format!("{secs}s"))
+        .arg("--out")
+        .arg(dir)
+        .args(["--", "python3", "-c", code])
+        .timeout(Duration::from_secs(secs + 30))
         .assert()
+}
+
+/// `--stop-on-leak`: the run ends at the first online alarm, long before `--duration`, with
+/// the leak as its verdict (exit 1), the alarm in verdict.json and the target stopped.
+#[test]
+fn stop_on_leak_ends_the_run_at_the_first_alarm() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_stopping_on_leak(LEAK_MEMORY, 120, dir.path())
         .code(1)
         .stderr(predicate::str::contains("leak alarm at"));
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
@@ -441,22 +450,7 @@ fn stop_on_leak_ends_the_run_at_the_first_alarm() {
 #[test]
 fn stop_on_leak_runs_to_the_end_without_an_alarm() {
     let dir = tempfile::tempdir().unwrap();
-    let out = leakhound()
-        .args([
-            "run",
-            "--json",
-            "--stop-on-leak",
-            "--interval",
-            "100ms",
-            "--duration",
-            "12s",
-            "--out",
-        ])
-        .arg(dir.path())
-        .args(["--", "python3", "-c", BOUNDED_MEMORY])
-        .timeout(Duration::from_secs(40))
-        .assert()
-        .code(0);
+    let out = run_stopping_on_leak(BOUNDED_MEMORY, 12, dir.path()).code(0);
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v["target"]["ended_by"], "duration", "{v:#}");
     assert!(v.get("alarms").is_none(), "{v:#}");

@@ -218,6 +218,20 @@ fn with_load(
     loaded_by(n, dt, rate, |_, r, s| 4e8 + held * r + retained * s)
 }
 
+/// Every 10 s for `n` samples: `busy` req/s for the first third of every `period` samples,
+/// 100 req/s otherwise; 300 kB held per req/s and `retained` bytes per request served.
+fn bursts_of_load(n: usize, period: usize, busy: f64, retained: f64) -> (Series, Series) {
+    let dt = 10.0;
+    let p = period as f64 * dt;
+    with_load(
+        n,
+        dt,
+        |x| if x % p < p / 3.0 { busy } else { 100.0 },
+        3e5,
+        retained,
+    )
+}
+
 /// Memory and a request counter for `rate(t)`: memory `mem(t, rate, served)` plus a
 /// deterministic ripple.
 fn loaded_by(
@@ -253,9 +267,7 @@ proptest! {
         busy in 200.0f64..2000.0,
         retained in prop_oneof![Just(0.0f64), 200.0f64..4000.0],
     ) {
-        let dt = 10.0;
-        let p = period as f64 * dt;
-        let (mem, req) = with_load(n, dt, |x| if x % p < p / 3.0 { busy } else { 100.0 }, 3e5, retained);
+        let (mem, req) = bursts_of_load(n, period, busy, retained);
         let o = DetectOptions::default();
         let v = analyze_online_with_load(&mem, &req, &o);
         if let Some(at) = v.detected_at_s {
@@ -277,9 +289,7 @@ proptest! {
         busy in 200.0f64..2000.0,
         retained in prop_oneof![Just(0.0f64), 200.0f64..4000.0],
     ) {
-        let dt = 10.0;
-        let p = period as f64 * dt;
-        let (mem, req) = with_load(n, dt, |x| if x % p < p / 3.0 { busy } else { 100.0 }, 3e5, retained);
+        let (mem, req) = bursts_of_load(n, period, busy, retained);
         let o = DetectOptions::default();
         let whole = analyze_online_with_load(&mem, &req, &o);
         let mut monitor = OnlineMonitor::new();
