@@ -8,7 +8,8 @@
 #        ONLY="node go" bench/runtimes.sh        (some runtimes: node java go native)
 #        RATE=200 REPEAT=2 DUR=8m bench/runtimes.sh  (requests per second; runs per case; length)
 # Needs: cargo, node, javac/java, go (Debian packages nodejs, default-jdk, golang-go).
-# Output: a table on stdout and in bench/results/runtimes-<timestamp>.txt; run directories
+# Output: a table on stdout and in bench/results/runtimes-<timestamp>.txt (with the first online
+# leak alarm on a memory series, raised while the run sampled); run directories
 # under $OUT_DIR (default: a temp directory, kept) for `leakhound report`.
 #
 # The right answer: every leaking case is LEAK on rss_bytes (exit 1), every fixed case is not
@@ -61,7 +62,7 @@ done
 {
   echo "leakhound run on real runtimes: ${RATE} req/s (poisson) for $DUR, 1 s samples; $(date -u +%FT%TZ)"
   echo "load: bench/runtimes.toml; run directories: $OUT_DIR"
-  printf '%-7s %-6s %-4s %-6s %-13s %-22s %s\n' runtime case rep exit rss uss/anon "rss reason"
+  printf '%-7s %-6s %-4s %-6s %-13s %-22s %-8s %s\n' runtime case rep exit rss uss/anon alarm "rss reason"
 } | tee "$RESULT"
 
 for rt in $ONLY; do
@@ -94,8 +95,11 @@ series = {s["series"]: s for s in doc.get("series", [])}
 def v(name):
     s = series.get(name)
     return s["verdict"] if s else "-"
+# The first online leak alarm on a memory series while the run sampled (`-` if none).
+alarms = [a for a in doc.get("alarms", []) if a["series"] in ("rss_bytes", "uss_bytes", "anon_bytes")]
+alarm = f"{min(a['at_s'] for a in alarms):.0f}s" if alarms else "-"
 print(f"{rt:<7} {case:<6} {rep:<4} {code:<6} {v('rss_bytes'):<13} {v('uss_bytes') + '/' + v('anon_bytes'):<22} "
-      f"{series.get('rss_bytes', {}).get('reason', '')}")
+      f"{alarm:<8} {series.get('rss_bytes', {}).get('reason', '')}")
 EOF
     done
   done
