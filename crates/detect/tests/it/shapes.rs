@@ -738,6 +738,62 @@ fn three_memory_steps_that_stopped_are_no_leak() {
 }
 
 #[test]
+fn a_memory_staircase_that_paused_and_stepped_again_is_a_leak() {
+    // Five steps of 40 MiB in the first 40 minutes, a pause of an hour, two more steps in the
+    // last 15 minutes: a plateau fits the window and the recent half looks levelled off, but
+    // seven steps, each kept, the latest 5 minutes before the end, are no one-off allocations.
+    let steps = [600.0, 1_200.0, 1_500.0, 2_100.0, 2_400.0, 6_300.0, 6_900.0];
+    for seed in STEP_SEEDS {
+        let v = analyze(&stepped_memory(seed, &steps), &DetectOptions::default());
+        assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+        // Steps in neighbouring bins of the envelope read as one.
+        assert!(v.reason.contains("never gave any back"), "{}", v.reason);
+        let grown = v.growth_abs.expect("growth") / MIB;
+        assert!((200.0..300.0).contains(&grown), "{grown} MiB: {}", v.reason);
+    }
+}
+
+#[test]
+fn a_memory_staircase_that_stopped_long_ago_is_no_leak() {
+    // The same five early steps and nothing after them for 80 minutes (over twelve of their
+    // gaps): a staircase that stopped is memory that levelled off.
+    let steps = [600.0, 1_200.0, 1_500.0, 2_100.0, 2_400.0];
+    for seed in STEP_SEEDS {
+        let v = analyze(&stepped_memory(seed, &steps), &DetectOptions::default());
+        assert_eq!(v.verdict, Verdict::NoLeak, "{}", v.reason);
+    }
+}
+
+#[test]
+fn bursts_that_jump_and_drain_are_no_staircase() {
+    // Four load bursts, each jumping 80 MiB and draining back over 25 minutes, the last one
+    // 13 minutes before the end: four up-jumps and no fall sharp enough to be a jump, but each
+    // stretch between them gives back what the burst before it took.
+    let bursts = [1_000.0, 2_800.0, 4_600.0, 6_400.0];
+    for seed in STEP_SEEDS {
+        let mut noise = Noise(seed);
+        let t: Vec<f64> = (0..720).map(|i| f64::from(i) * 10.0).collect();
+        let v = t
+            .iter()
+            .map(|&x| {
+                let held: f64 = bursts
+                    .iter()
+                    .filter(|&&b| x >= b)
+                    .map(|&b| (80.0 * (1.0 - (x - b) / 1_500.0)).max(0.0))
+                    .sum();
+                (600.0 + held + 4.0 * noise.next()) * MIB
+            })
+            .collect();
+        let v = analyze(
+            &Series::from_parts("rss_bytes", Unit::Bytes, t, v),
+            &DetectOptions::default(),
+        );
+        assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+        assert!(!v.reason.contains("stepped up 4 times"), "{}", v.reason);
+    }
+}
+
+#[test]
 fn a_small_count_rising_one_at_a_time_has_not_levelled_off() {
     // Seven sockets, then one more stranded at each of eight irregular incidents over 8.7 h,
     // sampled every 10 s with up to three connections in flight on top. The last quarter holds
