@@ -1024,12 +1024,13 @@ pub(super) fn steps_keep_coming(
         return Some(Judgement {
             verdict: Verdict::Leak,
             reason: format!(
-                "{} stepped up {} times over {} and never gave any back ({} in all), the latest step about {} before the end: more steps than one-off allocations make, and they keep coming",
+                "{} stepped up {} times over {} and never gave any back ({} in all), the latest step about {} before the end (the usual gap between steps: {}): more steps than one-off allocations make, and nothing shows they stopped",
                 floor_word(ctx.unit),
                 steps.len(),
                 dur(span),
                 format_quantity(ctx.unit, rise),
-                dur((since_last + 0.5) * env.width)
+                dur((since_last + 0.5) * env.width),
+                dur(gap * env.width)
             ),
             ..base
         });
