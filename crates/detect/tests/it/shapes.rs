@@ -1228,3 +1228,51 @@ fn a_day_of_saturating_growth_is_no_daily_cycle() {
     assert_ne!(end.verdict, Verdict::Leak, "{}", end.reason);
     assert!(!end.reason.contains("daily cycle"), "{}", end.reason);
 }
+
+/// 120 MiB of memory scraped every 30 s for 29 min (58 samples, ±0.1 % noise), flat until
+/// `onset` seconds and then rising by `rise` of the level over the rest of the run; with
+/// `step`, the rise comes at once at `onset` instead.
+fn late_rise(seed: u64, onset: f64, rise: f64, step: bool) -> Series {
+    let mut noise = Noise(seed);
+    let t: Vec<f64> = (0..58).map(|i| f64::from(i) * 30.0).collect();
+    let end = t[t.len() - 1];
+    let v = t
+        .iter()
+        .map(|&x| {
+            let up = match (x >= onset, step) {
+                (false, _) => 0.0,
+                (true, true) => rise,
+                (true, false) => rise * (x - onset) / (end - onset),
+            };
+            120.0 * MIB * (1.0 + up + 0.002 * noise.next())
+        })
+        .collect();
+    Series::from_parts("rss_bytes", Unit::Bytes, t, v)
+}
+
+#[test]
+fn a_leak_in_the_last_minutes_of_a_short_run_is_a_leak() {
+    // Flat for 21 min, then 12 % in the last 7.5 min: the rise since the bend holds fewer
+    // samples than the detector judges alone, and over the whole window Sen's slope, tied by
+    // the flat stretch, is a fraction of it.
+    for seed in STEP_SEEDS {
+        let v = analyze(
+            &late_rise(seed, 1_260.0, 0.12, false),
+            &DetectOptions::default(),
+        );
+        assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+        assert!(v.reason.contains("min before that"), "{}", v.reason);
+    }
+}
+
+#[test]
+fn a_step_in_the_last_minutes_of_a_short_run_is_no_leak() {
+    // The same 12 % in one step 9 min before the end: a one-off step, not a rise.
+    for seed in STEP_SEEDS {
+        let v = analyze(
+            &late_rise(seed, 1_200.0, 0.12, true),
+            &DetectOptions::default(),
+        );
+        assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+    }
+}
