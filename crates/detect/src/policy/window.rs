@@ -928,7 +928,8 @@ pub(super) const MEMORY_STAIRCASE_GAPS: f64 = 2.0;
 /// Memory steps up for fragmentation and one-time allocations at any time, so there the same
 /// shape is no leak verdict either way: three steps (issue 4's most for one-off steps), the
 /// latest as recent, are `inconclusive` until one more usual gap has passed (see
-/// [`MEMORY_STEPS`]).
+/// [`MEMORY_STEPS`]). More than three steps of memory, each kept, the latest within
+/// [`MEMORY_STAIRCASE_GAPS`] usual gaps of the end, are a leak.
 pub(super) fn steps_keep_coming(
     ctx: &Ctx<'_>,
     env: &Envelope,
