@@ -1039,26 +1039,27 @@ pub(super) fn steps_keep_coming(
             ..base
         });
     }
-    if many {
-        return Some(Judgement {
-            verdict: Verdict::Leak,
-            reason: format!(
-                "{} stepped up {} times over {} and never gave any back ({} in all), the latest step about {} before the end (the usual gap between steps: {}): more steps than one-off allocations make, and nothing shows they stopped",
-                floor_word(ctx.unit),
-                steps.len(),
-                dur(span),
-                format_quantity(ctx.unit, rise),
-                dur((since_last + 0.5) * env.width),
+    // The same sentence for both, with its subject and reading: a memory staircase, or a count
+    // stepping in incidents.
+    let (subject, why) = if many {
+        (
+            floor_word(ctx.unit).to_string(),
+            format!(
+                " (the usual gap between steps: {}): more steps than one-off allocations make, and nothing shows they stopped",
                 dur(gap * env.width)
             ),
-            ..base
-        });
-    }
+        )
+    } else {
+        (
+            what(ctx.unit).to_string(),
+            ": steps that keep coming, as when an error path strands a few handles each time it runs"
+                .to_string(),
+        )
+    };
     Some(Judgement {
         verdict: Verdict::Leak,
         reason: format!(
-            "{} stepped up {} times over {} and never gave any back ({} in all), the latest step about {} before the end: steps that keep coming, as when an error path strands a few handles each time it runs",
-            what(ctx.unit),
+            "{subject} stepped up {} times over {} and never gave any back ({} in all), the latest step about {} before the end{why}",
             steps.len(),
             dur(span),
             format_quantity(ctx.unit, rise),
