@@ -220,6 +220,231 @@ pub(crate) fn nested_warm_up(t: &[f64], y: &[f64]) -> Option<NestedWarmUp> {
     })
 }
 
+/// A warm-up in two stages, `a + b1·(1 − exp(−t/τ1)) + b2·(1 − exp(−t/τ2))` with τ1 < τ2: a
+/// JIT or pools warm within minutes, caches over tens of minutes, and once the fast stage is
+/// over the slow one rises almost in a line for a while. The same number of parameters as
+/// [`LineUnderWarmUp`] (a warm-up with a leak under it), so their residual sums of squares
+/// compare directly: one bends where the other keeps a line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TwoStage {
+    /// Residual sum of squares.
+    pub(crate) sse: f64,
+    /// The fast stage: time constant (seconds) and amplitude.
+    pub(crate) tau_fast: f64,
+    pub(crate) amp_fast: f64,
+    /// The slow stage: time constant (seconds) and amplitude.
+    pub(crate) tau_slow: f64,
+    pub(crate) amp_slow: f64,
+    /// Residual sum of squares of the best two-stage warm-up with a line under it (one
+    /// parameter more): how much a leak under both stages would add to the fit.
+    pub(crate) sse_with_line: f64,
+    /// That line's rise over the window (value units).
+    pub(crate) line_rise: f64,
+}
+
+impl TwoStage {
+    /// What both stages have still to add after `w` seconds from the window's start.
+    pub(crate) fn left_after(&self, w: f64) -> f64 {
+        self.amp_fast.max(0.0) * (-w / self.tau_fast).exp()
+            + self.amp_slow.max(0.0) * (-w / self.tau_slow).exp()
+    }
+}
+
+/// Longest slow-stage time constant tried for [`two_stage`], as a fraction of the window: 1.
+/// A stage watched for less than one time constant still rises at over a third of its first
+/// rate at the end, close enough to a line that a line under the fast stage fits it about as
+/// well; the two-stage model only wins where the window shows the slow stage bend.
+const TWO_STAGE_TAU_MAX_FRAC: f64 = 1.0;
+
+/// Fit [`TwoStage`] on `(t, y)`: both time constants on one geometric grid of
+/// [`WARM_LINE_GRID`] points from [`WARM_LINE_TAU_MIN_FRAC`] to [`TWO_STAGE_TAU_MAX_FRAC`] of
+/// the window (ratio about 1.26 between neighbours), τ1 < τ2, the amplitudes by least squares
+/// for each pair (276 pairs). `None` with fewer than 8 points or no pair fitted.
+pub(crate) fn two_stage(t: &[f64], y: &[f64]) -> Option<TwoStage> {
+    let n = t.len();
+    if n < 8 {
+        return None;
+    }
+    let t0 = t[0];
+    let w = t[n - 1] - t0;
+    if w <= 0.0 {
+        return None;
+    }
+    let rel: Vec<f64> = t.iter().map(|x| (x - t0) / w).collect();
+    let mean = y.iter().sum::<f64>() / n as f64;
+    let yc: Vec<f64> = y.iter().map(|v| v - mean).collect();
+    let lo = WARM_LINE_TAU_MIN_FRAC.ln();
+    let step = (TWO_STAGE_TAU_MAX_FRAC.ln() - lo) / (WARM_LINE_GRID - 1) as f64;
+    let frac = |k: usize| (lo + step * k as f64).exp();
+    // Each stage's basis once per grid point rather than once per pair.
+    let bases: Vec<Vec<f64>> = (0..WARM_LINE_GRID)
+        .map(|k| {
+            let f = frac(k);
+            rel.iter().map(|r| 1.0 - (-r / f).exp()).collect()
+        })
+        .collect();
+    let mut plain = (f64::INFINITY, 0, 0);
+    let mut lined = (f64::INFINITY, 0, 0);
+    for fast in 0..WARM_LINE_GRID {
+        for slow in fast + 1..WARM_LINE_GRID {
+            let (bf, bs) = (&bases[fast], &bases[slow]);
+            if let Some((sse, _)) = least_squares_rows(&yc, |i| [1.0, bf[i], bs[i], rel[i]])
+                && sse < lined.0
+            {
+                lined = (sse, fast, slow);
+            }
+            if let Some((sse, _)) = least_squares_rows(&yc, |i| [1.0, bf[i], bs[i]])
+                && sse < plain.0
+            {
+                plain = (sse, fast, slow);
+            }
+        }
+    }
+    if !plain.0.is_finite() {
+        return None;
+    }
+    // Both time constants refined between the grid's neighbours (a step of 1.26× leaves a
+    // curvature that a line under the stages would take up).
+    let hi = TWO_STAGE_TAU_MAX_FRAC.ln();
+    let basis = |ln_frac: f64| -> Vec<f64> {
+        let f = ln_frac.exp();
+        rel.iter().map(|r| 1.0 - (-r / f).exp()).collect()
+    };
+    let fit_plain = |lf: f64, ls: f64| {
+        let (bf, bs) = (basis(lf), basis(ls));
+        least_squares_rows(&yc, |i| [1.0, bf[i], bs[i]])
+    };
+    let fit_lined = |lf: f64, ls: f64| {
+        let (bf, bs) = (basis(lf), basis(ls));
+        least_squares_rows(&yc, |i| [1.0, bf[i], bs[i], rel[i]])
+    };
+    let grid = |k: usize| lo + step * k as f64;
+    let (lf, ls) = refine_pair(
+        |lf, ls| fit_plain(lf, ls).map_or(f64::INFINITY, |f| f.0),
+        (grid(plain.1), grid(plain.2)),
+        step,
+        (lo, hi),
+    );
+    let (sse, beta) = fit_plain(lf, ls)?;
+    let (mut sse_with_line, mut line_rise) = (f64::INFINITY, 0.0);
+    if lined.0.is_finite() {
+        let (lf, ls) = refine_pair(
+            |lf, ls| fit_lined(lf, ls).map_or(f64::INFINITY, |f| f.0),
+            (grid(lined.1), grid(lined.2)),
+            step,
+            (lo, hi),
+        );
+        if let Some((s, beta)) = fit_lined(lf, ls) {
+            (sse_with_line, line_rise) = (s, beta[3]);
+        }
+    }
+    Some(TwoStage {
+        sse,
+        tau_fast: lf.exp() * w,
+        amp_fast: beta[1],
+        tau_slow: ls.exp() * w,
+        amp_slow: beta[2],
+        // The richer model can do no worse than the one it contains.
+        sse_with_line: sse_with_line.min(sse),
+        line_rise: if sse_with_line < sse { line_rise } else { 0.0 },
+    })
+}
+
+/// Refine a pair of log time constants `(fast, slow)` from a grid point: golden-section search
+/// on each in turn within one grid `step` either side (and within `bounds`, fast < slow), three
+/// rounds. Returns the pair; `sse` is infinite where the fit fails.
+fn refine_pair(
+    sse: impl Fn(f64, f64) -> f64,
+    (mut fast, mut slow): (f64, f64),
+    step: f64,
+    bounds: (f64, f64),
+) -> (f64, f64) {
+    let g = 0.5 * (5.0_f64.sqrt() - 1.0);
+    let golden = |f: &dyn Fn(f64) -> f64, mut a: f64, mut b: f64, start: f64| -> f64 {
+        let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
+        let (mut fc, mut fd) = (f(c), f(d));
+        for _ in 0..16 {
+            if fc <= fd {
+                (b, d, fd) = (d, c, fc);
+                c = b - g * (b - a);
+                fc = f(c);
+            } else {
+                (a, c, fc) = (c, d, fd);
+                d = a + g * (b - a);
+                fd = f(d);
+            }
+        }
+        let x = 0.5 * (a + b);
+        if f(x) <= f(start) { x } else { start }
+    };
+    for _ in 0..3 {
+        let lo = (fast - step).max(bounds.0);
+        let hi = (fast + step).min(slow - 1e-6);
+        if hi > lo {
+            fast = golden(&|x| sse(x, slow), lo, hi, fast);
+        }
+        let lo = (slow - step).max(fast + 1e-6);
+        let hi = (slow + step).min(bounds.1);
+        if hi > lo {
+            slow = golden(&|x| sse(fast, x), lo, hi, slow);
+        }
+    }
+    (fast, slow)
+}
+
+/// Least squares of `y` on `K` regressors given per row, through the normal equations solved
+/// by Gaussian elimination with partial pivoting: the residual sum of squares and the
+/// coefficients; `None` when the equations are singular. `y` is best centred (the first
+/// regressor a constant): the normal equations then stay well conditioned for values in the
+/// billions.
+fn least_squares_rows<const K: usize>(
+    y: &[f64],
+    row: impl Fn(usize) -> [f64; K],
+) -> Option<(f64, [f64; K])> {
+    let mut m = [[0.0_f64; K]; K];
+    let mut r = [0.0_f64; K];
+    for (i, yi) in y.iter().enumerate() {
+        let p = row(i);
+        for a in 0..K {
+            for b in 0..K {
+                m[a][b] += p[a] * p[b];
+            }
+            r[a] += p[a] * yi;
+        }
+    }
+    let scale = (0..K).map(|a| m[a][a].abs()).fold(0.0, f64::max);
+    for col in 0..K {
+        let piv = (col..K).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[piv][col].abs() <= 1e-12 * scale {
+            return None;
+        }
+        m.swap(col, piv);
+        r.swap(col, piv);
+        let pivot = m[col];
+        for below in col + 1..K {
+            let f = m[below][col] / pivot[col];
+            for (x, p) in m[below].iter_mut().zip(pivot).skip(col) {
+                *x -= f * p;
+            }
+            r[below] -= f * r[col];
+        }
+    }
+    let mut beta = [0.0; K];
+    for a in (0..K).rev() {
+        let known: f64 = (a + 1..K).map(|c| m[a][c] * beta[c]).sum();
+        beta[a] = (r[a] - known) / m[a][a];
+    }
+    let sse = y
+        .iter()
+        .enumerate()
+        .map(|(i, yi)| {
+            let p = row(i);
+            (yi - (0..K).map(|a| beta[a] * p[a]).sum::<f64>()).powi(2)
+        })
+        .sum();
+    Some((sse, beta))
+}
+
 /// Shortest warm-up time constant tried for [`line_under_warm_up`], as a fraction of the window:
 /// 1/200 (a warm-up over within the first bin or two of a long window still bends them).
 const WARM_LINE_TAU_MIN_FRAC: f64 = 1.0 / 200.0;
@@ -354,6 +579,36 @@ mod tests {
         let (tc, end) = curvature(&t, &warm).expect("40 points");
         // True end slope is e^(-39/30)/3 ≈ 0.09; mean slope ≈ 0.18.
         assert!(tc < -10.0 && end < 0.12, "{tc} {end}");
+    }
+
+    #[test]
+    fn two_stages_fit_a_warm_up_in_two_stages_and_a_line_under_them_shows() {
+        // 2 h every minute: 300 MB with a time constant of 2 min, 300 MB more with one of 40.
+        let t: Vec<f64> = (0..120).map(|i| f64::from(i) * 60.0).collect();
+        let w = t[119];
+        let warm: Vec<f64> = t
+            .iter()
+            .map(|x| 1e9 + 3e8 * (1.0 - (-x / 120.0).exp()) + 3e8 * (1.0 - (-x / 2400.0).exp()))
+            .collect();
+        let two = two_stage(&t, &warm).expect("120 points");
+        let line = line_under_warm_up(&t, &warm).expect("120 points");
+        assert!(two.sse < 0.01 * line.sse, "{two:?} {line:?}");
+        // Within one grid step (×1.26) of the truth.
+        assert!((two.tau_fast / 120.0).ln().abs() < 0.26, "{two:?}");
+        assert!((two.tau_slow / 2400.0).ln().abs() < 0.26, "{two:?}");
+        assert!(two.amp_fast > 0.0 && two.amp_slow > 0.0, "{two:?}");
+        assert!(
+            two.sse_with_line <= two.sse && two.line_rise.abs() < 1e7,
+            "{two:?}"
+        );
+        let left = two.left_after(w);
+        let truth = 3e8 * (-w / 2400.0_f64).exp();
+        assert!((left / truth - 1.0).abs() < 0.5, "{left} vs {truth}");
+        // A line of 100 MB over the window under the same stages: the richer model takes it.
+        let leak: Vec<f64> = t.iter().zip(&warm).map(|(x, y)| y + 1e8 * x / w).collect();
+        let two = two_stage(&t, &leak).expect("120 points");
+        assert!(two.sse_with_line < 0.2 * two.sse, "{two:?}");
+        assert!((two.line_rise / 1e8 - 1.0).abs() < 0.3, "{two:?}");
     }
 
     #[test]
