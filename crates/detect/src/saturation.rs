@@ -259,7 +259,9 @@ const TWO_STAGE_TAU_MAX_FRAC: f64 = 1.0;
 /// Fit [`TwoStage`] on `(t, y)`: both time constants on one geometric grid of
 /// [`WARM_LINE_GRID`] points from [`WARM_LINE_TAU_MIN_FRAC`] to [`TWO_STAGE_TAU_MAX_FRAC`] of
 /// the window (ratio about 1.26 between neighbours), τ1 < τ2, the amplitudes by least squares
-/// for each pair (276 pairs). `None` with fewer than 8 points or no pair fitted.
+/// for each pair (276 pairs); the best pair then refined ([`refine_pair`]), for the two stages
+/// and for the two stages with a line under them each. `None` with fewer than 8 points or no
+/// pair fitted.
 pub(crate) fn two_stage(t: &[f64], y: &[f64]) -> Option<TwoStage> {
     let n = t.len();
     if n < 8 {
