@@ -145,26 +145,32 @@ fn best_frac(sse_at: impl Fn(f64) -> f64) -> Option<f64> {
     if !best.is_finite() {
         return None;
     }
-    let (mut a, mut b) = (
+    let (a, b) = (
         lo + step * (k_best.max(1) - 1) as f64,
         lo + step * (k_best + 1).min(WARM_LINE_GRID - 1) as f64,
     );
-    // Each step keeps one of the two inner points and fits only the new one.
+    Some(golden_section(sse_ln, a, b, 30).exp())
+}
+
+/// Golden-section search for the minimum of `f` on `[a, b]`, `rounds` steps (each keeps one of
+/// the two inner points and evaluates only the new one, shrinking the bracket by 0.618): the
+/// middle of the last bracket.
+fn golden_section(f: impl Fn(f64) -> f64, mut a: f64, mut b: f64, rounds: usize) -> f64 {
     let g = 0.5 * (5.0_f64.sqrt() - 1.0);
     let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
-    let (mut fc, mut fd) = (sse_ln(c), sse_ln(d));
-    for _ in 0..30 {
+    let (mut fc, mut fd) = (f(c), f(d));
+    for _ in 0..rounds {
         if fc <= fd {
             (b, d, fd) = (d, c, fc);
             c = b - g * (b - a);
-            fc = sse_ln(c);
+            fc = f(c);
         } else {
             (a, c, fc) = (c, d, fd);
             d = a + g * (b - a);
-            fd = sse_ln(d);
+            fd = f(d);
         }
     }
-    Some((0.5 * (a + b)).exp())
+    0.5 * (a + b)
 }
 
 /// Whether a rise needs a line under its warm-up: the plateau model `a + b·(1 − exp(−t/τ))` and
@@ -361,22 +367,10 @@ fn refine_pair(
     step: f64,
     bounds: (f64, f64),
 ) -> (f64, f64) {
-    let g = 0.5 * (5.0_f64.sqrt() - 1.0);
-    let golden = |f: &dyn Fn(f64) -> f64, mut a: f64, mut b: f64, start: f64| -> f64 {
-        let (mut c, mut d) = (b - g * (b - a), a + g * (b - a));
-        let (mut fc, mut fd) = (f(c), f(d));
-        for _ in 0..16 {
-            if fc <= fd {
-                (b, d, fd) = (d, c, fc);
-                c = b - g * (b - a);
-                fc = f(c);
-            } else {
-                (a, c, fc) = (c, d, fd);
-                d = a + g * (b - a);
-                fd = f(d);
-            }
-        }
-        let x = 0.5 * (a + b);
+    // The search's end point, unless the start was better (the bracket need not hold one
+    // minimum only).
+    let golden = |f: &dyn Fn(f64) -> f64, a: f64, b: f64, start: f64| -> f64 {
+        let x = golden_section(f, a, b, 16);
         if f(x) <= f(start) { x } else { start }
     };
     for _ in 0..3 {
