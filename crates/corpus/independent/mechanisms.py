@@ -764,7 +764,14 @@ def mem_noise(rng, vals, keep, base, level=None):
 
 
 class Series:
-    __slots__ = ("family", "cls", "unit", "leak", "onset", "base", "iv", "t", "v", "lp", "restarts")
+    __slots__ = ("family", "cls", "unit", "leak", "onset", "base", "iv", "t", "v", "lp", "restarts",
+                 "req")
+
+
+# Requests per second at a relative load of 1, for the `requests_total` column (`--requests`):
+# the counter a load driver keeps, which a restart of the service does not reset. A fixed
+# figure, so that writing the column draws nothing from the series' random streams.
+REQ_PER_S = 50.0
 
 
 def finish(family, cls, unit, g, vals, keep, base, leak, onset, lp, restarts=0):
@@ -779,6 +786,7 @@ def finish(family, cls, unit, g, vals, keep, base, leak, onset, lp, restarts=0):
         s.v = [max(0, int(round(vals[i]))) for i in idx]
     s.lp = [lp[i] for i in idx] if lp else [0.0] * len(idx)
     s.restarts = restarts
+    s.req = [int(g.cum[i] * REQ_PER_S) for i in idx] if g.cum is not None else None
     return s
 
 
@@ -1763,10 +1771,14 @@ def fmt_num(x):
     return s if s else "0"
 
 
-def write_series(path, s):
+def write_series(path, s, requests=False):
     col = COLUMN[s.unit]
-    out = ["t_seconds,%s\n" % col]
-    out.extend("%.3f,%d\n" % (t, v) for t, v in zip(s.t, s.v))
+    if requests and s.req is not None:
+        out = ["t_seconds,%s,requests_total\n" % col]
+        out.extend("%.3f,%d,%d\n" % row for row in zip(s.t, s.v, s.req))
+    else:
+        out = ["t_seconds,%s\n" % col]
+        out.extend("%.3f,%d\n" % (t, v) for t, v in zip(s.t, s.v))
     with open(path, "w") as fh:
         fh.write("".join(out))
 
@@ -1779,6 +1791,10 @@ def main(argv=None):
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--days", type=float, nargs=2, metavar=("LO", "HI"),
                     help="every run lasts LO-HI days (a multi-day corpus: daily cycles seen whole)")
+    ap.add_argument("--requests", action="store_true",
+                    help="add a requests_total column (requests served so far, %g/s at a "
+                         "relative load of 1) to every series that has a load, for the "
+                         "scorer's --with-load" % REQ_PER_S)
     a = ap.parse_args(argv)
     global LENGTH_DAYS
     LENGTH_DAYS = a.days
@@ -1790,7 +1806,7 @@ def main(argv=None):
         s, att = make_series(a.seed, i)
         retries += att
         name = "%04d_%s.csv" % (i, s.family)
-        write_series(os.path.join(a.out, name), s)
+        write_series(os.path.join(a.out, name), s, a.requests)
         points += len(s.t)
         leaks += s.leak
         rows.append("%s,%s,%s,%s,%s,%s,%d,%s,%d,%.3f\n" % (
