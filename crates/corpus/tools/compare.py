@@ -25,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 LINE = re.compile(r"^\s*(\d+) (\S+)\s+leak=(\w+) .* end=(\S+) online=(\S+) at=(\S+)")
 
 
-def verdicts(binary, d, env):
+def verdicts(binary, d, env, extra=()):
     e = dict(os.environ)
     e.update(env)
     r = subprocess.run(
-        [binary, "score", "--dir", d, "--list", "all", "--threads", "1"],
+        [binary, "score", "--dir", d, "--list", "all", "--threads", "1", *extra],
         env=e, capture_output=True, text=True,
     )
     if r.returncode != 0:
@@ -53,6 +53,9 @@ def main():
     ap.add_argument("--new", required=True, help="leakhound-corpus binary under test")
     ap.add_argument("--env", action="append", default=[], metavar="K=V",
                     help="environment for the new binary only (repeatable)")
+    ap.add_argument("--with-load", action="store_true",
+                    help="score both builds with each series' request counter (the files' "
+                         "requests_total column) as a covariate")
     ap.add_argument("--jobs", type=int, default=2, help="corpora scored at once (default 2)")
     ap.add_argument("dirs", nargs="+", help="labelled corpus directories (labels.csv + series)")
     a = ap.parse_args()
@@ -64,7 +67,8 @@ def main():
         env[k] = v
 
     def job(d):
-        return d, classes(d), verdicts(a.base, d, {}), verdicts(a.new, d, env)
+        extra = ("--with-load",) if a.with_load else ()
+        return d, classes(d), verdicts(a.base, d, {}, extra), verdicts(a.new, d, env, extra)
 
     # (mode, class) -> [false alarms removed, added, leaks lost, found]
     tally = {}

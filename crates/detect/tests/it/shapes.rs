@@ -2,7 +2,7 @@
 //! See: issue #3.
 
 use leakhound_core::{Series, Unit, Verdict};
-use leakhound_detect::{DetectOptions, Restarts, analyze, analyze_online};
+use leakhound_detect::{DetectOptions, Restarts, analyze, analyze_online, analyze_with_load};
 
 /// A small deterministic noise source (xorshift), so the tests need no RNG crate.
 struct Noise(u64);
@@ -1259,6 +1259,24 @@ fn a_leak_under_a_daily_pool_is_judged_day_over_day() {
     );
     // The fit is made on 15-minute bins; the verdict still counts the run's samples.
     assert_eq!(end.samples, 2880);
+}
+
+#[test]
+fn a_load_that_explains_nothing_leaves_the_whole_run_rules_in_place() {
+    // A steady 100 req/s explains none of the pool's daily swing: `analyze_with_load` must give
+    // the verdict of `analyze`, the day-over-day reading included (it was skipped whenever a
+    // load was given: "open fd count … may be rising").
+    let s = daily_pool(80.0, 12.0);
+    let req = Series::from_parts(
+        "requests_total",
+        Unit::Count,
+        s.t.clone(),
+        s.t.iter().map(|x| (100.0 * x).round()).collect(),
+    );
+    let o = DetectOptions::default();
+    let (plain, loaded) = (analyze(&s, &o), analyze_with_load(&s, &req, &o));
+    assert_eq!(loaded.verdict, Verdict::Leak, "{}", loaded.reason);
+    assert_eq!(loaded.reason, plain.reason);
 }
 
 #[test]
