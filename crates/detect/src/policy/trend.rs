@@ -129,9 +129,9 @@ pub(super) struct Trend {
     pub(super) thirds_deficit: Option<Deficit>,
     /// Cut one-off steps in the recent half, and their total rise.
     pub(super) late_steps: usize,
+    pub(super) late_step_rise: f64,
     /// The first of those cuts (the bin before the first late step).
     pub(super) late_first_cut: Option<usize>,
-    pub(super) late_step_rise: f64,
     /// Judged with its steps left in after they kept coming (see [`stepping_on`]): how many
     /// were cut in the recent half, and their rise.
     pub(super) stepped_on: Option<(usize, f64)>,
@@ -546,8 +546,8 @@ pub(super) fn trend_with(
         ups: steps,
         step_rise,
         late_steps,
-        late_first_cut: late_cuts.first().copied(),
         late_step_rise,
+        late_first_cut: late_cuts.first().copied(),
         stepped_on: None,
     })
 }
