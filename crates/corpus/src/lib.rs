@@ -5,7 +5,8 @@
 //! binary via `files`) and computes recall, false-positive rate, precision, time to detect,
 //! growth at detection and premature alarms, per family and per mode; `baseline` scores the
 //! usual alert rules and the textbook trend test on the same series; `calibrate` checks how
-//! well an inconclusive verdict's "need about N more" holds. Not a library for users:
+//! well an inconclusive verdict's "need about N more" holds; `monotone` checks that a leak made
+//! stronger is never judged less of a leak. Not a library for users:
 //! `publish = false`.
 
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@ pub mod baseline;
 pub mod calibrate;
 pub mod families;
 pub mod files;
+pub mod monotone;
 pub mod rng;
 pub mod score;
 

@@ -89,8 +89,41 @@ enum Cmd {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Check that a stronger leak is never less of a leak: judge each leaking series again with
+    /// its leak scaled by --factor and list every leak verdict (end of run) or alarm (online)
+    /// that is lost.
+    #[command(
+        after_help = "Example:\n  leakhound-corpus monotone --seed 101 --factor 2\n  \
+                            leakhound-corpus monotone --dir /tmp/indep4 --dir /tmp/indep5 --factor 3"
+    )]
+    Monotone {
+        #[command(flatten)]
+        corpus: CorpusArgs,
+        /// Check the labelled corpus in this directory rather than a generated one (repeat to
+        /// pool several); its series files need a `leak_part` column.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["seed", "n"])]
+        dir: Vec<PathBuf>,
+        /// How much stronger the leak is made (the leak's part of every sample times this).
+        #[arg(long, default_value_t = 2.0, value_parser = parse_factor)]
+        factor: f64,
+        /// Write the series that lost their leak verdict to DIR/x1 and DIR/x<FACTOR> (each a
+        /// labelled corpus, for `score --dir` and the `explain` example).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Worker threads (default: the available cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Time analyze and analyze_online on 86,400-point series.
     Bench,
+}
+
+/// A leak scale factor: a finite number above 1.
+fn parse_factor(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 1.0 => Ok(x),
+        _ => Err(format!("`{s}` is not a number above 1")),
+    }
 }
 
 #[derive(Args)]
@@ -153,6 +186,13 @@ fn main() -> ExitCode {
             dir,
             threads,
         } => calibrate(&corpus, &dir, threads),
+        Cmd::Monotone {
+            corpus,
+            dir,
+            factor,
+            out,
+            threads,
+        } => monotone(&corpus, &dir, factor, out.as_deref(), threads),
         Cmd::Bench => {
             bench();
             Ok(())
@@ -371,6 +411,75 @@ fn calibrate(c: &CorpusArgs, dirs: &[PathBuf], threads: Option<usize>) -> anyhow
         t0.elapsed().as_secs_f64()
     );
     out!("{}", leakhound_corpus::calibrate::table(&checks));
+    Ok(())
+}
+
+fn monotone(
+    c: &CorpusArgs,
+    dirs: &[PathBuf],
+    factor: f64,
+    out: Option<&std::path::Path>,
+    threads: Option<usize>,
+) -> anyhow::Result<()> {
+    use leakhound_corpus::monotone;
+    let mut items = Vec::new();
+    for d in dirs {
+        items.extend(files::read_corpus(d)?);
+    }
+    if dirs.is_empty() {
+        items = generate(c.seed, c.n);
+    }
+    let threads = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let t0 = Instant::now();
+    let opts = leakhound_detect::DetectOptions::default();
+    let pairs = monotone::run(&items, factor, &opts, threads);
+    if pairs.is_empty() {
+        anyhow::bail!("no leaking series with a leak part (a `leak_part` column) to scale");
+    }
+    outln!(
+        "{} leaking series judged as they are and with their leak ×{factor} · {:.1} s",
+        pairs.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    out!("{}", monotone::table(&pairs, factor));
+    for p in pairs.iter().filter(|p| p.end_lost() || p.online_lost()) {
+        outln!("{:4} {:<24} {}", p.id, p.family, p.class.as_str());
+        for (mode, (a, b), lost) in [
+            ("end", &p.end, p.end_lost()),
+            ("onl", &p.online, p.online_lost()),
+        ] {
+            if lost {
+                outln!("       {mode} ×1: {}: {}", a.verdict, a.reason);
+                outln!("       {mode} ×{factor}: {}: {}", b.verdict, b.reason);
+            }
+        }
+    }
+    if let Some(dir) = out {
+        let lost: Vec<&leakhound_corpus::Item> = pairs
+            .iter()
+            .filter(|p| p.end_lost() || p.online_lost())
+            .map(|p| &items[p.index])
+            .collect();
+        let as_is: Vec<leakhound_corpus::Item> = lost.iter().map(|&it| it.clone()).collect();
+        let stronger: Vec<leakhound_corpus::Item> = lost
+            .iter()
+            .filter_map(|&it| {
+                let mut s = it.clone();
+                s.series = monotone::scaled(it, factor)?;
+                Some(s)
+            })
+            .collect();
+        files::write_corpus(&dir.join("x1"), &as_is, false)?;
+        files::write_corpus(&dir.join(format!("x{factor}")), &stronger, false)?;
+        outln!(
+            "wrote {} series to {} and their stronger leaks to {}",
+            as_is.len(),
+            dir.join("x1").display(),
+            dir.join(format!("x{factor}")).display()
+        );
+    }
     Ok(())
 }
 
