@@ -107,7 +107,8 @@ enum Cmd {
         #[arg(long, default_value_t = 2.0, value_parser = parse_factor)]
         factor: f64,
         /// Write the series that lost their leak verdict to DIR/x1 and DIR/x<FACTOR> (each a
-        /// labelled corpus, for `score --dir` and the `explain` example).
+        /// labelled corpus, for `score --dir` and the `explain` example), numbered in the order
+        /// listed.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Worker threads (default: the available cores).
@@ -389,17 +390,29 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn calibrate(c: &CorpusArgs, dirs: &[PathBuf], threads: Option<usize>) -> anyhow::Result<()> {
+/// The labelled corpora in `dirs`, pooled, or the corpus `c` generates when none is given.
+fn pooled_or_generated(
+    c: &CorpusArgs,
+    dirs: &[PathBuf],
+) -> anyhow::Result<Vec<leakhound_corpus::Item>> {
+    if dirs.is_empty() {
+        return Ok(generate(c.seed, c.n));
+    }
     let mut items = Vec::new();
     for d in dirs {
         items.extend(files::read_corpus(d)?);
     }
-    if dirs.is_empty() {
-        items = generate(c.seed, c.n);
-    }
-    let threads = threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    Ok(items)
+}
+
+/// The available cores (1 when unknown).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+fn calibrate(c: &CorpusArgs, dirs: &[PathBuf], threads: Option<usize>) -> anyhow::Result<()> {
+    let items = pooled_or_generated(c, dirs)?;
+    let threads = threads.unwrap_or_else(cores);
     let t0 = Instant::now();
     let opts = leakhound_detect::DetectOptions::default();
     let checks = leakhound_corpus::calibrate::run(&items, &opts, threads);
@@ -422,16 +435,8 @@ fn monotone(
     threads: Option<usize>,
 ) -> anyhow::Result<()> {
     use leakhound_corpus::monotone;
-    let mut items = Vec::new();
-    for d in dirs {
-        items.extend(files::read_corpus(d)?);
-    }
-    if dirs.is_empty() {
-        items = generate(c.seed, c.n);
-    }
-    let threads = threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let items = pooled_or_generated(c, dirs)?;
+    let threads = threads.unwrap_or_else(cores);
     let t0 = Instant::now();
     let opts = leakhound_detect::DetectOptions::default();
     let pairs = monotone::run(&items, factor, &opts, threads);
@@ -462,10 +467,18 @@ fn monotone(
             .filter(|p| p.end_lost() || p.online_lost())
             .map(|p| &items[p.index])
             .collect();
-        let as_is: Vec<leakhound_corpus::Item> = lost.iter().map(|&it| it.clone()).collect();
-        let stronger: Vec<leakhound_corpus::Item> = lost
+        // Numbered in the order listed (ids repeat when corpora are pooled).
+        let as_is: Vec<leakhound_corpus::Item> = lost
             .iter()
-            .filter_map(|&it| {
+            .enumerate()
+            .map(|(k, &it)| leakhound_corpus::Item {
+                id: k,
+                ..it.clone()
+            })
+            .collect();
+        let stronger: Vec<leakhound_corpus::Item> = as_is
+            .iter()
+            .filter_map(|it| {
                 let mut s = it.clone();
                 s.series = monotone::scaled(it, factor)?;
                 Some(s)
@@ -474,7 +487,7 @@ fn monotone(
         files::write_corpus(&dir.join("x1"), &as_is, false)?;
         files::write_corpus(&dir.join(format!("x{factor}")), &stronger, false)?;
         outln!(
-            "wrote {} series to {} and their stronger leaks to {}",
+            "wrote {} series to {} and their stronger leaks to {} (numbered in the order listed)",
             as_is.len(),
             dir.join("x1").display(),
             dir.join(format!("x{factor}")).display()
