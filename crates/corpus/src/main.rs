@@ -230,15 +230,8 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
         None => generate(c.seed, c.n),
     };
     let gen_s = t0.elapsed().as_secs_f64();
-    if c.with_load
-        && let Some(it) = items.iter().find(|it| it.requests.len() != it.series.len())
-    {
-        anyhow::bail!(
-            "--with-load: series {} ({}) has no `{}` value at every sample",
-            it.id,
-            it.family,
-            files::REQUESTS_COLUMN
-        );
+    if c.with_load {
+        need_requests(&items)?;
     }
     if let Some(f) = &a.list {
         let mut families: Vec<&str> = [
@@ -390,6 +383,19 @@ fn score(a: &ScoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// With `--with-load`, every series needs its request counter at every sample.
+fn need_requests(items: &[leakhound_corpus::Item]) -> anyhow::Result<()> {
+    match items.iter().find(|it| it.requests.len() != it.series.len()) {
+        Some(it) => anyhow::bail!(
+            "--with-load: series {} ({}) has no `{}` value at every sample",
+            it.id,
+            it.family,
+            files::REQUESTS_COLUMN
+        ),
+        None => Ok(()),
+    }
+}
+
 /// The labelled corpora in `dirs`, pooled, or the corpus `c` generates when none is given.
 fn pooled_or_generated(
     c: &CorpusArgs,
@@ -411,6 +417,9 @@ fn cores() -> usize {
 }
 
 fn calibrate(c: &CorpusArgs, dirs: &[PathBuf], threads: Option<usize>) -> anyhow::Result<()> {
+    if c.with_load {
+        anyhow::bail!("calibrate judges the series without their load; leave out --with-load");
+    }
     let items = pooled_or_generated(c, dirs)?;
     let threads = threads.unwrap_or_else(cores);
     let t0 = Instant::now();
@@ -436,16 +445,20 @@ fn monotone(
 ) -> anyhow::Result<()> {
     use leakhound_corpus::monotone;
     let items = pooled_or_generated(c, dirs)?;
+    if c.with_load {
+        need_requests(&items)?;
+    }
     let threads = threads.unwrap_or_else(cores);
     let t0 = Instant::now();
     let opts = leakhound_detect::DetectOptions::default();
-    let pairs = monotone::run(&items, factor, &opts, threads);
+    let pairs = monotone::run(&items, factor, &opts, threads, c.with_load);
     if pairs.is_empty() {
         anyhow::bail!("no leaking series with a leak part (a `leak_part` column) to scale");
     }
     outln!(
-        "{} leaking series judged as they are and with their leak ×{factor} · {:.1} s",
+        "{} leaking series judged as they are and with their leak ×{factor}{} · {:.1} s",
         pairs.len(),
+        if c.with_load { ", with their load" } else { "" },
         t0.elapsed().as_secs_f64()
     );
     out!("{}", monotone::table(&pairs, factor));

@@ -75,26 +75,41 @@ pub fn scaled(it: &Item, factor: f64) -> Option<Series> {
 }
 
 /// Every leaking series with a leak part, judged in both modes as it is and with its leak
-/// scaled by `factor`, on `threads` threads.
-pub fn run(items: &[Item], factor: f64, opts: &DetectOptions, threads: usize) -> Vec<Pair> {
+/// scaled by `factor`, on `threads` threads; `with_load`: with each series' request counter
+/// (`Item::requests`, the same for both) as the load covariate.
+pub fn run(
+    items: &[Item],
+    factor: f64,
+    opts: &DetectOptions,
+    threads: usize,
+    with_load: bool,
+) -> Vec<Pair> {
     let leaks: Vec<(usize, &Item, Series)> = items
         .iter()
         .enumerate()
         .filter_map(|(k, it)| Some((k, it, scaled(it, factor)?)))
         .collect();
+    let end = |s: &Series, it: &Item| {
+        if with_load {
+            leakhound_detect::analyze_with_load(s, &it.requests, opts)
+        } else {
+            leakhound_detect::analyze(s, opts)
+        }
+    };
+    let online = |s: &Series, it: &Item| {
+        if with_load {
+            leakhound_detect::analyze_online_with_load(s, &it.requests, opts)
+        } else {
+            leakhound_detect::analyze_online(s, opts)
+        }
+    };
     par_map(&leaks, threads, |(index, it, s)| Pair {
         index: *index,
         id: it.id,
         family: it.family,
         class: it.class,
-        end: (
-            leakhound_detect::analyze(&it.series, opts),
-            leakhound_detect::analyze(s, opts),
-        ),
-        online: (
-            leakhound_detect::analyze_online(&it.series, opts),
-            leakhound_detect::analyze_online(s, opts),
-        ),
+        end: (end(&it.series, it), end(s, it)),
+        online: (online(&it.series, it), online(s, it)),
     })
 }
 

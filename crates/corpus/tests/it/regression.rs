@@ -80,7 +80,7 @@ fn r4_online_alarms_on_the_corpus_are_causal() {
 fn a_stronger_leak_is_seldom_less_of_a_leak() {
     use leakhound_corpus::monotone;
     let items = generate(SEED, N);
-    let pairs = monotone::run(&items, 2.0, &DetectOptions::default(), 2);
+    let pairs = monotone::run(&items, 2.0, &DetectOptions::default(), 2, false);
     assert_eq!(pairs.len(), items.iter().filter(|it| it.leak).count());
     let found = pairs
         .iter()
