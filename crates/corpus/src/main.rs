@@ -462,7 +462,11 @@ fn monotone(
         t0.elapsed().as_secs_f64()
     );
     out!("{}", monotone::table(&pairs, factor));
-    for p in pairs.iter().filter(|p| p.end_lost() || p.online_lost()) {
+    let lost: Vec<&monotone::Pair> = pairs
+        .iter()
+        .filter(|p| p.end_lost() || p.online_lost())
+        .collect();
+    for p in &lost {
         outln!("{:4} {:<24} {}", p.id, p.family, p.class.as_str());
         for (mode, (a, b), lost) in [
             ("end", &p.end, p.end_lost()),
@@ -475,18 +479,13 @@ fn monotone(
         }
     }
     if let Some(dir) = out {
-        let lost: Vec<&leakhound_corpus::Item> = pairs
-            .iter()
-            .filter(|p| p.end_lost() || p.online_lost())
-            .map(|p| &items[p.index])
-            .collect();
         // Numbered in the order listed (ids repeat when corpora are pooled).
         let as_is: Vec<leakhound_corpus::Item> = lost
             .iter()
             .enumerate()
-            .map(|(k, &it)| leakhound_corpus::Item {
+            .map(|(k, p)| leakhound_corpus::Item {
                 id: k,
-                ..it.clone()
+                ..items[p.index].clone()
             })
             .collect();
         let stronger: Vec<leakhound_corpus::Item> = as_is
@@ -497,8 +496,8 @@ fn monotone(
                 Some(s)
             })
             .collect();
-        files::write_corpus(&dir.join("x1"), &as_is, false)?;
-        files::write_corpus(&dir.join(format!("x{factor}")), &stronger, false)?;
+        files::write_corpus(&dir.join("x1"), &as_is, c.with_load)?;
+        files::write_corpus(&dir.join(format!("x{factor}")), &stronger, c.with_load)?;
         outln!(
             "wrote {} series to {} and their stronger leaks to {} (numbered in the order listed)",
             as_is.len(),
