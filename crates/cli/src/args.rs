@@ -70,7 +70,8 @@ verdict.json. Ctrl-C stops the target and still writes the verdict of what was r
     #[command(after_help = "Examples:
   leakhound watch 4242 --duration 30m
   leakhound watch $(pgrep -o nginx) --interval 5s     # Ctrl-C ends the watch and prints the verdict
-  leakhound watch 4242 --stop-on-leak --interval 10s  # until the first leak alarm")]
+  leakhound watch 4242 --stop-on-leak --interval 10s  # until the first leak alarm
+  leakhound watch 4242 --stop-on-leak --alarm-after 1m  # a process long warm: alarms after 1 min")]
     Watch(WatchArgs),
     /// Judge time series from CSV files (t_seconds first, one series per further column).
     #[command(after_help = "Examples:
@@ -163,6 +164,11 @@ pub(crate) struct SamplingArgs {
     /// persisted), printed as they are raised, with or without this flag.
     #[arg(long)]
     pub(crate) stop_on_leak: bool,
+    /// Raise no online alarm before this much has been sampled after --warmup (default: 4m for
+    /// memory, 2m for fd, socket and thread counts, since a starting process warms up in a line
+    /// as steadily as a leak). Lower it when watching a process that was already warm.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub(crate) alarm_after: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -263,6 +269,11 @@ pub(crate) struct AnalyzeArgs {
     /// into the series it came.
     #[arg(long)]
     pub(crate) online: bool,
+    /// With --online: raise no alarm before this much of a series has been seen after --warmup
+    /// (default: 4m for memory, 2m for counts, since a starting process warms up in a line as
+    /// steadily as a leak).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", requires = "online")]
+    pub(crate) alarm_after: Option<Duration>,
     /// Limit for the time-to-limit estimate: a size (e.g. 2GiB) applies to memory series, a
     /// plain number (e.g. 1024) to every series in its own unit.
     #[arg(long, value_parser = parse_limit_arg)]

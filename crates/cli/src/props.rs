@@ -123,6 +123,9 @@ pub(crate) struct SamplingProps {
     pub(crate) json: bool,
     /// End the session at the first online leak alarm (`--stop-on-leak`).
     pub(crate) stop_on_leak: bool,
+    /// No online alarm before this much was sampled (`--alarm-after`; `None`: the detector's
+    /// defaults).
+    pub(crate) alarm_after: Option<Duration>,
 }
 
 /// Shortest accepted sampling interval: /proc reads of a big tree take milliseconds.
@@ -165,6 +168,7 @@ impl TryFrom<&SamplingArgs> for SamplingProps {
             out: a.out.clone(),
             json: a.json,
             stop_on_leak: a.stop_on_leak,
+            alarm_after: a.alarm_after,
         })
     }
 }
@@ -174,6 +178,7 @@ impl SamplingProps {
         DetectOptions {
             warmup_s: self.warmup.as_secs_f64(),
             limit: self.limit,
+            alarm_after_s: self.alarm_after.map(|d| d.as_secs_f64()),
             ..DetectOptions::default()
         }
     }

@@ -19,6 +19,7 @@ use crate::samples_csv::read_series_csv;
 pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     let opts = DetectOptions {
         warmup_s: args.warmup.as_secs_f64(),
+        alarm_after_s: args.alarm_after.map(|d| d.as_secs_f64()),
         restarts: if args.no_restarts {
             Restarts::None
         } else {

@@ -34,6 +34,11 @@ const DEMO_INTERVAL: Duration = Duration::from_millis(500);
 const DEMO_MAX_IN_FLIGHT: usize = 4;
 /// Start-up excluded from the verdict: process start and the first connections.
 const DEMO_WARMUP: Duration = Duration::from_secs(2);
+/// Online alarms may come after this much of a variant was sampled (after [`DEMO_WARMUP`]):
+/// the demo's service is known to be warm within seconds, and a variant runs for 40 s, while
+/// `run` and `watch` wait 4 minutes by default (`--alarm-after`) for a service whose warm-up is
+/// not known.
+const DEMO_ALARM_AFTER: Duration = Duration::from_secs(20);
 
 struct VariantResult {
     name: &'static str,
@@ -161,6 +166,7 @@ fn run_variant(
         out: None,
         json: false,
         stop_on_leak: false,
+        alarm_after: Some(DEMO_ALARM_AFTER),
     };
     let dir = base.map(|b| b.join(variant));
     let suffix = format!("-demo-{variant}");

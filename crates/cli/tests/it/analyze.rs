@@ -120,6 +120,47 @@ fn online_alarm_is_causal_cut_and_rerun_gives_the_same_alarm() {
     );
 }
 
+/// Online, memory raises no alarm on its first 4 minutes (a starting process warms up in a line
+/// as steadily as a leak); `--alarm-after` sets that wait, and needs `--online`.
+#[test]
+fn online_alarms_wait_for_four_minutes_of_memory_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3 min at 1 s of a leak of 1 MB/s on 100 MB.
+    let f = write_csv(
+        dir.path(),
+        "fast.csv",
+        (0..180).map(|i| (i as f64, 100e6 + 1e6 * i as f64 + 0.2e6 * noise(i))),
+    );
+    let out = leakhound()
+        .args(["analyze", "--online", "--json"])
+        .arg(&f)
+        .assert()
+        .code(3);
+    let r = &json_lines(&out.get_output().stdout)[0];
+    assert_eq!(r["verdict"], "inconclusive", "{r:#}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no online alarm on the first 4 min of data"),
+        "{reason}"
+    );
+    let out = leakhound()
+        .args(["analyze", "--online", "--alarm-after", "30s", "--json"])
+        .arg(&f)
+        .assert()
+        .code(1);
+    let r = &json_lines(&out.get_output().stdout)[0];
+    let at = r["detected_at_s"].as_f64().expect("an online alarm time");
+    assert!((30.0..90.0).contains(&at), "alarm at {at} s");
+    // The end of the run judges all of it: a leak.
+    leakhound().arg("analyze").arg(&f).assert().code(1);
+    leakhound()
+        .args(["analyze", "--alarm-after", "30s"])
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--online"));
+}
+
 #[test]
 fn several_files_and_columns_give_one_json_line_each() {
     let dir = tempfile::tempdir().unwrap();

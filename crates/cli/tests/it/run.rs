@@ -403,6 +403,8 @@ fn run_stopping_on_leak(
             "run",
             "--json",
             "--stop-on-leak",
+            "--alarm-after",
+            "10s",
             "--interval",
             "100ms",
             "--duration",

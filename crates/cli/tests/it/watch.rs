@@ -96,6 +96,8 @@ fn watch_stop_on_leak_ends_at_the_alarm_and_leaves_the_process_alone() {
             &target.id().to_string(),
             "--json",
             "--stop-on-leak",
+            "--alarm-after",
+            "10s",
             "--interval",
             "100ms",
             "--duration",

@@ -22,15 +22,16 @@ fn r4_small_corpus_meets_recall_and_fpr_floors() {
     let table = r.summary_table();
     // The targets are end of run recall ≥ 90 % at FPR ≤ 2 %, online recall ≥ 90 % at
     // FPR ≤ 5 %. The detector does not reach all of them yet (see crates/corpus/README.md:
-    // on this seed end of run is 95 %/2.4 % memory, 95 %/0 % resources; online 82 %/13.5 %
-    // and 90 %/17.9 %); these floors sit just under today's figures and catch regressions.
-    for c in [Class::Memory, Class::Resource] {
+    // on this seed end of run is 94.8 %/1.6 % memory, 97.6 %/0 % resources; online
+    // 80.5 %/10.3 % and 92.9 %/17.9 %); these floors sit just under today's figures and catch
+    // regressions.
+    for (c, online_fpr) in [(Class::Memory, 0.12), (Class::Resource, 0.19)] {
         let e = get(Mode::EndOfRun, c);
         assert!(e.recall() >= 0.92, "end-of-run {c:?} recall\n{table}");
         assert!(e.fpr() <= 0.03, "end-of-run {c:?} FPR\n{table}");
         let o = get(Mode::Online, c);
         assert!(o.recall() >= 0.76, "online {c:?} recall\n{table}");
-        assert!(o.fpr() <= 0.19, "online {c:?} FPR\n{table}");
+        assert!(o.fpr() <= online_fpr, "online {c:?} FPR\n{table}");
     }
     // No alarm before a mid-run onset may slip through unnoticed in bulk.
     let prem: usize = r
