@@ -164,9 +164,9 @@ pub(crate) struct SamplingArgs {
     /// persisted), printed as they are raised, with or without this flag.
     #[arg(long)]
     pub(crate) stop_on_leak: bool,
-    /// Raise no online alarm before this much has been sampled after --warmup (default: 4m for
-    /// memory, 2m for fd, socket and thread counts, since a starting process warms up in a line
-    /// as steadily as a leak). Lower it when watching a process that was already warm.
+    /// Raise no online alarm before this much has been sampled after --warmup (default: 4m, since
+    /// a starting process warms up in a line as steadily as a leak). Lower it when watching a
+    /// process that was already warm.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub(crate) alarm_after: Option<Duration>,
 }
@@ -270,8 +270,7 @@ pub(crate) struct AnalyzeArgs {
     #[arg(long)]
     pub(crate) online: bool,
     /// With --online: raise no alarm before this much of a series has been seen after --warmup
-    /// (default: 4m for memory, 2m for counts, since a starting process warms up in a line as
-    /// steadily as a leak).
+    /// (default: 4m, since a starting process warms up in a line as steadily as a leak).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", requires = "online")]
     pub(crate) alarm_after: Option<Duration>,
     /// Limit for the time-to-limit estimate: a size (e.g. 2GiB) applies to memory series, a

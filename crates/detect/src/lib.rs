@@ -58,8 +58,8 @@ pub struct DetectOptions {
     /// [`Restarts::Unknown`]: inferred from the samples).
     pub restarts: Restarts,
     /// Online, no alarm before this many seconds of data (after `warmup_s`) have been seen.
-    /// `None` (the default): 4 minutes for memory, 2 for counts of resources, since a process's
-    /// memory and pools warm up in a line as steadily as a leak as it starts. Lower it for a
+    /// `None` (the default): 4 minutes, since a process's memory and pools warm up in a line as
+    /// steadily as a leak as it starts. Lower it for a
     /// process that was warm when watching began.
     pub alarm_after_s: Option<f64>,
 }

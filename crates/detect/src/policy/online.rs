@@ -34,43 +34,33 @@ pub(super) const PERSIST_FRACTION: f64 = 0.15;
 /// false positives.
 pub(super) const MIN_PERSIST_SAMPLES_COUNT: f64 = 15.0;
 
-/// Online, a resource count (fds, sockets, threads) raises no alarm on less than two minutes
-/// of data: a process opens its pools, listeners and worker threads as it starts, and a pool
-/// warming up within its first minute rises as steadily as a leak (at 1 s sampling, a socket
-/// pool filling from 250 to 430 alarmed after 43 s). Measured (v26), online, resources: 11
-/// false alarms fewer on our seeds 1/7/11/101-1010/1111-1313 and independent seeds 1-10 (pools
-/// warming to their cap, a batch, a finalizer's sawtooth) and one on the mechanism corpus
-/// seeds 1-3, no alarm lost; on the fresh seeds 101-1010 the median growth at detection
-/// moved only on seed 707 (8.0 → 8.3 %, an alarm now after 2 min); 180 s: 9 more false alarms
-/// fewer but 2 leaks lost (a count growing with bursty load, an error-burst leak) and a later
-/// alarm on seed 202; 300 s: 37 fewer, 10 lost. Memory waits longer, see
-/// [`MIN_ALARM_ELAPSED_MEMORY`].
-pub(super) const MIN_ALARM_ELAPSED_COUNT: f64 = 120.0;
-
-/// Online, memory raises no alarm on less than four minutes of data. A process's memory
-/// warms up as it starts (a JIT compiling, heaps sized, pools and caches filled by the first
-/// requests, a collector's first climb before any collection) and within its first time
-/// constant a warm-up rises in a line: no test on a minute or two of it can tell it from a
-/// leak, and `leakhound run` watches exactly that start. Measured (`tools/compare.py`, online
-/// memory, our seeds 1/7/11/101-1010, independent 1-10, mechanism 1-5, 6,900 series): 240 s
-/// removed 62 false alarms (warm-ups 20, a collector's first climb 16, caches and committed
-/// heaps filling 10, the start of a series that restarts later 5, batch spikes 4, seven
-/// others) and lost 21 leak alarms, 6 of them premature (before
+/// Online, no alarm on less than four minutes of data, memory or counts. A process warms up as
+/// it starts (a JIT compiling, heaps sized, pools, listeners, worker threads and caches filled
+/// by the first requests, a collector's first climb before any collection) and within its
+/// first time constant a warm-up rises in a line: no test on a minute or two of it can tell it
+/// from a leak, and `leakhound run` watches exactly that start.
+///
+/// Memory, measured (`tools/compare.py`, online, our seeds 1/7/11/101-1010, independent 1-10,
+/// mechanism 1-5, 6,900 series): 240 s removed 62 false alarms (warm-ups 20, a collector's
+/// first climb 16, caches and committed heaps filling 10, the start of a series that restarts
+/// later 5, batch spikes 4, seven others) and lost 21 leak alarms, 6 of them premature (before
 /// the leak's onset), so 15 leaks found fewer; 9 of the 21 were leaks under a warm-up whose
 /// only alarm was raised on the warm-up itself within its first 100 s (the online rules then
 /// read the warm-up's end as levelling off). False alarms / leaks found: 120 s −18 / −8, 180 s
 /// −38 / −10, 300 s −77 / −23, 450 s −128 / −79 (past 300 s each leak lost buys about one
 /// false alarm); the judged window (since a restart) at least 240 s rather than the elapsed
 /// time: −66 / −22.
-pub(super) const MIN_ALARM_ELAPSED_MEMORY: f64 = 240.0;
+///
+/// Counts waited 120 s since v26 (a socket pool filling from 250 to 430 at 1 s sampling
+/// alarmed after 43 s; 11 false alarms fewer then, no leak lost). On the same 6,900 series,
+/// 240 s rather than 120 s removed 14 more false alarms of counts (pools warming to their
+/// cap) and two premature alarms for one leak found fewer; 180 s −8 / 0, 300 s −27 / −8.
+pub(super) const MIN_ALARM_ELAPSED: f64 = 240.0;
 
 /// No online alarm on the first minutes of data: the caller's `alarm_after_s`, or
-/// [`MIN_ALARM_ELAPSED_MEMORY`] / [`MIN_ALARM_ELAPSED_COUNT`].
-fn min_alarm_elapsed(grain: Grain, opts: &DetectOptions) -> f64 {
-    opts.alarm_after_s.unwrap_or(match grain {
-        Grain::Fine => MIN_ALARM_ELAPSED_MEMORY,
-        Grain::Whole => MIN_ALARM_ELAPSED_COUNT,
-    })
+/// [`MIN_ALARM_ELAPSED`].
+fn min_alarm_elapsed(opts: &DetectOptions) -> f64 {
+    opts.alarm_after_s.unwrap_or(MIN_ALARM_ELAPSED)
 }
 
 /// Share of the checkpoints in the persistence span that must call a leak: a few noisy
@@ -123,10 +113,10 @@ pub(crate) fn analyze_online_loaded(
             return to_verdict(series, &c, j, opts, None);
         }
         // The last checkpoint called a leak, but the series is too short for an alarm.
-        None if c.span() < min_alarm_elapsed(ctx.grain, ctx.opts) => format!(
+        None if c.span() < min_alarm_elapsed(ctx.opts) => format!(
             "{}; no online alarm on the first {} of data (a warm-up rises as steadily)",
             sv.reason,
-            dur(min_alarm_elapsed(ctx.grain, ctx.opts))
+            dur(min_alarm_elapsed(ctx.opts))
         ),
         // The last checkpoint called a leak, but not for long enough yet.
         None => format!(
@@ -198,7 +188,7 @@ impl Checkpoints {
             Grain::Whole => MIN_PERSIST_SAMPLES_COUNT,
         };
         let need = (PERSIST_FRACTION * age).max(min_samples * dt);
-        if t - c.t[0] >= min_alarm_elapsed(ctx.grain, ctx.opts)
+        if t - c.t[0] >= min_alarm_elapsed(ctx.opts)
             && persistent(&self.history, t, need, ctx.opts.persistence.max(1))
         {
             Check::Alarm(j)
