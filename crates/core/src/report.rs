@@ -39,6 +39,10 @@ pub struct RunInfo {
     /// leakhound was killed) still gives the time to it. Absent in runs written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<f64>,
+    /// Seconds of samples (after the warm-up) before an online leak alarm could be raised
+    /// (`--alarm-after`, or the detector's default). Absent in runs written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_after_s: Option<f64>,
 }
 
 /// How the target (or the watch) ended.

@@ -32,7 +32,8 @@ use std::borrow::Cow;
 use leakhound_core::{Series, SeriesVerdict};
 
 pub use policy::{
-    DEFAULT_ALPHA, DEFAULT_ALPHA_ONLINE, DEFAULT_MIN_GROWTH, DEFAULT_PERSISTENCE, MIN_SAMPLES,
+    DEFAULT_ALARM_AFTER_S, DEFAULT_ALPHA, DEFAULT_ALPHA_ONLINE, DEFAULT_MIN_GROWTH,
+    DEFAULT_PERSISTENCE, MIN_SAMPLES,
 };
 
 /// Knobs of the detector. Every default is explained where its constant is defined.
@@ -58,8 +59,8 @@ pub struct DetectOptions {
     /// [`Restarts::Unknown`]: inferred from the samples).
     pub restarts: Restarts,
     /// Online, no alarm before this many seconds of data (after `warmup_s`) have been seen.
-    /// `None` (the default): 4 minutes, since a process's memory and pools warm up in a line as
-    /// steadily as a leak as it starts. Lower it for a
+    /// `None` (the default): [`DEFAULT_ALARM_AFTER_S`], 4 minutes, since a process's memory and
+    /// pools warm up in a line as steadily as a leak as it starts. Lower it for a
     /// process that was warm when watching began.
     pub alarm_after_s: Option<f64>,
 }

@@ -136,6 +136,11 @@ impl SessionDir {
             duration_s: props.duration.map(|d| d.as_secs_f64()),
             run_dir: Some(dir.display().to_string()),
             limit: props.limit,
+            alarm_after_s: Some(
+                props
+                    .alarm_after
+                    .map_or(leakhound_detect::DEFAULT_ALARM_AFTER_S, |d| d.as_secs_f64()),
+            ),
         };
         rundir::write_run_json(&dir, &info)?;
         let limits = match pid {

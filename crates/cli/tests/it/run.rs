@@ -47,6 +47,8 @@ fn growing_list_is_a_memory_leak_and_the_run_directory_is_complete() {
     let run = read_json(&dir.path().join("run.json"));
     assert_eq!(run["command"][0], "python3");
     assert_eq!(run["schema_version"], 1);
+    // The wait before an online alarm, recorded as the run used it (the default 4 min).
+    assert_eq!(run["alarm_after_s"], 240.0);
     assert_eq!(read_json(&dir.path().join("verdict.json")), stdout);
     // python3 is not a runtime whose heap grows for minutes: no such note.
     assert!(!notes(&stdout).contains("grows its heap"), "{stdout:#}");
@@ -446,6 +448,10 @@ fn stop_on_leak_ends_the_run_at_the_first_alarm() {
         "leak"
     );
     assert_eq!(read_json(&dir.path().join("verdict.json")), v);
+    assert_eq!(
+        read_json(&dir.path().join("run.json"))["alarm_after_s"],
+        10.0
+    );
 }
 
 /// No alarm on a bounded list: `--stop-on-leak` samples to the end of `--duration`.

@@ -28,6 +28,7 @@ mod window;
 
 use daily::*;
 use idle::*;
+pub use online::DEFAULT_ALARM_AFTER_S;
 pub(crate) use online::{Monitor, analyze_online, analyze_online_loaded};
 use restarts::*;
 use trend::*;

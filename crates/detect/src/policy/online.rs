@@ -55,12 +55,12 @@ pub(super) const MIN_PERSIST_SAMPLES_COUNT: f64 = 15.0;
 /// alarmed after 43 s; 11 false alarms fewer then, no leak lost). On the same 6,900 series,
 /// 240 s rather than 120 s removed 14 more false alarms of counts (pools warming to their
 /// cap) and two premature alarms for one leak found fewer; 180 s −8 / 0, 300 s −27 / −8.
-pub(super) const MIN_ALARM_ELAPSED: f64 = 240.0;
+pub const DEFAULT_ALARM_AFTER_S: f64 = 240.0;
 
 /// No online alarm on the first minutes of data: the caller's `alarm_after_s`, or
-/// [`MIN_ALARM_ELAPSED`].
+/// [`DEFAULT_ALARM_AFTER_S`].
 fn min_alarm_elapsed(opts: &DetectOptions) -> f64 {
-    opts.alarm_after_s.unwrap_or(MIN_ALARM_ELAPSED)
+    opts.alarm_after_s.unwrap_or(DEFAULT_ALARM_AFTER_S)
 }
 
 /// Share of the checkpoints in the persistence span that must call a leak: a few noisy

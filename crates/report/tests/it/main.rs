@@ -53,6 +53,7 @@ fn fixture() -> RunReport {
             duration_s: Some(60.0),
             run_dir: Some("leakhound-runs/20261125T070000Z".into()),
             limit: None,
+            alarm_after_s: None,
         },
         target: TargetOutcome {
             ended_by: "duration".into(),
