@@ -1,6 +1,6 @@
 //! The causal online mode: the series judged again at checkpoints as samples arrive, and an
 //! alarm only once the leak verdict has persisted (a share of the rise's age, a number of
-//! samples and agreeing checkpoints).
+//! samples and agreeing checkpoints) and never on the first minutes of data.
 //!
 //! Not for the judgement at each checkpoint itself (the parent module's `judge`).
 
