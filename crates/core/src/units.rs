@@ -96,7 +96,8 @@ pub fn format_quantity(unit: Unit, v: f64) -> String {
         Unit::Bytes => format_bytes(v),
         _ => {
             let noun = unit.noun();
-            let num = if v.fract().abs() < 1e-9 && v.abs() < 1e15 {
+            // Whole numbers as such; a tiny non-zero value is no whole number ("1.00e-298", not "0").
+            let num = if v.fract().abs() < 1e-9 && v.abs() < 1e15 && (v == 0.0 || v.abs() >= 0.5) {
                 format!("{v:.0}")
             } else {
                 sig3(v)
@@ -187,6 +188,8 @@ mod tests {
     fn one_count_is_singular_and_huge_counts_are_short() {
         assert_eq!(format_quantity(Unit::Fds, 1.0), "1 fd");
         assert_eq!(format_quantity(Unit::Threads, 2.0), "2 threads");
+        assert_eq!(format_quantity(Unit::Count, 1e-298), "1.00e-298");
+        assert_eq!(format_quantity(Unit::Count, 0.0), "0");
         assert_eq!(format_quantity(Unit::Sockets, -1.0), "-1 socket");
         assert_eq!(format_quantity(Unit::Count, 1e300), "1.00e300");
     }

@@ -383,9 +383,20 @@ fn rate_cell(v: &SeriesVerdict) -> String {
     }
 }
 
-/// `+41.0 MiB (+560%)`, or `-`.
+/// A growth of more than this many per cent (a hundredfold) is shown against where it started rather than as
+/// a percentage: a series sampled from the moment its process starts begins on the tiny
+/// footprint of a program that has not loaded yet, and "+228 MiB (+76680%)" says less than
+/// "+228 MiB (from 297 KiB)".
+const GROWTH_PCT_SHOWN_MAX: f64 = 10_000.0;
+
+/// `+41.0 MiB (+560%)`, `+228 MiB (from 297 KiB)`, or `-`.
 fn growth_cell(v: &SeriesVerdict) -> String {
     match (v.growth_abs, v.growth_pct) {
+        (Some(abs), Some(pct)) if pct > GROWTH_PCT_SHOWN_MAX => format!(
+            "+{} (from {})",
+            format_quantity(v.unit, abs),
+            format_quantity(v.unit, abs * 100.0 / pct)
+        ),
         (Some(abs), Some(pct)) => {
             let sign = if abs > 0.0 { "+" } else { "" };
             format!("{sign}{} ({sign}{pct:.0}%)", format_quantity(v.unit, abs))
@@ -503,6 +514,20 @@ mod tests {
         v.rate_per_s = Some(2.0);
         v.rate_ci95 = Some([1.5, 2.5]);
         assert_eq!(rate_cell(&v), "+2.00/s ± 0.50");
+    }
+
+    #[test]
+    fn a_growth_from_a_tiny_start_reads_against_where_it_started() {
+        let mut v =
+            SeriesVerdict::empty("rss_bytes", leakhound_core::Unit::Bytes, Verdict::Leak, "");
+        v.growth_abs = Some(228.0 * 1048576.0);
+        v.growth_pct = Some(76_680.0);
+        assert_eq!(growth_cell(&v), "+228 MiB (from 304 KiB)");
+        v.growth_pct = Some(5600.0);
+        assert_eq!(growth_cell(&v), "+228 MiB (+5600%)");
+        v.growth_abs = Some(-1048576.0);
+        v.growth_pct = Some(-20.0);
+        assert_eq!(growth_cell(&v), "-1.00 MiB (-20%)");
     }
 
     #[test]
