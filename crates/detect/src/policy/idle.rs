@@ -114,6 +114,8 @@ impl IdleFloor {
                 .then(|| 100.0 * growth / self.start_level.abs()),
             level_end: Some(self.start_level + growth),
             onset_candidate: false,
+            after_steps: None,
+            cut_or_fell: false,
             needs_more_s: None,
             reason,
             ..base
@@ -292,6 +294,8 @@ pub(super) fn back_at_start(ctx: &Ctx<'_>, c: &Clean, j: &Judgement) -> Option<J
         growth_pct: (first.abs() > 0.0).then(|| 100.0 * growth / first.abs()),
         level_end: Some(last),
         onset_candidate: false,
+        after_steps: None,
+        cut_or_fell: false,
         needs_more_s: None,
         reason: format!(
             "{} rose to {} but is back where it started at the end ({} then, {} now, over {}): \

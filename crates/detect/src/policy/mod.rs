@@ -197,6 +197,12 @@ struct Judgement {
     /// The whole window trends up (MK p < [`ONSET_GATE`]) and a hinge fits better than a line:
     /// worth judging again from the bend on.
     onset_candidate: bool,
+    /// Not a leak because the window stepped up and is flat between its steps: where its last
+    /// stretch (after the latest cut step) starts, judged again on its own at the end of a run.
+    after_steps: Option<f64>,
+    /// The window's trend was judged with steps cut out of it, or its envelope fell somewhere
+    /// (a step down, a collection, a dip): not one clean stretch.
+    cut_or_fell: bool,
     /// Where the judged rise starts (segment start, or a mid-run onset): online persistence is
     /// measured against the time since then.
     rise_start: f64,
@@ -279,6 +285,8 @@ fn inconclusive(samples: usize, window_s: f64, needs: f64, reason: String) -> Ju
         growth_pct: None,
         level_end: None,
         onset_candidate: false,
+        after_steps: None,
+        cut_or_fell: false,
         rise_start: f64::NEG_INFINITY,
         needs_more_s: Some(whole_s(needs)),
         samples,

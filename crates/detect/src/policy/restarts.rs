@@ -52,6 +52,8 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
             growth_pct: Some(0.0),
             level_end: Some(c.v[0]),
             onset_candidate: false,
+            after_steps: None,
+            cut_or_fell: false,
             rise_start: c.t[0],
             needs_more_s: None,
             samples: n,

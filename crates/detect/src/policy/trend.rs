@@ -135,10 +135,31 @@ pub(super) struct Trend {
     /// Judged with its steps left in after they kept coming (see [`stepping_on`]): how many
     /// were cut in the recent half, and their rise.
     pub(super) stepped_on: Option<(usize, f64)>,
+    /// Where the last block after the cuts starts (`None` without cuts).
+    pub(super) last_block_start: Option<f64>,
+    /// The envelope falls somewhere by a jump (set by [`trend()`]; see [`envelope_falls`]).
+    pub(super) falls: bool,
 }
 
 pub(super) fn trend(env: &Envelope, grain: Grain, serial: Serial, sawtooth: bool) -> Option<Trend> {
-    trend_joined(env, grain, serial, sawtooth, None, MAX_ONE_OFF_STEPS)
+    trend_joined(env, grain, serial, sawtooth, None, MAX_ONE_OFF_STEPS).map(|tr| Trend {
+        falls: envelope_falls(env, grain),
+        ..tr
+    })
+}
+
+/// Whether the envelope falls anywhere by a jump (a step down, a collection, a dip; the jumps
+/// that [`find_jumps`] reports, at the window's median level, as `trend_joined` finds them).
+fn envelope_falls(env: &Envelope, grain: Grain) -> bool {
+    let mut tmp = env.y.clone();
+    let level = match median_in_place(&mut tmp).abs() {
+        0.0 => env.y.iter().fold(0.0_f64, |a, b| a.max(b.abs())),
+        l => l,
+    };
+    find_jumps(&env.y, level, quantum(grain))
+        .all
+        .iter()
+        .any(|&i| env.y[i + 1] < env.y[i])
 }
 
 /// [`trend()`] of an envelope whose humps were masked out (`joins`: the indices `i` where bins
@@ -549,6 +570,12 @@ pub(super) fn trend_with(
         late_step_rise,
         late_first_cut: late_cuts.first().copied(),
         stepped_on: None,
+        falls: false,
+        last_block_start: if cuts.is_empty() {
+            None
+        } else {
+            bl.last().map(|r| env.t[r.start])
+        },
     })
 }
 
