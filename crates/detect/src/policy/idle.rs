@@ -116,6 +116,7 @@ impl IdleFloor {
             onset_candidate: false,
             after_steps: None,
             cut_or_fell: false,
+            oom_cycles: false,
             needs_more_s: None,
             reason,
             ..base
@@ -296,6 +297,7 @@ pub(super) fn back_at_start(ctx: &Ctx<'_>, c: &Clean, j: &Judgement) -> Option<J
         onset_candidate: false,
         after_steps: None,
         cut_or_fell: false,
+        oom_cycles: false,
         needs_more_s: None,
         reason: format!(
             "{} rose to {} but is back where it started at the end ({} then, {} now, over {}): \

@@ -203,6 +203,9 @@ struct Judgement {
     /// The window's trend was judged with steps cut out of it, or its envelope fell somewhere
     /// (a step down, a collection, a dip): not one clean stretch.
     cut_or_fell: bool,
+    /// A leak because memory climbs and drops at restarts, cycle after cycle (OOM kills): its
+    /// evidence is counted in cycles (see `online::MIN_PERSIST_SAMPLES_CYCLES`).
+    oom_cycles: bool,
     /// Where the judged rise starts (segment start, or a mid-run onset): online persistence is
     /// measured against the time since then.
     rise_start: f64,
@@ -287,6 +290,7 @@ fn inconclusive(samples: usize, window_s: f64, needs: f64, reason: String) -> Ju
         onset_candidate: false,
         after_steps: None,
         cut_or_fell: false,
+        oom_cycles: false,
         rise_start: f64::NEG_INFINITY,
         needs_more_s: Some(whole_s(needs)),
         samples,

@@ -54,6 +54,7 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
             onset_candidate: false,
             after_steps: None,
             cut_or_fell: false,
+            oom_cycles: false,
             rise_start: c.t[0],
             needs_more_s: None,
             samples: n,
@@ -239,6 +240,7 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     }
     if cycles_leak && !vetoed {
         seg.verdict = Verdict::Leak;
+        seg.oom_cycles = true;
         seg.needs_more_s = None;
         seg.reason = format!(
             "{} climbs by about {} and then drops (restart or OOM kill) — {} such cycles; the leak is only reset by the restarts",

@@ -819,6 +819,7 @@ pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement
         onset_candidate: tr.mk.p_increasing < ONSET_GATE && tr.rise_start > env.t[0] && !gives_back,
         after_steps: None,
         cut_or_fell: tr.last_block_start.is_some() || tr.falls,
+        oom_cycles: false,
         rise_start: tr.rise_start,
         needs_more_s: None,
         samples: n,

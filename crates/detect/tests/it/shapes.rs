@@ -1433,3 +1433,29 @@ fn a_leak_that_starts_after_a_dip_is_judged_on_its_own_stretch() {
     let v = analyze(&saw, &DetectOptions::default());
     assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
 }
+
+#[test]
+fn oom_kill_cycles_on_a_short_series_alarm_online() {
+    // Six cycles of 11 scrapes every 17 s (19 min in all): memory climbs 280 MiB from 300 MiB
+    // and the process is killed and restarted, one scrape missed while it is down. The
+    // verdict needs its cycles online (two more than at the end of a run); once they are
+    // seen, 30 more samples of persistence would be two more cycles, past the series' end.
+    let mut noise = Noise(0x0DDB_1A5E_5BAD_5EED);
+    let (mut t, mut v) = (Vec::new(), Vec::new());
+    for cycle in 0..6 {
+        for k in 0..11 {
+            if k == 0 && cycle > 0 {
+                continue; // the scrape missed while the process restarts
+            }
+            let x = f64::from(cycle * 11 + k) * 17.0;
+            t.push(x);
+            v.push((300.0 + 28.0 * f64::from(k) + 2.0 * noise.next()) * MIB);
+        }
+    }
+    let s = Series::from_parts("rss_bytes", Unit::Bytes, t, v);
+    let end = analyze(&s, &DetectOptions::default());
+    assert_eq!(end.verdict, Verdict::Leak, "{}", end.reason);
+    assert!(end.reason.contains("OOM kill"), "{}", end.reason);
+    let online = analyze_online(&s, &DetectOptions::default());
+    assert_eq!(online.verdict, Verdict::Leak, "{}", online.reason);
+}
