@@ -96,7 +96,7 @@ pub fn format_quantity(unit: Unit, v: f64) -> String {
         Unit::Bytes => format_bytes(v),
         _ => {
             let noun = unit.noun();
-            // Whole numbers as such; a tiny non-zero value is no whole number ("1.00e-298", not "0").
+            // Whole numbers as such; a tiny non-zero value is none ("1.00e-298", not "0").
             let num = if v.fract().abs() < 1e-9 && v.abs() < 1e15 && (v == 0.0 || v.abs() >= 0.5) {
                 format!("{v:.0}")
             } else {

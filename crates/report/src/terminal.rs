@@ -383,10 +383,10 @@ fn rate_cell(v: &SeriesVerdict) -> String {
     }
 }
 
-/// A growth of more than this many per cent (a hundredfold) is shown against where it started rather than as
-/// a percentage: a series sampled from the moment its process starts begins on the tiny
-/// footprint of a program that has not loaded yet, and "+228 MiB (+76680%)" says less than
-/// "+228 MiB (from 297 KiB)".
+/// A growth of more than this many per cent (a hundredfold) is shown against where it started
+/// rather than as a percentage: a series sampled from the moment its process starts begins on
+/// the tiny footprint of a program that has not loaded yet, and "+228 MiB (+76680%)" says less
+/// than "+228 MiB (from 297 KiB)".
 const GROWTH_PCT_SHOWN_MAX: f64 = 10_000.0;
 
 /// `+41.0 MiB (+560%)`, `+228 MiB (from 297 KiB)`, or `-`.
