@@ -4,7 +4,7 @@
 //!
 //! Not for the verdict drawn from them (`window`).
 
-use crate::changepoint::{blocks, find_jumps, level_steps, plan_cuts};
+use crate::changepoint::{Jumps, blocks, find_jumps, level_steps, plan_cuts};
 use crate::envelope::Envelope;
 use crate::mann_kendall::{MkResult, Serial, best_hinge, mann_kendall, mann_kendall_blocks};
 use crate::saturation::{Saturation, compare, curvature};
@@ -137,29 +137,12 @@ pub(super) struct Trend {
     pub(super) stepped_on: Option<(usize, f64)>,
     /// Where the last block after the cuts starts (`None` without cuts).
     pub(super) last_block_start: Option<f64>,
-    /// The envelope falls somewhere by a jump (set by [`trend()`]; see [`envelope_falls`]).
+    /// The envelope falls somewhere by a jump (a step down, a collection, a dip).
     pub(super) falls: bool,
 }
 
 pub(super) fn trend(env: &Envelope, grain: Grain, serial: Serial, sawtooth: bool) -> Option<Trend> {
-    trend_joined(env, grain, serial, sawtooth, None, MAX_ONE_OFF_STEPS).map(|tr| Trend {
-        falls: envelope_falls(env, grain),
-        ..tr
-    })
-}
-
-/// Whether the envelope falls anywhere by a jump (a step down, a collection, a dip; the jumps
-/// that [`find_jumps`] reports, at the window's median level, as `trend_joined` finds them).
-fn envelope_falls(env: &Envelope, grain: Grain) -> bool {
-    let mut tmp = env.y.clone();
-    let level = match median_in_place(&mut tmp).abs() {
-        0.0 => env.y.iter().fold(0.0_f64, |a, b| a.max(b.abs())),
-        l => l,
-    };
-    find_jumps(&env.y, level, quantum(grain))
-        .all
-        .iter()
-        .any(|&i| env.y[i + 1] < env.y[i])
+    trend_joined(env, grain, serial, sawtooth, None, MAX_ONE_OFF_STEPS)
 }
 
 /// [`trend()`] of an envelope whose humps were masked out (`joins`: the indices `i` where bins
@@ -180,7 +163,33 @@ pub(super) fn trend_joined(
     } else {
         env.y.iter().fold(0.0_f64, |a, b| a.max(b.abs()))
     };
-    let mut jumps = find_jumps(&env.y, level, quantum(grain));
+    let jumps = find_jumps(&env.y, level, quantum(grain));
+    let falls = jumps.all.iter().any(|&i| env.y[i + 1] < env.y[i]);
+    trend_cut(
+        env,
+        grain,
+        serial,
+        sawtooth,
+        joins,
+        max_one_off,
+        level,
+        jumps,
+    )
+    .map(|tr| Trend { falls, ..tr })
+}
+
+/// [`trend_joined`] with the window's level and jumps found.
+#[allow(clippy::too_many_arguments)]
+fn trend_cut(
+    env: &Envelope,
+    grain: Grain,
+    serial: Serial,
+    sawtooth: bool,
+    joins: Option<&[usize]>,
+    max_one_off: usize,
+    level: f64,
+    mut jumps: Jumps,
+) -> Option<Trend> {
     // Level steps the outlier test cannot see in a noisy envelope (see [`level_steps`]) are
     // steps too, unless a restart splits the envelope (then its segments are judged apart).
     if jumps.restarts.is_empty() {
