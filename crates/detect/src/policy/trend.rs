@@ -4,7 +4,7 @@
 //!
 //! Not for the verdict drawn from them (`window`).
 
-use crate::changepoint::{Jumps, blocks, find_jumps, level_steps, plan_cuts};
+use crate::changepoint::{blocks, find_jumps, level_steps, plan_cuts};
 use crate::envelope::Envelope;
 use crate::mann_kendall::{MkResult, Serial, best_hinge, mann_kendall, mann_kendall_blocks};
 use crate::saturation::{Saturation, compare, curvature};
@@ -163,33 +163,10 @@ pub(super) fn trend_joined(
     } else {
         env.y.iter().fold(0.0_f64, |a, b| a.max(b.abs()))
     };
-    let jumps = find_jumps(&env.y, level, quantum(grain));
+    let mut jumps = find_jumps(&env.y, level, quantum(grain));
+    // Whether the envelope falls anywhere by a jump: every way out of here says so.
     let falls = jumps.all.iter().any(|&i| env.y[i + 1] < env.y[i]);
-    trend_cut(
-        env,
-        grain,
-        serial,
-        sawtooth,
-        joins,
-        max_one_off,
-        level,
-        jumps,
-    )
-    .map(|tr| Trend { falls, ..tr })
-}
-
-/// [`trend_joined`] with the window's level and jumps found.
-#[allow(clippy::too_many_arguments)]
-fn trend_cut(
-    env: &Envelope,
-    grain: Grain,
-    serial: Serial,
-    sawtooth: bool,
-    joins: Option<&[usize]>,
-    max_one_off: usize,
-    level: f64,
-    mut jumps: Jumps,
-) -> Option<Trend> {
+    let with_falls = |tr: Trend| Trend { falls, ..tr };
     // Level steps the outlier test cannot see in a noisy envelope (see [`level_steps`]) are
     // steps too, unless a restart splits the envelope (then its segments are judged apart).
     if jumps.restarts.is_empty() {
@@ -342,9 +319,9 @@ fn trend_cut(
                 width: env.width,
             };
             let rise = if steps > 0 { plan.step_rise } else { 0.0 };
-            return trend_with(&floors, cuts, steps, rise, level, grain, serial).map(|mut tr| {
-                tr.cycle_floors = true;
-                tr
+            return trend_with(&floors, cuts, steps, rise, level, grain, serial).map(|tr| Trend {
+                cycle_floors: true,
+                ..with_falls(tr)
             });
         }
     }
@@ -360,7 +337,8 @@ fn trend_cut(
             level,
             grain,
             serial,
-        );
+        )
+        .map(with_falls);
     }
     let sub = Envelope {
         t: kept.iter().map(|&i| env.t[i]).collect(),
@@ -381,7 +359,8 @@ fn trend_cut(
             .filter(|&p| kept[p] != kept[p - 1] + 1)
             .map(|p| p - 1)
             .collect();
-        return trend_joined(&sub, grain, serial, sawtooth, Some(&joined), max_one_off);
+        return trend_joined(&sub, grain, serial, sawtooth, Some(&joined), max_one_off)
+            .map(with_falls);
     }
     // Judged again already: mask and cut as planned.
     let cuts: Vec<usize> = plan
@@ -390,7 +369,7 @@ fn trend_cut(
         .filter(|&&c| !masked(c))
         .filter_map(|&c| kept.iter().rposition(|&k| k <= c))
         .collect();
-    trend_with(&sub, cuts, plan.steps, plan.step_rise, level, grain, serial)
+    trend_with(&sub, cuts, plan.steps, plan.step_rise, level, grain, serial).map(with_falls)
 }
 
 /// The stretch before a sawtooth's first fall holds a floor of its own only when it is more
