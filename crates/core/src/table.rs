@@ -174,8 +174,8 @@ pub enum TableError {
     /// A header and no data line.
     #[error("the file has a header but no samples")]
     NoRows,
-    /// Data lines whose value cells are all empty.
-    #[error("{rows} lines but no values: every cell after {time_column} is empty")]
+    /// Data lines whose value cells are all missing (empty, `NaN` or `null`).
+    #[error("{rows} lines but no values: every cell after {time_column} is empty, NaN or null")]
     NoValues {
         /// Data lines.
         rows: usize,
@@ -839,7 +839,7 @@ mod tests {
         );
         assert_eq!(
             err("t_seconds,rss_bytes,pss_bytes\n0,,\n1,,\n"),
-            "2 lines but no values: every cell after t_seconds is empty"
+            "2 lines but no values: every cell after t_seconds is empty, NaN or null"
         );
         assert_eq!(
             parse_table(b"t,v\n0,\xff\n").unwrap_err().to_string(),
