@@ -33,7 +33,7 @@ use leakhound_core::{Series, SeriesVerdict};
 
 pub use policy::{
     DEFAULT_ALARM_AFTER_S, DEFAULT_ALPHA, DEFAULT_ALPHA_ONLINE, DEFAULT_MIN_GROWTH,
-    DEFAULT_PERSISTENCE, MIN_SAMPLES,
+    DEFAULT_PERSISTENCE, GenericReading, MIN_SAMPLES,
 };
 
 /// Knobs of the detector. Every default is explained where its constant is defined.
@@ -297,10 +297,17 @@ pub fn analyze_online_with_load(
 
 /// Whether the series is judged as memory (rather than as a count of resources): always for
 /// bytes, never for fds, sockets, threads or processes, and for a column of unknown unit
-/// ([`leakhound_core::Unit::Count`]) unless its samples are whole numbers of modest size. A size
+/// ([`leakhound_core::Unit::Count`]) unless its samples are whole numbers of modest size (and
+/// not whole 4 KiB pages counted in KiB, see [`generic_reading`]). A size
 /// limit (`2GiB`) applies to the series judged as memory.
 pub fn judged_as_memory(series: &Series) -> bool {
     policy::judged_as_memory(series)
+}
+
+/// How a column whose name gives no unit ([`leakhound_core::Unit::Count`], e.g. `value`) is
+/// read from its values: a count, memory, or memory in KiB (see [`judged_as_memory`]).
+pub fn generic_reading(series: &Series) -> GenericReading {
+    policy::generic_reading(series)
 }
 
 /// A multi-line dump of the evidence behind the end-of-run verdict, for tuning and bug reports

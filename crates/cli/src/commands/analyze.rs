@@ -4,7 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use leakhound_core::{Series, SeriesVerdict, Table, Unit, Verdict, format_quantity};
-use leakhound_detect::{DetectOptions, Restarts, judged_as_memory};
+use leakhound_detect::{
+    DetectOptions, GenericReading, Restarts, generic_reading, judged_as_memory,
+};
 use leakhound_report::json::{AnalyzeRecord, write_json_line};
 use leakhound_report::terminal::{
     human_duration, verdict_word, write_overall, write_verdict_table,
@@ -360,10 +362,16 @@ fn write_counters(table: &Table, load: Option<&str>, w: &mut dyn Write) -> std::
 /// (see `leakhound_detect::judged_as_memory`).
 fn write_generic_columns(series: &[Series], w: &mut dyn Write) -> std::io::Result<()> {
     for s in series.iter().filter(|s| s.unit == Unit::Count) {
-        let how = if judged_as_memory(s) {
-            "memory (its samples are not all whole numbers under a million)"
-        } else {
-            "a count, as fds or threads are (its samples are whole numbers under a million)"
+        let how = match generic_reading(s) {
+            GenericReading::Memory => {
+                "memory (its samples are not all whole numbers under a million)"
+            }
+            GenericReading::MemoryKib => {
+                "memory in KiB (its samples are whole 4 KiB pages, 10,000 KiB and up)"
+            }
+            GenericReading::Count => {
+                "a count, as fds or threads are (its samples are whole numbers under a million)"
+            }
         };
         writeln!(w, "  {}: the name gives no unit; judged as {how}", s.name)?;
     }

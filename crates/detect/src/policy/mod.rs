@@ -128,6 +128,49 @@ enum Grain {
 /// 0.9 / 1.7 / 3.4 % → 5.2 / 6.0 / 8.6 %), hence a rule that memory in bytes cannot meet.
 const WHOLE_COUNT_MAX_MEDIAN: f64 = 1e6;
 
+/// A page of memory in KiB: resident memory counted in pages reads, in kibibytes, as whole
+/// multiples of 4 (`/proc/PID/status`'s `VmRSS`, `ps -o rss`, a scraper that divides bytes by
+/// 1024).
+const PAGE_KIB: f64 = 4.0;
+
+/// Whole multiples of [`PAGE_KIB`] with a median of at least 10,000 in a column of unknown unit
+/// are memory in KiB (a process of 10 MB to 1 GB), not a count, though they are whole numbers
+/// under [`WHOLE_COUNT_MAX_MEDIAN`]. Counts in our three corpora have medians up to about
+/// 3,000 and move by single units, so a count whose every sample lies on a multiple of 4 is
+/// vanishingly rare at that size. Measured by rewriting the memory series of our seeds 101 and
+/// 202, independent seed 1 and mechanism seed 1 in KiB under a `value` header: 60-65 % of them
+/// were judged as counts, and 34, 31, 61 and 72 of the 300 series changed verdict or alarm
+/// (end of run, false alarms 0 → 1, 1 → 3, 1 → 5 and 21 → 31, leaks found 107 → 106, 113,
+/// 121 and 122 → 126); with this rule every verdict and alarm is the one the bytes give.
+const KIB_MEMORY_MIN_MEDIAN: f64 = 10_000.0;
+
+/// How a column whose name gives no unit ([`Unit::Count`]) is read, from its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenericReading {
+    /// Whole numbers with a median under [`WHOLE_COUNT_MAX_MEDIAN`]: a count of resources.
+    Count,
+    /// Anything else: memory.
+    Memory,
+    /// Whole multiples of a 4 KiB page with a median of [`KIB_MEMORY_MIN_MEDIAN`] or more:
+    /// memory in KiB.
+    MemoryKib,
+}
+
+/// [`GenericReading`] of `series`'s values (whatever its unit).
+pub(crate) fn generic_reading(series: &Series) -> GenericReading {
+    let mut v: Vec<f64> = series.v.iter().copied().filter(|x| x.is_finite()).collect();
+    let whole = !v.is_empty() && v.iter().all(|x| x.fract() == 0.0);
+    let pages_in_kib = v.iter().all(|x| x % PAGE_KIB == 0.0);
+    let median = median_in_place(&mut v).abs();
+    if !whole || median >= WHOLE_COUNT_MAX_MEDIAN {
+        GenericReading::Memory
+    } else if pages_in_kib && median >= KIB_MEMORY_MIN_MEDIAN {
+        GenericReading::MemoryKib
+    } else {
+        GenericReading::Count
+    }
+}
+
 pub(crate) fn judged_as_memory(series: &Series) -> bool {
     Grain::of(series) == Grain::Fine
 }
@@ -136,15 +179,10 @@ impl Grain {
     fn of(series: &Series) -> Grain {
         match series.unit {
             Unit::Bytes => Grain::Fine,
-            Unit::Count => {
-                let mut v: Vec<f64> = series.v.iter().copied().filter(|x| x.is_finite()).collect();
-                let whole = !v.is_empty() && v.iter().all(|x| x.fract() == 0.0);
-                if whole && median_in_place(&mut v).abs() < WHOLE_COUNT_MAX_MEDIAN {
-                    Grain::Whole
-                } else {
-                    Grain::Fine
-                }
-            }
+            Unit::Count => match generic_reading(series) {
+                GenericReading::Count => Grain::Whole,
+                GenericReading::Memory | GenericReading::MemoryKib => Grain::Fine,
+            },
             Unit::Fds | Unit::Sockets | Unit::Threads | Unit::Processes | Unit::Requests => {
                 Grain::Whole
             }

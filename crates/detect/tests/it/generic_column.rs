@@ -87,3 +87,49 @@ fn memory_in_a_column_named_value_is_judged_as_memory() {
     let named = analyze(&rising_memory(Unit::Bytes, "rss_bytes"), &o);
     assert_eq!(analyze(&avg, &o).verdict, named.verdict);
 }
+
+#[test]
+fn memory_in_kib_in_a_column_named_value_is_judged_as_memory() {
+    // `VmRSS` or `ps -o rss` copied into a generic column: whole KiB, multiples of a 4 KiB page,
+    // about 29,000 for a 30 MB service. Whole and under a million, they were a count.
+    let o = DetectOptions::default();
+    let bytes = rising_memory(Unit::Bytes, "rss_bytes");
+    let mut kib = rising_memory(Unit::Count, "value");
+    for x in &mut kib.v {
+        *x /= 1024.0;
+    }
+    assert!(kib.v.iter().all(|x| x.fract() == 0.0 && x % 4.0 == 0.0));
+    assert!(leakhound_detect::judged_as_memory(&kib));
+    for online in [false, true] {
+        let f = if online { analyze_online } else { analyze };
+        let (a, b) = (f(&bytes, &o), f(&kib, &o));
+        assert_eq!(a.verdict, Verdict::Leak, "online {online}: {}", a.reason);
+        assert_eq!(
+            (a.verdict, a.detected_at_s),
+            (b.verdict, b.detected_at_s),
+            "online {online}: {}",
+            b.reason
+        );
+        let (ra, rb) = (a.rate_per_s.unwrap(), b.rate_per_s.unwrap());
+        assert!(
+            (ra / 1024.0 - rb).abs() <= 1e-9 * ra,
+            "{ra} B/s, {rb} KiB/s"
+        );
+    }
+    // A count whose samples all happen to be multiples of 4 stays a count while it is small
+    // (a pool of 4-thread workers), and so does a large count that is not.
+    let workers = Series::from_parts(
+        "value",
+        Unit::Count,
+        (0..100).map(f64::from).collect(),
+        (0..100).map(|i| f64::from(4 * (10 + i % 3))).collect(),
+    );
+    assert!(!leakhound_detect::judged_as_memory(&workers));
+    let goroutines = Series::from_parts(
+        "value",
+        Unit::Count,
+        (0..100).map(f64::from).collect(),
+        (0..100).map(|i| f64::from(50_000 + i)).collect(),
+    );
+    assert!(!leakhound_detect::judged_as_memory(&goroutines));
+}
