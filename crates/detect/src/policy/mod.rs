@@ -147,12 +147,11 @@ const KIB_MEMORY_MIN_MEDIAN: f64 = 10_000.0;
 /// How a column whose name gives no unit ([`Unit::Count`]) is read, from its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GenericReading {
-    /// Whole numbers with a median under [`WHOLE_COUNT_MAX_MEDIAN`]: a count of resources.
+    /// Whole numbers with a median under a million: a count of resources.
     Count,
     /// Anything else: memory.
     Memory,
-    /// Whole multiples of a 4 KiB page with a median of [`KIB_MEMORY_MIN_MEDIAN`] or more:
-    /// memory in KiB.
+    /// Whole multiples of a 4 KiB page with a median of 10,000 or more: memory in KiB.
     MemoryKib,
 }
 
