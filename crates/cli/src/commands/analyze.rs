@@ -29,12 +29,18 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         },
         ..DetectOptions::default()
     };
-    // A size limit is for memory (and columns of unknown unit judged as memory); a plain number
-    // for any series, in its own unit. A size on an fd or thread count is meaningless.
+    // A size limit is for memory (and columns of unknown unit judged as memory, in KiB when
+    // they read as whole pages counted in KiB); a plain number for any series, in its own unit.
+    // A size on an fd or thread count is meaningless.
     let limit_for = |s: &Series| {
         args.limit
             .filter(|l| !l.size || judged_as_memory(s))
-            .map(|l| l.value)
+            .map(|l| {
+                let kib = l.size
+                    && s.unit == Unit::Count
+                    && generic_reading(s) == GenericReading::MemoryKib;
+                if kib { l.value / 1024.0 } else { l.value }
+            })
     };
     // Read and validate every file before printing anything, so bad input fails cleanly.
     let mut inputs = Vec::with_capacity(args.files.len());

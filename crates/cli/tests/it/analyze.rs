@@ -568,6 +568,30 @@ fn a_column_named_value_is_judged_by_its_values() {
     );
     let b = judge(&bytes);
     assert!(b["time_to_limit_s"].as_f64().unwrap() > 0.0, "{b:#}");
+    // The same memory in whole KiB (multiples of a 4 KiB page, as `VmRSS` or `ps -o rss` give
+    // it) is memory too, and the size limit is read in KiB for it.
+    let kib = write_csv(
+        dir.path(),
+        "kib.csv",
+        (0..400).map(|i| {
+            let b = 100e6 + 20_000.0 * i as f64;
+            (i as f64 * 5.0, (b / 4096.0).round() * 4.0)
+        }),
+    );
+    let k = judge(&kib);
+    assert_eq!(k["verdict"], b["verdict"], "{k:#}");
+    let (tb, tk) = (
+        b["time_to_limit_s"].as_f64().unwrap(),
+        k["time_to_limit_s"].as_f64().unwrap(),
+    );
+    assert!(
+        (tk / tb - 1.0).abs() < 0.02,
+        "{tb} s in bytes, {tk} s in KiB"
+    );
+    assert!(
+        (k["limit"].as_f64().unwrap() - 2.0 * 1024.0 * 1024.0).abs() < 1e-6,
+        "{k:#}"
+    );
     // The human output says how a generic column was judged, and only for generic columns.
     let says = |f: &std::path::Path, what: &str| {
         leakhound()
@@ -579,6 +603,10 @@ fn a_column_named_value_is_judged_by_its_values() {
     };
     says(&generic, "value: the name gives no unit; judged as a count");
     says(&bytes, "value: the name gives no unit; judged as memory");
+    says(
+        &kib,
+        "value: the name gives no unit; judged as memory in KiB",
+    );
     says(&named, "LEAK").stdout(predicate::str::contains("gives no unit").not());
 }
 
