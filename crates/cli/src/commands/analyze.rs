@@ -253,14 +253,25 @@ fn write_how_read(table: &Table, w: &mut dyn Write) -> std::io::Result<()> {
 /// then (at most one fall per hundred samples, or one). Requests served, errors, CPU seconds:
 /// a counter only ever rises, so judging it for a leak says nothing; it is left out (and can be
 /// the covariate of `--load` or `--requests`). A gauge misnamed `…_total` falls often and is
-/// judged.
+/// judged, and so are the gauges Node's `prom-client` exports under such names
+/// ([`GAUGES_NAMED_TOTAL`]) whatever they do: a handle leak makes them rise and never fall.
 fn is_counter(s: &Series) -> bool {
-    if !metric_name(&s.name).ends_with("_total") {
+    let metric = metric_name(&s.name);
+    if !metric.ends_with("_total") || GAUGES_NAMED_TOTAL.contains(&metric) {
         return false;
     }
     let falls = s.v.windows(2).filter(|w| w[1] < w[0]).count();
     falls <= (s.v.len() / 100).max(1)
 }
+
+/// Gauges named like counters by Node's `prom-client` default metrics (`# TYPE … gauge`): the
+/// libuv handles (sockets, timers, servers, child processes) and requests alive, and the async
+/// resources keeping the event loop alive. A leak of sockets or timers shows in them.
+const GAUGES_NAMED_TOTAL: [&str; 3] = [
+    "nodejs_active_handles_total",
+    "nodejs_active_requests_total",
+    "nodejs_active_resources_total",
+];
 
 /// A process's start time (`process_start_time_seconds`, which every Prometheus client
 /// library's process collector exports, in seconds since 1970): it tells when the process

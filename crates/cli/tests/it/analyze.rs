@@ -357,6 +357,22 @@ fn a_counter_is_not_judged_for_a_leak() {
         ))
         .stdout(predicate::str::contains("errors_total: a counter"))
         .stdout(predicate::str::contains("LEAK").not());
+    // Node's `prom-client` exports its live handles as a gauge named `…_total`: a handle
+    // leak makes it rise and never fall, and it is judged, not taken for a counter.
+    let handles = dir.path().join("handles.csv");
+    let mut text = String::from("t_seconds,nodejs_active_handles_total\n");
+    for i in 0..120 {
+        text.push_str(&format!("{},{}\n", i * 10, 20 + i / 4));
+    }
+    std::fs::write(&handles, text).unwrap();
+    let out = leakhound()
+        .args(["analyze", "--json"])
+        .arg(&handles)
+        .assert()
+        .code(1);
+    let v = json_lines(&out.get_output().stdout).remove(0);
+    assert_eq!(v["series"], "nodejs_active_handles_total");
+    assert_eq!(v["verdict"], "leak", "{v:#}");
     // A file of counters only has nothing to judge.
     let only = dir.path().join("only.csv");
     std::fs::write(&only, "t_seconds,errors_total\n0,1\n10,3\n20,3\n30,9\n").unwrap();
