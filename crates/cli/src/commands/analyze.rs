@@ -33,14 +33,18 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     // they read as whole pages counted in KiB); a plain number for any series, in its own unit.
     // A size on an fd or thread count is meaningless.
     let limit_for = |s: &Series| {
-        args.limit
-            .filter(|l| !l.size || judged_as_memory(s))
-            .map(|l| {
-                let kib = l.size
-                    && s.unit == Unit::Count
-                    && generic_reading(s) == GenericReading::MemoryKib;
-                if kib { l.value / 1024.0 } else { l.value }
-            })
+        let l = args.limit?;
+        if !l.size {
+            return Some(l.value);
+        }
+        match s.unit {
+            Unit::Count => match generic_reading(s) {
+                GenericReading::Memory => Some(l.value),
+                GenericReading::MemoryKib => Some(l.value / 1024.0),
+                GenericReading::Count => None,
+            },
+            _ => judged_as_memory(s).then_some(l.value),
+        }
     };
     // Read and validate every file before printing anything, so bad input fails cleanly.
     let mut inputs = Vec::with_capacity(args.files.len());
