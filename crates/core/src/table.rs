@@ -251,14 +251,23 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
         .trim(csv::Trim::All)
         .from_reader(bytes);
     let mut records = reader.records();
+    // Line numbers from byte offsets: the reader's own count is one short after CRLF line ends.
+    let line_at = |p: &csv::Position| {
+        let mut end = usize::try_from(p.byte()).map_or(bytes.len(), |b| b.min(bytes.len()));
+        // After a `\r`, a record's offset may point at the `\n` that ends the line before.
+        while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
+            end += 1;
+        }
+        1 + bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64
+    };
     let malformed = |e: csv::Error| TableError::Malformed {
-        line: e.position().map_or(0, |p| p.line()),
+        line: e.position().map_or(0, line_at),
         message: match e.kind() {
             csv::ErrorKind::Utf8 { .. } => "not UTF-8 text".to_string(),
             _ => e.to_string(),
         },
     };
-    let line_of = |r: &csv::StringRecord| r.position().map_or(0, |p| p.line());
+    let line_of = |r: &csv::StringRecord| r.position().map_or(0, line_at);
     // The header: the first record that is not blank.
     let header = loop {
         match records.next() {
@@ -317,10 +326,11 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
                 .collect();
             r.set_position(pos);
         }
-        let line = line_of(&r);
+        // Counted only for an error (a count from the start of the file).
+        let line = || line_of(&r);
         if r.len() != cols.len() {
             return Err(TableError::Ragged {
-                line,
+                line: line(),
                 cells: r.len(),
                 columns: cols.len(),
             });
@@ -328,7 +338,7 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
         let cell = &r[0];
         let k = *kind.get_or_insert_with(|| guess_time_kind(cell));
         let t = parse_time(cell, k).ok_or_else(|| TableError::NotATime {
-            line,
+            line: line(),
             column: cols[0].clone(),
             cell: cell.to_string(),
             expected: match k {
@@ -340,7 +350,7 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
         })?;
         if prev.is_some_and(|p| t < p) {
             return Err(TableError::Backwards {
-                line,
+                line: line(),
                 cell: cell.to_string(),
                 prev: prev_cell,
             });
@@ -365,7 +375,7 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
                 }
                 Err(()) => {
                     return Err(TableError::NotANumber {
-                        line,
+                        line: line(),
                         column: cols[i + 1].clone(),
                         cell: cell.to_string(),
                     });
@@ -844,6 +854,23 @@ mod tests {
         assert_eq!(
             parse_table(b"t,v\n0,\xff\n").unwrap_err().to_string(),
             "line 2: not UTF-8 text"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_right_line_after_crlf_line_ends() {
+        // Written by Windows tools and Python's csv module; the lines are counted as with `\n`.
+        assert_eq!(
+            err("t_seconds,v\r\n0,1\r\n1,2\r\n2,abc\r\n"),
+            "line 4, column v: `abc` is not a number"
+        );
+        assert_eq!(
+            err("# c\r\nt_seconds,v\r\n\r\n5,1\r\n4,1\r\n"),
+            "line 5: time goes backwards (`4` after `5`)"
+        );
+        assert_eq!(
+            err("t,v\r\n0,1\r\n1,2,3\r\n"),
+            "line 3: 3 cells, but the header has 2 columns"
         );
     }
 
