@@ -49,7 +49,7 @@ pub enum TimeKind {
 
 impl TimeKind {
     /// Units of a numeric time column per second.
-    fn per_second(self) -> f64 {
+    pub(crate) fn per_second(self) -> f64 {
         match self {
             TimeKind::Millis => 1e3,
             TimeKind::Micros => 1e6,
@@ -190,7 +190,29 @@ pub enum TableError {
         /// What it said.
         message: String,
     },
-    /// A sample of a Prometheus result that is not a finite number.
+    /// A JSON document that is not shaped like a Prometheus query result.
+    #[error("not a Prometheus query result: {message}")]
+    JsonShape {
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An instant query's answer: one sample per series.
+    #[error(
+        "an instant query's answer holds one sample per series; save a range: /api/v1/query_range"
+    )]
+    InstantVector,
+    /// A Prometheus query result without a series.
+    #[error("the query result holds no series (the query matched nothing in its time range)")]
+    NoSeries,
+    /// A Prometheus query result whose every sample is `NaN` or `±Inf`.
+    #[error(
+        "every sample of the {series} series in the query result is NaN or ±Inf (stale or a division by zero)"
+    )]
+    NoFiniteSamples {
+        /// Series in the result.
+        series: usize,
+    },
+    /// A sample of a Prometheus result that is not a number.
     #[error("series {series}: `{value}` is not a number")]
     BadSample {
         /// The series' name.
@@ -571,20 +593,25 @@ fn time_kind_from_name(name: &str) -> Option<TimeKind> {
 /// a date-time.
 fn guess_time_kind(cell: &str) -> TimeKind {
     if let Ok(x) = cell.parse::<f64>() {
-        let a = x.abs();
-        if a >= 1e17 {
-            TimeKind::Nanos
-        } else if a >= 1e14 {
-            TimeKind::Micros
-        } else if a >= 1e11 {
-            TimeKind::Millis
-        } else {
-            TimeKind::Seconds
-        }
+        time_kind_of_number(x)
     } else if let Some((_, offset)) = parse_datetime(cell) {
         TimeKind::DateTime { offset }
     } else {
         // Not a time at all: the caller reports the cell as not a number of seconds.
+        TimeKind::Seconds
+    }
+}
+
+/// The unit of a first time `x` under a name that gives none, told by its size.
+pub(crate) fn time_kind_of_number(x: f64) -> TimeKind {
+    let a = x.abs();
+    if a >= 1e17 {
+        TimeKind::Nanos
+    } else if a >= 1e14 {
+        TimeKind::Micros
+    } else if a >= 1e11 {
+        TimeKind::Millis
+    } else {
         TimeKind::Seconds
     }
 }
