@@ -121,12 +121,15 @@ pub(crate) fn analyze_online_loaded(
     if sv.verdict != Verdict::Leak {
         return sv;
     }
+    // Online, the first minutes of data never alarm: how long until they are seen.
+    let wait_left = min_alarm_elapsed(ctx.opts) - c.span();
+    let waiting = last_no_leak.is_none() && wait_left > 0.0;
     let reason = match last_no_leak {
         Some(j) if j.verdict == Verdict::Inconclusive => {
             return to_verdict(series, &c, j, opts, None);
         }
         // The last checkpoint called a leak, but the series is too short for an alarm.
-        None if c.span() < min_alarm_elapsed(ctx.opts) => format!(
+        None if wait_left > 0.0 => format!(
             "{}; no online alarm on the first {} of data (a warm-up rises as steadily)",
             sv.reason,
             dur(min_alarm_elapsed(ctx.opts))
@@ -145,6 +148,9 @@ pub(crate) fn analyze_online_loaded(
         ),
     };
     sv.verdict = Verdict::Inconclusive;
+    if waiting {
+        sv.needs_more_s = Some(whole_s(wait_left));
+    }
     sv.leak_detected = false;
     sv.detected_at_s = None;
     sv.reason = reason;

@@ -73,11 +73,23 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         };
     }
     if n < MIN_SAMPLES {
-        let dt = if c.median_dt() > 0.0 {
-            c.median_dt()
-        } else {
-            1.0
-        };
+        let dt = c.median_dt();
+        if dt <= 0.0 {
+            // One sample (or all at one time): no interval to tell how long the rest takes.
+            return Judgement {
+                needs_more_s: None,
+                ..inconclusive(
+                    n,
+                    c.span(),
+                    0.0,
+                    format!(
+                        "only {n} {} over {}; need at least {MIN_SAMPLES} over time",
+                        samples_word(n),
+                        dur(c.span())
+                    ),
+                )
+            };
+        }
         let more = whole_s((MIN_SAMPLES - n) as f64 * dt);
         return inconclusive(
             n,
