@@ -674,12 +674,6 @@ pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement
         Grain::Fine => 0.0,
         Grain::Whole => MIN_ABS_GROWTH_COUNT,
     };
-    let growth_pct = if tr.start_level.abs() > 0.0 {
-        Some(100.0 * growth_abs / tr.start_level.abs())
-    } else {
-        None
-    };
-    let level_end = tr.start_level + growth_abs;
     // A plateau that fits clearly better vetoes a leak unless the recent half still rises
     // significantly on its own (a slow leak under a warm-up: the plateau model cannot follow
     // its tail).
@@ -809,13 +803,22 @@ pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement
             && peak - env.y[k_min] >= GIVE_BACK_FRACTION * opts.min_growth * tr.level
             && (ctx.online || peak - env.y[k_min] >= GIVE_BACK_NOISE * bin_noise(&env.y))
     };
+    // What the user is told: the line's growth over the samples' whole span, from the first
+    // sample to the last (the tests above measure it between the first and last bins' times,
+    // half a bin in from either end: a perfect line of 180 s in 24 bins grew 172 s' worth).
+    let (shown_growth, shown_pct, shown_end) = {
+        let grew = rate * span;
+        let at_first = tr.start_level - rate * (env.t[0] - t[0]);
+        let pct = (at_first.abs() > 0.0).then(|| 100.0 * grew / at_first.abs());
+        (grew, pct, at_first + grew)
+    };
     let base = Judgement {
         verdict: Verdict::NoLeak,
         rate: Some(rate),
         ci: Some(ci),
-        growth_abs: Some(growth_abs),
-        growth_pct,
-        level_end: Some(level_end),
+        growth_abs: Some(shown_growth),
+        growth_pct: shown_pct,
+        level_end: Some(shown_end),
         onset_candidate: tr.mk.p_increasing < ONSET_GATE && tr.rise_start > env.t[0] && !gives_back,
         after_steps: None,
         cut_or_fell: tr.last_block_start.is_some() || tr.falls,

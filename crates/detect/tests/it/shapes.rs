@@ -196,6 +196,30 @@ fn limit_gives_time_to_limit() {
 }
 
 #[test]
+fn growth_is_the_lines_over_the_samples_whole_span() {
+    // 1 MiB/s from 500 MiB, sampled every second for 180 s: it grew 180 MiB (36 %), and a
+    // 1 GiB limit is 344 MiB above the last sample, 344 s away. (The floor's bins lie half a
+    // bin in from either end; measured between them, the growth was one bin short: 172 MiB.
+    // The floor is each bin's lowest sample, a few seconds' growth under the line: the level
+    // and the time to the limit are within 1 %.)
+    let t: Vec<f64> = (0..=180).map(f64::from).collect();
+    let v: Vec<f64> = t.iter().map(|&x| 500.0 * MIB + x * MIB).collect();
+    let s = Series::from_parts("rss_bytes", Unit::Bytes, t, v);
+    let o = DetectOptions {
+        limit: Some(1024.0 * MIB),
+        ..DetectOptions::default()
+    };
+    for v in [analyze(&s, &o), analyze_online(&s, &o)] {
+        let grew = v.growth_abs.expect("a rate") / MIB;
+        assert!((grew - 180.0).abs() < 0.5, "{grew} MiB: {}", v.reason);
+        let pct = v.growth_pct.expect("a level");
+        assert!((pct - 36.0).abs() < 0.36, "{pct} %");
+        let ttl = v.time_to_limit_s.expect("a limit");
+        assert!((ttl - 344.0).abs() < 3.44, "{ttl} s");
+    }
+}
+
+#[test]
 fn time_to_limit_counts_from_the_tops_of_a_sawtooth() {
     // A collector's sawtooth of 50 MiB climbs every minute over a floor leaking 0.1 MiB/s:
     // the floor is near 220 MiB after 20 minutes, the tops near 270 MiB. A 300 MiB limit is
