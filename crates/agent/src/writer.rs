@@ -97,6 +97,15 @@ pub fn final_written() -> bool {
 #[derive(Debug)]
 pub struct Writer {
     fd: i32,
+    /// Device and inode of the file at `fd`: the program may close it and open a file of its
+    /// own under the same number, which the agent must never write to nor close.
+    id: (u64, u64),
+    /// Same for `ev_fd`.
+    ev_id: (u64, u64),
+    /// The `.lhev` file's path, NUL-terminated (to open it again if the program closed it).
+    path: [u8; PATH_LEN],
+    /// Length of `path` up to the extension (the event log shares it).
+    stem: usize,
     /// Process that opened `fd` (a `vfork` child shares this memory but not the file's owner).
     pid: u32,
     /// A writer thread runs (cleared by the thread itself, under the lock, when it ends).
@@ -119,8 +128,15 @@ pub struct Writer {
     failed: bool,
 }
 
+/// Room for `<dir>/<pid>-<n>.lhevents` and its NUL.
+const PATH_LEN: usize = crate::init::MAX_DIR + 32;
+
 static WRITER: SpinLock<Writer> = SpinLock::new(Writer {
     fd: -1,
+    id: (0, 0),
+    ev_id: (0, 0),
+    path: [0; PATH_LEN],
+    stem: 0,
     pid: 0,
     thread_alive: false,
     ev_fd: -1,
@@ -165,7 +181,7 @@ const MAX_SUFFIX: u32 = 1000;
 /// Creates `<dir>/<pid>.lhev`, or `<dir>/<pid>-<n>.lhev` when that exists: an exec'd program
 /// keeps its pid, and its file must not overwrite the one its previous image wrote.
 fn open_file(w: &mut Writer, cfg: &Config) -> bool {
-    let mut path = [0u8; crate::init::MAX_DIR + 32];
+    let mut path = [0u8; PATH_LEN];
     let dir = &cfg.out_dir[..cfg.out_len];
     path[..dir.len()].copy_from_slice(dir);
     let mut n = dir.len();
@@ -186,7 +202,7 @@ fn open_file(w: &mut Writer, cfg: &Config) -> bool {
         path[m + 5] = 0;
         match sys::create_new_file(&path[..m + 6]) {
             Ok(fd) => {
-                w.fd = fd;
+                w.fd = sys::move_high(fd);
                 stem = m;
                 break;
             }
@@ -197,12 +213,18 @@ fn open_file(w: &mut Writer, cfg: &Config) -> bool {
     if w.fd < 0 {
         return false;
     }
+    w.id = sys::file_id(w.fd).unwrap_or((0, 0));
+    w.path = path;
+    w.stem = stem;
     w.pid = pid;
     if init::events().is_some() {
         // Same stem: `<pid>[-n].lhevents` belongs to `<pid>[-n].lhev`.
         path[stem..stem + 10].copy_from_slice(b".lhevents\0");
         match sys::create_new_file(&path[..stem + 10]) {
-            Ok(fd) if sys::write_all(fd, &events_header(pid)) => w.ev_fd = fd,
+            Ok(fd) if sys::write_all(fd, &events_header(pid)) => {
+                w.ev_fd = sys::move_high(fd);
+                w.ev_id = sys::file_id(w.ev_fd).unwrap_or((0, 0));
+            }
             _ => crate::log::say(b"leakhound-agent: could not create the event log file\n"),
         }
     }
@@ -226,18 +248,85 @@ fn open_file(w: &mut Writer, cfg: &Config) -> bool {
     ok && sys::write_all(w.fd, enc.as_bytes())
 }
 
+/// `fd` when it still holds the file `id` names. A program that closes the descriptors it
+/// inherited (daemons do, at start) may have closed it, and may have opened a file of its own
+/// under the same number: the file is then opened again by `path` (appending: the agent only
+/// ever appends whole records) and the new descriptor returned, or -1 when that fails. Never a
+/// descriptor holding another file.
+fn own_fd(fd: i32, id: (u64, u64), path: &[u8]) -> i32 {
+    if sys::file_id(fd) == Some(id) {
+        return fd;
+    }
+    let Some(again) = sys::open_append(path) else {
+        return -1;
+    };
+    let again = sys::move_high(again);
+    if sys::file_id(again) == Some(id) {
+        again
+    } else {
+        sys::close(again);
+        -1
+    }
+}
+
+/// The `.lhev` file's descriptor, checked with [`own_fd`] (false, and the writer failed, when
+/// it is lost).
+fn own_main(w: &mut Writer) -> bool {
+    if w.fd < 0 {
+        return false;
+    }
+    let fd = own_fd(w.fd, w.id, &w.path);
+    if fd != w.fd {
+        if fd < 0 {
+            w.failed = true;
+            crate::log::say(
+                b"leakhound-agent: the program closed the agent's file; output stops here\n",
+            );
+        }
+        w.fd = fd;
+    }
+    w.fd >= 0
+}
+
+/// The event log's descriptor, checked with [`own_fd`].
+fn own_events(w: &mut Writer) -> bool {
+    if w.ev_fd < 0 {
+        return false;
+    }
+    let mut path = w.path;
+    path[w.stem..w.stem + 10].copy_from_slice(b".lhevents\0");
+    let fd = own_fd(w.ev_fd, w.ev_id, &path);
+    if fd < 0 {
+        crate::log::say(b"leakhound-agent: the program closed the event log; it stops here\n");
+    }
+    w.ev_fd = fd;
+    fd >= 0
+}
+
+/// Closes the agent's files, each only while it is still the agent's.
+fn close_files(w: &mut Writer) {
+    if w.fd >= 0 && sys::file_id(w.fd) == Some(w.id) {
+        sys::close(w.fd);
+    }
+    w.fd = -1;
+    if w.ev_fd >= 0 && sys::file_id(w.ev_fd) == Some(w.ev_id) {
+        sys::close(w.ev_fd);
+    }
+    w.ev_fd = -1;
+}
+
 fn events_header(pid: u32) -> [u8; leakhound_agent_format::events::EVENTS_HEADER_LEN] {
     leakhound_agent_format::events::encode_header(pid)
 }
 
 /// Moves every published event from the ring to the event log file.
 fn drain_events(w: &mut Writer) {
+    if init::events().is_none() || w.ev_buf.is_none() || !own_events(w) {
+        return;
+    }
     let (Some(ring), Some(buf)) = (init::events(), w.ev_buf.as_mut()) else {
         return;
     };
-    if w.ev_fd < 0 {
-        return;
-    }
     let fd = w.ev_fd;
     if !ring.drain(&mut buf[..], &mut |b| sys::write_all(fd, b)) {
         crate::log::say(b"leakhound-agent: failed to write the event log; it stops here\n");
@@ -360,14 +449,7 @@ fn finish_locked(w: &mut Writer) {
         snapshot(w, t, sys::now_ns(), true);
     }
     w.finished = true;
-    if w.fd >= 0 {
-        sys::close(w.fd);
-        w.fd = -1;
-    }
-    if w.ev_fd >= 0 {
-        sys::close(w.ev_fd);
-        w.ev_fd = -1;
-    }
+    close_files(w);
     FINAL.store(DONE, Ordering::Release);
 }
 
@@ -425,7 +507,7 @@ pub fn after_failed_exec() {
 /// walk over the loaded modules, not a snapshot.
 pub fn before_dlclose() {
     let mut w = WRITER.lock();
-    if w.finished || w.failed || w.fd < 0 || w.pid != sys::getpid() {
+    if w.finished || w.failed || w.pid != sys::getpid() || !own_main(&mut w) {
         return;
     }
     let fd = w.fd;
@@ -465,13 +547,7 @@ pub fn restart_in_child() {
         if w.finished && w.fd < 0 {
             return;
         }
-        if w.fd >= 0 {
-            sys::close(w.fd);
-        }
-        if w.ev_fd >= 0 {
-            sys::close(w.ev_fd);
-            w.ev_fd = -1;
-        }
+        close_files(&mut w);
         if let Some(ring) = init::events() {
             ring.reset_after_fork();
             ring.set_open(true);
@@ -545,7 +621,7 @@ fn emit_new_modules(
 }
 
 fn snapshot(w: &mut Writer, t: &Tables, now: u64, at_exit: bool) {
-    if w.fd < 0 || w.failed {
+    if w.failed || !own_main(w) {
         return;
     }
     let fd = w.fd;

@@ -338,6 +338,26 @@ fn exec_writes_the_old_images_end_and_the_new_image_gets_its_own_file() {
 }
 
 #[test]
+fn a_daemon_closing_its_descriptors_never_gets_the_agents_records_in_its_own_files() {
+    // The agent's file is the daemon's to close; once closed, its number is free for the
+    // program's own files, which the agent must never write to: it opens its file again.
+    let work = tempfile::tempdir().unwrap();
+    let exe = torture(work.path());
+    let log = work.path().join("app.log");
+    let (profiles, _out) = same_as_plain(&exe, &["daemon-fds", log.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "log opened as fd 3\ntick 0\ntick 50\ntick 100\ntick 150\n",
+        "the program's log holds only its own lines"
+    );
+    assert_eq!(profiles.len(), 1);
+    assert!(profiles[0].at_exit && profiles[0].truncated_at.is_none());
+    let rep = &reports(&profiles)[0];
+    assert!(rep.complete);
+    assert_eq!(live(rep, "daemon_leak"), (200, 200 * 40));
+}
+
+#[test]
 fn thousands_of_short_threads() {
     let work = tempfile::tempdir().unwrap();
     let exe = torture(work.path());

@@ -101,6 +101,74 @@ pub fn create_new_file(path: &[u8]) -> Result<i32, i32> {
     if fd < 0 { Err(err) } else { Ok(fd) }
 }
 
+/// Opens the existing file named by the NUL-terminated `path` for appending (close-on-exec).
+/// errno is preserved.
+pub fn open_append(path: &[u8]) -> Option<i32> {
+    let c = CStr::from_bytes_until_nul(path).ok()?;
+    let saved = errno();
+    // SAFETY: NUL-terminated path.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_WRONLY | libc::O_APPEND | libc::O_CLOEXEC,
+        )
+    };
+    set_errno(saved);
+    (fd >= 0).then_some(fd)
+}
+
+/// Device and inode of the file open at `fd`, or `None` when `fd` is not open. errno is
+/// preserved.
+pub fn file_id(fd: i32) -> Option<(u64, u64)> {
+    if fd < 0 {
+        return None;
+    }
+    let saved = errno();
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: st is a valid out-pointer of the right type.
+    let r = unsafe { libc::fstat(fd, st.as_mut_ptr()) };
+    set_errno(saved);
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: fstat succeeded and filled it (it was zeroed before in any case).
+    let st = unsafe { st.assume_init() };
+    Some((st.st_dev, st.st_ino))
+}
+
+/// Lowest descriptor the agent moves its files to: out of the range a program's own files
+/// take (the kernel hands out the lowest free number), so a daemon that closes what it
+/// inherited and opens a log does not get the agent's number back. Under a soft
+/// RLIMIT_NOFILE of 1024 it is 992; with a lower limit, 32 under it.
+const HIGH_FD: libc::rlim_t = 992;
+
+/// Moves `fd` to a free descriptor from [`HIGH_FD`] up (close-on-exec) and closes the old one;
+/// `fd` itself when that fails (a low RLIMIT_NOFILE, every high one taken). errno is preserved.
+pub fn move_high(fd: i32) -> i32 {
+    let saved = errno();
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid out-pointer.
+    let from = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        HIGH_FD.min(lim.rlim_cur.saturating_sub(32))
+    } else {
+        0
+    };
+    let mut out = fd;
+    if from > fd as libc::rlim_t {
+        // SAFETY: duplicating a descriptor the agent opened.
+        let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, from as libc::c_int) };
+        if high >= 0 {
+            close(fd);
+            out = high;
+        }
+    }
+    set_errno(saved);
+    out
+}
+
 /// Closes a file descriptor.
 pub fn close(fd: i32) {
     // SAFETY: closing a descriptor the agent opened.

@@ -335,8 +335,33 @@ static int dlclose_mode(const char *module) {
     return 0;
 }
 
+/* --- daemon-fds: closes every inherited descriptor from 3 up as daemons do, opens a log
+ * (argv[2]), puts it at fd 992 too, and writes lines to both while it leaks 40-byte blocks. --- */
+NOINLINE static void daemon_leak(void) {
+    char *p = malloc(40);
+    memset(p, 5, 40);
+    sink = p;
+}
+static int daemon_fds(const char *log) {
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = 3; fd < max; fd++) close(fd);
+    int fd = open(log, O_CREAT | O_WRONLY | O_TRUNC | O_APPEND, 0644);
+    if (fd < 0) return 60;
+    if (dup2(fd, 992) != 992) return 61;
+    dprintf(fd, "log opened as fd %d\n", fd);
+    for (int i = 0; i < 200; i++) {
+        daemon_leak();
+        if (i % 50 == 0) dprintf(i % 100 == 0 ? fd : 992, "tick %d\n", i);
+        pause_us(1000);
+    }
+    puts("ok");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
+    if (strcmp(argv[1], "daemon-fds") == 0 && argc > 2) return daemon_fds(argv[2]);
     const char *m = argv[1];
     if (strcmp(m, "term") == 0) return term();
     if (strcmp(m, "own-handler") == 0) return own_handler(0);
