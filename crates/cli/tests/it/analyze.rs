@@ -143,6 +143,8 @@ fn online_alarms_wait_for_four_minutes_of_memory_unless_told_otherwise() {
         reason.contains("no online alarm on the first 4 min of data"),
         "{reason}"
     );
+    // 179 s seen, 240 s to wait: about a minute more.
+    assert_eq!(r["needs_more_s"], 61.0, "{r:#}");
     let out = leakhound()
         .args(["analyze", "--online", "--alarm-after", "30s", "--json"])
         .arg(&f)
