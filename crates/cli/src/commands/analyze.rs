@@ -446,8 +446,25 @@ fn covariate_column<'a>(
             path.display()
         )));
     }
+    // A count of requests served so far only falls when it is reset (a restart); one that
+    // falls again and again is a gauge, most likely a rate (Grafana's `rate(…)` panel), which
+    // read as a counter gives nonsense per request.
+    let falls = requests.v.windows(2).filter(|w| w[1] < w[0]).count();
+    if falls > MAX_COUNTER_RESETS.max(requests.v.len() / 20) {
+        return Err(ExpectedError::usage(format!(
+            "{}: {flag} {} falls at {falls} of its {} samples: not a count of requests served \
+             so far (a counter such as http_requests_total, not a rate per second)",
+            path.display(),
+            requests.name,
+            requests.v.len()
+        )));
+    }
     Ok(requests)
 }
+
+/// Falls a request counter may show and still be one (restarts of the process or the load
+/// driver reset it), at least; or one in 20 samples.
+const MAX_COUNTER_RESETS: usize = 3;
 
 /// `analyze --requests COLUMN`: every other column judged against the cumulative requests in
 /// `col` (see `leakhound_detect::analyze_per_request`). In the verdicts (and the JSON, whose

@@ -421,6 +421,32 @@ fn requests_column_must_exist_and_is_end_of_run_only() {
         .stderr(predicate::str::contains(
             "--requests reqs names 2 series; give one in full",
         ));
+    // A rate per second (Grafana's `rate(…)` panel) falls again and again: no counter. A
+    // counter reset at a restart is one.
+    let mut rate = String::from("t_seconds,rss_bytes,req_rate,requests_total\n");
+    for i in 0..100u64 {
+        let r = 100.0 + 80.0 * noise(i);
+        let total = if i < 50 { i * 300 } else { (i - 50) * 300 };
+        rate.push_str(&format!("{},{},{r:.1},{total}\n", i * 10, 200e6 + 1e3 * i as f64));
+    }
+    let rate_f = dir.path().join("rate.csv");
+    std::fs::write(&rate_f, rate).unwrap();
+    for flag in ["--requests", "--load"] {
+        leakhound()
+            .args(["analyze", flag, "req_rate"])
+            .arg(&rate_f)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "{flag} req_rate falls at"
+            )))
+            .stderr(predicate::str::contains("not a count of requests served so far"));
+    }
+    leakhound()
+        .args(["analyze", "--requests", "requests_total"])
+        .arg(&rate_f)
+        .assert()
+        .code(predicate::in_iter([0, 1, 3]));
 }
 
 /// Two hours at 10 s: 40 min quiet at 50 req/s, a 40 min ramp to 250 req/s, then busy; memory
