@@ -29,27 +29,22 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         },
         ..DetectOptions::default()
     };
-    // A size limit is for memory (and columns of unknown unit judged as memory, in KiB when
-    // they read as whole pages counted in KiB); a plain number for any series, in its own unit.
-    // A size on an fd or thread count is meaningless.
+    // A size limit is for memory (and columns of unknown unit judged as memory); a plain
+    // number for any series, in its own unit. A size on an fd or thread count is meaningless.
     let limit_for = |s: &Series| {
         let l = args.limit?;
         if !l.size {
             return Some(l.value);
         }
-        match s.unit {
-            Unit::Count => match generic_reading(s) {
-                GenericReading::Memory => Some(l.value),
-                GenericReading::MemoryKib => Some(l.value / 1024.0),
-                GenericReading::Count => None,
-            },
-            _ => judged_as_memory(s).then_some(l.value),
-        }
+        judged_as_memory(s).then_some(l.value)
     };
     // Read and validate every file before printing anything, so bad input fails cleanly.
     let mut inputs = Vec::with_capacity(args.files.len());
+    // Per file, the columns of unknown unit read as memory in KiB, now in bytes.
+    let mut kib_columns: Vec<Vec<String>> = Vec::with_capacity(args.files.len());
     for f in &args.files {
         let (path, mut table) = read_series_csv(f)?;
+        kib_columns.push(kib_to_bytes(&mut table));
         // A run directory is judged as `run` and `report` judge it (PSS is recorded, not
         // judged: see `session::NOT_JUDGED`).
         if f.is_dir() {
@@ -129,7 +124,12 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     let mode = if args.online { "online" } else { "end_of_run" };
     let mut w = crate::output::stdout();
     let mut all = Vec::new();
-    for (((path, table), load), f) in inputs.iter().zip(&loads).zip(&args.files) {
+    for ((((path, table), load), f), kib) in inputs
+        .iter()
+        .zip(&loads)
+        .zip(&args.files)
+        .zip(&kib_columns)
+    {
         // A run directory knows whether its processes changed (see `processes.csv`), and a
         // Prometheus export may carry the process's start time.
         let opts = DetectOptions {
@@ -177,7 +177,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
                 write_alarm_times(&verdicts, series, table.clock, &mut w)?;
             }
             write_how_read(table, &mut w)?;
-            write_generic_columns(series, &mut w)?;
+            write_generic_columns(series, kib, &mut w)?;
             let load_name = load.as_ref().map(|l| l.name.as_str());
             write_counters(table, load_name, &mut w)?;
             write_start_times(table, &mut w)?;
@@ -379,19 +379,41 @@ fn write_counters(table: &Table, load: Option<&str>, w: &mut dyn Write) -> std::
     Ok(())
 }
 
+/// Columns whose name gives no unit (`value`) that read as memory in KiB
+/// (`leakhound_detect::generic_reading`: whole 4 KiB pages from 10,000 KiB up, as
+/// `/proc/PID/status` and `ps -o rss` give them): multiplied into bytes, so rates, growth and a
+/// size `--limit` are those of memory. Returns their names.
+fn kib_to_bytes(table: &mut Table) -> Vec<String> {
+    let mut names = Vec::new();
+    for s in &mut table.series {
+        if s.unit == Unit::Count && generic_reading(s) == GenericReading::MemoryKib {
+            for v in &mut s.v {
+                *v *= 1024.0;
+            }
+            s.unit = Unit::Bytes;
+            names.push(s.name.clone());
+        }
+    }
+    names
+}
+
 /// How each column whose name gives no unit (`value`) was judged, since its values decided it
-/// (see `leakhound_detect::judged_as_memory`).
-fn write_generic_columns(series: &[Series], w: &mut dyn Write) -> std::io::Result<()> {
-    for s in series.iter().filter(|s| s.unit == Unit::Count) {
-        let how = match generic_reading(s) {
-            GenericReading::Memory => {
-                "memory (its samples are not all whole numbers under a million)"
-            }
-            GenericReading::MemoryKib => {
-                "memory in KiB (its samples are whole 4 KiB pages, 10,000 KiB and up)"
-            }
-            GenericReading::Count => {
-                "a count, as fds or threads are (its samples are whole numbers under a million)"
+/// (see `leakhound_detect::judged_as_memory`); `kib`: those read as KiB (see [`kib_to_bytes`]).
+fn write_generic_columns(series: &[Series], kib: &[String], w: &mut dyn Write) -> std::io::Result<()> {
+    for s in series {
+        let how = if kib.contains(&s.name) {
+            "memory in KiB (its samples are whole 4 KiB pages, 10,000 KiB and up), shown in bytes"
+        } else if s.unit != Unit::Count {
+            continue;
+        } else {
+            match generic_reading(s) {
+                GenericReading::Memory | GenericReading::MemoryKib => {
+                    "memory (its samples are not all whole numbers under a million); its numbers \
+                     are shown as written, in the column's own unit"
+                }
+                GenericReading::Count => {
+                    "a count, as fds or threads are (its samples are whole numbers under a million)"
+                }
             }
         };
         writeln!(w, "  {}: the name gives no unit; judged as {how}", s.name)?;

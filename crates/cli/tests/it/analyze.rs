@@ -613,7 +613,7 @@ fn a_column_named_value_is_judged_by_its_values() {
     let b = judge(&bytes);
     assert!(b["time_to_limit_s"].as_f64().unwrap() > 0.0, "{b:#}");
     // The same memory in whole KiB (multiples of a 4 KiB page, as `VmRSS` or `ps -o rss` give
-    // it) is memory too, and the size limit is read in KiB for it.
+    // it) is memory too, read in bytes: the same verdict, rate and time to the size limit.
     let kib = write_csv(
         dir.path(),
         "kib.csv",
@@ -632,10 +632,13 @@ fn a_column_named_value_is_judged_by_its_values() {
         (tk / tb - 1.0).abs() < 0.02,
         "{tb} s in bytes, {tk} s in KiB"
     );
-    assert!(
-        (k["limit"].as_f64().unwrap() - 2.0 * 1024.0 * 1024.0).abs() < 1e-6,
-        "{k:#}"
+    assert_eq!(k["limit"], b["limit"], "{k:#}");
+    assert_eq!(k["unit"], "bytes", "{k:#}");
+    let (rb, rk) = (
+        b["rate_per_s"].as_f64().unwrap(),
+        k["rate_per_s"].as_f64().unwrap(),
     );
+    assert!((rk / rb - 1.0).abs() < 0.02, "{rb} B/s, {rk} B/s from KiB");
     // The human output says how a generic column was judged, and only for generic columns.
     let says = |f: &std::path::Path, what: &str| {
         leakhound()
@@ -649,7 +652,8 @@ fn a_column_named_value_is_judged_by_its_values() {
     says(&bytes, "value: the name gives no unit; judged as memory");
     says(
         &kib,
-        "value: the name gives no unit; judged as memory in KiB",
+        "value: the name gives no unit; judged as memory in KiB (its samples are whole 4 KiB \
+         pages, 10,000 KiB and up), shown in bytes",
     );
     says(&named, "LEAK").stdout(predicate::str::contains("gives no unit").not());
 }
