@@ -183,7 +183,7 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
             write_start_times(table, &mut w)?;
             writeln!(w)?;
         }
-        all.extend(verdicts);
+        all.extend(with_file(verdicts, &file, inputs.len()));
     }
     let overall = Verdict::combine(all.iter().map(|v| v.verdict));
     if !args.json {
@@ -191,6 +191,21 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     }
     w.flush()?;
     Ok(overall.exit_code())
+}
+
+/// The verdicts of one of `files` files, for the closing line: with several, each series
+/// named with its file (`a.csv: rss_bytes`), which the per-file tables above also show.
+fn with_file(verdicts: Vec<SeriesVerdict>, file: &str, files: usize) -> Vec<SeriesVerdict> {
+    if files < 2 {
+        return verdicts;
+    }
+    verdicts
+        .into_iter()
+        .map(|mut v| {
+            v.series = format!("{file}: {}", v.series);
+            v
+        })
+        .collect()
 }
 
 /// Online, when each alarm was raised: the sample's own time (the JSON's `detected_at_s`; as a
@@ -543,7 +558,7 @@ fn per_request(
             write_counters(table, Some(requests.name.as_str()), &mut w)?;
             writeln!(w)?;
         }
-        all.extend(verdicts);
+        all.extend(with_file(verdicts, &file, inputs.len()));
     }
     let overall = Verdict::combine(all.iter().map(|v| v.verdict));
     if !json {

@@ -184,6 +184,18 @@ fn several_files_and_columns_give_one_json_line_each() {
     assert_eq!(recs[1]["series"], "rss_bytes");
     assert_eq!(recs[1]["unit"], "bytes");
     assert_eq!(recs[2]["unit"], "fds");
+    // With several files, the closing line names each leaking series with its file.
+    let c = write_csv(
+        dir.path(),
+        "c.csv",
+        (0..100).map(|i| (i as f64 * 10.0, 50e6 + 1e5 * i as f64)),
+    );
+    leakhound()
+        .current_dir(dir.path())
+        .args(["analyze", "c.csv", "b.csv"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("verdict: LEAK in c.csv: value\n"));
 }
 
 /// A run directory's `samples.csv` leaves a metric's cells empty where the machine cannot
