@@ -171,6 +171,7 @@ pub(crate) fn parse_query_result(bytes: &[u8]) -> Result<Table, TableError> {
             }
         }
     }
+    crate::table::check_times(&series)?;
     Ok(Table {
         time_column: "timestamp".to_string(),
         time_kind,

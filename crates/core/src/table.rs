@@ -196,6 +196,14 @@ pub enum TableError {
         /// What is wrong with it.
         message: String,
     },
+    /// Times no measurement has (see `check_times`).
+    #[error("series {series}: {what}; is the time column in the unit it was read in (name it t_seconds, t_ms, …)?")]
+    AbsurdTime {
+        /// The series' name.
+        series: String,
+        /// What is wrong.
+        what: String,
+    },
     /// An instant query's answer: one sample per series.
     #[error(
         "an instant query's answer holds one sample per series; save a range: /api/v1/query_range"
@@ -434,6 +442,7 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
         })
         .collect();
     series.retain(|s| !s.is_empty());
+    check_times(&series)?;
     let time_kind = kind.unwrap_or(TimeKind::Seconds);
     let clock = matches!(time_kind, TimeKind::DateTime { .. })
         || series
@@ -602,6 +611,38 @@ fn guess_time_kind(cell: &str) -> TimeKind {
     }
 }
 
+/// Latest time accepted, in seconds: 10000-01-01 UTC.
+const LATEST_S: f64 = 253_402_300_800.0;
+
+/// Longest span of one series accepted: 100 years.
+const LONGEST_SPAN_S: f64 = 100.0 * 365.25 * 86_400.0;
+
+/// Times no measurement has (past the year 9999, or a series spanning over a century): a time
+/// column in another unit than it was read in, or not a time at all.
+pub(crate) fn check_times(series: &[Series]) -> Result<(), TableError> {
+    for s in series {
+        let (Some(&first), Some(&last)) = (s.t.first(), s.t.last()) else {
+            continue;
+        };
+        if first.abs() > LATEST_S || last.abs() > LATEST_S {
+            return Err(TableError::AbsurdTime {
+                series: s.name.clone(),
+                what: format!(
+                    "a time of {:.3e} s lies past the year 9999",
+                    first.abs().max(last.abs())
+                ),
+            });
+        }
+        if last - first > LONGEST_SPAN_S {
+            return Err(TableError::AbsurdTime {
+                series: s.name.clone(),
+                what: format!("its times span {:.0} years", (last - first) / (365.25 * 86_400.0)),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The unit of a first time `x` under a name that gives none, told by its size.
 pub(crate) fn time_kind_of_number(x: f64) -> TimeKind {
     let a = x.abs();
@@ -765,11 +806,9 @@ mod tests {
             vec![1764892800.123456]
         );
         assert_eq!(secs("timestamp,v\n1764892800,1\n"), vec![1764892800.0]);
-        // A name in seconds is believed, however large the numbers.
-        assert_eq!(
-            secs("t_seconds,v\n1764892800000,1\n"),
-            vec![1764892800000.0]
-        );
+        // A name in seconds is believed, up to times no measurement has: milliseconds of
+        // today read as seconds lie in the year 57,900.
+        assert!(err("t_seconds,v\n1764892800000,1\n").contains("past the year 9999"));
         assert!(table("timestamp,v\n1764892800,1\n").clock);
         assert!(!table("time,v\n0,1\n").clock);
     }
@@ -882,6 +921,19 @@ mod tests {
             parse_table(b"t,v\n0,\xff\n").unwrap_err().to_string(),
             "line 2: not UTF-8 text"
         );
+    }
+
+    #[test]
+    fn times_no_measurement_has_are_refused() {
+        assert_eq!(
+            err("t_seconds,v\n0,1\n1e300,2\n"),
+            "series v: a time of 1.000e300 s lies past the year 9999; is the time column in the \
+             unit it was read in (name it t_seconds, t_ms, …)?"
+        );
+        assert!(err("t,v\n0,1\n1e10,2\n").starts_with("series v: its times span 317 years"));
+        // Years of seconds since a start, or epoch milliseconds of today, are fine.
+        table("t_seconds,v\n0,1\n1e9,2\n");
+        table("timestamp,v\n1764892800000,1\n1764892815000,2\n");
     }
 
     #[test]

@@ -409,10 +409,11 @@ fn growth_cell(v: &SeriesVerdict) -> String {
     }
 }
 
-/// `45 s`, `12 min`, `2.5 h`.
+/// `45 s`, `12 min`, `2.5 h`, `12 days`, `3.4 years`, `centuries`: each reads after "about".
 pub fn human_duration(secs: f64) -> String {
     const HOUR: f64 = 3600.0;
     const DAY: f64 = 24.0 * HOUR;
+    const YEAR: f64 = 365.25 * DAY;
     if secs < 90.0 {
         format!("{secs:.0} s")
     } else if secs < 90.0 * 60.0 {
@@ -421,8 +422,12 @@ pub fn human_duration(secs: f64) -> String {
         format!("{:.1} h", secs / HOUR)
     } else if secs < 365.0 * DAY {
         format!("{:.0} days", secs / DAY)
+    } else if secs < 10.0 * YEAR {
+        format!("{:.1} years", secs / YEAR)
+    } else if secs < 100.0 * YEAR {
+        format!("{:.0} years", secs / YEAR)
     } else {
-        "more than a year".to_string()
+        "centuries".to_string()
     }
 }
 
@@ -535,6 +540,8 @@ mod tests {
         assert_eq!(human_duration(30.0), "30 s");
         assert_eq!(human_duration(3.0 * 3600.0), "3.0 h");
         assert_eq!(human_duration(5.0 * 86_400.0), "5 days");
-        assert_eq!(human_duration(1e15), "more than a year");
+        assert_eq!(human_duration(1e15), "centuries");
+        assert_eq!(human_duration(4e8), "13 years");
+        assert_eq!(human_duration(5e7), "1.6 years");
     }
 }

@@ -285,13 +285,15 @@ fn floor_word(unit: Unit) -> &'static str {
     }
 }
 
-/// Human duration: `45 s`, `12 min`, `5.0 h`.
 /// "sample" or "samples".
 fn samples_word(n: usize) -> &'static str {
     if n == 1 { "sample" } else { "samples" }
 }
 
+/// Human duration: `45 s`, `12 min`, `5.0 h`, `4.5 days`, `2.3 years`, `centuries`.
 fn dur(s: f64) -> String {
+    const DAY: f64 = 86_400.0;
+    const YEAR: f64 = 365.25 * DAY;
     if s < 9.95 {
         // Tenths under 10 s (a short program's heap timeline, a warm-up's time constant): a
         // sub-second window is not "0 s", nor a 1.7 s time constant "2 s".
@@ -305,8 +307,14 @@ fn dur(s: f64) -> String {
         format!("{s:.0} s")
     } else if s < 2.0 * 3600.0 {
         format!("{:.0} min", s / 60.0)
-    } else {
+    } else if s < 3.0 * DAY {
         format!("{:.1} h", s / 3600.0)
+    } else if s < 365.0 * DAY {
+        format!("{:.1} days", s / DAY)
+    } else if s < 100.0 * YEAR {
+        format!("{:.1} years", s / YEAR)
+    } else {
+        "centuries".to_string()
     }
 }
 
