@@ -152,12 +152,15 @@ pub fn write_verdict_table(
         )?;
     }
     // Leaks and inconclusive series say why; so does a series that grew visibly but is no
-    // leak (levelled off, steps, a restart's warm-up, memory that follows load): the table's
-    // growth column alone would contradict its verdict.
+    // leak (levelled off, steps, a restart's warm-up, memory that follows load), or whose rate
+    // is above zero with 95 % confidence (a rise too small to count): the table's growth or
+    // rate column alone would contradict its verdict.
     let explained: Vec<&&SeriesVerdict> = shown
         .iter()
         .filter(|v| {
-            v.verdict != Verdict::NoLeak || v.growth_pct.is_some_and(|g| g >= NOTABLE_GROWTH_PCT)
+            v.verdict != Verdict::NoLeak
+                || v.growth_pct.is_some_and(|g| g >= NOTABLE_GROWTH_PCT)
+                || v.rate_ci95.is_some_and(|[lo, _]| lo > 0.0)
         })
         .collect();
     if !explained.is_empty() {
