@@ -12,7 +12,9 @@
 //! * when the peer closes a connection that was not opened for this request (it carried earlier
 //!   responses, or was opened ahead and sat idle) after the request left but before any byte of
 //!   the response arrived (the race with a server's idle timeout), the exchange reports
-//!   [`Fail::Stale`] and the caller retries once on a fresh connection;
+//!   [`Fail::Stale`] and the caller retries once on a fresh connection; a request that is not
+//!   idempotent (`POST`, `PATCH`) only when none of it was written (RFC 9110 §9.2.2: the server
+//!   may have acted on it), else it fails as a reset;
 //! * `Connection: close`, an HTTP/1.0 answer without `Connection: keep-alive`, and an idle time
 //!   past the server's `Keep-Alive: timeout=N` make the connection not reusable;
 //! * a response whose connection finishes with it (HTTP/1.0, `Connection: close`, a body
@@ -68,11 +70,13 @@ const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
 type ConnFuture = Pin<Box<Connection<TokioIo<CountingStream>, Full<Bytes>>>>;
 
-/// A TCP stream that counts the bytes read from it, so that a failed exchange can tell whether
-/// any byte of the response arrived (only then is a retry unsafe).
+/// A TCP stream that counts the bytes read from and written to it, so that a failed exchange
+/// can tell whether any byte of the response arrived (a retry is then unsafe) and whether any
+/// byte of the request left (a retry of a request that is not idempotent is then unsafe).
 struct CountingStream {
     inner: TcpStream,
     read: Arc<AtomicU64>,
+    written: Arc<AtomicU64>,
 }
 
 impl AsyncRead for CountingStream {
@@ -97,7 +101,11 @@ impl AsyncWrite for CountingStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            self.written.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
     }
 
     fn poll_write_vectored(
@@ -105,7 +113,11 @@ impl AsyncWrite for CountingStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = r {
+            self.written.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -128,6 +140,8 @@ pub(crate) struct Conn {
     driver: Option<ConnFuture>,
     /// Bytes read from the socket so far.
     read: Arc<AtomicU64>,
+    /// Bytes written to it so far.
+    written: Arc<AtomicU64>,
     /// False once the peer said it will close (or did).
     reusable: bool,
     /// When the last response ended.
@@ -142,9 +156,11 @@ impl Conn {
         // Requests are small and latency-sensitive; never wait for Nagle.
         stream.set_nodelay(true).map_err(|_| Fail::Connect)?;
         let read = Arc::new(AtomicU64::new(0));
+        let written = Arc::new(AtomicU64::new(0));
         let io = CountingStream {
             inner: stream,
             read: read.clone(),
+            written: written.clone(),
         };
         let (tx, driver) = hyper::client::conn::http1::Builder::new()
             // One flat buffer per request and one `write` instead of `writev`, and a fixed read
@@ -158,6 +174,7 @@ impl Conn {
             tx,
             driver: Some(Box::pin(driver)),
             read,
+            written,
             reusable: true,
             idle_since: Instant::now(),
             keep_alive: None,
@@ -197,6 +214,8 @@ impl Conn {
             return Err(Fail::Stale);
         }
         let read_before = self.read.load(Ordering::Relaxed);
+        let written_before = self.written.load(Ordering::Relaxed);
+        let idempotent = req.method().is_idempotent();
         let r = {
             let Conn { tx, driver, .. } = self;
             let work = async {
@@ -246,11 +265,15 @@ impl Conn {
             Err(f) => {
                 self.reusable = false;
                 let nothing_back = self.read.load(Ordering::Relaxed) == read_before;
+                let nothing_sent = self.written.load(Ordering::Relaxed) == written_before;
                 match f {
                     // The peer closed a connection that had been waiting (it carried earlier
                     // responses or was opened ahead) and nothing of this response came back:
-                    // the race with an idle timeout, safe to retry.
-                    Fail::Reset if !fresh && nothing_back => Err(Fail::Stale),
+                    // the race with an idle timeout, safe to retry unless the request is not
+                    // idempotent and left (the server may have acted on it).
+                    Fail::Reset if !fresh && nothing_back && (idempotent || nothing_sent) => {
+                        Err(Fail::Stale)
+                    }
                     f => Err(f),
                 }
             }

@@ -378,7 +378,9 @@ fn record(shard: &Mutex<Shard>, outcome: &Outcome, sent: bool, started: bool, la
     if started {
         s.started += 1;
     }
-    if sent {
+    // A request whose connection could not be opened was never sent, whatever a stale
+    // connection took of it before (scheduled = sent + dropped + connect failures).
+    if sent && !matches!(outcome, Outcome::Fail(Fail::Connect)) {
         s.sent += 1;
     }
     match outcome {

@@ -89,10 +89,27 @@ pub(crate) fn run(args: &LoadArgs, out: &Output) -> anyhow::Result<u8> {
         return Err(usage(msg));
     }
     if summary.completed == 0 && summary.scheduled > 0 {
+        let e = &summary.errors;
+        // Every request timed out on connections that opened: the target is up but slow.
+        let hint = if e.timeout > 0 && e.timeout >= e.total() - e.timeout {
+            let t = plan.timeout.as_secs_f64();
+            let t = if t < 1.0 {
+                format!("{:.0} ms", t * 1e3)
+            } else {
+                leakhound_report::terminal::human_duration(t)
+            };
+            format!(
+                "{} of them timeouts: nothing was answered within --timeout ({t}); is the \
+                 target that slow (raise --timeout)?",
+                e.timeout
+            )
+        } else {
+            "is the target up?".to_string()
+        };
         eprintln!(
-            "error: no request to {} got a response ({} errors); is the target up?",
+            "error: no request to {} got a response ({} errors); {hint}",
             summary.target,
-            summary.errors.total()
+            e.total()
         );
         return Ok(ExitCodes::TARGET_FAILED);
     }

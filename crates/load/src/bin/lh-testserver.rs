@@ -73,7 +73,8 @@ fn parse_args() -> Result<Opts, String> {
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
-            return Err(USAGE.to_string());
+            println!("{USAGE}\nexample: lh-testserver --port 8080 --leak-bytes 4096");
+            std::process::exit(0);
         }
         let value = args
             .next()

@@ -121,6 +121,20 @@ fn r5_reset_of_a_reused_connection_before_the_answer_is_retried() {
     assert!(server.refused() >= 50, "{}", server.refused());
 }
 
+/// The same reset with a `POST` is not retried: the request left, and the server may have
+/// acted on it (RFC 9110 §9.2.2), so a retry could make it act twice. It is a reset error.
+#[test]
+fn a_post_that_left_is_never_sent_twice() {
+    let server = RawServer::start(Mode::OneAnswer);
+    let mut plan = LoadPlan::closed(&server.url, 2, Duration::from_secs(1)).unwrap();
+    plan.requests[0].method = "POST".into();
+    plan.requests[0].body = Some(b"x".to_vec());
+    let s = run(&plan);
+    assert!(s.completed >= 50, "{}", s.completed);
+    assert!(s.errors.reset >= 25, "{:?}", s.errors);
+    assert_eq!(s.errors.total(), s.errors.reset, "{:?}", s.errors);
+}
+
 /// The retry is for connections that were waiting, never for one opened for the request: a
 /// server that closes every connection without an answer is a failing target, every request an
 /// error. Only the first request of each of the 4 connections opened at the start is tried

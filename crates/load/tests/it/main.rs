@@ -197,6 +197,16 @@ fn server_death_mid_run_is_counted_and_summarised() {
     assert_eq!(s.scheduled, 1500);
     assert!(s.completed >= 450 && s.completed <= 700, "{}", s.completed);
     assert!(s.errors.connect + s.errors.reset >= 700, "{:?}", s.errors);
+    // A request whose stale connection was lost and whose new one could not be opened is a
+    // connect failure, not also "sent": the counts add up.
+    assert_eq!(
+        s.sent + s.dropped + s.errors.connect,
+        s.scheduled,
+        "sent {} dropped {} {:?}",
+        s.sent,
+        s.dropped,
+        s.errors
+    );
 }
 
 #[test]
