@@ -197,7 +197,9 @@ pub enum TableError {
         message: String,
     },
     /// Times no measurement has (see `check_times`).
-    #[error("series {series}: {what}; is the time column in the unit it was read in (name it t_seconds, t_ms, …)?")]
+    #[error(
+        "series {series}: {what}; is the time column in the unit it was read in (name it t_seconds, t_ms, …)?"
+    )]
     AbsurdTime {
         /// The series' name.
         series: String,
@@ -636,7 +638,10 @@ pub(crate) fn check_times(series: &[Series]) -> Result<(), TableError> {
         if last - first > LONGEST_SPAN_S {
             return Err(TableError::AbsurdTime {
                 series: s.name.clone(),
-                what: format!("its times span {:.0} years", (last - first) / (365.25 * 86_400.0)),
+                what: format!(
+                    "its times span {:.0} years",
+                    (last - first) / (365.25 * 86_400.0)
+                ),
             });
         }
     }

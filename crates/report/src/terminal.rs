@@ -35,12 +35,13 @@ impl Renderer for TerminalRenderer {
             .unwrap_or_default();
         writeln!(
             out,
-            "{} {}{} · {:.1} s · {} samples · ended: {}",
+            "{} {}{} · {:.1} s · {} sample{} · ended: {}",
             s.bold(&format!("leakhound {}", report.run.mode)),
             truncate(&cmd, 60),
             pid,
             report.target.elapsed_s,
             report.target.samples,
+            if report.target.samples == 1 { "" } else { "s" },
             ended_words(&report.target)
         )?;
         if let Some(dir) = &report.run.run_dir {

@@ -124,11 +124,8 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
     let mode = if args.online { "online" } else { "end_of_run" };
     let mut w = crate::output::stdout();
     let mut all = Vec::new();
-    for ((((path, table), load), f), kib) in inputs
-        .iter()
-        .zip(&loads)
-        .zip(&args.files)
-        .zip(&kib_columns)
+    for ((((path, table), load), f), kib) in
+        inputs.iter().zip(&loads).zip(&args.files).zip(&kib_columns)
     {
         // A run directory knows whether its processes changed (see `processes.csv`), and a
         // Prometheus export may carry the process's start time.
@@ -414,7 +411,11 @@ fn kib_to_bytes(table: &mut Table) -> Vec<String> {
 
 /// How each column whose name gives no unit (`value`) was judged, since its values decided it
 /// (see `leakhound_detect::judged_as_memory`); `kib`: those read as KiB (see [`kib_to_bytes`]).
-fn write_generic_columns(series: &[Series], kib: &[String], w: &mut dyn Write) -> std::io::Result<()> {
+fn write_generic_columns(
+    series: &[Series],
+    kib: &[String],
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
     for s in series {
         let how = if kib.contains(&s.name) {
             "memory in KiB (its samples are whole 4 KiB pages, 10,000 KiB and up), shown in bytes"

@@ -569,13 +569,15 @@ fn planned_without_linger(plan: &LoadPlan) -> Duration {
 }
 
 /// Wait for `--ready` (default: the load's first URL) to answer 2xx; exit 4 on timeout or
-/// when the target exits first.
+/// when the target exits first. `Ok(false)` when a signal (Ctrl-C) came first: the caller
+/// starts no load and its sampling loop takes the signal.
 pub(crate) fn wait_ready(
     a: &RunLoadArgs,
     plan: &LoadPlan,
     target: &mut crate::orchestrate::child::Target,
+    interrupts: &crate::orchestrate::signals::Interrupts,
     out: &Output,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let url = a
         .ready
         .clone()
@@ -584,10 +586,11 @@ pub(crate) fn wait_ready(
         "leakhound: waiting for {url} to answer 2xx (up to {:.0} s)",
         a.ready_timeout.as_secs_f64()
     ));
-    let mut exited = || target.poll().is_some();
-    match leakhound_load::wait_ready(&url, a.ready_timeout, &mut exited) {
-        Ok(_) => Ok(()),
+    let mut give_up = || interrupts.pending() || target.poll().is_some();
+    match leakhound_load::wait_ready(&url, a.ready_timeout, &mut give_up) {
+        Ok(_) => Ok(true),
         Err(ReadyError::Url(e)) => Err(load_err(e)),
+        Err(_) if interrupts.pending() => Ok(false),
         Err(ReadyError::GaveUp { last, .. }) => Err(ExpectedError::target_failed(format!(
             "the target {} before {url} answered (last probe: {last})",
             target.describe_exit()

@@ -78,8 +78,10 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     };
     let mut snaps = None;
     let running_load = match load_plan {
+        // Interrupted while waiting for the target to be ready: no load, and the sampling
+        // loop below takes the signal at once.
+        Some(plan) if !load::wait_ready(&args.load, &plan, &mut target, &interrupts, out)? => None,
         Some(mut plan) => {
-            load::wait_ready(&args.load, &plan, &mut target, out)?;
             let mut baseline = snapshots.map(|s| s.baseline(pid, &session.dir, out));
             if let Some(d) = baseline.as_mut().and_then(|b| b.fit_pause(&mut plan, out)) {
                 props.duration = Some(d);

@@ -177,6 +177,8 @@ pub(crate) fn record(
     let mut unreadable_warned = false;
     let mut warnings = Vec::new();
     let poll = Duration::from_millis(20).min(props.interval);
+    // The target's own exit was seen (and the tree sampled at once for what it left running).
+    let mut exit_seen = false;
 
     let ended = 'outer: loop {
         // Wait for the next tick, reacting to signals and the target's exit meanwhile.
@@ -186,9 +188,16 @@ pub(crate) fn record(
             }
             if let Some(t) = target.as_deref_mut()
                 && t.poll().is_some()
-                && t.failed()
             {
-                break 'outer Ended::Exited;
+                if t.failed() {
+                    break 'outer Ended::Exited;
+                }
+                if !exit_seen {
+                    // Sample now rather than at the next tick: with nothing left running the
+                    // session ends when the target did, not up to an interval later.
+                    exit_seen = true;
+                    break;
+                }
             }
             let now = Instant::now();
             if now >= next {
@@ -197,7 +206,9 @@ pub(crate) fn record(
             thread::sleep(poll.min(next - now));
         }
         let now = Instant::now();
-        let lateness = (now - next).as_secs_f64();
+        // A sample taken early, at the target's exit, keeps the schedule of the others.
+        let on_tick = now >= next;
+        let lateness = now.saturating_duration_since(next).as_secs_f64();
         if lateness > props.interval.as_secs_f64() / 2.0 {
             late += 1;
             worst_late = worst_late.max(lateness);
@@ -231,6 +242,9 @@ pub(crate) fn record(
             && t + 1e-6 >= d.as_secs_f64()
         {
             break Ended::Duration;
+        }
+        if !on_tick {
+            continue;
         }
         next += props.interval;
         if next < now {

@@ -28,6 +28,11 @@ impl Interrupts {
         Ok(Interrupts { int, term })
     }
 
+    /// Whether a signal arrived that [`Interrupts::take`] has not taken yet.
+    pub(crate) fn pending(&self) -> bool {
+        self.int.load(Ordering::SeqCst) || self.term.load(Ordering::SeqCst)
+    }
+
     /// The signal received since the last call, if any (SIGINT wins over SIGTERM).
     pub(crate) fn take(&self) -> Option<i32> {
         if self.int.swap(false, Ordering::SeqCst) {

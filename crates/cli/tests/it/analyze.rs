@@ -185,7 +185,7 @@ fn several_files_and_columns_give_one_json_line_each() {
     assert_eq!(recs[1]["unit"], "bytes");
     assert_eq!(recs[2]["unit"], "fds");
     // With several files, the closing line names each leaking series with its file.
-    let c = write_csv(
+    write_csv(
         dir.path(),
         "c.csv",
         (0..100).map(|i| (i as f64 * 10.0, 50e6 + 1e5 * i as f64)),
@@ -439,7 +439,11 @@ fn requests_column_must_exist_and_is_end_of_run_only() {
     for i in 0..100u64 {
         let r = 100.0 + 80.0 * noise(i);
         let total = if i < 50 { i * 300 } else { (i - 50) * 300 };
-        rate.push_str(&format!("{},{},{r:.1},{total}\n", i * 10, 200e6 + 1e3 * i as f64));
+        rate.push_str(&format!(
+            "{},{},{r:.1},{total}\n",
+            i * 10,
+            200e6 + 1e3 * i as f64
+        ));
     }
     let rate_f = dir.path().join("rate.csv");
     std::fs::write(&rate_f, rate).unwrap();
@@ -452,7 +456,9 @@ fn requests_column_must_exist_and_is_end_of_run_only() {
             .stderr(predicate::str::contains(format!(
                 "{flag} req_rate falls at"
             )))
-            .stderr(predicate::str::contains("not a count of requests served so far"));
+            .stderr(predicate::str::contains(
+                "not a count of requests served so far",
+            ));
     }
     leakhound()
         .args(["analyze", "--requests", "requests_total"])

@@ -336,6 +336,32 @@ fn a_used_run_directory_is_refused_before_the_target_starts() {
 }
 
 #[test]
+fn a_target_that_exits_cleanly_ends_the_run_when_it_exits() {
+    // Sampling every 10 s: the exit after 1 s is seen at once, not at the next tick.
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    leakhound()
+        .args(["run", "-q", "--interval", "10s", "--out"])
+        .arg(dir.path().join("run"))
+        .args(["--", "sleep", "1"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(3);
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("run/verdict.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["target"]["ended_by"], "exited", "{v:#}");
+    let elapsed = v["target"]["elapsed_s"].as_f64().unwrap();
+    assert!((0.9..3.0).contains(&elapsed), "{elapsed} s");
+}
+
+#[test]
 fn processes_the_target_left_in_its_group_are_stopped_at_the_end() {
     // The shell starts a background sleep with a unique argument and exits at once.
     let dir = tempfile::tempdir().unwrap();
