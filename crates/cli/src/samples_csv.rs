@@ -121,10 +121,29 @@ pub(crate) fn read_series_csv(path: &Path) -> anyhow::Result<(PathBuf, Table)> {
         path.to_path_buf()
     };
     let shown = file.display().to_string();
-    let bytes = std::fs::read(&file)
+    let mut bytes = std::fs::read(&file)
         .map_err(|e| ExpectedError::usage(format!("cannot read {shown}: {}", io_reason(&e))))?;
+    if path.is_dir() {
+        cut_torn_line(&mut bytes);
+    }
     let table = parse_series_csv(&bytes, &shown)?;
     Ok((file, table))
+}
+
+/// A run directory's `samples.csv` whose last line has no line end was cut short (leakhound
+/// was killed while writing it; every complete line was flushed): that line is left out, the
+/// samples before it kept. Returns whether a line was cut.
+pub(crate) fn cut_torn_line(bytes: &mut Vec<u8>) -> bool {
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return false;
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    // The header alone, torn, is no header at all: left as it is for the reader to reject.
+    if keep == 0 {
+        return false;
+    }
+    bytes.truncate(keep);
+    true
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -16,7 +16,6 @@ use crate::errors::ExpectedError;
 use crate::orchestrate::limits::TargetLimits;
 use crate::orchestrate::session::judge;
 use crate::output::Output;
-use crate::samples_csv::read_series_csv;
 
 #[derive(Deserialize)]
 struct RunJson {
@@ -100,14 +99,40 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
         )));
     }
     let samples_csv = dir.join("samples.csv");
-    if !samples_csv.exists() {
-        return Err(ExpectedError::usage(format!(
-            "{shown}: the run recorded no samples (it stopped before the first one: the target \
-             failed to start or never became ready)"
-        )));
-    }
-    let data = read_series_csv(&samples_csv)?.1.series;
     let verdict_json = dir.join("verdict.json");
+    let mut notes = Vec::new();
+    // The samples: none when the run stopped before the first (its verdict says so), a torn
+    // last line left out (leakhound killed while writing it).
+    let data = match std::fs::read(&samples_csv) {
+        Ok(mut bytes) => {
+            if crate::samples_csv::cut_torn_line(&mut bytes) {
+                notes.push(
+                    "the last line of samples.csv was cut short (leakhound was killed while \
+                     writing it) and is left out"
+                        .to_string(),
+                );
+            }
+            let shown_csv = samples_csv.display().to_string();
+            match crate::samples_csv::parse_series_csv(&bytes, &shown_csv) {
+                Ok(t) => t.series,
+                // A header and no sample: the run's own verdict tells why.
+                Err(_) if verdict_json.exists() && bytes.iter().filter(|&&b| b == b'\n').count() <= 1 => {
+                    Vec::new()
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(_) if verdict_json.exists() => {
+            notes.push("samples.csv is missing: the saved verdict is shown without its data".to_string());
+            Vec::new()
+        }
+        Err(_) => {
+            return Err(ExpectedError::usage(format!(
+                "{shown}: the run recorded no samples (it stopped before the first one: the \
+                 target failed to start or never became ready)"
+            )));
+        }
+    };
     if verdict_json.exists() {
         let text = std::fs::read_to_string(&verdict_json)
             .with_context(|| format!("failed to read {}", verdict_json.display()))?;
@@ -117,8 +142,25 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
                 verdict_json.display()
             ))
         })?;
+        if report.schema_version != leakhound_core::SCHEMA_VERSION {
+            return Err(ExpectedError::usage(format!(
+                "{}: schema_version {} is not supported by this leakhound (it reads {})",
+                verdict_json.display(),
+                report.schema_version,
+                leakhound_core::SCHEMA_VERSION
+            )));
+        }
         report.data = data;
+        report
+            .warnings
+            .extend(notes.into_iter().map(|message| Warning::Note { message }));
         return Ok(report);
+    }
+    if data.is_empty() {
+        return Err(ExpectedError::usage(format!(
+            "{shown}: the run recorded no samples (it stopped before the first one: the target \
+             failed to start or never became ready)"
+        )));
     }
     // leakhound was killed before writing the verdict: judge what was recorded.
     let opts = leakhound_detect::DetectOptions {
@@ -145,11 +187,14 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
         },
         verdict,
         series,
-        warnings: vec![Warning::Note {
-            message: "verdict.json is missing (leakhound stopped before the end of the run); \
-                      this verdict was computed now from samples.csv"
-                .into(),
-        }],
+        warnings: std::iter::once(
+            "verdict.json is missing (leakhound stopped before the end of the run); this \
+             verdict was computed now from samples.csv"
+                .to_string(),
+        )
+        .chain(notes)
+        .map(|message| Warning::Note { message })
+        .collect(),
         processes: Vec::new(),
         alarms: Vec::new(),
         load: None,

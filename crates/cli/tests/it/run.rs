@@ -280,6 +280,23 @@ fn a_killed_leakhound_leaves_a_run_that_report_can_judge() {
             .unwrap()
             .contains("verdict.json is missing")
     );
+    // Killed while writing a line: the line is cut short. The samples before it still count.
+    let csv = dir.path().join("samples.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, &text[..text.len() - 20]).unwrap();
+    let out = leakhound()
+        .args(["report", "--json"])
+        .arg(dir.path())
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(series(&v, "rss_bytes")["verdict"], "leak");
+    assert!(
+        v["warnings"].to_string().contains("cut short"),
+        "{}",
+        v["warnings"]
+    );
     // A normal run directory is shown as it was judged.
     leakhound()
         .arg("report")
@@ -333,6 +350,30 @@ fn a_used_run_directory_is_refused_before_the_target_starts() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("cannot create the run directory"));
+}
+
+#[test]
+fn report_shows_a_run_without_samples_and_a_run_whose_samples_are_gone() {
+    // `run -- true` ends before the first sample: its verdict is inconclusive, and so is the
+    // report of it (not an input error).
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    leakhound()
+        .args(["run", "-q", "--out"])
+        .arg(&run)
+        .args(["--", "true"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(3);
+    leakhound().arg("report").arg(&run).assert().code(3);
+    // samples.csv removed: the saved verdict, said to be without its data.
+    std::fs::remove_file(run.join("samples.csv")).unwrap();
+    leakhound()
+        .arg("report")
+        .arg(&run)
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("samples.csv is missing"));
 }
 
 #[test]
