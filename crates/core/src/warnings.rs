@@ -18,7 +18,8 @@ pub enum Warning {
         /// Current `--duration` in seconds, if one was given.
         duration_s: Option<f64>,
     },
-    /// `/proc/PID/smaps_rollup` could not be read (PSS/USS/anon/swap missing).
+    /// A file of `/proc/PID` could not be read (`smaps_rollup`: PSS and USS missing; `fd`: fd
+    /// counts and sockets; `status`: anon and swap). The name is kept for the JSON's sake.
     SmapsUnreadable {
         /// The process whose file was unreadable.
         pid: u32,
@@ -83,9 +84,19 @@ impl std::fmt::Display for Warning {
                 }
             }
             Warning::SmapsUnreadable { pid, error } => {
+                // The file named in the error says which series are missing.
+                let missing = if error.contains("/smaps_rollup") {
+                    "PSS and USS are missing"
+                } else if error.contains("/fd") {
+                    "open fds (by type) and TCP sockets are missing"
+                } else if error.contains("/status") {
+                    "anon and swap are missing"
+                } else {
+                    "some series are missing"
+                };
                 write!(
                     f,
-                    "cannot read /proc/{pid}/smaps_rollup ({error}): PSS, USS, anon and swap are missing; run as the target's user or as root"
+                    "process {pid}: {error}: {missing}; run as the target's user or as root"
                 )
             }
             Warning::TargetExitedEarly {

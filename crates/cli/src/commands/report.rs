@@ -27,6 +27,8 @@ struct RunJson {
 pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
     let dir = &args.run_dir;
     let mut report = load(dir)?;
+    // Where the run is now (it may have been moved, or recorded relative to another directory).
+    report.run.run_dir = Some(dir.display().to_string());
     super::heap_native::export(dir, args.pprof.as_deref(), args.flamegraph.as_deref(), out)?;
     // `run --heap` left the native agent's files in heap/: analyze them again (runs made before
     // the heap section existed get one too).
@@ -116,14 +118,19 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
             match crate::samples_csv::parse_series_csv(&bytes, &shown_csv) {
                 Ok(t) => t.series,
                 // A header and no sample: the run's own verdict tells why.
-                Err(_) if verdict_json.exists() && bytes.iter().filter(|&&b| b == b'\n').count() <= 1 => {
+                Err(_)
+                    if verdict_json.exists()
+                        && bytes.iter().filter(|&&b| b == b'\n').count() <= 1 =>
+                {
                     Vec::new()
                 }
                 Err(e) => return Err(e),
             }
         }
         Err(_) if verdict_json.exists() => {
-            notes.push("samples.csv is missing: the saved verdict is shown without its data".to_string());
+            notes.push(
+                "samples.csv is missing: the saved verdict is shown without its data".to_string(),
+            );
             Vec::new()
         }
         Err(_) => {

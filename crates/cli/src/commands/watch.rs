@@ -39,6 +39,20 @@ pub(crate) fn run(args: &WatchArgs, out: &Output) -> anyhow::Result<u8> {
             "PID {pid} has exited (a zombie its parent has not reaped yet): nothing to watch"
         )));
     }
+    // A thread's ID opens /proc/TID too, but the process is its thread group.
+    if let Some(tgid) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse::<u32>().ok())
+        })
+        .filter(|&tgid| tgid != pid)
+    {
+        return Err(ExpectedError::usage(format!(
+            "{pid} is a thread of process {tgid}; watch {tgid}"
+        )));
+    }
     let mut sampler = Sampler::new(pid).map_err(|e| match e {
         SamplerError::NoSuchProcess { .. } => {
             ExpectedError::usage(format!("no process with PID {pid}"))
@@ -76,12 +90,20 @@ pub(crate) fn run(args: &WatchArgs, out: &Output) -> anyhow::Result<u8> {
 }
 
 fn read_cmdline(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
+    let args: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|raw| {
             raw.split(|&b| b == 0)
                 .filter(|a| !a.is_empty())
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect()
         })
+        .unwrap_or_default();
+    if !args.is_empty() {
+        return args;
+    }
+    // A kernel thread, or a process caught as it execs, has no command line: its name, as
+    // `ps` shows it.
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| vec![format!("[{}]", c.trim_end())])
         .unwrap_or_default()
 }

@@ -174,7 +174,7 @@ pub(crate) fn record(
     let mut samples = 0usize;
     let mut late = 0usize;
     let mut worst_late = 0.0f64;
-    let mut unreadable_warned = false;
+    let mut unreadable_warned: Vec<String> = Vec::new();
     let mut warnings = Vec::new();
     let poll = Duration::from_millis(20).min(props.interval);
     // The target's own exit was seen (and the tree sampled at once for what it left running).
@@ -222,12 +222,21 @@ pub(crate) fn record(
                 Ended::Vanished
             };
         }
-        if !unreadable_warned && let Some((pid, error)) = sample.unreadable.first() {
-            warnings.push(Warning::SmapsUnreadable {
-                pid: *pid,
-                error: error.clone(),
-            });
-            unreadable_warned = true;
+        // One warning per kind of file that could not be read (smaps_rollup, fd, status).
+        for (pid, error) in &sample.unreadable {
+            let kind = error
+                .split(": ")
+                .next()
+                .and_then(|path| path.rsplit('/').next())
+                .unwrap_or("")
+                .to_string();
+            if !unreadable_warned.contains(&kind) {
+                warnings.push(Warning::SmapsUnreadable {
+                    pid: *pid,
+                    error: error.clone(),
+                });
+                unreadable_warned.push(kind);
+            }
         }
         writer.append(t, &sample)?;
         set.push(t, &sample.total);
@@ -496,9 +505,13 @@ pub(crate) fn conclude(
         let per_sample = props.interval.as_secs_f64();
         warnings.push(Warning::TooFewSamples {
             after_warmup,
-            // At least as many as any verdict needs (a run with no samples needs them all).
-            needed: (after_warmup + (more / per_sample).round() as usize)
-                .max(leakhound_detect::MIN_SAMPLES),
+            // Under the detector's minimum, that minimum (as its verdicts say); else as many as
+            // the time any verdict still needs holds.
+            needed: if after_warmup < leakhound_detect::MIN_SAMPLES {
+                leakhound_detect::MIN_SAMPLES
+            } else {
+                after_warmup + (more / per_sample).round() as usize
+            },
             duration_s: props.duration.map(|d| d.as_secs_f64()),
         });
     }

@@ -75,6 +75,37 @@ fn unknown_or_invalid_pid_exits_2() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("invalid PID `abc`"));
+    // A thread's ID names its process instead.
+    let mut target = Command::new("python3")
+        .args([
+            "-c",
+            "import threading,time\nthreading.Thread(target=time.sleep,args=(30,)).start()\ntime.sleep(30)",
+        ])
+        .spawn()
+        .unwrap();
+    let pid = target.id();
+    let task = format!("/proc/{pid}/task");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let tid = loop {
+        let other = std::fs::read_dir(&task)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .find(|&t| t != pid);
+        if let Some(t) = other {
+            break t;
+        }
+        assert!(std::time::Instant::now() < deadline, "no second thread");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    leakhound()
+        .args(["watch", &tid.to_string(), "--duration", "2s"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{tid} is a thread of process {pid}; watch {pid}"
+        )));
+    target.kill().unwrap();
+    target.wait().unwrap();
 }
 
 /// `watch --stop-on-leak`: the watch ends at the first alarm (exit 1) and leaves the process
