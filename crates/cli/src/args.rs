@@ -312,9 +312,9 @@ pub(crate) struct DiffArgs {
     /// Print the report as JSON ("schema_version": 1).
     #[arg(long)]
     pub(crate) json: bool,
-    /// Number of findings to show (leaks first).
-    #[arg(long, default_value_t = 10)]
-    pub(crate) top: usize,
+    /// Number of findings to show (leaks first; the verdict weighs them all).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) top: u32,
 }
 
 #[derive(Debug, Args)]

@@ -416,10 +416,11 @@ pub fn diff_snapshots_with_progress(
             .then(gb.cmp(&ga))
             .then(a.type_name.cmp(&b.type_name))
     });
-    findings.truncate(opts.top);
-    explain(&mut findings, &last);
+    // The verdict weighs every finding, not only those shown.
     let any_leak = findings.iter().any(|f| f.class == GroupClass::Leak);
     let any_growing = findings.iter().any(|f| f.class == GroupClass::Growing);
+    findings.truncate(opts.top);
+    explain(&mut findings, &last);
     let (verdict, caveat) = if any_leak {
         (Verdict::Leak, None)
     } else if any_growing {

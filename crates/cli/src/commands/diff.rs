@@ -19,7 +19,9 @@ pub(crate) fn run(args: &DiffArgs, out: &Output) -> anyhow::Result<u8> {
             "diff needs at least two snapshots (three to tell a leak from warm-up)",
         ));
     }
-    let opts = DiffOptions { top: args.top };
+    let opts = DiffOptions {
+        top: args.top as usize,
+    };
     // Big snapshots take seconds each to read: a spinner names the one being read (TTY only).
     let pb = out.progress(None);
     let n = args.snapshots.len();
@@ -137,7 +139,8 @@ pub(crate) fn write_text(r: &DiffReport, out: &Output, w: &mut dyn Write) -> io:
     for (i, f) in r.findings.iter().enumerate() {
         let label = match f.class {
             GroupClass::Leak => "LEAK (grows in every interval)",
-            GroupClass::Growing => "GROWING (2 snapshots: leak or warm-up?)",
+            GroupClass::Growing if f.sizes.len() == 2 => "GROWING (2 snapshots: leak or warm-up?)",
+            GroupClass::Growing => "GROWING (first to last, under the sampling error per interval)",
             GroupClass::WarmUp => "warm-up / saturating (first interval only), not a leak",
             GroupClass::Intermittent => "intermittent (not every interval), not a leak",
         };

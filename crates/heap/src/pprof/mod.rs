@@ -442,6 +442,9 @@ fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, 
     keys.sort();
     keys.dedup();
     let mut findings = Vec::new();
+    // A stack grew from the first profile to the last above the sampling error, though in no
+    // interval alone (see `coarse` below).
+    let mut any_coarse = false;
     for key in keys {
         let gs: Vec<Option<&Group>> = sums.iter().map(|s| s.groups.get(key)).collect();
         let sizes: Vec<GroupSize> = gs
@@ -454,11 +457,40 @@ fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, 
             })
             .collect();
         let (bytes_delta, count_delta, grows) = judge(kind, &periods, &sizes);
-        let Some(class) = GroupClass::from_growth(&grows) else {
-            continue;
+        // Heap profiles sample one allocation in 512 KiB: a slow leak's growth per interval may
+        // stay within the sampling error while its growth from the first profile to the last
+        // does not. That is growth too, not "nothing grew"; which it is, more or finer samples
+        // tell.
+        let coarse = kind == ProfileKind::Heap
+            && sizes.len() > 2
+            && !matches!(
+                GroupClass::from_growth(&grows),
+                Some(GroupClass::Leak | GroupClass::WarmUp)
+            )
+            && bytes_delta.iter().all(|&d| d >= 0)
+            && judge(
+                kind,
+                &[periods[0], periods[periods.len() - 1]],
+                &[sizes[0], sizes[sizes.len() - 1]],
+            )
+            .2[0];
+        let class = if coarse {
+            GroupClass::Growing
+        } else {
+            match GroupClass::from_growth(&grows) {
+                Some(c) => c,
+                None => continue,
+            }
         };
+        if coarse {
+            any_coarse = true;
+        }
         let (stacks, stacks_total, location) = stack_breakdown(kind, &periods, &gs);
         let hint = match (kind, class) {
+            _ if coarse => format!(
+                "grew {} KiB from the first profile to the last, more than the sampling error, but no interval alone shows it: take the profiles further apart, or sample finer (runtime.MemProfileRate = 4096 at the start of main)",
+                (sizes[sizes.len() - 1].bytes - sizes[0].bytes) / 1024
+            ),
             (_, GroupClass::WarmUp) => "grew only in the first interval: a cache filling, a table built lazily or a pool; not a leak".to_owned(),
             (ProfileKind::Goroutine, _) if key.contains("chan") || key.contains("select") => {
                 "goroutine blocked on a channel: each request starts a goroutine that waits on a channel nobody sends to or closes; close the channel, add a context cancel or a timeout".to_owned()
@@ -511,14 +543,17 @@ fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, 
             .then(weight(b).cmp(&weight(a)))
             .then(a.type_name.cmp(&b.type_name))
     });
-    findings.truncate(opts.top);
+    // The verdict weighs every finding, not only those shown.
     let (verdict, caveat) = if findings.iter().any(|f| f.class == GroupClass::Leak) {
         (Verdict::Leak, None)
+    } else if any_coarse {
+        (Verdict::Inconclusive, Some("growth below the heap profile's sampling resolution in every interval: take the profiles further apart, or sample finer (runtime.MemProfileRate)".to_owned()))
     } else if findings.iter().any(|f| f.class == GroupClass::Growing) {
         (Verdict::Inconclusive, Some("with two profiles a leak cannot be told apart from warm-up: take a third profile after more of the same load".to_owned()))
     } else {
         (Verdict::NoLeak, None)
     };
+    findings.truncate(opts.top);
     Ok(DiffReport {
         schema_version: SCHEMA_VERSION,
         snapshots: sums.into_iter().map(|s| s.info).collect(),
@@ -704,6 +739,34 @@ mod tests {
         assert_eq!(f.stacks[1].stack, "main.store <- main.other");
         assert_eq!(f.stacks[1].bytes_delta, vec![64 * KIB; 2]);
         assert_eq!(f.stacks[1].class, None);
+    }
+
+    #[test]
+    fn growth_only_from_first_to_last_profile_is_inconclusive_not_nothing() {
+        // 0 → 1.5 → 2.5 → 4 MiB at a 512 KiB period: each interval is inside two standard
+        // errors, the whole climb is not. A leak too slow for the sampling, not "nothing grew".
+        let keep: &[&str] = &["main.keep"];
+        let flat: &[&str] = &["main.flat"];
+        let mib = 1024 * KIB;
+        let per: Vec<Vec<(&[&str], i64, i64)>> = [0, 3 * mib / 2, 5 * mib / 2, 4 * mib]
+            .iter()
+            .map(|&b| vec![(keep, b / 4096, b), (flat, 8, 4 * mib)])
+            .collect();
+        let r = diff_summaries(summaries(true, 512 * KIB, &per), &DiffOptions::default()).unwrap();
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        assert!(r.caveat.as_deref().unwrap().contains("sampling resolution"));
+        assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+        assert_eq!(r.findings[0].type_name, "main.keep");
+        assert_eq!(r.findings[0].class, GroupClass::Growing);
+        assert!(r.findings[0].hint.contains("MemProfileRate"));
+        // Findings shown or not, the verdict weighs every one.
+        let big: &[&str] = &["main.big"];
+        let per: Vec<Vec<(&[&str], i64, i64)>> = (0..3)
+            .map(|i| vec![(big, 16 * i, 8192 * KIB * i), (keep, 8, 4 * mib)])
+            .collect();
+        let r = diff_summaries(summaries(true, 512 * KIB, &per), &DiffOptions { top: 0 }).unwrap();
+        assert!(r.findings.is_empty());
+        assert_eq!(r.verdict, Verdict::Leak);
     }
 
     #[test]
