@@ -140,12 +140,38 @@ fn write_file(out: &Path, bytes: &[u8]) -> Result<(), CaptureError> {
 /// (`<out>.goroutine.pb.gz`). `target` is `PORT` or `127.0.0.1:PORT`.
 pub fn go(target: &str, out: &Path) -> Result<std::path::PathBuf, CaptureError> {
     let port = parse_port(target)?;
-    write_file(out, &http_get(port, "/debug/pprof/heap?gc=1", target)?)?;
+    let heap = http_get(port, "/debug/pprof/heap?gc=1", target)?;
+    check_pprof(&heap, "/debug/pprof/heap", target)?;
+    let goroutine = http_get(port, "/debug/pprof/goroutine", target)?;
+    check_pprof(&goroutine, "/debug/pprof/goroutine", target)?;
+    write_file(out, &heap)?;
     let mut g = out.as_os_str().to_owned();
     g.push(".goroutine.pb.gz");
     let g = std::path::PathBuf::from(g);
-    write_file(&g, &http_get(port, "/debug/pprof/goroutine", target)?)?;
+    write_file(&g, &goroutine)?;
     Ok(g)
+}
+
+/// An answer of a pprof endpoint is a gzip-compressed `profile.proto` with sample types;
+/// anything else (an HTML page, a proxy's error text) is not written as a profile.
+fn check_pprof(bytes: &[u8], endpoint: &str, target: &str) -> Result<(), CaptureError> {
+    let not = |why: &str| {
+        target_err(
+            target,
+            format!(
+                "{endpoint} did not answer with a pprof profile ({why}); is it a Go program importing net/http/pprof?"
+            ),
+        )
+    };
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Err(not("not gzip"));
+    }
+    let p = crate::pprof::decode(flate2::read::GzDecoder::new(bytes), Path::new(endpoint))
+        .map_err(|_| not("not a profile.proto message"))?;
+    if p.sample_type.is_empty() {
+        return Err(not("no sample types"));
+    }
+    Ok(())
 }
 
 fn parse_port(target: &str) -> Result<u16, CaptureError> {
@@ -154,7 +180,9 @@ fn parse_port(target: &str) -> Result<u16, CaptureError> {
         .or_else(|| target.strip_prefix("localhost:"))
         .unwrap_or(target);
     p.parse()
-        .map_err(|_| target_err(target, "expected PORT or 127.0.0.1:PORT"))
+        .ok()
+        .filter(|&p| p != 0)
+        .ok_or_else(|| target_err(target, "expected PORT (1-65535) or 127.0.0.1:PORT"))
 }
 
 /// Java: `jcmd PID GC.heap_dump OUT` (OUT made absolute: jcmd resolves it in the target's cwd).

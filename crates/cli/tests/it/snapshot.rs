@@ -161,6 +161,49 @@ fn unreachable_go_endpoint_is_named() {
 }
 
 #[test]
+fn a_go_endpoint_that_answers_no_profile_is_refused() {
+    // A web server that answers /debug/pprof/heap with text, not a profile.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    std::fs::create_dir_all(root.join("debug/pprof")).unwrap();
+    std::fs::write(root.join("debug/pprof/heap"), "not a profile\n").unwrap();
+    std::fs::write(root.join("debug/pprof/goroutine"), "nor this\n").unwrap();
+    let (closed, port) = closed_port();
+    drop(closed);
+    let _server = Service(
+        std::process::Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(&root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let target = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&target).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "http.server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = dir.path().join("heap.pb.gz");
+    let (code, _, err) = snapshot(&["go", &target, "-o", out.to_str().unwrap()]);
+    assert_unreachable(code, &err, "did not answer with a pprof profile");
+    assert!(!out.exists());
+    assert_no_partial_files(dir.path());
+    let (code, _, err) = snapshot(&["go", "0", "-o", out.to_str().unwrap()]);
+    assert_unreachable(code, &err, "expected PORT (1-65535)");
+}
+
+#[test]
 fn unreachable_node_inspector_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let (_closed, port) = closed_port();
