@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use leakhound_core::{ExitCodes, NativeHeapRun, Series, Verdict};
 use leakhound_native::export::{self, ExportError, ProcessHeap};
 use leakhound_native::load::load_dir_each;
-use leakhound_native::{AnalyzeOptions, GroupBy, analyze_profile, render, summary};
+use leakhound_native::{AnalyzeOptions, GroupBy, Profile, analyze_profile, render, summary};
 
 use crate::args::HeapArgs;
 use crate::errors::ExpectedError;
@@ -199,14 +199,41 @@ pub(crate) fn analyze_dir(
     };
     let mut all = Vec::new();
     let mut text = String::new();
-    for p in &profiles {
-        // Processes that only exec'd through (a shell, env) record nothing worth showing.
-        if p.stacks.len() <= 1 && p.snapshots.len() <= 1 {
-            continue;
-        }
+    // Processes that only exec'd through (a shell, env) record nothing worth showing.
+    let shown: Vec<&Profile> = profiles
+        .iter()
+        .filter(|p| p.stacks.len() > 1 || p.snapshots.len() > 1)
+        .collect();
+    // A process with a single snapshot has no timeline: a forked child that exec'd or exited
+    // within one interval (its snapshot holds the blocks it inherited from its parent). With
+    // processes that have timelines, those are judged and these only counted; alone, they are
+    // all there is.
+    let (timed, brief): (Vec<&Profile>, Vec<&Profile>) =
+        shown.iter().partition(|p| p.snapshots.len() > 1);
+    let judged = if timed.is_empty() { &brief } else { &timed };
+    for p in judged {
         let r = analyze_profile(p, &opts);
         text.push_str(&render::render_terminal(&r));
         all.push(r);
+    }
+    if !timed.is_empty() && !brief.is_empty() {
+        let mut pids: Vec<String> = brief.iter().map(|p| p.pid.to_string()).collect();
+        pids.dedup();
+        let more = pids.len().saturating_sub(8);
+        pids.truncate(8);
+        text.push_str(&format!(
+            "{} short-lived process image{} (pid {}{}) had a single heap snapshot: children that \
+             exec'd or exited within one --heap-interval, not judged (their files are in {})\n",
+            brief.len(),
+            if brief.len() == 1 { "" } else { "s" },
+            pids.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            },
+            dir.display()
+        ));
     }
     if all.is_empty() {
         warnings.push(format!(

@@ -500,3 +500,33 @@ fn too_short_a_heap_run_says_why_it_is_inconclusive() {
             .and(predicate::str::contains("(1 sites)").not()),
         );
 }
+
+#[test]
+fn children_that_exec_at_once_are_counted_not_judged() {
+    // 30 forked children exec /bin/true at once: each pre-exec image leaves a one-snapshot
+    // file holding its parent's blocks. They have no timeline to judge, and the parent's
+    // bounded ring is no leak: the heap verdict is no leak, not inconclusive.
+    let work = tempfile::tempdir().unwrap();
+    let exe = gcc(work.path(), "targets.c", "targets");
+    leakhound()
+        .args([
+            "run",
+            "--heap",
+            "--heap-interval",
+            "100ms",
+            "-i",
+            "100ms",
+            "--out",
+        ])
+        .arg(work.path().join("run"))
+        .arg("--")
+        .arg(&exe)
+        .arg("spawner")
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .stdout(
+            predicate::str::contains("short-lived process images (pid ")
+                .and(predicate::str::contains("heap: no leak"))
+                .and(predicate::str::contains("cannot be judged").not()),
+        );
+}

@@ -233,6 +233,26 @@ static int lookup(void) {
     return 0;
 }
 
+/* A bounded ring of 64 blocks reused for about 3 s (no leak), forking a child that execs
+ * /bin/true every 100 rounds: 30 short-lived process images beside the parent. */
+static char *spawn_ring[64];
+static int spawner(void) {
+    for (int i = 0; i < 3000; i++) {
+        free(spawn_ring[i % 64]);
+        spawn_ring[i % 64] = malloc(200 + i % 50);
+        if (i % 100 == 0) {
+            pid_t p = fork();
+            if (p == 0) {
+                execl("/bin/true", "true", (char *)0);
+                _exit(127);
+            }
+            if (p > 0) waitpid(p, NULL, 0);
+        }
+        pause_us(1000);
+    }
+    return 0;
+}
+
 static int forever(void) {
     for (;;) {
         leak_here();
@@ -248,6 +268,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(m, "fork")) rc = forked();
     else if (!strcmp(m, "realloc")) rc = reallocs();
     else if (!strcmp(m, "forever")) rc = forever();
+    else if (!strcmp(m, "spawner")) rc = spawner();
     else if (!strcmp(m, "burst")) rc = burst();
     else if (!strcmp(m, "lookup")) rc = lookup();
     else if (!strcmp(m, "dlopen-tls") && argc > 2) { tls_module = argv[2]; rc = dlopen_tls(); }
