@@ -242,6 +242,10 @@ pub struct HeapGraph {
     pub newer: BitVec,
     /// Largest object id of a JS/Java object (VM-internal and synthetic nodes use other ranges).
     pub max_object_id: u64,
+    /// A sample of the objects, as (object id, node): one id in 32 (`(id >> 1) % 32 == 0`;
+    /// V8's object ids are odd). Two snapshots whose ids mean the same objects share most of it (see
+    /// `diff`); V8 numbers its objects again for each inspector session.
+    pub id_sample: Vec<(u64, u32)>,
     /// When the dump was written, in milliseconds since the Unix epoch (the HPROF header's
     /// timestamp); `None` for V8 snapshots, which carry no time, and for a zero timestamp.
     pub taken_at_ms: Option<u64>,

@@ -333,6 +333,9 @@ fn read_inner<R: Read>(sc: &mut Scanner<R>, opts: &ReadOptions) -> Result<HeapGr
                         let id = row[l.n_id];
                         if kind == NodeKind::Object {
                             max_id = max_id.max(id);
+                            if (id >> 1) % 32 == 0 {
+                                g.id_sample.push((id, g.kind.len() as u32));
+                            }
                         }
                         g.newer.push(id > opts.new_above);
                         g.push_node(
