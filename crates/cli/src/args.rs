@@ -199,10 +199,10 @@ pub(crate) struct HeapArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "exact", value_name = "MODE")]
     pub(crate) heap: Option<String>,
     /// Time between the agent's heap snapshots (it also snapshots every 32 MiB allocated).
-    #[arg(long, value_parser = parse_interval, default_value = "1s")]
+    #[arg(long, value_parser = parse_interval, default_value = "1s", requires = "heap")]
     pub(crate) heap_interval: Duration,
     /// How heap stacks are grouped into sites: function, line, or stack:N.
-    #[arg(long, default_value = "line", value_name = "GROUP")]
+    #[arg(long, default_value = "line", value_name = "GROUP", requires = "heap")]
     pub(crate) group_by: String,
     /// Also log every allocation event to RUN_DIR/heap/<pid>.lhevents (large: grows with the
     /// number of allocations; the analysis does not need it).
