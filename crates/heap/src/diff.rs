@@ -580,7 +580,10 @@ fn hint(f: &Finding) -> String {
         return "closure capturing request state: a long-lived closure keeps request objects alive through its context; drop the closure or copy only the fields it needs".into();
     }
     if path.contains("class ") && (path.contains("Map") || path.contains("List")) {
-        return "static map never pruned: a collection in a static field gains entries per request and never loses them; remove entries when the work is done or bound it".into();
+        let what = if path.contains("Map") { "map" } else { "list" };
+        return format!(
+            "static {what} never pruned: a collection in a static field gains entries per request and never loses them; remove entries when the work is done or bound it"
+        );
     }
     if f.class == GroupClass::Growing {
         return "grew between two snapshots: take a third after more of the same load to tell a leak (grows again) from a warm-up (stops)".into();
