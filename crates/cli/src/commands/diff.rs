@@ -19,6 +19,22 @@ pub(crate) fn run(args: &DiffArgs, out: &Output) -> anyhow::Result<u8> {
             "diff needs at least two snapshots (three to tell a leak from warm-up)",
         ));
     }
+    // The same file given twice compares a snapshot with itself: nothing can grow there.
+    let canon: Vec<Option<std::path::PathBuf>> = args
+        .snapshots
+        .iter()
+        .map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    for (i, a) in canon.iter().enumerate() {
+        if let Some(j) = canon[i + 1..].iter().position(|b| a.is_some() && b == a) {
+            return Err(ExpectedError::usage(format!(
+                "{} is given twice (as snapshots {} and {}): give snapshots taken at different times",
+                args.snapshots[i].display(),
+                i + 1,
+                i + j + 2
+            )));
+        }
+    }
     let opts = DiffOptions {
         top: args.top as usize,
     };

@@ -257,6 +257,14 @@ fn one_snapshot_is_a_usage_error() {
     let files = leaking(dir.path());
     let (code, _, err) = diff(&[], &files[..1]);
     assert_bad_input(code, &err, "at least two snapshots");
+    // The same file twice (under two spellings) is one snapshot.
+    let again = files[0]
+        .parent()
+        .unwrap()
+        .join(".")
+        .join(files[0].file_name().unwrap());
+    let (code, _, err) = diff(&[], &[files[0].clone(), files[1].clone(), again]);
+    assert_bad_input(code, &err, "is given twice (as snapshots 1 and 3)");
 }
 
 #[test]
