@@ -182,8 +182,13 @@ fn hint(s: &SiteReport, sampled: bool) -> String {
             )
         }
     } else if s.live_bytes > 0 {
+        // "Not growing" only when the timeline says so; too short a timeline says nothing.
+        let while_running = match s.verdict.verdict {
+            Verdict::NoLeak => "not growing while running",
+            _ => "whether it grows while running is inconclusive",
+        };
         format!(
-            "{est}{} still live in {est}{}; not growing while running",
+            "{est}{} still live in {est}{}; {while_running}",
             format_bytes(s.live_bytes as f64),
             crate::render::count(s.live_blocks, "block")
         )
