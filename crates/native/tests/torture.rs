@@ -211,10 +211,10 @@ fn abort_and_segfault_die_by_their_signal_with_complete_data() {
 }
 
 #[test]
-fn exit_underscore_exit_and_underscore_capital_exit_keep_status_and_write_the_end() {
+fn exit_underscore_exit_underscore_capital_exit_and_quick_exit_keep_status_and_write_the_end() {
     let work = tempfile::tempdir().unwrap();
     let exe = torture(work.path());
-    for (mode, code) in [("exit", 5), ("_exit", 6), ("_Exit", 7)] {
+    for (mode, code) in [("exit", 5), ("_exit", 6), ("_Exit", 7), ("quick_exit", 8)] {
         let out = tempfile::tempdir().unwrap();
         let o: Output = traced(&exe, out.path(), "50").arg(mode).output().unwrap();
         assert_eq!(o.status.code(), Some(code), "{mode}");

@@ -1,7 +1,8 @@
 //! Library constructor, exit and fork hooks.
 //!
 //! The constructor finishes initialisation, registers an `atexit` handler (registered early,
-//! so it runs late, after the program's own handlers) and `pthread_atfork` handlers, and starts
+//! so it runs late, after the program's own handlers; the same for `quick_exit`) and
+//! `pthread_atfork` handlers, and starts
 //! the writer. `_exit`/`_Exit` are hooked so programs that skip `exit` still get their final
 //! snapshot. Fork: `prepare` takes every agent lock so the child never inherits a held one; the
 //! child opens its own `<pid>.lhev` and starts its own writer. Terminating signals: see
@@ -18,12 +19,20 @@ extern "C" fn constructor() {
     // SAFETY: registering plain extern "C" functions with no captured state.
     unsafe {
         libc::atexit(at_exit);
+        // `quick_exit` runs these instead of the `atexit` ones, then ends the process through
+        // glibc's internal `_exit`, which the `_exit` hook below does not see.
+        at_quick_exit(at_exit);
         libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
     }
     writer::start();
     if init::state() == READY {
         super::signal::install();
     }
+}
+
+unsafe extern "C" {
+    /// C11 `at_quick_exit` (glibc 2.10 and later; not in the `libc` crate for Linux).
+    fn at_quick_exit(f: extern "C" fn()) -> libc::c_int;
 }
 
 #[used]

@@ -76,13 +76,14 @@ static int die(const char *how) {
     return 0;
 }
 
-/* --- exit paths: exit(5) / _exit(6) / _Exit(7) from a nested function --- */
+/* --- exit paths: exit(5) / _exit(6) / _Exit(7) / quick_exit(8) from a nested function --- */
 NOINLINE static void exit_leak(void) {
     sink = malloc(40);
 }
 NOINLINE static void leave(const char *how) {
     if (strcmp(how, "exit") == 0) exit(5);
     if (strcmp(how, "_exit") == 0) _exit(6);
+    if (strcmp(how, "quick_exit") == 0) quick_exit(8);
     _Exit(7);
 }
 static int exits(const char *how) {
@@ -367,7 +368,8 @@ int main(int argc, char **argv) {
     if (strcmp(m, "own-handler") == 0) return own_handler(0);
     if (strcmp(m, "own-handler-exit") == 0) return own_handler(1);
     if (strcmp(m, "abort") == 0 || strcmp(m, "segv") == 0) return die(m);
-    if (strcmp(m, "exit") == 0 || strcmp(m, "_exit") == 0 || strcmp(m, "_Exit") == 0)
+    if (strcmp(m, "exit") == 0 || strcmp(m, "_exit") == 0 || strcmp(m, "_Exit") == 0 ||
+        strcmp(m, "quick_exit") == 0)
         return exits(m);
     if (strcmp(m, "mmap") == 0) return mmaps(argv[0]);
     if (strcmp(m, "exec") == 0) return exec_parent(argv[0]);
