@@ -500,7 +500,12 @@ pub(crate) fn write_summary(
                     r.offered,
                     r.achieved,
                     r.errors,
-                    ms(r.p99_ms),
+                    // No latency was recorded that second (only refused connections): none.
+                    if r.achieved == 0 && r.p99_ms == 0.0 {
+                        "-".to_string()
+                    } else {
+                        ms(r.p99_ms)
+                    },
                     r.phase
                 )?;
             }
