@@ -473,8 +473,21 @@ fn field_at(text: &str, offset: usize) -> String {
     }
 }
 
+/// The first line of the TOML reader's message, with Rust's type names in words a scenario's
+/// author knows (`expected f64` → `expected a number`).
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).trim().to_string()
+    let line = s.lines().next().unwrap_or(s).trim();
+    [
+        ("expected f64", "expected a number"),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected a string", "expected a string in quotes"),
+        ("expected a boolean", "expected true or false"),
+    ]
+    .iter()
+    .fold(line.to_string(), |m, (rust, words)| m.replace(rust, words))
 }
 
 /// `30s`, `5m`, `1h30m`, `250ms`, `1.5h` or a bare number of seconds.

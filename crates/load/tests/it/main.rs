@@ -314,6 +314,15 @@ fn scenario_errors_name_line_and_field() {
     let e = scenario_err("target = \"http://127.0.0.1:1/\"\nrat = 5\n");
     assert!(e.contains("line 2") && e.contains("rat"), "{e}");
 
+    // A number in quotes: said in words, not in Rust's type names.
+    let e = scenario_err(
+        "target = \"http://127.0.0.1:1/\"\n[[stage]]\nrate = \"10\"\nduration = \"5s\"\n",
+    );
+    assert!(
+        e.contains("line 3") && e.contains("expected a number") && !e.contains("f64"),
+        "{e}"
+    );
+
     let e = scenario_err(
         "target = \"http://127.0.0.1:1/\"\n[[stage]]\nkind = \"constant\"\nrate = \"fast\"\nduration = \"1s\"\n",
     );
