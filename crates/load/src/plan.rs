@@ -277,7 +277,14 @@ impl LoadPlan {
     pub fn set_constant_rate(&mut self, rate: f64, duration: Duration) {
         let arrivals = match &self.model {
             Model::Open { arrivals, .. } => *arrivals,
-            Model::Closed { .. } => Arrivals::Constant,
+            Model::Closed { concurrency, .. } => {
+                // A closed model's connections bound nothing in an open one: unless the
+                // scenario set `max_in_flight` itself, the open model's default applies.
+                if self.max_in_flight == *concurrency {
+                    self.max_in_flight = DEFAULT_MAX_IN_FLIGHT;
+                }
+                Arrivals::Constant
+            }
         };
         self.model = Model::Open {
             stages: vec![Stage::Constant { rate, duration }],
@@ -470,6 +477,20 @@ fn default_threads() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_given_to_a_closed_plan_lifts_its_connection_bound() {
+        let d = Duration::from_secs(5);
+        let mut p = LoadPlan::closed("http://127.0.0.1:1/", 2, d).unwrap();
+        p.set_constant_rate(10.0, d);
+        assert!(matches!(p.model, Model::Open { .. }));
+        assert_eq!(p.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
+        // A bound the scenario set itself stays.
+        let mut p = LoadPlan::closed("http://127.0.0.1:1/", 2, d).unwrap();
+        p.max_in_flight = 7;
+        p.set_constant_rate(10.0, d);
+        assert_eq!(p.max_in_flight, 7);
+    }
 
     #[test]
     fn rate_must_be_positive() {
