@@ -181,9 +181,10 @@ pub(crate) fn finish(
     }
     if failed {
         eprintln!(
-            "error: the target `{program}` {} after {:.1} s; the verdict above covers only that part",
+            "error: the target `{program}` {} after {:.1} s; the verdict {} covers only that part",
             target.describe_exit(),
-            report.target.elapsed_s
+            report.target.elapsed_s,
+            if props.json { "in the JSON" } else { "above" }
         );
         return Ok(ExitCodes::TARGET_FAILED);
     }
