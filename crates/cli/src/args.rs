@@ -462,7 +462,7 @@ pub(crate) struct RunLoadArgs {
     #[arg(long, value_name = "URL")]
     pub(crate) ready: Option<String>,
     /// Longest wait for --ready; the run fails (exit 4) after it.
-    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    #[arg(long, value_parser = crate::props::parse_positive_duration, default_value = "30s")]
     pub(crate) ready_timeout: Duration,
     #[command(flatten)]
     pub(crate) load: LoadTargetArgs,

@@ -20,7 +20,15 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     if t.is_empty() {
         return Err(err());
     }
+    // A duration of 30 years and more is no run length: said as such, not as a bad spelling.
+    let too_long = |secs: f64| {
+        (secs.is_finite() && secs >= 1e9)
+            .then(|| format!("invalid duration `{s}`: too long (at most 30 years)"))
+    };
     if let Ok(secs) = t.parse::<f64>() {
+        if let Some(e) = too_long(secs) {
+            return Err(e);
+        }
         return duration_from_secs(secs).ok_or_else(err);
     }
     let mut total = 0.0;
@@ -48,7 +56,19 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
         total += value * factor;
         rest = rest[unit_len..].trim_start();
     }
+    if let Some(e) = too_long(total) {
+        return Err(e);
+    }
     duration_from_secs(total).ok_or_else(err)
+}
+
+/// [`parse_duration`] for a wait that must not be 0.
+pub(crate) fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("`{s}` is no time at all: give a duration above 0"));
+    }
+    Ok(d)
 }
 
 /// [`parse_duration`] for an interval that must not be 0 (at least 10 ms).
@@ -204,6 +224,22 @@ mod tests {
             let e = parse_duration(bad).unwrap_err();
             assert!(e.contains("90s"), "{bad}: {e}");
         }
+        // Well spelled but too long, or no time where a wait is needed: said as such.
+        assert!(
+            parse_duration("99999999999h")
+                .unwrap_err()
+                .contains("too long")
+        );
+        assert!(parse_duration("1e12").unwrap_err().contains("too long"));
+        assert!(
+            parse_positive_duration("0s")
+                .unwrap_err()
+                .contains("above 0")
+        );
+        assert_eq!(
+            parse_positive_duration("2s").unwrap(),
+            Duration::from_secs(2)
+        );
     }
 
     #[test]
