@@ -56,7 +56,16 @@ pub struct SiteReport {
     pub series: Series,
     /// One-line hint.
     pub hint: String,
+    /// Sampled mode: the site grew, but on too few samples for its timeline to say whether it
+    /// keeps growing (see [`MIN_SAMPLED_SITE_SAMPLES`]); its verdict is inconclusive.
+    pub too_few_samples: bool,
 }
+
+/// Sampled mode: fewest live samples behind a site that grew for its timeline to be judged. A
+/// site's estimate moves in steps of about one mean sampling interval; with a handful of steps
+/// a leak and a one-off allocation look alike (a 2 MB leak at a 512 KiB mean is 4 steps). 20
+/// steps are as many as the detector needs points (18) and more.
+const MIN_SAMPLED_SITE_SAMPLES: u64 = 20;
 
 /// Analysis of one process.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -90,6 +99,9 @@ impl HeapReport {
     pub fn verdict(&self) -> Verdict {
         if !self.suspects.is_empty() {
             Verdict::Leak
+        } else if self.sites.iter().any(|s| s.too_few_samples) {
+            // A site grew on too few samples to be judged (sampled mode): not "no leak".
+            Verdict::Inconclusive
         } else if self
             .sites
             .iter()
@@ -101,12 +113,16 @@ impl HeapReport {
         }
     }
 
-    /// Why growth cannot be judged, when [`HeapReport::verdict`] is inconclusive: the
-    /// detector's reason for the site with the most live bytes (every site is inconclusive, and
-    /// usually for the same reason, such as too few snapshots).
+    /// Why growth cannot be judged, when [`HeapReport::verdict`] is inconclusive: a site that
+    /// grew on too few samples (sampled mode), named; else the detector's reason for the site
+    /// with the most live bytes (every site is inconclusive, and usually for the same reason,
+    /// such as too few snapshots).
     pub fn inconclusive_reason(&self) -> Option<String> {
         if self.verdict() != Verdict::Inconclusive {
             return None;
+        }
+        if let Some(s) = self.sites.iter().find(|s| s.too_few_samples) {
+            return Some(format!("{}: {}", s.site, s.verdict.reason));
         }
         let why = self
             .sites
@@ -243,7 +259,22 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> HeapReport {
             };
             let live_bytes = sum(|c| c.live_bytes);
             let live_samples = sum(|c| c.live_samples);
-            let verdict = leakhound_detect::analyze(&series, &opts.detect);
+            let mut verdict = leakhound_detect::analyze(&series, &opts.detect);
+            let grew =
+                series.v.last().copied().unwrap_or(0.0) > series.v.first().copied().unwrap_or(0.0);
+            let too_few_samples = sampled
+                && verdict.verdict == Verdict::NoLeak
+                && grew
+                && live_samples < MIN_SAMPLED_SITE_SAMPLES;
+            if too_few_samples {
+                verdict.verdict = Verdict::Inconclusive;
+                verdict.reason = format!(
+                    "grew on only {live_samples} samples (one per {} allocated, on average): too \
+                     coarse to tell a leak from a one-off; sample finer (--heap sampled=64KiB) \
+                     or run longer",
+                    format_bytes(mean)
+                );
+            }
             let (ci, miss) = if sampled {
                 let w = if live_samples > 0 {
                     live_bytes as f64 / live_samples as f64
@@ -272,6 +303,7 @@ pub fn analyze_profile(p: &Profile, opts: &AnalyzeOptions) -> HeapReport {
                 call_stack: acc.frames,
                 series,
                 hint: String::new(),
+                too_few_samples,
             };
             r.hint = hint(&r, sampled);
             r

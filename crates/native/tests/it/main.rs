@@ -295,6 +295,31 @@ fn sampled_mode_ci_covers_the_true_leak_in_most_seeds_and_reports_miss_probabili
 }
 
 #[test]
+fn sampled_mode_with_too_few_samples_at_a_growing_site_is_not_no_leak() {
+    // A 256 KiB mean leaves the 600 KB leak a handful of samples: a staircase of 2-3 steps
+    // that cannot tell a leak from a one-off. Inconclusive, with the site named, not no leak.
+    let r = run_mode(
+        "known",
+        &[
+            ("LEAKHOUND_HEAP_SAMPLE", "262144"),
+            ("LEAKHOUND_HEAP_SEED", "3"),
+        ],
+    );
+    assert!(r.output.status.success());
+    let reps = reports(r.out_dir.path());
+    let rep = &reps[0];
+    let s = site(&rep.sites, "leak_here").expect("leak sampled at this seed");
+    assert!(s.live_samples < 20, "{}", s.live_samples);
+    assert!(s.too_few_samples, "{}", s.verdict.reason);
+    assert_eq!(rep.verdict(), Verdict::Inconclusive);
+    let why = rep.inconclusive_reason().unwrap();
+    assert!(
+        why.starts_with("leak_here (") && why.contains("sample finer"),
+        "{why}"
+    );
+}
+
+#[test]
 fn cxx_new_leak_is_attributed_to_the_function_that_calls_new_and_exceptions_pass() {
     let work = tempfile::tempdir().unwrap();
     let exe = work.path().join("cxx");
