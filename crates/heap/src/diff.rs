@@ -580,7 +580,12 @@ fn hint(f: &Finding) -> String {
         return "closure capturing request state: a long-lived closure keeps request objects alive through its context; drop the closure or copy only the fields it needs".into();
     }
     if path.contains("class ") && (path.contains("Map") || path.contains("List")) {
-        let what = if path.contains("Map") { "map" } else { "list" };
+        // The collection's own type shows on the path or in what it holds.
+        let what = if path.contains("Map") || via.contains("Map") {
+            "map"
+        } else {
+            "list"
+        };
         return format!(
             "static {what} never pruned: a collection in a static field gains entries per request and never loses them; remove entries when the work is done or bound it"
         );
