@@ -1483,3 +1483,42 @@ fn oom_kill_cycles_on_a_short_series_alarm_online() {
     let online = analyze_online(&s, &DetectOptions::default());
     assert_eq!(online.verdict, Verdict::Leak, "{}", online.reason);
 }
+
+#[test]
+fn a_short_run_under_varying_load_is_fitted_too() {
+    // `run --load` at its default 1 s interval over `examples/burst-quiet-ramp.toml`: 3 s at
+    // 300 req/s, 7 s at 30, a ramp back to 300 over 14 s; memory holds 100 KiB per req/s in
+    // flight and retains nothing. 25 samples: judged on the samples alone, the ramp is a leak;
+    // with the load taken out, never (it was left in below 24 samples with a known rate).
+    let rate = |x: f64| {
+        if x < 3.0 {
+            300.0
+        } else if x < 10.0 {
+            30.0
+        } else {
+            30.0 + 270.0 * ((x - 10.0) / 14.0).min(1.0)
+        }
+    };
+    let t: Vec<f64> = (0..25).map(f64::from).collect();
+    let mut served = vec![0.0];
+    for w in t.windows(2) {
+        let last = *served.last().unwrap();
+        served.push(last + rate(w[0]) * (w[1] - w[0]));
+    }
+    let mut noise = Noise(0x5EED);
+    let v: Vec<f64> = t
+        .iter()
+        .map(|&x| 40.0 * MIB + 100.0 * 1024.0 * rate(x) + 200.0 * 1024.0 * noise.next())
+        .collect();
+    let s = Series::from_parts("rss_bytes", Unit::Bytes, t.clone(), v);
+    let req = Series::from_parts("requests_total", Unit::Requests, t, served);
+    let o = DetectOptions::default();
+    assert_eq!(analyze(&s, &o).verdict, Verdict::Leak);
+    let loaded = analyze_with_load(&s, &req, &o);
+    assert_ne!(loaded.verdict, Verdict::Leak, "{}", loaded.reason);
+    assert!(
+        loaded.reason.contains("per req/s that follows load"),
+        "{}",
+        loaded.reason
+    );
+}
