@@ -24,6 +24,31 @@ pub(crate) struct HeapSetup {
     group_by: GroupBy,
 }
 
+impl HeapSetup {
+    /// Once the run directory exists: `RUN_DIR/heap` points at the directory the agent writes
+    /// into (made before the target started, so before the run directory), so a run whose
+    /// leakhound is killed still has its heap data where `report` looks. [`conclude`] replaces
+    /// the link with the files themselves.
+    pub(crate) fn link_into(&self, run_dir: &Path) {
+        let link = run_dir.join("heap");
+        if let Err(e) = std::os::unix::fs::symlink(&self.tmp, &link) {
+            eprintln!(
+                "warning: could not link {} to {}: {e}; a killed run keeps its heap data only there",
+                link.display(),
+                self.tmp.display()
+            );
+        }
+    }
+}
+
+impl Drop for HeapSetup {
+    /// A run that ends before [`conclude`] (the target never became ready) leaves no directory
+    /// in the temp dir; after `conclude` it is gone already.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.tmp);
+    }
+}
+
 /// Validates `--heap*` and builds the environment for the child; `None` without `--heap`.
 pub(crate) fn prepare(args: &HeapArgs) -> anyhow::Result<Option<HeapSetup>> {
     let Some(mode) = args.heap.as_deref() else {
@@ -160,6 +185,10 @@ pub(crate) fn conclude(
     data: &[Series],
 ) -> anyhow::Result<HeapOutcome> {
     let dest = run_dir.join("heap");
+    // The link made by `HeapSetup::link_into` gives way to the files themselves.
+    if dest.is_symlink() {
+        let _ = std::fs::remove_file(&dest);
+    }
     std::fs::create_dir_all(&dest)
         .map_err(|e| anyhow::anyhow!("failed to create {}: {e}", dest.display()))?;
     if let Ok(rd) = std::fs::read_dir(&setup.tmp) {

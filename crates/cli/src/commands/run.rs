@@ -55,6 +55,9 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
         props.out.as_deref(),
         "",
     )?;
+    if let Some(h) = &heap {
+        h.link_into(&session.dir);
+    }
     out.status(&format!(
         "leakhound: running `{}` (pid {pid}), sampling every {:.3}s{} into {}",
         display_command(&args.command),

@@ -530,3 +530,57 @@ fn children_that_exec_at_once_are_counted_not_judged() {
                 .and(predicate::str::contains("cannot be judged").not()),
         );
 }
+
+#[test]
+fn a_killed_heap_run_keeps_its_heap_data_for_report() {
+    // The agent writes where it was told before the run directory existed; the run directory
+    // links to it from the start, so a SIGKILLed leakhound leaves it where `report` looks.
+    let work = tempfile::tempdir().unwrap();
+    let exe = gcc(work.path(), "targets.c", "targets");
+    let run = work.path().join("run");
+    let mut lh = StdCommand::new(crate::support::leakhound_path())
+        .args([
+            "run",
+            "-q",
+            "--heap",
+            "--heap-interval",
+            "100ms",
+            "-d",
+            "60s",
+            "--out",
+        ])
+        .arg(&run)
+        .arg("--")
+        .arg(&exe)
+        .arg("forever")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    lh.kill().unwrap();
+    lh.wait().unwrap();
+    // A SIGKILLed leakhound cannot stop its target: stop its process group here.
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let pid = info["pid"].as_i64().unwrap();
+    let _ = StdCommand::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status();
+    let out = leakhound()
+        .args(["report", "--json"])
+        .arg(&run)
+        .timeout(Duration::from_secs(60))
+        .assert();
+    let v = stdout_json(&out);
+    let heap = &v["heap"];
+    assert!(heap.is_object(), "no heap section: {v:#}");
+    assert!(
+        heap.to_string().contains("leak_here"),
+        "the leaking site is in the heap section: {heap:#}"
+    );
+    // The linked directory in the temp dir outlives a killed leakhound: removed here.
+    if let Ok(target) = std::fs::read_link(run.join("heap")) {
+        let _ = std::fs::remove_dir_all(target);
+    }
+}
