@@ -522,7 +522,7 @@ pub(crate) fn write_summary(
 
 /// Length of an open-ended `run --load URL --rate N` without `--duration`: the load runs
 /// until the session ends (target exit, Ctrl-C) and is stopped then.
-const OPEN_ENDED: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const OPEN_ENDED: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// In `run`, the load plan gets an idle tail of this length: sampling ends with the plan's
 /// last stage and the load is stopped then, so the target's connections stay open through the

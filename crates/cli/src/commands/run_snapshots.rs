@@ -98,6 +98,12 @@ pub(crate) fn prepare(
             "--snapshot-pause must be longer than 0 s",
         ));
     }
+    // Phases are fractions of the load's length: an open-ended load (no --duration) has none.
+    if plan.duration() >= super::load::OPEN_ENDED {
+        return Err(ExpectedError::usage(
+            "--snapshots splits the load into phases: give --duration (e.g. --duration 3m) or a scenario with stages",
+        ));
+    }
     let Model::Open { stages, .. } = &mut plan.model else {
         return Err(ExpectedError::usage(
             "--snapshots needs load phases of the open model (--rate or a scenario with stages), not --concurrency",

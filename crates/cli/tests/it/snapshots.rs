@@ -374,6 +374,23 @@ fn snapshots_need_load_phases() {
         .code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(err.contains("only 127.0.0.1 is contacted"), "{err}");
+    // A load without --duration runs until the target ends: no phases to split.
+    let out = leakhound()
+        .args([
+            "run",
+            "--snapshots",
+            "go",
+            "--load",
+            "http://127.0.0.1:9/",
+            "--rate",
+            "10",
+        ])
+        .args(["--", "sleep", "5"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("give --duration"), "{err}");
 }
 
 /// A scenario's stages are the phases (three steps: three phases, nothing split), and
