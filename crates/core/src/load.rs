@@ -90,6 +90,22 @@ pub struct LoadSecond {
     pub phase: String,
 }
 
+impl LoadSecond {
+    /// This second as one line of `load.csv` ([`LoadSummary::CSV_HEADER`]), with its line end.
+    pub fn csv_row(&self) -> String {
+        format!(
+            "{:.3},{},{},{},{:.3},{},{}\n",
+            self.t_s,
+            self.offered,
+            self.achieved,
+            self.errors,
+            self.p99_ms,
+            self.requests_total,
+            self.phase
+        )
+    }
+}
+
 /// Retained memory per request: slope of the memory floor against cumulative requests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetainedPerRequest {
@@ -162,10 +178,7 @@ impl LoadSummary {
         s.push_str(Self::CSV_HEADER);
         s.push('\n');
         for r in &self.per_second {
-            s.push_str(&format!(
-                "{:.3},{},{},{},{:.3},{},{}\n",
-                r.t_s, r.offered, r.achieved, r.errors, r.p99_ms, r.requests_total, r.phase
-            ));
+            s.push_str(&r.csv_row());
         }
         s
     }

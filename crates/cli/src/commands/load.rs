@@ -616,16 +616,41 @@ pub(crate) struct RunningLoad {
 }
 
 impl RunningLoad {
-    pub(crate) fn start(plan: LoadPlan, out: &Output) -> anyhow::Result<RunningLoad> {
+    /// Start the load in its own thread; `csv`: a run directory's `load.csv`, written a line
+    /// per second as the load goes (flushed, so a killed run keeps it; the run's end writes it
+    /// whole again).
+    pub(crate) fn start(
+        plan: LoadPlan,
+        out: &Output,
+        csv: Option<&Path>,
+    ) -> anyhow::Result<RunningLoad> {
         out.status(&format!("leakhound: load {}", describe_run_plan(&plan)));
         let planned = planned_without_linger(&plan);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let requests = LiveRequests::new();
         let served = requests.clone();
+        let mut file = match csv {
+            Some(p) => {
+                let mut f = std::fs::File::create(p)
+                    .with_context(|| format!("failed to create {}", p.display()))?;
+                writeln!(f, "{}", LoadSummary::CSV_HEADER)
+                    .with_context(|| format!("failed to write {}", p.display()))?;
+                Some(f)
+            }
+            None => None,
+        };
         let handle = std::thread::Builder::new()
             .name("leakhound-load".into())
-            .spawn(move || run_load(&plan, flag, &mut |tick| served.record(tick)))
+            .spawn(move || {
+                run_load(&plan, flag, &mut |tick| {
+                    served.record(tick);
+                    // A line lost to a full disk is written at the end with the rest.
+                    if let Some(f) = file.as_mut() {
+                        let _ = f.write_all(tick.second.csv_row().as_bytes());
+                    }
+                })
+            })
             .context("failed to start the load thread")?;
         Ok(RunningLoad {
             planned,

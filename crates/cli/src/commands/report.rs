@@ -178,7 +178,22 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
             }),
         ..leakhound_detect::DetectOptions::default()
     };
-    let (series, verdict) = judge(&data, None, &opts, &TargetLimits::user(run.run.limit));
+    // A run under load wrote load.csv a second at a time: its requests served are the
+    // covariate the run would have judged with.
+    let requests = requests_from_load_csv(&dir.join("load.csv"));
+    if requests.is_some() {
+        notes.push(
+            "judged with the requests served from load.csv as the load covariate, as the run \
+             would have"
+                .to_string(),
+        );
+    }
+    let (series, verdict) = judge(
+        &data,
+        requests.as_ref(),
+        &opts,
+        &TargetLimits::user(run.run.limit),
+    );
     let samples = data.first().map(|s| s.len()).unwrap_or(0);
     let elapsed_s = data.first().map(|s| s.span_s()).unwrap_or(0.0);
     Ok(RunReport {
@@ -208,5 +223,34 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
         heap_diff: None,
         heap: None,
         data,
+    })
+}
+
+/// The requests served by each second of a run's `load.csv` as a cumulative series on the
+/// recording's clock (from 0 at the load's start, as `session::requests_served` makes it from
+/// the load summary); `None` without the file or two seconds of it. A line cut short (the run
+/// killed while writing it) ends the series.
+fn requests_from_load_csv(path: &Path) -> Option<leakhound_core::Series> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split(',').collect();
+    let ti = header.iter().position(|&h| h == "t_seconds")?;
+    let ri = header.iter().position(|&h| h == "requests_total")?;
+    let (mut t, mut v) = (vec![0.0], vec![0.0]);
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells.len() != header.len() {
+            break;
+        }
+        let (Ok(x), Ok(r)) = (cells[ti].parse::<f64>(), cells[ri].parse::<f64>()) else {
+            break;
+        };
+        if x > t[t.len() - 1] {
+            t.push(x);
+            v.push(r);
+        }
+    }
+    (t.len() >= 3).then(|| {
+        leakhound_core::Series::from_parts("requests_total", leakhound_core::Unit::Requests, t, v)
     })
 }

@@ -90,7 +90,7 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
                 props.duration = Some(d);
             }
             let started = std::time::Instant::now();
-            let l = load::RunningLoad::start(plan, out)?;
+            let l = load::RunningLoad::start(plan, out, Some(&session.dir.join("load.csv")))?;
             snaps = baseline.map(|b| b.schedule(started, out));
             Some(l)
         }

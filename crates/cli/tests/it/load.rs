@@ -799,3 +799,58 @@ fn run_load_start_line_shows_the_real_plan() {
         );
     }
 }
+
+#[test]
+fn a_killed_run_under_load_keeps_load_csv_and_report_judges_with_it() {
+    // load.csv is written a line per second as the load goes: a SIGKILLed leakhound leaves it,
+    // and `report` judges the samples with its requests as the load covariate.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let url = format!("http://127.0.0.1:{port}/");
+    let out_dir = dir.path().join("run");
+    let mut lh = Command::new(leakhound_path())
+        .args([
+            "run",
+            "-q",
+            "--interval",
+            "200ms",
+            "--load",
+            &url,
+            "--rate",
+            "100",
+        ])
+        .args(["--duration", "60s", "--out"])
+        .arg(&out_dir)
+        .arg("--")
+        .arg(testserver())
+        .args(["--port", &port, "--leak-bytes", "4096"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(8));
+    lh.kill().unwrap();
+    lh.wait().unwrap();
+    let info = read_json(&out_dir.join("run.json"));
+    let pid = info["pid"].as_i64().unwrap();
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status();
+    let csv = std::fs::read_to_string(out_dir.join("load.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("t_seconds,"), "{csv}");
+    assert!(lines.len() >= 4, "a line per second of load: {csv}");
+    let shown = leakhound()
+        .args(["report", "--json"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert!(
+        v["warnings"]
+            .to_string()
+            .contains("requests served from load.csv"),
+        "{}",
+        v["warnings"]
+    );
+}
