@@ -47,6 +47,21 @@ pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
     } else {
         None
     };
+    // `run --snapshots`: the saved snapshots diffed again (also for a run whose leakhound was
+    // killed before verdict.json: its snapshots are still in snapshots/).
+    if report.heap_diff.is_none() && !dir.join("verdict.json").exists() {
+        report.heap_diff = super::run_snapshots::saved_snapshots(dir);
+    }
+    let mut outcome = report
+        .heap_diff
+        .clone()
+        .map(|d| super::run_snapshots::HeapOutcome::from_saved(d, dir));
+    if let (Some(d), Some(o)) = (report.heap_diff.as_mut(), outcome.as_mut())
+        && d.verdict.is_none()
+    {
+        d.verdict = o.rediffed_verdict();
+        o.run.verdict = d.verdict;
+    }
     report.fold_verdict();
     print_report(&report, args.json, out)?;
     // `run --load`: the load summary, as the run printed it.
@@ -54,8 +69,7 @@ pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
         super::load::write_summary(&mut crate::output::stdout(), l, false)?;
     }
     // `run --snapshots`: the diff of the saved snapshots, as the run printed it.
-    if let (Some(d), false) = (&report.heap_diff, args.json) {
-        let outcome = super::run_snapshots::HeapOutcome::from_saved(d.clone(), dir);
+    if let (Some(outcome), false) = (outcome, args.json) {
         outcome.print(
             out,
             &mut crate::output::stdout(),

@@ -753,6 +753,18 @@ impl HeapOutcome {
         HeapOutcome { run, reports }
     }
 
+    /// The verdict of the diffs made again, for a run rebuilt from its saved snapshots (its
+    /// `verdict.json`, which held the run's own, is missing).
+    pub(crate) fn rediffed_verdict(&self) -> Option<Verdict> {
+        (!self.reports.is_empty()).then(|| {
+            Verdict::combine(self.reports.iter().map(|(_, r)| match r.verdict {
+                HeapVerdict::Leak => Verdict::Leak,
+                HeapVerdict::NoLeak => Verdict::NoLeak,
+                HeapVerdict::Inconclusive => Verdict::Inconclusive,
+            }))
+        })
+    }
+
     /// The terminal summary (after the memory verdict).
     pub(crate) fn print(
         &self,
@@ -836,6 +848,67 @@ impl HeapOutcome {
         };
         Verdict::combine([memory, heap]).exit_code()
     }
+}
+
+/// The snapshots a `run --snapshots` saved in `RUN_DIR/snapshots` (`s00.heap.pb.gz`,
+/// `s00.goroutine.pb.gz`, `s01.heapsnapshot`, `s02.hprof`…), as a [`HeapDiffRun`] for
+/// [`HeapOutcome::from_saved`] to diff again: for a run whose leakhound was killed before it
+/// wrote `verdict.json`. `None` without at least two of them.
+pub(crate) fn saved_snapshots(run_dir: &Path) -> Option<HeapDiffRun> {
+    let dir = run_dir.join("snapshots");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with('s') && !n.ends_with(".partial"))
+        .collect();
+    names.sort();
+    let runtime = if names.iter().any(|n| n.ends_with(".heap.pb.gz")) {
+        "go"
+    } else if names.iter().any(|n| n.ends_with(".heapsnapshot")) {
+        "node"
+    } else if names.iter().any(|n| n.ends_with(".hprof")) {
+        "java"
+    } else {
+        return None;
+    };
+    let mut snapshots: Vec<SnapshotTaken> = Vec::new();
+    for n in &names {
+        let Some((label, rest)) = n.split_once('.') else {
+            continue;
+        };
+        let main = match runtime {
+            "go" => rest == "heap.pb.gz",
+            "node" => rest == "heapsnapshot",
+            _ => rest == "hprof",
+        };
+        if !main {
+            continue;
+        }
+        let mut files = vec![dir.join(n).display().to_string()];
+        let goroutines = dir.join(format!("{label}.goroutine.pb.gz"));
+        if runtime == "go" && goroutines.exists() {
+            files.push(goroutines.display().to_string());
+        }
+        snapshots.push(SnapshotTaken {
+            label: label.to_string(),
+            t_s: 0.0,
+            took_s: 0.0,
+            files,
+            error: None,
+        });
+    }
+    (snapshots.len() >= 2).then(|| HeapDiffRun {
+        runtime: runtime.to_string(),
+        target: String::new(),
+        verdict: None,
+        snapshots,
+        diffs: Vec::new(),
+        notes: vec![
+            "diffed again from the snapshots saved in snapshots/ (leakhound stopped before the end of the run)"
+                .to_string(),
+        ],
+        errors: Vec::new(),
+    })
 }
 
 #[cfg(test)]

@@ -363,3 +363,45 @@ fn snapshots_given_newest_first_are_named_as_such() {
     let (code, _, err) = diff(&[], &[files[2].clone(), files[1].clone(), files[0].clone()]);
     assert!(code == 0 || code == 1 || code == 3, "{code}: {err}");
 }
+
+#[test]
+fn report_diffs_the_saved_snapshots_of_a_run_killed_before_its_verdict() {
+    // A `run --snapshots` whose leakhound was killed: run.json, samples.csv and snapshots/,
+    // no verdict.json. `report` diffs the saved snapshots again and folds their verdict in.
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    leakhound()
+        .args([
+            "run",
+            "-q",
+            "--interval",
+            "100ms",
+            "--duration",
+            "1s",
+            "--out",
+        ])
+        .arg(&run)
+        .args(["--", "sleep", "5"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(3);
+    std::fs::remove_file(run.join("verdict.json")).unwrap();
+    let snaps = run.join("snapshots");
+    std::fs::create_dir(&snaps).unwrap();
+    for (i, f) in leaking(dir.path()).iter().enumerate() {
+        std::fs::copy(f, snaps.join(format!("s{i:02}.heapsnapshot"))).unwrap();
+    }
+    let out = leakhound()
+        .arg("report")
+        .arg(&run)
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("Session — LEAK"), "{text}");
+    assert!(
+        text.contains("diffed again from the snapshots saved"),
+        "{text}"
+    );
+    assert!(text.contains("heap: leak"), "{text}");
+}
