@@ -76,8 +76,11 @@ pub struct StackGrowth {
 struct StackTotals {
     count: u64,
     bytes: u64,
-    /// `file:line` of the group's own frame on this stack.
+    /// `file:line` of the group's own frame on this stack: the line that holds the most (bytes
+    /// in use, or goroutines), since one function's stack may allocate on several lines.
     location: Option<String>,
+    /// What each line of the group's own frame holds on this stack.
+    lines: FxHashMap<String, u64>,
 }
 
 /// One group of a profile: per-function (heap) or per blocking site (goroutines).
@@ -185,8 +188,23 @@ pub(crate) fn summarise(p: &profiles::Profile, path: &Path) -> Result<Summary, H
         let st = g.stacks.entry(stack).or_default();
         st.count += count;
         st.bytes += bytes;
-        if st.location.is_none() {
-            st.location = owner.map(|i| frames[i].1.clone());
+        if let Some(i) = owner {
+            let held = st.lines.entry(frames[i].1.clone()).or_default();
+            *held += if kind == ProfileKind::Heap {
+                bytes
+            } else {
+                count
+            };
+        }
+    }
+    for g in groups.values_mut() {
+        for st in g.stacks.values_mut() {
+            // The line that holds the most; of equal ones the first in file order.
+            st.location = st
+                .lines
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                .map(|(l, _)| l.clone());
         }
     }
     let total: u64 = groups
