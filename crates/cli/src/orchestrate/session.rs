@@ -222,6 +222,20 @@ pub(crate) fn record(
                 Ended::Vanished
             };
         }
+        // A target sampled the instant it starts is still in `exec`: no memory mapped yet (RSS
+        // 0). That sample is no reading of the program, and its jump to the program's first
+        // real size read as a step up (a Node service's start counted as one step of a
+        // staircase, a leak). Skipped until the tree has memory.
+        if samples == 0
+            && target.is_some()
+            && t < 2.0 * props.interval.as_secs_f64() + 1.0
+            && sample.total.get(Metric::RssBytes).is_some_and(|r| r == 0.0)
+        {
+            if on_tick {
+                next += props.interval;
+            }
+            continue;
+        }
         // One warning per kind of file that could not be read (smaps_rollup, fd, status).
         for (pid, error) in &sample.unreadable {
             let kind = error
