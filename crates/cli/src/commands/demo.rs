@@ -106,6 +106,17 @@ pub(crate) fn run(args: &DemoArgs, out: &Output) -> anyhow::Result<u8> {
         println!();
     }
     print_comparison(&results, out);
+    if results
+        .iter()
+        .any(|r| r.report.target.ended_by == "interrupted")
+    {
+        println!(
+            "\n{}",
+            out.style
+                .warn("demo: interrupted before both variants were judged; nothing to compare.")
+        );
+        return Ok(ExitCodes::INCONCLUSIVE);
+    }
     let ok = results.len() == 2 && expected(&results[0], true) && expected(&results[1], false);
     if ok {
         println!(
