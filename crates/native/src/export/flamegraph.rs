@@ -1,8 +1,9 @@
 //! Flame graph SVG of live heap bytes (inferno).
 //!
 //! One folded line per call stack with live bytes at the last snapshot, outermost frame first,
-//! inlined frames as frames of their own. The innermost frame carries its `file:line`, so two
-//! allocation sites in one function stay apart; outer frames are function names only, so that
+//! inlined frames as frames of their own. The innermost frame and the allocating one (the first
+//! outside allocator plumbing) carry their `file:line`, so two allocation sites in one function
+//! stay apart; outer frames are function names only, so that
 //! callers merge; directly recursive frames are folded into one, so recursion depth does not
 //! split one site into many towers. With several processes (fork children) each gets a
 //! `pid N` root frame.
@@ -27,6 +28,10 @@ pub fn folded(procs: &[ProcessHeap<'_>]) -> Vec<String> {
                 continue;
             }
             let frames = crate::sites::expand(t.frames, &ph.symbols);
+            // The allocating frame (the first outside allocator plumbing: `liballoc`'s
+            // `RawVec` under a Rust `vec!`, `operator new`) carries its line as the innermost
+            // does, so two sites in one function are two towers.
+            let site = crate::sites::site_index(&frames);
             let mut names: Vec<String> = Vec::with_capacity(frames.len() + 1);
             if several {
                 names.push(format!("pid {}", ph.profile.pid));
@@ -35,11 +40,11 @@ pub fn folded(procs: &[ProcessHeap<'_>]) -> Vec<String> {
             for (i, f) in frames.iter().enumerate().rev() {
                 // Recursion (middleware chains of any depth): one frame, so depth does not
                 // split one allocation site into many towers.
-                if i > 0 && last == Some(f.function.as_str()) {
+                if i > 0 && i != site && last == Some(f.function.as_str()) {
                     continue;
                 }
                 last = Some(f.function.as_str());
-                names.push(clean(&if i == 0 {
+                names.push(clean(&if i == 0 || i == site {
                     f.display()
                 } else {
                     f.function.clone()
