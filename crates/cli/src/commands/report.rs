@@ -106,14 +106,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
             run_json.display()
         ))
     })?;
-    if run.schema_version != leakhound_core::SCHEMA_VERSION {
-        return Err(ExpectedError::usage(format!(
-            "{}: schema_version {} is not supported by this leakhound (it reads {})",
-            run_json.display(),
-            run.schema_version,
-            leakhound_core::SCHEMA_VERSION
-        )));
-    }
+    check_schema(&run_json, run.schema_version)?;
     let samples_csv = dir.join("samples.csv");
     let verdict_json = dir.join("verdict.json");
     let mut notes = Vec::new();
@@ -147,12 +140,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
             );
             Vec::new()
         }
-        Err(_) => {
-            return Err(ExpectedError::usage(format!(
-                "{shown}: the run recorded no samples (it stopped before the first one: the \
-                 target failed to start or never became ready)"
-            )));
-        }
+        Err(_) => return Err(no_samples(dir)),
     };
     if verdict_json.exists() {
         let text = std::fs::read_to_string(&verdict_json)
@@ -163,14 +151,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
                 verdict_json.display()
             ))
         })?;
-        if report.schema_version != leakhound_core::SCHEMA_VERSION {
-            return Err(ExpectedError::usage(format!(
-                "{}: schema_version {} is not supported by this leakhound (it reads {})",
-                verdict_json.display(),
-                report.schema_version,
-                leakhound_core::SCHEMA_VERSION
-            )));
-        }
+        check_schema(&verdict_json, report.schema_version)?;
         report.data = data;
         report
             .warnings
@@ -178,10 +159,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
         return Ok(report);
     }
     if data.is_empty() {
-        return Err(ExpectedError::usage(format!(
-            "{shown}: the run recorded no samples (it stopped before the first one: the target \
-             failed to start or never became ready)"
-        )));
+        return Err(no_samples(dir));
     }
     // leakhound was killed before writing the verdict: judge what was recorded.
     let opts = leakhound_detect::DetectOptions {
@@ -267,4 +245,25 @@ fn requests_from_load_csv(path: &Path) -> Option<leakhound_core::Series> {
     (t.len() >= 3).then(|| {
         leakhound_core::Series::from_parts("requests_total", leakhound_core::Unit::Requests, t, v)
     })
+}
+
+/// A run file of a `schema_version` this leakhound does not read: a usage error.
+fn check_schema(path: &Path, version: u32) -> anyhow::Result<()> {
+    if version == leakhound_core::SCHEMA_VERSION {
+        return Ok(());
+    }
+    Err(ExpectedError::usage(format!(
+        "{}: schema_version {version} is not supported by this leakhound (it reads {})",
+        path.display(),
+        leakhound_core::SCHEMA_VERSION
+    )))
+}
+
+/// The error for a run directory without any sample and without a verdict.
+fn no_samples(dir: &Path) -> anyhow::Error {
+    ExpectedError::usage(format!(
+        "{}: the run recorded no samples (it stopped before the first one: the target failed to \
+         start or never became ready)",
+        dir.display()
+    ))
 }
