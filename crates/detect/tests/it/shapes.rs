@@ -1522,3 +1522,23 @@ fn a_short_run_under_varying_load_is_fitted_too() {
         loaded.reason
     );
 }
+
+#[test]
+fn a_leak_after_a_flat_stretch_is_measured_from_its_bend() {
+    // Flat at 55 MiB for 2 min, then 2.2 MiB/min for 3 min (a real Python program's shape):
+    // a leak either way, and its rate and growth are those since the bend, not averaged with
+    // the flat part (which read 1.55 MiB/min, its interval excluding the true rate).
+    let s = series("rss_bytes", Unit::Bytes, 301, |x| {
+        55.0 * MIB + 2.2 * MIB / 60.0 * (x - 120.0).max(0.0)
+    });
+    let v = analyze(&s, &DetectOptions::default());
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    let rate = v.rate_per_s.unwrap() * 60.0 / MIB;
+    assert!((rate - 2.2).abs() < 0.11, "{rate} MiB/min: {}", v.reason);
+    assert!(v.reason.contains("before that"), "{}", v.reason);
+    let [lo, hi] = v.rate_ci95.unwrap();
+    assert!(
+        lo * 60.0 / MIB <= 2.2 && 2.2 <= hi * 60.0 / MIB,
+        "{lo}..{hi}"
+    );
+}
