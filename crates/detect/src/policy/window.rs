@@ -137,7 +137,11 @@ pub(super) fn judge_window(ctx: &Ctx<'_>, t: &[f64], v: &[f64], allow_onset: boo
             // Only what is reported: every rule after this one reads the whole window's
             // judgement (taking the bend's in full turned three count leaks under load into
             // no leak on our corpora).
-            if let Some(sub) = since_bend(ctx, t, v, &j) {
+            // Only when the stretch is read on the same floor as the whole window: its
+            // reason names the floor the verdict was found on.
+            if let Some(sub) = since_bend(ctx, t, v, &j)
+                .filter(|sub| floor_named(&sub.reason) == floor_named(&j.reason))
+            {
                 return Judgement {
                     rate: sub.rate,
                     ci: sub.ci,
@@ -161,6 +165,16 @@ pub(super) fn judge_window(ctx: &Ctx<'_>, t: &[f64], v: &[f64], allow_onset: boo
         return j;
     }
     since_bend(ctx, t, v, &j).unwrap_or(j)
+}
+
+/// The floor a reason names when it is not the default one (`floor: the lowest sample of each
+/// time bin`, `level: midway …`), or `None`.
+fn floor_named(reason: &str) -> Option<&str> {
+    ["(floor: ", "(level: "].iter().find_map(|tag| {
+        let at = reason.find(tag)?;
+        let rest = &reason[at..];
+        Some(&rest[..rest.find(')').map_or(rest.len(), |e| e + 1)])
+    })
 }
 
 /// The window judged again from the bend of `j` (its floor flat, then rising: see
