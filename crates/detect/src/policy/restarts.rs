@@ -40,6 +40,15 @@ pub(super) const ONLINE_EXTRA_CYCLES: usize = 2;
 
 /// [`judge`] without the load adjustment.
 pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
+    let j = judge_falls_seen(ctx, c);
+    if j.verdict == Verdict::Leak {
+        return j;
+    }
+    known_oom_cycles(ctx, c).unwrap_or(j)
+}
+
+/// [`judge_series`] with the falls the series' envelope shows.
+fn judge_falls_seen(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     let n = c.len();
     // Constant, but only with as many samples as any other verdict needs: ten equal samples
     // over a second say nothing about a leak.
@@ -167,48 +176,12 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     let cut_t = refine_cut(c, env.t[last_restart], span_end(last_restart)).unwrap_or(cut_t);
     let k = c.t.partition_point(|&t| t < cut_t);
     let mut seg = judge_segment(ctx, &c.t[k..], &c.v[k..]);
-    // Complete cycles: each stretch of raw samples ending in a restart, judged on its own
-    // finer envelope (a cycle is often only a few bins of the whole-series envelope).
-    let mut rising = 0;
-    let mut total = 0;
-    let mut start = 0;
-    let mut cycle_growth = Vec::new();
-    let mut cycle_len = Vec::new();
-    for &end in &fall_ends {
-        let (ct, cv) = (&c.t[start..end], &c.v[start..end]);
-        start = end;
-        if ct.len() < MIN_SAMPLES_PER_CYCLE {
-            continue;
-        }
-        total += 1;
-        let ce = ctx.envelope(ct, cv);
-        // Three bins cannot show a trend at 5 % (the smallest one-sided p is 1/6): a short
-        // cycle is tested on its raw samples instead.
-        let mk = if ce.y.len() >= MIN_CYCLE_BINS {
-            mann_kendall(&ce.y, serial(ctx.grain))
-        } else {
-            mann_kendall(cv, serial(ctx.grain))
-        };
-        // The climb is measured after the cycle's first bin, which holds the warm-up of the
-        // restart that began it (see `changepoint::WARM_UP_BIN`).
-        let from = if ce.y.len() > 3 { 1 } else { 0 };
-        let grow = ce.y[ce.y.len() - 1] - ce.y[from];
-        // A climb, not a jump: no single bin-to-bin rise makes half of it (a load burst that
-        // ends looks like a restart, but it arrived as a step).
-        let biggest = ce.y[from..]
-            .windows(2)
-            .map(|w| w[1] - w[0])
-            .fold(0.0_f64, f64::max);
-        let diffs = (ce.y.len() - from).saturating_sub(1).max(1) as f64;
-        if mk.p_increasing < ALPHA_LATE
-            && grow >= 2.0 * ctx.opts.min_growth * level
-            && biggest < (CLIMB_STEP_SHARE / diffs).max(0.5) * grow
-        {
-            rising += 1;
-            cycle_growth.push(grow);
-            cycle_len.push(ct[ct.len() - 1] - ct[0]);
-        }
-    }
+    let Cycles {
+        rising,
+        total,
+        growth: mut cycle_growth,
+        len: cycle_len,
+    } = climb_cycles(ctx, c, &fall_ends, level);
     // Online, more cycles are needed (see [`ONLINE_EXTRA_CYCLES`]).
     let need = if ctx.online {
         MIN_RISING_CYCLES + ONLINE_EXTRA_CYCLES
@@ -443,6 +416,136 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         );
     }
     seg
+}
+
+/// OOM-kill cycles at known restarts (`DetectOptions::restarts`), whether or not the series'
+/// envelope shows the falls: six or more falls at regular intervals are a collector's
+/// sawtooth to the envelope, whose post-collection floors then sit at the restarts' lows, flat,
+/// and no fall is left to cut at. A process that was restarted 12 times in 4 h, each time
+/// after climbing from 1 GiB to 2.3 GiB, was "no leak" (and one with five such cycles a leak
+/// until a sixth restart came at its last sample). The climbs between known restarts are
+/// tested as the envelope's cycles are ([`climb_cycles`]); the segment since the last restart
+/// vetoes them as there. `None` when restarts are not known or the cycles make no leak.
+fn known_oom_cycles(ctx: &Ctx<'_>, c: &Clean) -> Option<Judgement> {
+    let Restarts::At(times) = &ctx.opts.restarts else {
+        return None;
+    };
+    let n = c.len();
+    if n < MIN_SAMPLES {
+        return None;
+    }
+    let dt = c.median_dt();
+    let now = c.t[n - 1];
+    // The first sample after each known restart's fall: the largest fall between consecutive
+    // samples within two sampling intervals of it (as `Restarts::fall_is_restart`).
+    let mut ends: Vec<usize> = times
+        .iter()
+        .filter(|&&r| r >= c.t[0] && r <= now)
+        .filter_map(|&r| {
+            let lo = c.t.partition_point(|&t| t < r - 2.0 * dt).max(1);
+            let hi = c.t.partition_point(|&t| t <= r + 2.0 * dt).min(n);
+            (lo..hi)
+                .filter(|&i| c.v[i] < c.v[i - 1])
+                .max_by(|&a, &b| (c.v[a - 1] - c.v[a]).total_cmp(&(c.v[b - 1] - c.v[b])))
+        })
+        .collect();
+    ends.sort_unstable();
+    ends.dedup();
+    let &k = ends.last()?;
+    let mut tmp = c.v.to_vec();
+    let level = median_in_place(&mut tmp).abs();
+    let cycles = climb_cycles(ctx, c, &ends, level);
+    let need = if ctx.online {
+        MIN_RISING_CYCLES + ONLINE_EXTRA_CYCLES
+    } else {
+        MIN_RISING_CYCLES
+    };
+    if cycles.rising < need || 2 * cycles.rising < cycles.total {
+        return None;
+    }
+    let mut seg = judge_segment(ctx, &c.t[k..], &c.v[k..]);
+    let typical = median_in_place(&mut cycles.len.clone());
+    if seg.verdict == Verdict::NoLeak && seg.window_s > typical {
+        return None;
+    }
+    let climb = median_in_place(&mut cycles.growth.clone());
+    seg.verdict = Verdict::Leak;
+    seg.oom_cycles = true;
+    seg.needs_more_s = None;
+    seg.reason = format!(
+        "{} climbs by about {} and then drops (restart or OOM kill) — {} such cycles; the leak is only reset by the restarts",
+        what(ctx.unit),
+        format_quantity(ctx.unit, climb),
+        cycles.rising
+    );
+    // Too little since the last restart for figures of its own: a typical cycle's.
+    if seg.rate.is_none_or(|r| r <= 0.0) && typical > 0.0 {
+        seg.rate = Some(climb / typical);
+    }
+    if seg.growth_abs.is_none() {
+        seg.growth_abs = Some(climb);
+        seg.growth_pct = (level > 0.0).then(|| 100.0 * climb / level);
+    }
+    Some(seg)
+}
+
+/// The complete cycles of a series cut at `fall_ends` (the first raw sample after each fall;
+/// each stretch of raw samples that ends in a fall is a cycle): how many there are, and the
+/// climbs among them (their growth and length).
+struct Cycles {
+    rising: usize,
+    total: usize,
+    growth: Vec<f64>,
+    len: Vec<f64>,
+}
+
+/// Each stretch of raw samples ending in a fall, judged on its own finer envelope (a cycle is
+/// often only a few bins of the whole-series envelope): a climb when it rises significantly,
+/// by twice `min_growth` of `level` or more, and not in one jump.
+fn climb_cycles(ctx: &Ctx<'_>, c: &Clean, fall_ends: &[usize], level: f64) -> Cycles {
+    let mut out = Cycles {
+        rising: 0,
+        total: 0,
+        growth: Vec::new(),
+        len: Vec::new(),
+    };
+    let mut start = 0;
+    for &end in fall_ends {
+        let (ct, cv) = (&c.t[start..end], &c.v[start..end]);
+        start = end;
+        if ct.len() < MIN_SAMPLES_PER_CYCLE {
+            continue;
+        }
+        out.total += 1;
+        let ce = ctx.envelope(ct, cv);
+        // Three bins cannot show a trend at 5 % (the smallest one-sided p is 1/6): a short
+        // cycle is tested on its raw samples instead.
+        let mk = if ce.y.len() >= MIN_CYCLE_BINS {
+            mann_kendall(&ce.y, serial(ctx.grain))
+        } else {
+            mann_kendall(cv, serial(ctx.grain))
+        };
+        // The climb is measured after the cycle's first bin, which holds the warm-up of the
+        // restart that began it (see `changepoint::WARM_UP_BIN`).
+        let from = if ce.y.len() > 3 { 1 } else { 0 };
+        let grow = ce.y[ce.y.len() - 1] - ce.y[from];
+        // A climb, not a jump: no single bin-to-bin rise makes half of it (a load burst that
+        // ends looks like a restart, but it arrived as a step).
+        let biggest = ce.y[from..]
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(0.0_f64, f64::max);
+        let diffs = (ce.y.len() - from).saturating_sub(1).max(1) as f64;
+        if mk.p_increasing < ALPHA_LATE
+            && grow >= 2.0 * ctx.opts.min_growth * level
+            && biggest < (CLIMB_STEP_SHARE / diffs).max(0.5) * grow
+        {
+            out.rising += 1;
+            out.growth.push(grow);
+            out.len.push(ct[ct.len() - 1] - ct[0]);
+        }
+    }
+    out
 }
 
 /// Whether the fall whose first sample after it is `end` is a known restart (`Some(true)`),

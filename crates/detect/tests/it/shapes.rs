@@ -1542,3 +1542,61 @@ fn a_leak_after_a_flat_stretch_is_measured_from_its_bend() {
         "{lo}..{hi}"
     );
 }
+
+#[test]
+fn growth_share_is_of_the_level_the_floor_started_from() {
+    // What `run --load` recorded of lh-testserver's rss under a burst, a quiet spell and a ramp
+    // (1 s samples): the burst's memory given back at 4 s, flat at 8.85 MiB for 7 s, then 27 MiB
+    // more in 13 s. The line through the floor since the fall passes under its flat start, and
+    // extrapolated to the window's first sample it stood at 0.36 MiB: "+32.8 MiB (+9016%)". The
+    // share is of where the floor started (at least its lowest bin).
+    let v = [
+        36593664.0, 37699584.0, 37699584.0, 9277440.0, 9277440.0, 9277440.0, 9277440.0, 9277440.0,
+        9277440.0, 9277440.0, 11378688.0, 13578240.0, 15687680.0, 17793024.0, 18849792.0,
+        21606400.0, 24109056.0, 26087424.0, 27287552.0, 30445568.0, 31510528.0, 34672640.0,
+        36777984.0, 37826560.0,
+    ];
+    let t: Vec<f64> = (1..=24).map(f64::from).collect();
+    let s = Series::from_parts("rss_bytes", Unit::Bytes, t, v.to_vec());
+    let j = analyze(&s, &DetectOptions::default());
+    let (abs, pct) = (j.growth_abs.expect("growth"), j.growth_pct.expect("share"));
+    assert!(
+        pct <= 100.0 * abs / 9277440.0 + 1e-6,
+        "+{abs} B is {pct} % (from {} B): {}",
+        abs * 100.0 / pct,
+        j.reason
+    );
+    assert!(pct > 100.0, "{pct} %: {}", j.reason);
+}
+
+#[test]
+fn restarts_known_make_oom_cycles_however_many_there_are() {
+    // Six or more regular falls are a collector's sawtooth to the envelope, whose
+    // post-collection floors then sit at the restarts' lows: eleven known restarts over 8 h,
+    // each after a climb of 1.3 GiB over 1 GiB, were "no leak", and five cycles that were a
+    // leak became "no leak" when a sixth restart came at the last sample.
+    let every = |n: usize| DetectOptions {
+        restarts: Restarts::At((1..=n).map(|k| k as f64 * 2400.0).collect()),
+        ..DetectOptions::default()
+    };
+    let s = climb_and_fall_by(1331.0 * MIB, 0.0, 0.0, 0.0, 8.0 * 3600.0);
+    let v = analyze(&s, &every(11));
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert!(v.reason.contains("11 such cycles"), "{}", v.reason);
+    let s = climb_and_fall_by(1331.0 * MIB, 0.0, 0.0, 0.0, 4.0 * 3600.0 + 10.0);
+    let v = analyze(&s, &every(6));
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    assert!(v.reason.contains("6 such cycles"), "{}", v.reason);
+    // Online too, once the cycles are seen.
+    let s = climb_and_fall_by(1331.0 * MIB, 0.0, 0.0, 0.0, 8.0 * 3600.0);
+    let v = analyze_online(&s, &every(11));
+    assert_eq!(v.verdict, Verdict::Leak, "{}", v.reason);
+    // The same climbs with restarts known elsewhere only are a collector's: no leak.
+    let elsewhere = DetectOptions {
+        restarts: Restarts::At(vec![1200.0]),
+        ..DetectOptions::default()
+    };
+    let s = climb_and_fall_by(1331.0 * MIB, 0.0, 0.0, 0.0, 8.0 * 3600.0);
+    let v = analyze(&s, &elsewhere);
+    assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
+}
