@@ -139,8 +139,12 @@ pub(super) fn judge_window(ctx: &Ctx<'_>, t: &[f64], v: &[f64], allow_onset: boo
             // no leak on our corpora).
             // Only when the stretch is read on the same floor as the whole window: its
             // reason names the floor the verdict was found on.
+            // And only when the floor was flat before the bend: a warm-up's steep start fits
+            // a hinge at its first bins too ("flat for 85 s before that" of memory that rose
+            // by 200 MiB in those 85 s).
             if let Some(sub) = since_bend(ctx, t, v, &j)
                 .filter(|sub| floor_named(&sub.reason) == floor_named(&j.reason))
+                .filter(|_| flat_before(ctx, t, v, j.rise_start))
             {
                 return Judgement {
                     rate: sub.rate,
@@ -191,16 +195,40 @@ fn since_bend(ctx: &Ctx<'_>, t: &[f64], v: &[f64], j: &Judgement) -> Option<Judg
         return None;
     }
     let sub = judge_window_once(ctx, &t[k..], &v[k..]);
-    (sub.verdict == Verdict::Leak).then(|| Judgement {
-        reason: format!(
-            "{} (flat for {} before that)",
-            sub.reason,
-            // Up to the sub-window's start when it reaches back before the bend.
-            dur((t[k] - t[0]).min(j.rise_start - t[0]))
-        ),
+    if sub.verdict != Verdict::Leak {
+        return None;
+    }
+    // Up to the sub-window's start when it reaches back before the bend.
+    let before = (t[k] - t[0]).min(j.rise_start - t[0]);
+    let said = if flat_before(ctx, t, v, j.rise_start) {
+        format!("flat for {} before that", dur(before))
+    } else {
+        format!("judged since its rise bent upwards {} in", dur(before))
+    };
+    Some(Judgement {
+        reason: format!("{} ({said})", sub.reason),
         rise_start: j.rise_start,
         ..sub
     })
+}
+
+/// Whether the floor of `(t, v)` was flat up to `bend`: its bins up to the bend span less than
+/// `min_growth` of the level, the smallest growth called a leak. A hinge (flat, then a line)
+/// fits better than a line wherever the floor bends upwards, and also where a warm-up's steep
+/// start meets its slower tail; only the first is "flat before that".
+fn flat_before(ctx: &Ctx<'_>, t: &[f64], v: &[f64], bend: f64) -> bool {
+    let env = ctx.envelope(t, v);
+    let (lo, hi) = env
+        .t
+        .iter()
+        .zip(&env.y)
+        .filter(|&(&x, _)| x <= bend)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, &y)| {
+            (lo.min(y), hi.max(y))
+        });
+    let mut tmp = env.y.clone();
+    let level = median_in_place(&mut tmp).abs();
+    hi < lo || hi - lo < ctx.opts.min_growth * level
 }
 
 /// The last stretch of a window read as one-off steps ("stepped up once but is flat between
@@ -850,7 +878,17 @@ pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement
     let (shown_growth, shown_pct, shown_end) = {
         let grew = rate * span;
         let at_first = tr.start_level - rate * (env.t[0] - t[0]);
-        let pct = (at_first.abs() > 0.0).then(|| 100.0 * grew / at_first.abs());
+        // The share is of the level the floor started from: a line through a floor that
+        // bends up (flat, then rising) passes under its first bins, and extrapolated to the
+        // first sample it can reach near zero ("+32.8 MiB (+9016 %)" for memory that went from
+        // 9 to 36 MiB in 20 s). When the line starts under the first bin's floor by more than
+        // a bin's worth of its rise, the share is of that floor.
+        let from = if at_first < env.y[0] - rate.max(0.0) * env.width {
+            env.y[0]
+        } else {
+            at_first
+        };
+        let pct = (from.abs() > 0.0).then(|| 100.0 * grew / from.abs());
         (grew, pct, at_first + grew)
     };
     let base = Judgement {
