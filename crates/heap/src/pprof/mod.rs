@@ -479,19 +479,25 @@ fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, 
         // stay within the sampling error while its growth from the first profile to the last
         // does not. That is growth too, not "nothing grew"; which it is, more or finer samples
         // tell.
+        // A stack that appeared in the first interval shows that interval's growth above the
+        // error from nothing (its error is small), and each later one's under it: "warm-up" of
+        // a stack that went 24, 53, 77 KiB at ±10-23 KiB. When it grew from the second profile
+        // to the last above the error too, it did not stop after the first interval.
+        let last = sizes.len() - 1;
+        let span_grows =
+            |a: usize| judge(kind, &[periods[a], periods[last]], &[sizes[a], sizes[last]]).2[0];
+        let warm_up_went_on = sizes.len() > 2
+            && GroupClass::from_growth(&grows) == Some(GroupClass::WarmUp)
+            && span_grows(1);
         let coarse = kind == ProfileKind::Heap
             && sizes.len() > 2
-            && !matches!(
-                GroupClass::from_growth(&grows),
-                Some(GroupClass::Leak | GroupClass::WarmUp)
-            )
+            && match GroupClass::from_growth(&grows) {
+                Some(GroupClass::Leak) => false,
+                Some(GroupClass::WarmUp) => warm_up_went_on,
+                _ => true,
+            }
             && bytes_delta.iter().all(|&d| d >= 0)
-            && judge(
-                kind,
-                &[periods[0], periods[periods.len() - 1]],
-                &[sizes[0], sizes[sizes.len() - 1]],
-            )
-            .2[0];
+            && span_grows(0);
         let class = if coarse {
             GroupClass::Growing
         } else {
@@ -505,9 +511,14 @@ fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, 
         }
         let (stacks, stacks_total, location) = stack_breakdown(kind, &periods, &gs);
         let hint = match (kind, class) {
+            _ if coarse && warm_up_went_on => format!(
+                "grew {} KiB from the first profile to the last and {} KiB after the first interval, more than the sampling error, though no later interval alone shows it: not a warm-up that stopped; take the profiles further apart, or sample finer (runtime.MemProfileRate = 4096 at the start of main)",
+                (sizes[last].bytes - sizes[0].bytes) / 1024,
+                (sizes[last].bytes - sizes[1].bytes) / 1024
+            ),
             _ if coarse => format!(
                 "grew {} KiB from the first profile to the last, more than the sampling error, but no interval alone shows it: take the profiles further apart, or sample finer (runtime.MemProfileRate = 4096 at the start of main)",
-                (sizes[sizes.len() - 1].bytes - sizes[0].bytes) / 1024
+                (sizes[last].bytes - sizes[0].bytes) / 1024
             ),
             (_, GroupClass::WarmUp) => "grew only in the first interval: a cache filling, a table built lazily or a pool; not a leak".to_owned(),
             (ProfileKind::Goroutine, _) if key.contains("chan") || key.contains("select") => {
@@ -785,6 +796,55 @@ mod tests {
         let r = diff_summaries(summaries(true, 512 * KIB, &per), &DiffOptions { top: 0 }).unwrap();
         assert!(r.findings.is_empty());
         assert_eq!(r.verdict, Verdict::Leak);
+    }
+
+    #[test]
+    fn a_stack_that_appeared_and_went_on_growing_is_no_warm_up() {
+        // What a real Go service's profiles showed (MemProfileRate 4096): main.work at 0, 24,
+        // 53, 77 KiB. The first interval's growth from nothing is above its small error, each
+        // later one is under its own, and it read "warm-up, not a leak". From the second
+        // profile to the last it grew 53 KiB, above the error: growing. A stack that appeared
+        // and then stayed is still a warm-up.
+        let work: &[&str] = &["main.work"];
+        let table: &[&str] = &["main.buildTable"];
+        let per: Vec<Vec<(&[&str], i64, i64)>> = [0, 24, 53, 77]
+            .iter()
+            .map(|&k| {
+                vec![
+                    (work, k * 10, k * KIB),
+                    (
+                        table,
+                        if k == 0 { 0 } else { 4304 },
+                        if k == 0 { 0 } else { 4304 * KIB },
+                    ),
+                ]
+            })
+            .collect();
+        let r = diff_summaries(summaries(true, 4096, &per), &DiffOptions::default()).unwrap();
+        let class = |name: &str| {
+            r.findings
+                .iter()
+                .find(|f| f.type_name == name)
+                .map(|f| f.class)
+        };
+        assert_eq!(
+            class("main.work"),
+            Some(GroupClass::Growing),
+            "{:?}",
+            r.findings
+        );
+        assert_eq!(class("main.buildTable"), Some(GroupClass::WarmUp));
+        let work = r
+            .findings
+            .iter()
+            .find(|f| f.type_name == "main.work")
+            .unwrap();
+        assert!(
+            work.hint.contains("not a warm-up that stopped"),
+            "{}",
+            work.hint
+        );
+        assert_eq!(r.verdict, Verdict::Inconclusive);
     }
 
     #[test]
