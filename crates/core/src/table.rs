@@ -149,6 +149,22 @@ pub enum TableError {
         /// The cell as written.
         cell: String,
     },
+    /// A negative value in a column whose name reads as a level that cannot be negative
+    /// (memory, or a count of fds, sockets, threads, processes, requests).
+    #[error(
+        "line {line}, column {column}: `{cell}` is negative, and {what} cannot be (read from the \
+         column's name); give the levels themselves, not their changes"
+    )]
+    Negative {
+        /// Line.
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The cell as written.
+        cell: String,
+        /// What the column reads as: "memory" or "a count".
+        what: &'static str,
+    },
     /// A time cell that is not a time of the kind the column holds.
     #[error("line {line}, column {column}: `{cell}` is not {expected}")]
     NotATime {
@@ -403,6 +419,18 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
                         }
                         _ => v,
                     };
+                    if v < 0.0 && (with_unit || series[i].unit != Unit::Count) {
+                        return Err(TableError::Negative {
+                            line: line(),
+                            column: cols[i + 1].clone(),
+                            cell: cell.to_string(),
+                            what: if with_unit || series[i].unit == Unit::Bytes {
+                                "memory"
+                            } else {
+                                "a count"
+                            },
+                        });
+                    }
                     series[i].push(t, v);
                 }
                 Err(()) => {
@@ -869,6 +897,19 @@ mod tests {
     }
 
     #[test]
+    fn negative_memory_or_counts_are_bad_input_other_columns_may_be_negative() {
+        assert_eq!(
+            err("t,rss_bytes\n0,100\n1,-50\n"),
+            "line 3, column rss_bytes: `-50` is negative, and memory cannot be (read from the \
+             column's name); give the levels themselves, not their changes"
+        );
+        assert!(err("t,open_fds\n0,-1\n").contains("`-1` is negative, and a count cannot be"));
+        assert!(err("t,heap\n0,-2 MiB\n").contains("and memory cannot be"));
+        let t = table("t,temperature\n0,-5\n1,-6.5\n");
+        assert_eq!(t.series[0].v, vec![-5.0, -6.5]);
+    }
+
+    #[test]
     fn sizes_with_units_are_bytes_and_the_column_says_so() {
         let t = table("\"Time\"\t\"{job=\"\"a,b\"\"}\"\n0\t1\n");
         assert_eq!(t.series[0].name, "{job=\"a,b\"}");
@@ -978,7 +1019,7 @@ mod tests {
         #[test]
         fn what_leakhound_writes_reads_back_exactly(
             mut rows in proptest::collection::vec(
-                (0.0f64..1e6, proptest::option::of(-1e12f64..1e12), 0u32..5000),
+                (0.0f64..1e6, proptest::option::of(0.0f64..1e12), 0u32..5000),
                 1..40,
             )
         ) {
