@@ -99,11 +99,16 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
                 .map(|s| s.name.as_str())
                 .collect();
             return Err(ExpectedError::usage(format!(
-                "{}: nothing to judge: {} only ever {} (a counter, named `…_total`); judge a \
-                 gauge (memory, open fds, threads…), with a counter as --load or --requests",
+                "{}: nothing to judge: {} {} (named `…_total`: it counts up and never falls), \
+                 not a level that can leak; judge a gauge (memory, open fds, threads…), with a \
+                 counter as --load or --requests",
                 path.display(),
                 counters.join(", "),
-                if counters.len() == 1 { "rises" } else { "rise" }
+                if counters.len() == 1 {
+                    "is a counter"
+                } else {
+                    "are counters"
+                }
             )));
         }
     }
@@ -382,9 +387,9 @@ fn write_counters(table: &Table, load: Option<&str>, w: &mut dyn Write) -> std::
     {
         writeln!(
             w,
-            "  {}: a counter (named `…_total`, it never falls), not judged: it only ever rises; \
-             give it as --load to take out memory that follows load, or as --requests to judge \
-             per request",
+            "  {}: a counter (named `…_total`: it counts up and never falls), not judged; give \
+             it as --load to take out memory that follows load, or as --requests to judge per \
+             request",
             s.name
         )?;
     }

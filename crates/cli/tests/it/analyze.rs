@@ -367,7 +367,7 @@ fn a_counter_is_not_judged_for_a_leak() {
         .arg(&f)
         .assert()
         .stdout(predicate::str::contains(
-            "requests_total: a counter (named `…_total`, it never falls), not judged",
+            "requests_total: a counter (named `…_total`: it counts up and never falls), not judged",
         ))
         .stdout(predicate::str::contains("errors_total: a counter"))
         .stdout(predicate::str::contains("LEAK").not());
@@ -396,7 +396,7 @@ fn a_counter_is_not_judged_for_a_leak() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "nothing to judge: errors_total only ever rises (a counter, named `…_total`)",
+            "nothing to judge: errors_total is a counter (named `…_total`: it counts up and never falls)",
         ));
 }
 
