@@ -224,15 +224,7 @@ fn judge_falls_seen(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
         return whole;
     }
     if cycles_leak && !vetoed {
-        seg.verdict = Verdict::Leak;
-        seg.oom_cycles = true;
-        seg.needs_more_s = None;
-        seg.reason = format!(
-            "{} climbs by about {} and then drops (restart or OOM kill) — {} such cycles; the leak is only reset by the restarts",
-            what(ctx.unit),
-            format_quantity(ctx.unit, med),
-            rising
-        );
+        call_oom_cycles(ctx, &mut seg, med, rising);
         if seg.rate.is_none_or(|r| r <= 0.0) {
             seg.rate = Some(med / (env.width * 3.0).max(1.0));
         }
@@ -469,15 +461,7 @@ fn known_oom_cycles(ctx: &Ctx<'_>, c: &Clean) -> Option<Judgement> {
         return None;
     }
     let climb = median_in_place(&mut cycles.growth.clone());
-    seg.verdict = Verdict::Leak;
-    seg.oom_cycles = true;
-    seg.needs_more_s = None;
-    seg.reason = format!(
-        "{} climbs by about {} and then drops (restart or OOM kill) — {} such cycles; the leak is only reset by the restarts",
-        what(ctx.unit),
-        format_quantity(ctx.unit, climb),
-        cycles.rising
-    );
+    call_oom_cycles(ctx, &mut seg, climb, cycles.rising);
     // Too little since the last restart for figures of its own: a typical cycle's.
     if seg.rate.is_none_or(|r| r <= 0.0) && typical > 0.0 {
         seg.rate = Some(climb / typical);
@@ -487,6 +471,20 @@ fn known_oom_cycles(ctx: &Ctx<'_>, c: &Clean) -> Option<Judgement> {
         seg.growth_pct = (level > 0.0).then(|| 100.0 * climb / level);
     }
     Some(seg)
+}
+
+/// `seg` (the segment since the last restart) made a leak of OOM-kill cycles: `rising` climbs
+/// of about `climb` each, each ended by a restart.
+fn call_oom_cycles(ctx: &Ctx<'_>, seg: &mut Judgement, climb: f64, rising: usize) {
+    seg.verdict = Verdict::Leak;
+    seg.oom_cycles = true;
+    seg.needs_more_s = None;
+    seg.reason = format!(
+        "{} climbs by about {} and then drops (restart or OOM kill) — {} such cycles; the leak is only reset by the restarts",
+        what(ctx.unit),
+        format_quantity(ctx.unit, climb),
+        rising
+    );
 }
 
 /// The complete cycles of a series cut at `fall_ends` (the first raw sample after each fall;
