@@ -16,6 +16,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(test)]
+mod calibration;
 mod changepoint;
 pub mod covariate;
 mod envelope;
