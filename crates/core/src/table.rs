@@ -15,7 +15,7 @@
 //! * a Prometheus series as a header (`name{label="v", …}` or Grafana's `{__name__="name", …}`):
 //!   the unit comes from the metric's name, never from its labels;
 //! * sizes as Grafana's "formatted data" writes them (`1.02 GiB`, `512 MB`): read as bytes;
-//! * an empty cell, `NaN` or `null` as a missing sample;
+//! * an empty cell, `NaN`, `null`, `NA`, `N/A`, `#N/A`, `None` or `<NA>` as a missing sample;
 //! * a Prometheus query result saved as JSON (see [`crate::prom_json`]).
 //!
 //! Everything else is an error that names the line, the column and the cell. Parsing is pure:
@@ -190,8 +190,10 @@ pub enum TableError {
     /// A header and no data line.
     #[error("the file has a header but no samples")]
     NoRows,
-    /// Data lines whose value cells are all missing (empty, `NaN` or `null`).
-    #[error("{rows} lines but no values: every cell after {time_column} is empty, NaN or null")]
+    /// Data lines whose value cells are all missing (empty, or a missing-value marker such as `NaN`).
+    #[error(
+        "{rows} lines but no values: every cell after {time_column} is empty or marks a missing value (NaN, null, NA, …)"
+    )]
     NoValues {
         /// Data lines.
         rows: usize,
@@ -715,10 +717,15 @@ fn parse_datetime(cell: &str) -> Option<(f64, bool)> {
     Some((secs(ts), false))
 }
 
-/// A value cell: `Ok(None)` for a missing sample (empty, `NaN`, `null`), the number and
-/// whether it carried a size unit, or `Err` for anything else (infinities included).
+/// The words that tools write for a missing value, matched ignoring case: pandas and NumPy
+/// (`NaN`, `<NA>`, `None` from Python's `str`), JSON and SQL exports (`null`), R (`NA`),
+/// spreadsheets (`#N/A`) and hand-made files (`N/A`).
+const MISSING: [&str; 7] = ["nan", "null", "na", "n/a", "#n/a", "none", "<na>"];
+
+/// A value cell: `Ok(None)` for a missing sample (empty, or one of [`MISSING`]), the number
+/// and whether it carried a size unit, or `Err` for anything else (infinities included).
 fn parse_value(cell: &str) -> Result<Option<(f64, bool)>, ()> {
-    if cell.is_empty() || cell.eq_ignore_ascii_case("nan") || cell.eq_ignore_ascii_case("null") {
+    if cell.is_empty() || MISSING.iter().any(|m| cell.eq_ignore_ascii_case(m)) {
         return Ok(None);
     }
     if let Ok(v) = cell.parse::<f64>() {
@@ -961,7 +968,7 @@ mod tests {
         );
         assert_eq!(
             err("t_seconds,rss_bytes,pss_bytes\n0,,\n1,,\n"),
-            "2 lines but no values: every cell after t_seconds is empty, NaN or null"
+            "2 lines but no values: every cell after t_seconds is empty or marks a missing value (NaN, null, NA, …)"
         );
         assert_eq!(
             parse_table(b"t,v\n0,\xff\n").unwrap_err().to_string(),
@@ -997,6 +1004,19 @@ mod tests {
             err("t,v\r\n0,1\r\n1,2,3\r\n"),
             "line 3: 3 cells, but the header has 2 columns"
         );
+    }
+
+    #[test]
+    fn what_tools_write_for_a_missing_value_is_a_missing_sample() {
+        for m in [
+            "NaN", "nan", "null", "NULL", "NA", "N/A", "n/a", "#N/A", "None", "<NA>",
+        ] {
+            let t = table(&format!("t_seconds,v\n0,1\n1,{m}\n2,3\n"));
+            assert_eq!(t.series[0].len(), 2, "{m}");
+        }
+        // …and a word that is no such marker is still bad input.
+        let e = err("t_seconds,v\n0,1\n1,missing\n2,3\n");
+        assert!(e.contains("`missing` is not a number"), "{e}");
     }
 
     #[test]
