@@ -1524,6 +1524,43 @@ fn a_short_run_under_varying_load_is_fitted_too() {
 }
 
 #[test]
+fn a_leak_that_rose_from_its_first_sample_is_not_said_to_have_been_flat() {
+    // 2 GiB rising 1 % per hour from the first sample, scraped every 30 s for 8 h with noise of
+    // ±2 % of the level: the best hinge fits a little better than a line somewhere in the
+    // noise near the start, which is no reason to say "flat for 40 min before that" and report
+    // the rate since then (the version before said so of 8 in 40 such series). A leak that was
+    // flat for 3 h, then rose, still says so.
+    let t: Vec<f64> = (0..960).map(|i| f64::from(i) * 30.0).collect();
+    let make = |onset: f64, noise: &mut Noise| -> Series {
+        let v = t
+            .iter()
+            .map(|&x| {
+                let rise = 0.01 * (x - onset).max(0.0) / 3600.0;
+                2048.0 * MIB * (1.0 + rise + 0.04 * noise.next())
+            })
+            .collect();
+        Series::from_parts("rss_bytes", Unit::Bytes, t.clone(), v)
+    };
+    for seed in 1..=24u64 {
+        let mut noise = Noise(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let from_start = analyze(&make(0.0, &mut noise), &DetectOptions::default());
+        assert_eq!(from_start.verdict, Verdict::Leak, "{}", from_start.reason);
+        assert!(
+            !from_start.reason.contains("before that"),
+            "seed {seed}: {}",
+            from_start.reason
+        );
+        let late = analyze(&make(3.0 * 3600.0, &mut noise), &DetectOptions::default());
+        assert_eq!(late.verdict, Verdict::Leak, "{}", late.reason);
+        assert!(
+            late.reason.contains("h before that"),
+            "seed {seed}: {}",
+            late.reason
+        );
+    }
+}
+
+#[test]
 fn a_leak_after_a_flat_stretch_is_measured_from_its_bend() {
     // Flat at 55 MiB for 2 min, then 2.2 MiB/min for 3 min (a real Python program's shape):
     // a leak either way, and its rate and growth are those since the bend, not averaged with
