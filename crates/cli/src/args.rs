@@ -461,9 +461,9 @@ pub(crate) struct RunLoadArgs {
     /// Wait until this URL answers 2xx before load and sampling start [default: the load URL].
     #[arg(long, value_name = "URL")]
     pub(crate) ready: Option<String>,
-    /// Longest wait for --ready; the run fails (exit 4) after it.
-    #[arg(long, value_parser = crate::props::parse_positive_duration, default_value = "30s")]
-    pub(crate) ready_timeout: Duration,
+    /// Longest wait for --ready; the run fails (exit 4) after it [default: 30s].
+    #[arg(long, value_parser = crate::props::parse_positive_duration)]
+    pub(crate) ready_timeout: Option<Duration>,
     #[command(flatten)]
     pub(crate) load: LoadTargetArgs,
 }

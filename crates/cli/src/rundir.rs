@@ -51,6 +51,23 @@ pub(crate) fn prepare_out(dir: &Path) -> anyhow::Result<()> {
     })
 }
 
+/// Check, before anything starts, that the default place of run directories
+/// (`leakhound-runs/` in the current directory) can be written: a target started first and
+/// then left without a run directory may have done its side effects for nothing.
+pub(crate) fn prepare_default() -> anyhow::Result<()> {
+    let base = Path::new("leakhound-runs");
+    let probe = base.join(format!(".write-check-{}", std::process::id()));
+    fs::create_dir_all(base)
+        .and_then(|()| fs::File::create(&probe).map(drop))
+        .and_then(|()| fs::remove_file(&probe))
+        .map_err(|e| {
+            ExpectedError::usage(format!(
+                "cannot write run directories under {}: {e} (choose one with --out)",
+                base.display()
+            ))
+        })
+}
+
 /// Create `dir` (see [`prepare_out`]), or a fresh `leakhound-runs/<timestamp>[-N]` when none
 /// is given.
 pub(crate) fn create(dir: Option<&Path>, suffix: &str) -> anyhow::Result<PathBuf> {

@@ -525,12 +525,16 @@ struct Totals {
     per_second: Vec<LoadSecond>,
 }
 
-/// Run the plan; see [`crate::run_load`].
-pub(crate) fn run(
-    plan: &LoadPlan,
-    stop: Arc<AtomicBool>,
-    on_tick: &mut dyn FnMut(&TickStats),
-) -> Result<LoadSummary, LoadError> {
+/// A plan checked for running: its target's address and its weighted requests prepared.
+pub(crate) struct Checked {
+    addr: SocketAddr,
+    templates: Vec<(Prepared, u64)>,
+    cum: u64,
+}
+
+/// Everything about `plan` that can fail before a request is sent: its values, the target's
+/// host name (resolved) and each request's method, headers and body (see [`crate::check`]).
+pub(crate) fn check(plan: &LoadPlan) -> Result<Checked, LoadError> {
     plan.validate()?;
     let host = format!("{}:{}", plan.target.host, plan.target.port);
     let addr = (plan.target.host.as_str(), plan.target.port)
@@ -553,6 +557,24 @@ pub(crate) fn run(
         cum += u64::from(t.weight);
         templates.push((Prepared::new(t, &plan.target)?, cum));
     }
+    Ok(Checked {
+        addr,
+        templates,
+        cum,
+    })
+}
+
+/// Run the plan; see [`crate::run_load`].
+pub(crate) fn run(
+    plan: &LoadPlan,
+    stop: Arc<AtomicBool>,
+    on_tick: &mut dyn FnMut(&TickStats),
+) -> Result<LoadSummary, LoadError> {
+    let Checked {
+        addr,
+        templates,
+        cum,
+    } = check(plan)?;
     // The ticker's runtime; the workers get one single-threaded runtime per thread (below).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

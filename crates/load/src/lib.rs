@@ -49,6 +49,14 @@ pub fn run_load(
     driver::run(plan, stop, on_tick)
 }
 
+/// Check everything about `plan` that can fail before a request is sent: its values, its
+/// target's host name (resolved) and each request's method, headers and body. [`run_load`]
+/// does the same first; call this before starting what the load is for (`leakhound run` checks
+/// before it starts the target, so a bad `-X` does not end a whole run without a verdict).
+pub fn check(plan: &LoadPlan) -> Result<(), LoadError> {
+    driver::check(plan).map(|_| ())
+}
+
 /// Parse a duration as scenario files write it: `30s`, `5m`, `1h30m`, `250ms`, or seconds.
 pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
     scenario::parse_duration(s)

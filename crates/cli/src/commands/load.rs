@@ -34,6 +34,7 @@ const MAX_ROWS_SHOWN: usize = 30;
 
 pub(crate) fn run(args: &LoadArgs, out: &Output) -> anyhow::Result<u8> {
     let plan = plan_from_args(args.url.as_deref(), &args.target, args.duration)?;
+    fd_room(&plan, true)?;
     let stop = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(SIGINT, Arc::clone(&stop)).context("failed to handle SIGINT")?;
     signal_hook::flag::register(SIGTERM, Arc::clone(&stop)).context("failed to handle SIGTERM")?;
@@ -305,8 +306,51 @@ pub(crate) fn plan_from_args(
         }
         plan.requests = vec![t];
     }
-    plan.validate().map_err(load_err)?;
+    // Everything that can fail before a request is sent (a method that is no HTTP token, a
+    // host name that does not resolve): `run` checks it before it starts the target.
+    leakhound_load::check(&plan).map_err(load_err)?;
     Ok(plan)
+}
+
+/// File descriptors the load needs beside its connections (the runtime's, the standard
+/// streams, load.csv; in `run` the sampler's and the target's pipes).
+const FD_MARGIN: u64 = 64;
+
+/// Check that this process may open a connection for each request in flight: past the limit
+/// of open files every connect fails, and the target would be blamed ("is the target up?").
+/// `may_raise`: lift the soft limit up to the hard one when that is enough.
+fn fd_room(plan: &LoadPlan, may_raise: bool) -> anyhow::Result<()> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let need = plan.max_in_flight as u64 + FD_MARGIN;
+    let lim = getrlimit(Resource::Nofile);
+    let soft = lim.current.unwrap_or(u64::MAX);
+    if soft >= need {
+        return Ok(());
+    }
+    let hard = lim.maximum.unwrap_or(u64::MAX);
+    if may_raise && hard >= need {
+        let raised = rustix::process::Rlimit {
+            current: Some(need),
+            maximum: lim.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return Ok(());
+        }
+    }
+    Err(usage(format!(
+        "{} requests in flight need about {need} open files, but this process may open only {soft}{}: lower --max-in-flight{}, or raise the limit (ulimit -n {need})",
+        plan.max_in_flight,
+        if hard > soft && hard != u64::MAX {
+            format!(" (hard limit {hard})")
+        } else {
+            String::new()
+        },
+        if matches!(plan.model, Model::Closed { .. }) {
+            " / --concurrency"
+        } else {
+            ""
+        }
+    )))
 }
 
 /// The scenario's average rate, used when only `--duration` overrides it.
@@ -520,6 +564,9 @@ pub(crate) fn write_summary(
     Ok(())
 }
 
+/// How long `run --load` waits for `--ready` by default.
+const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Length of an open-ended `run --load URL --rate N` without `--duration`: the load runs
 /// until the session ends (target exit, Ctrl-C) and is stopped then.
 pub(crate) const OPEN_ENDED: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -537,20 +584,52 @@ pub(crate) fn run_plan(
 ) -> anyhow::Result<Option<LoadPlan>> {
     let t = &a.load;
     if a.url.is_none() && t.scenario.is_none() {
-        if t.rate.is_some() || t.concurrency.is_some() || a.ready.is_some() {
-            return Err(usage(
-                "--rate, --concurrency and --ready need --load URL or --scenario FILE",
-            ));
+        // Each option of the load, given without a load, would be ignored in silence.
+        let given: Vec<&str> = [
+            (t.rate.is_some(), "--rate"),
+            (t.concurrency.is_some(), "--concurrency"),
+            (a.ready.is_some(), "--ready"),
+            (a.ready_timeout.is_some(), "--ready-timeout"),
+            (t.arrivals.is_some(), "--arrivals"),
+            (t.max_in_flight.is_some(), "--max-in-flight"),
+            (t.method.is_some(), "--method"),
+            (!t.headers.is_empty(), "--header"),
+            (t.body.is_some(), "--body"),
+            (t.timeout.is_some(), "--timeout"),
+            (t.threads.is_some(), "--threads"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        if !given.is_empty() {
+            return Err(usage(format!(
+                "{} {} the load: give --load URL or --scenario FILE",
+                given.join(", "),
+                if given.len() == 1 {
+                    "describes"
+                } else {
+                    "describe"
+                }
+            )));
         }
         return Ok(None);
     }
-    // A scenario keeps its own stages; a plain URL runs for the sampling duration.
-    let duration = if t.scenario.is_some() && t.rate.is_none() {
-        None
-    } else {
-        Some(sampling_duration.unwrap_or(OPEN_ENDED))
+    // A scenario keeps its own stages (cut where the run ends, with --duration), or with --rate
+    // sends that rate for --duration or, without it, for the scenario's length; a plain URL
+    // runs for the sampling duration, or until the run ends.
+    let duration = match (t.scenario.is_some(), t.rate.is_some()) {
+        (true, false) => None,
+        (true, true) => sampling_duration,
+        (false, _) => Some(sampling_duration.unwrap_or(OPEN_ENDED)),
     };
     let mut plan = plan_from_args(a.url.as_deref(), t, duration)?;
+    // The target inherits the limit, so `run` never raises it: a service under test for an fd
+    // leak must meet its own limit.
+    fd_room(&plan, false)?;
+    // The readiness URL too, before the target starts.
+    if let Some(r) = &a.ready {
+        leakhound_load::Target::parse(r).map_err(load_err)?;
+    }
     if let Model::Open { stages, .. } = &mut plan.model {
         stages.push(Stage::Idle { duration: LINGER });
     }
@@ -583,16 +662,17 @@ pub(crate) fn wait_ready(
     interrupts: &crate::orchestrate::signals::Interrupts,
     out: &Output,
 ) -> anyhow::Result<bool> {
+    let ready_timeout = a.ready_timeout.unwrap_or(DEFAULT_READY_TIMEOUT);
     let url = a
         .ready
         .clone()
         .unwrap_or_else(|| format!("{}{}", plan.target.base_url(), plan.requests[0].path));
     out.status(&format!(
         "leakhound: waiting for {url} to answer 2xx (up to {:.0} s)",
-        a.ready_timeout.as_secs_f64()
+        ready_timeout.as_secs_f64()
     ));
     let mut give_up = || interrupts.pending() || target.poll().is_some();
-    match leakhound_load::wait_ready(&url, a.ready_timeout, &mut give_up) {
+    match leakhound_load::wait_ready(&url, ready_timeout, &mut give_up) {
         Ok(_) => Ok(true),
         Err(ReadyError::Url(e)) => Err(load_err(e)),
         Err(_) if interrupts.pending() => Ok(false),
@@ -661,15 +741,21 @@ impl RunningLoad {
     }
 
     /// Stop the load (if still running), and add retained bytes per request from `series`
-    /// (the session's memory series, whose clock starts with the load).
-    pub(crate) fn finish(self, series: &[leakhound_core::Series]) -> anyhow::Result<LoadSummary> {
+    /// (the session's memory series, whose clock starts with the load). `run_done`: the run
+    /// ended at its `--duration`, which ends the load with it (a scenario longer than the run
+    /// is cut there), not an interruption.
+    pub(crate) fn finish(
+        self,
+        series: &[leakhound_core::Series],
+        run_done: bool,
+    ) -> anyhow::Result<LoadSummary> {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
         let mut summary = match self.handle.join() {
             Ok(r) => r.map_err(load_err)?,
             Err(_) => anyhow::bail!("the load thread panicked"),
         };
         // Stopping in the idle tail is the normal end, not an interruption.
-        if summary.elapsed_s + 0.5 >= self.planned.as_secs_f64() {
+        if run_done || summary.elapsed_s + 0.5 >= self.planned.as_secs_f64() {
             summary.interrupted = false;
         }
         let memory = series

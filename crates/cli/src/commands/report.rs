@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use leakhound_core::{RunInfo, RunReport, TargetOutcome, Verdict, Warning};
 use serde::Deserialize;
 
@@ -142,21 +141,34 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
         }
         Err(_) => return Err(no_samples(dir)),
     };
+    // The saved verdict; one that cannot be read (a torn or empty file, a directory in its
+    // place) is judged again from samples.csv, as a missing one is, rather than lost with them.
+    let mut why =
+        "verdict.json is missing (leakhound stopped before the end of the run)".to_string();
     if verdict_json.exists() {
-        let text = std::fs::read_to_string(&verdict_json)
-            .with_context(|| format!("failed to read {}", verdict_json.display()))?;
-        let mut report: RunReport = serde_json::from_str(&text).map_err(|e| {
-            ExpectedError::usage(format!(
-                "{}: not a leakhound verdict: {e}",
-                verdict_json.display()
-            ))
-        })?;
-        check_schema(&verdict_json, report.schema_version)?;
-        report.data = data;
-        report
-            .warnings
-            .extend(notes.into_iter().map(|message| Warning::Note { message }));
-        return Ok(report);
+        let saved = std::fs::read_to_string(&verdict_json)
+            .map_err(|e| format!("cannot be read: {e}"))
+            .and_then(|text| {
+                serde_json::from_str::<RunReport>(&text)
+                    .map_err(|e| format!("is not a leakhound verdict: {e}"))
+            });
+        match saved {
+            Ok(mut report) => {
+                check_schema(&verdict_json, report.schema_version)?;
+                report.data = data;
+                report
+                    .warnings
+                    .extend(notes.into_iter().map(|message| Warning::Note { message }));
+                return Ok(report);
+            }
+            Err(e) if data.is_empty() => {
+                return Err(ExpectedError::usage(format!(
+                    "{}: {e}; and there are no samples to judge again",
+                    verdict_json.display()
+                )));
+            }
+            Err(e) => why = format!("verdict.json {e}"),
+        }
     }
     if data.is_empty() {
         return Err(no_samples(dir));
@@ -201,11 +213,9 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
         },
         verdict,
         series,
-        warnings: std::iter::once(
-            "verdict.json is missing (leakhound stopped before the end of the run); this \
-             verdict was computed now from samples.csv"
-                .to_string(),
-        )
+        warnings: std::iter::once(format!(
+            "{why}; this verdict was computed now from samples.csv"
+        ))
         .chain(notes)
         .map(|message| Warning::Note { message })
         .collect(),

@@ -41,8 +41,9 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     if let Some(s) = &snapshots {
         spec.env.extend(s.env.iter().cloned());
     }
-    if let Some(d) = &props.out {
-        rundir::prepare_out(d)?;
+    match &props.out {
+        Some(d) => rundir::prepare_out(d)?,
+        None => rundir::prepare_default()?,
     }
     let interrupts = Interrupts::register()?;
     let mut target = Target::spawn(&spec)?;
@@ -105,8 +106,17 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
         &interrupts,
         running_load.as_ref().map(|l| &l.requests),
     )?;
-    // Stop the load before the target, so its shutdown is not counted as load errors.
-    let load = running_load.map(|l| l.finish(&rec.series)).transpose()?;
+    // Stop the load before the target, so its shutdown is not counted as load errors. A load
+    // that failed after it started (its plan was checked before the target started) leaves
+    // the recording to be judged without it, never lost.
+    let load = match running_load.map(|l| l.finish(&rec.series, rec.ended == Ended::Duration)) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("error: the load failed: {e:#}; the series are judged without it");
+            None
+        }
+        None => None,
+    };
     // The snapshot in progress finishes before the target is stopped.
     let snaps = snaps.map(|s| s.join(rec.ended != Ended::Duration));
     match rec.ended {

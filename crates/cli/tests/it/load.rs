@@ -854,3 +854,155 @@ fn a_killed_run_under_load_keeps_load_csv_and_report_judges_with_it() {
         v["warnings"]
     );
 }
+
+/// What can be checked before the target starts is checked then: a method that is no HTTP
+/// token, a load host that does not resolve, a readiness URL that is not plain HTTP, and load
+/// options without a load. Each exits 2 at once, and the target never runs (its marker file is
+/// never written) and no run directory is left. The version before sampled the whole run,
+/// then failed on the method or the host with no verdict.
+#[test]
+fn run_load_input_errors_exit_2_before_the_target_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("started");
+    let target = format!("touch {}; sleep 5", marker.display());
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "--load",
+                "http://127.0.0.1:9/",
+                "--rate",
+                "10",
+                "-X",
+                "GE T",
+            ],
+            "not an HTTP method",
+        ),
+        (
+            &["--load", "http://nosuchhost.invalid:9/", "--rate", "10"],
+            "failed to resolve nosuchhost.invalid",
+        ),
+        (
+            &[
+                "--load",
+                "http://127.0.0.1:9/",
+                "--rate",
+                "10",
+                "--ready",
+                "https://127.0.0.1:9/health",
+            ],
+            "https is not supported",
+        ),
+        (
+            &["--timeout", "1s", "--header", "X-A: 1"],
+            "--header, --timeout describe the load: give --load URL or --scenario FILE",
+        ),
+    ];
+    for (i, (args, expected)) in cases.iter().enumerate() {
+        let out_dir = dir.path().join(format!("run{i}"));
+        let t0 = Instant::now();
+        let out = leakhound()
+            .args(["run", "--duration", "3s", "--out"])
+            .arg(&out_dir)
+            .args(*args)
+            .args(["--", "sh", "-c", &target])
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "{args:?}: took {:?}",
+            t0.elapsed()
+        );
+        assert!(!marker.exists(), "{args:?}: the target was started");
+        assert!(!out_dir.exists(), "{args:?}: a run directory was left");
+    }
+}
+
+/// More requests in flight than this process may open files: `load` lifts its soft limit to
+/// the hard one when that is enough, and otherwise (and always in `run`, whose target would
+/// inherit a lifted limit) exits 2 naming the limit, where every connect used to fail and the
+/// target was blamed ("is the target up?", exit 4).
+#[test]
+fn more_requests_in_flight_than_open_files_is_named_before_the_load() {
+    let server = Server::start(&[]);
+    let lh = leakhound_path();
+    // The hard limit at 256: `ulimit -n` sets both.
+    let script = format!(
+        "ulimit -n 256; exec {} load {} --rate 10 --duration 1s --max-in-flight 500",
+        lh.display(),
+        server.url
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "500 requests in flight need about 564 open files, but this process may open only 256"
+        ),
+        "{err}"
+    );
+    // With room under the hard limit the soft one is lifted and the load runs.
+    let script = format!(
+        "ulimit -Sn 256; exec {} load {} --rate 10 --duration 1s --max-in-flight 500",
+        lh.display(),
+        server.url
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+/// `run --scenario F --rate N` without `--duration` sends N req/s for the scenario's length
+/// (as `load` does) and ends then; the version before ran until interrupted. A run whose
+/// `--duration` is shorter than its scenario cuts the scenario there, and that is the run's
+/// normal end, not an interrupted load.
+#[test]
+fn run_scenario_lengths_with_rate_and_with_a_shorter_duration() {
+    let server_port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "target = \"http://127.0.0.1:{server_port}/\"\n\n[[stage]]\nkind = \"constant\"\nrate = 5\nduration = \"4s\"\n"
+        ),
+    )
+    .unwrap();
+    let server = testserver();
+    let port = server_port.to_string();
+    let run = |extra: &[&str], name: &str| {
+        let out_dir = dir.path().join(name);
+        let t0 = Instant::now();
+        let out = leakhound()
+            .args(["run", "--json", "--scenario"])
+            .arg(&scenario)
+            .args(extra)
+            .arg("--out")
+            .arg(&out_dir)
+            .arg("--")
+            .arg(&server)
+            .args(["--port", &port])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        (out, t0.elapsed(), read_json(&out_dir.join("verdict.json")))
+    };
+    let (out, took, verdict) = run(&["--rate", "20"], "rate");
+    assert!(took < Duration::from_secs(30), "took {took:?}: {out:?}");
+    assert_eq!(verdict["load"]["interrupted"], false, "{verdict:#}");
+    let sent = verdict["load"]["sent"].as_u64().unwrap();
+    assert!(
+        (60..=90).contains(&sent),
+        "{sent} requests sent at 20 req/s for 4 s"
+    );
+    let (out, _, verdict) = run(&["--duration", "2s"], "cut");
+    assert_eq!(verdict["load"]["interrupted"], false, "{verdict:#} {out:?}");
+    let sent = verdict["load"]["sent"].as_u64().unwrap();
+    assert!(
+        (5..=15).contains(&sent),
+        "{sent} requests sent at 5 req/s in a 2 s run"
+    );
+}

@@ -280,6 +280,35 @@ fn a_killed_leakhound_leaves_a_run_that_report_can_judge() {
             .unwrap()
             .contains("verdict.json is missing")
     );
+    // A verdict.json that cannot be read (torn, or a directory in its place) is judged again
+    // from the samples as a missing one is: it used to end in exit 2 (torn) or 101 ("this is
+    // a bug", a directory) with the samples left unread.
+    for broken in ["torn", "directory"] {
+        let v_path = dir.path().join("verdict.json");
+        if broken == "torn" {
+            std::fs::write(&v_path, "{\"schema_version\": 1, \"run\": {").unwrap();
+        } else {
+            std::fs::create_dir(&v_path).unwrap();
+        }
+        let out = leakhound()
+            .args(["report", "--json"])
+            .arg(dir.path())
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .code(1);
+        let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(series(&v, "rss_bytes")["verdict"], "leak", "{broken}");
+        let w = v["warnings"][0]["message"].as_str().unwrap();
+        assert!(
+            w.starts_with("verdict.json ") && w.contains("computed now from samples.csv"),
+            "{broken}: {w}"
+        );
+        if broken == "torn" {
+            std::fs::remove_file(&v_path).unwrap();
+        } else {
+            std::fs::remove_dir(&v_path).unwrap();
+        }
+    }
     // Killed while writing a line: the line is cut short. The samples before it still count.
     let csv = dir.path().join("samples.csv");
     let text = std::fs::read_to_string(&csv).unwrap();
