@@ -91,18 +91,50 @@ pub(crate) fn run(args: &LoadArgs, out: &Output) -> anyhow::Result<u8> {
     }
     if summary.completed == 0 && summary.scheduled > 0 {
         let e = &summary.errors;
-        // Every request timed out on connections that opened: the target is up but slow.
-        let hint = if e.timeout > 0 && e.timeout >= e.total() - e.timeout {
-            let t = plan.timeout.as_secs_f64();
-            let t = if t < 1.0 {
+        let secs = |t: f64| {
+            if t < 1.0 {
                 format!("{:.0} ms", t * 1e3)
             } else {
                 leakhound_report::terminal::human_duration(t)
-            };
+            }
+        };
+        // The most any request waited: the whole test and the drain after it, or --timeout.
+        let drain = leakhound_load::DRAIN.as_secs_f64();
+        let ran = (summary.elapsed_s - drain).max(0.0);
+        let most = |k: u64| 2 * k >= e.total();
+        let hint = if e.timeout > 0 && most(e.timeout) {
+            // Every request timed out on connections that opened: the target is up but slow.
+            let t = plan.timeout.as_secs_f64();
+            if t < ran + drain {
+                format!(
+                    "{} of them timeouts: nothing was answered within --timeout ({}); is the \
+                     target that slow (raise --timeout)?",
+                    e.timeout,
+                    secs(t)
+                )
+            } else {
+                // The test ended first: those still out were given up after the drain, and a
+                // longer --timeout would not have changed that.
+                format!(
+                    "{} of them timeouts: nothing was answered in the {} the test sent and the \
+                     {} it waits for answers after that; is the target hung, or that slow (a \
+                     longer --duration shows)?",
+                    e.timeout,
+                    secs(ran),
+                    secs(drain)
+                )
+            }
+        } else if e.other > 0 && most(e.other) {
             format!(
-                "{} of them timeouts: nothing was answered within --timeout ({t}); is the \
-                 target that slow (raise --timeout)?",
-                e.timeout
+                "{} of them malformed or oversized answers: the target answers, but not in HTTP/1.1 \
+                 the driver can read; is it an HTTP server?",
+                e.other
+            )
+        } else if e.reset > 0 && most(e.reset) {
+            format!(
+                "{} of them connections closed without an answer: is the target an HTTP server, \
+                 and does it survive a request?",
+                e.reset
             )
         } else {
             "is the target up?".to_string()

@@ -1006,3 +1006,47 @@ fn run_scenario_lengths_with_rate_and_with_a_shorter_duration() {
         "{sent} requests sent at 5 req/s in a 2 s run"
     );
 }
+
+/// When no request got a response, the hint says what the errors were: a target that never
+/// answered within the test and its drain is not told to raise `--timeout` (which could not
+/// help: the version before said so, "(29 years)"), and one that answers with something
+/// other than HTTP is not asked whether it is up.
+#[test]
+fn a_target_that_answers_nothing_or_garbage_gets_the_right_hint() {
+    let server = Server::start(&["--delay", "20s"]);
+    let out = leakhound()
+        .args(["load", &server.url, "--rate", "5", "--duration", "1s"])
+        .args(["--timeout", "1000000s"])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("nothing was answered in the 1 s the test sent and the 2 s it waits"),
+        "{err}"
+    );
+    assert!(!err.contains("raise --timeout"), "{err}");
+
+    // A server that answers every request with a line that is not HTTP.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut c in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(b"NOT HTTP AT ALL\r\n\r\n");
+        }
+    });
+    let out = leakhound()
+        .args(["load", &format!("http://127.0.0.1:{port}/")])
+        .args(["--rate", "5", "--duration", "1s", "--max-in-flight", "2"])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("is it an HTTP server?"), "{err}");
+    assert!(!err.contains("is the target up?"), "{err}");
+}
