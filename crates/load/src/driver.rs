@@ -780,9 +780,12 @@ async fn drive(
         if let (Some(counter), Some(c)) = (counter.as_mut(), &shared.claims) {
             let until = match stopped_at {
                 Some(s) if last => (s - start).as_secs_f64(),
+                // A second that ends while the stop waits for answers: only its times before
+                // the stop were part of the test.
+                Some(s) => (s - start).as_secs_f64().min((sec + 1) as f64),
                 // At the normal end `now_s` is past the plan: the whole rest of it.
-                _ if last => now_s,
-                _ => (sec + 1) as f64,
+                None if last => now_s,
+                None => (sec + 1) as f64,
             };
             offered = count_before(counter, until);
             scheduled += offered;

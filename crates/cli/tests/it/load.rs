@@ -752,6 +752,48 @@ fn load_ctrl_c_counts_only_requests_intended_before_it() {
     assert!((achieved / offered - 1.0).abs() < 0.02, "{v:#}");
 }
 
+/// …and so while the stop waits for answers that do not come: a second that ends during that
+/// wait counts only its times before the stop (the version before counted the whole second:
+/// scheduled 10, sent 8, for a stop 1.5 s into 5 req/s).
+#[test]
+fn load_ctrl_c_against_a_hung_target_counts_only_requests_intended_before_it() {
+    let server = Server::start(&["--delay", "20s"]);
+    let child = Command::new(leakhound_path())
+        .args([
+            "load",
+            &server.url,
+            "--rate",
+            "5",
+            "--duration",
+            "60s",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = child.wait_with_output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["interrupted"], true);
+    let n = |k: &str| v[k].as_u64().unwrap();
+    assert_eq!(n("scheduled"), n("sent") + n("dropped"), "{v:#}");
+    let rows: u64 = v["per_second"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["offered"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows, n("scheduled"), "{v:#}");
+    let offered = v["offered_rate"].as_f64().unwrap();
+    assert!((4.0..=6.0).contains(&offered), "offered {offered}: {v:#}");
+}
+
 /// The start-up line of `run --load`: the load as planned, without the idle tail `run` adds
 /// (the load is stopped when sampling ends), and "N stages" for a scenario.
 #[test]
