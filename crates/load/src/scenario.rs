@@ -162,6 +162,18 @@ impl Ctx<'_> {
     }
 }
 
+/// The fields each kind of stage takes (`None` for an unknown kind, refused below).
+fn stage_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "constant" => &["rate", "duration"],
+        "ramp" => &["from", "to", "duration"],
+        "steps" => &["rates", "every"],
+        "cycles" => &["rate", "load", "idle", "cycles"],
+        "idle" => &["duration"],
+        _ => return None,
+    })
+}
+
 pub(crate) fn from_str(
     text: &str,
     path: &Path,
@@ -312,6 +324,34 @@ pub(crate) fn from_str(
             let at = s.span().start;
             let s = s.get_ref();
             let kind = s.kind.get_ref().as_str();
+            // A field of another kind of stage would be ignored in silence (a `duration` on a
+            // `steps` stage, whose length is `rates` × `every`).
+            if let Some(takes) = stage_fields(kind) {
+                let given = [
+                    ("rate", s.rate.as_ref().map(|v| v.span().start)),
+                    ("duration", s.duration.as_ref().map(|v| v.span().start)),
+                    ("from", s.from.as_ref().map(|v| v.span().start)),
+                    ("to", s.to.as_ref().map(|v| v.span().start)),
+                    ("rates", s.rates.as_ref().map(|v| v.span().start)),
+                    ("every", s.every.as_ref().map(|v| v.span().start)),
+                    ("load", s.load.as_ref().map(|v| v.span().start)),
+                    ("idle", s.idle.as_ref().map(|v| v.span().start)),
+                    ("cycles", s.cycles.as_ref().map(|v| v.span().start)),
+                ];
+                if let Some((name, Some(offset))) = given
+                    .iter()
+                    .find(|(name, off)| off.is_some() && !takes.contains(name))
+                {
+                    return Err(cx.err(
+                        *offset,
+                        &format!("stage.{name}"),
+                        format!(
+                            "does not apply to a stage of kind `{kind}` (it takes {})",
+                            takes.join(", ")
+                        ),
+                    ));
+                }
+            }
             let stage = match kind {
                 "constant" => Stage::Constant {
                     rate: cx
@@ -558,6 +598,31 @@ mod tests {
                 .to_string();
             assert!(e.contains("line 3") || e.contains("line 4"), "{e}");
             assert!(e.contains("at most 1000000 req/s"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_field_of_another_kind_of_stage_is_refused_with_its_line() {
+        let path = Path::new("s.toml");
+        let cases = [
+            (
+                "[[stage]]\nkind = \"steps\"\nrates = [10, 20]\nevery = \"1s\"\nduration = \"5s\"\n",
+                "line 5, field `stage.duration`: does not apply to a stage of kind `steps` (it takes rates, every)",
+            ),
+            (
+                "[[stage]]\nkind = \"constant\"\nrate = 10\nduration = \"1s\"\nfrom = 3\n",
+                "line 5, field `stage.from`",
+            ),
+            (
+                "[[stage]]\nkind = \"idle\"\nduration = \"1s\"\nrate = 3\n",
+                "line 4, field `stage.rate`: does not apply to a stage of kind `idle`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let e = from_str(text, path, Some("http://127.0.0.1:1/"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(expected), "{e}");
         }
     }
 
