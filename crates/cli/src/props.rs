@@ -167,7 +167,7 @@ impl TryFrom<&SamplingArgs> for SamplingProps {
             }
             if d < a.interval {
                 return Err(ExpectedError::usage(format!(
-                    "--duration ({:.1} s) is shorter than --interval ({:.1} s): no sample would be taken",
+                    "--duration ({:.1} s) is shorter than --interval ({:.1} s): one sample at most, nothing to judge",
                     d.as_secs_f64(),
                     a.interval.as_secs_f64()
                 )));

@@ -29,9 +29,14 @@ impl Target {
             url: url.to_string(),
             reason: reason.to_string(),
         };
-        let rest = if let Some(r) = url.strip_prefix("http://") {
-            r
-        } else if url.starts_with("https://") {
+        // The scheme is case-insensitive (RFC 3986 §3.1): `HTTP://` is `http://`.
+        let scheme = |p: &str| {
+            url.get(..p.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(p))
+        };
+        let rest = if scheme("http://") {
+            &url["http://".len()..]
+        } else if scheme("https://") {
             return Err(bad(
                 "https is not supported; point the load at the plain-HTTP port (127.0.0.1 in tests)",
             ));
@@ -287,6 +292,9 @@ mod tests {
         assert_eq!((t.port, p.as_str()), (80, "/"));
         let (t, _) = Target::parse("http://[::1]:9/").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 9));
+        // The scheme is case-insensitive; the path is not.
+        let (t, p) = Target::parse("HTTP://127.0.0.1:9/A").unwrap();
+        assert_eq!((t.port, p.as_str()), (9, "/A"));
     }
 
     #[test]
@@ -294,6 +302,7 @@ mod tests {
         for (u, why) in [
             ("ftp://x/", "http://"),
             ("https://x/", "https"),
+            ("HTTPS://x/", "https"),
             ("http://", "host"),
             ("http://h:0/", "port"),
             ("http://h:99999/", "port"),

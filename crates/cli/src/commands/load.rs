@@ -407,6 +407,17 @@ pub(crate) fn describe_plan(plan: &LoadPlan) -> String {
     describe_plan_for(plan, &length)
 }
 
+/// A rate as the start line writes it: whole above 10 req/s, else to two decimals without
+/// trailing zeros (`0.5`, not `0`).
+fn rate_words(rate: f64) -> String {
+    if rate >= 10.0 {
+        format!("{rate:.0}")
+    } else {
+        let s = format!("{rate:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 /// [`describe_plan`] with the length written as `length` ("for 10 s", "until the run ends").
 fn describe_plan_for(plan: &LoadPlan, length: &str) -> String {
     let url = format!("{}{}", plan.target.base_url(), plan.requests[0].path);
@@ -421,7 +432,7 @@ fn describe_plan_for(plan: &LoadPlan, length: &str) -> String {
         }
         Model::Open { stages, arrivals } => {
             let what = match stages.as_slice() {
-                [Stage::Constant { rate, .. }] => format!("{rate:.0} req/s"),
+                [Stage::Constant { rate, .. }] => format!("{} req/s", rate_words(*rate)),
                 _ => format!(
                     "{} stage{} ({}), {:.0} requests",
                     stages.len(),
