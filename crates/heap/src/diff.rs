@@ -383,7 +383,11 @@ pub fn diff_snapshots_with_progress(
     // snapshots taken through separate inspector sessions are numbered anew. Then no instance
     // is "newer" than the first snapshot (the representative is the largest one) and the
     // order cannot be checked from ids.
-    let ids_kept = summaries.windows(2).all(|w| same_ids(&w[0].ids, &w[1].ids));
+    // Either way round: given newest first, most of the newer snapshot's objects are not in
+    // the older one (they came later), while the older one's are found in the newer.
+    let ids_kept = summaries
+        .windows(2)
+        .all(|w| same_ids(&w[0].ids, &w[1].ids) || same_ids(&w[1].ids, &w[0].ids));
     if !ids_kept {
         last.graph.newer = crate::graph::BitVec::zeros(last.graph.node_count());
     }
