@@ -206,6 +206,54 @@ fn same_ids(a: &[(u64, u64)], b: &[(u64, u64)]) -> bool {
     found as f64 >= SAME_IDS_SHARE * a.len() as f64
 }
 
+/// Whether two snapshots may be one dump: the same count of objects and references, the same
+/// reachable bytes and highest object id, and the same dump time where the format records it
+/// (HPROF headers carry the millisecond; V8 snapshots no time, so their content is compared
+/// too, see [`same_content`]).
+fn same_dump(a: &Summary, b: &Summary) -> bool {
+    a.info.nodes == b.info.nodes
+        && a.info.edges == b.info.edges
+        && a.info.reachable_bytes == b.info.reachable_bytes
+        && a.max_id == b.max_id
+        && a.taken_at_ms == b.taken_at_ms
+}
+
+/// Whether two files hold the same dump once decompressed (a copy, or a `.gz` of it). Asked
+/// only of V8 snapshots whose counts all match ([`same_dump`]): they carry no dump time, and
+/// two snapshots of a process that allocated nothing in between would match on counts alone.
+fn same_content(a: &Path, b: &Path) -> bool {
+    let (Ok((_, mut ra)), Ok((_, mut rb))) = (crate::v8::open(a), crate::v8::open(b)) else {
+        return false;
+    };
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let Ok(na) = read_full(&mut ra, &mut ba) else {
+            return false;
+        };
+        let Ok(nb) = read_full(&mut rb, &mut bb) else {
+            return false;
+        };
+        if na != nb || ba[..na] != bb[..nb] {
+            return false;
+        }
+        if na == 0 {
+            return true;
+        }
+    }
+}
+
+/// Fill `buf` from `r` as far as it goes; the count read (short only at the end).
+fn read_full(r: &mut dyn std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
 /// Per-snapshot analysis kept for the last snapshot (paths are taken there).
 struct Analysed {
     graph: HeapGraph,
@@ -370,6 +418,23 @@ pub fn diff_snapshots_with_progress(
         let (s, a) = analyse(p, &opts)?;
         if let Some(prev) = summaries.last() {
             check_order(&prev.info.path, prev.taken_at_ms, p, s.taken_at_ms)?;
+        }
+        // The same dump under another name (a copy, a .gz of it): the same objects at the same
+        // time, and nothing can grow between them.
+        if let Some(same) = summaries.iter().find(|o| {
+            same_dump(o, &s) && (s.taken_at_ms.is_some() || same_content(&o.info.path, p))
+        }) {
+            return Err(HeapError::Incompatible(format!(
+                "{} is the same snapshot as {} (the same objects, {} of them{}): give snapshots taken at different times",
+                p.display(),
+                same.info.path.display(),
+                s.info.nodes,
+                if s.taken_at_ms.is_some() {
+                    ", dumped at the same millisecond"
+                } else {
+                    ""
+                }
+            )));
         }
         summaries.push(s);
         if a.is_some() {

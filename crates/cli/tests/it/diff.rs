@@ -213,7 +213,9 @@ fn warm_up_only_is_not_a_leak_exit_0() {
     let files = vec![
         write(dir.path(), "a.heapsnapshot", &service(10, 0)),
         write(dir.path(), "b.heapsnapshot", &service(10, 200)),
-        write(dir.path(), "c.heapsnapshot", &service(10, 200)),
+        // The same counts as b, its sessions replaced by new ones (new ids): a later snapshot,
+        // not b again (which is refused as the same dump).
+        write(dir.path(), "c.heapsnapshot", &service_from(10, 200, 2000)),
     ];
     let (code, out, err) = diff(&["--json"], &files);
     assert_eq!(code, 0, "{out}\n{err}");

@@ -424,6 +424,13 @@ fn check_same_process(a: &Summary, b: &Summary) -> Result<(), HeapError> {
             "{pa} and {pb} come from different programs ({x} and {y})"
         )));
     }
+    // The same profile under another name (a copy): the same moment, nothing can grow.
+    if a.time_nanos > 0 && a.time_nanos == b.time_nanos && a.alloc_total == b.alloc_total {
+        return Err(HeapError::Incompatible(format!(
+            "{pb} is the same profile as {pa} (taken at the same nanosecond): give profiles \
+             taken at different times"
+        )));
+    }
     if a.time_nanos > 0 && b.time_nanos > 0 && b.time_nanos < a.time_nanos {
         return Err(HeapError::Incompatible(format!(
             "{pb} was taken {:.1} s before {pa}: give the profiles oldest first",

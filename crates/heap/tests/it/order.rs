@@ -141,3 +141,52 @@ fn go_profiles_out_of_order_restarted_or_of_another_program_are_refused() {
     assert!(m.contains("different programs"), "{m}");
     assert!(m.contains("another-service"), "{m}");
 }
+
+/// The same dump under another name (a copy, a gzipped copy) is refused: nothing can grow
+/// between a snapshot and itself, and a copy at the end read as "stopped growing" hid a leak
+/// (the version before: "intermittent, no leak" for three HPROF dumps and a copy of the last).
+#[test]
+fn the_same_dump_under_another_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_764_000_000_000;
+    let a = dir.path().join("a.hprof");
+    std::fs::write(&a, hprof_seed_at(false, t0)).unwrap();
+    let b = dir.path().join("b.hprof");
+    std::fs::write(&b, hprof_seed_at(false, t0 + 60_000)).unwrap();
+    let copy = dir.path().join("copy.hprof");
+    std::fs::copy(&b, &copy).unwrap();
+    let m = incompatible(&[a.clone(), b.clone(), copy]);
+    assert!(m.contains("copy.hprof is the same snapshot as"), "{m}");
+    assert!(m.contains("b.hprof"), "{m}");
+
+    let v1 = write(
+        dir.path(),
+        "s1.heapsnapshot",
+        &service(5, 0, 1000).json(),
+        false,
+    );
+    let v2 = write(
+        dir.path(),
+        "s2.heapsnapshot",
+        &service(9, 0, 1000).json(),
+        false,
+    );
+    let v2gz = write(
+        dir.path(),
+        "s2.heapsnapshot.gz",
+        &service(9, 0, 1000).json(),
+        true,
+    );
+    let m = incompatible(&[v1, v2, v2gz]);
+    assert!(
+        m.contains("s2.heapsnapshot.gz is the same snapshot as"),
+        "{m}"
+    );
+
+    let g1 = go_heap(dir.path(), "g1.pb", |_| {});
+    let g2 = go_heap(dir.path(), "g2.pb", |p| p.time_nanos += 30_000_000_000);
+    let g2copy = dir.path().join("g2copy.pb");
+    std::fs::copy(&g2, &g2copy).unwrap();
+    let m = incompatible(&[g1, g2, g2copy]);
+    assert!(m.contains("g2copy.pb is the same profile as"), "{m}");
+}
