@@ -209,6 +209,17 @@ pub fn java(pid: &str, out: &Path) -> Result<(), CaptureError> {
         path: out.to_owned(),
         err,
     })?;
+    // The JVM writes the dump itself, and its reason for failing is far from the path: a
+    // missing directory is named here, as node's and go's are.
+    if let Some(dir) = abs.parent().filter(|d| !d.is_dir()) {
+        return Err(CaptureError::Write {
+            path: out.to_owned(),
+            err: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} is not a directory", dir.display()),
+            ),
+        });
+    }
     write_atomically(&abs, |partial| {
         // jcmd refuses to overwrite a file.
         let _ = std::fs::remove_file(partial);
@@ -242,6 +253,8 @@ fn jcmd_reason(text: &str) -> String {
             !l.strip_suffix(':')
                 .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
         })
+        // jcmd's progress line comes before its reason ("Unable to create …: No such file").
+        .filter(|l| !l.starts_with("Dumping heap to "))
         .find(|l| !l.starts_with("at ") && !l.starts_with("..."));
     let Some(line) = line else {
         return "no output".into();
@@ -778,6 +791,12 @@ mod tests {
         let timeout = "17514:\ncom.sun.tools.attach.AttachNotSupportedException: Unable to open socket file /tmp/.java_pid17514: target process 17514 doesn't respond within 10500ms or HotSpot VM not loaded\n\tat jdk.attach/sun.tools.attach.VirtualMachineImpl.<init>(VirtualMachineImpl.java:104)\n";
         assert!(jcmd_reason(timeout).starts_with("Unable to open socket file"));
         assert_eq!(jcmd_reason("30490:\nFile exists\n"), "File exists");
+        assert_eq!(
+            jcmd_reason(
+                "30490:\nDumping heap to /data/j.hprof.partial ...\nUnable to create /data/j.hprof.partial: Permission denied\n"
+            ),
+            "Unable to create /data/j.hprof.partial: Permission denied"
+        );
         assert_eq!(
             jcmd_reason("java.io.IOException: Permission denied\n\tat x.y(Z.java:1)"),
             "Permission denied"
