@@ -398,9 +398,11 @@ pub fn diff_snapshots_with_progress(
         let f = crate::v8::open(p)?.0;
         if f != first_format {
             return Err(HeapError::Incompatible(format!(
-                "{} is a {f:?} dump but {} is {first_format:?}: compare snapshots of one process",
+                "{} is {} but {} is {}: compare snapshots of one process",
                 p.display(),
-                paths[0].display()
+                f.described(),
+                paths[0].display(),
+                first_format.described()
             )));
         }
     }

@@ -41,6 +41,17 @@ pub enum DumpFormat {
     Pprof,
 }
 
+impl DumpFormat {
+    /// The format as users know it: "a V8 heap snapshot", "an HPROF dump", "a Go pprof profile".
+    pub fn described(self) -> &'static str {
+        match self {
+            DumpFormat::V8 => "a V8 heap snapshot",
+            DumpFormat::Hprof => "an HPROF dump",
+            DumpFormat::Pprof => "a Go pprof profile",
+        }
+    }
+}
+
 /// Loads one heap dump of any supported format into a graph.
 pub fn load(path: &std::path::Path) -> Result<HeapGraph, HeapError> {
     v8::read_path(path)

@@ -453,10 +453,13 @@ fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, 
     if sums.len() < 2 {
         return Err(HeapError::Incompatible("need at least two profiles".into()));
     }
-    if sums.iter().any(|s| s.kind != sums[0].kind) {
-        return Err(HeapError::Incompatible(
-            "mixing heap and goroutine profiles".into(),
-        ));
+    if let Some(other) = sums.iter().find(|s| s.kind != sums[0].kind) {
+        return Err(HeapError::Incompatible(format!(
+            "{} and {} are of different kinds (mixing heap and goroutine profiles): compare \
+             profiles of one kind",
+            sums[0].info.path.display(),
+            other.info.path.display()
+        )));
     }
     for w in sums.windows(2) {
         check_same_process(&w[0], &w[1])?;

@@ -190,3 +190,31 @@ fn the_same_dump_under_another_name_is_refused() {
     let m = incompatible(&[g1, g2, g2copy]);
     assert!(m.contains("g2copy.pb is the same profile as"), "{m}");
 }
+
+/// Mixed formats and mixed profile kinds name both files and say what each is in words
+/// ("an HPROF dump", not the type's name "Hprof").
+#[test]
+fn mixed_formats_and_kinds_name_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let v8 = write(
+        dir.path(),
+        "s1.heapsnapshot",
+        &service(5, 0, 1000).json(),
+        false,
+    );
+    let hprof = dir.path().join("d.hprof");
+    std::fs::write(&hprof, hprof_seed_at(false, 1_764_000_000_000)).unwrap();
+    let m = incompatible(&[v8, hprof]);
+    assert!(
+        m.contains("d.hprof is an HPROF dump but") && m.contains("is a V8 heap snapshot"),
+        "{m}"
+    );
+    let heap = go_heap(dir.path(), "heap.pb", |_| {});
+    let goroutines = dir.path().join("goroutine.pb.gz");
+    std::fs::write(&goroutines, fixture("go-goroutine.pb.gz")).unwrap();
+    let m = incompatible(&[heap, goroutines]);
+    assert!(
+        m.contains("heap.pb and") && m.contains("goroutine.pb.gz are of different kinds"),
+        "{m}"
+    );
+}
