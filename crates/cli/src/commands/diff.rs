@@ -156,7 +156,9 @@ pub(crate) fn write_text(r: &DiffReport, out: &Output, w: &mut dyn Write) -> io:
         let label = match f.class {
             GroupClass::Leak => "LEAK (grows in every interval)",
             GroupClass::Growing if f.sizes.len() == 2 => "GROWING (2 snapshots: leak or warm-up?)",
-            GroupClass::Growing => "GROWING (first to last, under the sampling error per interval)",
+            GroupClass::Growing => {
+                "GROWING (first to last, beyond the sampling error; not every interval alone)"
+            }
             GroupClass::WarmUp => "warm-up / saturating (first interval only), not a leak",
             GroupClass::Intermittent => "intermittent (not every interval), not a leak",
         };

@@ -499,11 +499,17 @@ fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, 
         let warm_up_went_on = sizes.len() > 2
             && GroupClass::from_growth(&grows) == Some(GroupClass::WarmUp)
             && span_grows(1);
+        // Some intervals alone above the error: growing still when the last one is (a slow
+        // leak at the edge of the sampling), intermittent when the last one is not (growth
+        // that stopped, as V8 and HPROF read it: a stack at +592, +654, +0 KiB at ±73 KiB was
+        // "growing … under the sampling error per interval").
+        let some_alone = GroupClass::from_growth(&grows) == Some(GroupClass::Intermittent);
         let coarse = kind == ProfileKind::Heap
             && sizes.len() > 2
             && match GroupClass::from_growth(&grows) {
                 Some(GroupClass::Leak) => false,
                 Some(GroupClass::WarmUp) => warm_up_went_on,
+                Some(GroupClass::Intermittent) => grows.last().copied().unwrap_or(false),
                 _ => true,
             }
             && bytes_delta.iter().all(|&d| d >= 0)
@@ -525,6 +531,12 @@ fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, 
                 "grew {} KiB from the first profile to the last and {} KiB after the first interval, more than the sampling error, though no later interval alone shows it: not a warm-up that stopped; take the profiles further apart, or sample finer (runtime.MemProfileRate = 4096 at the start of main)",
                 (sizes[last].bytes - sizes[0].bytes) / 1024,
                 (sizes[last].bytes - sizes[1].bytes) / 1024
+            ),
+            _ if coarse && some_alone => format!(
+                "grew {} KiB from the first profile to the last, more than the sampling error, and {} of the {} intervals alone show it, the last among them: take the profiles further apart, or sample finer (runtime.MemProfileRate = 4096 at the start of main)",
+                (sizes[last].bytes - sizes[0].bytes) / 1024,
+                grows.iter().filter(|&&g| g).count(),
+                grows.len()
             ),
             _ if coarse => format!(
                 "grew {} KiB from the first profile to the last, more than the sampling error, but no interval alone shows it: take the profiles further apart, or sample finer (runtime.MemProfileRate = 4096 at the start of main)",
@@ -586,7 +598,7 @@ fn diff_summaries(sums: Vec<Summary>, opts: &DiffOptions) -> Result<DiffReport, 
     let (verdict, caveat) = if findings.iter().any(|f| f.class == GroupClass::Leak) {
         (Verdict::Leak, None)
     } else if any_coarse {
-        (Verdict::Inconclusive, Some("growth below the heap profile's sampling resolution in every interval: take the profiles further apart, or sample finer (runtime.MemProfileRate)".to_owned()))
+        (Verdict::Inconclusive, Some("growth from the first profile to the last beyond the heap profile's sampling resolution, but not in every interval: take the profiles further apart, or sample finer (runtime.MemProfileRate)".to_owned()))
     } else if findings.iter().any(|f| f.class == GroupClass::Growing) {
         (Verdict::Inconclusive, Some("with two profiles a leak cannot be told apart from warm-up: take a third profile after more of the same load".to_owned()))
     } else {
@@ -855,6 +867,44 @@ mod tests {
             work.hint
         );
         assert_eq!(r.verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn growth_that_stopped_is_intermittent_growth_at_the_end_is_growing() {
+        // A real Go service's stack (512 KiB period, 150 requests before the second and third
+        // profiles and none before the fourth): +592, +654, +0 KiB at ±73 KiB read "GROWING
+        // (… under the sampling error per interval)", exit 3. Two intervals alone show it and
+        // the last does not: growth that stopped, intermittent as in V8 and HPROF. With the
+        // flat interval in the middle and growth at the end, it is growing still.
+        let svc: &[&str] = &["main.remember"];
+        let run = |kib: [i64; 4]| {
+            let per: Vec<Vec<(&[&str], i64, i64)>> =
+                kib.iter().map(|&k| vec![(svc, k / 4, k * KIB)]).collect();
+            diff_summaries(summaries(true, 4096, &per), &DiffOptions::default()).unwrap()
+        };
+        let stopped = run([1000, 1592, 2246, 2246]);
+        assert_eq!(
+            stopped.findings[0].class,
+            GroupClass::Intermittent,
+            "{stopped:?}"
+        );
+        assert_eq!(stopped.verdict, Verdict::NoLeak);
+        let going_on = run([1000, 1592, 1592, 2246]);
+        let f = &going_on.findings[0];
+        assert_eq!(f.class, GroupClass::Growing, "{going_on:?}");
+        assert!(
+            f.hint.contains("2 of the 3 intervals alone show it"),
+            "{}",
+            f.hint
+        );
+        assert_eq!(going_on.verdict, Verdict::Inconclusive);
+        assert!(
+            going_on
+                .caveat
+                .as_deref()
+                .unwrap()
+                .contains("not in every interval")
+        );
     }
 
     #[test]
