@@ -712,33 +712,32 @@ fn load_csv_write_failure_keeps_the_summary_and_exits_2() {
 /// Ctrl-C counts only the requests intended before it (not those claimed ahead by the
 /// connections), and the rates are over the time actually run: the offered rate is the rate
 /// asked for (it read 132 req/s for `--rate 100`).
-#[test]
-fn load_ctrl_c_counts_only_requests_intended_before_it() {
-    let server = Server::start(&[]);
+/// `leakhound load URL --rate RATE --duration 60s --json`, sent SIGINT after `after`: its exit
+/// code and JSON summary (which must say it was interrupted).
+fn load_interrupted(url: &str, rate: &str, after: Duration) -> (Option<i32>, serde_json::Value) {
     let child = Command::new(leakhound_path())
-        .args([
-            "load",
-            &server.url,
-            "--rate",
-            "100",
-            "--duration",
-            "60s",
-            "--json",
-        ])
+        .args(["load", url, "--rate", rate, "--duration", "60s", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(2000));
+    std::thread::sleep(after);
     let ok = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(ok.success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(v["interrupted"], true);
+    (out.status.code(), v)
+}
+
+#[test]
+fn load_ctrl_c_counts_only_requests_intended_before_it() {
+    let server = Server::start(&[]);
+    let (code, v) = load_interrupted(&server.url, "100", Duration::from_millis(2000));
+    assert_eq!(code, Some(0));
     let n = |k: &str| v[k].as_u64().unwrap();
     assert_eq!(n("scheduled"), n("sent") + n("dropped"), "{v:#}");
     assert_eq!(n("completed"), n("sent"), "{v:#}");
@@ -758,29 +757,7 @@ fn load_ctrl_c_counts_only_requests_intended_before_it() {
 #[test]
 fn load_ctrl_c_against_a_hung_target_counts_only_requests_intended_before_it() {
     let server = Server::start(&["--delay", "20s"]);
-    let child = Command::new(leakhound_path())
-        .args([
-            "load",
-            &server.url,
-            "--rate",
-            "5",
-            "--duration",
-            "60s",
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    let out = child.wait_with_output().unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
-    assert_eq!(v["interrupted"], true);
+    let (_, v) = load_interrupted(&server.url, "5", Duration::from_millis(1500));
     let n = |k: &str| v[k].as_u64().unwrap();
     assert_eq!(n("scheduled"), n("sent") + n("dropped"), "{v:#}");
     let rows: u64 = v["per_second"]
