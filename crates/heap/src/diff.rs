@@ -393,6 +393,21 @@ pub fn diff_snapshots_with_progress(
             "need at least two snapshots".into(),
         ));
     }
+    // Each snapshot is opened more than once (its format first, then to read it, and a copy's
+    // content is compared): a pipe would give its first bytes to the first reader only.
+    for p in paths {
+        if let Ok(m) = std::fs::metadata(p)
+            && !m.is_file()
+            && !m.is_dir()
+        {
+            return Err(HeapError::Format {
+                path: p.to_owned(),
+                what: "not a regular file (a pipe or a device?): snapshots are read more than \
+                       once, save it to a file first"
+                    .into(),
+            });
+        }
+    }
     let first_format = crate::v8::open(&paths[0])?.0;
     for p in &paths[1..] {
         let f = crate::v8::open(p)?.0;

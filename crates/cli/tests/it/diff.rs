@@ -293,6 +293,27 @@ fn truncated_file_is_named_with_its_offset() {
     files[1] = write(dir.path(), "cut.heapsnapshot", &text[..10]);
     let (code, _, err) = diff(&[], &files);
     assert_bad_input(code, &err, "cut.heapsnapshot");
+    // A cut .gz: the offset is of what it decompresses to (a hex editor on the file itself
+    // would look in the wrong place), and says so.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    files[1] = dir.path().join("cut.heapsnapshot.gz");
+    std::fs::write(&files[1], &gz[..gz.len() / 2]).unwrap();
+    let (code, _, err) = diff(&[], &files);
+    assert_bad_input(code, &err, "cut.heapsnapshot.gz at byte offset");
+    assert!(err.contains("of its decompressed content"), "{err}");
+}
+
+#[test]
+fn a_pipe_or_device_is_refused_not_half_read() {
+    // `diff <(zcat s1.gz) …`: each snapshot is opened more than once, and a pipe gives its
+    // first bytes to the first reader only. Refused by name rather than misread.
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = leaking(dir.path());
+    files[0] = PathBuf::from("/dev/zero");
+    let (code, _, err) = diff(&[], &files);
+    assert_bad_input(code, &err, "/dev/zero: not a regular file");
 }
 
 #[test]

@@ -111,6 +111,7 @@ pub fn read(r: impl Read, path: &Path, opts: &ReadOptions) -> Result<HeapGraph, 
     let mut input = Input::new(r);
     parse(&mut input, opts).map_err(|(offset, what)| HeapError::Malformed {
         path: path.to_owned(),
+        gzip: false,
         offset,
         what,
     })

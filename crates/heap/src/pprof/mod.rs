@@ -110,11 +110,13 @@ pub fn decode(mut r: impl Read, path: &Path) -> Result<profiles::Profile, HeapEr
     let mut buf = Vec::new();
     r.read_to_end(&mut buf).map_err(|e| HeapError::Malformed {
         path: path.to_owned(),
+        gzip: false,
         offset: buf.len() as u64,
-        what: format!("bad gzip stream ({e}); truncated file?"),
+        what: format!("reading stopped ({e}); truncated file?"),
     })?;
     profiles::Profile::decode(buf.as_slice()).map_err(|e| HeapError::Malformed {
         path: path.to_owned(),
+        gzip: false,
         offset: 0,
         what: format!("not a valid profile.proto message ({e})"),
     })
@@ -155,6 +157,7 @@ pub(crate) fn summarise(p: &profiles::Profile, path: &Path) -> Result<Summary, H
             let Some(l) = locs.get(id) else {
                 return Err(HeapError::Malformed {
                     path: path.to_owned(),
+                    gzip: false,
                     offset: 0,
                     what: format!("sample refers to missing location {id}"),
                 });
@@ -398,7 +401,7 @@ pub fn diff(
     let mut sums = Vec::new();
     for (i, p) in paths.iter().enumerate() {
         reading(i, p);
-        let (fmt, reader) = crate::v8::open(p)?;
+        let (fmt, gz, reader) = crate::v8::open_gz(p)?;
         if fmt != crate::DumpFormat::Pprof {
             return Err(HeapError::Incompatible(format!(
                 "{} is not a pprof profile like {}",
@@ -406,7 +409,10 @@ pub fn diff(
                 paths[0].display()
             )));
         }
-        sums.push(summarise(&decode(reader, p)?, p)?);
+        sums.push(summarise(
+            &decode(reader, p).map_err(|e| e.in_gzip(gz))?,
+            p,
+        )?);
     }
     diff_summaries(sums, opts)
 }

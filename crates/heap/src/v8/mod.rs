@@ -39,18 +39,30 @@ struct Meta {
 
 /// Opens a file, transparently decompressing gzip, and detects its format from content.
 pub fn open(path: &Path) -> Result<(DumpFormat, Box<dyn Read>), HeapError> {
+    open_gz(path).map(|(format, _, reader)| (format, reader))
+}
+
+/// Like [`open`], also telling whether the file is gzip-compressed.
+pub(crate) fn open_gz(path: &Path) -> Result<(DumpFormat, bool, Box<dyn Read>), HeapError> {
     let file = File::open(path).map_err(|err| HeapError::Io {
         path: path.to_owned(),
         err,
     })?;
-    open_reader(BufReader::with_capacity(1 << 16, file), path)
+    sniff(BufReader::with_capacity(1 << 16, file), path)
 }
 
 /// Like [`open`] over any byte stream (`path` only names it in errors).
 pub fn open_reader(
-    mut raw: impl Read + 'static,
+    raw: impl Read + 'static,
     path: &Path,
 ) -> Result<(DumpFormat, Box<dyn Read>), HeapError> {
+    sniff(raw, path).map(|(format, _, reader)| (format, reader))
+}
+
+fn sniff(
+    mut raw: impl Read + 'static,
+    path: &Path,
+) -> Result<(DumpFormat, bool, Box<dyn Read>), HeapError> {
     let io = |err| HeapError::Io {
         path: path.to_owned(),
         err,
@@ -67,6 +79,7 @@ pub fn open_reader(
     let mut head = [0u8; 64];
     let got = read_prefix(&mut reader, &mut head).map_err(|err| HeapError::Malformed {
         path: path.to_owned(),
+        gzip: false,
         offset: 0,
         what: format!("bad gzip stream ({err})"),
     })?;
@@ -78,7 +91,9 @@ pub fn open_reader(
             DumpFormat::V8
         } else if head.starts_with(b"JAVA PROFILE 1.0") {
             DumpFormat::Hprof
-        } else if gz && head.first().is_some_and(|b| b & 0x7 == 2 || b & 0x7 == 0) {
+        } else if (gz && head.first().is_some_and(|b| b & 0x7 == 2 || b & 0x7 == 0))
+            || plain_profile_proto(head)
+        {
             DumpFormat::Pprof
         } else if got == 0 {
             return Err(HeapError::Format {
@@ -93,8 +108,19 @@ pub fn open_reader(
         };
     Ok((
         format,
+        gz,
         Box::new(std::io::Cursor::new(head.to_vec()).chain(reader)),
     ))
+}
+
+/// Whether uncompressed bytes start as a Go profile (`profile.proto`) does: its first field is
+/// a `ValueType` message, `sample_type` (field 1, as `google/pprof` writes it) or `period_type`
+/// (field 11, as Go's runtime writes it), short, whose own first field is `type` or `unit` (a
+/// varint string index). Plain profiles come from `go tool pprof -proto` or a gunzipped
+/// `/debug/pprof/heap`. Text never starts so: after a newline or a `Z` its next byte would be
+/// printable, not a length under 0x20 followed by 0x08 or 0x10.
+fn plain_profile_proto(head: &[u8]) -> bool {
+    matches!(head, [0x0a | 0x5a, len, 0x08 | 0x10, ..] if *len < 0x20)
 }
 
 fn read_prefix(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -117,13 +143,13 @@ pub fn read_path(path: &Path) -> Result<HeapGraph, HeapError> {
 
 /// Like [`read_path`], keeping only what `opts` asks for.
 pub fn read_path_with(path: &Path, opts: &ReadOptions) -> Result<HeapGraph, HeapError> {
-    let (format, reader) = open(path)?;
+    let (format, gz, reader) = open_gz(path)?;
     match format {
-        DumpFormat::V8 => read_with(reader, path, opts),
-        DumpFormat::Hprof => crate::hprof::read(reader, path, opts),
+        DumpFormat::V8 => read_with(reader, path, opts).map_err(|e| e.in_gzip(gz)),
+        DumpFormat::Hprof => crate::hprof::read(reader, path, opts).map_err(|e| e.in_gzip(gz)),
         DumpFormat::Pprof => Err(HeapError::Format {
             path: path.to_owned(),
-            what: "Go pprof profiles are recognised but not supported yet".into(),
+            what: "a Go pprof profile holds stacks, not an object graph (`leakhound diff` compares profiles)".into(),
         }),
     }
 }
@@ -255,6 +281,7 @@ pub fn read_with(
     let mut sc = Scanner::new(reader);
     let conv = |e: ScanError| HeapError::Malformed {
         path: path.to_owned(),
+        gzip: false,
         offset: e.offset,
         what: e.what,
     };

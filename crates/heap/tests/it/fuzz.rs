@@ -341,3 +341,31 @@ fn pprof_reader_survives_mutations() {
     let seeds = vec![gunzip(&heap), gunzip(&goroutine), heap, goroutine];
     run("pprof", &seeds, 0x5eed_0003, fuzzing::pprof);
 }
+
+#[test]
+fn plain_pprof_is_told_from_text_by_content() {
+    use leakhound_heap::{DumpFormat, HeapError, v8::open_reader};
+    let format = |b: &[u8]| {
+        open_reader(std::io::Cursor::new(b.to_vec()), std::path::Path::new("x")).map(|(f, _)| f)
+    };
+    for name in ["go-heap.pb.gz", "go-goroutine.pb.gz"] {
+        let gz = fixture(name);
+        assert_eq!(format(&gz).unwrap(), DumpFormat::Pprof, "{name}");
+        assert_eq!(
+            format(&gunzip(&gz)).unwrap(),
+            DumpFormat::Pprof,
+            "{name} gunzipped"
+        );
+    }
+    // google/pprof writes `sample_type` (field 1) first, Go's runtime `period_type` (field 11).
+    assert_eq!(
+        format(&[0x0a, 0x04, 0x08, 0x01, 0x10, 0x02]).unwrap(),
+        DumpFormat::Pprof
+    );
+    for text in [&b"\nhello\n"[..], b"Zebra\n", b"\n\n\n", b"\x0a\x04\x09"] {
+        assert!(
+            matches!(format(text), Err(HeapError::Format { .. })),
+            "{text:?} read as a dump"
+        );
+    }
+}

@@ -43,6 +43,25 @@ fn go_service_leaks_are_first_and_no_trap_is_reported() {
     let h = diff_snapshots(&heaps, &DiffOptions { top: 20 }).unwrap();
     assert_eq!(h.verdict, Verdict::Leak);
     assert_eq!(h.findings[0].type_name, "main.remember", "{h:#?}");
+    // The same profiles uncompressed (`gunzip`, or `?debug=0` piped through it) read the same.
+    let plain: Vec<_> = heaps
+        .iter()
+        .map(|p| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(std::fs::File::open(p).unwrap()),
+                &mut bytes,
+            )
+            .unwrap();
+            let q = p.with_extension("");
+            std::fs::write(&q, bytes).unwrap();
+            q
+        })
+        .collect();
+    let hp = diff_snapshots(&plain, &DiffOptions { top: 20 }).unwrap();
+    assert_eq!(hp.verdict, h.verdict);
+    assert_eq!(hp.findings[0].type_name, "main.remember");
+    assert_eq!(hp.findings[0].bytes_delta, h.findings[0].bytes_delta);
     assert_eq!(h.findings[0].class, GroupClass::Leak);
     for trap in ["main.buildTable", "main.renderPage", "main.logLine"] {
         if let Some(f) = h.findings.iter().find(|f| f.type_name == trap) {
