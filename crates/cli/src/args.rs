@@ -105,7 +105,8 @@ interval is warm-up (caches filling, lazily built tables). Exit: 1 leak, 0 none,
     #[command(after_help = "Examples:
   leakhound snapshot node 4242 -o s1.heapsnapshot
   leakhound snapshot java 4243 -o s1.hprof
-  leakhound snapshot go 127.0.0.1:6060 -o heap1.pb.gz      # also writes heap1.pb.gz.goroutine.pb.gz")]
+  leakhound snapshot go 127.0.0.1:6060 -o heap1.pb.gz      # also writes heap1.pb.gz.goroutine.pb.gz
+  leakhound snapshot node 4242 -o big.heapsnapshot --timeout 5m   # a heap of many GiB")]
     Snapshot(SnapshotArgs),
     /// Show a saved run again; re-judge it from samples.csv if leakhound was killed mid-run.
     #[command(after_help = "Examples:
@@ -327,6 +328,10 @@ pub(crate) struct SnapshotArgs {
     /// Output file.
     #[arg(short, long)]
     pub(crate) out: PathBuf,
+    /// Give up when the target sends nothing for this long (node, go; jcmd has its own
+    /// timeouts). A large heap takes a while to collect and walk before its first byte.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub(crate) timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

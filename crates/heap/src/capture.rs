@@ -27,6 +27,14 @@ pub enum CaptureError {
         /// What went wrong.
         what: String,
     },
+    /// The target accepted the connection, then sent nothing for [`Wait::stall`].
+    #[error("failed to take a snapshot of {target}: {what}")]
+    Stalled {
+        /// PID or address.
+        target: String,
+        /// What was waited for.
+        what: String,
+    },
     /// The output file could not be written.
     #[error("failed to write {path}: {err}")]
     Write {
@@ -38,6 +46,13 @@ pub enum CaptureError {
     },
 }
 
+fn stalled(target: &str, what: String) -> CaptureError {
+    CaptureError::Stalled {
+        target: target.to_owned(),
+        what,
+    }
+}
+
 fn target_err(target: &str, what: impl Into<String>) -> CaptureError {
     CaptureError::Target {
         target: target.to_owned(),
@@ -45,37 +60,109 @@ fn target_err(target: &str, what: impl Into<String>) -> CaptureError {
     }
 }
 
-/// How long to wait for an inspector to open or a dump to finish.
-const TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a target may send nothing before the snapshot is given up ([`Wait::stall`]): Go's
+/// `heap?gc=1` collects before it answers, and V8 collects and walks the heap before its first
+/// chunk, seconds for heaps of a few GiB; a port whose owner accepts connections and never
+/// answers is not waited on for longer.
+pub const DEFAULT_STALL: Duration = Duration::from_secs(60);
 
-/// Plain HTTP/1.0 GET against 127.0.0.1; returns the body.
-pub fn http_get(port: u16, path: &str, target: &str) -> Result<Vec<u8>, CaptureError> {
-    http_get_within(port, path, target, TIMEOUT)
+/// Requests that any live inspector or pprof server answers at once (`/json/list`) wait at
+/// most this long.
+const METADATA_STALL: Duration = Duration::from_secs(10);
+
+/// How long to wait, and what to tell the user meanwhile.
+pub struct Wait<'a> {
+    /// Nothing received from the target for this long fails the snapshot.
+    pub stall: Duration,
+    /// Told what the snapshot is waiting for ("GET /debug/pprof/heap?gc=1: 1.2 MiB received"),
+    /// for a spinner.
+    pub progress: &'a dyn Fn(&str),
 }
 
-/// [`http_get`] with `timeout` for the connection and for each read.
+impl Default for Wait<'_> {
+    fn default() -> Self {
+        Wait {
+            stall: DEFAULT_STALL,
+            progress: &|_| {},
+        }
+    }
+}
+
+impl Wait<'_> {
+    fn at_most(&self, d: Duration) -> Wait<'_> {
+        Wait {
+            stall: self.stall.min(d),
+            progress: self.progress,
+        }
+    }
+}
+
+/// Whether a read failed because nothing arrived within its timeout.
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+fn secs(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64().round().max(1.0))
+}
+
+/// Plain HTTP/1.0 GET against 127.0.0.1; returns the body. Gives up when nothing arrives for
+/// [`DEFAULT_STALL`].
+pub fn http_get(port: u16, path: &str, target: &str) -> Result<Vec<u8>, CaptureError> {
+    http_get_within(port, path, target, &Wait::default())
+}
+
+/// [`http_get`] with `wait.stall` for the connection and for each read.
 fn http_get_within(
     port: u16,
     path: &str,
     target: &str,
-    timeout: Duration,
+    wait: &Wait,
 ) -> Result<Vec<u8>, CaptureError> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut s = TcpStream::connect_timeout(&addr, timeout)
+    let mut s = TcpStream::connect_timeout(&addr, wait.stall)
         .map_err(|e| target_err(target, format!("cannot connect to 127.0.0.1:{port} ({e})")))?;
-    s.set_read_timeout(Some(timeout))
+    s.set_read_timeout(Some(wait.stall))
         .map_err(|e| target_err(target, e.to_string()))?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")
         .map_err(|e| target_err(target, e.to_string()))?;
+    (wait.progress)(&format!(
+        "GET {path} from 127.0.0.1:{port}: waiting for the answer"
+    ));
     // Read until the body is complete: some servers (Node's inspector) keep the connection
     // open after the response, so end of stream cannot be relied on.
     let mut out = Vec::new();
     let mut buf = [0u8; 64 * 1024];
     let body = loop {
-        let n = s
-            .read(&mut buf)
-            .map_err(|e| target_err(target, e.to_string()))?;
+        let n = s.read(&mut buf).map_err(|e| {
+            if timed_out(&e) {
+                stalled(
+                    target,
+                    format!(
+                        "GET {path}: nothing received for {}{} (127.0.0.1:{port} accepts \
+                         connections but does not answer)",
+                        secs(wait.stall),
+                        if out.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" after {} bytes", out.len())
+                        }
+                    ),
+                )
+            } else {
+                target_err(target, e.to_string())
+            }
+        })?;
         out.extend_from_slice(&buf[..n]);
+        if n > 0 && out.len() >= 1 << 20 {
+            (wait.progress)(&format!(
+                "GET {path} from 127.0.0.1:{port}: {:.1} MiB received",
+                out.len() as f64 / (1 << 20) as f64
+            ));
+        }
         if let Some(h) = out.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&out[..h]).to_ascii_lowercase();
             let len = head
@@ -139,10 +226,16 @@ fn write_file(out: &Path, bytes: &[u8]) -> Result<(), CaptureError> {
 /// Go: `/debug/pprof/heap?gc=1` into `out`, and the goroutine profile next to it
 /// (`<out>.goroutine.pb.gz`). `target` is `PORT` or `127.0.0.1:PORT`.
 pub fn go(target: &str, out: &Path) -> Result<std::path::PathBuf, CaptureError> {
+    go_with(target, out, &Wait::default())
+}
+
+/// [`go`], waiting and telling progress as `wait` says.
+pub fn go_with(target: &str, out: &Path, wait: &Wait) -> Result<std::path::PathBuf, CaptureError> {
     let port = parse_port(target)?;
-    let heap = http_get(port, "/debug/pprof/heap?gc=1", target)?;
+    check_out_dir(out)?;
+    let heap = http_get_within(port, "/debug/pprof/heap?gc=1", target, wait)?;
     check_pprof(&heap, "/debug/pprof/heap", target)?;
-    let goroutine = http_get(port, "/debug/pprof/goroutine", target)?;
+    let goroutine = http_get_within(port, "/debug/pprof/goroutine", target, wait)?;
     check_pprof(&goroutine, "/debug/pprof/goroutine", target)?;
     write_file(out, &heap)?;
     let mut g = out.as_os_str().to_owned();
@@ -322,11 +415,36 @@ pub const DEFAULT_INSPECTOR_PORT: u16 = 9229;
 /// so another process's inspector is never snapshotted in its place. For `127.0.0.1:PORT` the
 /// inspector must be open: a refused connection fails at once.
 pub fn node_snapshot(target: NodeTarget, out: &Path) -> Result<(), CaptureError> {
+    node_snapshot_with(target, out, &Wait::default())
+}
+
+/// [`node_snapshot`], waiting and telling progress as `wait` says.
+pub fn node_snapshot_with(target: NodeTarget, out: &Path, wait: &Wait) -> Result<(), CaptureError> {
+    check_out_dir(out)?;
     let port = match target {
         NodeTarget::Pid(pid) => open_node_inspector(pid)?,
         NodeTarget::Inspector(port) => port,
     };
-    snapshot_inspector(port, &target.name(), out)
+    snapshot_inspector(port, &target.name(), out, wait)
+}
+
+/// The directory `out` goes in must exist before a snapshot is taken: the target's work (a
+/// collection, a walk of its heap) is not spent for a file that cannot be written.
+fn check_out_dir(out: &Path) -> Result<(), CaptureError> {
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(CaptureError::Write {
+        path: out.to_owned(),
+        err: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} is not a directory", dir.display()),
+        ),
+    })
 }
 
 /// Node, for a caller that has just sent SIGUSR1 itself (`run --snapshots`, on the port it
@@ -347,7 +465,7 @@ pub fn node(target: &str, out: &Path) -> Result<(), CaptureError> {
                 }
                 std::thread::sleep(INSPECTOR_POLL);
             }
-            snapshot_inspector(port, target, out)
+            snapshot_inspector(port, target, out, &Wait::default())
         }
     }
 }
@@ -570,7 +688,11 @@ fn find_inspector_of(pid: u32, probed: &mut HashSet<u16>) -> Option<u16> {
 /// port may be the service's own, speaking anything).
 fn is_inspector(port: u16) -> bool {
     const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-    http_get_within(port, "/json/version", "", PROBE_TIMEOUT)
+    let probe = Wait {
+        stall: PROBE_TIMEOUT,
+        progress: &|_| {},
+    };
+    http_get_within(port, "/json/version", "", &probe)
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .is_some_and(|v| v.get("Protocol-Version").is_some())
@@ -644,8 +766,22 @@ fn host_port(v: &str) -> Option<u16> {
 }
 
 /// `/json/list` of the inspector on 127.0.0.1:port, then the snapshot over its WebSocket.
-fn snapshot_inspector(port: u16, target: &str, out: &Path) -> Result<(), CaptureError> {
-    let list = http_get(port, "/json/list", target)?;
+fn snapshot_inspector(
+    port: u16,
+    target: &str,
+    out: &Path,
+    wait: &Wait,
+) -> Result<(), CaptureError> {
+    // An inspector lists its targets at once: a longer wait would not help here.
+    let list = http_get_within(port, "/json/list", target, &wait.at_most(METADATA_STALL)).map_err(
+        |e| match e {
+            CaptureError::Stalled { target, what } => CaptureError::Target {
+                target,
+                what: what + "; is it a Node inspector's port?",
+            },
+            e => e,
+        },
+    )?;
     let list: serde_json::Value = serde_json::from_slice(&list)
         .map_err(|e| target_err(target, format!("bad /json/list ({e})")))?;
     let url = list
@@ -668,10 +804,24 @@ fn snapshot_inspector(port: u16, target: &str, out: &Path) -> Result<(), Capture
     let stream =
         TcpStream::connect(("127.0.0.1", port)).map_err(|e| target_err(target, e.to_string()))?;
     stream
-        .set_read_timeout(Some(TIMEOUT))
+        .set_read_timeout(Some(wait.stall.min(METADATA_STALL)))
         .map_err(|e| target_err(target, e.to_string()))?;
-    let (mut ws, _) = tungstenite::client::client(url.as_str(), stream)
-        .map_err(|e| target_err(target, format!("WebSocket handshake failed ({e})")))?;
+    let (mut ws, _) = tungstenite::client::client(url.as_str(), stream).map_err(|e| match &e {
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Io(io)) if timed_out(io) => {
+            stalled(
+                target,
+                format!(
+                    "WebSocket handshake: nothing received for {} (127.0.0.1:{port} accepts \
+                     connections but does not answer)",
+                    secs(wait.stall.min(METADATA_STALL))
+                ),
+            )
+        }
+        _ => target_err(target, format!("WebSocket handshake failed ({e})")),
+    })?;
+    ws.get_ref()
+        .set_read_timeout(Some(wait.stall))
+        .map_err(|e| target_err(target, e.to_string()))?;
     let send = |ws: &mut tungstenite::WebSocket<TcpStream>, m: String| {
         ws.send(tungstenite::Message::Text(m.into()))
             .map_err(|e| target_err(target, e.to_string()))
@@ -679,10 +829,13 @@ fn snapshot_inspector(port: u16, target: &str, out: &Path) -> Result<(), Capture
     send(&mut ws, r#"{"id":1,"method":"HeapProfiler.enable"}"#.into())?;
     send(
         &mut ws,
-        r#"{"id":2,"method":"HeapProfiler.takeHeapSnapshot","params":{"reportProgress":false}}"#
+        r#"{"id":2,"method":"HeapProfiler.takeHeapSnapshot","params":{"reportProgress":true}}"#
             .into(),
     )?;
-    write_atomically(out, |partial| stream_chunks(&mut ws, target, out, partial))?;
+    (wait.progress)("V8 is collecting garbage before the snapshot");
+    write_atomically(out, |partial| {
+        stream_chunks(&mut ws, target, out, partial, wait)
+    })?;
     let _ = ws.close(None);
     Ok(())
 }
@@ -694,6 +847,7 @@ fn stream_chunks(
     target: &str,
     out: &Path,
     partial: &Path,
+    wait: &Wait,
 ) -> Result<(), CaptureError> {
     let mut file = std::io::BufWriter::new(std::fs::File::create(partial).map_err(|err| {
         CaptureError::Write {
@@ -701,10 +855,23 @@ fn stream_chunks(
             err,
         }
     })?);
+    let mut written = 0usize;
     loop {
-        let msg = ws
-            .read()
-            .map_err(|e| target_err(target, format!("inspector connection: {e}")))?;
+        let msg = ws.read().map_err(|e| match &e {
+            tungstenite::Error::Io(io) if timed_out(io) => stalled(
+                target,
+                format!(
+                    "the inspector sent nothing for {}{}",
+                    secs(wait.stall),
+                    if written > 0 {
+                        format!(" after {written} bytes of the snapshot")
+                    } else {
+                        " after the snapshot was asked for".to_string()
+                    }
+                ),
+            ),
+            _ => target_err(target, format!("inspector connection: {e}")),
+        })?;
         let tungstenite::Message::Text(text) = msg else {
             continue;
         };
@@ -712,11 +879,24 @@ fn stream_chunks(
             serde_json::from_str(text.as_str()).map_err(|e| target_err(target, e.to_string()))?;
         if v.get("method").and_then(|m| m.as_str()) == Some("HeapProfiler.addHeapSnapshotChunk") {
             if let Some(c) = v.pointer("/params/chunk").and_then(|c| c.as_str()) {
+                written += c.len();
+                (wait.progress)(&format!(
+                    "receiving the snapshot: {:.1} MiB",
+                    written as f64 / (1 << 20) as f64
+                ));
                 file.write_all(c.as_bytes())
                     .map_err(|err| CaptureError::Write {
                         path: out.to_owned(),
                         err,
                     })?;
+            }
+        } else if v.get("method").and_then(|m| m.as_str())
+            == Some("HeapProfiler.reportHeapSnapshotProgress")
+        {
+            let done = v.pointer("/params/done").and_then(|d| d.as_u64());
+            let total = v.pointer("/params/total").and_then(|d| d.as_u64());
+            if let (Some(d), Some(t)) = (done, total) {
+                (wait.progress)(&format!("V8 is walking the heap: {d} of {t} objects"));
             }
         } else if v.get("id").and_then(|i| i.as_u64()) == Some(2) {
             if let Some(e) = v.get("error") {

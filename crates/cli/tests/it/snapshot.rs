@@ -229,6 +229,61 @@ fn a_go_endpoint_that_answers_no_profile_is_refused() {
 }
 
 #[test]
+fn a_port_that_accepts_and_never_answers_is_given_up_after_the_timeout() {
+    // The kernel completes the connection (listen backlog); nobody ever reads or answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = silent.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("heap.pb.gz");
+    let start = std::time::Instant::now();
+    let (code, _, err) = snapshot(&[
+        "go",
+        &target,
+        "-o",
+        out.to_str().unwrap(),
+        "--timeout",
+        "1s",
+    ]);
+    assert_unreachable(
+        code,
+        &err,
+        "GET /debug/pprof/heap?gc=1: nothing received for 1 s",
+    );
+    assert!(err.contains("longer --timeout"), "{err}");
+    let node = dir.path().join("s.heapsnapshot");
+    let (code, _, err) = snapshot(&[
+        "node",
+        &target,
+        "-o",
+        node.to_str().unwrap(),
+        "--timeout",
+        "1s",
+    ]);
+    assert_unreachable(code, &err, "GET /json/list: nothing received for 1 s");
+    assert!(err.contains("Node inspector's port"), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(!out.exists() && !node.exists());
+    assert_no_partial_files(dir.path());
+    // A file that could not be written is named before the target is asked for anything.
+    for (kind, name) in [("go", "heap.pb.gz"), ("node", "s.heapsnapshot")] {
+        let missing = dir.path().join("no-such-dir").join(name);
+        let (code, _, err) = snapshot(&[kind, &target, "-o", missing.to_str().unwrap()]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.starts_with("error: failed to write "), "{err}");
+        assert!(err.contains("no-such-dir is not a directory"), "{err}");
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn unreachable_node_inspector_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let (_closed, port) = closed_port();
