@@ -36,6 +36,14 @@ pub struct HeapDiffRun {
     pub verdict: Option<Verdict>,
     /// Every snapshot attempt, in order.
     pub snapshots: Vec<SnapshotTaken>,
+    /// Snapshots the schedule had (before the load and after each phase); attempts stop early
+    /// when snapshot 0 fails or the run ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<usize>,
+    /// A snapshot failed because the target had exited: the run's exit code is then the
+    /// target's (inconclusive, or 4 when it failed), not the snapshots' failure (2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub target_exited: bool,
     /// `leakhound diff --json` documents: one per profile kind (Go: heap, then goroutines).
     pub diffs: Vec<serde_json::Value>,
     /// How the load was cut into phases, and other remarks.

@@ -447,27 +447,29 @@ fn check_out_dir(out: &Path) -> Result<(), CaptureError> {
     })
 }
 
-/// Node, for a caller that has just sent SIGUSR1 itself (`run --snapshots`, on the port it
-/// chose): for `127.0.0.1:PORT`, a refused connection is retried for [`INSPECTOR_STARTUP`]
-/// while the inspector starts. A PID is handled as by [`node_snapshot`]. A user-given address
-/// goes to [`node_snapshot`], which does not wait.
-pub fn node(target: &str, out: &Path) -> Result<(), CaptureError> {
-    match NodeTarget::parse(target)? {
-        t @ NodeTarget::Pid(_) => node_snapshot(t, out),
-        NodeTarget::Inspector(port) => {
-            let start = Instant::now();
-            while let Err(e) = TcpStream::connect(("127.0.0.1", port)) {
-                if start.elapsed() > INSPECTOR_STARTUP {
-                    return Err(target_err(
-                        target,
-                        format!("cannot connect to 127.0.0.1:{port} ({e})"),
-                    ));
-                }
-                std::thread::sleep(INSPECTOR_POLL);
-            }
-            snapshot_inspector(port, target, out, &Wait::default())
+/// Node, for a caller that has just sent SIGUSR1 to `pid` itself (`run --snapshots`, on the
+/// port it chose): a refused connection to the inspector on `port` is retried for
+/// [`INSPECTOR_STARTUP`] while the inspector starts, and only while `pid` runs (a process that
+/// has exited opens nothing). A user-given address goes to [`node_snapshot`], which does not
+/// wait.
+pub fn node_signalled(
+    pid: Option<u32>,
+    port: u16,
+    target: &str,
+    out: &Path,
+) -> Result<(), CaptureError> {
+    let start = Instant::now();
+    while let Err(e) = TcpStream::connect(("127.0.0.1", port)) {
+        let gone = pid.is_some_and(|p| !procinfo::is_alive(p));
+        if gone || start.elapsed() > INSPECTOR_STARTUP {
+            return Err(target_err(
+                target,
+                format!("cannot connect to 127.0.0.1:{port} ({e})"),
+            ));
         }
+        std::thread::sleep(INSPECTOR_POLL);
     }
+    snapshot_inspector(port, target, out, &Wait::default())
 }
 
 /// Who holds the listening socket a connection to `127.0.0.1:PORT` reaches.

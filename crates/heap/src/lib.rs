@@ -29,6 +29,8 @@ pub use diff::{
 };
 pub use error::HeapError;
 pub use graph::HeapGraph;
+/// Whether a process runs (not gone, not a zombie waiting to be reaped).
+pub use procinfo::is_alive as process_is_alive;
 
 /// Formats a heap dump can have, detected from the first bytes of the (decompressed) content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -211,7 +211,7 @@ pub(crate) fn is_jvm(pid: u32, program: &Program) -> bool {
 }
 
 /// Whether `pid` is a live process (not gone, not a zombie waiting to be reaped).
-pub(crate) fn is_alive(pid: u32) -> bool {
+pub fn is_alive(pid: u32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
     };

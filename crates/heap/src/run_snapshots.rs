@@ -114,6 +114,23 @@ pub enum SnapshotSource {
 }
 
 impl SnapshotSource {
+    /// The process snapshots are taken of, when it is known by PID (node, java).
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            SnapshotSource::Node { pid, .. } | SnapshotSource::Java { pid } => Some(*pid),
+            SnapshotSource::Go(_) => None,
+        }
+    }
+
+    /// `node`, `java` or `go`.
+    pub fn runtime_name(&self) -> &'static str {
+        match self {
+            SnapshotSource::Node { .. } => "node",
+            SnapshotSource::Java { .. } => "java",
+            SnapshotSource::Go(_) => "go",
+        }
+    }
+
     /// PID or URL, for messages.
     pub fn describe(&self) -> String {
         match self {
@@ -154,7 +171,8 @@ impl SnapshotSource {
                     });
                 }
                 let out = dir.join(format!("s{index:02}.heapsnapshot"));
-                capture::node(&format!("127.0.0.1:{inspector_port}"), &out).map_err(
+                let at = format!("127.0.0.1:{inspector_port}");
+                capture::node_signalled(Some(*pid), *inspector_port, &at, &out).map_err(
                     |e| match e {
                         CaptureError::Target { what, .. } => CaptureError::Target {
                             target: format!(

@@ -311,6 +311,11 @@ struct Taken {
     files: Vec<Vec<PathBuf>>,
     /// Snapshots that ran into the next load phase.
     notes: Vec<String>,
+    /// The target's root process: a snapshot that fails once it has exited is said to have
+    /// failed for that reason (not for the refused connection that follows from it).
+    root: u32,
+    /// A snapshot failed because the target had exited.
+    target_gone: bool,
 }
 
 impl Taken {
@@ -328,7 +333,27 @@ impl Taken {
         let took_s = start.elapsed().as_secs_f64();
         let (files, error) = match res {
             Ok(f) => (f, None),
-            Err(e) => (Vec::new(), Some(e.to_string())),
+            Err(e) => {
+                let gone = [Some(self.root), source.pid()]
+                    .into_iter()
+                    .flatten()
+                    .find(|&p| !leakhound_heap::process_is_alive(p));
+                match gone {
+                    Some(pid) => {
+                        self.target_gone = true;
+                        let who = if pid == self.root {
+                            "the target".to_string()
+                        } else {
+                            format!("{} (pid {pid})", source.runtime_name())
+                        };
+                        (
+                            Vec::new(),
+                            Some(format!("{who} had exited, nothing to snapshot ({e})")),
+                        )
+                    }
+                    None => (Vec::new(), Some(e.to_string())),
+                }
+            }
         };
         match &error {
             None => {
@@ -383,6 +408,8 @@ impl SnapshotPlan {
             attempts: Vec::new(),
             files: Vec::new(),
             notes: Vec::new(),
+            root,
+            target_gone: false,
         };
         if let Err(e) = std::fs::create_dir_all(&dir) {
             errors.push(format!("failed to create {}: {e}", dir.display()));
@@ -602,28 +629,26 @@ impl RunningSnapshots {
             self.cancel.store(true, Ordering::SeqCst);
         }
         let planned = self.planned;
-        let taken = match self.handle.take() {
-            Some(h) => match h.join() {
-                Ok(t) => t,
-                Err(_) => {
-                    self.errors.push("the snapshot thread panicked".into());
-                    Taken {
-                        attempts: Vec::new(),
-                        files: Vec::new(),
-                        notes: Vec::new(),
-                    }
-                }
-            },
-            None => self.early.take().unwrap_or(Taken {
-                attempts: Vec::new(),
-                files: Vec::new(),
-                notes: Vec::new(),
-            }),
+        let empty = Taken {
+            attempts: Vec::new(),
+            files: Vec::new(),
+            notes: Vec::new(),
+            root: 0,
+            target_gone: false,
         };
-        if interrupted && taken.attempts.len() < planned && !taken.attempts.is_empty() {
+        // Without a usable snapshot 0 the schedule never started: the run's end cut nothing.
+        let scheduled = self.handle.is_some();
+        let taken = match self.handle.take() {
+            Some(h) => h.join().unwrap_or_else(|_| {
+                self.errors.push("the snapshot thread panicked".into());
+                empty
+            }),
+            None => self.early.take().unwrap_or(empty),
+        };
+        if interrupted && scheduled && taken.attempts.len() < planned {
             self.plan_notes.push(format!(
                 "the run ended early: {} of {planned} snapshots were taken",
-                taken.attempts.len()
+                taken.attempts.iter().filter(|a| a.error.is_none()).count()
             ));
         }
         JoinedSnapshots { s: self, taken }
@@ -700,9 +725,11 @@ impl JoinedSnapshots {
             .collect();
         HeapOutcome {
             run: HeapDiffRun {
+                target_exited: taken.target_gone,
                 runtime: s.runtime.as_str().to_string(),
                 target: s.target,
                 verdict,
+                planned: Some(s.planned),
                 snapshots: taken.attempts,
                 diffs,
                 notes,
@@ -784,7 +811,9 @@ impl HeapOutcome {
                 &r.target
             },
             r.snapshots.iter().filter(|s| s.error.is_none()).count(),
-            r.snapshots.len()
+            r.planned
+                .unwrap_or(r.snapshots.len())
+                .max(r.snapshots.len())
         )?;
         for n in &r.notes {
             writeln!(w, "  {n}")?;
@@ -840,6 +869,10 @@ impl HeapOutcome {
             return memory_code;
         }
         let Some(heap) = self.run.verdict else {
+            // Snapshots of a target that exited: its exit decides (4 when it failed).
+            if self.run.target_exited {
+                return memory_code;
+            }
             return ExitCodes::USAGE;
         };
         let memory = match memory_code {
@@ -902,6 +935,8 @@ pub(crate) fn saved_snapshots(run_dir: &Path) -> Option<HeapDiffRun> {
         target: String::new(),
         verdict: None,
         snapshots,
+        planned: None,
+        target_exited: false,
         diffs: Vec::new(),
         notes: vec![
             "diffed again from the snapshots saved in snapshots/ (leakhound stopped before the end of the run)"
@@ -1008,6 +1043,8 @@ mod tests {
                 target: String::new(),
                 verdict: v,
                 snapshots: Vec::new(),
+                planned: None,
+                target_exited: false,
                 diffs: Vec::new(),
                 notes: Vec::new(),
                 errors: Vec::new(),

@@ -33,7 +33,7 @@ pub(crate) fn run(args: &SnapshotArgs, out: &Output) -> anyhow::Result<u8> {
         progress: &progress,
     };
     let res = match args.kind {
-        // Not `capture::node`: a user-given address must not be waited for.
+        // Not `capture::node_signalled`: a user-given address must not be waited for.
         SnapshotKind::Node => NodeTarget::parse(&args.target)
             .and_then(|t| capture::node_snapshot_with(t, &args.out, &wait))
             .map(|()| None),

@@ -485,3 +485,49 @@ fn unreachable_pprof_endpoint_is_named() {
     assert!(report["heap_diff"]["verdict"].is_null());
     assert!(dir.path().join("samples.csv").exists());
 }
+
+/// A node service that answers one request (the readiness check) and exits with `code` as
+/// soon as the answer is sent, before snapshot 0.
+fn node_exiting_after_one_request(code: u8) -> String {
+    format!(
+        "require('http').createServer((q,r)=>r.end('ok',()=>process.exit({code})))\
+         .listen(+process.env.PORT,'127.0.0.1')"
+    )
+}
+
+#[test]
+fn a_target_that_exits_before_snapshot_0_is_blamed_not_the_refused_connection() {
+    for (exit, want) in [(0u8, 3), (3, 4)] {
+        let dir = tempfile::tempdir().unwrap();
+        let script = node_exiting_after_one_request(exit);
+        let (code, report, stderr) = run_with_snapshots(
+            "node",
+            free_port(),
+            dir.path(),
+            &[],
+            &["node", "-e", &script],
+        );
+        // Its exit decides the code (inconclusive, or 4 when it failed), not exit 2 for
+        // snapshots that a gone target could not give.
+        assert_eq!(code, want, "target exit {exit}, stderr:\n{stderr}");
+        let h = &report["heap_diff"];
+        let snaps = h["snapshots"].as_array().unwrap();
+        assert_eq!(snaps.len(), 1, "{h:#}");
+        let error = snaps[0]["error"].as_str().unwrap();
+        assert!(error.starts_with("the target had exited"), "{error}");
+        assert_eq!(h["planned"], 4, "{h:#}");
+        let text = StdCommand::new(env!("CARGO_BIN_EXE_leakhound"))
+            .arg("report")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        // `report` exits with the run's verdict (docs/report.md: never 4), and its overall
+        // line no longer says the snapshots failed (exit 2).
+        assert_eq!(text.status.code(), Some(3));
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("0 of 4 snapshots taken"), "{text}");
+        assert!(!text.contains("heap snapshots failed"), "{text}");
+        // The schedule never started: the run's end cut no snapshot short.
+        assert!(!text.contains("ended early"), "{text}");
+    }
+}
