@@ -49,6 +49,62 @@ impl Drop for HeapSetup {
     }
 }
 
+/// Why the dynamic loader will not preload the agent into `program` (as `run` would start
+/// it: a bare name is looked up in `PATH`), if it can tell: a statically linked executable
+/// (no `PT_INTERP`: there is no loader to read `LD_PRELOAD`), or a setuid/setgid one whose
+/// owner is not the running user (secure-execution mode: glibc's loader ignores `LD_PRELOAD`
+/// paths with slashes). Scripts, and programs it cannot read, are given the benefit of the doubt:
+/// the run then says so afterwards if the agent wrote nothing.
+pub(crate) fn preload_blocker(program: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let path = if program.contains('/') {
+        Some(PathBuf::from(program))
+    } else {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(program))
+                .find(|p| p.is_file())
+        })
+    }?;
+    let meta = std::fs::metadata(&path).ok()?;
+    let mode = meta.mode();
+    let shown = path.display();
+    if mode & 0o4000 != 0 && meta.uid() != rustix::process::geteuid().as_raw() {
+        return Some(format!(
+            "{shown} is setuid (owner uid {}): the loader ignores LD_PRELOAD for it",
+            meta.uid()
+        ));
+    }
+    if mode & 0o2000 != 0 && meta.gid() != rustix::process::getegid().as_raw() {
+        return Some(format!(
+            "{shown} is setgid (group {}): the loader ignores LD_PRELOAD for it",
+            meta.gid()
+        ));
+    }
+    // The ELF header and program headers sit at the start of the file: 64 KiB hold them in
+    // any executable a linker writes, without reading a binary of hundreds of MB.
+    let mut head = Vec::with_capacity(1 << 16);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(&path).ok()?, 1 << 16),
+        &mut head,
+    )
+    .ok()?;
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let header = object::elf::FileHeader64::<object::Endianness>::parse(&*head).ok()?;
+    let endian = header.endian().ok()?;
+    let interp = header
+        .program_headers(endian, &*head)
+        .ok()?
+        .iter()
+        .any(|ph| ph.p_type(endian) == object::elf::PT_INTERP);
+    (!interp).then(|| {
+        format!(
+            "{shown} is statically linked: no dynamic loader reads LD_PRELOAD for it (build it \
+             dynamically linked, or leave out --heap)"
+        )
+    })
+}
+
 /// Validates `--heap*` and builds the environment for the child; `None` without `--heap`.
 pub(crate) fn prepare(args: &HeapArgs) -> anyhow::Result<Option<HeapSetup>> {
     let Some(mode) = args.heap.as_deref() else {
@@ -266,7 +322,8 @@ pub(crate) fn analyze_dir(
     }
     if all.is_empty() {
         warnings.push(format!(
-            "the heap agent wrote no data into {} (statically linked target, or a custom allocator?)",
+            "the heap agent wrote no data into {} (a statically linked or setuid program started by \
+             the target, or a custom allocator?)",
             dir.display()
         ));
     }

@@ -35,6 +35,14 @@ pub(crate) fn run(args: &RunArgs, out: &Output) -> anyhow::Result<u8> {
     let mut spec = ChildSpec::from_command(&args.command)?;
     spec.stdout_to_stderr = props.json;
     let heap = super::heap_native::prepare(&args.heap)?;
+    if heap.is_some()
+        && let Some(why) = super::heap_native::preload_blocker(&spec.program)
+    {
+        return Err(ExpectedError::usage(format!(
+            "--heap cannot see the allocations of `{}`: {why}",
+            spec.program
+        )));
+    }
     if let Some(h) = &heap {
         spec.env.extend(h.env.iter().cloned());
     }

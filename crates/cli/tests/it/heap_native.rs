@@ -584,3 +584,56 @@ fn a_killed_heap_run_keeps_its_heap_data_for_report() {
         let _ = std::fs::remove_dir_all(target);
     }
 }
+
+#[test]
+fn a_program_the_loader_will_not_preload_into_is_refused_before_it_starts() {
+    let work = tempfile::tempdir().unwrap();
+    let exe = work.path().join("static-targets");
+    let st = StdCommand::new("gcc")
+        .args(["-O2", "-static", "-pthread", "-w", "-o"])
+        .arg(&exe)
+        .arg(Path::new(PROGRAMS).join("targets.c"))
+        .arg("-ldl")
+        .status()
+        .expect("gcc runs");
+    assert!(st.success(), "gcc -static targets.c failed");
+    let run = work.path().join("run");
+    // Without --heap it is an ordinary target; with it the agent would see nothing, which the
+    // run used to find out only at the end ("statically linked target, or a custom
+    // allocator?").
+    leakhound()
+        .args(["run", "--heap", "-d", "2s", "--out"])
+        .arg(&run)
+        .arg("--")
+        .arg(&exe)
+        .arg("forever")
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "static-targets is statically linked",
+        ));
+    assert!(!run.exists(), "nothing is started or written");
+    // A setuid program of another user: the loader drops LD_PRELOAD (secure execution).
+    // Setting it up needs root (chown); CI runs as root.
+    if rustix::process::geteuid().is_root() {
+        let suid = work.path().join("suid-sleep");
+        std::fs::copy("/bin/sleep", &suid).unwrap();
+        std::os::unix::fs::chown(&suid, Some(65534), None).unwrap();
+        std::fs::set_permissions(&suid, std::os::unix::fs::PermissionsExt::from_mode(0o4755))
+            .unwrap();
+        leakhound()
+            .args(["run", "--heap", "-d", "2s", "--out"])
+            .arg(&run)
+            .arg("--")
+            .arg(&suid)
+            .arg("5")
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "suid-sleep is setuid (owner uid 65534)",
+            ));
+        assert!(!run.exists());
+    }
+}
