@@ -347,6 +347,14 @@ pub(crate) fn analyze_dir(
 /// The sampled series compared with the hooked live bytes.
 const ANON_SERIES: &str = "anon_bytes";
 
+/// Where `RUN_DIR/heap` links when the link's target is gone: a `run --heap` whose leakhound was
+/// killed leaves a link to the agent's directory in the temp dir, which may be cleaned since.
+pub(crate) fn dangling_heap_link(run_dir: &Path) -> Option<PathBuf> {
+    let link = run_dir.join("heap");
+    let target = std::fs::read_link(&link).ok()?;
+    (!link.exists()).then_some(target)
+}
+
 /// `report RUN_DIR --pprof FILE --flamegraph FILE`: exports the heap data of a `run --heap` run.
 /// Every failure (no heap data, unwritable file) is a usage error (exit 2).
 pub(crate) fn export(
@@ -359,6 +367,15 @@ pub(crate) fn export(
         return Ok(());
     }
     let dir = run_dir.join("heap");
+    if let Some(gone) = dangling_heap_link(run_dir) {
+        return Err(ExpectedError::usage(format!(
+            "{}'s heap data is gone: heap/ links to {}, which no longer exists (the agent wrote \
+             there while leakhound ran; it was killed before moving the files, and the temp dir \
+             was cleaned since)",
+            run_dir.display(),
+            gone.display()
+        )));
+    }
     if !dir.is_dir() {
         return Err(ExpectedError::usage(format!(
             "{} has no heap data (heap/ is missing): --pprof and --flamegraph need a run made with `run --heap`",

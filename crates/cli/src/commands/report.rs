@@ -44,6 +44,18 @@ pub(crate) fn run(args: &ReportArgs, out: &Output) -> anyhow::Result<u8> {
         report.heap = Some(h.run.clone());
         Some(h)
     } else {
+        if let Some(gone) = super::heap_native::dangling_heap_link(dir) {
+            eprintln!(
+                "warning: heap/ links to {}, which no longer exists (leakhound was killed before moving \
+                 the agent's files, and the temp dir was cleaned since): its heap data is gone{}",
+                gone.display(),
+                if report.heap.is_some() {
+                    "; the heap section shown is the one the run saved"
+                } else {
+                    ""
+                }
+            );
+        }
         None
     };
     // `run --snapshots`: the saved snapshots diffed again (also for a run whose leakhound was

@@ -637,3 +637,38 @@ fn a_program_the_loader_will_not_preload_into_is_refused_before_it_starts() {
         assert!(!run.exists());
     }
 }
+
+#[test]
+fn a_heap_link_whose_target_is_gone_is_named_not_called_a_run_without_heap() {
+    // A killed `run --heap` leaves RUN_DIR/heap linking into the temp dir; once that is
+    // cleaned, the link dangles.
+    let work = tempfile::tempdir().unwrap();
+    let run = work.path().join("run");
+    leakhound()
+        .args(["run", "-q", "-d", "1s", "--out"])
+        .arg(&run)
+        .args(["--", "sleep", "2"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(3);
+    let gone = work.path().join("leakhound-heap-cleaned");
+    std::os::unix::fs::symlink(&gone, run.join("heap")).unwrap();
+    leakhound()
+        .arg("report")
+        .arg(&run)
+        .arg("--pprof")
+        .arg(work.path().join("h.pb.gz"))
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("heap data is gone: heap/ links to")
+                .and(predicate::str::contains("leakhound-heap-cleaned"))
+                .and(predicate::str::contains("need a run made with").not()),
+        );
+    leakhound()
+        .arg("report")
+        .arg(&run)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("warning: heap/ links to"));
+}
