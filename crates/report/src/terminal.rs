@@ -260,7 +260,7 @@ fn write_alarms(report: &RunReport, s: Style, out: &mut dyn Write) -> io::Result
             "  {} {} at {}{tail}",
             s.bad("leak alarm:"),
             a.series,
-            human_duration(a.at_s)
+            run_moment(a.at_s)
         )?;
     }
     Ok(())
@@ -413,6 +413,17 @@ fn growth_cell(v: &SeriesVerdict) -> String {
     }
 }
 
+/// A moment of the run (`alarm at 9.6 s`): to the tenth of a second under a minute, as the
+/// run's own length is shown (a 9.6 s watch whose alarm read "at 10 s" ended before it), then
+/// as [`human_duration`].
+pub fn run_moment(secs: f64) -> String {
+    if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else {
+        human_duration(secs)
+    }
+}
+
 /// `45 s`, `12 min`, `2.5 h`, `12 days`, `3.4 years`, `centuries`: each reads after "about".
 pub fn human_duration(secs: f64) -> String {
     const HOUR: f64 = 3600.0;
@@ -537,6 +548,13 @@ mod tests {
         v.growth_abs = Some(-1048576.0);
         v.growth_pct = Some(-20.0);
         assert_eq!(growth_cell(&v), "-1.00 MiB (-20%)");
+    }
+
+    #[test]
+    fn a_moment_of_a_short_run_is_not_rounded_past_its_end() {
+        assert_eq!(run_moment(9.6), "9.6 s");
+        assert_eq!(run_moment(59.96), "60.0 s");
+        assert_eq!(run_moment(242.0), "4 min");
     }
 
     #[test]

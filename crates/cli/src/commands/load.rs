@@ -411,11 +411,19 @@ pub(crate) fn describe_plan(plan: &LoadPlan) -> String {
 /// trailing zeros (`0.5`, not `0`).
 fn rate_words(rate: f64) -> String {
     if rate >= 10.0 {
-        format!("{rate:.0}")
+        format!("{rate:.0} req/s")
+    } else if rate > 0.0 && rate < 0.01 {
+        // Two decimals would read "0 req/s".
+        format!("1 request every {} s", whole_or_tenths(1.0 / rate))
     } else {
         let s = format!("{rate:.2}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+        format!("{} req/s", s.trim_end_matches('0').trim_end_matches('.'))
     }
+}
+
+fn whole_or_tenths(x: f64) -> String {
+    let s = format!("{x:.1}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// [`describe_plan`] with the length written as `length` ("for 10 s", "until the run ends").
@@ -432,7 +440,7 @@ fn describe_plan_for(plan: &LoadPlan, length: &str) -> String {
         }
         Model::Open { stages, arrivals } => {
             let what = match stages.as_slice() {
-                [Stage::Constant { rate, .. }] => format!("{} req/s", rate_words(*rate)),
+                [Stage::Constant { rate, .. }] => rate_words(*rate),
                 _ => format!(
                     "{} stage{} ({}), {:.0} requests",
                     stages.len(),

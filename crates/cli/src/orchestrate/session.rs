@@ -359,8 +359,11 @@ impl Alarms {
             };
             if let Some(alarm) = online_alarm(v) {
                 out.status(&format!(
-                    "leakhound: leak alarm at {:.0} s: {}: {}",
-                    alarm.at_s, alarm.series, alarm.reason
+                    "leakhound: leak alarm at {:.*} s: {}: {}",
+                    usize::from(alarm.at_s < 60.0),
+                    alarm.at_s,
+                    alarm.series,
+                    alarm.reason
                 ));
             }
             self.raised.push(v.clone());

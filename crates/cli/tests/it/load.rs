@@ -782,10 +782,19 @@ fn run_load_start_line_shows_the_real_plan() {
         "[[stage]]\nkind = \"constant\"\nrate = 50\nduration = \"1s\"\n\n[[stage]]\nkind = \"ramp\"\nfrom = 50\nto = 150\nduration = \"1s\"\n",
     )
     .unwrap();
-    let cases: [(Vec<&str>, &str); 2] = [
+    let cases: [(Vec<&str>, &str); 4] = [
         (
             vec!["--rate", "100", "--duration", "2s"],
             "open model, constant arrivals, 100 req/s for 2 s, at most 64 in flight",
+        ),
+        (
+            vec!["--rate", "2.5", "--duration", "2s"],
+            "open model, constant arrivals, 2.5 req/s for 2 s,",
+        ),
+        // Two decimals read "0 req/s".
+        (
+            vec!["--rate", "0.004", "--duration", "2s"],
+            "open model, constant arrivals, 1 request every 250 s for 2 s,",
         ),
         (
             vec!["--scenario", scenario.to_str().unwrap()],

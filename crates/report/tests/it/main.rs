@@ -197,7 +197,10 @@ fn terminal_lists_the_alarms_and_a_whole_run_that_disagrees() {
         },
         &report,
     );
-    assert!(out.contains("\n  leak alarm: rss_bytes at 42 s\n"), "{out}");
+    assert!(
+        out.contains("\n  leak alarm: rss_bytes at 42.0 s\n"),
+        "{out}"
+    );
     assert!(
         out.contains("\n  leak alarm: fds at 10 min; over the whole run it is no leak\n"),
         "{out}"
