@@ -141,16 +141,19 @@ fn http_get_within(
             if timed_out(&e) {
                 stalled(
                     target,
-                    format!(
-                        "GET {path}: nothing received for {}{} (127.0.0.1:{port} accepts \
-                         connections but does not answer)",
-                        secs(wait.stall),
-                        if out.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" after {} bytes", out.len())
-                        }
-                    ),
+                    if out.is_empty() {
+                        format!(
+                            "GET {path}: nothing received for {} (127.0.0.1:{port} accepts \
+                             connections but does not answer)",
+                            secs(wait.stall)
+                        )
+                    } else {
+                        format!(
+                            "GET {path}: nothing more received for {} after {} bytes",
+                            secs(wait.stall),
+                            out.len()
+                        )
+                    },
                 )
             } else {
                 target_err(target, e.to_string())

@@ -334,24 +334,22 @@ impl Taken {
         let (files, error) = match res {
             Ok(f) => (f, None),
             Err(e) => {
-                let gone = [Some(self.root), source.pid()]
-                    .into_iter()
-                    .flatten()
-                    .find(|&p| !leakhound_heap::process_is_alive(p));
-                match gone {
-                    Some(pid) => {
-                        self.target_gone = true;
-                        let who = if pid == self.root {
-                            "the target".to_string()
-                        } else {
-                            format!("{} (pid {pid})", source.runtime_name())
-                        };
-                        (
-                            Vec::new(),
-                            Some(format!("{who} had exited, nothing to snapshot ({e})")),
-                        )
-                    }
-                    None => (Vec::new(), Some(e.to_string())),
+                // The process snapshotted (node, java), or for a pprof URL the target: a
+                // wrapper that exits and leaves its node running is no reason.
+                let watched = source.pid().unwrap_or(self.root);
+                if leakhound_heap::process_is_alive(watched) {
+                    (Vec::new(), Some(e.to_string()))
+                } else {
+                    self.target_gone = true;
+                    let who = if watched == self.root {
+                        "the target".to_string()
+                    } else {
+                        format!("{} (pid {watched})", source.runtime_name())
+                    };
+                    (
+                        Vec::new(),
+                        Some(format!("{who} had exited, nothing to snapshot ({e})")),
+                    )
                 }
             }
         };
