@@ -305,6 +305,7 @@ impl Sampler {
                 self.nodes.push(Node {
                     pid: st.pid,
                     ppid: st.ppid,
+                    pgrp: st.pgrp,
                     starttime: st.starttime,
                     exited: st.has_exited(),
                 });

@@ -1,14 +1,18 @@
 //! Which processes belong to the watched tree, decided afresh at every sample.
 //!
-//! Input is one [`Node`] per process found in `/proc` (PID, parent PID, start time, exited or
-//! not). A process belongs to the tree when it is the root, when it was in the tree at an earlier
-//! sample (it stays followed after being reparented to init or a subreaper, until it exits), or
-//! when its parent belongs to the tree. Processes are identified by (PID, start time), so a PID
-//! reused by an unrelated process is not mistaken for a followed one.
+//! Input is one [`Node`] per process found in `/proc` (PID, parent PID, process group, start
+//! time, exited or not). A process belongs to the tree when it is the root, when it was in the
+//! tree at an earlier sample (it stays followed after being reparented to init or a subreaper,
+//! until it exits), when its parent belongs to the tree, or when it is in the root's process
+//! group (the root leads it: `run` starts its target in a group of its own) and started after
+//! the root. Processes are identified by (PID, start time), so a PID reused by an unrelated
+//! process is not mistaken for a followed one.
 //!
 //! Zombies are kept as links (their children are still the tree's) but are not reported: they
-//! have exited and hold no memory. A grandchild whose parent exited *before* any sample saw it
-//! cannot be attributed to the tree: nothing in `/proc` records the old link.
+//! have exited and hold no memory. A grandchild whose parent exited *before* any sample saw it is
+//! found by its process group (`sh -c 'server & exit 0'`: the server is reparented to init before
+//! the first sample); one that left the group as well (`setsid`, a daemon) cannot be
+//! attributed to the tree: nothing in `/proc` records the old link.
 //!
 //! No I/O here; the sampler feeds the nodes, which keeps this logic unit-testable.
 
@@ -19,6 +23,8 @@ use std::collections::HashMap;
 pub(crate) struct Node {
     pub(crate) pid: u32,
     pub(crate) ppid: u32,
+    /// Process group (`/proc/PID/stat` field 5).
+    pub(crate) pgrp: u32,
     /// Start time in clock ticks after boot (`/proc/PID/stat` field 22).
     pub(crate) starttime: u64,
     /// Zombie or dead: a link in the tree but not a live member.
@@ -39,6 +45,8 @@ enum Mark {
 pub(crate) struct Tree {
     root_pid: u32,
     root_start: u64,
+    /// No other process holds the root's PID (see [`Tree::in_root_group`]); set per update.
+    group_ours: bool,
     /// Processes seen in the tree at the previous sample: PID -> start time.
     followed: HashMap<u32, u64>,
     // Scratch space reused between samples.
@@ -54,6 +62,7 @@ impl Tree {
         Tree {
             root_pid,
             root_start,
+            group_ours: true,
             followed: HashMap::new(),
             index: HashMap::new(),
             marks: Vec::new(),
@@ -68,6 +77,14 @@ impl Tree {
 
     fn was_followed(&self, n: &Node) -> bool {
         self.followed.get(&n.pid) == Some(&n.starttime)
+    }
+
+    /// In the group the root leads, and started after it: only the root's own descendants can
+    /// have created it (a group's members come from its members, within one session). Not when
+    /// the root's PID now belongs to another process: the kernel hands out no PID still used as
+    /// a group's ID, so the group of that number is the new process's.
+    fn in_root_group(&self, n: &Node) -> bool {
+        self.group_ours && n.pgrp == self.root_pid && n.starttime >= self.root_start
     }
 
     /// Whether `n` was found in the tree by the last [`Tree::update`] (zombies included).
@@ -96,6 +113,9 @@ impl Tree {
             .extend(nodes.iter().enumerate().map(|(i, n)| (n.pid, i)));
         self.marks.clear();
         self.marks.resize(nodes.len(), Mark::Unknown);
+        self.group_ours = !nodes
+            .iter()
+            .any(|n| n.pid == self.root_pid && n.starttime != self.root_start);
 
         for i in 0..nodes.len() {
             self.decide(nodes, i);
@@ -174,7 +194,7 @@ impl Tree {
                 Mark::Unknown => {}
             }
             let n = &nodes[cur];
-            if self.is_root(n) || self.was_followed(n) {
+            if self.is_root(n) || self.was_followed(n) || self.in_root_group(n) {
                 self.marks[cur] = Mark::In;
                 break Mark::In;
             }
@@ -201,9 +221,29 @@ mod tests {
         Node {
             pid,
             ppid,
+            pgrp: pid,
             starttime,
             exited: false,
         }
+    }
+
+    #[test]
+    fn a_grandchild_orphaned_before_any_sample_is_found_by_its_group() {
+        // `sh -c 'server & exit 0'` run in a group of its own (pgid 10): by the first sample
+        // the shell is gone and the server hangs under init.
+        let mut t = Tree::new(10, 100);
+        let server = Node {
+            pgrp: 10,
+            ..node(12, 1, 101)
+        };
+        // Another process in a group of the same number but older than the root is not ours
+        // (the root's PID was reused), nor is one of another group.
+        let old = Node {
+            pgrp: 10,
+            ..node(13, 1, 50)
+        };
+        let other = node(14, 1, 102);
+        assert_eq!(pids(&mut t, &[server, old, other]), vec![12]);
     }
 
     fn pids(tree: &mut Tree, nodes: &[Node]) -> Vec<u32> {

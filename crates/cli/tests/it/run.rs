@@ -444,6 +444,16 @@ fn processes_the_target_left_in_its_group_are_stopped_at_the_end() {
         .timeout(Duration::from_secs(30))
         .assert()
         .code(predicate::in_iter([0, 3]));
+    // The shell was gone before the first sample, its sleep already under init: it is found by
+    // its process group and sampled as the service it is, until the duration (the run used to
+    // end at once, "0.0 s · 0 samples · ended: exited", and stop it).
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("run/verdict.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["target"]["ended_by"], "duration", "{v:#}");
+    let samples = std::fs::read_to_string(dir.path().join("run/samples.csv")).unwrap();
+    assert!(samples.lines().count() >= 3, "{samples}");
     let left = std::process::Command::new("pgrep")
         .args(["-f", &format!("sleep {secs}")])
         .output()

@@ -14,6 +14,8 @@ pub(crate) struct Stat {
     pub(crate) pid: u32,
     /// Field 4.
     pub(crate) ppid: u32,
+    /// Field 5, the process group.
+    pub(crate) pgrp: u32,
     /// Field 3, one letter (`R`, `S`, `D`, `Z`, `X`, ...).
     pub(crate) state: u8,
     /// Field 20.
@@ -37,6 +39,7 @@ impl Stat {
 /// index 0, so field `n` is index `n - 3`.
 const STATE: usize = 0;
 const PPID: usize = 4 - 3;
+const PGRP: usize = 5 - 3;
 const NUM_THREADS: usize = 20 - 3;
 const STARTTIME: usize = 22 - 3;
 const RSS: usize = 24 - 3;
@@ -51,7 +54,7 @@ pub(crate) fn parse(buf: &[u8]) -> Option<Stat> {
     let pid = parse_u64(buf[..open].trim_ascii())?;
     let rest = buf.get(close + 1..)?;
     let mut state = None;
-    let (mut ppid, mut threads, mut starttime, mut rss) = (None, None, None, None);
+    let (mut ppid, mut pgrp, mut threads, mut starttime, mut rss) = (None, None, None, None, None);
     for (i, field) in rest
         .split(|&b| b == b' ')
         .filter(|f| !f.is_empty())
@@ -60,6 +63,7 @@ pub(crate) fn parse(buf: &[u8]) -> Option<Stat> {
         match i {
             STATE => state = field.first().copied(),
             PPID => ppid = parse_u64(field),
+            PGRP => pgrp = parse_u64(field),
             NUM_THREADS => threads = parse_u64(field),
             STARTTIME => starttime = parse_u64(field),
             RSS => {
@@ -73,6 +77,7 @@ pub(crate) fn parse(buf: &[u8]) -> Option<Stat> {
     Some(Stat {
         pid: u32::try_from(pid).ok()?,
         ppid: u32::try_from(ppid?).ok()?,
+        pgrp: u32::try_from(pgrp?).ok()?,
         state: state?,
         threads: threads?,
         starttime: starttime?,
