@@ -137,6 +137,17 @@ pub(crate) fn lower_envelope(t: &[f64], v: &[f64]) -> Envelope {
     lower_envelopes(t, v, false).0
 }
 
+/// The fine time bins' 10th percentiles alone: never one point per collection cycle nor the
+/// coarse bins, so every fall between bins stays in view. For telling restarts among the falls
+/// when the chosen envelope ([`floor_envelope`]) went per cycle, where a fall is no longer a
+/// point-to-point drop (see `policy::restarts`).
+pub(crate) fn time_bin_envelope(t: &[f64], v: &[f64]) -> Envelope {
+    let n = t.len();
+    let per_bin = (n / 20).clamp(MIN_SAMPLES_PER_BIN, MAX_SAMPLES_PER_BIN);
+    let period = sawtooth_period(t, &collections(v));
+    envelopes_with(t, v, per_bin, period, false).0
+}
+
 /// The envelope judged (both modes): [`lower_envelope`] (10th percentile of each bin) or the
 /// same bins reduced to their minimum, whichever has the less noisy point-to-point differences
 /// (robust σ; the same noise criterion that picks the coarse and the per-cycle envelopes, here

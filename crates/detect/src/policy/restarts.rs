@@ -47,6 +47,35 @@ pub(super) fn judge_series(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     known_oom_cycles(ctx, c).unwrap_or(j)
 }
 
+/// Falls needed for OOM-kill cycles: [`MIN_RISING_CYCLES`] rising cycles end in one fall each,
+/// online [`ONLINE_EXTRA_CYCLES`] more.
+fn oom_cycles_needed(ctx: &Ctx<'_>) -> usize {
+    if ctx.online {
+        MIN_RISING_CYCLES + ONLINE_EXTRA_CYCLES
+    } else {
+        MIN_RISING_CYCLES
+    }
+}
+
+/// Sample-to-sample falls of the raw series across missed scrapes (at least
+/// [`MISSED_SCRAPE_INTERVALS`] typical intervals apart) that give back a restart's share
+/// ([`RESTART_FALL`]) of the median level: the process seen down at the fall. O(n), so that
+/// the time bins are looked at again only for series that show such falls.
+fn gapped_falls(c: &Clean) -> usize {
+    let dt = c.median_dt();
+    if dt <= 0.0 || c.len() < 2 {
+        return 0;
+    }
+    let mut v = c.v.clone();
+    let level = median_in_place(&mut v).abs();
+    (1..c.len())
+        .filter(|&i| {
+            c.t[i] - c.t[i - 1] >= MISSED_SCRAPE_INTERVALS * dt
+                && c.v[i - 1] - c.v[i] >= RESTART_FALL * level
+        })
+        .count()
+}
+
 /// [`judge_series`] with the falls the series' envelope shows.
 fn judge_falls_seen(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     let n = c.len();
@@ -112,10 +141,36 @@ fn judge_falls_seen(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
             ),
         );
     }
-    let env = ctx.envelope(&c.t, &c.v);
+    let mut env = ctx.envelope(&c.t, &c.v);
     let mut tmp = env.y.clone();
     let level = median_in_place(&mut tmp).abs();
     let mut jumps = find_jumps(&env.y, level, quantum(ctx.grain));
+    // Six falls or more can make the envelope one floor per cycle (a collector's sawtooth),
+    // where falls are no drops any more: OOM-kill cycles whose process was seen down at each
+    // fall (samples missing across it) then read as flat floors, "no leak", where five such
+    // cycles were a leak. When the raw samples show enough falls across missed scrapes, the
+    // falls are looked for in the time bins, and taken from there when most of them are such.
+    if jumps.restarts.is_empty() && gapped_falls(c) >= oom_cycles_needed(ctx) {
+        let bins = crate::envelope::time_bin_envelope(&c.t, &c.v);
+        let mut tmp = bins.y.clone();
+        let bin_level = median_in_place(&mut tmp).abs();
+        let in_bins = find_jumps(&bins.y, bin_level, quantum(ctx.grain));
+        let dt = c.median_dt();
+        let gapped = in_bins
+            .restarts
+            .iter()
+            .filter(|&&r| {
+                let to = bins.t[(r + 2).min(bins.t.len() - 1)];
+                let cut = refine_cut(c, bins.t[r], to).unwrap_or(bins.t[r + 1]);
+                let end = c.t.partition_point(|&t| t < cut);
+                gap_intervals(c, end, dt) >= MISSED_SCRAPE_INTERVALS
+            })
+            .count();
+        if gapped >= oom_cycles_needed(ctx) && 2 * gapped > in_bins.restarts.len() {
+            env = bins;
+            jumps = in_bins;
+        }
+    }
     let span_end = |r: usize| env.t[(r + 2).min(env.t.len() - 1)];
     // A big fall that ends a burst rather than a climb (see [`burst_end`]) is no restart
     // unless the process was seen down; the trend tests mask the burst as a hump.

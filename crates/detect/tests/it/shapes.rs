@@ -435,6 +435,32 @@ fn climbs_that_end_in_restarts_with_downtime_are_oom_cycles() {
 }
 
 #[test]
+fn many_oom_cycles_with_downtime_stay_a_leak_when_the_envelope_goes_per_cycle() {
+    // Watched longer, the same restarts make six falls and more: the envelope then takes one
+    // floor per cycle (a collector's sawtooth), flat, and the series read "no leak" where four
+    // hours of it were a leak. Falls across a missed minute are still restarts.
+    for hours in [4.0, 4.1, 8.0, 12.0] {
+        let s = climb_and_fall_by(1331.0 * MIB, 60.0, 0.0, 0.0, hours * 3600.0);
+        let v = analyze(&s, &DetectOptions::default());
+        assert_eq!(v.verdict, Verdict::Leak, "{hours} h: {}", v.reason);
+        assert!(v.reason.contains("OOM kill"), "{hours} h: {}", v.reason);
+        // No scrape missed: a deep sawtooth, never OOM-kill cycles.
+        let s = climb_and_fall_by(1331.0 * MIB, 0.0, 0.0, 0.0, hours * 3600.0);
+        let v = analyze(&s, &DetectOptions::default());
+        assert_ne!(v.verdict, Verdict::Leak, "{hours} h: {}", v.reason);
+        // One process throughout (`Restarts::None`): the gaps are pauses, not restarts.
+        let known = DetectOptions {
+            restarts: Restarts::None,
+            ..DetectOptions::default()
+        };
+        let s = climb_and_fall_by(1331.0 * MIB, 60.0, 0.0, 0.0, hours * 3600.0);
+        let v = analyze(&s, &known);
+        assert_ne!(v.verdict, Verdict::Leak, "{hours} h: {}", v.reason);
+        assert!(!v.reason.contains("OOM"), "{hours} h: {}", v.reason);
+    }
+}
+
+#[test]
 fn with_no_restarts_known_falls_with_downtime_are_collections_not_oom_cycles() {
     // The climbs of the test above, a minute without samples after each fall, but the sampler
     // saw one process throughout (`Restarts::None`): a collection that paused the process, or a
