@@ -142,6 +142,19 @@ pub(crate) fn parse_query_result(bytes: &[u8]) -> Result<Table, TableError> {
                     prev,
                 });
             }
+            // As in a CSV file: memory or a count read from the metric's name is never
+            // negative (a `delta(…)` or `deriv(…)` query gives changes, not levels).
+            if x < 0.0 && s.unit != Unit::Count {
+                return Err(TableError::NegativeSample {
+                    series: s.name.clone(),
+                    value: x,
+                    what: if s.unit == Unit::Bytes {
+                        "memory"
+                    } else {
+                        "a count"
+                    },
+                });
+            }
             s.push(t, x);
             samples += 1;
         }
@@ -243,6 +256,22 @@ fn series_name(metric: &serde_json::Map<String, Value>, number: usize) -> (Strin
 mod tests {
     use super::*;
     use crate::table::TimeKind;
+
+    #[test]
+    fn a_negative_sample_of_memory_is_refused_as_in_a_csv_file() {
+        let body = r#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"__name__":"process_resident_memory_bytes"},
+             "values":[[1764892800,"104857600"],[1764892815,"-5"]]}]}}"#;
+        let e = crate::parse_table(body.as_bytes()).unwrap_err().to_string();
+        assert!(
+            e.contains("a sample of -5 is negative, and memory cannot be"),
+            "{e}"
+        );
+        // A series with no unit in its name (`deriv(…)`, a temperature) may go negative.
+        let body = r#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{},"values":[[1764892800,"1"],[1764892815,"-5"]]}]}}"#;
+        assert!(crate::parse_table(body.as_bytes()).is_ok());
+    }
 
     #[test]
     fn a_matrix_gives_one_series_per_result_in_seconds_since_1970() {

@@ -190,6 +190,32 @@ pub enum TableError {
     /// A header and no data line.
     #[error("the file has a header but no samples")]
     NoRows,
+    /// Many lines repeat the time of the line before (a long-format export).
+    #[error(
+        "line {line}: {repeated} of {rows} lines repeat the time of the line before: one line per time is expected, one column per series (a long-format export, a line per instance and time, must be pivoted to a column per instance)"
+    )]
+    RepeatedTimes {
+        /// The first line that repeats a time.
+        line: u64,
+        /// Lines that repeat the time of the line before.
+        repeated: usize,
+        /// Data lines.
+        rows: usize,
+    },
+    /// A first column whose name says it holds values, not times.
+    #[error(
+        "line {line}: the first column, `{column}`, is named as a value ({unit}), but the first column is read as time{hint}"
+    )]
+    ValueAsTime {
+        /// Line of the header.
+        line: u64,
+        /// The first column's name.
+        column: String,
+        /// The unit its name gives.
+        unit: String,
+        /// Where the time is, when a column is named so.
+        hint: String,
+    },
     /// Data lines whose value cells are all missing (empty, or a missing-value marker such as `NaN`).
     #[error(
         "{rows} lines but no values: every cell after {time_column} is empty or marks a missing value (NaN, null, NA, …)"
@@ -239,6 +265,18 @@ pub enum TableError {
     NoFiniteSamples {
         /// Series in the result.
         series: usize,
+    },
+    /// A negative sample of a Prometheus result whose metric is memory or a count.
+    #[error(
+        "series {series}: a sample of {value} is negative, and {what} cannot be (read from the metric's name); query the levels themselves, not their changes"
+    )]
+    NegativeSample {
+        /// The series' name.
+        series: String,
+        /// The sample.
+        value: f64,
+        /// What the series reads as: "memory" or "a count".
+        what: &'static str,
     },
     /// A sample of a Prometheus result that is not a number.
     #[error("series {series}: `{value}` is not a number")]
@@ -350,6 +388,27 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
         scale.push(named);
     }
     let explicit = time_kind_from_name(&cols[0]);
+    // `rss_bytes,fds` (no time column) read the memory as seconds and judged fds over days;
+    // `rss_bytes,t_seconds` judged the time as a series. A first column named as a size is no
+    // time.
+    if explicit.is_none() {
+        let (_, unit, _) = column_name_and_unit(&cols[0], 1);
+        if unit == Unit::Bytes {
+            let timed = cols[1..]
+                .iter()
+                .find(|c| TIME_NAMES.contains(&c.to_ascii_lowercase().as_str()));
+            return Err(TableError::ValueAsTime {
+                line: hline,
+                column: cols[0].clone(),
+                unit: "bytes".to_string(),
+                hint: match timed {
+                    Some(t) => format!(": put `{t}` first"),
+                    None => ": add a time column first (t_seconds, a Unix time or a date-time)"
+                        .to_string(),
+                },
+            });
+        }
+    }
     let mut kind: Option<TimeKind> = explicit;
     let mut sized = vec![false; series.len()];
     let mut scaled = vec![false; series.len()];
@@ -357,6 +416,9 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
     let mut prev: Option<f64> = None;
     let mut prev_cell = String::new();
     let mut rows = 0usize;
+    // Lines whose time is the line before's, and the first of them.
+    let mut repeated = 0usize;
+    let mut repeated_line: Option<u64> = None;
     for r in records {
         let mut r = r.map_err(malformed)?;
         if r.iter().all(str::is_empty) {
@@ -398,6 +460,10 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
                 _ => "a whole number of the column's unit since 1970",
             },
         })?;
+        if prev == Some(t) {
+            repeated += 1;
+            repeated_line.get_or_insert_with(line);
+        }
         if prev.is_some_and(|p| t < p) {
             return Err(TableError::Backwards {
                 line: line(),
@@ -448,6 +514,16 @@ pub fn parse_table(bytes: &[u8]) -> Result<Table, TableError> {
     }
     if rows == 0 {
         return Err(TableError::NoRows);
+    }
+    // A time on two lines now and then is a duplicated scrape (its lowest value is kept, see
+    // `prep::clean`); on many lines it is a long-format export (a line per instance and time),
+    // whose instances would be merged into one series by their minimum.
+    if repeated > 0 && repeated as f64 >= REPEATED_TIMES * rows as f64 {
+        return Err(TableError::RepeatedTimes {
+            line: repeated_line.unwrap_or(0),
+            repeated,
+            rows,
+        });
     }
     // A column left empty on every line is a metric that could not be read there (PSS
     // without access to smaps_rollup): nothing to judge.
@@ -611,6 +687,24 @@ fn prometheus_series(cell: &str) -> Option<(String, Vec<String>)> {
     }
     Some((metric, labels))
 }
+
+/// Share of lines that may repeat the time of the line before (duplicated scrapes) before the
+/// file is taken for a long-format export and refused: 5 %.
+const REPEATED_TIMES: f64 = 0.05;
+
+/// Names of a time column, to point at one that is not first.
+const TIME_NAMES: &[&str] = &[
+    "t",
+    "t_seconds",
+    "t_s",
+    "t_ms",
+    "time",
+    "timestamp",
+    "date",
+    "datetime",
+    "seconds",
+    "ts",
+];
 
 /// The time unit a column's name gives (`t_seconds`, `t_ms`, `timestamp_ns`), if any.
 fn time_kind_from_name(name: &str) -> Option<TimeKind> {
@@ -901,6 +995,38 @@ mod tests {
             ]
         );
         assert_eq!(t.sized_columns, vec!["heap used (MiB)".to_string()]);
+    }
+
+    #[test]
+    fn a_long_format_export_is_refused_a_duplicated_scrape_is_not() {
+        let mut long = String::from("t_seconds,rss_bytes\n");
+        let mut once = String::from("t_seconds,rss_bytes\n");
+        for i in 0..100 {
+            long.push_str(&format!("{i},100\n{i},{}\n", 200 + i));
+            once.push_str(&format!("{i},{}\n", 200 + i));
+        }
+        let e = err(&long);
+        assert!(
+            e.starts_with("line 3: 100 of 200 lines repeat the time"),
+            "{e}"
+        );
+        once.push_str("99,300\n");
+        assert_eq!(table(&once).series[0].len(), 101);
+    }
+
+    #[test]
+    fn a_first_column_named_as_a_size_is_no_time() {
+        let e = err("rss_bytes,fds\n1000,3\n2000,4\n");
+        assert!(
+            e.contains("the first column, `rss_bytes`, is named as a value"),
+            "{e}"
+        );
+        assert!(e.contains("add a time column first"), "{e}");
+        let e = err("rss_bytes,t_seconds\n1000,0\n2000,1\n");
+        assert!(e.contains("put `t_seconds` first"), "{e}");
+        // A name that says nothing is still read as time, and a time-named one always.
+        assert_eq!(table("when,rss_bytes\n0,1\n1,2\n").series.len(), 1);
+        assert_eq!(table("t_seconds,rss_bytes\n0,1\n1,2\n").series.len(), 1);
     }
 
     #[test]

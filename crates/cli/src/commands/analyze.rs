@@ -61,10 +61,11 @@ pub(crate) fn run(args: &AnalyzeArgs, out: &Output) -> anyhow::Result<u8> {
         for (path, table) in &inputs {
             if let Some(s) = table.series.first()
                 && !s.t.is_empty()
-                && s.t[s.t.len() - 1] < s.t[0] + warm
+                && s.t[s.t.len() - 1] <= s.t[0] + warm
             {
+                // Up to the last sample: one sample left is no series either.
                 return Err(ExpectedError::usage(format!(
-                    "{}: --warmup {} leaves no samples (the data spans {})",
+                    "{}: --warmup {} leaves no samples to judge (the data spans {})",
                     path.display(),
                     leakhound_report::terminal::human_duration(warm),
                     leakhound_report::terminal::human_duration(s.span_s())
@@ -487,6 +488,16 @@ fn covariate_column<'a>(
         return Err(ExpectedError::usage(format!(
             "{}: {flag} {col} leaves no other column to judge",
             path.display()
+        )));
+    }
+    // A column of memory is no count of requests: taken for one, the series that grows with it
+    // was never judged (a leak in `rss_bytes` vanished behind `--requests rss_bytes`).
+    if requests.unit == leakhound_core::Unit::Bytes {
+        return Err(ExpectedError::usage(format!(
+            "{}: {flag} {} holds bytes (memory), not a count of requests served so far (a \
+             counter such as http_requests_total)",
+            path.display(),
+            requests.name
         )));
     }
     // A count of requests served so far only falls when it is reset (a restart); one that

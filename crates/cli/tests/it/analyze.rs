@@ -465,6 +465,18 @@ fn requests_column_must_exist_and_is_end_of_run_only() {
         .arg(&rate_f)
         .assert()
         .code(predicate::in_iter([0, 1, 3]));
+    // Memory only rises: it never falls like a rate, but holds bytes, no count of requests
+    // (taken for one, the leak in it was never judged).
+    for flag in ["--requests", "--load"] {
+        leakhound()
+            .args(["analyze", flag, "rss_bytes"])
+            .arg(&rate_f)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "{flag} rss_bytes holds bytes (memory), not a count of requests"
+            )));
+    }
 }
 
 /// Two hours at 10 s: 40 min quiet at 50 req/s, a 40 min ramp to 250 req/s, then busy; memory
@@ -686,6 +698,13 @@ fn a_warmup_longer_than_the_data_is_an_input_error() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("leaves no samples"));
+    // Exactly the data's span (99 s) leaves its last sample alone: no series either.
+    leakhound()
+        .args(["analyze", "--warmup", "99s"])
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("leaves no samples to judge"));
 }
 
 #[test]
