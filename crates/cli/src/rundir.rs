@@ -146,7 +146,14 @@ pub(crate) fn write_load_csv(dir: &Path, load: &LoadSummary) -> anyhow::Result<(
 fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(value).context("failed to serialize JSON")?;
-    fs::write(&tmp, text + "\n").with_context(|| format!("failed to write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("failed to write {}", path.display()))?;
-    Ok(())
+    // A failed write leaves no torn temporary file behind.
+    let written = fs::write(&tmp, text + "\n")
+        .with_context(|| format!("failed to write {}", path.display()))
+        .and_then(|()| {
+            fs::rename(&tmp, path).with_context(|| format!("failed to write {}", path.display()))
+        });
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }

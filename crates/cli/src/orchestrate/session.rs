@@ -164,7 +164,7 @@ pub(crate) fn record(
     interrupts: &Interrupts,
     requests: Option<&LiveRequests>,
 ) -> anyhow::Result<Recording> {
-    let mut writer = SamplesWriter::create(dir)?;
+    let mut writer = Some(SamplesWriter::create(dir)?);
     let mut set = SeriesSet::new();
     let mut tracker = ProcessTracker::default();
     let mut alarms = Alarms::new(props);
@@ -248,7 +248,19 @@ pub(crate) fn record(
                 unreadable_warned.push(kind);
             }
         }
-        writer.append(t, &sample)?;
+        // A disk that fills (or a run directory removed) stops the files, not the run: the
+        // samples are judged from memory and the verdict still printed, with a warning.
+        if let Some(w) = writer.as_mut()
+            && let Err(e) = w.append(t, &sample)
+        {
+            warnings.push(Warning::Note {
+                message: format!(
+                    "{e:#} at {t:.1} s; samples.csv and processes.csv stop there, the verdict \
+                     is of every sample (held in memory)"
+                ),
+            });
+            writer = None;
+        }
         set.push(t, &sample.total);
         tracker.observe(t, &sample);
         samples += 1;
@@ -525,7 +537,12 @@ pub(crate) fn conclude(
             } else {
                 after_warmup + (more / per_sample).round() as usize
             },
-            duration_s: props.duration.map(|d| d.as_secs_f64()),
+            // A target that ended (or vanished) before the duration was not cut short by it:
+            // a longer --duration would not have helped.
+            duration_s: props
+                .duration
+                .filter(|_| !matches!(rec.ended, Ended::Exited | Ended::Vanished))
+                .map(|d| d.as_secs_f64()),
         });
     }
     let mut report = RunReport {
@@ -545,10 +562,23 @@ pub(crate) fn conclude(
     // The heap agent's and the heap diff's verdicts count too: verdict.json's `verdict` is the
     // one the exit code follows.
     report.fold_verdict();
-    if let Some(l) = &report.load {
-        rundir::write_load_csv(&session.dir, l)?;
+    // The verdict is made: a file that cannot be written is a warning beside it, not a lost
+    // verdict (exit 101 "a bug" on a full disk).
+    if let Some(l) = &report.load
+        && let Err(e) = rundir::write_load_csv(&session.dir, l)
+    {
+        report.warnings.push(Warning::Note {
+            message: format!("{e:#}"),
+        });
     }
-    rundir::write_verdict_json(&session.dir, &report)?;
+    if let Err(e) = rundir::write_verdict_json(&session.dir, &report) {
+        report.warnings.push(Warning::Note {
+            message: format!(
+                "{e:#}: the verdict is printed here only (`leakhound report` judges the run \
+                 directory again from samples.csv)"
+            ),
+        });
+    }
     Ok(report)
 }
 

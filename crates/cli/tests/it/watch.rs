@@ -148,3 +148,39 @@ fn watch_stop_on_leak_ends_at_the_alarm_and_leaves_the_process_alone() {
     assert!(v["target"]["elapsed_s"].as_f64().unwrap() < 60.0, "{v:#}");
     assert!(!v["alarms"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_run_directory_that_cannot_be_written_costs_the_files_not_the_verdict() {
+    // The run directory removed mid-watch (a full disk acts the same): verdict.json cannot be
+    // created. The verdict is still printed, with a warning, and the exit code is the
+    // verdict's (it was 101, "a bug in leakhound", with nothing printed).
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_leakhound"))
+        .args(["watch", "--duration", "3s", "--interval", "100ms", "--out"])
+        .arg(&out)
+        .arg(sleeper.id().to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::remove_dir_all(&out).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        matches!(o.status.code(), Some(0 | 3)),
+        "{:?}\n{stdout}\n{stderr}",
+        o.status
+    );
+    assert!(stdout.contains("verdict:"), "{stdout}");
+    assert!(
+        stdout.contains("the verdict is printed here only"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(!stderr.contains("this is a bug"), "{stderr}");
+}
