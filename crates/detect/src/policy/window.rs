@@ -1105,6 +1105,20 @@ pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement
         }
         _ => growth_abs,
     };
+    // A floor that rose and then stayed flat did not grow by more than it rose: the line's
+    // slope times the window overshoots the rise ("grew 75.6 MiB early" for a floor whose
+    // whole range was 57.6 MiB).
+    let grew = if is_levelled {
+        let (lo, hi) = env
+            .y
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &y| {
+                (lo.min(y), hi.max(y))
+            });
+        grew.min(hi - lo)
+    } else {
+        grew
+    };
     let base = Judgement {
         levelled: is_levelled,
         growth_abs: Some(grew),
@@ -1113,6 +1127,7 @@ pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement
         ..base
     };
     let mut flat_between_steps = false;
+    let mut stepped_words = false;
     let reason = if is_levelled {
         format!(
             "{} grew {} early but has levelled off (recent half: {})",
@@ -1178,6 +1193,19 @@ pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement
                 tr.mk.p_increasing,
                 ctx.alpha
             )
+        } else if tr.ups > 0 && tr.ups <= MAX_ONE_OFF_STEPS && stepped_raw(env) {
+            // The verdict stays that of a floor not proven to rise (it may still be looked at
+            // on another floor); only the words and the growth say the step.
+            stepped_words = true;
+            format!(
+                "{fw} stepped up {} but is flat between the steps over {}",
+                if tr.ups == 1 {
+                    "once".to_string()
+                } else {
+                    format!("{} times", tr.ups)
+                },
+                dur(span)
+            )
         } else {
             format!(
                 "{fw} is flat over {} ({}, 95 % CI {} to {})",
@@ -1187,16 +1215,45 @@ pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement
                 format_rate_like(unit, tr.fit.ci95[1], rate)
             )
         };
+        let (growth_abs, growth_pct, level_end) = with_step_rise(&base, &tr, stepped_words);
         return Judgement {
             reason,
             unproven: true,
+            growth_abs,
+            growth_pct,
+            level_end,
             ..base
         };
     };
+    let (growth_abs, growth_pct, level_end) = with_step_rise(&base, &tr, flat_between_steps);
     Judgement {
         reason,
         after_steps: tr.last_block_start.filter(|_| flat_between_steps),
+        growth_abs,
+        growth_pct,
+        level_end,
         ..base
+    }
+}
+
+/// The growth, share and end level of a judgement whose floor is flat between its steps
+/// (`stepped`): the steps' rise on top of the trend's. A 50 % step read "growth -0 %", and the
+/// table left its reason out as nothing to explain. Only what is reported.
+fn with_step_rise(
+    base: &Judgement,
+    tr: &Trend,
+    stepped: bool,
+) -> (Option<f64>, Option<f64>, Option<f64>) {
+    match base.growth_abs {
+        Some(g) if stepped && tr.step_rise > 0.0 => {
+            let grew = g.max(0.0) + tr.step_rise;
+            (
+                Some(grew),
+                (tr.start_level.abs() > 0.0).then(|| 100.0 * grew / tr.start_level.abs()),
+                Some(tr.start_level + grew),
+            )
+        }
+        _ => (base.growth_abs, base.growth_pct, base.level_end),
     }
 }
 
@@ -1446,6 +1503,15 @@ pub(super) fn end_difference_slope(t: &[f64], y: &[f64]) -> f64 {
 /// explanation of step series.
 pub(super) fn significant_raw(env: &Envelope, grain: Grain) -> bool {
     mann_kendall(&env.y, serial(grain)).p_increasing < 0.05
+}
+
+/// [`significant_raw`] without the serial correction, for the words only: asked of a window
+/// with a step found in it, whose detrended envelope is the step's own shape (two flat halves
+/// about a line), not noise. The lag-one correction reads that shape as r₁ near 0.9 and divides
+/// z by four: a 50 % step at mid-run was "flat over 60 min" with no word of the step, the same
+/// step at 30 or 70 % "stepped up once".
+fn stepped_raw(env: &Envelope) -> bool {
+    mann_kendall(&env.y, Serial::None).p_increasing < 0.05
 }
 
 /// Standard normal quantile for an upper-tail probability `alpha`.

@@ -1663,3 +1663,45 @@ fn restarts_known_make_oom_cycles_however_many_there_are() {
     let v = analyze(&s, &elsewhere);
     assert_ne!(v.verdict, Verdict::Leak, "{}", v.reason);
 }
+
+#[test]
+fn a_rise_that_levelled_off_grew_no_more_than_its_floor_rose() {
+    // 60 MB over 40 minutes, then flat for 20: "grew 75.6 MiB early" came from the line's slope
+    // times the window, past the 57 MiB the floor rose.
+    let mut noise = Noise(0x3C6E_F372_FE94_F82B);
+    let (mut t, mut v) = (Vec::new(), Vec::new());
+    for i in 0..360 {
+        let x = i as f64 * 10.0;
+        t.push(x);
+        v.push(100e6 + 60e6 * (x / 2400.0).min(1.0) + 0.3e6 * noise.next());
+    }
+    let s = Series::from_parts("rss_bytes", Unit::Bytes, t, v);
+    let r = analyze(&s, &DetectOptions::default());
+    assert_eq!(r.verdict, Verdict::NoLeak, "{}", r.reason);
+    assert!(r.reason.contains("levelled off"), "{}", r.reason);
+    let grew = r.growth_abs.unwrap();
+    assert!((55e6..61e6).contains(&grew), "grew {grew}: {}", r.reason);
+}
+
+#[test]
+fn a_one_off_step_at_mid_run_is_told_as_a_step_with_its_rise() {
+    // Memory jumps by half at 30, 50 or 70 % of an hour and stays: no leak, and the reason
+    // says the step. At mid-run it read "flat over 60 min", growth -0 % (the serial correction
+    // took the step's own shape for noise), and the table then showed no reason at all.
+    for at in [0.3, 0.5, 0.7] {
+        let mut noise = Noise(0x510E_527F_ADE6_82D1);
+        let (mut t, mut v) = (Vec::new(), Vec::new());
+        for i in 0..361 {
+            let x = i as f64 * 10.0;
+            t.push(x);
+            let step = if x > at * 3600.0 { 50e6 } else { 0.0 };
+            v.push(100e6 + step + 0.4e6 * noise.next());
+        }
+        let s = Series::from_parts("rss_bytes", Unit::Bytes, t, v);
+        let r = analyze(&s, &DetectOptions::default());
+        assert_eq!(r.verdict, Verdict::NoLeak, "{at}: {}", r.reason);
+        assert!(r.reason.contains("stepped up once"), "{at}: {}", r.reason);
+        let pct = r.growth_pct.unwrap();
+        assert!((45.0..55.0).contains(&pct), "{at}: growth {pct} %");
+    }
+}
