@@ -287,8 +287,9 @@ pub(crate) struct AnalyzeArgs {
     /// Judge every other column against this column, a count of requests served so far (a
     /// counter such as http_requests_total), instead of against time: memory (or fds, …)
     /// retained per request. Memory that follows load and returns is then no leak, and a leak
-    /// proportional to traffic is a straight line however bursty the load was. End of run only.
-    #[arg(long, value_name = "COLUMN", conflicts_with = "online")]
+    /// proportional to traffic is a straight line however bursty the load was. End of run only;
+    /// no time to a --limit (the rate is per request, not per second).
+    #[arg(long, value_name = "COLUMN", conflicts_with_all = ["online", "limit"])]
     pub(crate) requests: Option<String>,
     /// Take out what follows load before judging the other columns over time: COLUMN is a count
     /// of requests served so far (a counter such as http_requests_total). Memory held for work

@@ -15,7 +15,10 @@ use crate::errors::ExpectedError;
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let err = || {
-        format!("invalid duration `{s}`: use a number with a unit, like 90s, 10m, 1h30m or 250ms")
+        format!(
+            "invalid duration `{s}`: use seconds (90) or a number with a unit, like 90s, 10m, \
+             1h30m or 250ms"
+        )
     };
     if t.is_empty() {
         return Err(err());

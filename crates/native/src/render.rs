@@ -121,13 +121,14 @@ pub fn render_terminal(r: &HeapReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "heap profile of pid {} ({} mode{}, {} snapshots over {:.1} s, grouped by {}){}",
+        "heap profile of pid {} ({} mode{}, {} snapshot{} over {:.1} s, grouped by {}){}",
         r.pid,
         r.mode,
         r.sample_mean_bytes
             .map(|m| format!(", mean sample interval {}", format_bytes(m as f64)))
             .unwrap_or_default(),
         r.snapshots,
+        if r.snapshots == 1 { "" } else { "s" },
         r.duration_s,
         r.group_by,
         if r.complete {
