@@ -43,6 +43,14 @@ pub struct RunInfo {
     /// (`--alarm-after`, or the detector's default). Absent in runs written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alarm_after_s: Option<f64>,
+    /// The target's cgroup `memory.max` (bytes) when no `--limit` was given, and its soft
+    /// `RLIMIT_NOFILE`, as read when it started: a verdict re-computed later gives the times to
+    /// them as the run did. Absent when unknown, and in runs written before them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_memory_max: Option<f64>,
+    /// See [`RunInfo::cgroup_memory_max`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rlimit_nofile: Option<f64>,
 }
 
 /// How the target (or the watch) ended.

@@ -208,7 +208,7 @@ pub(crate) fn load(dir: &Path) -> anyhow::Result<RunReport> {
         &data,
         requests.as_ref(),
         &opts,
-        &TargetLimits::user(run.run.limit),
+        &TargetLimits::recorded(&run.run),
     );
     let samples = data.first().map(|s| s.len()).unwrap_or(0);
     let elapsed_s = data.first().map(|s| s.span_s()).unwrap_or(0.0);

@@ -46,6 +46,29 @@ impl TargetLimits {
         }
     }
 
+    /// The limits a run recorded in its `run.json` (`report` judging it again): the user's
+    /// `--limit` over the cgroup's, and the open-files limit.
+    pub(crate) fn recorded(run: &leakhound_core::RunInfo) -> TargetLimits {
+        let memory = match (run.limit, run.cgroup_memory_max) {
+            (Some(v), _) => Some(Limit {
+                value: v,
+                source: "--limit",
+            }),
+            (None, Some(v)) => Some(Limit {
+                value: v,
+                source: "cgroup memory.max",
+            }),
+            (None, None) => None,
+        };
+        TargetLimits {
+            memory,
+            open_files: run.rlimit_nofile.map(|v| Limit {
+                value: v,
+                source: "RLIMIT_NOFILE",
+            }),
+        }
+    }
+
     /// Only the user's `--limit` (for `analyze`, which has no process).
     pub(crate) fn user(user_memory: Option<f64>) -> TargetLimits {
         TargetLimits {

@@ -124,6 +124,10 @@ impl SessionDir {
         suffix: &str,
     ) -> anyhow::Result<SessionDir> {
         let dir = rundir::create(out_dir, suffix)?;
+        let limits = match pid {
+            Some(p) => TargetLimits::read(p, props.limit),
+            None => TargetLimits::user(props.limit),
+        };
         let info = RunInfo {
             mode: mode.to_string(),
             command,
@@ -141,12 +145,14 @@ impl SessionDir {
                     .alarm_after
                     .map_or(leakhound_detect::DEFAULT_ALARM_AFTER_S, |d| d.as_secs_f64()),
             ),
+            cgroup_memory_max: limits
+                .memory
+                .as_ref()
+                .filter(|l| l.source != "--limit")
+                .map(|l| l.value),
+            rlimit_nofile: limits.open_files.as_ref().map(|l| l.value),
         };
         rundir::write_run_json(&dir, &info)?;
-        let limits = match pid {
-            Some(p) => TargetLimits::read(p, props.limit),
-            None => TargetLimits::user(props.limit),
-        };
         Ok(SessionDir { dir, info, limits })
     }
 }

@@ -280,6 +280,26 @@ fn a_killed_leakhound_leaves_a_run_that_report_can_judge() {
             .unwrap()
             .contains("verdict.json is missing")
     );
+    // The kernel's limits read at the start are in run.json, so the verdict made again gives
+    // the times to them as the run would have (they were lost: only --limit was kept).
+    let run_json = dir.path().join("run.json");
+    let mut info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&run_json).unwrap()).unwrap();
+    assert!(info["rlimit_nofile"].as_f64().unwrap() >= 64.0, "{info:#}");
+    let saved = info.clone();
+    info["cgroup_memory_max"] = serde_json::json!(1e9);
+    std::fs::write(&run_json, info.to_string()).unwrap();
+    let out = leakhound()
+        .args(["report", "--json"])
+        .arg(dir.path())
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let rss = series(&v, "rss_bytes");
+    assert_eq!(rss["limit_source"], "cgroup memory.max", "{rss:#}");
+    assert!(rss["time_to_limit_s"].as_f64().unwrap() > 0.0, "{rss:#}");
+    std::fs::write(&run_json, saved.to_string()).unwrap();
     // A verdict.json that cannot be read (torn, or a directory in its place) is judged again
     // from the samples as a missing one is: it used to end in exit 2 (torn) or 101 ("this is
     // a bug", a directory) with the samples left unread.

@@ -54,6 +54,8 @@ fn fixture() -> RunReport {
             run_dir: Some("leakhound-runs/20261125T070000Z".into()),
             limit: None,
             alarm_after_s: None,
+            cgroup_memory_max: None,
+            rlimit_nofile: None,
         },
         target: TargetOutcome {
             ended_by: "duration".into(),
