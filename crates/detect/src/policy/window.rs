@@ -1144,15 +1144,7 @@ pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement
         )
     } else if tr.ups > 0 && tr.ups <= MAX_ONE_OFF_STEPS && significant_raw(env, ctx.grain) {
         flat_between_steps = true;
-        format!(
-            "{fw} stepped up {} but is flat between the steps over {}",
-            if tr.ups == 1 {
-                "once".to_string()
-            } else {
-                format!("{} times", tr.ups)
-            },
-            dur(span)
-        )
+        flat_between(fw, tr.ups, span)
     } else if significant && !big_enough && rate > 0.0 {
         // A real but small rise: say so rather than "flat", with the threshold it missed.
         if g_full < opts.min_growth {
@@ -1197,15 +1189,7 @@ pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement
             // The verdict stays that of a floor not proven to rise (it may still be looked at
             // on another floor); only the words and the growth say the step.
             stepped_words = true;
-            format!(
-                "{fw} stepped up {} but is flat between the steps over {}",
-                if tr.ups == 1 {
-                    "once".to_string()
-                } else {
-                    format!("{} times", tr.ups)
-                },
-                dur(span)
-            )
+            flat_between(fw, tr.ups, span)
         } else {
             format!(
                 "{fw} is flat over {} ({}, 95 % CI {} to {})",
@@ -1234,6 +1218,19 @@ pub(super) fn judge_floor(ctx: &Ctx<'_>, t: &[f64], env: &Envelope) -> Judgement
         level_end,
         ..base
     }
+}
+
+/// "memory floor stepped up twice but is flat between the steps over 60 min".
+fn flat_between(floor: &str, ups: usize, span: f64) -> String {
+    format!(
+        "{floor} stepped up {} but is flat between the steps over {}",
+        if ups == 1 {
+            "once".to_string()
+        } else {
+            format!("{ups} times")
+        },
+        dur(span)
+    )
 }
 
 /// The growth, share and end level of a judgement whose floor is flat between its steps
