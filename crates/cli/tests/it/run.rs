@@ -265,13 +265,17 @@ fn a_killed_leakhound_leaves_a_run_that_report_can_judge() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!dir.path().join("verdict.json").exists());
-    let out = leakhound()
-        .args(["report", "--json"])
-        .arg(dir.path())
-        .timeout(Duration::from_secs(30))
-        .assert()
-        .code(1);
-    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    // `report --json` of the run directory: a leak (exit 1) each time below.
+    let report_json = || -> serde_json::Value {
+        let out = leakhound()
+            .args(["report", "--json"])
+            .arg(dir.path())
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .code(1);
+        serde_json::from_slice(&out.get_output().stdout).unwrap()
+    };
+    let v = report_json();
     assert_eq!(v["target"]["ended_by"], "unknown");
     assert_eq!(series(&v, "rss_bytes")["verdict"], "leak");
     assert!(
@@ -289,13 +293,7 @@ fn a_killed_leakhound_leaves_a_run_that_report_can_judge() {
     let saved = info.clone();
     info["cgroup_memory_max"] = serde_json::json!(1e9);
     std::fs::write(&run_json, info.to_string()).unwrap();
-    let out = leakhound()
-        .args(["report", "--json"])
-        .arg(dir.path())
-        .timeout(Duration::from_secs(30))
-        .assert()
-        .code(1);
-    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let v = report_json();
     let rss = series(&v, "rss_bytes");
     assert_eq!(rss["limit_source"], "cgroup memory.max", "{rss:#}");
     assert!(rss["time_to_limit_s"].as_f64().unwrap() > 0.0, "{rss:#}");
@@ -310,13 +308,7 @@ fn a_killed_leakhound_leaves_a_run_that_report_can_judge() {
         } else {
             std::fs::create_dir(&v_path).unwrap();
         }
-        let out = leakhound()
-            .args(["report", "--json"])
-            .arg(dir.path())
-            .timeout(Duration::from_secs(30))
-            .assert()
-            .code(1);
-        let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        let v = report_json();
         assert_eq!(series(&v, "rss_bytes")["verdict"], "leak", "{broken}");
         let w = v["warnings"][0]["message"].as_str().unwrap();
         assert!(
@@ -333,13 +325,7 @@ fn a_killed_leakhound_leaves_a_run_that_report_can_judge() {
     let csv = dir.path().join("samples.csv");
     let text = std::fs::read_to_string(&csv).unwrap();
     std::fs::write(&csv, &text[..text.len() - 20]).unwrap();
-    let out = leakhound()
-        .args(["report", "--json"])
-        .arg(dir.path())
-        .timeout(Duration::from_secs(30))
-        .assert()
-        .code(1);
-    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let v = report_json();
     assert_eq!(series(&v, "rss_bytes")["verdict"], "leak");
     assert!(
         v["warnings"].to_string().contains("cut short"),
