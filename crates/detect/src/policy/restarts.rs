@@ -57,23 +57,30 @@ fn oom_cycles_needed(ctx: &Ctx<'_>) -> usize {
     }
 }
 
-/// Sample-to-sample falls of the raw series across missed scrapes (at least
-/// [`MISSED_SCRAPE_INTERVALS`] typical intervals apart) that give back a restart's share
-/// ([`RESTART_FALL`]) of the median level: the process seen down at the fall. O(n), so that
-/// the time bins are looked at again only for series that show such falls.
-fn gapped_falls(c: &Clean) -> usize {
+/// Whether the raw series shows at least `need` sample-to-sample falls across missed scrapes
+/// (at least [`MISSED_SCRAPE_INTERVALS`] typical intervals apart) that give back a restart's
+/// share ([`RESTART_FALL`]) of the median level: the process seen down at each fall. One pass
+/// over the times, and the level only when enough gaps with a fall are there, so that the time
+/// bins are looked at again only for series that show such falls (it is asked at every online
+/// checkpoint of most series).
+fn gapped_falls(c: &Clean, need: usize) -> bool {
     let dt = c.median_dt();
     if dt <= 0.0 || c.len() < 2 {
-        return 0;
+        return false;
+    }
+    let falls: Vec<usize> = (1..c.len())
+        .filter(|&i| c.t[i] - c.t[i - 1] >= MISSED_SCRAPE_INTERVALS * dt && c.v[i] < c.v[i - 1])
+        .collect();
+    if falls.len() < need {
+        return false;
     }
     let mut v = c.v.clone();
     let level = median_in_place(&mut v).abs();
-    (1..c.len())
-        .filter(|&i| {
-            c.t[i] - c.t[i - 1] >= MISSED_SCRAPE_INTERVALS * dt
-                && c.v[i - 1] - c.v[i] >= RESTART_FALL * level
-        })
+    falls
+        .iter()
+        .filter(|&&i| c.v[i - 1] - c.v[i] >= RESTART_FALL * level)
         .count()
+        >= need
 }
 
 /// [`judge_series`] with the falls the series' envelope shows.
@@ -150,7 +157,7 @@ fn judge_falls_seen(ctx: &Ctx<'_>, c: &Clean) -> Judgement {
     // fall (samples missing across it) then read as flat floors, "no leak", where five such
     // cycles were a leak. When the raw samples show enough falls across missed scrapes, the
     // falls are looked for in the time bins, and taken from there when most of them are such.
-    if jumps.restarts.is_empty() && gapped_falls(c) >= oom_cycles_needed(ctx) {
+    if jumps.restarts.is_empty() && gapped_falls(c, oom_cycles_needed(ctx)) {
         let bins = crate::envelope::time_bin_envelope(&c.t, &c.v);
         let mut tmp = bins.y.clone();
         let bin_level = median_in_place(&mut tmp).abs();
